@@ -1,0 +1,147 @@
+package dev.modelcache.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.modelcache.config.Config;
+import dev.modelcache.config.ModelConfig;
+import dev.modelcache.config.SourceRef;
+import dev.modelcache.fetch.Fetcher;
+import dev.modelcache.http.HttpServer;
+import dev.modelcache.inference.ModelRegistry;
+import dev.modelcache.metrics.Metrics;
+import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.source.FileSource;
+import dev.modelcache.store.CacheStore;
+import dev.modelcache.store.InstalledSnapshot;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running daemon: builds every part from the config, serves HTTP at once (liveness answers while models are
+ * still fetching), then fetches, verifies and loads each model in the background.
+ *
+ * <pre>{@code
+ * try (Daemon daemon = new Daemon(config, Clock.systemUTC()).start()) {
+ *   daemon.prepared().join(); // every model READY or FAILED
+ * }
+ * }</pre>
+ */
+final class Daemon implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+
+  private final Config config;
+  private final PrometheusMeterRegistry prometheus;
+  private final ModelStates states;
+  private final Fetcher fetcher;
+  private final ModelRegistry registry;
+  private final HttpServer http;
+  private final CompletableFuture<Void> prepared = new CompletableFuture<>();
+  private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
+  private final Executor preparer;
+  private volatile boolean closed;
+
+  /** A daemon that prepares models on its own thread. */
+  Daemon(Config config, Clock clock) {
+    this(config, clock, task -> {
+      Thread thread = new Thread(task, "modelcache-prepare");
+      thread.setDaemon(true);
+      thread.start();
+    });
+  }
+
+  /** A daemon whose model preparation runs on {@code preparer} (tests hold it back to observe PENDING). */
+  Daemon(Config config, Clock clock, Executor preparer) {
+    this.preparer = preparer;
+    this.config = config;
+    ObjectMapper json = new ObjectMapper();
+    this.prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    new JvmMemoryMetrics().bindTo(prometheus);
+    gcMetrics.bindTo(prometheus);
+    new JvmThreadMetrics().bindTo(prometheus);
+    new ClassLoaderMetrics().bindTo(prometheus);
+    new ProcessorMetrics().bindTo(prometheus);
+    new UptimeMetrics().bindTo(prometheus);
+    new FileDescriptorMetrics().bindTo(prometheus);
+    Metrics metrics = new Metrics(prometheus);
+    List<String> names = config.models().stream().map(ModelConfig::name).toList();
+    this.states = new ModelStates(names,
+        config.models().stream().filter(ModelConfig::required).map(ModelConfig::name).collect(Collectors.toSet()),
+        clock);
+    metrics.bindModels(states, names);
+    metrics.bindCache(config.cache().dir());
+    CacheStore store = new CacheStore(config.cache().dir());
+    this.fetcher = new Fetcher(store, Map.of(SourceRef.Scheme.FILE, new FileSource()), states, metrics, clock);
+    this.registry = new ModelRegistry(config.models(), states, metrics, json);
+    this.http = new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
+  }
+
+  /** Starts HTTP and the background preparation of every model; returns at once. */
+  Daemon start() {
+    http.start();
+    preparer.execute(this::prepareAll);
+    return this;
+  }
+
+  /** Completes when every model is READY or FAILED. */
+  CompletableFuture<Void> prepared() {
+    return prepared;
+  }
+
+  int port() {
+    return http.port();
+  }
+
+  ModelStates states() {
+    return states;
+  }
+
+  HttpServer http() {
+    return http;
+  }
+
+  private void prepareAll() {
+    try {
+      for (ModelConfig model : config.models()) {
+        if (closed) {
+          return;
+        }
+        try {
+          InstalledSnapshot snapshot = fetcher.fetch(model);
+          registry.load(model, snapshot);
+        } catch (Exception e) {
+          states.failed(model.name(), e.getMessage());
+          log.error("{} - FAILED: {}", model.name(), e.getMessage());
+          log.debug("{} - failure detail", model.name(), e);
+        }
+      }
+      log.info("{} of {} models READY; readiness is {}", states.all().stream()
+              .filter(s -> s.state() == dev.modelcache.metrics.ModelState.READY).count(),
+          config.models().size(), states.ready() ? "UP" : "DOWN (a required model is not READY: see /health)");
+    } finally {
+      prepared.complete(null);
+    }
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    http.close();
+    registry.close();
+    gcMetrics.close();
+    prometheus.close();
+  }
+}

@@ -1,0 +1,76 @@
+package dev.modelcache.config;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The whole effective configuration, immutable, validated once at start by {@link ConfigLoader}.
+ *
+ * @param origin where it came from, for messages: a file path or "embedded default config"
+ * @param baseDir the directory that relative paths ({@code cache.dir}, {@code file:} sources) resolve against
+ */
+public record Config(
+    String origin,
+    Path baseDir,
+    CacheConfig cache,
+    SourcesConfig sources,
+    ServerConfig server,
+    List<ModelConfig> models) {
+
+  public Config {
+    models = List.copyOf(models);
+  }
+
+  /** The effective configuration as log lines, secrets masked. */
+  public List<String> describe() {
+    List<String> lines = new java.util.ArrayList<>();
+    lines.add("config from " + origin + " (relative paths from " + baseDir + ")");
+    lines.add("cache.dir=" + cache.dir() + " cache.offline=" + cache.offline() + " cache.verify=" + cache.verify());
+    lines.add("sources.hf.endpoint=" + sources.hf().endpoint() + " sources.hf.token="
+        + (sources.hf().token() == null ? "(none)" : sources.hf().token()));
+    lines.add("sources.s3.endpoint=" + sources.s3().endpoint() + " sources.s3.region=" + sources.s3().region()
+        + " sources.s3.path_style=" + sources.s3().pathStyle() + " sources.s3.anonymous=" + sources.s3().anonymous());
+    lines.add("server.host=" + server.host() + " server.port=" + server.port() + " server.max_body_bytes="
+        + server.maxBodyBytes() + " server.auth.token_env=" + server.tokenEnv() + " ("
+        + (server.token() == null ? "not set: inference is open" : "set: " + server.token()) + ")");
+    for (ModelConfig m : models) {
+      lines.add("model " + m.name() + ": source=" + m.source() + " engine=" + m.engine() + " task=" + m.task()
+          + " device=" + m.device() + " workers=" + m.workers() + " queue=" + m.queue() + " required="
+          + m.required() + " pins=" + m.sha256().size()
+          + (m.include().isEmpty() ? "" : " include=" + m.include())
+          + (m.exclude().isEmpty() ? "" : " exclude=" + m.exclude()));
+    }
+    return lines;
+  }
+
+  public Optional<ModelConfig> model(String name) {
+    return models.stream().filter(m -> m.name().equals(name)).findFirst();
+  }
+
+  /** How models on the volume are checked before they are served. */
+  public enum VerifyMode {
+    FAST,
+    FULL;
+
+    @Override
+    public String toString() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** The shared volume. */
+  public record CacheConfig(Path dir, boolean offline, VerifyMode verify) {}
+
+  /** Settings shared by every model of one source kind. */
+  public record SourcesConfig(HfConfig hf, S3Config s3) {}
+
+  /** The HuggingFace Hub: endpoint and the token sent to it. */
+  public record HfConfig(String endpoint, Secret token) {}
+
+  /** S3 and S3-compatible stores. */
+  public record S3Config(String endpoint, String region, boolean pathStyle, boolean anonymous) {}
+
+  /** The HTTP server. */
+  public record ServerConfig(String host, int port, String tokenEnv, Secret token, long maxBodyBytes) {}
+}

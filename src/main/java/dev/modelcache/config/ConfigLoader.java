@@ -1,0 +1,273 @@
+package dev.modelcache.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.modelcache.config.Config.CacheConfig;
+import dev.modelcache.config.Config.HfConfig;
+import dev.modelcache.config.Config.S3Config;
+import dev.modelcache.config.Config.ServerConfig;
+import dev.modelcache.config.Config.SourcesConfig;
+import dev.modelcache.config.Config.VerifyMode;
+import dev.modelcache.config.ModelConfig.Task;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+
+/**
+ * Reads the YAML configuration once, applies {@code MODELCACHE_*} environment overrides, checks every value, and
+ * returns an immutable {@link Config}.
+ *
+ * <pre>{@code
+ * Config config = new ConfigLoader(System.getenv(), Path.of("")).load(Path.of("config/modelcache.yaml"));
+ * }</pre>
+ *
+ * With no file (and no {@code MODELCACHE_CONFIG}) the embedded default is used: the demo models of the repository,
+ * relative to the working directory, cached in {@code ./data}.
+ */
+public final class ConfigLoader {
+  public static final String EMBEDDED = "embedded default config";
+  static final String EMBEDDED_RESOURCE = "/dev/modelcache/config/default.yaml";
+
+  private static final Pattern MODEL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+  private static final Pattern HF_REPO = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?");
+  private static final Pattern DEVICE = Pattern.compile("auto|cpu|gpu|gpu:[0-9]{1,2}");
+  /** Short names kept for convenience; each stands for the full override variable. */
+  private static final Map<String, String> ALIASES =
+      Map.of("MODELCACHE_PORT", "MODELCACHE_SERVER_PORT", "MODELCACHE_OFFLINE", "MODELCACHE_CACHE_OFFLINE");
+  /** Our variables that are not config overrides. */
+  private static final Set<String> NOT_OVERRIDES = Set.of("MODELCACHE_CONFIG", "MODELCACHE_TOKEN", "MODELCACHE_OPTS");
+
+  private final Map<String, String> env;
+  private final Path workDir;
+
+  /**
+   * @param env the process environment (tests pass their own)
+   * @param workDir what relative paths of the embedded default resolve against
+   */
+  public ConfigLoader(Map<String, String> env, Path workDir) {
+    this.env = Map.copyOf(env);
+    this.workDir = workDir.toAbsolutePath().normalize();
+  }
+
+  /** Loads {@code file}, or {@code MODELCACHE_CONFIG} when it is null, or the embedded default when both are. */
+  public Config load(Path file) {
+    if (file == null && env.get("MODELCACHE_CONFIG") != null && !env.get("MODELCACHE_CONFIG").isBlank()) {
+      file = Path.of(env.get("MODELCACHE_CONFIG"));
+    }
+    if (file == null) {
+      try (InputStream in = ConfigLoader.class.getResourceAsStream(EMBEDDED_RESOURCE)) {
+        if (in == null) {
+          throw new ConfigException(EMBEDDED + " is missing from the jar: rebuild modelcache");
+        }
+        return parse(new String(in.readAllBytes(), StandardCharsets.UTF_8), EMBEDDED, workDir);
+      } catch (IOException e) {
+        throw new ConfigException("cannot read the " + EMBEDDED + ": " + e.getMessage(), e);
+      }
+    }
+    Path absolute = file.toAbsolutePath().normalize();
+    String text;
+    try {
+      text = Files.readString(absolute, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw new ConfigException(file + ": config file not found (give --config a path to a YAML file)");
+    } catch (IOException e) {
+      throw new ConfigException(file + ": cannot read config file: " + e.getMessage(), e);
+    }
+    return parse(text, file.toString(), absolute.getParent());
+  }
+
+  /** Parses YAML text; {@code origin} names it in messages, {@code baseDir} anchors relative paths. */
+  public Config parse(String yaml, String origin, Path baseDir) {
+    JsonNode root;
+    try {
+      root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
+    } catch (JsonProcessingException e) {
+      throw new ConfigException(origin + ": not valid YAML: " + e.getOriginalMessage()
+          + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"), e);
+    }
+    Map<String, String> effectiveEnv = resolveAliases();
+    Set<String> envNames = new HashSet<>();
+    ConfigNode top = new ConfigNode(root, origin, effectiveEnv, envNames);
+
+    ConfigNode cacheNode = top.child("cache");
+    boolean hfOffline = truthy(env.get("HF_HUB_OFFLINE"));
+    CacheConfig cache =
+        new CacheConfig(
+            baseDir.resolve(cacheNode.string("dir", "/models")).normalize(),
+            cacheNode.bool("offline", false) || hfOffline,
+            cacheNode.choice("verify", VerifyMode.FAST, VerifyMode.class));
+    cacheNode.finish();
+
+    ConfigNode sourcesNode = top.child("sources");
+    ConfigNode hfNode = sourcesNode.child("hf");
+    String hfEndpoint = hfNode.string("endpoint", null);
+    if (hfEndpoint == null) {
+      hfEndpoint = env.getOrDefault("HF_ENDPOINT", "https://huggingface.co");
+    }
+    Secret hfToken = Secret.ofNullable(hfNode.string("token", null));
+    if (hfToken == null) {
+      hfToken = Secret.ofNullable(env.getOrDefault("HF_TOKEN", env.get("HUGGING_FACE_HUB_TOKEN")));
+    }
+    HfConfig hf = new HfConfig(stripTrailingSlash(hfEndpoint), hfToken);
+    hfNode.finish();
+    ConfigNode s3Node = sourcesNode.child("s3");
+    S3Config s3 =
+        new S3Config(
+            s3Node.string("endpoint", env.get("AWS_ENDPOINT_URL")),
+            s3Node.string("region", env.getOrDefault("AWS_REGION", "us-east-1")),
+            s3Node.bool("path_style", false),
+            s3Node.bool("anonymous", false));
+    s3Node.finish();
+    sourcesNode.finish();
+
+    ConfigNode serverNode = top.child("server");
+    String host = serverNode.string("host", "0.0.0.0");
+    int port = serverNode.integer("port", 8080, 0, 65535);
+    int maxBody = serverNode.integer("max_body_bytes", 16 * 1024 * 1024, 1024, Integer.MAX_VALUE);
+    ConfigNode authNode = serverNode.child("auth");
+    String tokenEnv = authNode.string("token_env", "MODELCACHE_TOKEN");
+    authNode.finish();
+    serverNode.finish();
+    ServerConfig server =
+        new ServerConfig(host, port, tokenEnv, Secret.ofNullable(env.get(tokenEnv)), maxBody);
+
+    List<ModelConfig> models = new ArrayList<>();
+    Set<String> names = new HashSet<>();
+    for (ConfigNode node : top.list("models")) {
+      ModelConfig model = model(node, baseDir);
+      if (!names.add(model.name())) {
+        throw new ConfigException(origin + ": model name '" + model.name() + "' is used twice; names must be unique");
+      }
+      models.add(model);
+    }
+    top.finish();
+    rejectUnknownOverrides(effectiveEnv, envNames, tokenEnv);
+    return new Config(origin, baseDir, cache, new SourcesConfig(hf, s3), server, models);
+  }
+
+  private ModelConfig model(ConfigNode node, Path baseDir) {
+    // Read every key first, so that a misspelt key is reported as such rather than as a missing one.
+    String name = node.string("name", null);
+    String sourceText = node.string("source", null);
+    List<String> include = node.strings("include");
+    List<String> exclude = node.strings("exclude");
+    Map<String, String> rawPins = node.stringMap("sha256");
+    String engine = node.string("engine", "PyTorch");
+    Task task = node.choice("task", Task.TENSOR, Task.class);
+    String device = node.string("device", "auto").strip().toLowerCase(Locale.ROOT);
+    int workers = node.integer("workers", 1, 1, 64);
+    ConfigNode batch = node.child("batch");
+    int batchSize = batch.integer("max_size", 1, 1, 1024);
+    int batchDelay = batch.integer("max_delay_ms", 0, 0, 10_000);
+    batch.finish();
+    int queue = node.integer("queue", 64, 1, 100_000);
+    boolean required = node.bool("required", true);
+    node.finish();
+
+    if (name == null) {
+      throw node.error(node.qualify("name"), "is missing: every model needs a URL-safe name");
+    }
+    if (!MODEL_NAME.matcher(name).matches()) {
+      throw node.error(node.qualify("name"),
+          "'" + name + "' is not URL-safe: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    }
+    if (sourceText == null) {
+      throw node.error(node.qualify("source"), "is missing for model '" + name + "' (file:<dir>, hf://org/name or s3://bucket/prefix)");
+    }
+    SourceRef source = source(sourceText, node, baseDir);
+    Map<String, String> pins = new LinkedHashMap<>();
+    for (Map.Entry<String, String> pin : rawPins.entrySet()) {
+      String digest = pin.getValue().strip().toLowerCase(Locale.ROOT);
+      if (!SHA256.matcher(digest).matches()) {
+        throw node.error(node.qualify("sha256") + "." + pin.getKey(),
+            "must be 64 hex digits (a SHA-256), not '" + pin.getValue() + "'");
+      }
+      pins.put(pin.getKey(), digest);
+    }
+    if (!engine.equalsIgnoreCase("PyTorch")) {
+      throw node.error(node.qualify("engine"), "'" + engine + "' is not available in this version; use PyTorch");
+    }
+    if (task != Task.TENSOR) {
+      throw node.error(node.qualify("task"), "'" + task + "' is not available in this version; use tensor");
+    }
+    if (!DEVICE.matcher(device).matches()) {
+      throw node.error(node.qualify("device"), "must be auto, cpu, gpu or gpu:N, not '" + device + "'");
+    }
+    return new ModelConfig(name, source, include, exclude, pins, "PyTorch", task, device, workers,
+        batchSize, batchDelay, queue, required);
+  }
+
+  private static SourceRef source(String text, ConfigNode node, Path baseDir) {
+    String key = node.qualify("source");
+    if (text.startsWith("file:")) {
+      String location = text.substring("file:".length());
+      if (location.startsWith("//")) {
+        location = location.substring(2);
+      }
+      if (location.isBlank()) {
+        throw node.error(key, "'" + text + "' names no directory");
+      }
+      return new SourceRef(SourceRef.Scheme.FILE, baseDir.resolve(location).normalize().toString(), null, text);
+    }
+    if (text.startsWith("hf://")) {
+      String rest = text.substring("hf://".length());
+      int at = rest.indexOf('@');
+      String repo = at < 0 ? rest : rest.substring(0, at);
+      String revision = at < 0 ? "main" : rest.substring(at + 1);
+      if (!HF_REPO.matcher(repo).matches() || revision.isBlank()) {
+        throw node.error(key, "'" + text + "' is not hf://{org}/{name}[@revision]");
+      }
+      throw node.error(key, "'" + text + "': hf:// sources are not available in this version yet; use file:<dir>");
+    }
+    if (text.startsWith("s3://")) {
+      throw node.error(key, "'" + text + "': s3:// sources are not available in this version yet; use file:<dir>");
+    }
+    throw node.error(key, "'" + text + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision] or s3://bucket/prefix");
+  }
+
+  private Map<String, String> resolveAliases() {
+    Map<String, String> result = new HashMap<>(env);
+    for (Map.Entry<String, String> alias : ALIASES.entrySet()) {
+      String value = env.get(alias.getKey());
+      if (value != null && !env.containsKey(alias.getValue())) {
+        result.put(alias.getValue(), value);
+      }
+    }
+    return result;
+  }
+
+  private static void rejectUnknownOverrides(Map<String, String> env, Set<String> known, String tokenEnv) {
+    for (String name : new TreeSet<>(env.keySet())) {
+      if (name.startsWith("MODELCACHE_") && !known.contains(name) && !ALIASES.containsKey(name)
+          && !NOT_OVERRIDES.contains(name) && !name.equals(tokenEnv)) {
+        throw new ConfigException("environment variable " + name + " is not a modelcache setting (known: "
+            + String.join(", ", new TreeSet<>(known)) + ", MODELCACHE_PORT, MODELCACHE_OFFLINE, MODELCACHE_CONFIG, "
+            + "MODELCACHE_TOKEN); unset it or fix its name");
+      }
+    }
+  }
+
+  private static boolean truthy(String value) {
+    return value != null && Set.of("1", "true", "yes", "on").contains(value.strip().toLowerCase(Locale.ROOT));
+  }
+
+  private static String stripTrailingSlash(String url) {
+    return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+  }
+}

@@ -1,0 +1,50 @@
+package dev.modelcache.config;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One model of the {@code models:} list.
+ *
+ * @param sha256 pins by file path (relative to the model root); a pin always wins over any upstream digest
+ */
+public record ModelConfig(
+    String name,
+    SourceRef source,
+    List<String> include,
+    List<String> exclude,
+    Map<String, String> sha256,
+    String engine,
+    Task task,
+    String device,
+    int workers,
+    int batchMaxSize,
+    int batchMaxDelayMs,
+    int queue,
+    boolean required) {
+
+  public ModelConfig {
+    include = List.copyOf(include);
+    exclude = List.copyOf(exclude);
+    sha256 = Map.copyOf(sha256);
+  }
+
+  /** What a model does with a request. */
+  public enum Task {
+    TENSOR("tensor"),
+    TEXT_EMBEDDING("text-embedding"),
+    TEXT_CLASSIFICATION("text-classification"),
+    IMAGE_CLASSIFICATION("image-classification");
+
+    private final String key;
+
+    Task(String key) {
+      this.key = key;
+    }
+
+    @Override
+    public String toString() {
+      return key;
+    }
+  }
+}

@@ -1,0 +1,34 @@
+package dev.modelcache.config;
+
+import java.nio.file.Path;
+
+/**
+ * Where a model comes from, parsed from its {@code source:} string.
+ *
+ * <ul>
+ *   <li>{@code file:relative/or/absolute/dir}: {@code location} is the resolved absolute directory;
+ *   <li>{@code hf://org/name[@revision]}: {@code location} is {@code org/name};
+ *   <li>{@code s3://bucket/prefix}: {@code location} is {@code bucket/prefix}.
+ * </ul>
+ */
+public record SourceRef(Scheme scheme, String location, String revision, String text) {
+
+  /** The kinds of source. */
+  public enum Scheme {
+    FILE,
+    HF,
+    S3
+  }
+
+  public Path directory() {
+    if (scheme != Scheme.FILE) {
+      throw new IllegalStateException("not a file: source: " + text);
+    }
+    return Path.of(location);
+  }
+
+  @Override
+  public String toString() {
+    return text;
+  }
+}

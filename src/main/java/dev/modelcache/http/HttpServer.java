@@ -1,0 +1,294 @@
+package dev.modelcache.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.config.Config.ServerConfig;
+import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.InvalidInputException;
+import dev.modelcache.inference.ModelBusyException;
+import dev.modelcache.inference.ModelNotFoundException;
+import dev.modelcache.inference.ModelNotReadyException;
+import dev.modelcache.inference.ModelRegistry;
+import dev.modelcache.inference.ModelRegistry.LoadedInfo;
+import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.metrics.ModelStatus;
+import dev.modelcache.store.InstalledSnapshot.InstalledFile;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.http.Handler;
+import io.javalin.http.HttpResponseException;
+import io.javalin.json.JavalinJackson;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The read-only HTTP API of {@code ../shared/DESIGN.md}: health, models, inference and metrics. No route changes
+ * the cache or the set of models. This is the one place where exceptions become HTTP statuses.
+ *
+ * <pre>{@code
+ * try (HttpServer server = new HttpServer(config.server(), models, states, registry, prometheus, json).start()) {
+ *   int port = server.port();
+ * }
+ * }</pre>
+ */
+public final class HttpServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
+  private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+  static final String RETRY_AFTER_SECONDS = "5";
+
+  private final ServerConfig server;
+  private final Map<String, ModelConfig> models = new LinkedHashMap<>();
+  private final ModelStates states;
+  private final ModelRegistry registry;
+  private final PrometheusMeterRegistry prometheus;
+  private final ObjectMapper json;
+  private final List<String> routes = Collections.synchronizedList(new ArrayList<>());
+  private final Javalin app;
+
+  public HttpServer(ServerConfig server, List<ModelConfig> models, ModelStates states, ModelRegistry registry,
+      PrometheusMeterRegistry prometheus, ObjectMapper json) {
+    this.server = server;
+    models.forEach(m -> this.models.put(m.name(), m));
+    this.states = states;
+    this.registry = registry;
+    this.prometheus = prometheus;
+    this.json = json;
+    this.app = Javalin.create(config -> {
+      config.jsonMapper(new JavalinJackson(json, false));
+      config.http.maxRequestSize = server.maxBodyBytes();
+      config.startup.showJavalinBanner = false;
+      config.jetty.host = server.host();
+      config.jetty.port = server.port();
+      config.events.handlerAdded(info -> {
+        if (info.getHttpMethod().isHttpMethod()) {
+          routes.add(info.getHttpMethod().name() + " " + info.getPath());
+        }
+      });
+      config.routes.before(this::requestId);
+      config.routes.after(ctx -> MDC.remove("request_id"));
+      config.routes.get("/health/live", ctx -> ctx.json(Map.of("status", "live")));
+      config.routes.get("/health/ready", this::ready);
+      config.routes.get("/health", this::health);
+      config.routes.get("/models", ctx -> ctx.json(Map.of("models", this.models.values().stream().map(this::describe).toList())));
+      config.routes.get("/models/{name}", ctx -> ctx.json(describe(known(ctx.pathParam("name")))));
+      config.routes.post("/inference", authorized(ctx -> infer(ctx, null)));
+      config.routes.post("/inference/{model}", authorized(ctx -> infer(ctx, ctx.pathParam("model"))));
+      config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+          .result(prometheus.scrape()));
+
+      config.routes.exception(InvalidInputException.class, (e, ctx) -> error(ctx, 400, e.getMessage()));
+      config.routes.exception(ModelNotFoundException.class, (e, ctx) -> error(ctx, 404, e.getMessage()));
+      config.routes.exception(ModelNotReadyException.class, (e, ctx) -> unavailable(ctx, e.getMessage()));
+      config.routes.exception(ModelBusyException.class, (e, ctx) -> unavailable(ctx, e.getMessage()));
+      config.routes.exception(HttpError.class, (e, ctx) -> {
+        if (e.status() == 401) {
+          ctx.header("WWW-Authenticate", "Bearer");
+        }
+        error(ctx, e.status(), e.getMessage());
+      });
+      config.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, e.getStatus(),
+          switch (e.getStatus()) {
+            case 404 -> "no route " + ctx.method() + " " + ctx.path() + " (routes: /health, /health/live,"
+                + " /health/ready, /models, /models/{name}, /inference, /inference/{model}, /metrics)";
+            case 405 -> "method " + ctx.method() + " is not allowed on " + ctx.path();
+            case 413 -> "request body is larger than server.max_body_bytes (" + server.maxBodyBytes() + " bytes)";
+            default -> e.getMessage();
+          }));
+      config.routes.exception(Exception.class, (e, ctx) -> {
+        log.error("{} {} - internal error", ctx.method(), ctx.path(), e);
+        error(ctx, 500, "internal error: " + e.getClass().getSimpleName() + ": " + e.getMessage()
+            + " (a bug in modelcache: please report it with the log line of request " + MDC.get("request_id") + ")");
+      });
+    });
+  }
+
+  /** Starts listening; {@link #port()} then tells the bound port (useful with port 0). */
+  public HttpServer start() {
+    app.start();
+    log.info("HTTP listening on {}:{}{}", server.host(), app.port(),
+        server.token() == null ? "" : " (inference requires the bearer token from " + server.tokenEnv() + ")");
+    return this;
+  }
+
+  public int port() {
+    return app.port();
+  }
+
+  /** Every route registered, as "METHOD /path". */
+  public List<String> routes() {
+    return List.copyOf(routes);
+  }
+
+  @Override
+  public void close() {
+    app.stop();
+  }
+
+  private void requestId(Context ctx) {
+    String id = ctx.header("X-Request-Id");
+    if (id == null || !REQUEST_ID.matcher(id).matches()) {
+      id = UUID.randomUUID().toString();
+    }
+    MDC.put("request_id", id);
+    ctx.header("X-Request-Id", id);
+  }
+
+  private void ready(Context ctx) {
+    if (states.ready()) {
+      ctx.json(Map.of("status", "ready"));
+    } else {
+      List<String> waiting = states.all().stream()
+          .filter(s -> states.isRequired(s.model()) && s.state() != dev.modelcache.metrics.ModelState.READY)
+          .map(s -> s.model() + " (" + s.state() + ")")
+          .toList();
+      ctx.status(503).json(Map.of("status", "not ready", "waiting_for", waiting));
+    }
+  }
+
+  private void health(Context ctx) {
+    ObjectNode body = json.createObjectNode();
+    boolean ready = states.ready();
+    body.put("status", ready ? "ready" : "not ready");
+    ArrayNode list = body.putArray("models");
+    for (ModelStatus status : states.all()) {
+      ObjectNode m = list.addObject();
+      m.put("name", status.model());
+      m.put("state", status.state().name());
+      m.put("required", states.isRequired(status.model()));
+      m.put("since", status.since().toString());
+      if (status.state() == dev.modelcache.metrics.ModelState.FETCHING) {
+        m.put("bytes", status.bytesDone());
+        m.put("total_bytes", status.bytesTotal());
+        m.put("bytes_per_second", Math.round(status.bytesPerSecond()));
+        m.put("eta_seconds", status.etaSeconds());
+      }
+      if (status.reason() != null) {
+        m.put("reason", status.reason());
+      }
+    }
+    ctx.status(ready ? 200 : 503).json(body);
+  }
+
+  private ObjectNode describe(ModelConfig model) {
+    ModelStatus status = states.status(model.name());
+    ObjectNode m = json.createObjectNode();
+    m.put("name", model.name());
+    m.put("state", status.state().name());
+    if (status.reason() != null) {
+      m.put("reason", status.reason());
+    }
+    m.put("source", model.source().text());
+    m.put("engine", model.engine());
+    m.put("task", model.task().toString());
+    m.put("required", model.required());
+    m.put("workers", model.workers());
+    registry.info(model.name()).ifPresent(info -> describeLoaded(m, info));
+    return m;
+  }
+
+  private static void describeLoaded(ObjectNode m, LoadedInfo info) {
+    m.put("revision", info.snapshot().id());
+    m.put("device", info.device());
+    m.put("model_file", info.modelFile());
+    m.put("load_seconds", info.loadTime().toMillis() / 1000.0);
+    m.put("bytes", info.snapshot().totalBytes());
+    ArrayNode files = m.putArray("files");
+    for (InstalledFile file : info.snapshot().files()) {
+      files.addObject().put("path", file.path()).put("size", file.size()).put("sha256", file.sha256());
+    }
+    if (!info.labels().isEmpty()) {
+      ArrayNode labels = m.putArray("labels");
+      info.labels().forEach(labels::add);
+    }
+  }
+
+  private ModelConfig known(String name) {
+    ModelConfig model = models.get(name);
+    if (model == null) {
+      throw new ModelNotFoundException("model '" + (name.length() > 64 ? name.substring(0, 64) + "..." : name)
+          + "' is not configured (configured: " + String.join(", ", models.keySet()) + ")");
+    }
+    return model;
+  }
+
+  private void infer(Context ctx, String pathModel) {
+    JsonNode body = parseJson(ctx);
+    String model = pathModel;
+    JsonNode named = body.get("model");
+    if (model == null) {
+      if (named == null || !named.isTextual()) {
+        throw new HttpError(400, "request needs a \"model\" (a string naming a configured model:"
+            + " " + String.join(", ", models.keySet()) + "), or POST to /inference/{model}");
+      }
+      model = named.asText();
+    } else if (named != null && !(named.isTextual() && named.asText().equals(model))) {
+      throw new HttpError(400, "the body names model " + named + " but the path names '" + model + "'");
+    }
+    known(model);
+    ctx.json(registry.infer(model, body));
+  }
+
+  private JsonNode parseJson(Context ctx) {
+    String type = ctx.contentType();
+    if (type != null && !type.toLowerCase(Locale.ROOT).contains("json")) {
+      throw new HttpError(415, "Content-Type is '" + type + "'; send application/json"
+          + " (with curl: -H 'Content-Type: application/json')");
+    }
+    byte[] bytes = ctx.bodyAsBytes();
+    if (bytes.length == 0) {
+      throw new HttpError(400, "request body is empty; send a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
+    }
+    JsonNode body;
+    try {
+      body = json.readTree(bytes);
+    } catch (JsonProcessingException e) {
+      throw new HttpError(400, "request body is not valid JSON: " + e.getOriginalMessage()
+          + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
+              + e.getLocation().getColumnNr() + ")"));
+    } catch (java.io.IOException e) {
+      throw new HttpError(400, "request body could not be read: " + e.getMessage(), e);
+    }
+    if (body == null || !body.isObject()) {
+      throw new HttpError(400, "request body must be a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
+    }
+    return body;
+  }
+
+  private Handler authorized(Handler handler) {
+    return ctx -> {
+      if (server.token() != null) {
+        String header = ctx.header("Authorization");
+        String presented = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
+            ? header.substring(7).strip() : null;
+        if (!server.token().matches(presented)) {
+          throw new HttpError(401, presented == null
+              ? "this route needs 'Authorization: Bearer <token>' (the token set in " + server.tokenEnv() + ")"
+              : "the bearer token is wrong");
+        }
+      }
+      handler.handle(ctx);
+    };
+  }
+
+  private static void unavailable(Context ctx, String message) {
+    ctx.header("Retry-After", RETRY_AFTER_SECONDS);
+    error(ctx, 503, message);
+  }
+
+  private static void error(Context ctx, int status, String message) {
+    ctx.status(status).json(Map.of("error", message == null ? "HTTP " + status : message));
+  }
+}

@@ -1,0 +1,193 @@
+package dev.modelcache.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.nio.file.FileVisitResult;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+
+/**
+ * modelcache's own meters. Names are Micrometer names; the Prometheus registry renders them as the names of
+ * {@code docs/metrics.md} ({@code modelcache.fetch.bytes} with base unit bytes becomes
+ * {@code modelcache_fetch_bytes_total}). Label values are model names from the config only, never request data.
+ */
+public final class Metrics {
+  public static final String INFERENCE_REQUESTS = "modelcache.inference.requests";
+  public static final String INFERENCE_DURATION = "modelcache.inference.duration";
+  public static final String MODEL_STATE = "modelcache.model.state";
+  public static final String MODEL_LOAD_DURATION = "modelcache.model.load.duration";
+  public static final String FETCH_BYTES = "modelcache.fetch.bytes";
+  public static final String FETCH_DURATION = "modelcache.fetch.duration";
+  public static final String VERIFY_FAILURES = "modelcache.verify.failures";
+  public static final String CACHE_SIZE = "modelcache.cache.size";
+  public static final String CACHE_FREE = "modelcache.cache.free";
+
+  /** How an inference request ended, the {@code outcome} label. */
+  public enum Outcome {
+    SUCCESS,
+    BAD_REQUEST,
+    NOT_READY,
+    ERROR;
+
+    String label() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  private final MeterRegistry registry;
+  private final Map<String, AtomicLong> loadMillis = new ConcurrentHashMap<>();
+
+  public Metrics(MeterRegistry registry) {
+    this.registry = registry;
+  }
+
+  public MeterRegistry registry() {
+    return registry;
+  }
+
+  /** Registers the per-model gauges: one {@code modelcache_model_state} series per model and state. */
+  public void bindModels(ModelStates states, Iterable<String> models) {
+    for (String model : models) {
+      for (ModelState state : ModelState.values()) {
+        Gauge.builder(MODEL_STATE, states, s -> s.status(model).state() == state ? 1 : 0)
+            .tags("model", model, "state", state.name())
+            .description("1 for the state each model is in, 0 for the others")
+            .register(registry);
+      }
+      AtomicLong millis = loadMillis.computeIfAbsent(model, m -> new AtomicLong());
+      Gauge.builder(MODEL_LOAD_DURATION, millis, m -> m.get() / 1000.0)
+          .tags("model", model)
+          .baseUnit("seconds")
+          .description("How long the last load of the model into its engine took")
+          .register(registry);
+      verifyFailures(model);
+    }
+  }
+
+  /** Registers cache size and free-space gauges; the size walk is cached so a scrape stays cheap. */
+  public void bindCache(Path cacheDir) {
+    CachedSize size = new CachedSize(cacheDir);
+    Gauge.builder(CACHE_SIZE, size, CachedSize::get)
+        .baseUnit("bytes")
+        .description("Bytes of files under the cache directory")
+        .register(registry);
+    Gauge.builder(CACHE_FREE, cacheDir, dir -> freeBytes(dir))
+        .baseUnit("bytes")
+        .description("Usable free bytes on the cache volume")
+        .register(registry);
+  }
+
+  public void inference(String model, Outcome outcome, long nanos) {
+    Counter.builder(INFERENCE_REQUESTS)
+        .tags("model", model, "outcome", outcome.label())
+        .description("Inference requests by model and outcome")
+        .register(registry)
+        .increment();
+    if (outcome == Outcome.SUCCESS) {
+      Timer.builder(INFERENCE_DURATION)
+          .tags("model", model)
+          .publishPercentileHistogram()
+          .minimumExpectedValue(Duration.ofMillis(1))
+          .maximumExpectedValue(Duration.ofSeconds(30))
+          .description("Time from request parsed to response ready, for successful inferences")
+          .register(registry)
+          .record(nanos, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  public void loaded(String model, Duration took) {
+    loadMillis.computeIfAbsent(model, m -> new AtomicLong()).set(took.toMillis());
+  }
+
+  public Counter fetchBytes(String model, String source) {
+    return Counter.builder(FETCH_BYTES)
+        .tags("model", model, "source", source)
+        .baseUnit("bytes")
+        .description("Bytes read from upstream sources")
+        .register(registry);
+  }
+
+  public void fetched(String model, Duration took) {
+    Timer.builder(FETCH_DURATION)
+        .tags("model", model)
+        .description("Wall time of completed fetches of a model")
+        .register(registry)
+        .record(took);
+  }
+
+  public Counter verifyFailures(String model) {
+    return Counter.builder(VERIFY_FAILURES)
+        .tags("model", model)
+        .description("Files whose bytes did not match their expected SHA-256")
+        .register(registry);
+  }
+
+  private static double freeBytes(Path dir) {
+    try {
+      Path existing = dir;
+      while (existing != null && !Files.exists(existing)) {
+        existing = existing.getParent();
+      }
+      return existing == null ? Double.NaN : Files.getFileStore(existing).getUsableSpace();
+    } catch (IOException e) {
+      return Double.NaN;
+    }
+  }
+
+  private static final class CachedSize {
+    private static final long MAX_AGE_NANOS = TimeUnit.SECONDS.toNanos(30);
+    private final Path dir;
+    private long computedAt;
+    private double bytes = Double.NaN;
+
+    CachedSize(Path dir) {
+      this.dir = dir;
+    }
+
+    synchronized double get() {
+      long now = System.nanoTime();
+      if (Double.isNaN(bytes) || now - computedAt > MAX_AGE_NANOS) {
+        bytes = walk();
+        computedAt = now;
+      }
+      return bytes;
+    }
+
+    private double walk() {
+      if (!Files.isDirectory(dir)) {
+        return 0;
+      }
+      long[] total = {0};
+      try {
+        // Temp files come and go while fetches run: a file that vanished mid-walk is skipped, not an error.
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+          @Override
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
+            if (attrs.isRegularFile()) {
+              total[0] += attrs.size();
+            }
+            return FileVisitResult.CONTINUE;
+          }
+
+          @Override
+          public FileVisitResult visitFileFailed(Path file, IOException e) {
+            return FileVisitResult.CONTINUE;
+          }
+        });
+      } catch (IOException e) {
+        return Double.NaN;
+      }
+      return total[0];
+    }
+  }
+}

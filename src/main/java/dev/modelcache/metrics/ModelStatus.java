@@ -1,0 +1,30 @@
+package dev.modelcache.metrics;
+
+import java.time.Instant;
+
+/**
+ * A consistent view of one model's progress at one moment.
+ *
+ * @param bytesDone bytes fetched so far in the current fetch (0 outside FETCHING)
+ * @param bytesTotal bytes the current fetch will move (0 when unknown or outside FETCHING)
+ * @param bytesPerSecond average rate of the current fetch
+ * @param reason why the model FAILED, else null
+ * @param since when the model entered this state
+ */
+public record ModelStatus(
+    String model,
+    ModelState state,
+    long bytesDone,
+    long bytesTotal,
+    double bytesPerSecond,
+    String reason,
+    Instant since) {
+
+  /** Seconds left at the current rate, or -1 when unknown. */
+  public long etaSeconds() {
+    if (state != ModelState.FETCHING || bytesPerSecond <= 0 || bytesTotal <= 0) {
+      return -1;
+    }
+    return (long) Math.ceil(Math.max(0, bytesTotal - bytesDone) / bytesPerSecond);
+  }
+}

@@ -1,0 +1,103 @@
+package dev.modelcache;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.modelcache.config.Config;
+import dev.modelcache.config.ConfigLoader;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/** The committed demo models and their PyTorch reference outputs, and configs that point at copies of them. */
+public final class TestModels {
+  public static final Path MODELS = Path.of("models").toAbsolutePath();
+
+  private TestModels() {}
+
+  /** Copies models/{name} into {@code into}/{name} and returns the copy. */
+  public static Path copy(String name, Path into) {
+    Path target = into.resolve(name);
+    try (Stream<Path> files = Files.list(MODELS.resolve(name))) {
+      Files.createDirectories(target);
+      for (Path file : (Iterable<Path>) files::iterator) {
+        Files.copy(file, target.resolve(file.getFileName()));
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return target;
+  }
+
+  /** The SHA-256 of a committed demo file, computed here. */
+  public static String sha256(String model, String file) {
+    try {
+      return dev.modelcache.store.CacheStore.sha256Of(MODELS.resolve(model).resolve(file));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** YAML for one pinned model entry with a file: source. */
+  public static String modelYaml(String name, Path dir) {
+    return "  - name: " + name + "\n    source: file:" + dir + "\n    sha256:\n"
+        + "      model.pt: " + sha256(name, "model.pt") + "\n"
+        + "      config.json: " + sha256(name, "config.json") + "\n";
+  }
+
+  /** A config with the cache in {@code cache}, port 0, and the given model entries. */
+  public static Config config(Path cache, String modelsYaml) {
+    String yaml = "cache:\n  dir: " + cache + "\nserver:\n  host: 127.0.0.1\n  port: 0\nmodels:\n" + modelsYaml;
+    return new ConfigLoader(Map.of(), cache).parse(yaml, "test config", cache);
+  }
+
+  /** Writes the same config to a file, for CLI tests. */
+  public static Path configFile(Path dir, Path cache, String modelsYaml) {
+    Path file = dir.resolve("modelcache.yaml");
+    try {
+      Files.writeString(file, "cache:\n  dir: " + cache + "\nmodels:\n" + modelsYaml);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return file;
+  }
+
+  /** models/reference/{name}.json: cases of inputs with the probabilities PyTorch computed. */
+  public static JsonNode reference(String name) {
+    try {
+      return new ObjectMapper().readTree(MODELS.resolve("reference").resolve(name + ".json").toFile());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Flips one bit of the byte in the middle of {@code file}. */
+  public static void flipOneByte(Path file) {
+    try {
+      byte[] bytes = Files.readAllBytes(file);
+      bytes[bytes.length / 2] ^= 0x01;
+      Files.write(file, bytes);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Every regular file under {@code dir} (not following symlinks), relative, sorted. */
+  public static java.util.List<String> filesUnder(Path dir) {
+    if (!Files.exists(dir)) {
+      return java.util.List.of();
+    }
+    try (Stream<Path> walk = Files.walk(dir)) {
+      return walk.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+          .map(p -> dir.relativize(p).toString()).sorted().toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  public static Map<String, String> pins(String name) {
+    return Map.of("model.pt", sha256(name, "model.pt"), "config.json", sha256(name, "config.json"));
+  }
+}

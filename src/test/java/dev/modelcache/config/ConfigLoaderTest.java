@@ -1,0 +1,153 @@
+package dev.modelcache.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+  private static final String PIN = "a".repeat(64);
+  @TempDir Path dir;
+
+  private Config parse(String yaml, Map<String, String> env) {
+    return new ConfigLoader(env, dir).parse(yaml, "test.yaml", dir);
+  }
+
+  @Test
+  void appliesDefaultsAndResolvesRelativePathsAgainstTheConfigFolder() {
+    Config config = parse("models:\n  - name: iris\n    source: file:models/iris\n", Map.of());
+    assertThat(config.cache().dir()).isEqualTo(Path.of("/models"));
+    assertThat(config.cache().offline()).isFalse();
+    assertThat(config.cache().verify()).isEqualTo(Config.VerifyMode.FAST);
+    assertThat(config.server().port()).isEqualTo(8080);
+    assertThat(config.server().token()).isNull();
+    ModelConfig iris = config.models().get(0);
+    assertThat(iris.source().directory()).isEqualTo(dir.resolve("models/iris"));
+    assertThat(iris.workers()).isEqualTo(1);
+    assertThat(iris.queue()).isEqualTo(64);
+    assertThat(iris.required()).isTrue();
+    assertThat(iris.task()).isEqualTo(ModelConfig.Task.TENSOR);
+  }
+
+  @Test
+  void rejectsUnknownKeyNamingKeyAndFile() {
+    assertThatThrownBy(() -> parse("models:\n  - name: iris\n    sorce: file:x\n", Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("test.yaml: unknown key 'models[0].sorce'")
+        .hasMessageContaining("allowed under models[0]: name, source");
+    assertThatThrownBy(() -> parse("cache:\n  dri: /x\n", Map.of()))
+        .hasMessageStartingWith("test.yaml: unknown key 'cache.dri'");
+    assertThatThrownBy(() -> parse("modles: []\n", Map.of()))
+        .hasMessageStartingWith("test.yaml: unknown key 'modles'");
+  }
+
+  @Test
+  void loadNamesTheFileInMessages() throws Exception {
+    Path file = dir.resolve("bad.yaml");
+    Files.writeString(file, "server:\n  prot: 1\n");
+    assertThatThrownBy(() -> new ConfigLoader(Map.of(), dir).load(file))
+        .hasMessageStartingWith(file + ": unknown key 'server.prot'");
+    assertThatThrownBy(() -> new ConfigLoader(Map.of(), dir).load(dir.resolve("missing.yaml")))
+        .hasMessageContaining("missing.yaml: config file not found");
+  }
+
+  @Test
+  void environmentOverridesScalarKeys() {
+    Config config = parse("cache:\n  dir: /a\nserver:\n  port: 1\n",
+        Map.of("MODELCACHE_CACHE_DIR", "/b", "MODELCACHE_PORT", "9090", "MODELCACHE_OFFLINE", "true",
+            "MODELCACHE_CACHE_VERIFY", "full"));
+    assertThat(config.cache().dir()).isEqualTo(Path.of("/b"));
+    assertThat(config.server().port()).isEqualTo(9090);
+    assertThat(config.cache().offline()).isTrue();
+    assertThat(config.cache().verify()).isEqualTo(Config.VerifyMode.FULL);
+  }
+
+  @Test
+  void hfHubOfflineTurnsOfflineOn() {
+    assertThat(parse("", Map.of("HF_HUB_OFFLINE", "1")).cache().offline()).isTrue();
+  }
+
+  @Test
+  void rejectsUnknownModelcacheVariable() {
+    assertThatThrownBy(() -> parse("", Map.of("MODELCACHE_CAHCE_DIR", "/x")))
+        .hasMessageStartingWith("environment variable MODELCACHE_CAHCE_DIR is not a modelcache setting")
+        .hasMessageContaining("MODELCACHE_CACHE_DIR");
+  }
+
+  @Test
+  void badValuesNameKeyAndValue() {
+    assertThatThrownBy(() -> parse("server:\n  port: eighty\n", Map.of()))
+        .hasMessage("test.yaml: server.port must be a whole number, not 'eighty'");
+    assertThatThrownBy(() -> parse("", Map.of("MODELCACHE_PORT", "99999")))
+        .hasMessage("environment variable MODELCACHE_SERVER_PORT: server.port (99999) must be between 0 and 65535");
+    assertThatThrownBy(() -> parse("cache:\n  verify: slow\n", Map.of()))
+        .hasMessage("test.yaml: cache.verify must be one of fast, full, not 'slow'");
+    assertThatThrownBy(() -> parse("models:\n  - name: a b\n    source: file:x\n", Map.of()))
+        .hasMessageContaining("models[0].name 'a b' is not URL-safe");
+    assertThatThrownBy(() -> parse("models:\n  - name: a\n    source: file:x\n    sha256: {m.pt: xyz}\n", Map.of()))
+        .hasMessage("test.yaml: models[0].sha256.m.pt must be 64 hex digits (a SHA-256), not 'xyz'");
+    assertThatThrownBy(() -> parse("models:\n  - name: a\n    source: ftp://x\n", Map.of()))
+        .hasMessageContaining("models[0].source 'ftp://x' has an unknown scheme");
+    assertThatThrownBy(() -> parse("models:\n  - name: a\n    source: file:x\n  - name: a\n    source: file:y\n",
+        Map.of())).hasMessage("test.yaml: model name 'a' is used twice; names must be unique");
+    assertThatThrownBy(() -> parse("models: {name: a}\n", Map.of()))
+        .hasMessage("test.yaml: models must be a list, not a mapping");
+    assertThatThrownBy(() -> parse("models:\n  - name: a\n    source: file:x\n    device: tpu\n", Map.of()))
+        .hasMessageContaining("models[0].device must be auto, cpu, gpu or gpu:N, not 'tpu'");
+  }
+
+  @Test
+  void invalidYamlSaysWhere() {
+    assertThatThrownBy(() -> parse("models: [\n", Map.of())).hasMessageStartingWith("test.yaml: not valid YAML");
+  }
+
+  @Test
+  void pinsAreNormalisedToLowerCase() {
+    Config config = parse("models:\n  - name: a\n    source: file:x\n    sha256: {m.pt: " + PIN.toUpperCase() + "}\n",
+        Map.of());
+    assertThat(config.models().get(0).sha256()).containsEntry("m.pt", PIN);
+  }
+
+  @Test
+  void describeMasksSecrets() {
+    Config config = parse("", Map.of("HF_TOKEN", "hf_secretvalue", "MODELCACHE_TOKEN", "api-secret"));
+    assertThat(config.server().token().reveal()).isEqualTo("api-secret");
+    assertThat(String.join("\n", config.describe()))
+        .doesNotContain("hf_secretvalue")
+        .doesNotContain("api-secret")
+        .contains("sources.hf.token=****")
+        .contains("server.auth.token_env=MODELCACHE_TOKEN (set: ****)");
+    assertThat(config.toString()).doesNotContain("hf_secretvalue").doesNotContain("api-secret");
+  }
+
+  @Test
+  void embeddedDefaultAndTheExampleFileDescribeTheSameDemoModels() {
+    Path repo = Path.of("").toAbsolutePath();
+    Config embedded = new ConfigLoader(Map.of(), repo).load(null);
+    Config file = new ConfigLoader(Map.of(), repo).load(repo.resolve("config/modelcache.yaml"));
+    assertThat(embedded.origin()).isEqualTo(ConfigLoader.EMBEDDED);
+    assertThat(embedded.cache().dir()).isEqualTo(repo.resolve("data"));
+    assertThat(file.cache().dir()).isEqualTo(repo.resolve("data"));
+    assertThat(embedded.models()).hasSize(2);
+    assertThat(file.models()).hasSize(2);
+    for (int i = 0; i < 2; i++) {
+      ModelConfig a = embedded.models().get(i);
+      ModelConfig b = file.models().get(i);
+      assertThat(a.name()).isEqualTo(b.name());
+      assertThat(a.source().directory()).isEqualTo(b.source().directory());
+      assertThat(a.sha256()).isEqualTo(b.sha256()).isNotEmpty();
+    }
+  }
+
+  @Test
+  void modelcacheConfigVariableNamesTheFile() throws Exception {
+    Path file = dir.resolve("c.yaml");
+    Files.writeString(file, "server:\n  port: 1234\n");
+    assertThat(new ConfigLoader(Map.of("MODELCACHE_CONFIG", file.toString()), dir).load(null).server().port())
+        .isEqualTo(1234);
+  }
+}
