@@ -11,7 +11,10 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.stream.Stream;
 
-/** The committed demo models and their PyTorch reference outputs, and configs that point at copies of them. */
+/**
+ * The committed demo models and their PyTorch reference outputs, and configs that point at copies
+ * of them.
+ */
 public final class TestModels {
   public static final Path MODELS = Path.of("models").toAbsolutePath();
 
@@ -42,14 +45,26 @@ public final class TestModels {
 
   /** YAML for one pinned model entry with a file: source. */
   public static String modelYaml(String name, Path dir) {
-    return "  - name: " + name + "\n    source: file:" + dir + "\n    sha256:\n"
-        + "      model.pt: " + sha256(name, "model.pt") + "\n"
-        + "      config.json: " + sha256(name, "config.json") + "\n";
+    return "  - name: "
+        + name
+        + "\n    source: file:"
+        + dir
+        + "\n    sha256:\n"
+        + "      model.pt: "
+        + sha256(name, "model.pt")
+        + "\n"
+        + "      config.json: "
+        + sha256(name, "config.json")
+        + "\n";
   }
 
   /** A config with the cache in {@code cache}, port 0, and the given model entries. */
   public static Config config(Path cache, String modelsYaml) {
-    String yaml = "cache:\n  dir: " + cache + "\nserver:\n  host: 127.0.0.1\n  port: 0\nmodels:\n" + modelsYaml;
+    String yaml =
+        "cache:\n  dir: "
+            + cache
+            + "\nserver:\n  host: 127.0.0.1\n  port: 0\nmodels:\n"
+            + modelsYaml;
     return new ConfigLoader(Map.of(), cache).parse(yaml, "test config", cache);
   }
 
@@ -67,7 +82,8 @@ public final class TestModels {
   /** models/reference/{name}.json: cases of inputs with the probabilities PyTorch computed. */
   public static JsonNode reference(String name) {
     try {
-      return new ObjectMapper().readTree(MODELS.resolve("reference").resolve(name + ".json").toFile());
+      return new ObjectMapper()
+          .readTree(MODELS.resolve("reference").resolve(name + ".json").toFile());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -91,7 +107,9 @@ public final class TestModels {
     }
     try (Stream<Path> walk = Files.walk(dir)) {
       return walk.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS))
-          .map(p -> dir.relativize(p).toString()).sorted().toList();
+          .map(p -> dir.relativize(p).toString())
+          .sorted()
+          .toList();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

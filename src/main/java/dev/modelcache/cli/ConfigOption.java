@@ -10,8 +10,9 @@ final class ConfigOption {
   @Option(
       names = {"-c", "--config"},
       paramLabel = "FILE",
-      description = "YAML config file (default: $MODELCACHE_CONFIG, else the embedded default: the demo models of"
-          + " ./models cached in ./data)")
+      description =
+          "YAML config file (default: $MODELCACHE_CONFIG, else the embedded default: the demo models of"
+              + " ./models cached in ./data)")
   Path file;
 
   Config load() {

@@ -31,8 +31,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The running daemon: builds every part from the config, serves HTTP at once (liveness answers while models are
- * still fetching), then fetches, verifies and loads each model in the background.
+ * The running daemon: builds every part from the config, serves HTTP at once (liveness answers
+ * while models are still fetching), then fetches, verifies and loads each model in the background.
  *
  * <pre>{@code
  * try (Daemon daemon = new Daemon(config, Clock.systemUTC()).start()) {
@@ -56,14 +56,20 @@ final class Daemon implements AutoCloseable {
 
   /** A daemon that prepares models on its own thread. */
   Daemon(Config config, Clock clock) {
-    this(config, clock, task -> {
-      Thread thread = new Thread(task, "modelcache-prepare");
-      thread.setDaemon(true);
-      thread.start();
-    });
+    this(
+        config,
+        clock,
+        task -> {
+          Thread thread = new Thread(task, "modelcache-prepare");
+          thread.setDaemon(true);
+          thread.start();
+        });
   }
 
-  /** A daemon whose model preparation runs on {@code preparer} (tests hold it back to observe PENDING). */
+  /**
+   * A daemon whose model preparation runs on {@code preparer} (tests hold it back to observe
+   * PENDING).
+   */
   Daemon(Config config, Clock clock, Executor preparer) {
     this.preparer = preparer;
     this.config = config;
@@ -78,15 +84,22 @@ final class Daemon implements AutoCloseable {
     new FileDescriptorMetrics().bindTo(prometheus);
     Metrics metrics = new Metrics(prometheus);
     List<String> names = config.models().stream().map(ModelConfig::name).toList();
-    this.states = new ModelStates(names,
-        config.models().stream().filter(ModelConfig::required).map(ModelConfig::name).collect(Collectors.toSet()),
-        clock);
+    this.states =
+        new ModelStates(
+            names,
+            config.models().stream()
+                .filter(ModelConfig::required)
+                .map(ModelConfig::name)
+                .collect(Collectors.toSet()),
+            clock);
     metrics.bindModels(states, names);
     metrics.bindCache(config.cache().dir());
     CacheStore store = new CacheStore(config.cache().dir());
-    this.fetcher = new Fetcher(store, Map.of(SourceRef.Scheme.FILE, new FileSource()), states, metrics, clock);
+    this.fetcher =
+        new Fetcher(store, Map.of(SourceRef.Scheme.FILE, new FileSource()), states, metrics, clock);
     this.registry = new ModelRegistry(config.models(), states, metrics, json);
-    this.http = new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
+    this.http =
+        new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
   }
 
   /** Starts HTTP and the background preparation of every model; returns at once. */
@@ -128,9 +141,13 @@ final class Daemon implements AutoCloseable {
           log.debug("{} - failure detail", model.name(), e);
         }
       }
-      log.info("{} of {} models READY; readiness is {}", states.all().stream()
-              .filter(s -> s.state() == dev.modelcache.metrics.ModelState.READY).count(),
-          config.models().size(), states.ready() ? "UP" : "DOWN (a required model is not READY: see /health)");
+      log.info(
+          "{} of {} models READY; readiness is {}",
+          states.all().stream()
+              .filter(s -> s.state() == dev.modelcache.metrics.ModelState.READY)
+              .count(),
+          config.models().size(),
+          states.ready() ? "UP" : "DOWN (a required model is not READY: see /health)");
     } finally {
       prepared.complete(null);
     }

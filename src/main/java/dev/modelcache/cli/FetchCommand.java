@@ -21,9 +21,15 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
-/** {@code modelcache fetch}: the init-container mode. Exit 0 when every model is present and verified. */
-@Command(name = "fetch", description = "Fetch and verify every configured model into the cache, then exit:"
-    + " 0 when all are present and verified, 1 with one line per failure.")
+/**
+ * {@code modelcache fetch}: the init-container mode. Exit 0 when every model is present and
+ * verified.
+ */
+@Command(
+    name = "fetch",
+    description =
+        "Fetch and verify every configured model into the cache, then exit:"
+            + " 0 when all are present and verified, 1 with one line per failure.")
 final class FetchCommand implements Callable<Integer> {
   @Mixin ConfigOption config;
   @Spec CommandSpec spec;
@@ -36,14 +42,24 @@ final class FetchCommand implements Callable<Integer> {
     List<String> names = loaded.models().stream().map(ModelConfig::name).toList();
     ModelStates states = new ModelStates(names, Set.copyOf(names), Clock.systemUTC());
     CacheStore store = new CacheStore(loaded.cache().dir());
-    Fetcher fetcher = new Fetcher(store, Map.of(SourceRef.Scheme.FILE, new FileSource()), states,
-        new Metrics(new SimpleMeterRegistry()), Clock.systemUTC());
+    Fetcher fetcher =
+        new Fetcher(
+            store,
+            Map.of(SourceRef.Scheme.FILE, new FileSource()),
+            states,
+            new Metrics(new SimpleMeterRegistry()),
+            Clock.systemUTC());
     int failures = 0;
     for (ModelConfig model : loaded.models()) {
       try {
         InstalledSnapshot snapshot = fetcher.fetch(model);
-        out.printf("ok %s: snapshot %s, %d files, %d bytes, in %s%n", model.name(), snapshot.id(),
-            snapshot.files().size(), snapshot.totalBytes(), snapshot.dir());
+        out.printf(
+            "ok %s: snapshot %s, %d files, %d bytes, in %s%n",
+            model.name(),
+            snapshot.id(),
+            snapshot.files().size(),
+            snapshot.totalBytes(),
+            snapshot.dir());
       } catch (Exception e) {
         failures++;
         err.printf("FAILED %s: %s%n", model.name(), e.getMessage());

@@ -15,7 +15,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code modelcache list}: what is configured and what of it the cache holds. */
-@Command(name = "list", description = "List the configured models and what the cache holds for each.")
+@Command(
+    name = "list",
+    description = "List the configured models and what the cache holds for each.")
 final class ListCommand implements Callable<Integer> {
   @Mixin ConfigOption config;
   @Spec CommandSpec spec;
@@ -28,13 +30,19 @@ final class ListCommand implements Callable<Integer> {
     Config loaded = config.load();
     PrintWriter out = spec.commandLine().getOut();
     CacheStore store = new CacheStore(loaded.cache().dir());
-    out.printf("%-20s %-10s %-42s %6s %12s  %s%n", "MODEL", "CACHED", "SNAPSHOT", "FILES", "BYTES", "SOURCE");
+    out.printf(
+        "%-20s %-10s %-42s %6s %12s  %s%n",
+        "MODEL", "CACHED", "SNAPSHOT", "FILES", "BYTES", "SOURCE");
     for (ModelConfig model : loaded.models()) {
       Optional<InstalledSnapshot> snapshot = store.installed(model.name());
-      out.printf("%-20s %-10s %-42s %6s %12s  %s%n", model.name(), snapshot.isPresent() ? "yes" : "no",
+      out.printf(
+          "%-20s %-10s %-42s %6s %12s  %s%n",
+          model.name(),
+          snapshot.isPresent() ? "yes" : "no",
           snapshot.map(InstalledSnapshot::id).orElse("-"),
           snapshot.map(s -> String.valueOf(s.files().size())).orElse("-"),
-          snapshot.map(s -> String.valueOf(s.totalBytes())).orElse("-"), model.source());
+          snapshot.map(s -> String.valueOf(s.totalBytes())).orElse("-"),
+          model.source());
       if (files && snapshot.isPresent()) {
         for (InstalledFile file : snapshot.get().files()) {
           out.printf("    %-40s %12d  sha256:%s%n", file.path(), file.size(), file.sha256());

@@ -27,7 +27,9 @@ public final class Main {
     System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
   }
 
-  /** Runs the command line and returns the exit code: 0 success, 1 failure, 2 bad usage or config. */
+  /**
+   * Runs the command line and returns the exit code: 0 success, 1 failure, 2 bad usage or config.
+   */
   static int run(PrintWriter out, PrintWriter err, String... args) {
     // DJL must never download anything: the natives come from the jar.
     System.setProperty("ai.djl.offline", System.getProperty("ai.djl.offline", "true"));
@@ -40,14 +42,15 @@ public final class Main {
     CommandLine cli = new CommandLine(new Main());
     cli.setOut(out);
     cli.setErr(err);
-    cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-      if (e instanceof ConfigException) {
-        commandLine.getErr().println("modelcache: " + e.getMessage());
-        commandLine.getErr().flush();
-        return 2;
-      }
-      throw e;
-    });
+    cli.setExecutionExceptionHandler(
+        (e, commandLine, parseResult) -> {
+          if (e instanceof ConfigException) {
+            commandLine.getErr().println("modelcache: " + e.getMessage());
+            commandLine.getErr().flush();
+            return 2;
+          }
+          throw e;
+        });
     return cli.execute(args);
   }
 

@@ -11,9 +11,15 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
-/** {@code modelcache verify}: re-hash every installed file; never touches the network or changes the cache. */
-@Command(name = "verify", description = "Re-hash every file of every configured model in the cache and check it"
-    + " against the digest recorded at install and the config's pins. Exit 0 when all match, 1 otherwise.")
+/**
+ * {@code modelcache verify}: re-hash every installed file; never touches the network or changes the
+ * cache.
+ */
+@Command(
+    name = "verify",
+    description =
+        "Re-hash every file of every configured model in the cache and check it"
+            + " against the digest recorded at install and the config's pins. Exit 0 when all match, 1 otherwise.")
 final class VerifyCommand implements Callable<Integer> {
   @Mixin ConfigOption config;
   @Spec CommandSpec spec;
@@ -28,7 +34,9 @@ final class VerifyCommand implements Callable<Integer> {
     for (ModelConfig model : loaded.models()) {
       List<String> problems = store.verify(model.name(), model.sha256());
       if (problems.isEmpty()) {
-        out.printf("ok %s: snapshot %s verified%n", model.name(), store.installed(model.name()).orElseThrow().id());
+        out.printf(
+            "ok %s: snapshot %s verified%n",
+            model.name(), store.installed(model.name()).orElseThrow().id());
       } else {
         failures += problems.size();
         problems.forEach(p -> err.println("FAILED " + p));

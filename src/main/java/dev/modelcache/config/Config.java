@@ -8,7 +8,8 @@ import java.util.Optional;
  * The whole effective configuration, immutable, validated once at start by {@link ConfigLoader}.
  *
  * @param origin where it came from, for messages: a file path or "embedded default config"
- * @param baseDir the directory that relative paths ({@code cache.dir}, {@code file:} sources) resolve against
+ * @param baseDir the directory that relative paths ({@code cache.dir}, {@code file:} sources)
+ *     resolve against
  */
 public record Config(
     String origin,
@@ -26,20 +27,61 @@ public record Config(
   public List<String> describe() {
     List<String> lines = new java.util.ArrayList<>();
     lines.add("config from " + origin + " (relative paths from " + baseDir + ")");
-    lines.add("cache.dir=" + cache.dir() + " cache.offline=" + cache.offline() + " cache.verify=" + cache.verify());
-    lines.add("sources.hf.endpoint=" + sources.hf().endpoint() + " sources.hf.token="
-        + (sources.hf().token() == null ? "(none)" : sources.hf().token()));
-    lines.add("sources.s3.endpoint=" + sources.s3().endpoint() + " sources.s3.region=" + sources.s3().region()
-        + " sources.s3.path_style=" + sources.s3().pathStyle() + " sources.s3.anonymous=" + sources.s3().anonymous());
-    lines.add("server.host=" + server.host() + " server.port=" + server.port() + " server.max_body_bytes="
-        + server.maxBodyBytes() + " server.auth.token_env=" + server.tokenEnv() + " ("
-        + (server.token() == null ? "not set: inference is open" : "set: " + server.token()) + ")");
+    lines.add(
+        "cache.dir="
+            + cache.dir()
+            + " cache.offline="
+            + cache.offline()
+            + " cache.verify="
+            + cache.verify());
+    lines.add(
+        "sources.hf.endpoint="
+            + sources.hf().endpoint()
+            + " sources.hf.token="
+            + (sources.hf().token() == null ? "(none)" : sources.hf().token()));
+    lines.add(
+        "sources.s3.endpoint="
+            + sources.s3().endpoint()
+            + " sources.s3.region="
+            + sources.s3().region()
+            + " sources.s3.path_style="
+            + sources.s3().pathStyle()
+            + " sources.s3.anonymous="
+            + sources.s3().anonymous());
+    lines.add(
+        "server.host="
+            + server.host()
+            + " server.port="
+            + server.port()
+            + " server.max_body_bytes="
+            + server.maxBodyBytes()
+            + " server.auth.token_env="
+            + server.tokenEnv()
+            + " ("
+            + (server.token() == null ? "not set: inference is open" : "set: " + server.token())
+            + ")");
     for (ModelConfig m : models) {
-      lines.add("model " + m.name() + ": source=" + m.source() + " engine=" + m.engine() + " task=" + m.task()
-          + " device=" + m.device() + " workers=" + m.workers() + " queue=" + m.queue() + " required="
-          + m.required() + " pins=" + m.sha256().size()
-          + (m.include().isEmpty() ? "" : " include=" + m.include())
-          + (m.exclude().isEmpty() ? "" : " exclude=" + m.exclude()));
+      lines.add(
+          "model "
+              + m.name()
+              + ": source="
+              + m.source()
+              + " engine="
+              + m.engine()
+              + " task="
+              + m.task()
+              + " device="
+              + m.device()
+              + " workers="
+              + m.workers()
+              + " queue="
+              + m.queue()
+              + " required="
+              + m.required()
+              + " pins="
+              + m.sha256().size()
+              + (m.include().isEmpty() ? "" : " include=" + m.include())
+              + (m.exclude().isEmpty() ? "" : " exclude=" + m.exclude()));
     }
     return lines;
   }
@@ -72,5 +114,6 @@ public record Config(
   public record S3Config(String endpoint, String region, boolean pathStyle, boolean anonymous) {}
 
   /** The HTTP server. */
-  public record ServerConfig(String host, int port, String tokenEnv, Secret token, long maxBodyBytes) {}
+  public record ServerConfig(
+      String host, int port, String tokenEnv, Secret token, long maxBodyBytes) {}
 }

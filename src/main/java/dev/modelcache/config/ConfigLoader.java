@@ -29,15 +29,15 @@ import java.util.TreeSet;
 import java.util.regex.Pattern;
 
 /**
- * Reads the YAML configuration once, applies {@code MODELCACHE_*} environment overrides, checks every value, and
- * returns an immutable {@link Config}.
+ * Reads the YAML configuration once, applies {@code MODELCACHE_*} environment overrides, checks
+ * every value, and returns an immutable {@link Config}.
  *
  * <pre>{@code
  * Config config = new ConfigLoader(System.getenv(), Path.of("")).load(Path.of("config/modelcache.yaml"));
  * }</pre>
  *
- * With no file (and no {@code MODELCACHE_CONFIG}) the embedded default is used: the demo models of the repository,
- * relative to the working directory, cached in {@code ./data}.
+ * With no file (and no {@code MODELCACHE_CONFIG}) the embedded default is used: the demo models of
+ * the repository, relative to the working directory, cached in {@code ./data}.
  */
 public final class ConfigLoader {
   public static final String EMBEDDED = "embedded default config";
@@ -45,13 +45,21 @@ public final class ConfigLoader {
 
   private static final Pattern MODEL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
-  private static final Pattern HF_REPO = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?");
+  private static final Pattern HF_REPO =
+      Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?");
   private static final Pattern DEVICE = Pattern.compile("auto|cpu|gpu|gpu:[0-9]{1,2}");
+
   /** Short names kept for convenience; each stands for the full override variable. */
   private static final Map<String, String> ALIASES =
-      Map.of("MODELCACHE_PORT", "MODELCACHE_SERVER_PORT", "MODELCACHE_OFFLINE", "MODELCACHE_CACHE_OFFLINE");
+      Map.of(
+          "MODELCACHE_PORT",
+          "MODELCACHE_SERVER_PORT",
+          "MODELCACHE_OFFLINE",
+          "MODELCACHE_CACHE_OFFLINE");
+
   /** Our variables that are not config overrides. */
-  private static final Set<String> NOT_OVERRIDES = Set.of("MODELCACHE_CONFIG", "MODELCACHE_TOKEN", "MODELCACHE_OPTS");
+  private static final Set<String> NOT_OVERRIDES =
+      Set.of("MODELCACHE_CONFIG", "MODELCACHE_TOKEN", "MODELCACHE_OPTS");
 
   private final Map<String, String> env;
   private final Path workDir;
@@ -65,9 +73,14 @@ public final class ConfigLoader {
     this.workDir = workDir.toAbsolutePath().normalize();
   }
 
-  /** Loads {@code file}, or {@code MODELCACHE_CONFIG} when it is null, or the embedded default when both are. */
+  /**
+   * Loads {@code file}, or {@code MODELCACHE_CONFIG} when it is null, or the embedded default when
+   * both are.
+   */
   public Config load(Path file) {
-    if (file == null && env.get("MODELCACHE_CONFIG") != null && !env.get("MODELCACHE_CONFIG").isBlank()) {
+    if (file == null
+        && env.get("MODELCACHE_CONFIG") != null
+        && !env.get("MODELCACHE_CONFIG").isBlank()) {
       file = Path.of(env.get("MODELCACHE_CONFIG"));
     }
     if (file == null) {
@@ -85,21 +98,28 @@ public final class ConfigLoader {
     try {
       text = Files.readString(absolute, StandardCharsets.UTF_8);
     } catch (NoSuchFileException e) {
-      throw new ConfigException(file + ": config file not found (give --config a path to a YAML file)");
+      throw new ConfigException(
+          file + ": config file not found (give --config a path to a YAML file)");
     } catch (IOException e) {
       throw new ConfigException(file + ": cannot read config file: " + e.getMessage(), e);
     }
     return parse(text, file.toString(), absolute.getParent());
   }
 
-  /** Parses YAML text; {@code origin} names it in messages, {@code baseDir} anchors relative paths. */
+  /**
+   * Parses YAML text; {@code origin} names it in messages, {@code baseDir} anchors relative paths.
+   */
   public Config parse(String yaml, String origin, Path baseDir) {
     JsonNode root;
     try {
       root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
     } catch (JsonProcessingException e) {
-      throw new ConfigException(origin + ": not valid YAML: " + e.getOriginalMessage()
-          + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"), e);
+      throw new ConfigException(
+          origin
+              + ": not valid YAML: "
+              + e.getOriginalMessage()
+              + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"),
+          e);
     }
     Map<String, String> effectiveEnv = resolveAliases();
     Set<String> envNames = new HashSet<>();
@@ -152,7 +172,8 @@ public final class ConfigLoader {
     for (ConfigNode node : top.list("models")) {
       ModelConfig model = model(node, baseDir);
       if (!names.add(model.name())) {
-        throw new ConfigException(origin + ": model name '" + model.name() + "' is used twice; names must be unique");
+        throw new ConfigException(
+            origin + ": model name '" + model.name() + "' is used twice; names must be unique");
       }
       models.add(model);
     }
@@ -162,7 +183,8 @@ public final class ConfigLoader {
   }
 
   private ModelConfig model(ConfigNode node, Path baseDir) {
-    // Read every key first, so that a misspelt key is reported as such rather than as a missing one.
+    // Read every key first, so that a misspelt key is reported as such rather than as a missing
+    // one.
     String name = node.string("name", null);
     String sourceText = node.string("source", null);
     List<String> include = node.strings("include");
@@ -184,33 +206,54 @@ public final class ConfigLoader {
       throw node.error(node.qualify("name"), "is missing: every model needs a URL-safe name");
     }
     if (!MODEL_NAME.matcher(name).matches()) {
-      throw node.error(node.qualify("name"),
-          "'" + name + "' is not URL-safe: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+      throw node.error(
+          node.qualify("name"),
+          "'"
+              + name
+              + "' is not URL-safe: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
     }
     if (sourceText == null) {
-      throw node.error(node.qualify("source"), "is missing for model '" + name + "' (file:<dir>, hf://org/name or s3://bucket/prefix)");
+      throw node.error(
+          node.qualify("source"),
+          "is missing for model '" + name + "' (file:<dir>, hf://org/name or s3://bucket/prefix)");
     }
     SourceRef source = source(sourceText, node, baseDir);
     Map<String, String> pins = new LinkedHashMap<>();
     for (Map.Entry<String, String> pin : rawPins.entrySet()) {
       String digest = pin.getValue().strip().toLowerCase(Locale.ROOT);
       if (!SHA256.matcher(digest).matches()) {
-        throw node.error(node.qualify("sha256") + "." + pin.getKey(),
+        throw node.error(
+            node.qualify("sha256") + "." + pin.getKey(),
             "must be 64 hex digits (a SHA-256), not '" + pin.getValue() + "'");
       }
       pins.put(pin.getKey(), digest);
     }
     if (!engine.equalsIgnoreCase("PyTorch")) {
-      throw node.error(node.qualify("engine"), "'" + engine + "' is not available in this version; use PyTorch");
+      throw node.error(
+          node.qualify("engine"), "'" + engine + "' is not available in this version; use PyTorch");
     }
     if (task != Task.TENSOR) {
-      throw node.error(node.qualify("task"), "'" + task + "' is not available in this version; use tensor");
+      throw node.error(
+          node.qualify("task"), "'" + task + "' is not available in this version; use tensor");
     }
     if (!DEVICE.matcher(device).matches()) {
-      throw node.error(node.qualify("device"), "must be auto, cpu, gpu or gpu:N, not '" + device + "'");
+      throw node.error(
+          node.qualify("device"), "must be auto, cpu, gpu or gpu:N, not '" + device + "'");
     }
-    return new ModelConfig(name, source, include, exclude, pins, "PyTorch", task, device, workers,
-        batchSize, batchDelay, queue, required);
+    return new ModelConfig(
+        name,
+        source,
+        include,
+        exclude,
+        pins,
+        "PyTorch",
+        task,
+        device,
+        workers,
+        batchSize,
+        batchDelay,
+        queue,
+        required);
   }
 
   private static SourceRef source(String text, ConfigNode node, Path baseDir) {
@@ -223,7 +266,8 @@ public final class ConfigLoader {
       if (location.isBlank()) {
         throw node.error(key, "'" + text + "' names no directory");
       }
-      return new SourceRef(SourceRef.Scheme.FILE, baseDir.resolve(location).normalize().toString(), null, text);
+      return new SourceRef(
+          SourceRef.Scheme.FILE, baseDir.resolve(location).normalize().toString(), null, text);
     }
     if (text.startsWith("hf://")) {
       String rest = text.substring("hf://".length());
@@ -233,12 +277,20 @@ public final class ConfigLoader {
       if (!HF_REPO.matcher(repo).matches() || revision.isBlank()) {
         throw node.error(key, "'" + text + "' is not hf://{org}/{name}[@revision]");
       }
-      throw node.error(key, "'" + text + "': hf:// sources are not available in this version yet; use file:<dir>");
+      throw node.error(
+          key,
+          "'" + text + "': hf:// sources are not available in this version yet; use file:<dir>");
     }
     if (text.startsWith("s3://")) {
-      throw node.error(key, "'" + text + "': s3:// sources are not available in this version yet; use file:<dir>");
+      throw node.error(
+          key,
+          "'" + text + "': s3:// sources are not available in this version yet; use file:<dir>");
     }
-    throw node.error(key, "'" + text + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision] or s3://bucket/prefix");
+    throw node.error(
+        key,
+        "'"
+            + text
+            + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision] or s3://bucket/prefix");
   }
 
   private Map<String, String> resolveAliases() {
@@ -252,19 +304,28 @@ public final class ConfigLoader {
     return result;
   }
 
-  private static void rejectUnknownOverrides(Map<String, String> env, Set<String> known, String tokenEnv) {
+  private static void rejectUnknownOverrides(
+      Map<String, String> env, Set<String> known, String tokenEnv) {
     for (String name : new TreeSet<>(env.keySet())) {
-      if (name.startsWith("MODELCACHE_") && !known.contains(name) && !ALIASES.containsKey(name)
-          && !NOT_OVERRIDES.contains(name) && !name.equals(tokenEnv)) {
-        throw new ConfigException("environment variable " + name + " is not a modelcache setting (known: "
-            + String.join(", ", new TreeSet<>(known)) + ", MODELCACHE_PORT, MODELCACHE_OFFLINE, MODELCACHE_CONFIG, "
-            + "MODELCACHE_TOKEN); unset it or fix its name");
+      if (name.startsWith("MODELCACHE_")
+          && !known.contains(name)
+          && !ALIASES.containsKey(name)
+          && !NOT_OVERRIDES.contains(name)
+          && !name.equals(tokenEnv)) {
+        throw new ConfigException(
+            "environment variable "
+                + name
+                + " is not a modelcache setting (known: "
+                + String.join(", ", new TreeSet<>(known))
+                + ", MODELCACHE_PORT, MODELCACHE_OFFLINE, MODELCACHE_CONFIG, "
+                + "MODELCACHE_TOKEN); unset it or fix its name");
       }
     }
   }
 
   private static boolean truthy(String value) {
-    return value != null && Set.of("1", "true", "yes", "on").contains(value.strip().toLowerCase(Locale.ROOT));
+    return value != null
+        && Set.of("1", "true", "yes", "on").contains(value.strip().toLowerCase(Locale.ROOT));
   }
 
   private static String stripTrailingSlash(String url) {

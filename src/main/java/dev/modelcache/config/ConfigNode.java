@@ -12,9 +12,10 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * One mapping of the YAML tree while it is read: every key read is remembered, and {@link #finish()} rejects the
- * keys nobody read, naming them and the file. Scalar keys outside of lists can be overridden by the environment
- * variable {@code MODELCACHE_<PATH>} ({@code cache.dir} is {@code MODELCACHE_CACHE_DIR}).
+ * One mapping of the YAML tree while it is read: every key read is remembered, and {@link
+ * #finish()} rejects the keys nobody read, naming them and the file. Scalar keys outside of lists
+ * can be overridden by the environment variable {@code MODELCACHE_<PATH>} ({@code cache.dir} is
+ * {@code MODELCACHE_CACHE_DIR}).
  */
 final class ConfigNode {
   private final JsonNode node;
@@ -25,13 +26,21 @@ final class ConfigNode {
   private final Set<String> envNames;
   private final Set<String> read = new LinkedHashSet<>();
 
-  /** A root node; {@code envNames} collects every override variable consulted, to reject unknown ones. */
+  /**
+   * A root node; {@code envNames} collects every override variable consulted, to reject unknown
+   * ones.
+   */
   ConfigNode(JsonNode node, String origin, Map<String, String> env, Set<String> envNames) {
     this(node, "", origin, env, true, envNames);
   }
 
   private ConfigNode(
-      JsonNode node, String path, String origin, Map<String, String> env, boolean envOverrides, Set<String> envNames) {
+      JsonNode node,
+      String path,
+      String origin,
+      Map<String, String> env,
+      boolean envOverrides,
+      Set<String> envNames) {
     this.envNames = envNames;
     this.node = node == null ? MissingNode.getInstance() : node;
     this.path = path;
@@ -45,7 +54,9 @@ final class ConfigNode {
 
   /** The environment variable that overrides {@code key} here, or null inside lists. */
   String envName(String key) {
-    return envOverrides ? ("MODELCACHE_" + qualify(key)).replace('.', '_').toUpperCase(Locale.ROOT) : null;
+    return envOverrides
+        ? ("MODELCACHE_" + qualify(key)).replace('.', '_').toUpperCase(Locale.ROOT)
+        : null;
   }
 
   String qualify(String key) {
@@ -115,7 +126,15 @@ final class ConfigNode {
     }
     if (parsed < min || parsed > max) {
       throw new ConfigException(
-          source(key) + ": " + qualify(key) + " (" + parsed + ") must be between " + min + " and " + max);
+          source(key)
+              + ": "
+              + qualify(key)
+              + " ("
+              + parsed
+              + ") must be between "
+              + min
+              + " and "
+              + max);
     }
     return parsed;
   }
@@ -135,7 +154,14 @@ final class ConfigNode {
       names.add(constant.toString());
     }
     throw new ConfigException(
-        source(key) + ": " + qualify(key) + " must be one of " + String.join(", ", names) + ", not '" + value + "'");
+        source(key)
+            + ": "
+            + qualify(key)
+            + " must be one of "
+            + String.join(", ", names)
+            + ", not '"
+            + value
+            + "'");
   }
 
   ConfigNode child(String key) {
@@ -154,7 +180,8 @@ final class ConfigNode {
       throw error(qualify(key), "must be a list, not " + describe(value));
     }
     for (int i = 0; i < value.size(); i++) {
-      items.add(new ConfigNode(value.get(i), qualify(key) + "[" + i + "]", origin, env, false, envNames));
+      items.add(
+          new ConfigNode(value.get(i), qualify(key) + "[" + i + "]", origin, env, false, envNames));
     }
     return items;
   }
@@ -194,14 +221,19 @@ final class ConfigNode {
     }
     for (Map.Entry<String, JsonNode> entry : value.properties()) {
       if (!entry.getValue().isValueNode() || entry.getValue().isNull()) {
-        throw error(qualify(key) + "." + entry.getKey(), "must be a string, not " + describe(entry.getValue()));
+        throw error(
+            qualify(key) + "." + entry.getKey(),
+            "must be a string, not " + describe(entry.getValue()));
       }
       map.put(entry.getKey(), entry.getValue().asText());
     }
     return map;
   }
 
-  /** Fails on the first key of this mapping that nobody read, listing the keys that are allowed here. */
+  /**
+   * Fails on the first key of this mapping that nobody read, listing the keys that are allowed
+   * here.
+   */
   void finish() {
     for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
       String key = it.next();
@@ -211,8 +243,13 @@ final class ConfigNode {
                 + ": unknown key '"
                 + qualify(key)
                 + "'"
-                + (read.isEmpty() ? "" : " (allowed " + (path.isEmpty() ? "at the top" : "under " + path) + ": "
-                    + String.join(", ", read) + ")"));
+                + (read.isEmpty()
+                    ? ""
+                    : " (allowed "
+                        + (path.isEmpty() ? "at the top" : "under " + path)
+                        + ": "
+                        + String.join(", ", read)
+                        + ")"));
       }
     }
   }

@@ -6,7 +6,8 @@ import java.util.Map;
 /**
  * One model of the {@code models:} list.
  *
- * @param sha256 pins by file path (relative to the model root); a pin always wins over any upstream digest
+ * @param sha256 pins by file path (relative to the model root); a pin always wins over any upstream
+ *     digest
  */
 public record ModelConfig(
     String name,

@@ -1,9 +1,12 @@
 package dev.modelcache.config;
 
-import java.security.MessageDigest;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 
-/** A credential that never prints itself: {@code toString()} is masked so it cannot reach logs or errors. */
+/**
+ * A credential that never prints itself: {@code toString()} is masked so it cannot reach logs or
+ * errors.
+ */
 public final class Secret {
   private final String value;
 

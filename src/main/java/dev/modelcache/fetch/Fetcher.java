@@ -28,9 +28,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Brings one model from its source onto the volume: lists it, streams every file into the store while hashing it,
- * checks each digest against the config's pins (and the source's own digest where it has one), and installs the
- * snapshot only when every file matched. A mismatch installs nothing.
+ * Brings one model from its source onto the volume: lists it, streams every file into the store
+ * while hashing it, checks each digest against the config's pins (and the source's own digest where
+ * it has one), and installs the snapshot only when every file matched. A mismatch installs nothing.
  *
  * <pre>{@code
  * InstalledSnapshot snapshot = new Fetcher(store, sources, states, metrics, clock).fetch(model);
@@ -45,7 +45,11 @@ public final class Fetcher {
   private final Metrics metrics;
   private final Clock clock;
 
-  public Fetcher(CacheStore store, Map<SourceRef.Scheme, ModelSource> sources, ModelStates states, Metrics metrics,
+  public Fetcher(
+      CacheStore store,
+      Map<SourceRef.Scheme, ModelSource> sources,
+      ModelStates states,
+      Metrics metrics,
       Clock clock) {
     this.store = store;
     this.sources = Map.copyOf(sources);
@@ -54,11 +58,15 @@ public final class Fetcher {
     this.clock = clock;
   }
 
-  /** Fetches and verifies {@code model}, or returns its current snapshot when the pins show it is up to date. */
+  /**
+   * Fetches and verifies {@code model}, or returns its current snapshot when the pins show it is up
+   * to date.
+   */
   public InstalledSnapshot fetch(ModelConfig model) throws IOException {
     ModelSource source = sources.get(model.source().scheme());
     if (source == null) {
-      throw new SourceException(model.name() + " - no source for " + model.source().scheme() + " in this version");
+      throw new SourceException(
+          model.name() + " - no source for " + model.source().scheme() + " in this version");
     }
     Instant start = clock.instant();
     Snapshot snapshot = source.resolve(model);
@@ -66,37 +74,62 @@ public final class Fetcher {
     snapshot.files().forEach(f -> byPath.put(f.path(), f));
     for (String pinned : model.sha256().keySet()) {
       if (!byPath.containsKey(pinned)) {
-        throw new SourceException(model.name() + " - sha256 pin for '" + pinned + "' names a file that "
-            + model.source() + " does not have (files: " + String.join(", ", byPath.keySet()) + ")");
+        throw new SourceException(
+            model.name()
+                + " - sha256 pin for '"
+                + pinned
+                + "' names a file that "
+                + model.source()
+                + " does not have (files: "
+                + String.join(", ", byPath.keySet())
+                + ")");
       }
     }
 
     Optional<InstalledSnapshot> current = upToDate(model, byPath);
     if (current.isPresent()) {
-      log.info("{} - up to date: snapshot {} ({} files, every file pinned)", model.name(), current.get().id(),
+      log.info(
+          "{} - up to date: snapshot {} ({} files, every file pinned)",
+          model.name(),
+          current.get().id(),
           current.get().files().size());
       return current.get();
     }
 
     states.fetching(model.name(), snapshot.totalBytes());
-    log.info("{} - fetching {} files, {} from {}", model.name(), byPath.size(), human(snapshot.totalBytes()),
+    log.info(
+        "{} - fetching {} files, {} from {}",
+        model.name(),
+        byPath.size(),
+        human(snapshot.totalBytes()),
         model.source());
-    Counter bytesCounter = metrics.fetchBytes(model.name(), model.source().scheme().name().toLowerCase(Locale.ROOT));
+    Counter bytesCounter =
+        metrics.fetchBytes(model.name(), model.source().scheme().name().toLowerCase(Locale.ROOT));
     Map<String, StagedFile> staged = new LinkedHashMap<>();
     boolean installed = false;
     try {
       for (SourceFile file : byPath.values()) {
         StagedFile copy;
         try (InputStream in = source.open(model, file, 0)) {
-          copy = store.stage(in, n -> {
-            states.fetched(model.name(), n);
-            bytesCounter.increment(n);
-          });
+          copy =
+              store.stage(
+                  in,
+                  n -> {
+                    states.fetched(model.name(), n);
+                    bytesCounter.increment(n);
+                  });
         }
         staged.put(file.path(), copy);
         if (copy.size() != file.size()) {
-          throw new SourceException(model.name() + " - " + file.path() + ": expected " + file.size()
-              + " bytes, got " + copy.size() + "; the source changed while fetching, or the transfer was cut");
+          throw new SourceException(
+              model.name()
+                  + " - "
+                  + file.path()
+                  + ": expected "
+                  + file.size()
+                  + " bytes, got "
+                  + copy.size()
+                  + "; the source changed while fetching, or the transfer was cut");
         }
         checkDigest(model, file, copy);
       }
@@ -106,9 +139,18 @@ public final class Fetcher {
       Duration took = Duration.between(start, clock.instant());
       metrics.fetched(model.name(), took);
       long unpinned = byPath.keySet().stream().filter(p -> !model.sha256().containsKey(p)).count();
-      log.info("{} - installed snapshot {} ({} files, {}) in {} ms{}", model.name(), result.id(),
-          result.files().size(), human(result.totalBytes()), took.toMillis(),
-          unpinned == 0 ? "" : "; " + unpinned + " file(s) not pinned by sha256 (digests recorded: see 'modelcache list')");
+      log.info(
+          "{} - installed snapshot {} ({} files, {}) in {} ms{}",
+          model.name(),
+          result.id(),
+          result.files().size(),
+          human(result.totalBytes()),
+          took.toMillis(),
+          unpinned == 0
+              ? ""
+              : "; "
+                  + unpinned
+                  + " file(s) not pinned by sha256 (digests recorded: see 'modelcache list')");
       return result;
     } finally {
       if (!installed) {
@@ -117,18 +159,27 @@ public final class Fetcher {
     }
   }
 
-  private void checkDigest(ModelConfig model, SourceFile file, StagedFile copy) throws ChecksumMismatchException {
+  private void checkDigest(ModelConfig model, SourceFile file, StagedFile copy)
+      throws ChecksumMismatchException {
     String pin = model.sha256().get(file.path());
     String expected = pin != null ? pin : file.sha256();
     if (expected != null && !expected.equals(copy.sha256())) {
       metrics.verifyFailures(model.name()).increment();
-      throw new ChecksumMismatchException(model.name(), file.path(), expected, copy.sha256(),
+      throw new ChecksumMismatchException(
+          model.name(),
+          file.path(),
+          expected,
+          copy.sha256(),
           pin != null ? "pinned in the config" : "reported by the source");
     }
   }
 
-  /** The current snapshot when every file is pinned and the installed snapshot holds exactly those bytes. */
-  private Optional<InstalledSnapshot> upToDate(ModelConfig model, Map<String, SourceFile> byPath) throws IOException {
+  /**
+   * The current snapshot when every file is pinned and the installed snapshot holds exactly those
+   * bytes.
+   */
+  private Optional<InstalledSnapshot> upToDate(ModelConfig model, Map<String, SourceFile> byPath)
+      throws IOException {
     if (!model.sha256().keySet().equals(byPath.keySet())) {
       return Optional.empty();
     }

@@ -1,6 +1,9 @@
 package dev.modelcache.http;
 
-/** A request the HTTP layer itself refuses (bad JSON, wrong content type, missing token), with its status. */
+/**
+ * A request the HTTP layer itself refuses (bad JSON, wrong content type, missing token), with its
+ * status.
+ */
 final class HttpError extends RuntimeException {
   private static final long serialVersionUID = 1L;
   private final int status;

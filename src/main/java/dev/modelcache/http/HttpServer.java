@@ -35,8 +35,9 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * The read-only HTTP API of {@code ../shared/DESIGN.md}: health, models, inference and metrics. No route changes
- * the cache or the set of models. This is the one place where exceptions become HTTP statuses.
+ * The read-only HTTP API of {@code ../shared/DESIGN.md}: health, models, inference and metrics. No
+ * route changes the cache or the set of models. This is the one place where exceptions become HTTP
+ * statuses.
  *
  * <pre>{@code
  * try (HttpServer server = new HttpServer(config.server(), models, states, registry, prometheus, json).start()) {
@@ -58,68 +59,123 @@ public final class HttpServer implements AutoCloseable {
   private final List<String> routes = Collections.synchronizedList(new ArrayList<>());
   private final Javalin app;
 
-  public HttpServer(ServerConfig server, List<ModelConfig> models, ModelStates states, ModelRegistry registry,
-      PrometheusMeterRegistry prometheus, ObjectMapper json) {
+  public HttpServer(
+      ServerConfig server,
+      List<ModelConfig> models,
+      ModelStates states,
+      ModelRegistry registry,
+      PrometheusMeterRegistry prometheus,
+      ObjectMapper json) {
     this.server = server;
     models.forEach(m -> this.models.put(m.name(), m));
     this.states = states;
     this.registry = registry;
     this.prometheus = prometheus;
     this.json = json;
-    this.app = Javalin.create(config -> {
-      config.jsonMapper(new JavalinJackson(json, false));
-      config.http.maxRequestSize = server.maxBodyBytes();
-      config.startup.showJavalinBanner = false;
-      config.jetty.host = server.host();
-      config.jetty.port = server.port();
-      config.events.handlerAdded(info -> {
-        if (info.getHttpMethod().isHttpMethod()) {
-          routes.add(info.getHttpMethod().name() + " " + info.getPath());
-        }
-      });
-      config.routes.before(this::requestId);
-      config.routes.after(ctx -> MDC.remove("request_id"));
-      config.routes.get("/health/live", ctx -> ctx.json(Map.of("status", "live")));
-      config.routes.get("/health/ready", this::ready);
-      config.routes.get("/health", this::health);
-      config.routes.get("/models", ctx -> ctx.json(Map.of("models", this.models.values().stream().map(this::describe).toList())));
-      config.routes.get("/models/{name}", ctx -> ctx.json(describe(known(ctx.pathParam("name")))));
-      config.routes.post("/inference", authorized(ctx -> infer(ctx, null)));
-      config.routes.post("/inference/{model}", authorized(ctx -> infer(ctx, ctx.pathParam("model"))));
-      config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
-          .result(prometheus.scrape()));
+    this.app =
+        Javalin.create(
+            config -> {
+              config.jsonMapper(new JavalinJackson(json, false));
+              config.http.maxRequestSize = server.maxBodyBytes();
+              config.http.prefer405over404 = true;
+              config.startup.showJavalinBanner = false;
+              config.jetty.host = server.host();
+              config.jetty.port = server.port();
+              config.events.handlerAdded(
+                  info -> {
+                    if (info.getHttpMethod().isHttpMethod()) {
+                      routes.add(info.getHttpMethod().name() + " " + info.getPath());
+                    }
+                  });
+              config.routes.before(this::requestId);
+              config.routes.after(ctx -> MDC.remove("request_id"));
+              config.routes.get("/health/live", ctx -> ctx.json(Map.of("status", "live")));
+              config.routes.get("/health/ready", this::ready);
+              config.routes.get("/health", this::health);
+              config.routes.get(
+                  "/models",
+                  ctx ->
+                      ctx.json(
+                          Map.of(
+                              "models",
+                              this.models.values().stream().map(this::describe).toList())));
+              config.routes.get(
+                  "/models/{name}", ctx -> ctx.json(describe(known(ctx.pathParam("name")))));
+              config.routes.post("/inference", authorized(ctx -> infer(ctx, null)));
+              config.routes.post(
+                  "/inference/{model}", authorized(ctx -> infer(ctx, ctx.pathParam("model"))));
+              config.routes.get(
+                  "/metrics",
+                  ctx ->
+                      ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+                          .result(prometheus.scrape()));
 
-      config.routes.exception(InvalidInputException.class, (e, ctx) -> error(ctx, 400, e.getMessage()));
-      config.routes.exception(ModelNotFoundException.class, (e, ctx) -> error(ctx, 404, e.getMessage()));
-      config.routes.exception(ModelNotReadyException.class, (e, ctx) -> unavailable(ctx, e.getMessage()));
-      config.routes.exception(ModelBusyException.class, (e, ctx) -> unavailable(ctx, e.getMessage()));
-      config.routes.exception(HttpError.class, (e, ctx) -> {
-        if (e.status() == 401) {
-          ctx.header("WWW-Authenticate", "Bearer");
-        }
-        error(ctx, e.status(), e.getMessage());
-      });
-      config.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, e.getStatus(),
-          switch (e.getStatus()) {
-            case 404 -> "no route " + ctx.method() + " " + ctx.path() + " (routes: /health, /health/live,"
-                + " /health/ready, /models, /models/{name}, /inference, /inference/{model}, /metrics)";
-            case 405 -> "method " + ctx.method() + " is not allowed on " + ctx.path();
-            case 413 -> "request body is larger than server.max_body_bytes (" + server.maxBodyBytes() + " bytes)";
-            default -> e.getMessage();
-          }));
-      config.routes.exception(Exception.class, (e, ctx) -> {
-        log.error("{} {} - internal error", ctx.method(), ctx.path(), e);
-        error(ctx, 500, "internal error: " + e.getClass().getSimpleName() + ": " + e.getMessage()
-            + " (a bug in modelcache: please report it with the log line of request " + MDC.get("request_id") + ")");
-      });
-    });
+              config.routes.exception(
+                  InvalidInputException.class, (e, ctx) -> error(ctx, 400, e.getMessage()));
+              config.routes.exception(
+                  ModelNotFoundException.class, (e, ctx) -> error(ctx, 404, e.getMessage()));
+              config.routes.exception(
+                  ModelNotReadyException.class, (e, ctx) -> unavailable(ctx, e.getMessage()));
+              config.routes.exception(
+                  ModelBusyException.class, (e, ctx) -> unavailable(ctx, e.getMessage()));
+              config.routes.exception(
+                  HttpError.class,
+                  (e, ctx) -> {
+                    if (e.status() == 401) {
+                      ctx.header("WWW-Authenticate", "Bearer");
+                    }
+                    error(ctx, e.status(), e.getMessage());
+                  });
+              config.routes.exception(
+                  HttpResponseException.class,
+                  (e, ctx) ->
+                      error(
+                          ctx,
+                          e.getStatus(),
+                          switch (e.getStatus()) {
+                            case 404 ->
+                                "no route "
+                                    + ctx.method()
+                                    + " "
+                                    + ctx.path()
+                                    + " (routes: /health, /health/live,"
+                                    + " /health/ready, /models, /models/{name}, /inference, /inference/{model}, /metrics)";
+                            case 405 ->
+                                "method " + ctx.method() + " is not allowed on " + ctx.path();
+                            case 413 ->
+                                "request body is larger than server.max_body_bytes ("
+                                    + server.maxBodyBytes()
+                                    + " bytes)";
+                            default -> e.getMessage();
+                          }));
+              config.routes.exception(
+                  Exception.class,
+                  (e, ctx) -> {
+                    log.error("{} {} - internal error", ctx.method(), ctx.path(), e);
+                    error(
+                        ctx,
+                        500,
+                        "internal error: "
+                            + e.getClass().getSimpleName()
+                            + ": "
+                            + e.getMessage()
+                            + " (a bug in modelcache: please report it with the log line of request "
+                            + MDC.get("request_id")
+                            + ")");
+                  });
+            });
   }
 
   /** Starts listening; {@link #port()} then tells the bound port (useful with port 0). */
   public HttpServer start() {
     app.start();
-    log.info("HTTP listening on {}:{}{}", server.host(), app.port(),
-        server.token() == null ? "" : " (inference requires the bearer token from " + server.tokenEnv() + ")");
+    log.info(
+        "HTTP listening on {}:{}{}",
+        server.host(),
+        app.port(),
+        server.token() == null
+            ? ""
+            : " (inference requires the bearer token from " + server.tokenEnv() + ")");
     return this;
   }
 
@@ -150,10 +206,14 @@ public final class HttpServer implements AutoCloseable {
     if (states.ready()) {
       ctx.json(Map.of("status", "ready"));
     } else {
-      List<String> waiting = states.all().stream()
-          .filter(s -> states.isRequired(s.model()) && s.state() != dev.modelcache.metrics.ModelState.READY)
-          .map(s -> s.model() + " (" + s.state() + ")")
-          .toList();
+      List<String> waiting =
+          states.all().stream()
+              .filter(
+                  s ->
+                      states.isRequired(s.model())
+                          && s.state() != dev.modelcache.metrics.ModelState.READY)
+              .map(s -> s.model() + " (" + s.state() + ")")
+              .toList();
       ctx.status(503).json(Map.of("status", "not ready", "waiting_for", waiting));
     }
   }
@@ -207,7 +267,11 @@ public final class HttpServer implements AutoCloseable {
     m.put("bytes", info.snapshot().totalBytes());
     ArrayNode files = m.putArray("files");
     for (InstalledFile file : info.snapshot().files()) {
-      files.addObject().put("path", file.path()).put("size", file.size()).put("sha256", file.sha256());
+      files
+          .addObject()
+          .put("path", file.path())
+          .put("size", file.size())
+          .put("sha256", file.sha256());
     }
     if (!info.labels().isEmpty()) {
       ArrayNode labels = m.putArray("labels");
@@ -218,8 +282,12 @@ public final class HttpServer implements AutoCloseable {
   private ModelConfig known(String name) {
     ModelConfig model = models.get(name);
     if (model == null) {
-      throw new ModelNotFoundException("model '" + (name.length() > 64 ? name.substring(0, 64) + "..." : name)
-          + "' is not configured (configured: " + String.join(", ", models.keySet()) + ")");
+      throw new ModelNotFoundException(
+          "model '"
+              + (name.length() > 64 ? name.substring(0, 64) + "..." : name)
+              + "' is not configured (configured: "
+              + String.join(", ", models.keySet())
+              + ")");
     }
     return model;
   }
@@ -230,12 +298,17 @@ public final class HttpServer implements AutoCloseable {
     JsonNode named = body.get("model");
     if (model == null) {
       if (named == null || !named.isTextual()) {
-        throw new HttpError(400, "request needs a \"model\" (a string naming a configured model:"
-            + " " + String.join(", ", models.keySet()) + "), or POST to /inference/{model}");
+        throw new HttpError(
+            400,
+            "request needs a \"model\" (a string naming a configured model:"
+                + " "
+                + String.join(", ", models.keySet())
+                + "), or POST to /inference/{model}");
       }
       model = named.asText();
     } else if (named != null && !(named.isTextual() && named.asText().equals(model))) {
-      throw new HttpError(400, "the body names model " + named + " but the path names '" + model + "'");
+      throw new HttpError(
+          400, "the body names model " + named + " but the path names '" + model + "'");
     }
     known(model);
     ctx.json(registry.infer(model, body));
@@ -244,25 +317,39 @@ public final class HttpServer implements AutoCloseable {
   private JsonNode parseJson(Context ctx) {
     String type = ctx.contentType();
     if (type != null && !type.toLowerCase(Locale.ROOT).contains("json")) {
-      throw new HttpError(415, "Content-Type is '" + type + "'; send application/json"
-          + " (with curl: -H 'Content-Type: application/json')");
+      throw new HttpError(
+          415,
+          "Content-Type is '"
+              + type
+              + "'; send application/json"
+              + " (with curl: -H 'Content-Type: application/json')");
     }
     byte[] bytes = ctx.bodyAsBytes();
     if (bytes.length == 0) {
-      throw new HttpError(400, "request body is empty; send a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
+      throw new HttpError(
+          400, "request body is empty; send a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
     }
     JsonNode body;
     try {
       body = json.readTree(bytes);
     } catch (JsonProcessingException e) {
-      throw new HttpError(400, "request body is not valid JSON: " + e.getOriginalMessage()
-          + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
-              + e.getLocation().getColumnNr() + ")"));
+      throw new HttpError(
+          400,
+          "request body is not valid JSON: "
+              + e.getOriginalMessage()
+              + (e.getLocation() == null
+                  ? ""
+                  : " (line "
+                      + e.getLocation().getLineNr()
+                      + ", column "
+                      + e.getLocation().getColumnNr()
+                      + ")"));
     } catch (java.io.IOException e) {
       throw new HttpError(400, "request body could not be read: " + e.getMessage(), e);
     }
     if (body == null || !body.isObject()) {
-      throw new HttpError(400, "request body must be a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
+      throw new HttpError(
+          400, "request body must be a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
     }
     return body;
   }
@@ -271,12 +358,18 @@ public final class HttpServer implements AutoCloseable {
     return ctx -> {
       if (server.token() != null) {
         String header = ctx.header("Authorization");
-        String presented = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
-            ? header.substring(7).strip() : null;
+        String presented =
+            header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
+                ? header.substring(7).strip()
+                : null;
         if (!server.token().matches(presented)) {
-          throw new HttpError(401, presented == null
-              ? "this route needs 'Authorization: Bearer <token>' (the token set in " + server.tokenEnv() + ")"
-              : "the bearer token is wrong");
+          throw new HttpError(
+              401,
+              presented == null
+                  ? "this route needs 'Authorization: Bearer <token>' (the token set in "
+                      + server.tokenEnv()
+                      + ")"
+                  : "the bearer token is wrong");
         }
       }
       handler.handle(ctx);

@@ -12,8 +12,8 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One model loaded in its engine: the weights once, and one {@link Predictor} per worker (a predictor is not
- * thread-safe), handed out from a pool.
+ * One model loaded in its engine: the weights once, and one {@link Predictor} per worker (a
+ * predictor is not thread-safe), handed out from a pool.
  */
 final class LoadedModel implements AutoCloseable {
   private final String name;
@@ -25,8 +25,14 @@ final class LoadedModel implements AutoCloseable {
   private final String modelFile;
   private final Duration loadTime;
 
-  LoadedModel(String name, ZooModel<List<Tensor>, List<Tensor>> model, int workers, ModelMetadata metadata,
-      InstalledSnapshot snapshot, String modelFile, Duration loadTime) {
+  LoadedModel(
+      String name,
+      ZooModel<List<Tensor>, List<Tensor>> model,
+      int workers,
+      ModelMetadata metadata,
+      InstalledSnapshot snapshot,
+      String modelFile,
+      Duration loadTime) {
     this.name = name;
     this.model = model;
     this.idle = new ArrayBlockingQueue<>(workers);
@@ -42,10 +48,16 @@ final class LoadedModel implements AutoCloseable {
   }
 
   List<Tensor> predict(List<Tensor> inputs, Duration wait) throws Exception {
-    Predictor<List<Tensor>, List<Tensor>> predictor = idle.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
+    Predictor<List<Tensor>, List<Tensor>> predictor =
+        idle.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
     if (predictor == null) {
-      throw new ModelBusyException(name + " - all " + all.size() + " workers stayed busy for " + wait.toMillis()
-          + " ms; retry later or raise workers");
+      throw new ModelBusyException(
+          name
+              + " - all "
+              + all.size()
+              + " workers stayed busy for "
+              + wait.toMillis()
+              + " ms; retry later or raise workers");
     }
     try {
       return predictor.predict(inputs);

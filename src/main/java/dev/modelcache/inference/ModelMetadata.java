@@ -11,13 +11,15 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * What the model's own {@code config.json} says, when it has one: class labels ({@code id2label}, as HuggingFace
- * writes them) and the shape of one input without the batch dimension ({@code input_shape}).
+ * What the model's own {@code config.json} says, when it has one: class labels ({@code id2label},
+ * as HuggingFace writes them) and the shape of one input without the batch dimension ({@code
+ * input_shape}).
  */
 record ModelMetadata(List<String> labels, long[] inputShape) {
   static final ModelMetadata NONE = new ModelMetadata(List.of(), null);
 
-  static ModelMetadata read(Path snapshotDir, ObjectMapper json, String model) throws ModelLoadException {
+  static ModelMetadata read(Path snapshotDir, ObjectMapper json, String model)
+      throws ModelLoadException {
     Path file = snapshotDir.resolve("config.json");
     if (!Files.exists(file)) {
       return NONE;
@@ -26,7 +28,8 @@ record ModelMetadata(List<String> labels, long[] inputShape) {
     try {
       root = json.readTree(file.toFile());
     } catch (IOException e) {
-      throw new ModelLoadException(model + " - config.json is not valid JSON: " + e.getMessage(), e);
+      throw new ModelLoadException(
+          model + " - config.json is not valid JSON: " + e.getMessage(), e);
     }
     List<String> labels = new ArrayList<>();
     JsonNode id2label = root.path("id2label");
@@ -36,13 +39,15 @@ record ModelMetadata(List<String> labels, long[] inputShape) {
         try {
           byId.put(Integer.parseInt(entry.getKey()), entry.getValue().asText());
         } catch (NumberFormatException e) {
-          throw new ModelLoadException(model + " - config.json id2label key '" + entry.getKey() + "' is not a number");
+          throw new ModelLoadException(
+              model + " - config.json id2label key '" + entry.getKey() + "' is not a number");
         }
       }
       int expected = 0;
       for (Map.Entry<Integer, String> entry : byId.entrySet()) {
         if (entry.getKey() != expected++) {
-          throw new ModelLoadException(model + " - config.json id2label must number labels 0.." + (byId.size() - 1));
+          throw new ModelLoadException(
+              model + " - config.json id2label must number labels 0.." + (byId.size() - 1));
         }
         labels.add(entry.getValue());
       }
@@ -53,7 +58,8 @@ record ModelMetadata(List<String> labels, long[] inputShape) {
       inputShape = new long[shape.size()];
       for (int i = 0; i < shape.size(); i++) {
         if (!shape.get(i).canConvertToLong() || shape.get(i).asLong() < 1) {
-          throw new ModelLoadException(model + " - config.json input_shape must be positive whole numbers");
+          throw new ModelLoadException(
+              model + " - config.json input_shape must be positive whole numbers");
         }
         inputShape[i] = shape.get(i).asLong();
       }

@@ -32,8 +32,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The models loaded in their engines, and the one entry point for inference on them. Requests and responses are
- * JSON trees, because each task defines its own request format.
+ * The models loaded in their engines, and the one entry point for inference on them. Requests and
+ * responses are JSON trees, because each task defines its own request format.
  *
  * <pre>{@code
  * registry.load(modelConfig, snapshot);
@@ -51,14 +51,18 @@ public final class ModelRegistry implements AutoCloseable {
   private final Metrics metrics;
   private final ObjectMapper json;
 
-  public ModelRegistry(List<ModelConfig> models, ModelStates states, Metrics metrics, ObjectMapper json) {
+  public ModelRegistry(
+      List<ModelConfig> models, ModelStates states, Metrics metrics, ObjectMapper json) {
     models.forEach(m -> configs.put(m.name(), m));
     this.states = states;
     this.metrics = metrics;
     this.json = json;
   }
 
-  /** Loads the snapshot of {@code model} into its engine, runs a warm-up inference, and marks it READY. */
+  /**
+   * Loads the snapshot of {@code model} into its engine, runs a warm-up inference, and marks it
+   * READY.
+   */
   public void load(ModelConfig model, InstalledSnapshot snapshot) throws ModelLoadException {
     states.loading(model.name());
     long start = System.nanoTime();
@@ -77,8 +81,15 @@ public final class ModelRegistry implements AutoCloseable {
     try {
       zoo = criteria.loadModel();
     } catch (ModelNotFoundException | MalformedModelException | IOException | RuntimeException e) {
-      throw new ModelLoadException(model.name() + " - PyTorch could not load " + file + " on " + device + ": "
-          + firstLine(e), e);
+      throw new ModelLoadException(
+          model.name()
+              + " - PyTorch could not load "
+              + file
+              + " on "
+              + device
+              + ": "
+              + firstLine(e),
+          e);
     }
     Duration took = Duration.ofNanos(System.nanoTime() - start);
     LoadedModel loadedModel =
@@ -95,8 +106,14 @@ public final class ModelRegistry implements AutoCloseable {
     }
     metrics.loaded(model.name(), took);
     states.ready(model.name());
-    log.info("{} - READY: {} on {} in {} ms ({} workers{})", model.name(), file, device, took.toMillis(),
-        model.workers(), metadata.labels().isEmpty() ? "" : ", " + metadata.labels().size() + " labels");
+    log.info(
+        "{} - READY: {} on {} in {} ms ({} workers{})",
+        model.name(),
+        file,
+        device,
+        took.toMillis(),
+        model.workers(),
+        metadata.labels().isEmpty() ? "" : ", " + metadata.labels().size() + " labels");
   }
 
   /**
@@ -109,8 +126,13 @@ public final class ModelRegistry implements AutoCloseable {
   public ObjectNode infer(String model, JsonNode request) {
     ModelConfig config = configs.get(model);
     if (config == null) {
-      throw new dev.modelcache.inference.ModelNotFoundException("model '" + truncate(model) + "' is not configured"
-          + " (configured: " + String.join(", ", configs.keySet()) + ")");
+      throw new dev.modelcache.inference.ModelNotFoundException(
+          "model '"
+              + truncate(model)
+              + "' is not configured"
+              + " (configured: "
+              + String.join(", ", configs.keySet())
+              + ")");
     }
     long start = System.nanoTime();
     Outcome outcome = Outcome.ERROR;
@@ -133,12 +155,18 @@ public final class ModelRegistry implements AutoCloseable {
     LoadedModel model = loaded.get(config.name());
     if (model == null || states.status(config.name()).state() != ModelState.READY) {
       ModelStatus status = states.status(config.name());
-      throw new ModelNotReadyException(config.name() + " is " + status.state()
-          + (status.reason() == null ? "; retry when /health/ready answers 200" : ": " + status.reason()));
+      throw new ModelNotReadyException(
+          config.name()
+              + " is "
+              + status.state()
+              + (status.reason() == null
+                  ? "; retry when /health/ready answers 200"
+                  : ": " + status.reason()));
     }
     JsonNode inputs = request.get("inputs");
     if (inputs == null || inputs.isNull()) {
-      throw new InvalidInputException("request has no 'inputs': send {\"inputs\": [[...numbers...]]}");
+      throw new InvalidInputException(
+          "request has no 'inputs': send {\"inputs\": [[...numbers...]]}");
     }
     Tensor tensor = TensorCodec.parseFloat32(inputs, "inputs");
     boolean unbatched = fitShape(model, tensor);
@@ -149,8 +177,13 @@ public final class ModelRegistry implements AutoCloseable {
     try {
       outputs = model.predict(List.of(tensor), WORKER_WAIT);
     } catch (TranslateException e) {
-      throw new InvalidInputException(config.name() + " could not run on inputs of shape "
-          + Arrays.toString(tensor.shape()) + ": " + firstLine(e), e);
+      throw new InvalidInputException(
+          config.name()
+              + " could not run on inputs of shape "
+              + Arrays.toString(tensor.shape())
+              + ": "
+              + firstLine(e),
+          e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new ModelBusyException(config.name() + " - interrupted while waiting for a worker", e);
@@ -162,7 +195,10 @@ public final class ModelRegistry implements AutoCloseable {
     return answer(model, outputs, unbatched);
   }
 
-  /** Checks inputs against the model's declared input shape; true when the batch dimension was left out. */
+  /**
+   * Checks inputs against the model's declared input shape; true when the batch dimension was left
+   * out.
+   */
   private static boolean fitShape(LoadedModel model, Tensor tensor) {
     long[] declared = model.metadata().inputShape();
     if (declared == null) {
@@ -172,12 +208,20 @@ public final class ModelRegistry implements AutoCloseable {
     if (Arrays.equals(shape, declared)) {
       return true;
     }
-    if (shape.length == declared.length + 1 && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), declared)) {
+    if (shape.length == declared.length + 1
+        && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), declared)) {
       return false;
     }
-    throw new InvalidInputException("inputs have shape " + Arrays.toString(shape) + " but model " + model.name()
-        + " takes " + describeShape(declared) + " (one input) or " + describeShape(prepend(-1, declared))
-        + " (a batch)");
+    throw new InvalidInputException(
+        "inputs have shape "
+            + Arrays.toString(shape)
+            + " but model "
+            + model.name()
+            + " takes "
+            + describeShape(declared)
+            + " (one input) or "
+            + describeShape(prepend(-1, declared))
+            + " (a batch)");
   }
 
   private ObjectNode answer(LoadedModel model, List<Tensor> outputs, boolean unbatched) {
@@ -201,7 +245,8 @@ public final class ModelRegistry implements AutoCloseable {
       for (int row = 0; row < rows; row++) {
         int best = 0;
         for (int c = 1; c < labels.size(); c++) {
-          if (first.floats()[row * labels.size() + c] > first.floats()[row * labels.size() + best]) {
+          if (first.floats()[row * labels.size() + c]
+              > first.floats()[row * labels.size() + best]) {
             best = c;
           }
         }
@@ -217,14 +262,24 @@ public final class ModelRegistry implements AutoCloseable {
   /** Facts about a loaded model for {@code /models}, or empty when it is not loaded. */
   public Optional<LoadedInfo> info(String model) {
     LoadedModel m = loaded.get(model);
-    return m == null ? Optional.empty()
-        : Optional.of(new LoadedInfo(m.snapshot(), m.modelFile(), m.device().toString(), m.loadTime(),
-            m.metadata().labels()));
+    return m == null
+        ? Optional.empty()
+        : Optional.of(
+            new LoadedInfo(
+                m.snapshot(),
+                m.modelFile(),
+                m.device().toString(),
+                m.loadTime(),
+                m.metadata().labels()));
   }
 
   /** What {@code /models} reports about a loaded model. */
   public record LoadedInfo(
-      InstalledSnapshot snapshot, String modelFile, String device, Duration loadTime, List<String> labels) {}
+      InstalledSnapshot snapshot,
+      String modelFile,
+      String device,
+      Duration loadTime,
+      List<String> labels) {}
 
   @Override
   public void close() {
@@ -238,31 +293,48 @@ public final class ModelRegistry implements AutoCloseable {
       return;
     }
     long[] shape = prepend(1, declared);
-    double[] zeros = new double[Math.toIntExact(Arrays.stream(shape).reduce(1, Math::multiplyExact))];
+    double[] zeros =
+        new double[Math.toIntExact(Arrays.stream(shape).reduce(1, Math::multiplyExact))];
     try {
       model.predict(List.of(Tensor.ofFloats("float32", shape, zeros)), WORKER_WAIT);
     } catch (Exception e) {
-      throw new ModelLoadException(model.name() + " - warm-up inference on zeros of shape "
-          + Arrays.toString(shape) + " failed: " + firstLine(e), e);
+      throw new ModelLoadException(
+          model.name()
+              + " - warm-up inference on zeros of shape "
+              + Arrays.toString(shape)
+              + " failed: "
+              + firstLine(e),
+          e);
     }
   }
 
-  private static String modelFile(ModelConfig model, InstalledSnapshot snapshot) throws ModelLoadException {
-    List<String> candidates = snapshot.files().stream()
-        .map(InstalledFile::path)
-        .filter(p -> MODEL_FILE_SUFFIXES.stream().anyMatch(s -> p.toLowerCase(Locale.ROOT).endsWith(s)))
-        .toList();
+  private static String modelFile(ModelConfig model, InstalledSnapshot snapshot)
+      throws ModelLoadException {
+    List<String> candidates =
+        snapshot.files().stream()
+            .map(InstalledFile::path)
+            .filter(
+                p ->
+                    MODEL_FILE_SUFFIXES.stream()
+                        .anyMatch(s -> p.toLowerCase(Locale.ROOT).endsWith(s)))
+            .toList();
     if (candidates.contains("model.pt")) {
       return "model.pt";
     }
     if (candidates.size() == 1) {
       return candidates.get(0);
     }
-    throw new ModelLoadException(model.name() + " - "
-        + (candidates.isEmpty() ? "no TorchScript file (*.pt, *.pth, *.torchscript)" : "several TorchScript files "
-            + candidates + " and none named model.pt")
-        + " in snapshot " + snapshot.id() + " (files: "
-        + String.join(", ", snapshot.files().stream().map(InstalledFile::path).toList()) + ")");
+    throw new ModelLoadException(
+        model.name()
+            + " - "
+            + (candidates.isEmpty()
+                ? "no TorchScript file (*.pt, *.pth, *.torchscript)"
+                : "several TorchScript files " + candidates + " and none named model.pt")
+            + " in snapshot "
+            + snapshot.id()
+            + " (files: "
+            + String.join(", ", snapshot.files().stream().map(InstalledFile::path).toList())
+            + ")");
   }
 
   private static Device device(ModelConfig model) throws ModelLoadException {
@@ -276,8 +348,13 @@ public final class ModelRegistry implements AutoCloseable {
     }
     int index = wanted.equals("gpu") ? 0 : Integer.parseInt(wanted.substring("gpu:".length()));
     if (index >= gpus) {
-      throw new ModelLoadException(model.name() + " - device " + wanted + " asked for, but PyTorch sees " + gpus
-          + " GPU(s); use device: auto or cpu, or run with the CUDA natives (see docs/configuration.md)");
+      throw new ModelLoadException(
+          model.name()
+              + " - device "
+              + wanted
+              + " asked for, but PyTorch sees "
+              + gpus
+              + " GPU(s); use device: auto or cpu, or run with the CUDA natives (see docs/configuration.md)");
     }
     return Device.gpu(index);
   }
@@ -308,7 +385,8 @@ public final class ModelRegistry implements AutoCloseable {
     while (root.getCause() != null && root.getCause() != root) {
       root = root.getCause();
     }
-    String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+    String message =
+        root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
     int newline = message.indexOf('\n');
     return newline < 0 ? message : message.substring(0, newline);
   }

@@ -3,7 +3,8 @@ package dev.modelcache.inference;
 import java.util.Arrays;
 
 /**
- * A dense tensor in row-major order, as it crosses the JSON boundary. Exactly one of the arrays is set, by dtype.
+ * A dense tensor in row-major order, as it crosses the JSON boundary. Exactly one of the arrays is
+ * set, by dtype.
  *
  * @param dtype {@code float32}, {@code float64}, {@code int32}, {@code int64} or {@code bool}
  */
@@ -32,8 +33,12 @@ record Tensor(String dtype, long[] shape, double[] floats, long[] ints, boolean[
 
   @Override
   public boolean equals(Object other) {
-    return other instanceof Tensor t && dtype.equals(t.dtype) && Arrays.equals(shape, t.shape)
-        && Arrays.equals(floats, t.floats) && Arrays.equals(ints, t.ints) && Arrays.equals(bools, t.bools);
+    return other instanceof Tensor t
+        && dtype.equals(t.dtype)
+        && Arrays.equals(shape, t.shape)
+        && Arrays.equals(floats, t.floats)
+        && Arrays.equals(ints, t.ints)
+        && Arrays.equals(bools, t.bools);
   }
 
   @Override

@@ -7,7 +7,10 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
-/** JSON nested arrays of numbers to and from {@link Tensor}s, with messages that point at the bad element. */
+/**
+ * JSON nested arrays of numbers to and from {@link Tensor}s, with messages that point at the bad
+ * element.
+ */
 final class TensorCodec {
   static final int MAX_RANK = 8;
 
@@ -19,12 +22,20 @@ final class TensorCodec {
     JsonNode probe = node;
     while (probe.isArray()) {
       if (shape.size() == MAX_RANK) {
-        throw new InvalidInputException(name + " nests deeper than " + MAX_RANK + " levels; at most " + MAX_RANK
-            + " dimensions are supported");
+        throw new InvalidInputException(
+            name
+                + " nests deeper than "
+                + MAX_RANK
+                + " levels; at most "
+                + MAX_RANK
+                + " dimensions are supported");
       }
       if (probe.isEmpty()) {
-        throw new InvalidInputException(name + " has an empty array" + (shape.isEmpty() ? "" : " at depth "
-            + shape.size()) + "; every dimension needs at least one element");
+        throw new InvalidInputException(
+            name
+                + " has an empty array"
+                + (shape.isEmpty() ? "" : " at depth " + shape.size())
+                + "; every dimension needs at least one element");
       }
       shape.add((long) probe.size());
       probe = probe.get(0);
@@ -37,12 +48,23 @@ final class TensorCodec {
     return Tensor.ofFloats("float32", dims, values);
   }
 
-  private static void fill(JsonNode node, long[] dims, int depth, String path, double[] out, int[] cursor) {
+  private static void fill(
+      JsonNode node, long[] dims, int depth, String path, double[] out, int[] cursor) {
     if (depth == dims.length) {
       if (!node.isNumber()) {
-        throw new InvalidInputException(path + " is " + kind(node) + "; expected a number"
-            + (dims.length == 0 ? "" : " (" + path.substring(0, path.indexOf('[')) + " must be a rectangular array"
-                + " of numbers of shape " + Arrays.toString(dims) + ")"));
+        throw new InvalidInputException(
+            path
+                + " is "
+                + kind(node)
+                + "; expected a number"
+                + (dims.length == 0
+                    ? ""
+                    : " ("
+                        + path.substring(0, path.indexOf('['))
+                        + " must be a rectangular array"
+                        + " of numbers of shape "
+                        + Arrays.toString(dims)
+                        + ")"));
       }
       double value = node.doubleValue();
       if (!Double.isFinite(value) || Math.abs(value) > Float.MAX_VALUE) {
@@ -52,12 +74,24 @@ final class TensorCodec {
       return;
     }
     if (!node.isArray()) {
-      throw new InvalidInputException(path + " is " + kind(node) + " but should be an array of " + dims[depth]
-          + " elements: inputs must be a rectangular array of shape " + Arrays.toString(dims));
+      throw new InvalidInputException(
+          path
+              + " is "
+              + kind(node)
+              + " but should be an array of "
+              + dims[depth]
+              + " elements: inputs must be a rectangular array of shape "
+              + Arrays.toString(dims));
     }
     if (node.size() != dims[depth]) {
-      throw new InvalidInputException(path + " has " + node.size() + " elements but " + dims[depth]
-          + " were expected: inputs must be a rectangular array of shape " + Arrays.toString(dims));
+      throw new InvalidInputException(
+          path
+              + " has "
+              + node.size()
+              + " elements but "
+              + dims[depth]
+              + " were expected: inputs must be a rectangular array of shape "
+              + Arrays.toString(dims));
     }
     for (int i = 0; i < node.size(); i++) {
       fill(node.get(i), dims, depth + 1, path + "[" + i + "]", out, cursor);

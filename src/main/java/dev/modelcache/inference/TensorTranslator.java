@@ -11,8 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Turns request tensors into NDArrays and the model's outputs back into plain Java arrays, inside the predictor's
- * own NDManager, so no native memory outlives the call.
+ * Turns request tensors into NDArrays and the model's outputs back into plain Java arrays, inside
+ * the predictor's own NDManager, so no native memory outlives the call.
  */
 final class TensorTranslator implements NoBatchifyTranslator<List<Tensor>, List<Tensor>> {
 
@@ -38,22 +38,24 @@ final class TensorTranslator implements NoBatchifyTranslator<List<Tensor>, List<
   private static NDArray toNd(NDManager manager, Tensor tensor) {
     Shape shape = new Shape(tensor.shape());
     switch (tensor.dtype()) {
-      case "float32": {
-        float[] data = new float[tensor.floats().length];
-        for (int i = 0; i < data.length; i++) {
-          data[i] = (float) tensor.floats()[i];
+      case "float32":
+        {
+          float[] data = new float[tensor.floats().length];
+          for (int i = 0; i < data.length; i++) {
+            data[i] = (float) tensor.floats()[i];
+          }
+          return manager.create(data, shape);
         }
-        return manager.create(data, shape);
-      }
       case "float64":
         return manager.create(tensor.floats(), shape);
-      case "int32": {
-        int[] data = new int[tensor.ints().length];
-        for (int i = 0; i < data.length; i++) {
-          data[i] = Math.toIntExact(tensor.ints()[i]);
+      case "int32":
+        {
+          int[] data = new int[tensor.ints().length];
+          for (int i = 0; i < data.length; i++) {
+            data[i] = Math.toIntExact(tensor.ints()[i]);
+          }
+          return manager.create(data, shape);
         }
-        return manager.create(data, shape);
-      }
       case "int64":
         return manager.create(tensor.ints(), shape);
       case "bool":
@@ -70,19 +72,22 @@ final class TensorTranslator implements NoBatchifyTranslator<List<Tensor>, List<
       case FLOAT16:
       case FLOAT32:
       case BFLOAT16:
-        return Tensor.ofFloats("float32", shape, toDoubles(array.toType(DataType.FLOAT32, false).toFloatArray()));
+        return Tensor.ofFloats(
+            "float32", shape, toDoubles(array.toType(DataType.FLOAT32, false).toFloatArray()));
       case FLOAT64:
         return Tensor.ofFloats("float64", shape, array.toDoubleArray());
       case INT8:
       case UINT8:
       case INT32:
-        return Tensor.ofInts("int32", shape, toLongs(array.toType(DataType.INT32, false).toIntArray()));
+        return Tensor.ofInts(
+            "int32", shape, toLongs(array.toType(DataType.INT32, false).toIntArray()));
       case INT64:
         return Tensor.ofInts("int64", shape, array.toLongArray());
       case BOOLEAN:
         return Tensor.ofBools(shape, array.toBooleanArray());
       default:
-        throw new IllegalStateException("model output of dtype " + type + " cannot be returned as JSON");
+        throw new IllegalStateException(
+            "model output of dtype " + type + " cannot be returned as JSON");
     }
   }
 

@@ -5,21 +5,22 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.nio.file.FileVisitResult;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 
 /**
- * modelcache's own meters. Names are Micrometer names; the Prometheus registry renders them as the names of
- * {@code docs/metrics.md} ({@code modelcache.fetch.bytes} with base unit bytes becomes
- * {@code modelcache_fetch_bytes_total}). Label values are model names from the config only, never request data.
+ * modelcache's own meters. Names are Micrometer names; the Prometheus registry renders them as the
+ * names of {@code docs/metrics.md} ({@code modelcache.fetch.bytes} with base unit bytes becomes
+ * {@code modelcache_fetch_bytes_total}). Label values are model names from the config only, never
+ * request data.
  */
 public final class Metrics {
   public static final String INFERENCE_REQUESTS = "modelcache.inference.requests";
@@ -55,7 +56,9 @@ public final class Metrics {
     return registry;
   }
 
-  /** Registers the per-model gauges: one {@code modelcache_model_state} series per model and state. */
+  /**
+   * Registers the per-model gauges: one {@code modelcache_model_state} series per model and state.
+   */
   public void bindModels(ModelStates states, Iterable<String> models) {
     for (String model : models) {
       for (ModelState state : ModelState.values()) {
@@ -74,7 +77,9 @@ public final class Metrics {
     }
   }
 
-  /** Registers cache size and free-space gauges; the size walk is cached so a scrape stays cheap. */
+  /**
+   * Registers cache size and free-space gauges; the size walk is cached so a scrape stays cheap.
+   */
   public void bindCache(Path cacheDir) {
     CachedSize size = new CachedSize(cacheDir);
     Gauge.builder(CACHE_SIZE, size, CachedSize::get)
@@ -169,21 +174,24 @@ public final class Metrics {
       }
       long[] total = {0};
       try {
-        // Temp files come and go while fetches run: a file that vanished mid-walk is skipped, not an error.
-        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
-          @Override
-          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-            if (attrs.isRegularFile()) {
-              total[0] += attrs.size();
-            }
-            return FileVisitResult.CONTINUE;
-          }
+        // Temp files come and go while fetches run: a file that vanished mid-walk is skipped, not
+        // an error.
+        Files.walkFileTree(
+            dir,
+            new SimpleFileVisitor<>() {
+              @Override
+              public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
+                if (attrs.isRegularFile()) {
+                  total[0] += attrs.size();
+                }
+                return FileVisitResult.CONTINUE;
+              }
 
-          @Override
-          public FileVisitResult visitFileFailed(Path file, IOException e) {
-            return FileVisitResult.CONTINUE;
-          }
-        });
+              @Override
+              public FileVisitResult visitFileFailed(Path file, IOException e) {
+                return FileVisitResult.CONTINUE;
+              }
+            });
       } catch (IOException e) {
         return Double.NaN;
       }

@@ -1,6 +1,9 @@
 package dev.modelcache.metrics;
 
-/** Where a model is in its life: PENDING -> FETCHING -> VERIFYING -> LOADING -> READY, or FAILED with a reason. */
+/**
+ * Where a model is in its life: PENDING -> FETCHING -> VERIFYING -> LOADING -> READY, or FAILED
+ * with a reason.
+ */
 public enum ModelState {
   PENDING,
   FETCHING,

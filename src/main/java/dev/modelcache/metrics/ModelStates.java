@@ -11,8 +11,9 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * What every configured model is doing right now, written by the fetch and load steps and read by {@code /health},
- * {@code /models} and the {@code modelcache_model_state} gauge. The set of models is fixed at construction.
+ * What every configured model is doing right now, written by the fetch and load steps and read by
+ * {@code /health}, {@code /models} and the {@code modelcache_model_state} gauge. The set of models
+ * is fixed at construction.
  */
 public final class ModelStates {
   private final Clock clock;
@@ -68,8 +69,14 @@ public final class ModelStates {
       double seconds = Duration.between(entry.since, clock.instant()).toNanos() / 1e9;
       double rate = entry.state == ModelState.FETCHING && seconds > 0 ? done / seconds : 0;
       boolean fetching = entry.state == ModelState.FETCHING;
-      return new ModelStatus(model, entry.state, fetching ? done : 0, fetching ? entry.bytesTotal : 0, rate,
-          entry.reason, entry.since);
+      return new ModelStatus(
+          model,
+          entry.state,
+          fetching ? done : 0,
+          fetching ? entry.bytesTotal : 0,
+          rate,
+          entry.reason,
+          entry.since);
     }
   }
 

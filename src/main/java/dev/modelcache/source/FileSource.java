@@ -17,9 +17,10 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /**
- * A local directory ({@code file:} sources). Symlinks are followed, so a HuggingFace snapshot folder works as a
- * source; {@code .git} folders are skipped. A local directory vouches for no digest: the fetch computes it, and
- * the {@code sha256} pins of the config are what protects against a changed or corrupted file.
+ * A local directory ({@code file:} sources). Symlinks are followed, so a HuggingFace snapshot
+ * folder works as a source; {@code .git} folders are skipped. A local directory vouches for no
+ * digest: the fetch computes it, and the {@code sha256} pins of the config are what protects
+ * against a changed or corrupted file.
  */
 public final class FileSource implements ModelSource {
 
@@ -27,31 +28,45 @@ public final class FileSource implements ModelSource {
   public Snapshot resolve(ModelConfig model) throws IOException {
     Path root = model.source().directory();
     if (!Files.isDirectory(root)) {
-      throw new SourceException(model.name() + " - source directory " + root + " does not exist or is not a directory"
-          + " (relative file: paths resolve against the config file's folder, or the working directory for the"
-          + " embedded default)");
+      throw new SourceException(
+          model.name()
+              + " - source directory "
+              + root
+              + " does not exist or is not a directory"
+              + " (relative file: paths resolve against the config file's folder, or the working directory for the"
+              + " embedded default)");
     }
     PathPatterns patterns = new PathPatterns(model.include(), model.exclude());
     List<SourceFile> files = new ArrayList<>();
     try (Stream<Path> walk = Files.walk(root, FileVisitOption.FOLLOW_LINKS)) {
       for (Path file : (Iterable<Path>) walk::iterator) {
         String relative = relative(root, file);
-        if (relative.isEmpty() || relative.equals(".git") || relative.startsWith(".git/")
-            || !Files.isRegularFile(file) || !patterns.matches(relative)) {
+        if (relative.isEmpty()
+            || relative.equals(".git")
+            || relative.startsWith(".git/")
+            || !Files.isRegularFile(file)
+            || !patterns.matches(relative)) {
           continue;
         }
         files.add(new SourceFile(relative, Files.size(file), null));
       }
     } catch (java.io.UncheckedIOException e) {
       if (e.getCause() instanceof FileSystemLoopException loop) {
-        throw new SourceException(model.name() + " - symlink loop in source directory at " + loop.getFile(), loop);
+        throw new SourceException(
+            model.name() + " - symlink loop in source directory at " + loop.getFile(), loop);
       }
       throw e.getCause();
     }
     files.sort(Comparator.comparing(SourceFile::path));
     if (files.isEmpty()) {
-      throw new SourceException(model.name() + " - source directory " + root + " has no files"
-          + (model.include().isEmpty() && model.exclude().isEmpty() ? "" : " matching include/exclude"));
+      throw new SourceException(
+          model.name()
+              + " - source directory "
+              + root
+              + " has no files"
+              + (model.include().isEmpty() && model.exclude().isEmpty()
+                  ? ""
+                  : " matching include/exclude"));
     }
     return new Snapshot(null, files);
   }
@@ -64,8 +79,14 @@ public final class FileSource implements ModelSource {
       channel.position(offset);
       return Channels.newInputStream(channel);
     } catch (NoSuchFileException e) {
-      throw new SourceException(model.name() + " - " + file.path() + " vanished from " + model.source().directory()
-          + " while fetching", e);
+      throw new SourceException(
+          model.name()
+              + " - "
+              + file.path()
+              + " vanished from "
+              + model.source().directory()
+              + " while fetching",
+          e);
     }
   }
 

@@ -4,9 +4,10 @@ import java.util.List;
 import java.util.regex.Pattern;
 
 /**
- * include/exclude filters with huggingface_hub's allow/ignore semantics: shell-style patterns matched against the
- * whole relative path with {@code fnmatch} rules, where {@code *} also crosses '/', and a pattern ending in '/'
- * matches everything below that folder. No include means everything; exclude wins over include.
+ * include/exclude filters with huggingface_hub's allow/ignore semantics: shell-style patterns
+ * matched against the whole relative path with {@code fnmatch} rules, where {@code *} also crosses
+ * '/', and a pattern ending in '/' matches everything below that folder. No include means
+ * everything; exclude wins over include.
  */
 public final class PathPatterns {
   private final List<Pattern> include;
@@ -18,7 +19,8 @@ public final class PathPatterns {
   }
 
   public boolean matches(String path) {
-    boolean included = include.isEmpty() || include.stream().anyMatch(p -> p.matcher(path).matches());
+    boolean included =
+        include.isEmpty() || include.stream().anyMatch(p -> p.matcher(path).matches());
     return included && exclude.stream().noneMatch(p -> p.matcher(path).matches());
   }
 

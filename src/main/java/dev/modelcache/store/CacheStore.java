@@ -31,14 +31,14 @@ import java.util.stream.Stream;
 
 /**
  * The shared volume. Local models live under {@code <dir>/local/{name}} in HuggingFace's structure:
- * {@code blobs/{sha256}}, {@code snapshots/{id}/{path}} as relative symlinks to the blobs, and {@code refs/main}
- * holding the snapshot id. The snapshot id is the first 40 hex digits of the SHA-256 of the listing in
- * {@code sha256sum} format (one {@code "<sha256>  <path>\n"} line per file, sorted by path), so the same bytes give
- * the same id on every machine.
+ * {@code blobs/{sha256}}, {@code snapshots/{id}/{path}} as relative symlinks to the blobs, and
+ * {@code refs/main} holding the snapshot id. The snapshot id is the first 40 hex digits of the
+ * SHA-256 of the listing in {@code sha256sum} format (one {@code "<sha256> <path>\n"} line per
+ * file, sorted by path), so the same bytes give the same id on every machine.
  *
- * <p>Nothing appears under a final name unless it is complete: bytes go to {@code .modelcache/tmp/}, are fsynced,
- * then renamed atomically; snapshot folders are built under a temporary name and renamed whole; refs are replaced
- * atomically.
+ * <p>Nothing appears under a final name unless it is complete: bytes go to {@code
+ * .modelcache/tmp/}, are fsynced, then renamed atomically; snapshot folders are built under a
+ * temporary name and renamed whole; refs are replaced atomically.
  */
 public final class CacheStore {
   private static final String REF = "main";
@@ -52,7 +52,10 @@ public final class CacheStore {
     return root;
   }
 
-  /** {@code <dir>/local/{name}}: the repository folder of a model fetched from a {@code file:} source. */
+  /**
+   * {@code <dir>/local/{name}}: the repository folder of a model fetched from a {@code file:}
+   * source.
+   */
   public Path localRepo(String model) {
     return root.resolve("local").resolve(model);
   }
@@ -62,7 +65,8 @@ public final class CacheStore {
   }
 
   /**
-   * Copies {@code in} to a temporary file while computing its SHA-256, fsyncs it, and returns it unpublished.
+   * Copies {@code in} to a temporary file while computing its SHA-256, fsyncs it, and returns it
+   * unpublished.
    *
    * @param progress told the number of bytes of each chunk written
    */
@@ -72,7 +76,8 @@ public final class CacheStore {
     MessageDigest sha256 = sha256();
     long size = 0;
     boolean done = false;
-    try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    try (FileChannel channel =
+            FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         OutputStream out = new DigestOutputStream(Channels.newOutputStream(channel), sha256)) {
       byte[] buffer = new byte[1 << 16];
       int n;
@@ -97,13 +102,15 @@ public final class CacheStore {
     try {
       Files.deleteIfExists(staged.temp());
     } catch (IOException e) {
-      // A leftover temp file is harmless and swept by gc; the caller is already reporting the real failure.
+      // A leftover temp file is harmless and swept by gc; the caller is already reporting the real
+      // failure.
     }
   }
 
   /**
-   * Publishes a complete, verified set of files as the model's current snapshot: blobs first, then the snapshot
-   * folder, then the ref. A crash at any point leaves the previous snapshot intact and current.
+   * Publishes a complete, verified set of files as the model's current snapshot: blobs first, then
+   * the snapshot folder, then the ref. A crash at any point leaves the previous snapshot intact and
+   * current.
    *
    * @param files staged files by path in the snapshot
    */
@@ -136,19 +143,23 @@ public final class CacheStore {
         for (Map.Entry<String, String> entry : digests.entrySet()) {
           Path link = building.resolve(entry.getKey());
           Files.createDirectories(link.getParent());
-          Files.createSymbolicLink(link, link.getParent().relativize(blobs.resolve(entry.getValue())));
+          Files.createSymbolicLink(
+              link, link.getParent().relativize(blobs.resolve(entry.getValue())));
         }
         fsyncDirectory(building);
         Files.move(building, snapshot, StandardCopyOption.ATOMIC_MOVE);
       } catch (FileAlreadyExistsException | DirectoryNotEmptyException raced) {
-        // Another process published the same content-addressed snapshot first: identical by construction.
+        // Another process published the same content-addressed snapshot first: identical by
+        // construction.
       } finally {
         deleteTree(building);
       }
       fsyncDirectory(snapshots);
     }
     writeAtomically(refs.resolve(REF), id);
-    return installed(model).orElseThrow(() -> new IOException(model + " - snapshot " + id + " vanished after install"));
+    return installed(model)
+        .orElseThrow(
+            () -> new IOException(model + " - snapshot " + id + " vanished after install"));
   }
 
   /** The model's current snapshot, or empty when it was never installed. */
@@ -163,8 +174,14 @@ public final class CacheStore {
     }
     Path snapshot = repo.resolve("snapshots").resolve(id);
     if (!Files.isDirectory(snapshot)) {
-      throw new IOException(model + " - refs/main names snapshot " + id + " but " + snapshot + " is missing;"
-          + " run 'modelcache fetch' to repair the cache");
+      throw new IOException(
+          model
+              + " - refs/main names snapshot "
+              + id
+              + " but "
+              + snapshot
+              + " is missing;"
+              + " run 'modelcache fetch' to repair the cache");
     }
     List<InstalledFile> files = new ArrayList<>();
     try (Stream<Path> walk = Files.walk(snapshot)) {
@@ -182,34 +199,62 @@ public final class CacheStore {
   }
 
   /**
-   * Re-hashes every file of the model's current snapshot and returns one line per problem (missing snapshot,
-   * missing blob, digest that does not match the blob's name or a pin); empty when all is well.
+   * Re-hashes every file of the model's current snapshot and returns one line per problem (missing
+   * snapshot, missing blob, digest that does not match the blob's name or a pin); empty when all is
+   * well.
    */
   public List<String> verify(String model, Map<String, String> pins) throws IOException {
     List<String> problems = new ArrayList<>();
     Optional<InstalledSnapshot> snapshot = installed(model);
     if (snapshot.isEmpty()) {
-      problems.add(model + " - not in the cache at " + localRepo(model) + "; run 'modelcache fetch'");
+      problems.add(
+          model + " - not in the cache at " + localRepo(model) + "; run 'modelcache fetch'");
       return problems;
     }
     for (InstalledFile file : snapshot.get().files()) {
       if (!Files.isRegularFile(file.blob())) {
-        problems.add(model + " - " + file.path() + ": blob " + file.blob() + " is missing; run 'modelcache fetch'");
+        problems.add(
+            model
+                + " - "
+                + file.path()
+                + ": blob "
+                + file.blob()
+                + " is missing; run 'modelcache fetch'");
         continue;
       }
       String actual = sha256Of(file.blob());
       String pin = pins.get(file.path());
       if (!actual.equals(file.sha256())) {
-        problems.add(model + " - " + file.path() + ": sha256 mismatch: expected " + file.sha256()
-            + " (recorded at install), actual " + actual + "; the file was changed on the volume");
+        problems.add(
+            model
+                + " - "
+                + file.path()
+                + ": sha256 mismatch: expected "
+                + file.sha256()
+                + " (recorded at install), actual "
+                + actual
+                + "; the file was changed on the volume");
       } else if (pin != null && !pin.equals(actual)) {
-        problems.add(model + " - " + file.path() + ": sha256 mismatch: expected " + pin + " (pinned in the config),"
-            + " actual " + actual + "; run 'modelcache fetch' after checking the pin");
+        problems.add(
+            model
+                + " - "
+                + file.path()
+                + ": sha256 mismatch: expected "
+                + pin
+                + " (pinned in the config),"
+                + " actual "
+                + actual
+                + "; run 'modelcache fetch' after checking the pin");
       }
     }
     for (String pinned : pins.keySet()) {
       if (snapshot.get().files().stream().noneMatch(f -> f.path().equals(pinned))) {
-        problems.add(model + " - " + pinned + ": pinned in the config but not in snapshot " + snapshot.get().id());
+        problems.add(
+            model
+                + " - "
+                + pinned
+                + ": pinned in the config but not in snapshot "
+                + snapshot.get().id());
       }
     }
     return problems;
@@ -218,7 +263,8 @@ public final class CacheStore {
   /** The snapshot id of a listing: see the class comment. */
   public static String snapshotId(Map<String, String> sha256ByPath) {
     StringBuilder listing = new StringBuilder();
-    new TreeMap<>(sha256ByPath).forEach((path, sha) -> listing.append(sha).append("  ").append(path).append('\n'));
+    new TreeMap<>(sha256ByPath)
+        .forEach((path, sha) -> listing.append(sha).append("  ").append(path).append('\n'));
     byte[] digest = sha256().digest(listing.toString().getBytes(StandardCharsets.UTF_8));
     return HexFormat.of().formatHex(digest).substring(0, 40);
   }
@@ -245,8 +291,10 @@ public final class CacheStore {
   }
 
   private void writeAtomically(Path target, String content) throws IOException {
-    Path temp = target.resolveSibling("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
-    try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+    Path temp =
+        target.resolveSibling("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
+    try (FileChannel channel =
+        FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       channel.write(java.nio.ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8)));
       channel.force(true);
     }
@@ -258,8 +306,14 @@ public final class CacheStore {
     try {
       Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     } catch (AtomicMoveNotSupportedException e) {
-      throw new IOException("cannot rename " + from + " to " + to + " atomically: the cache's .modelcache/tmp and"
-          + " its models must be on one filesystem", e);
+      throw new IOException(
+          "cannot rename "
+              + from
+              + " to "
+              + to
+              + " atomically: the cache's .modelcache/tmp and"
+              + " its models must be on one filesystem",
+          e);
     }
   }
 

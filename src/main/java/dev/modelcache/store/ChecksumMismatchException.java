@@ -9,9 +9,19 @@ public final class ChecksumMismatchException extends IOException {
   private final String expected;
   private final String actual;
 
-  public ChecksumMismatchException(String model, String file, String expected, String actual, String pinnedBy) {
-    super(model + " - " + file + ": sha256 mismatch: expected " + expected + " (" + pinnedBy + "), actual " + actual
-        + "; the file was not installed. If the new bytes are intended, update the pin; otherwise restore the file");
+  public ChecksumMismatchException(
+      String model, String file, String expected, String actual, String pinnedBy) {
+    super(
+        model
+            + " - "
+            + file
+            + ": sha256 mismatch: expected "
+            + expected
+            + " ("
+            + pinnedBy
+            + "), actual "
+            + actual
+            + "; the file was not installed. If the new bytes are intended, update the pin; otherwise restore the file");
     this.file = file;
     this.expected = expected;
     this.actual = actual;

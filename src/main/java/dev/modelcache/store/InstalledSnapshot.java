@@ -6,7 +6,8 @@ import java.util.List;
 /**
  * A complete snapshot of one model on the volume.
  *
- * @param id the snapshot id (for local and S3 models, derived from the file listing: see {@link CacheStore})
+ * @param id the snapshot id (for local and S3 models, derived from the file listing: see {@link
+ *     CacheStore})
  * @param dir the folder a model loader reads: {@code snapshots/{id}}
  */
 public record InstalledSnapshot(String id, Path dir, List<InstalledFile> files) {
@@ -18,6 +19,8 @@ public record InstalledSnapshot(String id, Path dir, List<InstalledFile> files) 
     return files.stream().mapToLong(InstalledFile::size).sum();
   }
 
-  /** One file of a snapshot: its path in the snapshot, size, SHA-256 and the blob holding the bytes. */
+  /**
+   * One file of a snapshot: its path in the snapshot, size, SHA-256 and the blob holding the bytes.
+   */
   public record InstalledFile(String path, long size, String sha256, Path blob) {}
 }

@@ -27,7 +27,9 @@ class CliTest {
   @Test
   void fetchVerifyAndListAGoodModel() throws Exception {
     Path cache = tmp.resolve("cache");
-    Path config = TestModels.configFile(tmp, cache, TestModels.modelYaml("iris", TestModels.copy("iris", tmp)));
+    Path config =
+        TestModels.configFile(
+            tmp, cache, TestModels.modelYaml("iris", TestModels.copy("iris", tmp)));
     Run fetch = run("fetch", "--config", config.toString());
     assertThat(fetch.code()).as(fetch.err()).isZero();
     assertThat(fetch.out()).startsWith("ok iris: snapshot ");
@@ -38,7 +40,9 @@ class CliTest {
 
     Run list = run("list", "-c", config.toString(), "--files");
     assertThat(list.code()).isZero();
-    assertThat(list.out()).contains("iris").contains("yes")
+    assertThat(list.out())
+        .contains("iris")
+        .contains("yes")
         .contains("sha256:" + TestModels.sha256("iris", "model.pt"));
   }
 
@@ -50,24 +54,34 @@ class CliTest {
     Path config = TestModels.configFile(tmp, cache, TestModels.modelYaml("iris", source));
     Run fetch = run("fetch", "-c", config.toString());
     assertThat(fetch.code()).isEqualTo(1);
-    assertThat(fetch.err().lines()).containsExactly("FAILED iris: iris - model.pt: sha256 mismatch: expected "
-        + TestModels.sha256("iris", "model.pt") + " (pinned in the config), actual "
-        + CacheStore.sha256Of(source.resolve("model.pt")) + "; the file was not installed. If the new bytes are"
-        + " intended, update the pin; otherwise restore the file");
+    assertThat(fetch.err().lines())
+        .containsExactly(
+            "FAILED iris: iris - model.pt: sha256 mismatch: expected "
+                + TestModels.sha256("iris", "model.pt")
+                + " (pinned in the config), actual "
+                + CacheStore.sha256Of(source.resolve("model.pt"))
+                + "; the file was not installed. If the new bytes are"
+                + " intended, update the pin; otherwise restore the file");
     assertThat(TestModels.filesUnder(cache)).isEmpty();
   }
 
   @Test
   void verifyFindsAFileChangedOnTheVolume() throws Exception {
     Path cache = tmp.resolve("cache");
-    Path config = TestModels.configFile(tmp, cache, TestModels.modelYaml("iris", TestModels.copy("iris", tmp)));
+    Path config =
+        TestModels.configFile(
+            tmp, cache, TestModels.modelYaml("iris", TestModels.copy("iris", tmp)));
     assertThat(run("fetch", "-c", config.toString()).code()).isZero();
     Path blob = cache.resolve("local/iris/blobs/" + TestModels.sha256("iris", "model.pt"));
     TestModels.flipOneByte(blob);
     Run verify = run("verify", "-c", config.toString());
     assertThat(verify.code()).isEqualTo(1);
-    assertThat(verify.err()).startsWith("FAILED iris - model.pt: sha256 mismatch: expected "
-        + TestModels.sha256("iris", "model.pt") + " (recorded at install), actual " + CacheStore.sha256Of(blob));
+    assertThat(verify.err())
+        .startsWith(
+            "FAILED iris - model.pt: sha256 mismatch: expected "
+                + TestModels.sha256("iris", "model.pt")
+                + " (recorded at install), actual "
+                + CacheStore.sha256Of(blob));
   }
 
   @Test
@@ -76,16 +90,23 @@ class CliTest {
     Files.writeString(config, "cache:\n  dri: x\n");
     Run fetch = run("fetch", "-c", config.toString());
     assertThat(fetch.code()).isEqualTo(2);
-    assertThat(fetch.err()).isEqualTo("modelcache: " + config + ": unknown key 'cache.dri' (allowed under cache:"
-        + " dir, offline, verify)\n");
+    assertThat(fetch.err())
+        .isEqualTo(
+            "modelcache: "
+                + config
+                + ": unknown key 'cache.dri' (allowed under cache:"
+                + " dir, offline, verify)\n");
   }
 
   @Test
   void listBeforeFetchShowsNothingCached() {
-    Path config = TestModels.configFile(tmp, tmp.resolve("cache"),
-        TestModels.modelYaml("iris", TestModels.copy("iris", tmp)));
+    Path config =
+        TestModels.configFile(
+            tmp, tmp.resolve("cache"), TestModels.modelYaml("iris", TestModels.copy("iris", tmp)));
     Run list = run("list", "-c", config.toString());
     assertThat(list.code()).isZero();
-    assertThat(list.out().lines().skip(1).findFirst().orElseThrow()).startsWith("iris").contains(" no ");
+    assertThat(list.out().lines().skip(1).findFirst().orElseThrow())
+        .startsWith("iris")
+        .contains(" no ");
   }
 }

@@ -30,8 +30,8 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The whole daemon as a user meets it: demo models fetched from their file: source into a temp cache, loaded in
- * the real PyTorch engine, and answered over HTTP on a free port.
+ * The whole daemon as a user meets it: demo models fetched from their file: source into a temp
+ * cache, loaded in the real PyTorch engine, and answered over HTTP on a free port.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ServeEndToEndTest {
@@ -47,24 +47,28 @@ class ServeEndToEndTest {
 
   @BeforeAll
   void start() throws Exception {
-    // Every URL connection and plain socket the JVM opens asks the default ProxySelector first: record them all.
+    // Every URL connection and plain socket the JVM opens asks the default ProxySelector first:
+    // record them all.
     originalProxySelector = ProxySelector.getDefault();
-    ProxySelector.setDefault(new ProxySelector() {
-      @Override
-      public List<Proxy> select(URI uri) {
-        synchronized (connections) {
-          connections.add(uri);
-        }
-        return List.of(Proxy.NO_PROXY);
-      }
+    ProxySelector.setDefault(
+        new ProxySelector() {
+          @Override
+          public List<Proxy> select(URI uri) {
+            synchronized (connections) {
+              connections.add(uri);
+            }
+            return List.of(Proxy.NO_PROXY);
+          }
 
-      @Override
-      public void connectFailed(URI uri, SocketAddress sa, IOException ioe) {}
-    });
+          @Override
+          public void connectFailed(URI uri, SocketAddress sa, IOException ioe) {}
+        });
     Path sources = tmp.resolve("sources");
-    Config config = TestModels.config(tmp.resolve("cache"),
-        TestModels.modelYaml("iris", TestModels.copy("iris", sources))
-            + TestModels.modelYaml("digits", TestModels.copy("digits", sources)));
+    Config config =
+        TestModels.config(
+            tmp.resolve("cache"),
+            TestModels.modelYaml("iris", TestModels.copy("iris", sources))
+                + TestModels.modelYaml("digits", TestModels.copy("digits", sources)));
     daemon = new Daemon(config, Clock.systemUTC()).start();
     daemon.prepared().get(60, TimeUnit.SECONDS);
     http = new OkHttpClient.Builder().readTimeout(30, TimeUnit.SECONDS).build();
@@ -80,7 +84,8 @@ class ServeEndToEndTest {
   }
 
   private Reply post(String path, String body) throws IOException {
-    return call(new Request.Builder().url(base + path).post(RequestBody.create(body, JSON)).build());
+    return call(
+        new Request.Builder().url(base + path).post(RequestBody.create(body, JSON)).build());
   }
 
   private Reply get(String path) throws IOException {
@@ -90,7 +95,11 @@ class ServeEndToEndTest {
   private Reply call(Request request) throws IOException {
     try (Response response = http.newCall(request).execute()) {
       String text = response.body().string();
-      return new Reply(response.code(), text, response.header("Retry-After"), response.header("Content-Type"),
+      return new Reply(
+          response.code(),
+          text,
+          response.header("Retry-After"),
+          response.header("Content-Type"),
           response.header("X-Request-Id"));
     }
   }
@@ -108,14 +117,16 @@ class ServeEndToEndTest {
     Reply health = get("/health");
     assertThat(health.code()).isEqualTo(200);
     assertThat(health.json().get("status").asText()).isEqualTo("ready");
-    assertThat(health.json().get("models").findValuesAsText("state")).containsExactly("READY", "READY");
+    assertThat(health.json().get("models").findValuesAsText("state"))
+        .containsExactly("READY", "READY");
   }
 
   @Test
   void everyReferenceCaseMatchesPyTorchWithinTolerance() throws Exception {
     for (String model : List.of("iris", "digits")) {
       for (JsonNode testCase : TestModels.reference(model).get("cases")) {
-        String body = "{\"model\": \"" + model + "\", \"inputs\": [" + testCase.get("inputs") + "]}";
+        String body =
+            "{\"model\": \"" + model + "\", \"inputs\": [" + testCase.get("inputs") + "]}";
         Reply reply = post("/inference", body);
         assertThat(reply.code()).as(reply.body()).isEqualTo(200);
         JsonNode answer = reply.json();
@@ -139,7 +150,8 @@ class ServeEndToEndTest {
     assertThat(reply.json().get("shape").toString()).isEqualTo("[3]");
     assertThat(reply.json().get("outputs").get(1).asDouble())
         .isCloseTo(testCase.get("probabilities").get(1).asDouble(), within(1e-5));
-    assertThat(reply.json().get("predictions").get(0).get("label").asText()).isEqualTo("versicolor");
+    assertThat(reply.json().get("predictions").get(0).get("label").asText())
+        .isEqualTo("versicolor");
   }
 
   @Test
@@ -151,15 +163,18 @@ class ServeEndToEndTest {
     Reply wrongShape = post("/inference", "{\"model\": \"iris\", \"inputs\": [[1, 2, 3]]}");
     assertThat(wrongShape.code()).isEqualTo(400);
     assertThat(wrongShape.json().get("error").asText())
-        .isEqualTo("inputs have shape [1, 3] but model iris takes [4] (one input) or [N, 4] (a batch)");
+        .isEqualTo(
+            "inputs have shape [1, 3] but model iris takes [4] (one input) or [N, 4] (a batch)");
 
     Reply ragged = post("/inference", "{\"model\": \"iris\", \"inputs\": [[1, 2, 3, 4], [1, 2]]}");
     assertThat(ragged.code()).isEqualTo(400);
-    assertThat(ragged.json().get("error").asText()).startsWith("inputs[1] has 2 elements but 4 were expected");
+    assertThat(ragged.json().get("error").asText())
+        .startsWith("inputs[1] has 2 elements but 4 were expected");
 
     Reply string = post("/inference", "{\"model\": \"iris\", \"inputs\": [[1, 2, \"x\", 4]]}");
     assertThat(string.code()).isEqualTo(400);
-    assertThat(string.json().get("error").asText()).startsWith("inputs[0][2] is a string; expected a number");
+    assertThat(string.json().get("error").asText())
+        .startsWith("inputs[0][2] is a string; expected a number");
 
     Reply noInputs = post("/inference", "{\"model\": \"iris\"}");
     assertThat(noInputs.code()).isEqualTo(400);
@@ -176,10 +191,24 @@ class ServeEndToEndTest {
     assertThat(post("/inference/nope", "{\"inputs\": [1]}").code()).isEqualTo(404);
     assertThat(get("/models/nope").code()).isEqualTo(404);
 
-    Reply form = call(new Request.Builder().url(base + "/inference")
-        .post(RequestBody.create("a=b", MediaType.get("application/x-www-form-urlencoded"))).build());
+    Reply form =
+        call(
+            new Request.Builder()
+                .url(base + "/inference")
+                .post(RequestBody.create("a=b", MediaType.get("application/x-www-form-urlencoded")))
+                .build());
     assertThat(form.code()).isEqualTo(415);
     assertThat(form.json().get("error").asText()).contains("send application/json");
+
+    Reply wrongMethod = call(new Request.Builder().url(base + "/models").delete().build());
+    assertThat(wrongMethod.code()).isEqualTo(405);
+    assertThat(wrongMethod.json().get("error").asText())
+        .isEqualTo("method DELETE is not allowed on /models");
+
+    Reply tooBig = post("/inference/iris", "{\"inputs\": [" + "1,".repeat(9_000_000) + "1]}");
+    assertThat(tooBig.code()).isEqualTo(413);
+    assertThat(tooBig.json().get("error").asText())
+        .isEqualTo("request body is larger than server.max_body_bytes (16777216 bytes)");
 
     Reply noRoute = get("/nope");
     assertThat(noRoute.code()).isEqualTo(404);
@@ -198,9 +227,12 @@ class ServeEndToEndTest {
     assertThat(iris.get("device").asText()).isEqualTo("cpu()");
     assertThat(iris.get("revision").asText()).hasSize(40);
     assertThat(iris.get("files").findValuesAsText("sha256"))
-        .containsExactly(TestModels.sha256("iris", "config.json"), TestModels.sha256("iris", "model.pt"));
-    assertThat(iris.get("labels").toString()).isEqualTo("[\"setosa\",\"versicolor\",\"virginica\"]");
-    assertThat(get("/models").json().get("models").findValuesAsText("name")).containsExactly("iris", "digits");
+        .containsExactly(
+            TestModels.sha256("iris", "config.json"), TestModels.sha256("iris", "model.pt"));
+    assertThat(iris.get("labels").toString())
+        .isEqualTo("[\"setosa\",\"versicolor\",\"virginica\"]");
+    assertThat(get("/models").json().get("models").findValuesAsText("name"))
+        .containsExactly("iris", "digits");
   }
 
   @Test
@@ -210,11 +242,14 @@ class ServeEndToEndTest {
     assertThat(metrics.code()).isEqualTo(200);
     assertThat(metrics.contentType()).startsWith("text/plain");
     assertThat(metrics.body())
-        .containsPattern("(?m)^modelcache_inference_requests_total\\{model=\"iris\",outcome=\"success\"\\} [1-9]")
-        .containsPattern("(?m)^modelcache_inference_duration_seconds_bucket\\{model=\"iris\",le=\"[^\"]+\"\\}")
+        .containsPattern(
+            "(?m)^modelcache_inference_requests_total\\{model=\"iris\",outcome=\"success\"\\} [1-9]")
+        .containsPattern(
+            "(?m)^modelcache_inference_duration_seconds_bucket\\{model=\"iris\",le=\"[^\"]+\"\\}")
         .contains("modelcache_model_state{model=\"iris\",state=\"READY\"} 1.0")
         .contains("modelcache_model_state{model=\"iris\",state=\"FAILED\"} 0.0")
-        .containsPattern("(?m)^modelcache_fetch_bytes_total\\{model=\"iris\",source=\"file\"\\} [1-9]")
+        .containsPattern(
+            "(?m)^modelcache_fetch_bytes_total\\{model=\"iris\",source=\"file\"\\} [1-9]")
         .containsPattern("(?m)^modelcache_model_load_duration_seconds\\{model=\"iris\"\\} ")
         .containsPattern("(?m)^modelcache_cache_size_bytes [1-9]")
         .containsPattern("(?m)^modelcache_cache_free_bytes [1-9]")
@@ -223,21 +258,30 @@ class ServeEndToEndTest {
 
   @Test
   void requestIdsAreKeptOrMade() throws Exception {
-    Reply given = call(new Request.Builder().url(base + "/health/live").header("X-Request-Id", "abc-123").build());
+    Reply given =
+        call(
+            new Request.Builder()
+                .url(base + "/health/live")
+                .header("X-Request-Id", "abc-123")
+                .build());
     assertThat(given.requestId()).isEqualTo("abc-123");
     assertThat(get("/health/live").requestId()).hasSize(36);
   }
 
   @Test
   void everyRegisteredRouteIsInTheOpenApiFile() throws Exception {
-    JsonNode paths = new ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
-        .readTree(Path.of("docs/openapi.yaml").toFile()).get("paths");
+    JsonNode paths =
+        new ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+            .readTree(Path.of("docs/openapi.yaml").toFile())
+            .get("paths");
     List<String> routes = daemon.http().routes();
     assertThat(routes).contains("POST /inference", "GET /health/ready");
     for (String route : routes) {
       String[] parts = route.split(" ", 2);
       assertThat(paths.has(parts[1])).as(route + " in docs/openapi.yaml").isTrue();
-      assertThat(paths.get(parts[1]).has(parts[0].toLowerCase(java.util.Locale.ROOT))).as(route).isTrue();
+      assertThat(paths.get(parts[1]).has(parts[0].toLowerCase(java.util.Locale.ROOT)))
+          .as(route)
+          .isTrue();
     }
   }
 
@@ -245,7 +289,9 @@ class ServeEndToEndTest {
   void nothingButLoopbackWasContacted() throws Exception {
     synchronized (connections) {
       for (URI uri : connections) {
-        assertThat(InetAddress.getByName(uri.getHost()).isLoopbackAddress()).as(uri.toString()).isTrue();
+        assertThat(InetAddress.getByName(uri.getHost()).isLoopbackAddress())
+            .as(uri.toString())
+            .isTrue();
       }
     }
     assertThat(System.getProperty("ai.djl.offline")).isEqualTo("true");

@@ -57,9 +57,18 @@ class ConfigLoaderTest {
 
   @Test
   void environmentOverridesScalarKeys() {
-    Config config = parse("cache:\n  dir: /a\nserver:\n  port: 1\n",
-        Map.of("MODELCACHE_CACHE_DIR", "/b", "MODELCACHE_PORT", "9090", "MODELCACHE_OFFLINE", "true",
-            "MODELCACHE_CACHE_VERIFY", "full"));
+    Config config =
+        parse(
+            "cache:\n  dir: /a\nserver:\n  port: 1\n",
+            Map.of(
+                "MODELCACHE_CACHE_DIR",
+                "/b",
+                "MODELCACHE_PORT",
+                "9090",
+                "MODELCACHE_OFFLINE",
+                "true",
+                "MODELCACHE_CACHE_VERIFY",
+                "full"));
     assertThat(config.cache().dir()).isEqualTo(Path.of("/b"));
     assertThat(config.server().port()).isEqualTo(9090);
     assertThat(config.cache().offline()).isTrue();
@@ -74,7 +83,8 @@ class ConfigLoaderTest {
   @Test
   void rejectsUnknownModelcacheVariable() {
     assertThatThrownBy(() -> parse("", Map.of("MODELCACHE_CAHCE_DIR", "/x")))
-        .hasMessageStartingWith("environment variable MODELCACHE_CAHCE_DIR is not a modelcache setting")
+        .hasMessageStartingWith(
+            "environment variable MODELCACHE_CAHCE_DIR is not a modelcache setting")
         .hasMessageContaining("MODELCACHE_CACHE_DIR");
   }
 
@@ -83,38 +93,55 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> parse("server:\n  port: eighty\n", Map.of()))
         .hasMessage("test.yaml: server.port must be a whole number, not 'eighty'");
     assertThatThrownBy(() -> parse("", Map.of("MODELCACHE_PORT", "99999")))
-        .hasMessage("environment variable MODELCACHE_SERVER_PORT: server.port (99999) must be between 0 and 65535");
+        .hasMessage(
+            "environment variable MODELCACHE_SERVER_PORT: server.port (99999) must be between 0 and 65535");
     assertThatThrownBy(() -> parse("cache:\n  verify: slow\n", Map.of()))
         .hasMessage("test.yaml: cache.verify must be one of fast, full, not 'slow'");
     assertThatThrownBy(() -> parse("models:\n  - name: a b\n    source: file:x\n", Map.of()))
         .hasMessageContaining("models[0].name 'a b' is not URL-safe");
-    assertThatThrownBy(() -> parse("models:\n  - name: a\n    source: file:x\n    sha256: {m.pt: xyz}\n", Map.of()))
-        .hasMessage("test.yaml: models[0].sha256.m.pt must be 64 hex digits (a SHA-256), not 'xyz'");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "models:\n  - name: a\n    source: file:x\n    sha256: {m.pt: xyz}\n",
+                    Map.of()))
+        .hasMessage(
+            "test.yaml: models[0].sha256.m.pt must be 64 hex digits (a SHA-256), not 'xyz'");
     assertThatThrownBy(() -> parse("models:\n  - name: a\n    source: ftp://x\n", Map.of()))
         .hasMessageContaining("models[0].source 'ftp://x' has an unknown scheme");
-    assertThatThrownBy(() -> parse("models:\n  - name: a\n    source: file:x\n  - name: a\n    source: file:y\n",
-        Map.of())).hasMessage("test.yaml: model name 'a' is used twice; names must be unique");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "models:\n  - name: a\n    source: file:x\n  - name: a\n    source: file:y\n",
+                    Map.of()))
+        .hasMessage("test.yaml: model name 'a' is used twice; names must be unique");
     assertThatThrownBy(() -> parse("models: {name: a}\n", Map.of()))
         .hasMessage("test.yaml: models must be a list, not a mapping");
-    assertThatThrownBy(() -> parse("models:\n  - name: a\n    source: file:x\n    device: tpu\n", Map.of()))
+    assertThatThrownBy(
+            () -> parse("models:\n  - name: a\n    source: file:x\n    device: tpu\n", Map.of()))
         .hasMessageContaining("models[0].device must be auto, cpu, gpu or gpu:N, not 'tpu'");
   }
 
   @Test
   void invalidYamlSaysWhere() {
-    assertThatThrownBy(() -> parse("models: [\n", Map.of())).hasMessageStartingWith("test.yaml: not valid YAML");
+    assertThatThrownBy(() -> parse("models: [\n", Map.of()))
+        .hasMessageStartingWith("test.yaml: not valid YAML");
   }
 
   @Test
   void pinsAreNormalisedToLowerCase() {
-    Config config = parse("models:\n  - name: a\n    source: file:x\n    sha256: {m.pt: " + PIN.toUpperCase() + "}\n",
-        Map.of());
+    Config config =
+        parse(
+            "models:\n  - name: a\n    source: file:x\n    sha256: {m.pt: "
+                + PIN.toUpperCase()
+                + "}\n",
+            Map.of());
     assertThat(config.models().get(0).sha256()).containsEntry("m.pt", PIN);
   }
 
   @Test
   void describeMasksSecrets() {
-    Config config = parse("", Map.of("HF_TOKEN", "hf_secretvalue", "MODELCACHE_TOKEN", "api-secret"));
+    Config config =
+        parse("", Map.of("HF_TOKEN", "hf_secretvalue", "MODELCACHE_TOKEN", "api-secret"));
     assertThat(config.server().token().reveal()).isEqualTo("api-secret");
     assertThat(String.join("\n", config.describe()))
         .doesNotContain("hf_secretvalue")
@@ -147,7 +174,11 @@ class ConfigLoaderTest {
   void modelcacheConfigVariableNamesTheFile() throws Exception {
     Path file = dir.resolve("c.yaml");
     Files.writeString(file, "server:\n  port: 1234\n");
-    assertThat(new ConfigLoader(Map.of("MODELCACHE_CONFIG", file.toString()), dir).load(null).server().port())
+    assertThat(
+            new ConfigLoader(Map.of("MODELCACHE_CONFIG", file.toString()), dir)
+                .load(null)
+                .server()
+                .port())
         .isEqualTo(1234);
   }
 }

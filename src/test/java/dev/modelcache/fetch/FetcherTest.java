@@ -29,8 +29,12 @@ class FetcherTest {
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
 
   private Fetcher fetcher(Path cache, ModelStates states) {
-    return new Fetcher(new CacheStore(cache), Map.of(SourceRef.Scheme.FILE, new FileSource()), states,
-        new Metrics(registry), Clock.systemUTC());
+    return new Fetcher(
+        new CacheStore(cache),
+        Map.of(SourceRef.Scheme.FILE, new FileSource()),
+        states,
+        new Metrics(registry),
+        Clock.systemUTC());
   }
 
   private static ModelStates states(String... names) {
@@ -43,12 +47,17 @@ class FetcherTest {
     Path cache = tmp.resolve("cache");
     Config config = TestModels.config(cache, TestModels.modelYaml("iris", source));
     InstalledSnapshot snapshot = fetcher(cache, states("iris")).fetch(config.models().get(0));
-    assertThat(snapshot.files()).extracting(f -> f.path() + "=" + f.sha256())
-        .containsExactly("config.json=" + TestModels.sha256("iris", "config.json"),
+    assertThat(snapshot.files())
+        .extracting(f -> f.path() + "=" + f.sha256())
+        .containsExactly(
+            "config.json=" + TestModels.sha256("iris", "config.json"),
             "model.pt=" + TestModels.sha256("iris", "model.pt"));
-    assertThat(snapshot.dir().resolve("model.pt")).hasSameBinaryContentAs(source.resolve("model.pt"));
+    assertThat(snapshot.dir().resolve("model.pt"))
+        .hasSameBinaryContentAs(source.resolve("model.pt"));
     assertThat(registry.get(Metrics.FETCH_BYTES).counter().count())
-        .isEqualTo((double) Files.size(source.resolve("model.pt")) + Files.size(source.resolve("config.json")));
+        .isEqualTo(
+            (double) Files.size(source.resolve("model.pt"))
+                + Files.size(source.resolve("config.json")));
   }
 
   @Test
@@ -57,12 +66,17 @@ class FetcherTest {
     TestModels.flipOneByte(source.resolve("model.pt"));
     String actual = CacheStore.sha256Of(source.resolve("model.pt"));
     Path cache = tmp.resolve("cache");
-    ModelConfig model = TestModels.config(cache, TestModels.modelYaml("iris", source)).models().get(0);
+    ModelConfig model =
+        TestModels.config(cache, TestModels.modelYaml("iris", source)).models().get(0);
 
     assertThatThrownBy(() -> fetcher(cache, states("iris")).fetch(model))
         .isInstanceOf(ChecksumMismatchException.class)
-        .hasMessageStartingWith("iris - model.pt: sha256 mismatch: expected " + TestModels.sha256("iris", "model.pt")
-            + " (pinned in the config), actual " + actual + "; the file was not installed");
+        .hasMessageStartingWith(
+            "iris - model.pt: sha256 mismatch: expected "
+                + TestModels.sha256("iris", "model.pt")
+                + " (pinned in the config), actual "
+                + actual
+                + "; the file was not installed");
     assertThat(TestModels.filesUnder(cache)).isEmpty();
     assertThat(registry.get(Metrics.VERIFY_FAILURES).counter().count()).isEqualTo(1.0);
   }
@@ -72,18 +86,23 @@ class FetcherTest {
     Path source = TestModels.copy("iris", tmp.resolve("src"));
     Files.delete(source.resolve("config.json"));
     Path cache = tmp.resolve("cache");
-    ModelConfig model = TestModels.config(cache, TestModels.modelYaml("iris", source)).models().get(0);
+    ModelConfig model =
+        TestModels.config(cache, TestModels.modelYaml("iris", source)).models().get(0);
     assertThatThrownBy(() -> fetcher(cache, states("iris")).fetch(model))
         .isInstanceOf(SourceException.class)
-        .hasMessage("iris - sha256 pin for 'config.json' names a file that file:" + source
-            + " does not have (files: model.pt)");
+        .hasMessage(
+            "iris - sha256 pin for 'config.json' names a file that file:"
+                + source
+                + " does not have (files: model.pt)");
   }
 
   @Test
   void aMissingSourceDirectorySaysWhereItLooked() {
     Path cache = tmp.resolve("cache");
-    ModelConfig model = TestModels.config(cache, "  - name: x\n    source: file:" + tmp.resolve("nope") + "\n")
-        .models().get(0);
+    ModelConfig model =
+        TestModels.config(cache, "  - name: x\n    source: file:" + tmp.resolve("nope") + "\n")
+            .models()
+            .get(0);
     assertThatThrownBy(() -> fetcher(cache, states("x")).fetch(model))
         .hasMessageStartingWith("x - source directory " + tmp.resolve("nope") + " does not exist");
   }
@@ -92,7 +111,8 @@ class FetcherTest {
   void aFullyPinnedInstalledModelIsNotCopiedAgain() throws Exception {
     Path source = TestModels.copy("iris", tmp.resolve("src"));
     Path cache = tmp.resolve("cache");
-    ModelConfig model = TestModels.config(cache, TestModels.modelYaml("iris", source)).models().get(0);
+    ModelConfig model =
+        TestModels.config(cache, TestModels.modelYaml("iris", source)).models().get(0);
     InstalledSnapshot first = fetcher(cache, states("iris")).fetch(model);
     double bytes = registry.get(Metrics.FETCH_BYTES).counter().count();
     InstalledSnapshot second = fetcher(cache, states("iris")).fetch(model);
@@ -105,10 +125,14 @@ class FetcherTest {
     Path source = TestModels.copy("iris", tmp.resolve("src"));
     Files.writeString(source.resolve("README.md"), "notes\n");
     Path cache = tmp.resolve("cache");
-    ModelConfig model = TestModels.config(cache,
-        "  - name: iris\n    source: file:" + source + "\n    exclude: ['*.md']\n").models().get(0);
+    ModelConfig model =
+        TestModels.config(
+                cache, "  - name: iris\n    source: file:" + source + "\n    exclude: ['*.md']\n")
+            .models()
+            .get(0);
     InstalledSnapshot snapshot = fetcher(cache, states("iris")).fetch(model);
-    assertThat(snapshot.files()).extracting(InstalledSnapshot.InstalledFile::path)
+    assertThat(snapshot.files())
+        .extracting(InstalledSnapshot.InstalledFile::path)
         .containsExactly("config.json", "model.pt");
   }
 }

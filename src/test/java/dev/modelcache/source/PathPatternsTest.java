@@ -30,7 +30,8 @@ class PathPatternsTest {
 
   @Test
   void questionMarkAndClasses() {
-    PathPatterns patterns = new PathPatterns(List.of("model-0000[1-2].bin", "v?.txt", "[!x]y"), List.of());
+    PathPatterns patterns =
+        new PathPatterns(List.of("model-0000[1-2].bin", "v?.txt", "[!x]y"), List.of());
     assertThat(patterns.matches("model-00001.bin")).isTrue();
     assertThat(patterns.matches("model-00003.bin")).isFalse();
     assertThat(patterns.matches("v1.txt")).isTrue();

@@ -13,8 +13,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 class CacheStoreTest {
   // sha256("hello\n") and sha256("world\n"), as sha256sum prints them
-  private static final String HELLO = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
-  private static final String WORLD = "e258d248fda94c63753607f7c4494ee0fcbe92f1a76bfdac795c9d84101eb317";
+  private static final String HELLO =
+      "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+  private static final String WORLD =
+      "e258d248fda94c63753607f7c4494ee0fcbe92f1a76bfdac795c9d84101eb317";
 
   @TempDir Path cache;
 
@@ -41,7 +43,8 @@ class CacheStoreTest {
     assertThat(Files.readSymbolicLink(link).toString()).isEqualTo("../../../../blobs/" + WORLD);
     assertThat(Files.readSymbolicLink(repo.resolve("snapshots/" + id + "/a.txt")).toString())
         .isEqualTo("../../blobs/" + HELLO);
-    assertThat(snapshot.files()).extracting(InstalledSnapshot.InstalledFile::path)
+    assertThat(snapshot.files())
+        .extracting(InstalledSnapshot.InstalledFile::path)
         .containsExactly("a.txt", "sub/dir/b.txt");
     assertThat(snapshot.files().get(0).sha256()).isEqualTo(HELLO);
     assertThat(snapshot.files().get(0).size()).isEqualTo(6);
@@ -52,9 +55,12 @@ class CacheStoreTest {
   void snapshotIdIsTheDigestOfTheSha256sumListing() throws Exception {
     // printf '%s  a.txt\n' HELLO | sha256sum | cut -c1-40, computed independently with coreutils
     String listing = HELLO + "  a.txt\n";
-    String expected = java.util.HexFormat.of().formatHex(
-        java.security.MessageDigest.getInstance("SHA-256").digest(listing.getBytes(StandardCharsets.UTF_8)))
-        .substring(0, 40);
+    String expected =
+        java.util.HexFormat.of()
+            .formatHex(
+                java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(listing.getBytes(StandardCharsets.UTF_8)))
+            .substring(0, 40);
     assertThat(CacheStore.snapshotId(Map.of("a.txt", HELLO))).isEqualTo(expected);
   }
 
@@ -74,12 +80,21 @@ class CacheStoreTest {
     store.install("m", Map.of("a.txt", stage(store, "hello\n")));
     assertThat(store.verify("m", Map.of("a.txt", HELLO))).isEmpty();
     assertThat(store.verify("m", Map.of("a.txt", WORLD)))
-        .containsExactly("m - a.txt: sha256 mismatch: expected " + WORLD + " (pinned in the config), actual " + HELLO
-            + "; run 'modelcache fetch' after checking the pin");
+        .containsExactly(
+            "m - a.txt: sha256 mismatch: expected "
+                + WORLD
+                + " (pinned in the config), actual "
+                + HELLO
+                + "; run 'modelcache fetch' after checking the pin");
     Files.writeString(cache.resolve("local/m/blobs/" + HELLO), "jello\n");
-    assertThat(store.verify("m", Map.of())).singleElement().asString()
-        .startsWith("m - a.txt: sha256 mismatch: expected " + HELLO + " (recorded at install), actual ");
-    assertThat(store.verify("other", Map.of())).singleElement().asString()
+    assertThat(store.verify("m", Map.of()))
+        .singleElement()
+        .asString()
+        .startsWith(
+            "m - a.txt: sha256 mismatch: expected " + HELLO + " (recorded at install), actual ");
+    assertThat(store.verify("other", Map.of()))
+        .singleElement()
+        .asString()
         .contains("not in the cache");
   }
 
