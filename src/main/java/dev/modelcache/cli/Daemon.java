@@ -3,13 +3,11 @@ package dev.modelcache.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
-import dev.modelcache.config.SourceRef;
 import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.http.HttpServer;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelStates;
-import dev.modelcache.source.FileSource;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
@@ -23,7 +21,6 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.stream.Collectors;
@@ -96,7 +93,13 @@ final class Daemon implements AutoCloseable {
     metrics.bindCache(config.cache().dir());
     CacheStore store = new CacheStore(config.cache().dir());
     this.fetcher =
-        new Fetcher(store, Map.of(SourceRef.Scheme.FILE, new FileSource()), states, metrics, clock);
+        new Fetcher(
+            store,
+            Sources.of(config, Sources.httpClient()),
+            states,
+            metrics,
+            clock,
+            config.cache().offline());
     this.registry = new ModelRegistry(config.models(), states, metrics, json);
     this.http =
         new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
@@ -158,6 +161,7 @@ final class Daemon implements AutoCloseable {
     closed = true;
     http.close();
     registry.close();
+    fetcher.close();
     gcMetrics.close();
     prometheus.close();
   }

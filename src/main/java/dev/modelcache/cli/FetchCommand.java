@@ -2,18 +2,15 @@ package dev.modelcache.cli;
 
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
-import dev.modelcache.config.SourceRef;
 import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelStates;
-import dev.modelcache.source.FileSource;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintWriter;
 import java.time.Clock;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -42,31 +39,33 @@ final class FetchCommand implements Callable<Integer> {
     List<String> names = loaded.models().stream().map(ModelConfig::name).toList();
     ModelStates states = new ModelStates(names, Set.copyOf(names), Clock.systemUTC());
     CacheStore store = new CacheStore(loaded.cache().dir());
-    Fetcher fetcher =
+    try (Fetcher fetcher =
         new Fetcher(
             store,
-            Map.of(SourceRef.Scheme.FILE, new FileSource()),
+            Sources.of(loaded, Sources.httpClient()),
             states,
             new Metrics(new SimpleMeterRegistry()),
-            Clock.systemUTC());
-    int failures = 0;
-    for (ModelConfig model : loaded.models()) {
-      try {
-        InstalledSnapshot snapshot = fetcher.fetch(model);
-        out.printf(
-            "ok %s: snapshot %s, %d files, %d bytes, in %s%n",
-            model.name(),
-            snapshot.id(),
-            snapshot.files().size(),
-            snapshot.totalBytes(),
-            snapshot.dir());
-      } catch (Exception e) {
-        failures++;
-        err.printf("FAILED %s: %s%n", model.name(), e.getMessage());
+            Clock.systemUTC(),
+            loaded.cache().offline())) {
+      int failures = 0;
+      for (ModelConfig model : loaded.models()) {
+        try {
+          InstalledSnapshot snapshot = fetcher.fetch(model);
+          out.printf(
+              "ok %s: snapshot %s, %d files, %d bytes, in %s%n",
+              model.name(),
+              snapshot.id(),
+              snapshot.files().size(),
+              snapshot.totalBytes(),
+              snapshot.dir());
+        } catch (Exception e) {
+          failures++;
+          err.printf("FAILED %s: %s%n", model.name(), e.getMessage());
+        }
       }
+      out.flush();
+      err.flush();
+      return failures == 0 ? 0 : 1;
     }
-    out.flush();
-    err.flush();
-    return failures == 0 ? 0 : 1;
   }
 }

@@ -34,7 +34,7 @@ final class ListCommand implements Callable<Integer> {
         "%-20s %-10s %-42s %6s %12s  %s%n",
         "MODEL", "CACHED", "SNAPSHOT", "FILES", "BYTES", "SOURCE");
     for (ModelConfig model : loaded.models()) {
-      Optional<InstalledSnapshot> snapshot = store.installed(model.name());
+      Optional<InstalledSnapshot> snapshot = store.installed(model);
       out.printf(
           "%-20s %-10s %-42s %6s %12s  %s%n",
           model.name(),

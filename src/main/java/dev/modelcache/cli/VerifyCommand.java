@@ -32,11 +32,11 @@ final class VerifyCommand implements Callable<Integer> {
     CacheStore store = new CacheStore(loaded.cache().dir());
     int failures = 0;
     for (ModelConfig model : loaded.models()) {
-      List<String> problems = store.verify(model.name(), model.sha256());
+      List<String> problems = store.verify(model);
       if (problems.isEmpty()) {
         out.printf(
             "ok %s: snapshot %s verified%n",
-            model.name(), store.installed(model.name()).orElseThrow().id());
+            model.name(), store.installed(model).orElseThrow().id());
       } else {
         failures += problems.size();
         problems.forEach(p -> err.println("FAILED " + p));

@@ -187,6 +187,7 @@ public final class ConfigLoader {
     // one.
     String name = node.string("name", null);
     String sourceText = node.string("source", null);
+    String repoType = node.string("repo_type", null);
     List<String> include = node.strings("include");
     List<String> exclude = node.strings("exclude");
     Map<String, String> rawPins = node.stringMap("sha256");
@@ -217,7 +218,7 @@ public final class ConfigLoader {
           node.qualify("source"),
           "is missing for model '" + name + "' (file:<dir>, hf://org/name or s3://bucket/prefix)");
     }
-    SourceRef source = source(sourceText, node, baseDir);
+    SourceRef source = source(sourceText, repoType, node, baseDir);
     Map<String, String> pins = new LinkedHashMap<>();
     for (Map.Entry<String, String> pin : rawPins.entrySet()) {
       String digest = pin.getValue().strip().toLowerCase(Locale.ROOT);
@@ -256,8 +257,15 @@ public final class ConfigLoader {
         required);
   }
 
-  private static SourceRef source(String text, ConfigNode node, Path baseDir) {
+  private static SourceRef source(String text, String repoType, ConfigNode node, Path baseDir) {
     String key = node.qualify("source");
+    if (repoType != null && !text.startsWith("hf://")) {
+      throw node.error(node.qualify("repo_type"), "only applies to hf:// sources");
+    }
+    if (repoType != null && !repoType.equals("model") && !repoType.equals("dataset")) {
+      throw node.error(
+          node.qualify("repo_type"), "must be model or dataset, not '" + repoType + "'");
+    }
     if (text.startsWith("file:")) {
       String location = text.substring("file:".length());
       if (location.startsWith("//")) {
@@ -267,24 +275,32 @@ public final class ConfigLoader {
         throw node.error(key, "'" + text + "' names no directory");
       }
       return new SourceRef(
-          SourceRef.Scheme.FILE, baseDir.resolve(location).normalize().toString(), null, text);
+          SourceRef.Scheme.FILE,
+          baseDir.resolve(location).normalize().toString(),
+          null,
+          null,
+          text);
     }
     if (text.startsWith("hf://")) {
       String rest = text.substring("hf://".length());
       int at = rest.indexOf('@');
       String repo = at < 0 ? rest : rest.substring(0, at);
       String revision = at < 0 ? "main" : rest.substring(at + 1);
-      if (!HF_REPO.matcher(repo).matches() || revision.isBlank()) {
+      if (!HF_REPO.matcher(repo).matches()
+          || revision.isBlank()
+          || repo.contains("--")
+          || repo.endsWith(".")) {
         throw node.error(key, "'" + text + "' is not hf://{org}/{name}[@revision]");
       }
-      throw node.error(
-          key,
-          "'" + text + "': hf:// sources are not available in this version yet; use file:<dir>");
+      return new SourceRef(
+          SourceRef.Scheme.HF, repo, revision, repoType == null ? "model" : repoType, text);
     }
     if (text.startsWith("s3://")) {
       throw node.error(
           key,
-          "'" + text + "': s3:// sources are not available in this version yet; use file:<dir>");
+          "'"
+              + text
+              + "': s3:// sources are not available in this version yet; use file:<dir> or hf://");
     }
     throw node.error(
         key,

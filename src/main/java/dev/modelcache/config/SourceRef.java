@@ -7,11 +7,13 @@ import java.nio.file.Path;
  *
  * <ul>
  *   <li>{@code file:relative/or/absolute/dir}: {@code location} is the resolved absolute directory;
- *   <li>{@code hf://org/name[@revision]}: {@code location} is {@code org/name};
+ *   <li>{@code hf://org/name[@revision]}: {@code location} is {@code org/name}, {@code revision}
+ *       defaults to {@code main}, {@code repoType} is {@code model} or {@code dataset};
  *   <li>{@code s3://bucket/prefix}: {@code location} is {@code bucket/prefix}.
  * </ul>
  */
-public record SourceRef(Scheme scheme, String location, String revision, String text) {
+public record SourceRef(
+    Scheme scheme, String location, String revision, String repoType, String text) {
 
   /** The kinds of source. */
   public enum Scheme {

@@ -29,6 +29,7 @@ public final class Metrics {
   public static final String MODEL_LOAD_DURATION = "modelcache.model.load.duration";
   public static final String FETCH_BYTES = "modelcache.fetch.bytes";
   public static final String FETCH_DURATION = "modelcache.fetch.duration";
+  public static final String FETCH_RETRIES = "modelcache.fetch.retries";
   public static final String VERIFY_FAILURES = "modelcache.verify.failures";
   public static final String CACHE_SIZE = "modelcache.cache.size";
   public static final String CACHE_FREE = "modelcache.cache.free";
@@ -128,6 +129,14 @@ public final class Metrics {
         .description("Wall time of completed fetches of a model")
         .register(registry)
         .record(took);
+  }
+
+  public Counter fetchRetries(String model, String source) {
+    return Counter.builder(FETCH_RETRIES)
+        .tags("model", model, "source", source)
+        .description(
+            "Retries of source requests after a failure that may pass (429, 5xx, a cut connection)")
+        .register(registry);
   }
 
   public Counter verifyFailures(String model) {

@@ -48,7 +48,7 @@ public final class FileSource implements ModelSource {
             || !patterns.matches(relative)) {
           continue;
         }
-        files.add(new SourceFile(relative, Files.size(file), null));
+        files.add(new SourceFile(relative, Files.size(file), null, null));
       }
     } catch (java.io.UncheckedIOException e) {
       if (e.getCause() instanceof FileSystemLoopException loop) {
@@ -72,7 +72,8 @@ public final class FileSource implements ModelSource {
   }
 
   @Override
-  public InputStream open(ModelConfig model, SourceFile file, long offset) throws IOException {
+  public InputStream open(ModelConfig model, Snapshot snapshot, SourceFile file, long offset)
+      throws IOException {
     Path path = model.source().directory().resolve(file.path());
     try {
       FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);

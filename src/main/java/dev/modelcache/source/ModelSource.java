@@ -10,6 +10,10 @@ public interface ModelSource {
   /** Lists the files of {@code model} upstream, after its include/exclude patterns. */
   Snapshot resolve(ModelConfig model) throws IOException;
 
-  /** Opens {@code file} from byte {@code offset} on (0 for the whole file). */
-  InputStream open(ModelConfig model, SourceFile file, long offset) throws IOException;
+  /**
+   * Opens {@code file} of {@code snapshot} (as {@link #resolve} returned it) from byte {@code
+   * offset} on (0 for the whole file).
+   */
+  InputStream open(ModelConfig model, Snapshot snapshot, SourceFile file, long offset)
+      throws IOException;
 }

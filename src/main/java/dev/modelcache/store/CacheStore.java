@@ -1,48 +1,63 @@
 package dev.modelcache.store;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.config.ModelConfig;
+import dev.modelcache.config.SourceRef;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.channels.Channels;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.UUID;
-import java.util.function.LongConsumer;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * The shared volume. Local models live under {@code <dir>/local/{name}} in HuggingFace's structure:
- * {@code blobs/{sha256}}, {@code snapshots/{id}/{path}} as relative symlinks to the blobs, and
- * {@code refs/main} holding the snapshot id. The snapshot id is the first 40 hex digits of the
- * SHA-256 of the listing in {@code sha256sum} format (one {@code "<sha256> <path>\n"} line per
- * file, sorted by path), so the same bytes give the same id on every machine.
+ * The shared volume. Every model lives in a repository folder with HuggingFace's structure: {@code
+ * blobs/{name}}, {@code snapshots/{id}/{path}} as relative symlinks to the blobs, and {@code
+ * refs/{revision}} holding the snapshot id with no trailing newline.
+ *
+ * <ul>
+ *   <li>Hub models: {@code hub/models--{org}--{name}} (datasets: {@code hub/datasets--...}),
+ *       exactly as the HuggingFace libraries write them: blobs named by the Hub's etag (the SHA-256
+ *       of LFS files, the git blob SHA-1 of plain files), snapshots named by commit, refs named by
+ *       the revision asked for.
+ *   <li>Local models ({@code file:}): {@code local/{name}}, blobs named by SHA-256, {@code
+ *       refs/main}; the snapshot id is the first 40 hex digits of the SHA-256 of the listing in
+ *       {@code sha256sum} format (one {@code "<sha256> <path>\n"} line per file, sorted by path),
+ *       so the same bytes give the same id anywhere.
+ * </ul>
  *
  * <p>Nothing appears under a final name unless it is complete: bytes go to {@code
- * .modelcache/tmp/}, are fsynced, then renamed atomically; snapshot folders are built under a
- * temporary name and renamed whole; refs are replaced atomically.
+ * .modelcache/tmp/}, are fsynced, then renamed atomically; each snapshot symlink is created under a
+ * temporary name and renamed; the ref is replaced last. modelcache also records, per model, the
+ * exact file list it installed with every SHA-256 in {@code .modelcache/models/{name}.json};
+ * nothing there is needed to read a model.
  */
 public final class CacheStore {
-  private static final String REF = "main";
+  private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
+  private static final Pattern SHA1_HEX = Pattern.compile("[0-9a-f]{40}");
   private final Path root;
+  private final ObjectMapper json = new ObjectMapper();
 
   public CacheStore(Path root) {
     this.root = root.toAbsolutePath().normalize();
@@ -52,49 +67,41 @@ public final class CacheStore {
     return root;
   }
 
-  /**
-   * {@code <dir>/local/{name}}: the repository folder of a model fetched from a {@code file:}
-   * source.
-   */
-  public Path localRepo(String model) {
-    return root.resolve("local").resolve(model);
+  /** The repository folder of {@code model} on the volume. */
+  public Path repoDir(ModelConfig model) {
+    SourceRef source = model.source();
+    return switch (source.scheme()) {
+      case FILE -> root.resolve("local").resolve(model.name());
+      case HF -> root.resolve("hub").resolve(hubFolder(source.repoType(), source.location()));
+      case S3 -> root.resolve("s3").resolve(source.location().replace("/", "--"));
+    };
   }
 
-  Path tempDir() {
-    return root.resolve(".modelcache").resolve("tmp");
+  /** HuggingFace's folder name for a repository: {@code models--org--name}. */
+  public static String hubFolder(String repoType, String repoId) {
+    return repoType + "s--" + repoId.replace("/", "--");
   }
 
   /**
-   * Copies {@code in} to a temporary file while computing its SHA-256, fsyncs it, and returns it
-   * unpublished.
-   *
-   * @param progress told the number of bytes of each chunk written
+   * The name of the ref a fetch of {@code model} moves, or null when the revision is itself a
+   * commit.
    */
-  public StagedFile stage(InputStream in, LongConsumer progress) throws IOException {
-    Files.createDirectories(tempDir());
-    Path temp = tempDir().resolve(UUID.randomUUID() + ".part");
-    MessageDigest sha256 = sha256();
-    long size = 0;
-    boolean done = false;
-    try (FileChannel channel =
-            FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        OutputStream out = new DigestOutputStream(Channels.newOutputStream(channel), sha256)) {
-      byte[] buffer = new byte[1 << 16];
-      int n;
-      while ((n = in.read(buffer)) >= 0) {
-        out.write(buffer, 0, n);
-        size += n;
-        progress.accept(n);
-      }
-      out.flush();
-      channel.force(true);
-      done = true;
-    } finally {
-      if (!done) {
-        Files.deleteIfExists(temp);
-      }
+  public static String refName(ModelConfig model) {
+    if (model.source().scheme() != SourceRef.Scheme.HF) {
+      return "main";
     }
-    return new StagedFile(temp, size, HexFormat.of().formatHex(sha256.digest()));
+    String revision = model.source().revision();
+    return SHA1_HEX.matcher(revision).matches() ? null : revision;
+  }
+
+  /**
+   * Starts a download under {@code .modelcache/tmp}.
+   *
+   * @param gitBlobSize the expected size when the git blob SHA-1 must be computed too, else -1
+   */
+  public PartFile newPart(long gitBlobSize) throws IOException {
+    Files.createDirectories(tempDir());
+    return new PartFile(tempDir().resolve(UUID.randomUUID() + ".part"), gitBlobSize);
   }
 
   /** Deletes a staged file that will not be installed. */
@@ -102,119 +109,138 @@ public final class CacheStore {
     try {
       Files.deleteIfExists(staged.temp());
     } catch (IOException e) {
-      // A leftover temp file is harmless and swept by gc; the caller is already reporting the real
-      // failure.
+      // A leftover temp file is harmless; the caller is already reporting the real failure.
     }
   }
 
   /**
-   * Publishes a complete, verified set of files as the model's current snapshot: blobs first, then
-   * the snapshot folder, then the ref. A crash at any point leaves the previous snapshot intact and
-   * current.
-   *
-   * @param files staged files by path in the snapshot
+   * The blob {@code blobName} of {@code model}'s repository when it exists with {@code size} bytes.
    */
-  public InstalledSnapshot install(String model, Map<String, StagedFile> files) throws IOException {
-    Path repo = localRepo(model);
-    Path blobs = repo.resolve("blobs");
-    Path snapshots = repo.resolve("snapshots");
-    Path refs = repo.resolve("refs");
-    Files.createDirectories(blobs);
-    Files.createDirectories(snapshots);
-    Files.createDirectories(refs);
-
-    Map<String, String> digests = new TreeMap<>();
-    files.forEach((path, staged) -> digests.put(path, staged.sha256()));
-    String id = snapshotId(digests);
-    for (StagedFile staged : files.values()) {
-      Path blob = blobs.resolve(staged.sha256());
-      if (Files.exists(blob)) {
-        Files.deleteIfExists(staged.temp());
-      } else {
-        moveAtomically(staged.temp(), blob);
-      }
-    }
-    fsyncDirectory(blobs);
-
-    Path snapshot = snapshots.resolve(id);
-    if (!Files.isDirectory(snapshot)) {
-      Path building = snapshots.resolve(".tmp-" + UUID.randomUUID());
-      try {
-        for (Map.Entry<String, String> entry : digests.entrySet()) {
-          Path link = building.resolve(entry.getKey());
-          Files.createDirectories(link.getParent());
-          Files.createSymbolicLink(
-              link, link.getParent().relativize(blobs.resolve(entry.getValue())));
-        }
-        fsyncDirectory(building);
-        Files.move(building, snapshot, StandardCopyOption.ATOMIC_MOVE);
-      } catch (FileAlreadyExistsException | DirectoryNotEmptyException raced) {
-        // Another process published the same content-addressed snapshot first: identical by
-        // construction.
-      } finally {
-        deleteTree(building);
-      }
-      fsyncDirectory(snapshots);
-    }
-    writeAtomically(refs.resolve(REF), id);
-    return installed(model)
-        .orElseThrow(
-            () -> new IOException(model + " - snapshot " + id + " vanished after install"));
+  public Optional<Path> blob(ModelConfig model, String blobName, long size) throws IOException {
+    Path blob = repoDir(model).resolve("blobs").resolve(blobName);
+    return Files.isRegularFile(blob) && Files.size(blob) == size
+        ? Optional.of(blob)
+        : Optional.empty();
   }
 
-  /** The model's current snapshot, or empty when it was never installed. */
-  public Optional<InstalledSnapshot> installed(String model) throws IOException {
-    Path repo = localRepo(model);
-    Path ref = repo.resolve("refs").resolve(REF);
-    String id;
+  /**
+   * One file to install.
+   *
+   * @param blob the blob's name in {@code blobs/}
+   * @param staged the verified bytes to publish, or null when the blob is already in place
+   */
+  public record Entry(String path, String blob, long size, String sha256, StagedFile staged) {}
+
+  /**
+   * Publishes a complete, verified set of files as {@code model}'s snapshot {@code snapshotId}:
+   * blobs first, then the snapshot's symlinks, then the install record, then the ref. A crash at
+   * any point leaves the previous snapshot whole and current. Writes nothing when everything is
+   * already in place.
+   *
+   * @param ref the ref to point at the snapshot, or null (a Hub revision given as a commit has no
+   *     ref)
+   */
+  public InstalledSnapshot install(
+      ModelConfig model, String snapshotId, String ref, List<Entry> files) throws IOException {
+    Path repo = repoDir(model);
+    Path blobs = repo.resolve("blobs");
+    Path snapshot = repo.resolve("snapshots").resolve(checkedSegment(snapshotId));
+    for (Entry file : files) {
+      checkRelativePath(file.path());
+      checkedSegment(file.blob());
+    }
+    Files.createDirectories(blobs);
+    boolean movedBlobs = false;
+    for (Entry file : files) {
+      if (file.staged() == null) {
+        continue;
+      }
+      Path blob = blobs.resolve(file.blob());
+      if (Files.isRegularFile(blob) && Files.size(blob) == file.size()) {
+        Files.deleteIfExists(
+            file.staged().temp()); // another process installed the same bytes first
+      } else {
+        moveAtomically(file.staged().temp(), blob);
+        movedBlobs = true;
+      }
+    }
+    if (movedBlobs) {
+      fsyncDirectory(blobs);
+    }
+    List<InstalledFile> installed = new ArrayList<>();
+    for (Entry file : files) {
+      Path link = snapshot.resolve(file.path());
+      Path target = link.getParent().relativize(blobs.resolve(file.blob()));
+      if (!Files.isSymbolicLink(link) || !Files.readSymbolicLink(link).equals(target)) {
+        Files.createDirectories(link.getParent());
+        Path temp =
+            link.resolveSibling("." + link.getFileName() + "." + UUID.randomUUID() + ".tmp");
+        Files.createSymbolicLink(temp, target);
+        moveAtomically(temp, link);
+        fsyncDirectory(link.getParent());
+      }
+      installed.add(
+          new InstalledFile(file.path(), file.size(), file.sha256(), blobs.resolve(file.blob())));
+    }
+    InstalledSnapshot result = new InstalledSnapshot(snapshotId, snapshot, installed);
+    writeRecord(model, result);
+    if (ref != null) {
+      Path refFile = repo.resolve("refs").resolve(ref);
+      if (!Files.isRegularFile(refFile)
+          || !Files.readString(refFile, StandardCharsets.UTF_8).equals(snapshotId)) {
+        Files.createDirectories(refFile.getParent());
+        writeAtomically(refFile, snapshotId);
+      }
+    }
+    return result;
+  }
+
+  /** What modelcache last installed for {@code model}, or empty when it never did. */
+  public Optional<InstalledSnapshot> installed(ModelConfig model) throws IOException {
+    Path record = recordFile(model);
+    JsonNode node;
     try {
-      id = Files.readString(ref, StandardCharsets.UTF_8).strip();
+      node = json.readTree(Files.readAllBytes(record));
     } catch (NoSuchFileException e) {
       return Optional.empty();
     }
-    Path snapshot = repo.resolve("snapshots").resolve(id);
-    if (!Files.isDirectory(snapshot)) {
-      throw new IOException(
-          model
-              + " - refs/main names snapshot "
-              + id
-              + " but "
-              + snapshot
-              + " is missing;"
-              + " run 'modelcache fetch' to repair the cache");
+    Path repo = repoDir(model);
+    String id = node.path("snapshot").asText();
+    if (!repo.toString().equals(node.path("repo").asText())) {
+      return Optional
+          .empty(); // the model's source changed since: the record is about another repository
     }
+    Path snapshot = repo.resolve("snapshots").resolve(checkedSegment(id));
     List<InstalledFile> files = new ArrayList<>();
-    try (Stream<Path> walk = Files.walk(snapshot)) {
-      for (Path link : (Iterable<Path>) walk.sorted()::iterator) {
-        if (Files.isDirectory(link)) {
-          continue;
-        }
-        Path blob = link.getParent().resolve(Files.readSymbolicLink(link)).normalize();
-        String path = snapshot.relativize(link).toString().replace(java.io.File.separatorChar, '/');
-        long size = Files.exists(blob) ? Files.size(blob) : -1;
-        files.add(new InstalledFile(path, size, blob.getFileName().toString(), blob));
-      }
+    for (JsonNode file : node.path("files")) {
+      files.add(
+          new InstalledFile(
+              file.path("path").asText(),
+              file.path("size").asLong(),
+              file.path("sha256").asText(),
+              repo.resolve("blobs").resolve(checkedSegment(file.path("blob").asText()))));
     }
     return Optional.of(new InstalledSnapshot(id, snapshot, files));
   }
 
   /**
-   * Re-hashes every file of the model's current snapshot and returns one line per problem (missing
-   * snapshot, missing blob, digest that does not match the blob's name or a pin); empty when all is
-   * well.
+   * Re-hashes every file {@code model} has installed and returns one line per problem (nothing
+   * installed, a missing blob or link, a digest that differs from the one recorded at install or
+   * from a pin); empty when all is well.
    */
-  public List<String> verify(String model, Map<String, String> pins) throws IOException {
+  public List<String> verify(ModelConfig model) throws IOException {
     List<String> problems = new ArrayList<>();
     Optional<InstalledSnapshot> snapshot = installed(model);
+    String name = model.name();
     if (snapshot.isEmpty()) {
-      problems.add(
-          model + " - not in the cache at " + localRepo(model) + "; run 'modelcache fetch'");
+      problems.add(name + " - not in the cache at " + repoDir(model) + "; run 'modelcache fetch'");
       return problems;
     }
     for (InstalledFile file : snapshot.get().files()) {
+      Path link = snapshot.get().dir().resolve(file.path());
       if (!Files.isRegularFile(file.blob())) {
         problems.add(
-            model
+            name
                 + " - "
                 + file.path()
                 + ": blob "
@@ -222,11 +248,24 @@ public final class CacheStore {
                 + " is missing; run 'modelcache fetch'");
         continue;
       }
+      if (!Files.isSymbolicLink(link)
+          || !link.getParent()
+              .resolve(Files.readSymbolicLink(link))
+              .normalize()
+              .equals(file.blob())) {
+        problems.add(
+            name
+                + " - "
+                + file.path()
+                + ": "
+                + link
+                + " does not link to its blob; run 'modelcache fetch'");
+      }
       String actual = sha256Of(file.blob());
-      String pin = pins.get(file.path());
+      String pin = model.sha256().get(file.path());
       if (!actual.equals(file.sha256())) {
         problems.add(
-            model
+            name
                 + " - "
                 + file.path()
                 + ": sha256 mismatch: expected "
@@ -236,7 +275,7 @@ public final class CacheStore {
                 + "; the file was changed on the volume");
       } else if (pin != null && !pin.equals(actual)) {
         problems.add(
-            model
+            name
                 + " - "
                 + file.path()
                 + ": sha256 mismatch: expected "
@@ -247,10 +286,10 @@ public final class CacheStore {
                 + "; run 'modelcache fetch' after checking the pin");
       }
     }
-    for (String pinned : pins.keySet()) {
+    for (String pinned : model.sha256().keySet()) {
       if (snapshot.get().files().stream().noneMatch(f -> f.path().equals(pinned))) {
         problems.add(
-            model
+            name
                 + " - "
                 + pinned
                 + ": pinned in the config but not in snapshot "
@@ -260,13 +299,57 @@ public final class CacheStore {
     return problems;
   }
 
-  /** The snapshot id of a listing: see the class comment. */
+  /** The snapshot id of a listing of local or S3 files: see the class comment. */
   public static String snapshotId(Map<String, String> sha256ByPath) {
     StringBuilder listing = new StringBuilder();
     new TreeMap<>(sha256ByPath)
         .forEach((path, sha) -> listing.append(sha).append("  ").append(path).append('\n'));
     byte[] digest = sha256().digest(listing.toString().getBytes(StandardCharsets.UTF_8));
     return HexFormat.of().formatHex(digest).substring(0, 40);
+  }
+
+  /**
+   * Refuses a path from an upstream listing that could escape the model's folder: absolute, with
+   * {@code ..} or empty segments, backslashes or control characters.
+   */
+  public static String checkRelativePath(String path) throws IOException {
+    boolean bad =
+        path.isEmpty()
+            || path.startsWith("/")
+            || path.contains("\\")
+            || path.chars().anyMatch(c -> c < 0x20);
+    if (!bad) {
+      for (String segment : path.split("/", -1)) {
+        if (segment.isEmpty() || segment.equals("..") || segment.equals(".")) {
+          bad = true;
+          break;
+        }
+      }
+    }
+    if (bad) {
+      throw new IOException(
+          "refusing file path '"
+              + path.replaceAll("\\p{Cntrl}", "?")
+              + "' from the source: it is absolute, has '..', '.' or empty segments, or control characters, and"
+              + " could escape the model's folder");
+    }
+    return path;
+  }
+
+  private static String checkedSegment(String name) throws IOException {
+    if (name.isEmpty()
+        || name.contains("/")
+        || name.contains("\\")
+        || name.equals("..")
+        || name.equals(".")) {
+      throw new IOException("refusing name '" + name + "': it must be a single path segment");
+    }
+    return name;
+  }
+
+  /** Whether a blob name is a SHA-256 (else the Hub named it by its git SHA-1). */
+  static boolean isSha256(String blobName) {
+    return SHA256_HEX.matcher(blobName).matches();
   }
 
   /** Re-reads a file and returns its SHA-256 in hex. */
@@ -283,19 +366,60 @@ public final class CacheStore {
   }
 
   static MessageDigest sha256() {
+    return digest("SHA-256");
+  }
+
+  static MessageDigest sha1() {
+    return digest("SHA-1");
+  }
+
+  private static MessageDigest digest(String algorithm) {
     try {
-      return MessageDigest.getInstance("SHA-256");
+      return MessageDigest.getInstance(algorithm);
     } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every Java runtime has SHA-256", e);
+      throw new IllegalStateException("every Java runtime has " + algorithm, e);
     }
   }
 
-  private void writeAtomically(Path target, String content) throws IOException {
+  Path tempDir() {
+    return root.resolve(".modelcache").resolve("tmp");
+  }
+
+  private Path recordFile(ModelConfig model) {
+    return root.resolve(".modelcache").resolve("models").resolve(model.name() + ".json");
+  }
+
+  private void writeRecord(ModelConfig model, InstalledSnapshot snapshot) throws IOException {
+    ObjectNode node = json.createObjectNode();
+    node.put("model", model.name());
+    node.put("source", model.source().text());
+    node.put("repo", repoDir(model).toString());
+    node.put("snapshot", snapshot.id());
+    ArrayNode files = node.putArray("files");
+    for (InstalledFile file : snapshot.files()) {
+      files
+          .addObject()
+          .put("path", file.path())
+          .put("size", file.size())
+          .put("sha256", file.sha256())
+          .put("blob", file.blob().getFileName().toString());
+    }
+    String text = json.writerWithDefaultPrettyPrinter().writeValueAsString(node);
+    Path record = recordFile(model);
+    if (Files.isRegularFile(record)
+        && Files.readString(record, StandardCharsets.UTF_8).equals(text)) {
+      return;
+    }
+    Files.createDirectories(record.getParent());
+    writeAtomically(record, text);
+  }
+
+  private static void writeAtomically(Path target, String content) throws IOException {
     Path temp =
         target.resolveSibling("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
     try (FileChannel channel =
         FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-      channel.write(java.nio.ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8)));
+      channel.write(ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8)));
       channel.force(true);
     }
     moveAtomically(temp, target);
@@ -317,7 +441,7 @@ public final class CacheStore {
     }
   }
 
-  static void fsyncDirectory(Path dir) throws IOException {
+  static void fsyncDirectory(Path dir) {
     try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
       channel.force(true);
     } catch (IOException e) {
@@ -325,14 +449,13 @@ public final class CacheStore {
     }
   }
 
-  private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
+  /** Lists the regular files under a folder, for tests and tools; does not follow symlinks. */
+  static List<Path> regularFiles(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      return List.of();
     }
     try (Stream<Path> walk = Files.walk(dir)) {
-      for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
-        Files.deleteIfExists(p);
-      }
+      return walk.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).toList();
     }
   }
 }

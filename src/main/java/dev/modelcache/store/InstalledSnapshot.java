@@ -4,10 +4,10 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * A complete snapshot of one model on the volume.
+ * The files of one model as installed on the volume.
  *
- * @param id the snapshot id (for local and S3 models, derived from the file listing: see {@link
- *     CacheStore})
+ * @param id the snapshot id: the commit for Hub models; for local (and S3) models derived from the
+ *     listing (see {@link CacheStore#snapshotId})
  * @param dir the folder a model loader reads: {@code snapshots/{id}}
  */
 public record InstalledSnapshot(String id, Path dir, List<InstalledFile> files) {
@@ -19,8 +19,6 @@ public record InstalledSnapshot(String id, Path dir, List<InstalledFile> files) 
     return files.stream().mapToLong(InstalledFile::size).sum();
   }
 
-  /**
-   * One file of a snapshot: its path in the snapshot, size, SHA-256 and the blob holding the bytes.
-   */
+  /** One file: its path in the snapshot, size, SHA-256 and the blob holding the bytes. */
   public record InstalledFile(String path, long size, String sha256, Path blob) {}
 }

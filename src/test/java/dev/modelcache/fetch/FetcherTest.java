@@ -34,7 +34,8 @@ class FetcherTest {
         Map.of(SourceRef.Scheme.FILE, new FileSource()),
         states,
         new Metrics(registry),
-        Clock.systemUTC());
+        Clock.systemUTC(),
+        false);
   }
 
   private static ModelStates states(String... names) {

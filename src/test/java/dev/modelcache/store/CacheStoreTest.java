@@ -1,12 +1,17 @@
 package dev.modelcache.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.modelcache.TestModels;
+import dev.modelcache.config.ModelConfig;
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,25 +22,51 @@ class CacheStoreTest {
       "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
   private static final String WORLD =
       "e258d248fda94c63753607f7c4494ee0fcbe92f1a76bfdac795c9d84101eb317";
+  // git hash-object of "hello\n": sha1("blob 6\0hello\n")
+  private static final String HELLO_GIT = "ce013625030ba8dba906f756967f9e9ca394464a";
 
   @TempDir Path cache;
 
-  private StagedFile stage(CacheStore store, String text) throws Exception {
-    return store.stage(new ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8)), n -> {});
+  private ModelConfig local(String name) {
+    return TestModels.config(cache, "  - name: " + name + "\n    source: file:/nowhere\n")
+        .models()
+        .get(0);
+  }
+
+  private ModelConfig hub(String name, String source) {
+    return TestModels.config(cache, "  - name: " + name + "\n    source: " + source + "\n")
+        .models()
+        .get(0);
+  }
+
+  private static StagedFile stage(CacheStore store, String text, long gitSize) throws IOException {
+    try (PartFile part = store.newPart(gitSize)) {
+      part.append(new ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8)), n -> {});
+      return part.finish();
+    }
+  }
+
+  private static CacheStore.Entry entry(String path, StagedFile staged) {
+    return new CacheStore.Entry(path, staged.sha256(), staged.size(), staged.sha256(), staged);
   }
 
   @Test
-  void installsBlobsSnapshotSymlinksAndRefInTheHubLayout() throws Exception {
+  void installsLocalModelsInTheHubStructureNamedBySha256() throws Exception {
     CacheStore store = new CacheStore(cache);
-    Map<String, StagedFile> files = new LinkedHashMap<>();
-    files.put("a.txt", stage(store, "hello\n"));
-    files.put("sub/dir/b.txt", stage(store, "world\n"));
-    InstalledSnapshot snapshot = store.install("m", files);
+    ModelConfig model = local("m");
+    String id = CacheStore.snapshotId(Map.of("a.txt", HELLO, "sub/dir/b.txt", WORLD));
+    InstalledSnapshot snapshot =
+        store.install(
+            model,
+            id,
+            "main",
+            List.of(
+                entry("a.txt", stage(store, "hello\n", -1)),
+                entry("sub/dir/b.txt", stage(store, "world\n", -1))));
 
     Path repo = cache.resolve("local/m");
     assertThat(repo.resolve("blobs/" + HELLO)).hasContent("hello");
     assertThat(repo.resolve("blobs/" + WORLD)).hasContent("world");
-    String id = CacheStore.snapshotId(Map.of("a.txt", HELLO, "sub/dir/b.txt", WORLD));
     assertThat(snapshot.id()).isEqualTo(id).hasSize(40);
     assertThat(Files.readString(repo.resolve("refs/main"))).isEqualTo(id);
     Path link = repo.resolve("snapshots/" + id + "/sub/dir/b.txt");
@@ -43,17 +74,43 @@ class CacheStoreTest {
     assertThat(Files.readSymbolicLink(link).toString()).isEqualTo("../../../../blobs/" + WORLD);
     assertThat(Files.readSymbolicLink(repo.resolve("snapshots/" + id + "/a.txt")).toString())
         .isEqualTo("../../blobs/" + HELLO);
-    assertThat(snapshot.files())
-        .extracting(InstalledSnapshot.InstalledFile::path)
-        .containsExactly("a.txt", "sub/dir/b.txt");
-    assertThat(snapshot.files().get(0).sha256()).isEqualTo(HELLO);
-    assertThat(snapshot.files().get(0).size()).isEqualTo(6);
+    assertThat(store.installed(model).orElseThrow().files())
+        .extracting(f -> f.path() + " " + f.size() + " " + f.sha256())
+        .containsExactly("a.txt 6 " + HELLO, "sub/dir/b.txt 6 " + WORLD);
     assertThat(Files.list(cache.resolve(".modelcache/tmp"))).isEmpty();
   }
 
   @Test
+  void hubModelsGoUnderHubWithEtagBlobsCommitSnapshotsAndRevisionRefs() throws Exception {
+    CacheStore store = new CacheStore(cache);
+    ModelConfig model = hub("m", "hf://org/name@refs/pr/1");
+    String commit = "0123456789abcdef0123456789abcdef01234567";
+    StagedFile plain = stage(store, "hello\n", 6);
+    assertThat(plain.gitSha1()).isEqualTo(HELLO_GIT);
+    store.install(
+        model,
+        commit,
+        CacheStore.refName(model),
+        List.of(new CacheStore.Entry("config.json", HELLO_GIT, 6, HELLO, plain)));
+    Path repo = cache.resolve("hub/models--org--name");
+    assertThat(repo.resolve("blobs/" + HELLO_GIT)).hasContent("hello");
+    assertThat(Files.readString(repo.resolve("refs/refs/pr/1"))).isEqualTo(commit);
+    assertThat(
+            Files.readSymbolicLink(repo.resolve("snapshots/" + commit + "/config.json")).toString())
+        .isEqualTo("../../blobs/" + HELLO_GIT);
+
+    ModelConfig dataset =
+        TestModels.config(
+                cache,
+                "  - name: d\n    source: hf://org/data@" + commit + "\n    repo_type: dataset\n")
+            .models()
+            .get(0);
+    assertThat(store.repoDir(dataset)).isEqualTo(cache.resolve("hub/datasets--org--data"));
+    assertThat(CacheStore.refName(dataset)).isNull();
+  }
+
+  @Test
   void snapshotIdIsTheDigestOfTheSha256sumListing() throws Exception {
-    // printf '%s  a.txt\n' HELLO | sha256sum | cut -c1-40, computed independently with coreutils
     String listing = HELLO + "  a.txt\n";
     String expected =
         java.util.HexFormat.of()
@@ -67,19 +124,57 @@ class CacheStoreTest {
   @Test
   void reinstallingNewContentMovesTheRefAndKeepsTheOldSnapshotWhole() throws Exception {
     CacheStore store = new CacheStore(cache);
-    InstalledSnapshot first = store.install("m", Map.of("a.txt", stage(store, "hello\n")));
-    InstalledSnapshot second = store.install("m", Map.of("a.txt", stage(store, "world\n")));
-    assertThat(second.id()).isNotEqualTo(first.id());
-    assertThat(store.installed("m").orElseThrow().id()).isEqualTo(second.id());
-    assertThat(first.dir().resolve("a.txt")).hasContent("hello");
+    ModelConfig model = local("m");
+    String first = CacheStore.snapshotId(Map.of("a.txt", HELLO));
+    String second = CacheStore.snapshotId(Map.of("a.txt", WORLD));
+    store.install(model, first, "main", List.of(entry("a.txt", stage(store, "hello\n", -1))));
+    store.install(model, second, "main", List.of(entry("a.txt", stage(store, "world\n", -1))));
+    assertThat(store.installed(model).orElseThrow().id()).isEqualTo(second);
+    assertThat(Files.readString(cache.resolve("local/m/refs/main"))).isEqualTo(second);
+    assertThat(cache.resolve("local/m/snapshots/" + first + "/a.txt")).hasContent("hello");
+  }
+
+  @Test
+  void aPartResumesWhereATransferStoppedAndHashesTheWhole() throws Exception {
+    CacheStore store = new CacheStore(cache);
+    InputStream cut = new ByteArrayInputStream("hel".getBytes(StandardCharsets.UTF_8));
+    try (PartFile part = store.newPart(6)) {
+      part.append(cut, n -> {});
+      assertThat(part.size()).isEqualTo(3);
+      part.append(new ByteArrayInputStream("lo\n".getBytes(StandardCharsets.UTF_8)), n -> {});
+      StagedFile staged = part.finish();
+      assertThat(staged.sha256()).isEqualTo(HELLO);
+      assertThat(staged.gitSha1()).isEqualTo(HELLO_GIT);
+      assertThat(staged.temp()).hasContent("hello");
+    }
+  }
+
+  @Test
+  void anAbandonedPartLeavesNoFile() throws Exception {
+    CacheStore store = new CacheStore(cache);
+    try (PartFile part = store.newPart(-1)) {
+      part.append(new ByteArrayInputStream(new byte[10]), n -> {});
+    }
+    assertThat(Files.list(cache.resolve(".modelcache/tmp"))).isEmpty();
   }
 
   @Test
   void verifyFindsACorruptedBlobAndAPinMismatch() throws Exception {
     CacheStore store = new CacheStore(cache);
-    store.install("m", Map.of("a.txt", stage(store, "hello\n")));
-    assertThat(store.verify("m", Map.of("a.txt", HELLO))).isEmpty();
-    assertThat(store.verify("m", Map.of("a.txt", WORLD)))
+    ModelConfig model = local("m");
+    store.install(
+        model,
+        CacheStore.snapshotId(Map.of("a.txt", HELLO)),
+        "main",
+        List.of(entry("a.txt", stage(store, "hello\n", -1))));
+    assertThat(store.verify(model)).isEmpty();
+    ModelConfig pinned =
+        TestModels.config(
+                cache,
+                "  - name: m\n    source: file:/nowhere\n    sha256: {a.txt: " + WORLD + "}\n")
+            .models()
+            .get(0);
+    assertThat(store.verify(pinned))
         .containsExactly(
             "m - a.txt: sha256 mismatch: expected "
                 + WORLD
@@ -87,24 +182,25 @@ class CacheStoreTest {
                 + HELLO
                 + "; run 'modelcache fetch' after checking the pin");
     Files.writeString(cache.resolve("local/m/blobs/" + HELLO), "jello\n");
-    assertThat(store.verify("m", Map.of()))
+    assertThat(store.verify(model))
         .singleElement()
         .asString()
         .startsWith(
             "m - a.txt: sha256 mismatch: expected " + HELLO + " (recorded at install), actual ");
-    assertThat(store.verify("other", Map.of()))
+    assertThat(store.verify(local("other")))
         .singleElement()
         .asString()
         .contains("not in the cache");
   }
 
   @Test
-  void discardRemovesTheTempFile() throws Exception {
-    CacheStore store = new CacheStore(cache);
-    StagedFile staged = stage(store, "hello\n");
-    assertThat(staged.temp()).exists();
-    assertThat(staged.sha256()).isEqualTo(HELLO);
-    store.discard(staged);
-    assertThat(staged.temp()).doesNotExist();
+  void refusesPathsThatCouldEscapeTheModelFolder() {
+    for (String bad :
+        List.of("../x", "a/../../x", "/etc/passwd", "a//b", "a/./b", "a\\b", "", "a/\n")) {
+      assertThatThrownBy(() -> CacheStore.checkRelativePath(bad))
+          .as(bad)
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("could escape the model's folder");
+    }
   }
 }
