@@ -7,7 +7,9 @@ import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.http.HttpServer;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.metrics.Metrics;
+import dev.modelcache.metrics.ModelState;
 import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
@@ -23,6 +25,9 @@ import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,6 +54,13 @@ final class Daemon implements AutoCloseable {
   private final CompletableFuture<Void> prepared = new CompletableFuture<>();
   private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
   private final Executor preparer;
+  private final ScheduledExecutorService progress =
+      Executors.newSingleThreadScheduledExecutor(
+          task -> {
+            Thread thread = new Thread(task, "modelcache-progress");
+            thread.setDaemon(true);
+            return thread;
+          });
   private volatile boolean closed;
 
   /** A daemon that prepares models on its own thread. */
@@ -108,6 +120,7 @@ final class Daemon implements AutoCloseable {
   /** Starts HTTP and the background preparation of every model; returns at once. */
   Daemon start() {
     http.start();
+    progress.scheduleAtFixedRate(this::logProgress, 5, 5, TimeUnit.SECONDS);
     preparer.execute(this::prepareAll);
     return this;
   }
@@ -156,8 +169,29 @@ final class Daemon implements AutoCloseable {
     }
   }
 
+  /** One line per model still fetching: done/total, rate and time left. */
+  private void logProgress() {
+    try {
+      for (ModelStatus status : states.all()) {
+        if (status.state() == ModelState.FETCHING && status.bytesTotal() > 0) {
+          log.info(
+              "{} - fetching {}% ({} of {} MiB, {} MiB/s, ETA {})",
+              status.model(),
+              status.bytesDone() * 100 / status.bytesTotal(),
+              status.bytesDone() >> 20,
+              status.bytesTotal() >> 20,
+              String.format(java.util.Locale.ROOT, "%.1f", status.bytesPerSecond() / (1 << 20)),
+              status.etaSeconds() < 0 ? "unknown" : status.etaSeconds() + " s");
+        }
+      }
+    } catch (RuntimeException e) {
+      log.warn("progress report failed", e);
+    }
+  }
+
   @Override
   public void close() {
+    progress.shutdownNow();
     closed = true;
     http.close();
     registry.close();

@@ -144,6 +144,9 @@ public final class ConfigLoader {
     if (hfToken == null) {
       hfToken = Secret.ofNullable(env.getOrDefault("HF_TOKEN", env.get("HUGGING_FACE_HUB_TOKEN")));
     }
+    if (hfToken == null) {
+      hfToken = tokenFile();
+    }
     HfConfig hf = new HfConfig(stripTrailingSlash(hfEndpoint), hfToken);
     hfNode.finish();
     ConfigNode s3Node = sourcesNode.child("s3");
@@ -307,6 +310,33 @@ public final class ConfigLoader {
         "'"
             + text
             + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision] or s3://bucket/prefix");
+  }
+
+  /**
+   * The token that {@code huggingface-cli login} stored: {@code $HF_TOKEN_PATH}, else {@code
+   * $HF_HOME/token}, else {@code $XDG_CACHE_HOME/huggingface/token} or {@code
+   * ~/.cache/huggingface/token}.
+   */
+  private Secret tokenFile() {
+    Path file;
+    if (env.get("HF_TOKEN_PATH") != null) {
+      file = Path.of(env.get("HF_TOKEN_PATH"));
+    } else if (env.get("HF_HOME") != null) {
+      file = Path.of(env.get("HF_HOME"), "token");
+    } else if (env.get("XDG_CACHE_HOME") != null) {
+      file = Path.of(env.get("XDG_CACHE_HOME"), "huggingface", "token");
+    } else if (env.get("HOME") != null) {
+      file = Path.of(env.get("HOME"), ".cache", "huggingface", "token");
+    } else {
+      return null;
+    }
+    try {
+      return Files.isReadable(file)
+          ? Secret.ofNullable(Files.readString(file, StandardCharsets.UTF_8))
+          : null;
+    } catch (IOException e) {
+      return null;
+    }
   }
 
   private Map<String, String> resolveAliases() {

@@ -34,6 +34,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -255,6 +256,11 @@ public final class Fetcher implements AutoCloseable {
     return pin != null ? pin : file.sha256();
   }
 
+  /**
+   * Downloads {@code files} several at once. On the first failure the others are told to stop at
+   * their next chunk; every task is waited for, so no part is still being written when this returns
+   * or throws.
+   */
   private Map<String, StagedFile> downloadAll(
       ModelConfig model,
       ModelSource source,
@@ -262,37 +268,41 @@ public final class Fetcher implements AutoCloseable {
       Snapshot snapshot,
       List<SourceFile> files)
       throws IOException {
-    Map<String, StagedFile> staged = new LinkedHashMap<>();
+    AtomicBoolean abort = new AtomicBoolean();
     Map<String, Future<StagedFile>> running = new LinkedHashMap<>();
     for (SourceFile file : files) {
       running.put(
           file.path(),
-          downloads.submit(() -> download(model, source, sourceLabel, snapshot, file)));
+          downloads.submit(() -> download(model, source, sourceLabel, snapshot, file, abort)));
     }
+    Map<String, StagedFile> staged = new LinkedHashMap<>();
     IOException failure = null;
+    boolean interrupted = false;
     for (Map.Entry<String, Future<StagedFile>> task : running.entrySet()) {
-      try {
-        if (failure == null) {
+      while (true) {
+        try {
           staged.put(task.getKey(), task.getValue().get());
-        } else {
-          task.getValue().cancel(true);
-          try {
-            staged.put(task.getKey(), task.getValue().get());
-          } catch (Exception ignored) {
-            // Failed or cancelled after the first failure: already reported.
+          break;
+        } catch (ExecutionException e) {
+          abort.set(true);
+          if (failure == null && !(e.getCause() instanceof DownloadAborted)) {
+            failure =
+                e.getCause() instanceof IOException io
+                    ? io
+                    : new IOException(model.name() + " - " + e.getCause(), e.getCause());
           }
+          break;
+        } catch (InterruptedException e) {
+          // keep waiting: the tasks must finish before their parts can be cleaned up
+          interrupted = true;
+          abort.set(true);
         }
-      } catch (ExecutionException e) {
-        failure =
-            e.getCause() instanceof IOException io
-                ? io
-                : new IOException(e.getCause().getMessage(), e);
-        running.values().forEach(f -> f.cancel(true));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        running.values().forEach(f -> f.cancel(true));
-        failure = new InterruptedIOException(model.name() + " - interrupted while fetching");
       }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+      failure =
+          failure != null ? failure : new InterruptedIOException(model.name() + " - interrupted");
     }
     if (failure != null) {
       staged.values().forEach(store::discard);
@@ -301,19 +311,39 @@ public final class Fetcher implements AutoCloseable {
     return staged;
   }
 
+  /** Thrown inside a download when another file of the same fetch failed. */
+  private static final class DownloadAborted extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    DownloadAborted() {
+      super("stopped: another file of the fetch failed", null, false, false);
+    }
+  }
+
   /** Downloads one file into a part, resuming after cuts, and checks its size and digests. */
   private StagedFile download(
-      ModelConfig model, ModelSource source, String sourceLabel, Snapshot snapshot, SourceFile file)
+      ModelConfig model,
+      ModelSource source,
+      String sourceLabel,
+      Snapshot snapshot,
+      SourceFile file,
+      AtomicBoolean abort)
       throws IOException, InterruptedException {
     Counter bytes = metrics.fetchBytes(model.name(), sourceLabel);
     try (PartFile part = store.newPart(file.gitSha1() != null ? file.size() : -1)) {
       for (int attempt = 1; ; attempt++) {
+        if (abort.get()) {
+          throw new DownloadAborted();
+        }
         IOException cause;
         long before = part.size();
         try (InputStream in = source.open(model, snapshot, file, before)) {
           part.append(
               in,
               n -> {
+                if (abort.get()) {
+                  throw new DownloadAborted();
+                }
                 states.fetched(model.name(), n);
                 bytes.increment(n);
               });

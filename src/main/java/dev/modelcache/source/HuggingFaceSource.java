@@ -90,7 +90,7 @@ public final class HuggingFaceSource implements ModelSource {
               + " (got '"
               + truncate(commit)
               + "'); is "
-              + endpoint
+              + config.endpoint()
               + " a HuggingFace Hub endpoint?");
     }
     PathPatterns patterns = new PathPatterns(model.include(), model.exclude());
@@ -195,7 +195,7 @@ public final class HuggingFaceSource implements ModelSource {
                   + " (HTTP "
                   + response.code()
                   + "); is "
-                  + endpoint
+                  + config.endpoint()
                   + " a HuggingFace Hub endpoint?");
         }
         if (HEX64.matcher(etag).matches()) {
@@ -383,7 +383,7 @@ public final class HuggingFaceSource implements ModelSource {
                   + "repository "
                   + repo
                   + " not found on "
-                  + endpoint
+                  + config.endpoint()
                   + " (HTTP "
                   + status
                   + "): check the name in "
@@ -405,7 +405,7 @@ public final class HuggingFaceSource implements ModelSource {
               name
                   + repo
                   + " is gated: accept its conditions on "
-                  + endpoint
+                  + config.endpoint()
                   + "/"
                   + repo
                   + " while logged in, then set HF_TOKEN to a token of that account"

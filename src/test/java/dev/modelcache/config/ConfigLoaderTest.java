@@ -152,6 +152,61 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void hubTokenComesFromConfigThenEnvironmentThenTheLoginFile() throws Exception {
+    Files.writeString(dir.resolve("token"), "hf_fromfile\n");
+    assertThat(parse("", Map.of("HF_HOME", dir.toString())).sources().hf().token().reveal())
+        .isEqualTo("hf_fromfile");
+    assertThat(
+            parse("", Map.of("HF_HOME", dir.toString(), "HUGGING_FACE_HUB_TOKEN", "hf_old"))
+                .sources()
+                .hf()
+                .token()
+                .reveal())
+        .isEqualTo("hf_old");
+    assertThat(
+            parse("", Map.of("HF_HOME", dir.toString(), "HF_TOKEN", "hf_env"))
+                .sources()
+                .hf()
+                .token()
+                .reveal())
+        .isEqualTo("hf_env");
+    assertThat(
+            parse("sources:\n  hf: {token: hf_config}\n", Map.of("HF_TOKEN", "hf_env"))
+                .sources()
+                .hf()
+                .token()
+                .reveal())
+        .isEqualTo("hf_config");
+    assertThat(parse("", Map.of("HOME", dir.resolve("nohome").toString())).sources().hf().token())
+        .isNull();
+  }
+
+  @Test
+  void hubSourcesParseRepoRevisionAndType() {
+    Config config =
+        parse(
+            "models:\n  - name: a\n    source: hf://org/name@refs/pr/1\n"
+                + "  - name: b\n    source: hf://org/data\n    repo_type: dataset\n",
+            Map.of());
+    SourceRef a = config.models().get(0).source();
+    assertThat(a.scheme()).isEqualTo(SourceRef.Scheme.HF);
+    assertThat(a.location()).isEqualTo("org/name");
+    assertThat(a.revision()).isEqualTo("refs/pr/1");
+    assertThat(a.repoType()).isEqualTo("model");
+    SourceRef b = config.models().get(1).source();
+    assertThat(b.revision()).isEqualTo("main");
+    assertThat(b.repoType()).isEqualTo("dataset");
+    assertThatThrownBy(() -> parse("models:\n  - name: a\n    source: hf://org/na me\n", Map.of()))
+        .hasMessage(
+            "test.yaml: models[0].source 'hf://org/na me' is not hf://{org}/{name}[@revision]");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "models:\n  - name: a\n    source: file:x\n    repo_type: dataset\n", Map.of()))
+        .hasMessage("test.yaml: models[0].repo_type only applies to hf:// sources");
+  }
+
+  @Test
   void embeddedDefaultAndTheExampleFileDescribeTheSameDemoModels() {
     Path repo = Path.of("").toAbsolutePath();
     Config embedded = new ConfigLoader(Map.of(), repo).load(null);

@@ -1,0 +1,162 @@
+package dev.modelcache.bench;
+
+import dev.modelcache.source.hub.FakeHub;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Cold fetch of a synthetic repository (one big LFS file and twenty smaller ones, 2 GiB by default)
+ * from the fake Hub on loopback: {@code modelcache fetch} in a child JVM capped at {@code
+ * -Xmx256m}, against {@code curl} and {@code openssl dgst -sha256} on the same bytes from the same
+ * server. Prints a markdown table. Run with {@code bench/run.sh}.
+ */
+public final class FetchBench {
+  private FetchBench() {}
+
+  public static void main(String[] args) throws Exception {
+    long bigMib = Long.parseLong(System.getenv().getOrDefault("BENCH_BIG_MIB", "1536"));
+    long smallMib = Math.max(1, (2048 - bigMib) / 20);
+    if (bigMib < 1536) {
+      smallMib = Math.max(1, bigMib / 60);
+    }
+    Path work = Path.of("target/bench");
+    Path data = work.resolve("data");
+    Files.createDirectories(data);
+    List<Path> files = new ArrayList<>();
+    files.add(ensureRandomFile(data.resolve("model.safetensors"), bigMib << 20, 1));
+    for (int i = 0; i < 20; i++) {
+      files.add(ensureRandomFile(data.resolve("shard-" + i + ".bin"), smallMib << 20, 100 + i));
+    }
+    long total = 0;
+    for (Path file : files) {
+      total += Files.size(file);
+    }
+    try (FakeHub hub = FakeHub.start()) {
+      FakeHub.Repo repo = hub.repo("bench/synthetic");
+      for (Path file : files) {
+        repo.file(file.getFileName().toString(), file, true);
+      }
+      repo.file("config.json", "{}\n".getBytes(StandardCharsets.UTF_8), false);
+      String commit = repo.commit("main");
+
+      // modelcache: a cold cache each time, a child JVM with a 256 MB heap
+      Path cache = work.resolve("cache");
+      deleteTree(cache);
+      Path config = work.resolve("bench.yaml");
+      Files.writeString(
+          config,
+          "cache:\n  dir: "
+              + cache.toAbsolutePath()
+              + "\nsources:\n  hf:\n    endpoint: "
+              + hub.endpoint()
+              + "\nmodels:\n  - name: synthetic\n    source: hf://bench/synthetic\n");
+      long start = System.nanoTime();
+      Process fetch =
+          new ProcessBuilder(
+                  "java",
+                  "-Xmx256m",
+                  "-Dai.djl.offline=true",
+                  "-jar",
+                  "target/modelcache.jar",
+                  "fetch",
+                  "-c",
+                  config.toString())
+              .redirectErrorStream(true)
+              .redirectOutput(work.resolve("fetch.log").toFile())
+              .start();
+      if (!fetch.waitFor(30, TimeUnit.MINUTES) || fetch.exitValue() != 0) {
+        throw new IllegalStateException(
+            "modelcache fetch failed: see " + work.resolve("fetch.log"));
+      }
+      double ours = seconds(start);
+
+      // reference: curl each file (following the Hub's redirects), then openssl dgst -sha256 on it
+      Path curlDir = work.resolve("curl");
+      deleteTree(curlDir);
+      Files.createDirectories(curlDir);
+      start = System.nanoTime();
+      for (Path file : files) {
+        String name = file.getFileName().toString();
+        Path out = curlDir.resolve(name);
+        run(
+            "curl",
+            "-sSfL",
+            "-o",
+            out.toString(),
+            hub.endpoint() + "/bench/synthetic/resolve/" + commit + "/" + name);
+        run("openssl", "dgst", "-sha256", out.toString());
+      }
+      double reference = seconds(start);
+
+      double mb = total / 1e6;
+      System.out.println();
+      System.out.printf(
+          Locale.ROOT,
+          "Cold fetch of %d files, %.0f MiB (largest %d MiB), fake Hub on loopback, %d cores%n%n",
+          files.size() + 1,
+          total / 1048576.0,
+          bigMib,
+          Runtime.getRuntime().availableProcessors());
+      System.out.println("| measure | modelcache | reference: curl + openssl dgst -sha256 |");
+      System.out.println("|---|---|---|");
+      System.out.printf(Locale.ROOT, "| wall time | %.1f s | %.1f s |%n", ours, reference);
+      System.out.printf(
+          Locale.ROOT,
+          "| throughput (verified bytes) | %.0f MB/s | %.0f MB/s |%n",
+          mb / ours,
+          mb / reference);
+      System.out.println("| heap limit of the fetching JVM | -Xmx256m, completed | n/a |");
+      System.out.printf(Locale.ROOT, "| ratio | %.2fx the reference |  |%n", reference / ours);
+    }
+  }
+
+  private static double seconds(long startNanos) {
+    return (System.nanoTime() - startNanos) / 1e9;
+  }
+
+  private static void run(String... command) throws IOException, InterruptedException {
+    Process process =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    if (!process.waitFor(10, TimeUnit.MINUTES) || process.exitValue() != 0) {
+      throw new IllegalStateException(String.join(" ", command) + " failed");
+    }
+  }
+
+  private static Path ensureRandomFile(Path file, long size, long seed) throws IOException {
+    if (Files.exists(file) && Files.size(file) == size) {
+      return file;
+    }
+    Random random = new Random(seed);
+    byte[] chunk = new byte[1 << 20];
+    try (OutputStream out = Files.newOutputStream(file)) {
+      for (long written = 0; written < size; written += chunk.length) {
+        random.nextBytes(chunk);
+        out.write(chunk, 0, (int) Math.min(chunk.length, size - written));
+      }
+    }
+    return file;
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(dir)) {
+      for (Path p : (Iterable<Path>) walk.sorted(java.util.Comparator.reverseOrder())::iterator) {
+        Files.delete(p);
+      }
+    }
+  }
+}
