@@ -9,10 +9,12 @@ import dev.modelcache.source.RetryableSourceException;
 import dev.modelcache.source.Snapshot;
 import dev.modelcache.source.SourceException;
 import dev.modelcache.source.SourceFile;
+import dev.modelcache.store.ByteSink;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.ChecksumMismatchException;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.PartFile;
+import dev.modelcache.store.RangedPart;
 import dev.modelcache.store.StagedFile;
 import dev.modelcache.store.StoreException;
 import io.micrometer.core.instrument.Counter;
@@ -36,6 +38,9 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,6 +60,13 @@ import org.slf4j.LoggerFactory;
 public final class Fetcher implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Fetcher.class);
   static final int PARALLEL_FILES = 4;
+
+  /** Files at least this large are fetched as several byte ranges at once. */
+  static final long RANGED_MIN_BYTES = 64L << 20;
+
+  /** At most this many ranges per file. */
+  static final int RANGES = 4;
+
   private static final String TRANSIT_ADVICE =
       "The bytes were damaged in transit or by the server; fetch again, and if it persists report it upstream";
 
@@ -67,6 +79,8 @@ public final class Fetcher implements AutoCloseable {
   private final Backoff backoff;
   private final Backoff.Sleeper sleeper;
   private final ExecutorService downloads;
+  private final ExecutorService ranges;
+  private final long rangedMinBytes;
 
   public Fetcher(
       CacheStore store,
@@ -83,7 +97,8 @@ public final class Fetcher implements AutoCloseable {
         clock,
         offline,
         Backoff.standard(),
-        d -> Thread.sleep(d.toMillis()));
+        d -> Thread.sleep(d.toMillis()),
+        RANGED_MIN_BYTES);
   }
 
   Fetcher(
@@ -94,7 +109,9 @@ public final class Fetcher implements AutoCloseable {
       Clock clock,
       boolean offline,
       Backoff backoff,
-      Backoff.Sleeper sleeper) {
+      Backoff.Sleeper sleeper,
+      long rangedMinBytes) {
+    this.rangedMinBytes = rangedMinBytes;
     this.store = store;
     this.sources = Map.copyOf(sources);
     this.states = states;
@@ -104,6 +121,15 @@ public final class Fetcher implements AutoCloseable {
     this.backoff = backoff;
     this.sleeper = sleeper;
     AtomicInteger threads = new AtomicInteger();
+    AtomicInteger rangeThreads = new AtomicInteger();
+    this.ranges =
+        Executors.newCachedThreadPool(
+            task -> {
+              Thread thread =
+                  new Thread(task, "modelcache-range-" + rangeThreads.incrementAndGet());
+              thread.setDaemon(true);
+              return thread;
+            });
     this.downloads =
         Executors.newFixedThreadPool(
             PARALLEL_FILES,
@@ -320,7 +346,10 @@ public final class Fetcher implements AutoCloseable {
     }
   }
 
-  /** Downloads one file into a part, resuming after cuts, and checks its size and digests. */
+  /**
+   * Downloads one file, resuming after cuts, and checks its size and digests. Files of {@link
+   * #RANGED_MIN_BYTES} or more are fetched as several byte ranges at once.
+   */
   private StagedFile download(
       ModelConfig model,
       ModelSource source,
@@ -330,29 +359,168 @@ public final class Fetcher implements AutoCloseable {
       AtomicBoolean abort)
       throws IOException, InterruptedException {
     Counter bytes = metrics.fetchBytes(model.name(), sourceLabel);
-    try (PartFile part = store.newPart(file.gitSha1() != null ? file.size() : -1)) {
+    Transfer transfer = new Transfer(model, source, sourceLabel, snapshot, file);
+    StagedFile copy;
+    if (file.size() >= rangedMinBytes) {
+      copy = downloadRanged(transfer, abort, bytes);
+    } else {
+      try (PartFile part = store.newPart(file.gitSha1() != null ? file.size() : -1)) {
+        transfer.run(part, file.size(), abort::get, progress(model, abort::get, bytes));
+        if (part.size() != file.size()) {
+          throw new SourceException(
+              model.name()
+                  + " - "
+                  + file.path()
+                  + ": expected "
+                  + file.size()
+                  + " bytes, got "
+                  + part.size()
+                  + "; the source changed while fetching");
+        }
+        copy = part.finish();
+      }
+    }
+    try {
+      check(model, file, copy);
+    } catch (IOException e) {
+      store.discard(copy);
+      throw e;
+    }
+    return copy;
+  }
+
+  /** Several ranges at once into one file, hashed in order behind the written frontier. */
+  private StagedFile downloadRanged(Transfer transfer, AtomicBoolean abort, Counter bytes)
+      throws IOException, InterruptedException {
+    SourceFile file = transfer.file();
+    int parts = (int) Math.min(RANGES, Math.max(2, file.size() / (rangedMinBytes / 2)));
+    try (RangedPart part = store.newRangedPart(file.size(), parts, file.gitSha1() != null)) {
+      AtomicBoolean stop = new AtomicBoolean();
+      BooleanSupplier stopped = () -> stop.get() || abort.get();
+      LongConsumer progress = progress(transfer.model(), stopped, bytes);
+      AtomicReference<Exception> failure = new AtomicReference<>();
+      List<Future<?>> running = new ArrayList<>();
+      for (RangedPart.Region region : part.regions()) {
+        running.add(
+            ranges.submit(
+                () -> {
+                  try {
+                    transfer.run(region, region.end(), stopped, progress);
+                  } catch (DownloadAborted e) {
+                    part.fail();
+                  } catch (Exception e) {
+                    failure.compareAndSet(null, e);
+                    stop.set(true);
+                    part.fail();
+                  }
+                  return null;
+                }));
+      }
+      IOException hashFailure = null;
+      try {
+        part.hash(stopped);
+      } catch (IOException e) {
+        stop.set(true);
+        hashFailure = e;
+      }
+      awaitAll(running);
+      Exception first = failure.get();
+      if (first instanceof IOException io) {
+        throw io;
+      } else if (first instanceof InterruptedException interrupted) {
+        throw interrupted;
+      } else if (first != null) {
+        throw new IOException(transfer.model().name() + " - " + first, first);
+      }
+      if (abort.get()) {
+        throw new DownloadAborted();
+      }
+      if (hashFailure != null) {
+        throw hashFailure;
+      }
+      return part.finish();
+    }
+  }
+
+  /**
+   * Waits until every task has ended, whatever happens, so nothing writes to a part after its
+   * cleanup.
+   */
+  private static void awaitAll(List<Future<?>> tasks) {
+    boolean interrupted = false;
+    for (Future<?> task : tasks) {
+      while (true) {
+        try {
+          task.get();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        } catch (ExecutionException e) {
+          break; // the task records its own failure
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private LongConsumer progress(ModelConfig model, BooleanSupplier stopped, Counter bytes) {
+    return n -> {
+      if (stopped.getAsBoolean()) {
+        throw new DownloadAborted();
+      }
+      states.fetched(model.name(), n);
+      bytes.increment(n);
+    };
+  }
+
+  /** Moving the bytes of one file into a sink: resumes after cuts, retries with backoff. */
+  private final class Transfer {
+    private final ModelConfig model;
+    private final ModelSource source;
+    private final String sourceLabel;
+    private final Snapshot snapshot;
+    private final SourceFile file;
+
+    Transfer(
+        ModelConfig model,
+        ModelSource source,
+        String sourceLabel,
+        Snapshot snapshot,
+        SourceFile file) {
+      this.model = model;
+      this.source = source;
+      this.sourceLabel = sourceLabel;
+      this.snapshot = snapshot;
+      this.file = file;
+    }
+
+    ModelConfig model() {
+      return model;
+    }
+
+    SourceFile file() {
+      return file;
+    }
+
+    /** Fills {@code sink} up to {@code end}, resuming from its position after each cut. */
+    void run(ByteSink sink, long end, BooleanSupplier stopped, LongConsumer progress)
+        throws IOException, InterruptedException {
       for (int attempt = 1; ; attempt++) {
-        if (abort.get()) {
+        if (stopped.getAsBoolean()) {
           throw new DownloadAborted();
         }
         IOException cause;
-        long before = part.size();
-        try (InputStream in = source.open(model, snapshot, file, before)) {
-          part.append(
-              in,
-              n -> {
-                if (abort.get()) {
-                  throw new DownloadAborted();
-                }
-                states.fetched(model.name(), n);
-                bytes.increment(n);
-              });
-          if (part.size() >= file.size() || file.size() < 0) {
-            break;
+        long before = sink.position();
+        try (InputStream in = source.open(model, snapshot, file, before, end)) {
+          sink.append(in, progress);
+          if (sink.position() >= end) {
+            return;
           }
           cause =
               new RetryableSourceException(
-                  "the transfer ended at byte " + part.size() + " of " + file.size(), null);
+                  "the transfer ended at byte " + sink.position() + " of " + end, null);
         } catch (StoreException e) {
           throw e;
         } catch (RetryableSourceException e) {
@@ -366,7 +534,7 @@ public final class Fetcher implements AutoCloseable {
           }
           cause = e;
         }
-        if (part.size() > before) {
+        if (sink.position() > before) {
           attempt = 1; // progress was made: the connection, not the file, is the problem
         }
         if (attempt >= backoff.maxAttempts()) {
@@ -390,30 +558,11 @@ public final class Fetcher implements AutoCloseable {
             file.path(),
             cause.getMessage(),
             wait.toMillis(),
-            part.size(),
+            sink.position(),
             attempt + 1,
             backoff.maxAttempts());
         sleeper.sleep(wait);
       }
-      if (part.size() != file.size()) {
-        throw new SourceException(
-            model.name()
-                + " - "
-                + file.path()
-                + ": expected "
-                + file.size()
-                + " bytes, got "
-                + part.size()
-                + "; the source changed while fetching");
-      }
-      StagedFile copy = part.finish();
-      try {
-        check(model, file, copy);
-      } catch (IOException e) {
-        store.discard(copy);
-        throw e;
-      }
-      return copy;
     }
   }
 
@@ -487,6 +636,7 @@ public final class Fetcher implements AutoCloseable {
 
   @Override
   public void close() {
+    ranges.shutdownNow();
     downloads.shutdownNow();
     try {
       if (!downloads.awaitTermination(10, TimeUnit.SECONDS)) {

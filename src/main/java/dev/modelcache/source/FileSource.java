@@ -72,13 +72,17 @@ public final class FileSource implements ModelSource {
   }
 
   @Override
-  public InputStream open(ModelConfig model, Snapshot snapshot, SourceFile file, long offset)
+  public InputStream open(
+      ModelConfig model, Snapshot snapshot, SourceFile file, long offset, long end)
       throws IOException {
     Path path = model.source().directory().resolve(file.path());
     try {
       FileChannel channel = FileChannel.open(path, StandardOpenOption.READ);
       channel.position(offset);
-      return Channels.newInputStream(channel);
+      InputStream in = Channels.newInputStream(channel);
+      // a file that grew since it was listed is cut at the listed size; the fetch then checks the
+      // digest
+      return end >= file.size() ? in : new LimitedInputStream(in, end - offset);
     } catch (NoSuchFileException e) {
       throw new SourceException(
           model.name()

@@ -216,20 +216,22 @@ public final class HuggingFaceSource implements ModelSource {
   }
 
   @Override
-  public InputStream open(ModelConfig model, Snapshot snapshot, SourceFile file, long offset)
+  public InputStream open(
+      ModelConfig model, Snapshot snapshot, SourceFile file, long offset, long end)
       throws IOException {
     String repo = model.source().location();
     String kind = model.source().repoType() + "s";
     HttpUrl url = resolveUrl(kind, repo, snapshot.revision(), file.path());
     Request.Builder request = authorize(new Request.Builder().url(url).get());
-    if (offset > 0) {
-      request.header("Range", "bytes=" + offset + "-");
+    boolean partial = offset > 0 || end < file.size();
+    if (partial) {
+      request.header("Range", "bytes=" + offset + "-" + (end - 1));
     }
     Response response = call(model, request.build(), true, file.path());
     try {
       ResponseBody body = response.body();
       InputStream in = body.byteStream();
-      if (offset > 0 && response.code() == 206) {
+      if (partial && response.code() == 206) {
         Matcher range = CONTENT_RANGE.matcher(response.header("Content-Range", ""));
         if (!range.matches() || Long.parseLong(range.group(1)) != offset) {
           throw new RetryableSourceException(
@@ -243,8 +245,10 @@ public final class HuggingFaceSource implements ModelSource {
                   + "'",
               null);
         }
-      } else if (offset > 0) {
-        in.skipNBytes(offset); // the server ignored Range: read past what we already have
+      } else if (partial) {
+        // the server ignored Range: read past what we already have, and stop at the range's end
+        in.skipNBytes(offset);
+        in = new LimitedInputStream(in, end - offset);
       }
       return new FilterInputStream(in) {
         @Override

@@ -11,9 +11,10 @@ public interface ModelSource {
   Snapshot resolve(ModelConfig model) throws IOException;
 
   /**
-   * Opens {@code file} of {@code snapshot} (as {@link #resolve} returned it) from byte {@code
-   * offset} on (0 for the whole file).
+   * Opens bytes {@code [offset, end)} of {@code file} of {@code snapshot} (as {@link #resolve}
+   * returned it); {@code end} is at most the file's size. The stream may end early (a cut); the
+   * caller resumes from where it stopped.
    */
-  InputStream open(ModelConfig model, Snapshot snapshot, SourceFile file, long offset)
+  InputStream open(ModelConfig model, Snapshot snapshot, SourceFile file, long offset, long end)
       throws IOException;
 }

@@ -104,6 +104,17 @@ public final class CacheStore {
     return new PartFile(tempDir().resolve(UUID.randomUUID() + ".part"), gitBlobSize);
   }
 
+  /**
+   * Starts a download of {@code size} bytes in {@code parts} ranges written at once; see {@link
+   * RangedPart}.
+   *
+   * @param gitBlob whether the git blob SHA-1 must be computed too
+   */
+  public RangedPart newRangedPart(long size, int parts, boolean gitBlob) throws IOException {
+    Files.createDirectories(tempDir());
+    return new RangedPart(tempDir().resolve(UUID.randomUUID() + ".part"), size, parts, gitBlob);
+  }
+
   /** Deletes a staged file that will not be installed. */
   public void discard(StagedFile staged) {
     try {

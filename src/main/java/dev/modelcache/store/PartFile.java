@@ -17,7 +17,7 @@ import java.util.function.LongConsumer;
  * files the HuggingFace Hub tracks in git, their git blob SHA-1) is computed, so that a transfer
  * cut part-way resumes from {@link #size()} without reading back what is already on disk.
  */
-public final class PartFile implements AutoCloseable {
+public final class PartFile implements ByteSink, AutoCloseable {
   private final Path temp;
   private final FileChannel channel;
   private final MessageDigest sha256 = CacheStore.sha256();
@@ -45,11 +45,12 @@ public final class PartFile implements AutoCloseable {
     return size;
   }
 
-  /**
-   * Appends {@code in} to the end until it ends or fails; bytes read before a failure are kept.
-   *
-   * @param progress told the size of each chunk written
-   */
+  @Override
+  public long position() {
+    return size;
+  }
+
+  @Override
   public void append(InputStream in, LongConsumer progress) throws IOException {
     int n;
     while ((n = in.read(buffer)) >= 0) {

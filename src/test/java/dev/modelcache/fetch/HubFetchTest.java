@@ -49,6 +49,7 @@ class HubFetchTest {
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   private final List<Duration> sleeps = new ArrayList<>();
   private Fetcher fetcher;
+  private long rangedMinBytes = Fetcher.RANGED_MIN_BYTES;
 
   @BeforeEach
   void startHub() throws Exception {
@@ -102,7 +103,8 @@ class HubFetchTest {
             Clock.systemUTC(),
             config.cache().offline(),
             backoff,
-            sleeps::add);
+            sleeps::add,
+            rangedMinBytes);
     return fetcher;
   }
 
@@ -244,7 +246,8 @@ class HubFetchTest {
     InstalledSnapshot snapshot = fetch(NAME);
     assertThat(snapshot.dir().resolve("model.safetensors")).hasBinaryContent(WEIGHTS);
     assertThat(hub.requests())
-        .anyMatch(r -> r.host().equals("cdn") && "bytes=100000-".equals(r.headers().get("range")));
+        .anyMatch(
+            r -> r.host().equals("cdn") && "bytes=100000-299999".equals(r.headers().get("range")));
     double fetched = registry.get(Metrics.FETCH_BYTES).counter().count();
     assertThat(fetched).isEqualTo(WEIGHTS.length + CONFIG.length() + "notes\n".length());
     assertThat(sleeps).hasSize(1);
@@ -349,6 +352,54 @@ class HubFetchTest {
                 + " cache at "
                 + tmp.resolve("cache/hub/models--org--other"));
     assertThat(hub.requests()).isEmpty();
+  }
+
+  @Test
+  void aLargeFileComesInParallelRangesResumedOneByOne() throws Exception {
+    rangedMinBytes = 64 * 1024; // the 300 KB weights become 4 ranges of 75 KB
+    hub.fault(Fault.cut("/lfs/", 30_000));
+    InstalledSnapshot snapshot = fetch(NAME);
+    assertThat(snapshot.dir().resolve("model.safetensors")).hasBinaryContent(WEIGHTS);
+    List<String> ranges =
+        hub.requests().stream()
+            .filter(r -> r.host().equals("cdn") && r.method().equals("GET"))
+            .map(r -> r.headers().get("range"))
+            .toList();
+    assertThat(ranges)
+        .contains(
+            "bytes=0-74999", "bytes=75000-149999", "bytes=150000-224999", "bytes=225000-299999");
+    // the cut range resumed from where it stopped, to its own end
+    assertThat(ranges)
+        .anyMatch(r -> r.matches("bytes=(30000-74999|105000-149999|180000-224999|255000-299999)"));
+    assertThat(registry.get(Metrics.FETCH_BYTES).counter().count())
+        .isEqualTo(WEIGHTS.length + CONFIG.length() + "notes\n".length());
+    assertThat(TestModels.filesUnder(tmp.resolve("cache/.modelcache/tmp"))).isEmpty();
+  }
+
+  @Test
+  void wrongBytesInARangedDownloadAreNeverInstalled() {
+    rangedMinBytes = 64 * 1024;
+    hub.fault(Fault.wrongBytes("/lfs/"));
+    assertThatThrownBy(() -> fetch(NAME))
+        .isInstanceOf(ChecksumMismatchException.class)
+        .hasMessageStartingWith(
+            "m - model.safetensors: sha256 mismatch: expected " + sha256(WEIGHTS));
+    assertThat(TestModels.filesUnder(tmp.resolve("cache/hub"))).isEmpty();
+    assertThat(TestModels.filesUnder(tmp.resolve("cache/.modelcache/tmp"))).isEmpty();
+  }
+
+  @Test
+  void aRangeThatFailsForGoodStopsTheOthersAndLeavesNothing() {
+    rangedMinBytes = 64 * 1024;
+    // 4 ranges of 4 attempts each absorb at most 12 failures: the 13th makes one range give up
+    for (int i = 0; i < 16; i++) {
+      hub.fault(Fault.status("/lfs/", 500, null));
+    }
+    assertThatThrownBy(() -> fetch(NAME))
+        .isInstanceOf(SourceException.class)
+        .hasMessageContaining("gave up after 4 attempts without progress");
+    assertThat(TestModels.filesUnder(tmp.resolve("cache/hub"))).isEmpty();
+    assertThat(TestModels.filesUnder(tmp.resolve("cache/.modelcache/tmp"))).isEmpty();
   }
 
   static byte[] randomBytes(int size, long seed) {
