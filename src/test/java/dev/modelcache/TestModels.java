@@ -115,6 +115,26 @@ public final class TestModels {
     }
   }
 
+  /**
+   * Asserts that nothing of a model is installed (no blob, snapshot or ref under {@code local/})
+   * and that no file anywhere in the cache holds the given (corrupted) bytes.
+   */
+  public static void assertNothingInstalled(Path cache, String corruptedSha256) {
+    org.assertj.core.api.Assertions.assertThat(filesUnder(cache.resolve("local"))).isEmpty();
+    org.assertj.core.api.Assertions.assertThat(filesUnder(cache))
+        .noneMatch(p -> p.endsWith(corruptedSha256));
+    for (String file : filesUnder(cache)) {
+      try {
+        org.assertj.core.api.Assertions.assertThat(
+                dev.modelcache.store.CacheStore.sha256Of(cache.resolve(file)))
+            .as(file)
+            .isNotEqualTo(corruptedSha256);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
   public static Map<String, String> pins(String name) {
     return Map.of("model.pt", sha256(name, "model.pt"), "config.json", sha256(name, "config.json"));
   }

@@ -9,6 +9,7 @@ import dev.modelcache.source.RetryableSourceException;
 import dev.modelcache.source.Snapshot;
 import dev.modelcache.source.SourceException;
 import dev.modelcache.source.SourceFile;
+import dev.modelcache.store.BlobLock;
 import dev.modelcache.store.ByteSink;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.ChecksumMismatchException;
@@ -177,14 +178,9 @@ public final class Fetcher implements AutoCloseable {
     Map<String, CacheStore.Entry> present = new LinkedHashMap<>();
     List<SourceFile> missing = new ArrayList<>();
     for (SourceFile file : byPath.values()) {
-      String expected = expectedSha256(model, file);
-      String blob = hub ? file.etag() : expected;
-      Optional<java.nio.file.Path> existing =
-          blob == null ? Optional.empty() : store.blob(model, blob, file.size());
-      if (existing.isPresent()) {
-        String sha256 = expected != null ? expected : CacheStore.sha256Of(existing.get());
-        present.put(
-            file.path(), new CacheStore.Entry(file.path(), blob, file.size(), sha256, null));
+      Optional<CacheStore.Entry> entry = inCache(model, file);
+      if (entry.isPresent()) {
+        present.put(file.path(), entry.get());
       } else {
         missing.add(file);
       }
@@ -202,8 +198,7 @@ public final class Fetcher implements AutoCloseable {
           snapshot.revision() == null ? "" : " at " + snapshot.revision());
     }
     Map<String, StagedFile> staged = downloadAll(model, source, sourceLabel, snapshot, missing);
-    boolean installed = false;
-    try {
+    {
       states.verifying(model.name());
       List<CacheStore.Entry> entries = new ArrayList<>();
       Map<String, String> sha256ByPath = new TreeMap<>();
@@ -212,15 +207,24 @@ public final class Fetcher implements AutoCloseable {
         if (entry == null) {
           StagedFile copy = staged.get(file.path());
           entry =
-              new CacheStore.Entry(
-                  file.path(), hub ? file.etag() : copy.sha256(), copy.size(), copy.sha256(), copy);
+              copy != null
+                  ? new CacheStore.Entry(
+                      file.path(),
+                      hub ? file.etag() : copy.sha256(),
+                      copy.size(),
+                      copy.sha256(),
+                      copy)
+                  : inCache(model, file)
+                      .orElseThrow(
+                          () ->
+                              new IOException(
+                                  model.name() + " - " + file.path() + " vanished from the cache"));
         }
         entries.add(entry);
         sha256ByPath.put(file.path(), entry.sha256());
       }
       String id = hub ? snapshot.revision() : CacheStore.snapshotId(sha256ByPath);
       InstalledSnapshot result = store.install(model, id, CacheStore.refName(model), entries);
-      installed = true;
       Duration took = Duration.between(start, clock.instant());
       if (missing.isEmpty()) {
         log.info(
@@ -241,11 +245,33 @@ public final class Fetcher implements AutoCloseable {
             human((long) (toFetch / Math.max(0.001, took.toMillis() / 1000.0))));
       }
       return result;
-    } finally {
-      if (!installed) {
-        staged.values().forEach(store::discard);
-      }
     }
+  }
+
+  /**
+   * The file when the cache already holds its bytes: installed in {@code blobs/}, or verified and
+   * set aside by an earlier fetch that did not finish. Only files whose blob name is known up front
+   * (the Hub's etag, a pin) can be found; unpinned local files are always read again.
+   */
+  private Optional<CacheStore.Entry> inCache(ModelConfig model, SourceFile file)
+      throws IOException {
+    String expected = expectedSha256(model, file);
+    String blob = model.source().scheme() == SourceRef.Scheme.HF ? file.etag() : expected;
+    if (blob == null) {
+      return Optional.empty();
+    }
+    Optional<java.nio.file.Path> installed = store.blob(model, blob, file.size());
+    if (installed.isPresent()) {
+      String sha256 = expected != null ? expected : CacheStore.sha256Of(installed.get());
+      return Optional.of(new CacheStore.Entry(file.path(), blob, file.size(), sha256, null));
+    }
+    Optional<java.nio.file.Path> aside = store.setAside(model, blob, file.size());
+    if (aside.isPresent()) {
+      String sha256 = expected != null ? expected : CacheStore.sha256Of(aside.get());
+      StagedFile staged = new StagedFile(aside.get(), file.size(), sha256, file.gitSha1());
+      return Optional.of(new CacheStore.Entry(file.path(), blob, file.size(), sha256, staged));
+    }
+    return Optional.empty();
   }
 
   private void checkPins(ModelConfig model, Map<String, SourceFile> byPath) throws IOException {
@@ -331,8 +357,7 @@ public final class Fetcher implements AutoCloseable {
           failure != null ? failure : new InterruptedIOException(model.name() + " - interrupted");
     }
     if (failure != null) {
-      staged.values().forEach(store::discard);
-      throw failure;
+      throw failure; // verified files stay set aside for the next fetch
     }
     return staged;
   }
@@ -358,43 +383,109 @@ public final class Fetcher implements AutoCloseable {
       SourceFile file,
       AtomicBoolean abort)
       throws IOException, InterruptedException {
-    Counter bytes = metrics.fetchBytes(model.name(), sourceLabel);
-    Transfer transfer = new Transfer(model, source, sourceLabel, snapshot, file);
-    StagedFile copy;
-    if (file.size() >= rangedMinBytes) {
-      copy = downloadRanged(transfer, abort, bytes);
-    } else {
-      try (PartFile part = store.newPart(file.gitSha1() != null ? file.size() : -1)) {
-        transfer.run(part, file.size(), abort::get, progress(model, abort::get, bytes));
-        if (part.size() != file.size()) {
-          throw new SourceException(
-              model.name()
-                  + " - "
-                  + file.path()
-                  + ": expected "
-                  + file.size()
-                  + " bytes, got "
-                  + part.size()
-                  + "; the source changed while fetching");
-        }
-        copy = part.finish();
+    boolean hub = model.source().scheme() == SourceRef.Scheme.HF;
+    String known = hub ? file.etag() : expectedSha256(model, file);
+    String key = known != null ? known : "path-" + sha256Hex(file.path()).substring(0, 40);
+    try (BlobLock lock =
+        store.lock(
+            model,
+            key,
+            holder ->
+                log.info(
+                    "{} - {}: waiting for {}, which is downloading it ({} on disk so far)",
+                    model.name(),
+                    file.path(),
+                    holder,
+                    human(store.partBytes(model, key))))) {
+      if (!lock.crossProcess()) {
+        warnNoLocks();
       }
+      if (known != null) {
+        // another process may have finished it while this one waited for the lock
+        if (store.blob(model, known, file.size()).isPresent()) {
+          return null;
+        }
+        Optional<java.nio.file.Path> aside = store.setAside(model, known, file.size());
+        if (aside.isPresent()) {
+          String sha256 = file.sha256() != null ? file.sha256() : expectedSha256(model, file);
+          return new StagedFile(
+              aside.get(),
+              file.size(),
+              sha256 != null ? sha256 : CacheStore.sha256Of(aside.get()),
+              file.gitSha1());
+        }
+      }
+      Counter bytes = metrics.fetchBytes(model.name(), sourceLabel);
+      Transfer transfer = new Transfer(model, source, sourceLabel, snapshot, file);
+      StagedFile copy;
+      if (file.size() >= rangedMinBytes) {
+        copy = downloadRanged(transfer, abort, bytes, key);
+      } else {
+        try (PartFile part =
+            store.part(model, key, file.size(), file.gitSha1() != null ? file.size() : -1)) {
+          if (part.size() > 0) {
+            log.info(
+                "{} - {}: resuming from byte {} left by an earlier attempt",
+                model.name(),
+                file.path(),
+                part.size());
+          }
+          transfer.run(part, file.size(), abort::get, progress(model, abort::get, bytes));
+          if (part.size() != file.size()) {
+            part.delete();
+            throw new SourceException(
+                model.name()
+                    + " - "
+                    + file.path()
+                    + ": expected "
+                    + file.size()
+                    + " bytes, got "
+                    + part.size()
+                    + "; the source changed while fetching");
+          }
+          copy = part.finish();
+        }
+      }
+      try {
+        check(model, file, copy);
+      } catch (IOException e) {
+        store.discard(copy);
+        throw e;
+      }
+      return store.setAside(model, copy, hub ? file.etag() : copy.sha256());
     }
+  }
+
+  private final AtomicBoolean warnedNoLocks = new AtomicBoolean();
+
+  private void warnNoLocks() {
+    if (warnedNoLocks.compareAndSet(false, true)) {
+      log.warn(
+          "the cache volume {} does not support file locks: processes sharing it may download the same"
+              + " file twice (every file is still published whole, by an atomic rename)",
+          store.root());
+    }
+  }
+
+  private static String sha256Hex(String text) {
     try {
-      check(model, file, copy);
-    } catch (IOException e) {
-      store.discard(copy);
-      throw e;
+      return java.util.HexFormat.of()
+          .formatHex(
+              java.security.MessageDigest.getInstance("SHA-256")
+                  .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java runtime has SHA-256", e);
     }
-    return copy;
   }
 
   /** Several ranges at once into one file, hashed in order behind the written frontier. */
-  private StagedFile downloadRanged(Transfer transfer, AtomicBoolean abort, Counter bytes)
+  private StagedFile downloadRanged(
+      Transfer transfer, AtomicBoolean abort, Counter bytes, String key)
       throws IOException, InterruptedException {
     SourceFile file = transfer.file();
     int parts = (int) Math.min(RANGES, Math.max(2, file.size() / (rangedMinBytes / 2)));
-    try (RangedPart part = store.newRangedPart(file.size(), parts, file.gitSha1() != null)) {
+    try (RangedPart part =
+        store.rangedPart(transfer.model(), key, file.size(), parts, file.gitSha1() != null)) {
       AtomicBoolean stop = new AtomicBoolean();
       BooleanSupplier stopped = () -> stop.get() || abort.get();
       LongConsumer progress = progress(transfer.model(), stopped, bytes);

@@ -115,6 +115,90 @@ public final class CacheStore {
     return new RangedPart(tempDir().resolve(UUID.randomUUID() + ".part"), size, parts, gitBlob);
   }
 
+  /**
+   * Takes the download lock of one blob of {@code model} (see {@link BlobLock}).
+   *
+   * @param key the blob's name when known (the Hub's etag, a pinned SHA-256), else a key derived
+   *     from its path
+   * @param waiting told who holds the lock when this call has to wait for it
+   */
+  public BlobLock lock(ModelConfig model, String key, java.util.function.Consumer<String> waiting)
+      throws IOException {
+    return BlobLock.acquire(
+        stateDir("locks", model).resolve(checkedSegment(key) + ".lock"), waiting);
+  }
+
+  /**
+   * The resumable part of one blob's download, under {@code .modelcache/parts}: a part left by a
+   * crash is taken up where it stopped, its bytes re-read into the digests. Hold the blob's {@link
+   * #lock} while using it.
+   *
+   * @param gitBlobSize the expected size when the git blob SHA-1 must be computed too, else -1
+   */
+  public PartFile part(ModelConfig model, String key, long size, long gitBlobSize)
+      throws IOException {
+    Path dir = stateDir("parts", model);
+    Files.createDirectories(dir);
+    return new PartFile(dir.resolve(checkedSegment(key) + ".part"), gitBlobSize, size, true);
+  }
+
+  /** Like {@link #part}, for a download in several ranges at once (see {@link RangedPart}). */
+  public RangedPart rangedPart(ModelConfig model, String key, long size, int parts, boolean gitBlob)
+      throws IOException {
+    Path dir = stateDir("parts", model);
+    Files.createDirectories(dir);
+    return new RangedPart(dir.resolve(checkedSegment(key) + ".ranged"), size, parts, gitBlob, true);
+  }
+
+  /**
+   * Sets a verified download aside under {@code .modelcache/verified} by its blob name, not yet
+   * installed, so that its lock can be released: a later fetch (of this process or another) reuses
+   * it, and {@link #install} publishes it.
+   */
+  public StagedFile setAside(ModelConfig model, StagedFile staged, String blobName)
+      throws IOException {
+    Path dir = stateDir("verified", model);
+    Files.createDirectories(dir);
+    Path target = dir.resolve(checkedSegment(blobName));
+    moveAtomically(staged.temp(), target);
+    fsyncDirectory(dir);
+    return new StagedFile(target, staged.size(), staged.sha256(), staged.gitSha1());
+  }
+
+  /**
+   * A verified download set aside earlier under {@code blobName}, when it has {@code size} bytes.
+   */
+  public Optional<Path> setAside(ModelConfig model, String blobName, long size) throws IOException {
+    Path file = stateDir("verified", model).resolve(checkedSegment(blobName));
+    return Files.isRegularFile(file) && Files.size(file) == size
+        ? Optional.of(file)
+        : Optional.empty();
+  }
+
+  /**
+   * How many bytes the part of one blob's download holds on disk (for "how far did it get"
+   * messages).
+   */
+  public long partBytes(ModelConfig model, String key) {
+    Path dir = stateDir("parts", model);
+    long bytes = 0;
+    for (String suffix : List.of(".part", ".ranged")) {
+      try {
+        bytes = Math.max(bytes, Files.size(dir.resolve(key + suffix)));
+      } catch (IOException e) {
+        // no such part yet
+      }
+    }
+    return bytes;
+  }
+
+  private Path stateDir(String kind, ModelConfig model) {
+    return root.resolve(".modelcache")
+        .resolve(kind)
+        .resolve(
+            root.relativize(repoDir(model)).toString().replace(java.io.File.separatorChar, '-'));
+  }
+
   /** Deletes a staged file that will not be installed. */
   public void discard(StagedFile staged) {
     try {

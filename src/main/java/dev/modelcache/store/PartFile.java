@@ -23,6 +23,7 @@ public final class PartFile implements ByteSink, AutoCloseable {
   private final MessageDigest sha256 = CacheStore.sha256();
   private final MessageDigest gitSha1;
   private final byte[] buffer = new byte[1 << 16];
+  private final boolean keep;
   private long size;
   private boolean finished;
 
@@ -30,14 +31,53 @@ public final class PartFile implements ByteSink, AutoCloseable {
    * @param expectedSize when not negative, also computes the git blob SHA-1 of a file of this size
    */
   PartFile(Path temp, long expectedSize) throws IOException {
+    this(temp, expectedSize, -1, false);
+  }
+
+  /**
+   * A part that survives its process: when {@code temp} exists (a download cut by a crash), its
+   * bytes are re-read into the digests, so they are verified as part of the whole file, and
+   * appending continues after them.
+   *
+   * @param maxSize a longer existing file is not this download: it is started over
+   */
+  PartFile(Path temp, long expectedSize, long maxSize, boolean resumable) throws IOException {
     this.temp = temp;
-    this.channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    this.keep = resumable;
     if (expectedSize >= 0) {
       gitSha1 = CacheStore.sha1();
       gitSha1.update(("blob " + expectedSize + "\0").getBytes(StandardCharsets.US_ASCII));
     } else {
       gitSha1 = null;
     }
+    if (!resumable) {
+      this.channel =
+          FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+      return;
+    }
+    this.channel =
+        FileChannel.open(
+            temp, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    long existing = channel.size();
+    if (maxSize >= 0 && existing > maxSize) {
+      channel.truncate(0);
+      existing = 0;
+    }
+    ByteBuffer buffer = ByteBuffer.wrap(this.buffer);
+    for (long at = 0; at < existing; ) {
+      buffer.clear();
+      int n = channel.read(buffer, at);
+      if (n <= 0) {
+        break;
+      }
+      sha256.update(this.buffer, 0, n);
+      if (gitSha1 != null) {
+        gitSha1.update(this.buffer, 0, n);
+      }
+      at += n;
+      size = at;
+    }
+    channel.position(size);
   }
 
   /** Bytes written so far: the offset to resume from. */
@@ -89,12 +129,23 @@ public final class PartFile implements ByteSink, AutoCloseable {
         gitSha1 == null ? null : hex.formatHex(gitSha1.digest()));
   }
 
-  /** Deletes the temporary file unless {@link #finish()} handed it over. */
+  /**
+   * Closes the file. A resumable part keeps its bytes for the next attempt (see {@link #delete()});
+   * a throwaway one is deleted unless {@link #finish()} handed it over.
+   */
   @Override
   public void close() throws IOException {
     if (!finished) {
       channel.close();
-      Files.deleteIfExists(temp);
+      if (!keep) {
+        Files.deleteIfExists(temp);
+      }
     }
+  }
+
+  /** Drops the bytes: the next attempt starts over. */
+  public void delete() throws IOException {
+    channel.close();
+    Files.deleteIfExists(temp);
   }
 }

@@ -35,16 +35,36 @@ public final class RangedPart implements AutoCloseable {
   private final MessageDigest gitSha1;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition progressed = lock.newCondition();
+  private final boolean resumable;
+  private final Path state;
   private volatile boolean failed;
   private boolean hashed;
   private boolean finished;
 
   RangedPart(Path temp, long size, int parts, boolean gitBlob) throws IOException {
+    this(temp, size, parts, gitBlob, false);
+  }
+
+  /**
+   * @param resumable keep the part and a {@code .state} file beside it (each range's bytes written,
+   *     saved after each write-back) when the download stops, and take them up again when they
+   *     match
+   */
+  RangedPart(Path temp, long size, int parts, boolean gitBlob, boolean resumable)
+      throws IOException {
     this.temp = temp;
     this.size = size;
+    this.resumable = resumable;
+    this.state = temp.resolveSibling(temp.getFileName() + ".state");
     this.channel =
-        FileChannel.open(
-            temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        resumable
+            ? FileChannel.open(
+                temp, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE)
+            : FileChannel.open(
+                temp,
+                StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
     if (gitBlob) {
       gitSha1 = CacheStore.sha1();
       gitSha1.update(("blob " + size + "\0").getBytes(StandardCharsets.US_ASCII));
@@ -55,6 +75,61 @@ public final class RangedPart implements AutoCloseable {
     for (long start = 0; start < size; start += step) {
       regions.add(new Region(start, Math.min(size, start + step)));
     }
+    if (resumable) {
+      restoreState();
+    }
+  }
+
+  /**
+   * Takes up the ranges' progress saved by an earlier attempt, when it describes this same
+   * download.
+   */
+  private void restoreState() throws IOException {
+    List<String> lines = Files.exists(state) ? Files.readAllLines(state) : List.of();
+    boolean matches = lines.size() == regions.size() + 1 && lines.get(0).equals("size " + size);
+    for (int i = 0; matches && i < regions.size(); i++) {
+      String[] parts = lines.get(i + 1).split(" ");
+      Region region = regions.get(i);
+      matches =
+          parts.length == 3
+              && Long.parseLong(parts[0]) == region.start
+              && Long.parseLong(parts[1]) == region.end
+              && Long.parseLong(parts[2]) <= region.end - region.start;
+      if (matches) {
+        region.written = Long.parseLong(parts[2]);
+        region.flushed = region.written;
+      }
+    }
+    if (!matches) {
+      regions.forEach(r -> r.written = 0);
+      channel.truncate(0);
+    }
+  }
+
+  /**
+   * Saves each range's progress; called only after a write-back, so it never claims unwritten
+   * bytes.
+   */
+  private synchronized void saveState() throws IOException {
+    if (!resumable) {
+      return;
+    }
+    StringBuilder text = new StringBuilder("size " + size + "\n");
+    for (Region region : regions) {
+      text.append(region.start)
+          .append(' ')
+          .append(region.end)
+          .append(' ')
+          .append(region.flushed)
+          .append('\n');
+    }
+    Path tempState = state.resolveSibling(state.getFileName() + ".tmp");
+    Files.writeString(tempState, text);
+    Files.move(
+        tempState,
+        state,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
   }
 
   /** The ranges to download, in file order, covering the whole file. */
@@ -149,12 +224,33 @@ public final class RangedPart implements AutoCloseable {
         gitSha1 == null ? null : hex.formatHex(gitSha1.digest()));
   }
 
+  /**
+   * Closes the file. A resumable part keeps its bytes and saves its ranges' progress for the next
+   * attempt; otherwise it is deleted unless {@link #finish()} handed it over.
+   */
   @Override
   public void close() throws IOException {
-    if (!finished) {
-      channel.close();
-      Files.deleteIfExists(temp);
+    if (finished) {
+      Files.deleteIfExists(state);
+      return;
     }
+    if (resumable && channel.isOpen()) {
+      channel.force(false);
+      regions.forEach(r -> r.flushed = r.written);
+      saveState();
+      channel.close();
+      return;
+    }
+    channel.close();
+    Files.deleteIfExists(temp);
+    Files.deleteIfExists(state);
+  }
+
+  /** Drops the bytes and the saved progress: the next attempt starts over. */
+  public void delete() throws IOException {
+    channel.close();
+    Files.deleteIfExists(temp);
+    Files.deleteIfExists(state);
   }
 
   /** One byte range {@code [start, end)}, written in order from {@code start}. */
@@ -162,7 +258,7 @@ public final class RangedPart implements AutoCloseable {
     private final long start;
     private final long end;
     private volatile long written;
-    private long flushed;
+    private volatile long flushed;
 
     Region(long start, long end) {
       this.start = start;
@@ -201,10 +297,12 @@ public final class RangedPart implements AutoCloseable {
         signal();
         progress.accept(n);
         if (written - flushed >= FLUSH_EVERY) {
-          // write back as the transfer goes on, so the final fsync has little left to do; the other
-          // ranges and the hash keep going meanwhile
+          // write back as the transfer goes on, so the final fsync has little left to do (the other
+          // ranges and the hash keep going meanwhile), and record how far it got for a restart
+          long reached = written;
           channel.force(false);
-          flushed = written;
+          flushed = reached;
+          saveState();
         }
       }
     }

@@ -62,7 +62,7 @@ class CliTest {
                 + CacheStore.sha256Of(source.resolve("model.pt"))
                 + "; the file was not installed. If the new bytes are"
                 + " intended, update the pin; otherwise restore the file");
-    assertThat(TestModels.filesUnder(cache)).isEmpty();
+    TestModels.assertNothingInstalled(cache, CacheStore.sha256Of(source.resolve("model.pt")));
   }
 
   @Test

@@ -78,7 +78,7 @@ class FetcherTest {
                 + " (pinned in the config), actual "
                 + actual
                 + "; the file was not installed");
-    assertThat(TestModels.filesUnder(cache)).isEmpty();
+    TestModels.assertNothingInstalled(cache, actual);
     assertThat(registry.get(Metrics.VERIFY_FAILURES).counter().count()).isEqualTo(1.0);
   }
 

@@ -1,0 +1,126 @@
+package dev.modelcache.store;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * Exclusive right to download one blob, across threads of this process and across processes sharing
+ * the volume ({@link FileChannel#lock}). The holder writes who it is into the lock file, so a
+ * waiter can say whom it waits for. Where the filesystem refuses locks (some network filesystems),
+ * the lock degrades to this process only: downloads may then be duplicated, never corrupted, since
+ * every final file is published by an atomic rename.
+ */
+public final class BlobLock implements AutoCloseable {
+  private static final ConcurrentHashMap<Path, ReentrantLock> IN_PROCESS =
+      new ConcurrentHashMap<>();
+  private static final String HOLDER = holder();
+
+  private final ReentrantLock local;
+  private final FileChannel channel;
+  private final FileLock lock;
+
+  private BlobLock(ReentrantLock local, FileChannel channel, FileLock lock) {
+    this.local = local;
+    this.channel = channel;
+    this.lock = lock;
+  }
+
+  /**
+   * Takes the lock of {@code file}, waiting as long as another thread or process holds it.
+   *
+   * @param waiting told, once, who holds the lock when it has to wait
+   */
+  static BlobLock acquire(Path file, Consumer<String> waiting) throws IOException {
+    ReentrantLock local =
+        IN_PROCESS.computeIfAbsent(file.toAbsolutePath(), p -> new ReentrantLock());
+    if (!local.tryLock()) {
+      waiting.accept("another download of this process");
+      local.lock();
+    }
+    FileChannel channel = null;
+    try {
+      Files.createDirectories(file.getParent());
+      channel =
+          FileChannel.open(
+              file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      FileLock lock;
+      try {
+        lock = channel.tryLock();
+        if (lock == null) {
+          waiting.accept(readHolder(channel));
+          lock = channel.lock();
+        }
+      } catch (IOException unsupported) {
+        // no locks on this filesystem: unique temp files and atomic renames still keep files whole
+        return new BlobLock(local, channel, null);
+      }
+      channel.truncate(0);
+      channel.write(ByteBuffer.wrap(HOLDER.getBytes(StandardCharsets.UTF_8)), 0);
+      return new BlobLock(local, channel, lock);
+    } catch (IOException | RuntimeException e) {
+      if (channel != null) {
+        channel.close();
+      }
+      local.unlock();
+      throw e;
+    }
+  }
+
+  /** Whether other processes are kept out too (false where the filesystem has no locks). */
+  public boolean crossProcess() {
+    return lock != null;
+  }
+
+  private static String readHolder(FileChannel channel) {
+    try {
+      ByteBuffer buffer = ByteBuffer.allocate(512);
+      int n = channel.read(buffer, 0);
+      return n <= 0
+          ? "another process"
+          : new String(buffer.array(), 0, n, StandardCharsets.UTF_8).strip();
+    } catch (IOException e) {
+      return "another process";
+    }
+  }
+
+  private static String holder() {
+    String host;
+    try {
+      host = InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      host = "unknown host";
+    }
+    return "process "
+        + ProcessHandle.current().pid()
+        + " on "
+        + host
+        + " (JVM "
+        + ManagementFactory.getRuntimeMXBean().getName()
+        + "), since "
+        + Instant.now();
+  }
+
+  @Override
+  public void close() throws IOException {
+    try {
+      if (lock != null) {
+        lock.release();
+      }
+      channel.close();
+    } finally {
+      local.unlock();
+    }
+  }
+}
