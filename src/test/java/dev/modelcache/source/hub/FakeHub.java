@@ -73,6 +73,9 @@ import java.util.regex.Pattern;
  * drops the Authorization header for any other host, exactly as against huggingface.co and its CDN.
  */
 public final class FakeHub implements AutoCloseable {
+  private final java.util.concurrent.atomic.AtomicLong bodyBytes =
+      new java.util.concurrent.atomic.AtomicLong();
+  private volatile long throttle;
   private static final String LFS_SPEC = "version https://git-lfs.github.com/spec/v1\n";
   private static final String DATE = "2024-01-02T03:04:05.000Z";
   private static final Pattern COMMIT = Pattern.compile("[0-9a-f]{40}");
@@ -130,6 +133,19 @@ public final class FakeHub implements AutoCloseable {
   /** API and resolve host, e.g. {@code http://localhost:41234}; no trailing slash. */
   public String endpoint() {
     return "http://localhost:" + api.getAddress().getPort();
+  }
+
+  /**
+   * Bytes of response bodies written to clients so far, on both listeners (what a client could
+   * download).
+   */
+  public long bodyBytesSent() {
+    return bodyBytes.get();
+  }
+
+  /** Throttles every body from now on to {@code bytesPerSecond} per response (0: no throttle). */
+  public void throttle(long bytesPerSecond) {
+    this.throttle = bytesPerSecond;
   }
 
   /** Where LFS bytes are served, e.g. {@code http://127.0.0.1:41235}: another host name. */
@@ -932,8 +948,11 @@ public final class FakeHub implements AutoCloseable {
    * Copies exactly {@code length} bytes, flipping the byte at {@code flipAt}, at most {@code rate}
    * B/s.
    */
-  private static void copy(InputStream in, OutputStream out, long length, long flipAt, long rate)
+  private void copy(InputStream in, OutputStream out, long length, long flipAt, long rate)
       throws IOException {
+    if (rate <= 0) {
+      rate = throttle;
+    }
     int chunk = rate > 0 ? (int) Math.max(1, Math.min(CHUNK, rate / 20)) : CHUNK;
     byte[] buffer = new byte[chunk];
     long started = System.nanoTime();
@@ -947,6 +966,7 @@ public final class FakeHub implements AutoCloseable {
         buffer[(int) (flipAt - done)] ^= (byte) 0xFF;
       }
       out.write(buffer, 0, n);
+      bodyBytes.addAndGet(n);
       done += n;
       if (rate > 0) {
         out.flush();
