@@ -15,6 +15,18 @@ final class ConfigOption {
               + " ./models cached in ./data)")
   Path file;
 
+  /**
+   * The config's {@code modelcache.lock} (empty when there is none); a broken one stops the
+   * command.
+   */
+  static dev.modelcache.store.Lockfile lockfile(Config config) {
+    try {
+      return dev.modelcache.store.Lockfile.read(config.lockfile());
+    } catch (java.io.IOException e) {
+      throw new dev.modelcache.config.ConfigException(e.getMessage(), e);
+    }
+  }
+
   Config load() {
     return new ConfigLoader(System.getenv(), Path.of("")).load(file);
   }

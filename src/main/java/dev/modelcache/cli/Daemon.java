@@ -54,6 +54,7 @@ final class Daemon implements AutoCloseable {
   private final CompletableFuture<Void> prepared = new CompletableFuture<>();
   private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
   private final Executor preparer;
+  private final dev.modelcache.store.Lockfile lock;
   private final ScheduledExecutorService progress =
       Executors.newSingleThreadScheduledExecutor(
           task -> {
@@ -81,6 +82,7 @@ final class Daemon implements AutoCloseable {
    */
   Daemon(Config config, Clock clock, Executor preparer) {
     this.preparer = preparer;
+    this.lock = ConfigOption.lockfile(config);
     this.config = config;
     ObjectMapper json = new ObjectMapper();
     this.prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -149,7 +151,7 @@ final class Daemon implements AutoCloseable {
           return;
         }
         try {
-          InstalledSnapshot snapshot = fetcher.fetch(model);
+          InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), false);
           registry.load(model, snapshot);
         } catch (Exception e) {
           states.failed(model.name(), e.getMessage());

@@ -29,6 +29,14 @@ import picocli.CommandLine.Spec;
             + " 0 when all are present and verified, 1 with one line per failure.")
 final class FetchCommand implements Callable<Integer> {
   @Mixin ConfigOption config;
+
+  @picocli.CommandLine.Option(
+      names = "--frozen",
+      description =
+          "fetch exactly what modelcache.lock names (the locked revision and files) and fail, naming the"
+              + " difference, when upstream no longer matches it")
+  boolean frozen;
+
   @Spec CommandSpec spec;
 
   @Override
@@ -39,6 +47,7 @@ final class FetchCommand implements Callable<Integer> {
     List<String> names = loaded.models().stream().map(ModelConfig::name).toList();
     ModelStates states = new ModelStates(names, Set.copyOf(names), Clock.systemUTC());
     CacheStore store = new CacheStore(loaded.cache().dir());
+    dev.modelcache.store.Lockfile lock = ConfigOption.lockfile(loaded);
     try (Fetcher fetcher =
         new Fetcher(
             store,
@@ -50,7 +59,7 @@ final class FetchCommand implements Callable<Integer> {
       int failures = 0;
       for (ModelConfig model : loaded.models()) {
         try {
-          InstalledSnapshot snapshot = fetcher.fetch(model);
+          InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), frozen);
           out.printf(
               "ok %s: snapshot %s, %d files, %d bytes, in %s%n",
               model.name(),

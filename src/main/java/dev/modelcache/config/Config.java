@@ -23,6 +23,14 @@ public record Config(
     models = List.copyOf(models);
   }
 
+  /**
+   * {@code modelcache.lock}: next to the config file (the working directory for the embedded
+   * default).
+   */
+  public Path lockfile() {
+    return baseDir.resolve("modelcache.lock");
+  }
+
   /** The effective configuration as log lines, secrets masked. */
   public List<String> describe() {
     List<String> lines = new java.util.ArrayList<>();

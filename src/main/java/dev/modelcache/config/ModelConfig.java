@@ -30,6 +30,24 @@ public record ModelConfig(
     sha256 = Map.copyOf(sha256);
   }
 
+  /** This model with another source (a locked revision) and other pins. */
+  public ModelConfig with(SourceRef newSource, Map<String, String> newPins) {
+    return new ModelConfig(
+        name,
+        newSource,
+        include,
+        exclude,
+        newPins,
+        engine,
+        task,
+        device,
+        workers,
+        batchMaxSize,
+        batchMaxDelayMs,
+        queue,
+        required);
+  }
+
   /** What a model does with a request. */
   public enum Task {
     TENSOR("tensor"),

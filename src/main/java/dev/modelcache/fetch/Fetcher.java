@@ -14,6 +14,7 @@ import dev.modelcache.store.ByteSink;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.ChecksumMismatchException;
 import dev.modelcache.store.InstalledSnapshot;
+import dev.modelcache.store.Lockfile;
 import dev.modelcache.store.PartFile;
 import dev.modelcache.store.RangedPart;
 import dev.modelcache.store.StagedFile;
@@ -26,11 +27,13 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -80,6 +83,8 @@ public final class Fetcher implements AutoCloseable {
   private final Backoff backoff;
   private final Backoff.Sleeper sleeper;
   private final ExecutorService downloads;
+  private final Map<String, Set<String>> lockPinned =
+      new java.util.concurrent.ConcurrentHashMap<>();
   private final ExecutorService ranges;
   private final long rangedMinBytes;
 
@@ -143,6 +148,143 @@ public final class Fetcher implements AutoCloseable {
 
   /** Fetches and verifies {@code model}; downloads nothing the cache already holds. */
   public InstalledSnapshot fetch(ModelConfig model) throws IOException {
+    return fetch(model, Optional.empty(), false);
+  }
+
+  /**
+   * Fetches {@code model} held to its entry of {@code modelcache.lock}: the locked digests act as
+   * pins (a moved branch fails before anything is downloaded) and the result must match them. With
+   * {@code frozen} the locked revision is fetched, and any difference between upstream and the
+   * lockfile fails, naming it.
+   */
+  public InstalledSnapshot fetch(
+      ModelConfig model, Optional<Lockfile.Locked> locked, boolean frozen) throws IOException {
+    Optional<Lockfile.Locked> lock = locked.filter(l -> l.source().equals(model.source().text()));
+    if (locked.isPresent() && lock.isEmpty()) {
+      if (frozen) {
+        throw new SourceException(
+            model.name()
+                + " - the source changed since modelcache.lock was written"
+                + " (locked: "
+                + locked.get().source()
+                + ", config: "
+                + model.source()
+                + "); run 'modelcache lock'");
+      }
+      log.warn(
+          "{} - modelcache.lock names source {} but the config says {}: the lock entry is ignored; run"
+              + " 'modelcache lock' to update it",
+          model.name(),
+          locked.get().source(),
+          model.source());
+    }
+    if (frozen && lock.isEmpty()) {
+      throw new SourceException(
+          model.name()
+              + " - not in modelcache.lock; run 'modelcache lock' first (--frozen"
+              + " fetches exactly what the lockfile names)");
+    }
+    ModelConfig effective = model;
+    Set<String> fromLock = new HashSet<>();
+    if (lock.isPresent()) {
+      Map<String, String> pins = new TreeMap<>();
+      for (Lockfile.LockedFile file : lock.get().files()) {
+        pins.put(file.path(), file.sha256());
+        fromLock.add(file.path());
+      }
+      pins.putAll(model.sha256()); // the config's own pins win
+      fromLock.removeAll(model.sha256().keySet());
+      SourceRef source = model.source();
+      if (frozen && source.scheme() == SourceRef.Scheme.HF) {
+        source =
+            new SourceRef(
+                source.scheme(),
+                source.location(),
+                lock.get().revision(),
+                source.repoType(),
+                source.text());
+      }
+      effective = model.with(source, pins);
+    }
+    lockPinned.put(model.name(), fromLock);
+    try {
+      InstalledSnapshot result =
+          fetchResolved(effective, CacheStore.refName(model), frozen ? lock.orElseThrow() : null);
+      if (lock.isPresent()) {
+        checkAgainstLock(model, result, lock.get());
+      }
+      return result;
+    } finally {
+      lockPinned.remove(model.name());
+    }
+  }
+
+  /** What is served must be what the lockfile names: same files, same digests. */
+  private static void checkAgainstLock(
+      ModelConfig model, InstalledSnapshot snapshot, Lockfile.Locked lock) throws SourceException {
+    List<String> differences = new ArrayList<>();
+    for (InstalledSnapshot.InstalledFile file : snapshot.files()) {
+      Optional<Lockfile.LockedFile> locked = lock.file(file.path());
+      if (locked.isPresent() && !locked.get().sha256().equals(file.sha256())) {
+        differences.add(
+            file.path()
+                + ": sha256 "
+                + file.sha256()
+                + " in the cache, "
+                + locked.get().sha256()
+                + " in modelcache.lock");
+      }
+    }
+    if (!differences.isEmpty()) {
+      throw new SourceException(
+          model.name()
+              + " - the cache does not match modelcache.lock: "
+              + String.join("; ", differences)
+              + "; run 'modelcache fetch' (or 'modelcache lock' to accept it)");
+    }
+  }
+
+  /** With --frozen: upstream must list exactly the locked files, with the locked sizes. */
+  private static void compareWithLock(
+      ModelConfig model, Map<String, SourceFile> upstream, Lockfile.Locked lock)
+      throws SourceException {
+    List<String> differences = new ArrayList<>();
+    for (Lockfile.LockedFile locked : lock.files()) {
+      SourceFile file = upstream.get(locked.path());
+      if (file == null) {
+        differences.add(locked.path() + ": in modelcache.lock, no longer upstream");
+      } else if (file.size() != locked.size()) {
+        differences.add(
+            locked.path()
+                + ": "
+                + locked.size()
+                + " bytes in modelcache.lock, "
+                + file.size()
+                + " upstream");
+      }
+    }
+    for (String path : upstream.keySet()) {
+      if (lock.file(path).isEmpty()) {
+        differences.add(path + ": upstream, not in modelcache.lock");
+      }
+    }
+    if (!differences.isEmpty()) {
+      throw new SourceException(
+          model.name()
+              + " - upstream no longer matches modelcache.lock (--frozen): "
+              + String.join("; ", differences)
+              + "; run 'modelcache lock' to accept the new state");
+    }
+  }
+
+  private String pinnedBy(ModelConfig model, String path) {
+    return lockPinned.getOrDefault(model.name(), Set.of()).contains(path)
+        ? "pinned in modelcache.lock"
+        : "pinned in the config";
+  }
+
+  private InstalledSnapshot fetchResolved(ModelConfig model, String ref, Lockfile.Locked frozen)
+      throws IOException {
     SourceRef.Scheme scheme = model.source().scheme();
     if (offline && scheme != SourceRef.Scheme.FILE) {
       return store
@@ -171,6 +313,9 @@ public final class Fetcher implements AutoCloseable {
     for (SourceFile file : snapshot.files()) {
       CacheStore.checkRelativePath(file.path());
       byPath.put(file.path(), file);
+    }
+    if (frozen != null) {
+      compareWithLock(model, byPath, frozen);
     }
     checkPins(model, byPath);
 
@@ -224,7 +369,7 @@ public final class Fetcher implements AutoCloseable {
         sha256ByPath.put(file.path(), entry.sha256());
       }
       String id = hub ? snapshot.revision() : CacheStore.snapshotId(sha256ByPath);
-      InstalledSnapshot result = store.install(model, id, CacheStore.refName(model), entries);
+      InstalledSnapshot result = store.install(model, id, ref, entries);
       Duration took = Duration.between(start, clock.instant());
       if (missing.isEmpty()) {
         log.info(
@@ -295,7 +440,7 @@ public final class Fetcher implements AutoCloseable {
             file.path(),
             "sha256",
             pin.getValue(),
-            "pinned in the config",
+            pinnedBy(model, file.path()),
             file.sha256() + " (the source's digest)",
             "The source now holds other bytes than the pin (a moved branch?), so nothing was downloaded: pin the"
                 + " revision to a commit, or update the pin if the new bytes are intended");
@@ -665,7 +810,7 @@ public final class Fetcher implements AutoCloseable {
       metrics.verifyFailures(model.name()).increment();
       if (pin != null) {
         throw new ChecksumMismatchException(
-            model.name(), file.path(), expected, copy.sha256(), "pinned in the config");
+            model.name(), file.path(), expected, copy.sha256(), pinnedBy(model, file.path()));
       }
       throw new ChecksumMismatchException(
           model.name(),

@@ -1,0 +1,76 @@
+package dev.modelcache.cli;
+
+import dev.modelcache.config.Config;
+import dev.modelcache.config.ModelConfig;
+import dev.modelcache.fetch.Fetcher;
+import dev.modelcache.metrics.Metrics;
+import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.store.CacheStore;
+import dev.modelcache.store.InstalledSnapshot;
+import dev.modelcache.store.Lockfile;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.PrintWriter;
+import java.time.Clock;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code modelcache lock}: fetch every model as the config says (branches resolved anew, the old
+ * lockfile not consulted) and write {@code modelcache.lock} next to the config: revision, and every
+ * file's path, size and SHA-256. Commit it; {@code modelcache fetch --frozen} then fetches exactly
+ * that.
+ */
+@Command(
+    name = "lock",
+    description =
+        "Fetch and verify every configured model as the config says, then write modelcache.lock next to the"
+            + " config with each model's revision and every file's path, size and SHA-256.")
+final class LockCommand implements Callable<Integer> {
+  @Mixin ConfigOption config;
+  @Spec CommandSpec spec;
+
+  @Override
+  public Integer call() throws Exception {
+    Config loaded = config.load();
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    List<String> names = loaded.models().stream().map(ModelConfig::name).toList();
+    Lockfile lock = ConfigOption.lockfile(loaded);
+    int failures = 0;
+    try (Fetcher fetcher =
+        new Fetcher(
+            new CacheStore(loaded.cache().dir()),
+            Sources.of(loaded, Sources.httpClient()),
+            new ModelStates(names, Set.copyOf(names), Clock.systemUTC()),
+            new Metrics(new SimpleMeterRegistry()),
+            Clock.systemUTC(),
+            loaded.cache().offline())) {
+      for (ModelConfig model : loaded.models()) {
+        try {
+          InstalledSnapshot snapshot = fetcher.fetch(model);
+          lock = lock.with(model.name(), Lockfile.Locked.of(model.source().text(), snapshot));
+          out.printf(
+              "locked %s: %s at %s, %d files%n",
+              model.name(), model.source(), snapshot.id(), snapshot.files().size());
+        } catch (Exception e) {
+          failures++;
+          err.printf("FAILED %s: %s%n", model.name(), e.getMessage());
+        }
+      }
+    }
+    if (failures == 0) {
+      lock.write(loaded.lockfile());
+      out.printf("wrote %s%n", loaded.lockfile());
+    } else {
+      err.printf("%s not written: %d model(s) failed%n", loaded.lockfile(), failures);
+    }
+    out.flush();
+    err.flush();
+    return failures == 0 ? 0 : 1;
+  }
+}
