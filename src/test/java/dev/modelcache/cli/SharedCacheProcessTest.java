@@ -159,11 +159,16 @@ class SharedCacheProcessTest {
     }
     OkHttpClient http = new OkHttpClient.Builder().callTimeout(Duration.ofSeconds(5)).build();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    for (int port : ports) {
+    for (int i = 0; i < ports.size(); i++) {
+      int port = ports.get(i);
       while (!ready(http, port)) {
-        assertThat(System.nanoTime())
-            .as("daemon on port %d ready within 120 s", port)
-            .isLessThan(deadline);
+        if (System.nanoTime() > deadline) {
+          throw new AssertionError(
+              "daemon on port "
+                  + port
+                  + " not ready within 120 s; its log:\n"
+                  + Files.readString(tmp.resolve("child-" + i + ".log")));
+        }
         // polling another process's readiness, bounded by the deadline
         TimeUnit.MILLISECONDS.sleep(100);
       }
