@@ -231,6 +231,21 @@ class HubFetchTest {
   }
 
   @Test
+  void aFileGoneSinceTheListingSaysSo() {
+    ModelConfig model = model(NAME);
+    HuggingFaceSource source =
+        new HuggingFaceSource(config(NAME, Map.of()).sources().hf(), new OkHttpClient());
+    dev.modelcache.source.SourceFile gone =
+        new dev.modelcache.source.SourceFile("gone.bin", 10, null, "ab".repeat(20));
+    assertThatThrownBy(
+            () ->
+                source.open(
+                    model, new dev.modelcache.source.Snapshot(commit, List.of()), gone, 0, 10))
+        .isInstanceOf(SourceException.class)
+        .hasMessage("m - gone.bin: no such file in org/name (HTTP 404)");
+  }
+
+  @Test
   void aGatedRepoSaysToAcceptItsConditions() {
     hub.repo("org/gated").file("a.bin", new byte[] {1}, true).commit();
     hub.repo("org/gated").gated(true);
