@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.function.LongConsumer;
 
 /**
@@ -121,12 +120,7 @@ public final class PartFile implements ByteSink, AutoCloseable {
     channel.force(true);
     channel.close();
     finished = true;
-    HexFormat hex = HexFormat.of();
-    return new StagedFile(
-        temp,
-        size,
-        hex.formatHex(sha256.digest()),
-        gitSha1 == null ? null : hex.formatHex(gitSha1.digest()));
+    return StagedFile.digested(temp, size, sha256, gitSha1);
   }
 
   /**

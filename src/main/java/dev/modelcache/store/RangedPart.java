@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
@@ -216,12 +215,7 @@ public final class RangedPart implements AutoCloseable {
     channel.force(true);
     channel.close();
     finished = true;
-    HexFormat hex = HexFormat.of();
-    return new StagedFile(
-        temp,
-        size,
-        hex.formatHex(sha256.digest()),
-        gitSha1 == null ? null : hex.formatHex(gitSha1.digest()));
+    return StagedFile.digested(temp, size, sha256, gitSha1);
   }
 
   /**

@@ -1,6 +1,8 @@
 package dev.modelcache.store;
 
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
 
 /**
  * Bytes written and fsynced under a temporary name, with their digests, waiting to be installed or
@@ -8,4 +10,18 @@ import java.nio.file.Path;
  *
  * @param gitSha1 the git blob SHA-1 when it was computed, else null
  */
-public record StagedFile(Path temp, long size, String sha256, String gitSha1) {}
+public record StagedFile(Path temp, long size, String sha256, String gitSha1) {
+
+  /**
+   * A finished download with the digests computed while it was written ({@code gitSha1} may be
+   * null).
+   */
+  static StagedFile digested(Path temp, long size, MessageDigest sha256, MessageDigest gitSha1) {
+    HexFormat hex = HexFormat.of();
+    return new StagedFile(
+        temp,
+        size,
+        hex.formatHex(sha256.digest()),
+        gitSha1 == null ? null : hex.formatHex(gitSha1.digest()));
+  }
+}

@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.modelcache.TestModels;
 import dev.modelcache.store.CacheStore;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -15,30 +13,21 @@ import org.junit.jupiter.api.io.TempDir;
 class CliTest {
   @TempDir Path tmp;
 
-  record Run(int code, String out, String err) {}
-
-  private static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
-    return new Run(code, out.toString(), err.toString());
-  }
-
   @Test
   void fetchVerifyAndListAGoodModel() throws Exception {
     Path cache = tmp.resolve("cache");
     Path config =
         TestModels.configFile(
             tmp, cache, TestModels.modelYaml("iris", TestModels.copy("iris", tmp)));
-    Run fetch = run("fetch", "--config", config.toString());
+    CliRun fetch = CliRun.of("fetch", "--config", config.toString());
     assertThat(fetch.code()).as(fetch.err()).isZero();
     assertThat(fetch.out()).startsWith("ok iris: snapshot ");
 
-    Run verify = run("verify", "-c", config.toString());
+    CliRun verify = CliRun.of("verify", "-c", config.toString());
     assertThat(verify.code()).isZero();
     assertThat(verify.out()).startsWith("ok iris: snapshot ").contains(" verified");
 
-    Run list = run("list", "-c", config.toString(), "--files");
+    CliRun list = CliRun.of("list", "-c", config.toString(), "--files");
     assertThat(list.code()).isZero();
     assertThat(list.out())
         .contains("iris")
@@ -52,7 +41,7 @@ class CliTest {
     Path source = TestModels.copy("iris", tmp);
     TestModels.flipOneByte(source.resolve("model.pt"));
     Path config = TestModels.configFile(tmp, cache, TestModels.modelYaml("iris", source));
-    Run fetch = run("fetch", "-c", config.toString());
+    CliRun fetch = CliRun.of("fetch", "-c", config.toString());
     assertThat(fetch.code()).isEqualTo(1);
     assertThat(fetch.err().lines())
         .containsExactly(
@@ -71,10 +60,10 @@ class CliTest {
     Path config =
         TestModels.configFile(
             tmp, cache, TestModels.modelYaml("iris", TestModels.copy("iris", tmp)));
-    assertThat(run("fetch", "-c", config.toString()).code()).isZero();
+    assertThat(CliRun.of("fetch", "-c", config.toString()).code()).isZero();
     Path blob = cache.resolve("local/iris/blobs/" + TestModels.sha256("iris", "model.pt"));
     TestModels.flipOneByte(blob);
-    Run verify = run("verify", "-c", config.toString());
+    CliRun verify = CliRun.of("verify", "-c", config.toString());
     assertThat(verify.code()).isEqualTo(1);
     assertThat(verify.err())
         .startsWith(
@@ -88,7 +77,7 @@ class CliTest {
   void aBadConfigExitsWith2AndNamesKeyAndFile() throws Exception {
     Path config = tmp.resolve("bad.yaml");
     Files.writeString(config, "cache:\n  dri: x\n");
-    Run fetch = run("fetch", "-c", config.toString());
+    CliRun fetch = CliRun.of("fetch", "-c", config.toString());
     assertThat(fetch.code()).isEqualTo(2);
     assertThat(fetch.err())
         .isEqualTo(
@@ -103,7 +92,7 @@ class CliTest {
     Path config =
         TestModels.configFile(
             tmp, tmp.resolve("cache"), TestModels.modelYaml("iris", TestModels.copy("iris", tmp)));
-    Run list = run("list", "-c", config.toString());
+    CliRun list = CliRun.of("list", "-c", config.toString());
     assertThat(list.code()).isZero();
     assertThat(list.out().lines().skip(1).findFirst().orElseThrow())
         .startsWith("iris")

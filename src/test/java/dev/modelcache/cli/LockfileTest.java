@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.source.hub.FakeHub;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,15 +28,6 @@ class LockfileTest {
   private FakeHub hub;
   private String first;
   private Path config;
-
-  record Run(int code, String out, String err) {}
-
-  private static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = Main.run(new PrintWriter(out), new PrintWriter(err), args);
-    return new Run(code, out.toString(), err.toString());
-  }
 
   @BeforeEach
   void start() throws Exception {
@@ -71,7 +60,7 @@ class LockfileTest {
 
   @Test
   void lockRecordsTheCommitAndEveryFilesSizeAndSha256() throws Exception {
-    Run lock = run("lock", "-c", config.toString());
+    CliRun lock = CliRun.of("lock", "-c", config.toString());
     assertThat(lock.code()).as(lock.err()).isZero();
     assertThat(lock.out())
         .contains("locked m: hf://org/m at " + first + ", 2 files")
@@ -96,12 +85,12 @@ class LockfileTest {
 
   @Test
   void aMovedBranchFailsAPlainFetchButFrozenFetchesTheLockedCommit() throws Exception {
-    assertThat(run("lock", "-c", config.toString()).code()).isZero();
+    assertThat(CliRun.of("lock", "-c", config.toString()).code()).isZero();
     byte[] changed = random(40_000, 2);
     hub.repo("org/m").file("w.bin", changed, true).commit("main");
     hub.clearRequests();
 
-    Run plain = run("fetch", "-c", config.toString());
+    CliRun plain = CliRun.of("fetch", "-c", config.toString());
     assertThat(plain.code()).isEqualTo(1);
     assertThat(plain.err())
         .startsWith(
@@ -112,7 +101,7 @@ class LockfileTest {
                 + " (the source's digest)");
     assertThat(hub.requests()).noneMatch(r -> r.host().equals("cdn"));
 
-    Run frozen = run("fetch", "--frozen", "-c", config.toString());
+    CliRun frozen = CliRun.of("fetch", "--frozen", "-c", config.toString());
     assertThat(frozen.code()).as(frozen.err()).isZero();
     assertThat(frozen.out()).contains("snapshot " + first);
     assertThat(tmp.resolve("cache/hub/models--org--m/snapshots/" + first + "/w.bin"))
@@ -120,20 +109,20 @@ class LockfileTest {
     assertThat(Files.readString(tmp.resolve("cache/hub/models--org--m/refs/main")))
         .isEqualTo(first);
 
-    assertThat(run("lock", "-c", config.toString()).code()).isZero();
-    assertThat(run("fetch", "-c", config.toString()).code()).isZero();
+    assertThat(CliRun.of("lock", "-c", config.toString()).code()).isZero();
+    assertThat(CliRun.of("fetch", "-c", config.toString()).code()).isZero();
   }
 
   @Test
   void frozenNamesEveryDifferenceFromTheLockfile() throws Exception {
-    assertThat(run("lock", "-c", config.toString()).code()).isZero();
+    assertThat(CliRun.of("lock", "-c", config.toString()).code()).isZero();
     Path lock = tmp.resolve("modelcache.lock");
     Files.writeString(
         lock,
         Files.readString(lock)
             .replace("\"config.json\"", "\"gone.json\"")
             .replace("\"size\" : " + WEIGHTS.length, "\"size\" : 7"));
-    Run frozen = run("fetch", "--frozen", "-c", config.toString());
+    CliRun frozen = CliRun.of("fetch", "--frozen", "-c", config.toString());
     assertThat(frozen.code()).isEqualTo(1);
     assertThat(frozen.err())
         .isEqualTo(
@@ -146,12 +135,12 @@ class LockfileTest {
 
   @Test
   void frozenRefusesAModelTheLockfileLacksOrWhoseSourceChanged() throws Exception {
-    Run none = run("fetch", "--frozen", "-c", config.toString());
+    CliRun none = CliRun.of("fetch", "--frozen", "-c", config.toString());
     assertThat(none.code()).isEqualTo(1);
     assertThat(none.err()).contains("m - not in modelcache.lock; run 'modelcache lock' first");
-    assertThat(run("lock", "-c", config.toString()).code()).isZero();
+    assertThat(CliRun.of("lock", "-c", config.toString()).code()).isZero();
     Files.writeString(config, Files.readString(config).replace("hf://org/m", "hf://org/m@v2"));
-    Run moved = run("fetch", "--frozen", "-c", config.toString());
+    CliRun moved = CliRun.of("fetch", "--frozen", "-c", config.toString());
     assertThat(moved.err())
         .contains(
             "m - the source changed since modelcache.lock was written (locked: hf://org/m,"
@@ -160,13 +149,13 @@ class LockfileTest {
 
   @Test
   void offlineServingChecksTheCacheAgainstTheLockfile() throws Exception {
-    assertThat(run("lock", "-c", config.toString()).code()).isZero();
+    assertThat(CliRun.of("lock", "-c", config.toString()).code()).isZero();
     Path lock = tmp.resolve("modelcache.lock");
     String other = "0".repeat(64);
     Files.writeString(lock, Files.readString(lock).replace(sha256(CONFIG), other));
     Files.writeString(
         config, Files.readString(config).replace("cache:\n", "cache:\n  offline: true\n"));
-    Run offline = run("fetch", "-c", config.toString());
+    CliRun offline = CliRun.of("fetch", "-c", config.toString());
     assertThat(offline.code()).isEqualTo(1);
     assertThat(offline.err())
         .contains(
@@ -180,7 +169,7 @@ class LockfileTest {
   @Test
   void aBrokenLockfileStopsTheCommandNamingIt() throws Exception {
     Files.writeString(tmp.resolve("modelcache.lock"), "{ not json");
-    Run fetch = run("fetch", "-c", config.toString());
+    CliRun fetch = CliRun.of("fetch", "-c", config.toString());
     assertThat(fetch.code()).isEqualTo(2);
     assertThat(fetch.err())
         .startsWith(
