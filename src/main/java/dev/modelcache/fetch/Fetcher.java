@@ -38,6 +38,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Brings one model from its source onto the volume: lists it, downloads the files the cache lacks
@@ -137,6 +138,9 @@ public final class Fetcher implements AutoCloseable {
           model.name() + " - no source for " + model.source() + " in this version");
     }
     String sourceLabel = scheme.name().toLowerCase(Locale.ROOT);
+    // Registered at 0 now, so that increase() over the counters sees their first step.
+    metrics.fetchBytes(model.name(), sourceLabel);
+    metrics.fetchRetries(model.name(), sourceLabel);
     Instant start = clock.instant();
     Snapshot snapshot =
         withRetries(model, sourceLabel, "listing " + model.source(), () -> source.resolve(model));
@@ -270,10 +274,22 @@ public final class Fetcher implements AutoCloseable {
       throws IOException {
     AtomicBoolean abort = new AtomicBoolean();
     Map<String, Future<StagedFile>> running = new LinkedHashMap<>();
+    // The log fields of the caller (the model being prepared) follow the download threads.
+    Map<String, String> mdc = MDC.getCopyOfContextMap();
     for (SourceFile file : files) {
       running.put(
           file.path(),
-          downloads.submit(() -> download(model, source, sourceLabel, snapshot, file, abort)));
+          downloads.submit(
+              () -> {
+                if (mdc != null) {
+                  MDC.setContextMap(mdc);
+                }
+                try {
+                  return download(model, source, sourceLabel, snapshot, file, abort);
+                } finally {
+                  MDC.clear();
+                }
+              }));
     }
     Map<String, StagedFile> staged = new LinkedHashMap<>();
     IOException failure = null;
