@@ -6,19 +6,13 @@ import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.http.HttpServer;
 import dev.modelcache.inference.ModelRegistry;
+import dev.modelcache.metrics.JvmMetrics;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelState;
 import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
-import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
-import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
-import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
-import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
-import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
-import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
-import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
@@ -28,9 +22,11 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * The running daemon: builds every part from the config, serves HTTP at once (liveness answers
@@ -52,7 +48,7 @@ final class Daemon implements AutoCloseable {
   private final ModelRegistry registry;
   private final HttpServer http;
   private final CompletableFuture<Void> prepared = new CompletableFuture<>();
-  private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
+  private final JvmMetrics jvmMetrics = new JvmMetrics();
   private final Executor preparer;
   private final dev.modelcache.store.Lockfile lock;
   private final ScheduledExecutorService progress =
@@ -62,7 +58,7 @@ final class Daemon implements AutoCloseable {
             thread.setDaemon(true);
             return thread;
           });
-  private volatile boolean closed;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   /** A daemon that prepares models on its own thread. */
   Daemon(Config config, Clock clock) {
@@ -86,13 +82,7 @@ final class Daemon implements AutoCloseable {
     this.config = config;
     ObjectMapper json = new ObjectMapper();
     this.prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    new JvmMemoryMetrics().bindTo(prometheus);
-    gcMetrics.bindTo(prometheus);
-    new JvmThreadMetrics().bindTo(prometheus);
-    new ClassLoaderMetrics().bindTo(prometheus);
-    new ProcessorMetrics().bindTo(prometheus);
-    new UptimeMetrics().bindTo(prometheus);
-    new FileDescriptorMetrics().bindTo(prometheus);
+    jvmMetrics.bindTo(prometheus);
     Metrics metrics = new Metrics(prometheus);
     List<String> names = config.models().stream().map(ModelConfig::name).toList();
     this.states =
@@ -117,6 +107,7 @@ final class Daemon implements AutoCloseable {
     this.registry = new ModelRegistry(config.models(), states, metrics, json);
     this.http =
         new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
+    metrics.bindHttp(http::activeRequests);
   }
 
   /** Starts HTTP and the background preparation of every model; returns at once. */
@@ -147,23 +138,27 @@ final class Daemon implements AutoCloseable {
   private void prepareAll() {
     try {
       for (ModelConfig model : config.models()) {
-        if (closed) {
+        if (closed.get()) {
           return;
         }
+        MDC.put("model", model.name());
         try {
           InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), false);
           registry.load(model, snapshot);
         } catch (Exception e) {
+          if (closed.get()) {
+            return; // stopped while preparing: not a failure of the model
+          }
           states.failed(model.name(), e.getMessage());
           log.error("{} - FAILED: {}", model.name(), e.getMessage());
           log.debug("{} - failure detail", model.name(), e);
+        } finally {
+          MDC.remove("model");
         }
       }
       log.info(
           "{} of {} models READY; readiness is {}",
-          states.all().stream()
-              .filter(s -> s.state() == dev.modelcache.metrics.ModelState.READY)
-              .count(),
+          states.all().stream().filter(s -> s.state() == ModelState.READY).count(),
           config.models().size(),
           states.ready() ? "UP" : "DOWN (a required model is not READY: see /health)");
     } finally {
@@ -176,6 +171,7 @@ final class Daemon implements AutoCloseable {
     try {
       for (ModelStatus status : states.all()) {
         if (status.state() == ModelState.FETCHING && status.bytesTotal() > 0) {
+          MDC.put("model", status.model());
           log.info(
               "{} - fetching {}% ({} of {} MiB, {} MiB/s, ETA {})",
               status.model(),
@@ -188,17 +184,38 @@ final class Daemon implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       log.warn("progress report failed", e);
+    } finally {
+      MDC.remove("model");
     }
+  }
+
+  /** Requests being handled now. */
+  int activeRequests() {
+    return http.activeRequests();
+  }
+
+  /**
+   * Stops: HTTP first (no new connections; requests in flight get up to {@code
+   * server.shutdown_grace_seconds}), then the models, fetches and meters. Only the first call does
+   * anything.
+   *
+   * @return true when every request in flight finished within the grace period
+   */
+  boolean shutdown() {
+    if (!closed.compareAndSet(false, true)) {
+      return true;
+    }
+    progress.shutdownNow();
+    boolean drained = http.stop();
+    registry.close();
+    fetcher.close();
+    jvmMetrics.close();
+    prometheus.close();
+    return drained;
   }
 
   @Override
   public void close() {
-    progress.shutdownNow();
-    closed = true;
-    http.close();
-    registry.close();
-    fetcher.close();
-    gcMetrics.close();
-    prometheus.close();
+    shutdown();
   }
 }

@@ -8,11 +8,19 @@ import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.Console;
+import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.nio.charset.Charset;
 import java.time.Clock;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -20,7 +28,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code modelcache fetch}: the init-container mode. Exit 0 when every model is present and
- * verified.
+ * verified. While it downloads, {@link FetchProgress} shows each model's progress on stderr.
  */
 @Command(
     name = "fetch",
@@ -28,6 +36,8 @@ import picocli.CommandLine.Spec;
         "Fetch and verify every configured model into the cache, then exit:"
             + " 0 when all are present and verified, 1 with one line per failure.")
 final class FetchCommand implements Callable<Integer> {
+  private static final Logger log = LoggerFactory.getLogger(FetchCommand.class);
+
   @Mixin ConfigOption config;
 
   @picocli.CommandLine.Option(
@@ -45,36 +55,89 @@ final class FetchCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     List<String> names = loaded.models().stream().map(ModelConfig::name).toList();
-    ModelStates states = new ModelStates(names, Set.copyOf(names), Clock.systemUTC());
+    Clock clock = Clock.systemUTC();
+    ModelStates states = new ModelStates(names, Set.copyOf(names), clock);
     CacheStore store = new CacheStore(loaded.cache().dir());
     dev.modelcache.store.Lockfile lock = ConfigOption.lockfile(loaded);
+    boolean terminal = isTerminal(System.console());
+    PrintStream stderr = System.err;
+    FetchProgress progress =
+        new FetchProgress(states, terminal ? new PrintWriter(stderr, true) : err, terminal, clock);
+    if (terminal) {
+      // log lines (written to System.err by Logback) take the progress lines off first
+      System.setErr(new PrintStream(progress.guarding(stderr), true, Charset.defaultCharset()));
+    }
+    ScheduledExecutorService ticker =
+        Executors.newSingleThreadScheduledExecutor(
+            task -> {
+              Thread thread = new Thread(task, "modelcache-progress");
+              thread.setDaemon(true);
+              return thread;
+            });
+    long period = FetchProgress.TERMINAL_INTERVAL.toMillis();
+    ticker.scheduleAtFixedRate(
+        () -> {
+          try {
+            progress.tick();
+          } catch (RuntimeException e) {
+            log.warn("progress display failed", e);
+          }
+        },
+        period,
+        period,
+        TimeUnit.MILLISECONDS);
     try (Fetcher fetcher =
         new Fetcher(
             store,
             Sources.of(loaded, Sources.httpClient()),
             states,
             new Metrics(new SimpleMeterRegistry()),
-            Clock.systemUTC(),
+            clock,
             loaded.cache().offline())) {
       int failures = 0;
       for (ModelConfig model : loaded.models()) {
         try {
           InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), frozen);
-          out.printf(
-              "ok %s: snapshot %s, %d files, %d bytes, in %s%n",
-              model.name(),
-              snapshot.id(),
-              snapshot.files().size(),
-              snapshot.totalBytes(),
-              snapshot.dir());
+          states.ready(model.name());
+          progress.println(
+              out,
+              String.format(
+                  "ok %s: snapshot %s, %d files, %d bytes, in %s",
+                  model.name(),
+                  snapshot.id(),
+                  snapshot.files().size(),
+                  snapshot.totalBytes(),
+                  snapshot.dir()));
         } catch (Exception e) {
           failures++;
-          err.printf("FAILED %s: %s%n", model.name(), e.getMessage());
+          states.failed(model.name(), e.getMessage());
+          progress.println(err, String.format("FAILED %s: %s", model.name(), e.getMessage()));
         }
       }
+      return failures == 0 ? 0 : 1;
+    } finally {
+      ticker.shutdownNow();
+      progress.finish();
       out.flush();
       err.flush();
-      return failures == 0 ? 0 : 1;
+      if (terminal) {
+        System.setErr(stderr);
+      }
+    }
+  }
+
+  /**
+   * Whether stdin and stdout are a terminal (Java 22+ hands out a Console for pipes too and says so
+   * through {@code isTerminal()}, looked up here because this code targets Java 17).
+   */
+  static boolean isTerminal(Console console) {
+    if (console == null) {
+      return false;
+    }
+    try {
+      return (Boolean) Console.class.getMethod("isTerminal").invoke(console);
+    } catch (ReflectiveOperationException e) {
+      return true; // Java 17 to 21: a Console is only handed out for a terminal
     }
   }
 }

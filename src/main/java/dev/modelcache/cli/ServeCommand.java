@@ -4,6 +4,8 @@ import dev.modelcache.config.Config;
 import java.time.Clock;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -12,6 +14,11 @@ import picocli.CommandLine.Mixin;
 /**
  * {@code modelcache serve}: fetch, verify and load every model, and serve them over HTTP until
  * stopped.
+ *
+ * <p>SIGTERM (or SIGINT) stops gracefully: no new connections, requests in flight get up to {@code
+ * server.shutdown_grace_seconds}, then the models are closed and the process exits 0 (1 when the
+ * grace period ran out with requests still running). A second signal exits at once with 143 (130
+ * for SIGINT), as the default handler would have.
  */
 @Command(
     name = "serve",
@@ -26,17 +33,52 @@ final class ServeCommand implements Callable<Integer> {
     Config loaded = config.load();
     loaded.describe().forEach(line -> log.info("{}", line));
     CountDownLatch stopped = new CountDownLatch(1);
+    AtomicBoolean stopping = new AtomicBoolean();
+    AtomicInteger exitCode = new AtomicInteger();
     Daemon daemon = new Daemon(loaded, Clock.systemUTC()).start();
+    int grace = loaded.server().shutdownGraceSeconds();
+    for (String signal : new String[] {"TERM", "INT"}) {
+      Signals.handle(
+          signal,
+          () -> {
+            if (!stopping.compareAndSet(false, true)) {
+              log.warn("SIG{} again - exiting now, cutting the requests in flight", signal);
+              Runtime.getRuntime().halt(Signals.killedStatus(signal));
+            }
+            log.info(
+                "SIG{} - stopping: no new connections; {} requests in flight get up to {} s"
+                    + " (server.shutdown_grace_seconds); send SIG{} again to exit at once",
+                signal,
+                daemon.activeRequests(),
+                grace,
+                signal);
+            Thread shutdown =
+                new Thread(
+                    () -> {
+                      try {
+                        boolean drained = daemon.shutdown();
+                        exitCode.set(drained ? 0 : 1);
+                        log.info("stopped{}", drained ? "" : " (requests were cut: exit 1)");
+                      } finally {
+                        stopped.countDown();
+                      }
+                    },
+                    "modelcache-shutdown");
+            shutdown.start();
+          });
+    }
+    // Any other way out of the JVM (System.exit elsewhere, SIGHUP, or no signal API) still closes.
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
                 () -> {
-                  log.info("shutting down");
-                  daemon.close();
-                  stopped.countDown();
+                  if (stopping.compareAndSet(false, true)) {
+                    log.info("shutting down");
+                    daemon.shutdown();
+                  }
                 },
-                "modelcache-shutdown"));
+                "modelcache-shutdown-hook"));
     stopped.await();
-    return 0;
+    return exitCode.get();
   }
 }

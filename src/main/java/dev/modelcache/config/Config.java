@@ -63,11 +63,14 @@ public record Config(
             + server.port()
             + " server.max_body_bytes="
             + server.maxBodyBytes()
+            + " server.shutdown_grace_seconds="
+            + server.shutdownGraceSeconds()
             + " server.auth.token_env="
             + server.tokenEnv()
             + " ("
             + (server.token() == null ? "not set: inference is open" : "set: " + server.token())
-            + ")");
+            + ") server.auth.metrics="
+            + server.authMetrics());
     for (ModelConfig m : models) {
       lines.add(
           "model "
@@ -121,7 +124,20 @@ public record Config(
   /** S3 and S3-compatible stores. */
   public record S3Config(String endpoint, String region, boolean pathStyle, boolean anonymous) {}
 
-  /** The HTTP server. */
+  /**
+   * The HTTP server.
+   *
+   * @param token the bearer token inference (and, with {@code authMetrics}, {@code /metrics})
+   *     requires, or null when {@code tokenEnv} is not set: those routes are then open
+   * @param authMetrics whether {@code /metrics} requires the token too
+   * @param shutdownGraceSeconds how long a stop waits for requests in flight before cutting them
+   */
   public record ServerConfig(
-      String host, int port, String tokenEnv, Secret token, long maxBodyBytes) {}
+      String host,
+      int port,
+      String tokenEnv,
+      Secret token,
+      long maxBodyBytes,
+      boolean authMetrics,
+      int shutdownGraceSeconds) {}
 }

@@ -163,12 +163,21 @@ public final class ConfigLoader {
     String host = serverNode.string("host", "0.0.0.0");
     int port = serverNode.integer("port", 8080, 0, 65535);
     int maxBody = serverNode.integer("max_body_bytes", 16 * 1024 * 1024, 1024, Integer.MAX_VALUE);
+    int shutdownGrace = serverNode.integer("shutdown_grace_seconds", 30, 0, 3600);
     ConfigNode authNode = serverNode.child("auth");
     String tokenEnv = authNode.string("token_env", "MODELCACHE_TOKEN");
+    boolean authMetrics = authNode.bool("metrics", false);
     authNode.finish();
     serverNode.finish();
     ServerConfig server =
-        new ServerConfig(host, port, tokenEnv, Secret.ofNullable(env.get(tokenEnv)), maxBody);
+        new ServerConfig(
+            host,
+            port,
+            tokenEnv,
+            Secret.ofNullable(env.get(tokenEnv)),
+            maxBody,
+            authMetrics,
+            shutdownGrace);
 
     List<ModelConfig> models = new ArrayList<>();
     Set<String> names = new HashSet<>();

@@ -47,6 +47,7 @@ import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * Brings one model from its source onto the volume: lists it, downloads the files the cache lacks
@@ -306,6 +307,9 @@ public final class Fetcher implements AutoCloseable {
           model.name() + " - no source for " + model.source() + " in this version");
     }
     String sourceLabel = scheme.name().toLowerCase(Locale.ROOT);
+    // Registered at 0 now, so that increase() over the counters sees their first step.
+    metrics.fetchBytes(model.name(), sourceLabel);
+    metrics.fetchRetries(model.name(), sourceLabel);
     Instant start = clock.instant();
     Snapshot snapshot =
         withRetries(model, sourceLabel, "listing " + model.source(), () -> source.resolve(model));
@@ -405,16 +409,19 @@ public final class Fetcher implements AutoCloseable {
     if (blob == null) {
       return Optional.empty();
     }
-    Optional<java.nio.file.Path> installed = store.blob(model, blob, file.size());
-    if (installed.isPresent()) {
-      String sha256 = expected != null ? expected : CacheStore.sha256Of(installed.get());
-      return Optional.of(new CacheStore.Entry(file.path(), blob, file.size(), sha256, null));
-    }
+    // look where files come from before where they go: a verified file moves from the set-aside
+    // area into
+    // blobs/ when another process installs it, and must not slip between the two looks
     Optional<java.nio.file.Path> aside = store.setAside(model, blob, file.size());
     if (aside.isPresent()) {
       String sha256 = expected != null ? expected : CacheStore.sha256Of(aside.get());
       StagedFile staged = new StagedFile(aside.get(), file.size(), sha256, file.gitSha1());
       return Optional.of(new CacheStore.Entry(file.path(), blob, file.size(), sha256, staged));
+    }
+    Optional<java.nio.file.Path> installed = store.blob(model, blob, file.size());
+    if (installed.isPresent()) {
+      String sha256 = expected != null ? expected : CacheStore.sha256Of(installed.get());
+      return Optional.of(new CacheStore.Entry(file.path(), blob, file.size(), sha256, null));
     }
     return Optional.empty();
   }
@@ -467,10 +474,22 @@ public final class Fetcher implements AutoCloseable {
       throws IOException {
     AtomicBoolean abort = new AtomicBoolean();
     Map<String, Future<StagedFile>> running = new LinkedHashMap<>();
+    // The log fields of the caller (the model being prepared) follow the download threads.
+    Map<String, String> mdc = MDC.getCopyOfContextMap();
     for (SourceFile file : files) {
       running.put(
           file.path(),
-          downloads.submit(() -> download(model, source, sourceLabel, snapshot, file, abort)));
+          downloads.submit(
+              () -> {
+                if (mdc != null) {
+                  MDC.setContextMap(mdc);
+                }
+                try {
+                  return download(model, source, sourceLabel, snapshot, file, abort);
+                } finally {
+                  MDC.clear();
+                }
+              }));
     }
     Map<String, StagedFile> staged = new LinkedHashMap<>();
     IOException failure = null;
@@ -547,27 +566,19 @@ public final class Fetcher implements AutoCloseable {
       }
       if (known != null) {
         // another process may have finished it while this one waited for the lock
-        if (store.blob(model, known, file.size()).isPresent()) {
-          return null;
-        }
-        Optional<java.nio.file.Path> aside = store.setAside(model, known, file.size());
-        if (aside.isPresent()) {
-          String sha256 = file.sha256() != null ? file.sha256() : expectedSha256(model, file);
-          return new StagedFile(
-              aside.get(),
-              file.size(),
-              sha256 != null ? sha256 : CacheStore.sha256Of(aside.get()),
-              file.gitSha1());
+        Optional<CacheStore.Entry> cached = inCache(model, file);
+        if (cached.isPresent()) {
+          return cached.get().staged(); // null when it is already installed
         }
       }
       Counter bytes = metrics.fetchBytes(model.name(), sourceLabel);
       Transfer transfer = new Transfer(model, source, sourceLabel, snapshot, file);
       StagedFile copy;
       if (file.size() >= rangedMinBytes) {
-        copy = downloadRanged(transfer, abort, bytes, key);
+        copy = downloadRanged(transfer, abort, bytes, key, lock);
       } else {
         try (PartFile part =
-            store.part(model, key, file.size(), file.gitSha1() != null ? file.size() : -1)) {
+            store.part(model, key, file.size(), file.gitSha1() != null ? file.size() : -1, lock)) {
           if (part.size() > 0) {
             log.info(
                 "{} - {}: resuming from byte {} left by an earlier attempt",
@@ -625,12 +636,12 @@ public final class Fetcher implements AutoCloseable {
 
   /** Several ranges at once into one file, hashed in order behind the written frontier. */
   private StagedFile downloadRanged(
-      Transfer transfer, AtomicBoolean abort, Counter bytes, String key)
+      Transfer transfer, AtomicBoolean abort, Counter bytes, String key, BlobLock lock)
       throws IOException, InterruptedException {
     SourceFile file = transfer.file();
     int parts = (int) Math.min(RANGES, Math.max(2, file.size() / (rangedMinBytes / 2)));
     try (RangedPart part =
-        store.rangedPart(transfer.model(), key, file.size(), parts, file.gitSha1() != null)) {
+        store.rangedPart(transfer.model(), key, file.size(), parts, file.gitSha1() != null, lock)) {
       AtomicBoolean stop = new AtomicBoolean();
       BooleanSupplier stopped = () -> stop.get() || abort.get();
       LongConsumer progress = progress(transfer.model(), stopped, bytes);

@@ -29,7 +29,12 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.Server;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -37,7 +42,10 @@ import org.slf4j.MDC;
 /**
  * The read-only HTTP API of {@code ../shared/DESIGN.md}: health, models, inference and metrics. No
  * route changes the cache or the set of models. This is the one place where exceptions become HTTP
- * statuses.
+ * statuses. Every request carries a request id ({@code X-Request-Id}, kept when the client sent a
+ * sane one) in its answer and in the {@code request_id} field of every log line it causes, and ends
+ * with one access-log line. {@link #close()} drains: it stops accepting connections and waits up to
+ * {@code server.shutdown_grace_seconds} for the requests in flight.
  *
  * <pre>{@code
  * try (HttpServer server = new HttpServer(config.server(), models, states, registry, prometheus, json).start()) {
@@ -47,7 +55,10 @@ import org.slf4j.MDC;
  */
 public final class HttpServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
+  private static final Logger access = LoggerFactory.getLogger("dev.modelcache.access");
   private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
+  static final String MDC_REQUEST_ID = "request_id";
+  static final String MDC_MODEL = "model";
   static final String RETRY_AFTER_SECONDS = "5";
 
   private final ServerConfig server;
@@ -57,7 +68,9 @@ public final class HttpServer implements AutoCloseable {
   private final PrometheusMeterRegistry prometheus;
   private final ObjectMapper json;
   private final List<String> routes = Collections.synchronizedList(new ArrayList<>());
+  private final DrainingHandler draining = new DrainingHandler();
   private final Javalin app;
+  private volatile Server jetty;
 
   public HttpServer(
       ServerConfig server,
@@ -81,6 +94,12 @@ public final class HttpServer implements AutoCloseable {
               config.startup.showJavalinBanner = false;
               config.jetty.host = server.host();
               config.jetty.port = server.port();
+              config.jetty.modifyServer(
+                  jetty -> {
+                    jetty.insertHandler(draining);
+                    this.jetty = jetty;
+                  });
+              config.requestLogger.http(this::logRequest);
               config.events.handlerAdded(
                   info -> {
                     if (info.getHttpMethod().isHttpMethod()) {
@@ -88,7 +107,6 @@ public final class HttpServer implements AutoCloseable {
                     }
                   });
               config.routes.before(this::requestId);
-              config.routes.after(ctx -> MDC.remove("request_id"));
               config.routes.get("/health/live", ctx -> ctx.json(Map.of("status", "live")));
               config.routes.get("/health/ready", this::ready);
               config.routes.get("/health", this::health);
@@ -104,11 +122,11 @@ public final class HttpServer implements AutoCloseable {
               config.routes.post("/inference", authorized(ctx -> infer(ctx, null)));
               config.routes.post(
                   "/inference/{model}", authorized(ctx -> infer(ctx, ctx.pathParam("model"))));
-              config.routes.get(
-                  "/metrics",
+              Handler metrics =
                   ctx ->
                       ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
-                          .result(prometheus.scrape()));
+                          .result(prometheus.scrape());
+              config.routes.get("/metrics", server.authMetrics() ? authorized(metrics) : metrics);
 
               config.routes.exception(
                   InvalidInputException.class, (e, ctx) -> error(ctx, 400, e.getMessage()));
@@ -160,7 +178,7 @@ public final class HttpServer implements AutoCloseable {
                             + ": "
                             + e.getMessage()
                             + " (a bug in modelcache: please report it with the log line of request "
-                            + MDC.get("request_id")
+                            + MDC.get(MDC_REQUEST_ID)
                             + ")");
                   });
             });
@@ -175,8 +193,17 @@ public final class HttpServer implements AutoCloseable {
         app.port(),
         server.token() == null
             ? ""
-            : " (inference requires the bearer token from " + server.tokenEnv() + ")");
+            : " ("
+                + (server.authMetrics() ? "inference and /metrics require" : "inference requires")
+                + " the bearer token from "
+                + server.tokenEnv()
+                + ")");
     return this;
+  }
+
+  /** Requests being handled right now. */
+  public int activeRequests() {
+    return draining.active();
   }
 
   public int port() {
@@ -188,9 +215,48 @@ public final class HttpServer implements AutoCloseable {
     return List.copyOf(routes);
   }
 
+  /**
+   * Stops gracefully: no new connections, then up to {@code server.shutdown_grace_seconds} for the
+   * requests in flight, then every connection is closed.
+   *
+   * @return true when every request in flight finished within the grace period
+   */
+  public boolean stop() {
+    int cut = 0;
+    Server started = jetty;
+    if (started != null && started.isStarted() && server.shutdownGraceSeconds() > 0) {
+      // Jetty's graceful stop, except that it waits for the requests in flight only, not for idle
+      // keep-alive connections to time out: the connectors stop accepting (new connections are
+      // refused), the DrainingHandler completes once no request is in flight, and stop() then
+      // closes the connections left.
+      for (Connector connector : started.getConnectors()) {
+        connector.shutdown();
+      }
+      try {
+        draining.shutdown().get(server.shutdownGraceSeconds(), TimeUnit.SECONDS);
+      } catch (TimeoutException e) {
+        cut = draining.active();
+      } catch (ExecutionException e) {
+        log.warn("HTTP - graceful stop failed: {}", e.getCause().toString());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        cut = draining.active();
+      }
+    }
+    app.stop(); // closes every connection still open
+    if (cut > 0) {
+      log.warn(
+          "HTTP - {} requests were still running when the grace period of {} s"
+              + " (server.shutdown_grace_seconds) ended; their connections were closed",
+          cut,
+          server.shutdownGraceSeconds());
+    }
+    return cut == 0;
+  }
+
   @Override
   public void close() {
-    app.stop();
+    stop();
   }
 
   private void requestId(Context ctx) {
@@ -198,8 +264,41 @@ public final class HttpServer implements AutoCloseable {
     if (id == null || !REQUEST_ID.matcher(id).matches()) {
       id = UUID.randomUUID().toString();
     }
-    MDC.put("request_id", id);
+    MDC.remove(MDC_MODEL);
+    MDC.put(MDC_REQUEST_ID, id);
     ctx.header("X-Request-Id", id);
+  }
+
+  /**
+   * One line per request when it has been answered: INFO, except probes and scrapes answered as
+   * usual (DEBUG: they come every few seconds, and a probe's 503 while models load is expected);
+   * then the request's MDC is cleared.
+   */
+  private void logRequest(Context ctx, Float millis) {
+    try {
+      int status = ctx.statusCode();
+      String path = ctx.path();
+      boolean routine =
+          (path.startsWith("/health") && (status < 300 || status == 503))
+              || (path.equals("/metrics") && status < 300);
+      if (routine ? access.isDebugEnabled() : access.isInfoEnabled()) {
+        String line = "{} {} - {} in {} ms";
+        Object[] args = {
+          ctx.method(),
+          path.length() > 200 ? path.substring(0, 200) + "..." : path,
+          status,
+          Math.round(millis)
+        };
+        if (routine) {
+          access.debug(line, args);
+        } else {
+          access.info(line, args);
+        }
+      }
+    } finally {
+      MDC.remove(MDC_REQUEST_ID);
+      MDC.remove(MDC_MODEL);
+    }
   }
 
   private void ready(Context ctx) {
@@ -311,6 +410,7 @@ public final class HttpServer implements AutoCloseable {
           400, "the body names model " + named + " but the path names '" + model + "'");
     }
     known(model);
+    MDC.put(MDC_MODEL, model);
     ctx.json(registry.infer(model, body));
   }
 

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntSupplier;
 
 /**
  * modelcache's own meters. Names are Micrometer names; the Prometheus registry renders them as the
@@ -33,6 +34,7 @@ public final class Metrics {
   public static final String VERIFY_FAILURES = "modelcache.verify.failures";
   public static final String CACHE_SIZE = "modelcache.cache.size";
   public static final String CACHE_FREE = "modelcache.cache.free";
+  public static final String HTTP_REQUESTS_ACTIVE = "modelcache.http.requests.active";
 
   /** How an inference request ended, the {@code outcome} label. */
   public enum Outcome {
@@ -64,12 +66,14 @@ public final class Metrics {
     for (String model : models) {
       for (ModelState state : ModelState.values()) {
         Gauge.builder(MODEL_STATE, states, s -> s.status(model).state() == state ? 1 : 0)
+            .strongReference(true)
             .tags("model", model, "state", state.name())
             .description("1 for the state each model is in, 0 for the others")
             .register(registry);
       }
       AtomicLong millis = loadMillis.computeIfAbsent(model, m -> new AtomicLong());
       Gauge.builder(MODEL_LOAD_DURATION, millis, m -> m.get() / 1000.0)
+          .strongReference(true)
           .tags("model", model)
           .baseUnit("seconds")
           .description("How long the last load of the model into its engine took")
@@ -83,13 +87,25 @@ public final class Metrics {
    */
   public void bindCache(Path cacheDir) {
     CachedSize size = new CachedSize(cacheDir);
+    // Gauges hold their object weakly: without a strong reference the walker would be collected
+    // and the gauge would read NaN.
     Gauge.builder(CACHE_SIZE, size, CachedSize::get)
+        .strongReference(true)
         .baseUnit("bytes")
         .description("Bytes of files under the cache directory")
         .register(registry);
     Gauge.builder(CACHE_FREE, cacheDir, dir -> freeBytes(dir))
+        .strongReference(true)
         .baseUnit("bytes")
         .description("Usable free bytes on the cache volume")
+        .register(registry);
+  }
+
+  /** Registers the gauge of HTTP requests being handled (the ones a graceful stop waits for). */
+  public void bindHttp(IntSupplier activeRequests) {
+    Gauge.builder(HTTP_REQUESTS_ACTIVE, activeRequests, IntSupplier::getAsInt)
+        .strongReference(true)
+        .description("HTTP requests being handled now, this scrape included")
         .register(registry);
   }
 

@@ -3,7 +3,9 @@ package dev.modelcache.metrics;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,8 +16,18 @@ import java.util.concurrent.atomic.AtomicLong;
  * What every configured model is doing right now, written by the fetch and load steps and read by
  * {@code /health}, {@code /models} and the {@code modelcache_model_state} gauge. The set of models
  * is fixed at construction.
+ *
+ * <p>The fetch rate is measured over the last {@link #RATE_WINDOW} (over the whole fetch while it
+ * is younger), so that a stalled transfer shows a falling rate and an unknown ETA instead of the
+ * average of its good start.
  */
 public final class ModelStates {
+  /** How far back the fetch rate looks. */
+  public static final Duration RATE_WINDOW = Duration.ofSeconds(10);
+
+  private static final long SAMPLE_SPACING_NANOS = Duration.ofSeconds(1).toNanos();
+  private static final int MAX_SAMPLES = 64;
+
   private final Clock clock;
   private final Set<String> required;
   private final Map<String, Entry> entries = new LinkedHashMap<>();
@@ -35,9 +47,12 @@ public final class ModelStates {
   public void fetching(String model, long bytesTotal) {
     Entry entry = entry(model);
     synchronized (entry) {
-      entry.set(ModelState.FETCHING, null, clock.instant());
+      Instant now = clock.instant();
+      entry.set(ModelState.FETCHING, null, now);
       entry.bytesTotal = bytesTotal;
       entry.bytesDone.set(0);
+      entry.samples.clear();
+      entry.samples.add(new Sample(now, 0));
     }
   }
 
@@ -66,9 +81,8 @@ public final class ModelStates {
     Entry entry = entry(model);
     synchronized (entry) {
       long done = entry.bytesDone.get();
-      double seconds = Duration.between(entry.since, clock.instant()).toNanos() / 1e9;
-      double rate = entry.state == ModelState.FETCHING && seconds > 0 ? done / seconds : 0;
       boolean fetching = entry.state == ModelState.FETCHING;
+      double rate = fetching ? entry.rate(clock.instant(), done) : 0;
       return new ModelStatus(
           model,
           entry.state,
@@ -116,8 +130,15 @@ public final class ModelStates {
     return entry;
   }
 
+  /** Bytes done at one moment of a fetch. */
+  private record Sample(Instant at, long bytes) {}
+
   private static final class Entry {
     final AtomicLong bytesDone = new AtomicLong();
+
+    /** Oldest first; the first is at least RATE_WINDOW old once the fetch is (guarded by this). */
+    final Deque<Sample> samples = new ArrayDeque<>();
+
     ModelState state = ModelState.PENDING;
     String reason;
     Instant since;
@@ -125,6 +146,39 @@ public final class ModelStates {
 
     Entry(String model, Instant since) {
       this.since = since;
+    }
+
+    /**
+     * Bytes per second from the newest sample at least {@link #RATE_WINDOW} old (else the start of
+     * the fetch) to now; records now as a sample at most once a second.
+     */
+    double rate(Instant now, long done) {
+      long windowNanos = RATE_WINDOW.toNanos();
+      while (samples.size() > 1 && age(secondOldest(), now) >= windowNanos) {
+        samples.removeFirst();
+      }
+      Sample base = samples.peekFirst();
+      if (base == null) {
+        return 0;
+      }
+      if (age(samples.peekLast(), now) >= SAMPLE_SPACING_NANOS) {
+        if (samples.size() >= MAX_SAMPLES) {
+          samples.removeFirst();
+        }
+        samples.addLast(new Sample(now, done));
+      }
+      long nanos = age(base, now);
+      return nanos <= 0 ? 0 : Math.max(0, done - base.bytes()) * 1e9 / nanos;
+    }
+
+    private Sample secondOldest() {
+      var it = samples.iterator();
+      it.next();
+      return it.next();
+    }
+
+    private static long age(Sample sample, Instant now) {
+      return Duration.between(sample.at(), now).toNanos();
     }
 
     void set(ModelState state, String reason, Instant since) {

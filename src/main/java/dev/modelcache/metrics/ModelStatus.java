@@ -7,7 +7,8 @@ import java.time.Instant;
  *
  * @param bytesDone bytes fetched so far in the current fetch (0 outside FETCHING)
  * @param bytesTotal bytes the current fetch will move (0 when unknown or outside FETCHING)
- * @param bytesPerSecond average rate of the current fetch
+ * @param bytesPerSecond rate of the current fetch over the last {@link ModelStates#RATE_WINDOW} (0
+ *     while nothing moves)
  * @param reason why the model FAILED, else null
  * @param since when the model entered this state
  */
@@ -20,7 +21,7 @@ public record ModelStatus(
     String reason,
     Instant since) {
 
-  /** Seconds left at the current rate, or -1 when unknown. */
+  /** Seconds left at the current rate, or -1 when unknown (nothing moved lately). */
   public long etaSeconds() {
     if (state != ModelState.FETCHING || bytesPerSecond <= 0 || bytesTotal <= 0) {
       return -1;

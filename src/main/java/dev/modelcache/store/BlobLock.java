@@ -26,6 +26,7 @@ public final class BlobLock implements AutoCloseable {
   private static final ConcurrentHashMap<Path, ReentrantLock> IN_PROCESS =
       new ConcurrentHashMap<>();
   private static final String HOLDER = holder();
+  private static final java.time.Duration POLL = java.time.Duration.ofMillis(100);
 
   private final ReentrantLock local;
   private final FileChannel channel;
@@ -58,13 +59,26 @@ public final class BlobLock implements AutoCloseable {
       FileLock lock;
       try {
         lock = channel.tryLock();
-        if (lock == null) {
-          waiting.accept(readHolder(channel));
-          lock = channel.lock();
-        }
       } catch (IOException unsupported) {
         // no locks on this filesystem: unique temp files and atomic renames still keep files whole
         return new BlobLock(local, channel, null);
+      }
+      if (lock == null) {
+        waiting.accept(readHolder(channel));
+        // Poll rather than block: POSIX locks belong to processes, not threads, so a blocking
+        // lock() taken by
+        // one download thread while another thread of this process holds a different blob's lock
+        // looks like
+        // a deadlock to the kernel (EDEADLK) when another process does the same the other way
+        // round.
+        while ((lock = channel.tryLock()) == null) {
+          try {
+            Thread.sleep(POLL.toMillis());
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while waiting for " + file);
+          }
+        }
       }
       channel.truncate(0);
       channel.write(ByteBuffer.wrap(HOLDER.getBytes(StandardCharsets.UTF_8)), 0);

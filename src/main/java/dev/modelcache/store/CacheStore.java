@@ -135,16 +135,23 @@ public final class CacheStore {
    *
    * @param gitBlobSize the expected size when the git blob SHA-1 must be computed too, else -1
    */
-  public PartFile part(ModelConfig model, String key, long size, long gitBlobSize)
+  public PartFile part(ModelConfig model, String key, long size, long gitBlobSize, BlobLock lock)
       throws IOException {
+    if (!lock.crossProcess()) {
+      return newPart(gitBlobSize); // another process may be at the same blob: a name of its own
+    }
     Path dir = stateDir("parts", model);
     Files.createDirectories(dir);
     return new PartFile(dir.resolve(checkedSegment(key) + ".part"), gitBlobSize, size, true);
   }
 
   /** Like {@link #part}, for a download in several ranges at once (see {@link RangedPart}). */
-  public RangedPart rangedPart(ModelConfig model, String key, long size, int parts, boolean gitBlob)
+  public RangedPart rangedPart(
+      ModelConfig model, String key, long size, int parts, boolean gitBlob, BlobLock lock)
       throws IOException {
+    if (!lock.crossProcess()) {
+      return newRangedPart(size, parts, gitBlob);
+    }
     Path dir = stateDir("parts", model);
     Files.createDirectories(dir);
     return new RangedPart(dir.resolve(checkedSegment(key) + ".ranged"), size, parts, gitBlob, true);

@@ -139,6 +139,36 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void metricsAuthAndShutdownGraceHaveDefaultsAndOverrides() {
+    Config defaults = parse("", Map.of());
+    assertThat(defaults.server().authMetrics()).isFalse();
+    assertThat(defaults.server().shutdownGraceSeconds()).isEqualTo(30);
+    Config set =
+        parse("server:\n  shutdown_grace_seconds: 5\n  auth: { metrics: true }\n", Map.of());
+    assertThat(set.server().authMetrics()).isTrue();
+    assertThat(set.server().shutdownGraceSeconds()).isEqualTo(5);
+    Config env =
+        parse(
+            "",
+            Map.of(
+                "MODELCACHE_SERVER_AUTH_METRICS", "true",
+                "MODELCACHE_SERVER_SHUTDOWN_GRACE_SECONDS", "0"));
+    assertThat(env.server().authMetrics()).isTrue();
+    assertThat(env.server().shutdownGraceSeconds()).isZero();
+    assertThat(String.join("\n", set.describe()))
+        .contains("server.shutdown_grace_seconds=5")
+        .contains("server.auth.metrics=true");
+    assertThatThrownBy(() -> parse("server:\n  auth: { metrics: sometimes }\n", Map.of()))
+        .hasMessage("test.yaml: server.auth.metrics must be true or false, not 'sometimes'");
+    assertThatThrownBy(() -> parse("server:\n  shutdown_grace_seconds: -1\n", Map.of()))
+        .hasMessage("test.yaml: server.shutdown_grace_seconds (-1) must be between 0 and 3600");
+    assertThatThrownBy(() -> parse("server:\n  auth: { metric: true }\n", Map.of()))
+        .hasMessage(
+            "test.yaml: unknown key 'server.auth.metric' (allowed under server.auth: token_env,"
+                + " metrics)");
+  }
+
+  @Test
   void describeMasksSecrets() {
     Config config =
         parse("", Map.of("HF_TOKEN", "hf_secretvalue", "MODELCACHE_TOKEN", "api-secret"));
