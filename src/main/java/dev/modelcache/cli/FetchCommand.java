@@ -8,6 +8,7 @@ import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Clock;
 import java.util.List;
@@ -20,7 +21,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code modelcache fetch}: the init-container mode. Exit 0 when every model is present and
- * verified.
+ * verified. Offline (or on a read-only cache) it first checks that what cannot be fetched is
+ * present, and exits 1 listing what is missing without fetching anything.
  */
 @Command(
     name = "fetch",
@@ -32,13 +34,19 @@ final class FetchCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Override
-  public Integer call() {
+  public Integer call() throws IOException {
     Config loaded = config.load();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     List<String> names = loaded.models().stream().map(ModelConfig::name).toList();
     ModelStates states = new ModelStates(names, Set.copyOf(names), Clock.systemUTC());
     CacheStore store = new CacheStore(loaded.cache().dir());
+    List<String> missing = Preflight.missing(loaded, store, store.writable());
+    if (!missing.isEmpty()) {
+      missing.forEach(err::println);
+      err.flush();
+      return 1;
+    }
     try (Fetcher fetcher =
         new Fetcher(
             store,

@@ -190,6 +190,7 @@ public final class Fetcher implements AutoCloseable {
       }
     }
     long toFetch = missing.stream().mapToLong(SourceFile::size).sum();
+    store.checkSpace(toFetch); // [verify] fail early, naming both numbers, before any download
     if (!missing.isEmpty()) {
       states.fetching(model.name(), toFetch);
       log.info(

@@ -36,7 +36,9 @@ class CliTest {
 
     Run verify = run("verify", "-c", config.toString());
     assertThat(verify.code()).isZero();
-    assertThat(verify.out()).startsWith("ok iris: snapshot ").contains(" verified");
+    assertThat(verify.out())
+        .startsWith("ok iris: snapshot ")
+        .contains(" verified (fast: 2 files, 0 re-hashed)");
 
     Run list = run("list", "-c", config.toString(), "--files");
     assertThat(list.code()).isZero();
@@ -66,7 +68,7 @@ class CliTest {
   }
 
   @Test
-  void verifyFindsAFileChangedOnTheVolume() throws Exception {
+  void verifyFindsAFileChangedOnTheVolumeQuarantinesItAndFetchBringsItBack() throws Exception {
     Path cache = tmp.resolve("cache");
     Path config =
         TestModels.configFile(
@@ -74,14 +76,57 @@ class CliTest {
     assertThat(run("fetch", "-c", config.toString()).code()).isZero();
     Path blob = cache.resolve("local/iris/blobs/" + TestModels.sha256("iris", "model.pt"));
     TestModels.flipOneByte(blob);
+    TestModels.shiftMtime(blob, 1); // written a second after install, as any later write is
+    String actual = CacheStore.sha256Of(blob);
     Run verify = run("verify", "-c", config.toString());
     assertThat(verify.code()).isEqualTo(1);
-    assertThat(verify.err())
-        .startsWith(
+    Path quarantine = cache.resolve(".modelcache/quarantine/iris");
+    assertThat(TestModels.filesUnder(quarantine))
+        .singleElement()
+        .asString()
+        .matches("[0-9]{8}T[0-9]{6}\\.[0-9]{3}Z--" + TestModels.sha256("iris", "model.pt"));
+    Path moved = quarantine.resolve(TestModels.filesUnder(quarantine).get(0));
+    assertThat(verify.err().lines())
+        .containsExactly(
             "FAILED iris - model.pt: sha256 mismatch: expected "
                 + TestModels.sha256("iris", "model.pt")
                 + " (recorded at install), actual "
-                + CacheStore.sha256Of(blob));
+                + actual
+                + "; the file was changed on the volume; blob "
+                + blob
+                + " moved to "
+                + moved);
+    assertThat(verify.out()).contains("fast verification of 2 files: 1 re-hashed");
+
+    assertThat(run("fetch", "-c", config.toString()).code()).isZero();
+    assertThat(blob).hasSameBinaryContentAs(TestModels.MODELS.resolve("iris/model.pt"));
+    Run again = run("verify", "--full", "-c", config.toString());
+    assertThat(again.code()).as(again.err()).isZero();
+    assertThat(again.out())
+        .startsWith("ok iris: snapshot ")
+        .contains(" verified (full: 2 files, 2 re-hashed)");
+  }
+
+  @Test
+  void verifyFullFindsWhatTheStampsCannotSee() throws Exception {
+    Path cache = tmp.resolve("cache");
+    Path config =
+        TestModels.configFile(
+            tmp, cache, TestModels.modelYaml("iris", TestModels.copy("iris", tmp)));
+    assertThat(run("fetch", "-c", config.toString()).code()).isZero();
+    Path blob = cache.resolve("local/iris/blobs/" + TestModels.sha256("iris", "config.json"));
+    java.nio.file.attribute.FileTime mtime = Files.getLastModifiedTime(blob);
+    TestModels.flipOneByte(blob);
+    Files.setLastModifiedTime(blob, mtime); // same size, inode and mtime: bit rot looks like this
+    assertThat(run("verify", "-c", config.toString()).code()).isZero();
+    Run full = run("verify", "--full", "-c", config.toString());
+    assertThat(full.code()).isEqualTo(1);
+    assertThat(full.err())
+        .startsWith(
+            "FAILED iris - config.json: sha256 mismatch: expected "
+                + TestModels.sha256("iris", "config.json")
+                + " (recorded at install), actual ");
+    assertThat(full.out()).contains("full verification of 2 files: 2 re-hashed");
   }
 
   @Test
