@@ -19,7 +19,13 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Fetch, verify, pin and serve ML models from a shared volume.",
-    subcommands = {ServeCommand.class, FetchCommand.class, VerifyCommand.class, ListCommand.class})
+    subcommands = {
+      ServeCommand.class,
+      FetchCommand.class,
+      VerifyCommand.class,
+      ListCommand.class,
+      GcCommand.class
+    })
 public final class Main {
   private static final Set<String> TOP_LEVEL = Set.of("-h", "--help", "-V", "--version", "help");
 

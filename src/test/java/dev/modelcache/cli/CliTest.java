@@ -7,7 +7,13 @@ import dev.modelcache.store.CacheStore;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -127,6 +133,58 @@ class CliTest {
                 + TestModels.sha256("iris", "config.json")
                 + " (recorded at install), actual ");
     assertThat(full.out()).contains("full verification of 2 files: 2 re-hashed");
+  }
+
+  @Test
+  void gcListsThenRemovesWhatNoConfiguredModelNeeds() throws Exception {
+    Path cache = tmp.resolve("cache");
+    Path source = TestModels.copy("iris", tmp);
+    Path config = TestModels.configFile(tmp, cache, TestModels.modelYaml("iris", source));
+    Run first = run("fetch", "-c", config.toString());
+    String oldSnapshot = first.out().substring("ok iris: snapshot ".length()).substring(0, 40);
+    // the model's config.json changes upstream: the next fetch installs a new snapshot
+    Files.writeString(source.resolve("config.json"), "{}\n");
+    Path unpinned =
+        TestModels.configFile(tmp, cache, "  - name: iris\n    source: file:" + source + "\n");
+    assertThat(run("fetch", "-c", unpinned.toString()).code()).isZero();
+    Path oldBlob = cache.resolve("local/iris/blobs/" + TestModels.sha256("iris", "config.json"));
+    long oldBytes = Files.size(oldBlob);
+    assertThat(run("gc", "-c", unpinned.toString()).out())
+        .isEqualTo("nothing to reclaim in " + cache + "\n"); // all younger than an hour
+    ageTree(cache.resolve("local"), Duration.ofHours(2));
+
+    String listing =
+        String.format(
+            "blob       %14d  local/iris/blobs/%s%n" + "snapshot   %14d  local/iris/snapshots/%s%n",
+            oldBytes, TestModels.sha256("iris", "config.json"), 0, oldSnapshot);
+    Run gc = run("gc", "-c", unpinned.toString());
+    assertThat(gc.code()).isZero();
+    assertThat(gc.out())
+        .isEqualTo(
+            listing
+                + oldBytes
+                + " bytes reclaimable in 2 paths in "
+                + cache
+                + "; run 'modelcache gc --delete' to remove them\n");
+    Run delete = run("gc", "--delete", "-c", unpinned.toString());
+    assertThat(delete.out())
+        .isEqualTo(listing + oldBytes + " bytes reclaimed from 2 paths in " + cache + "\n");
+    assertThat(oldBlob).doesNotExist();
+    assertThat(cache.resolve("local/iris/snapshots/" + oldSnapshot)).doesNotExist();
+    assertThat(run("verify", "--full", "-c", unpinned.toString()).code()).isZero();
+    assertThat(run("gc", "-c", unpinned.toString()).out())
+        .isEqualTo("nothing to reclaim in " + cache + "\n");
+  }
+
+  /** Sets the mtime of everything under {@code dir} (symlinks themselves) {@code age} ago. */
+  private static void ageTree(Path dir, Duration age) throws Exception {
+    FileTime then = FileTime.from(Instant.now().minus(age));
+    try (Stream<Path> walk = Files.walk(dir)) {
+      for (Path p : (Iterable<Path>) walk::iterator) {
+        Files.getFileAttributeView(p, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+            .setTimes(then, null, null);
+      }
+    }
   }
 
   @Test
