@@ -124,13 +124,7 @@ final class Daemon implements AutoCloseable {
     this.store = new CacheStore(config.cache().dir(), volume);
     this.verifier = new Verifier(store, metrics, clock);
     this.fetcher =
-        new Fetcher(
-            store,
-            Sources.of(config, Sources.httpClient()),
-            states,
-            metrics,
-            clock,
-            config.cache().offline());
+        new Fetcher(store, Sources.of(config), states, metrics, clock, config.cache().offline());
     this.registry = new ModelRegistry(config.models(), states, metrics, json);
     this.http =
         new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
@@ -146,9 +140,10 @@ final class Daemon implements AutoCloseable {
 
   /** Starts HTTP and the background preparation of every model; returns at once. */
   Daemon start() {
+    // Preparation first: loading the engine overlaps with Jetty's start on another core.
+    preparer.execute(this::prepareAll);
     http.start();
     progress.scheduleAtFixedRate(this::logProgress, 5, 5, TimeUnit.SECONDS);
-    preparer.execute(this::prepareAll);
     return this;
   }
 

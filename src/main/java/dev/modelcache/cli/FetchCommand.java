@@ -50,7 +50,7 @@ final class FetchCommand implements Callable<Integer> {
     try (Fetcher fetcher =
         new Fetcher(
             store,
-            Sources.of(loaded, Sources.httpClient()),
+            Sources.of(loaded),
             states,
             new Metrics(new SimpleMeterRegistry()),
             Clock.systemUTC(),

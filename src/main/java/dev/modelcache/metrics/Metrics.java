@@ -84,6 +84,7 @@ public final class Metrics {
   public void bindCache(Path cacheDir) {
     CachedSize size = new CachedSize(cacheDir);
     Gauge.builder(CACHE_SIZE, size, CachedSize::get)
+        .strongReference(true) // nothing else holds it: a weak reference reads NaN after a GC
         .baseUnit("bytes")
         .description("Bytes of files under the cache directory")
         .register(registry);

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -166,6 +167,7 @@ public final class Verifier implements AutoCloseable {
     for (ModelConfig model : models) {
       plans.add(plan(model, mode));
     }
+    submitLargestFirst(plans);
     List<Report> reports = new ArrayList<>();
     Map<Path, Quarantined> quarantined = new HashMap<>();
     for (Plan plan : plans) {
@@ -233,7 +235,7 @@ public final class Verifier implements AutoCloseable {
       }
       FileStamp now = FileStamp.of(file.blob());
       if (mode == VerifyMode.FULL || file.stamp() == null || !file.stamp().matches(now)) {
-        plan.hashes.put(file, hashing.submit(() -> hash(file.blob())));
+        plan.toHash.add(file);
       }
     }
     for (String pinned : model.sha256().keySet()) {
@@ -252,6 +254,26 @@ public final class Verifier implements AutoCloseable {
     }
     plan.nanos = System.nanoTime() - start;
     return plan;
+  }
+
+  /**
+   * Queues every file to hash, largest first, so that the threads finish together rather than one
+   * hashing the last big file alone.
+   */
+  private void submitLargestFirst(List<Plan> plans) {
+    record Job(Plan plan, InstalledFile file) {}
+    List<Job> jobs = new ArrayList<>();
+    plans.forEach(plan -> plan.toHash.forEach(file -> jobs.add(new Job(plan, file))));
+    jobs.sort(Comparator.comparingLong((Job job) -> job.file().size()).reversed());
+    Map<Job, Future<Hashed>> futures = new HashMap<>();
+    for (Job job : jobs) {
+      futures.put(job, hashing.submit(() -> hash(job.file().blob())));
+    }
+    for (Plan plan : plans) {
+      for (InstalledFile file : plan.toHash) {
+        plan.hashes.put(file, futures.get(new Job(plan, file)));
+      }
+    }
   }
 
   private Hashed hash(Path blob) throws IOException {
@@ -470,6 +492,7 @@ public final class Verifier implements AutoCloseable {
     final ModelConfig model;
     final VerifyMode mode;
     final List<Problem> problems = new ArrayList<>();
+    final List<InstalledFile> toHash = new ArrayList<>();
     final Map<InstalledFile, Future<Hashed>> hashes = new LinkedHashMap<>();
     InstalledSnapshot snapshot;
     long nanos;
