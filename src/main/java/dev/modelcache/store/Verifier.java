@@ -195,10 +195,24 @@ public final class Verifier implements AutoCloseable {
   }
 
   /** The cheap part, in the caller's thread: record, pins, blobs, links and stamps. */
-  private Plan plan(ModelConfig model, VerifyMode mode) throws IOException {
+  private Plan plan(ModelConfig model, VerifyMode mode) {
     long start = System.nanoTime();
     Plan plan = new Plan(model, mode);
-    Optional<InstalledSnapshot> installed = store.installed(model);
+    Optional<InstalledSnapshot> installed;
+    try {
+      installed = store.installed(model);
+    } catch (IOException e) {
+      plan.problems.add(
+          new Problem(
+              Kind.UNREADABLE,
+              null,
+              model.name()
+                  + " - cannot read its install record: "
+                  + e.getMessage()
+                  + "; run 'modelcache fetch'"));
+      plan.nanos = System.nanoTime() - start;
+      return plan;
+    }
     if (installed.isEmpty()) {
       plan.problems.add(fetchAdvice(notInstalled(store, model)));
       plan.nanos = System.nanoTime() - start;
@@ -208,34 +222,14 @@ public final class Verifier implements AutoCloseable {
     plan.snapshot = snapshot;
     String name = model.name();
     for (InstalledFile file : snapshot.files()) {
-      if (!Files.isRegularFile(file.blob(), LinkOption.NOFOLLOW_LINKS)) {
-        plan.problems.add(fetchAdvice(missingBlob(model, file)));
-        continue;
-      }
-      Path link = snapshot.dir().resolve(file.path());
-      if (!Files.isSymbolicLink(link)
-          || !link.getParent()
-              .resolve(Files.readSymbolicLink(link))
-              .normalize()
-              .equals(file.blob())) {
+      try {
+        planFile(plan, file);
+      } catch (IOException e) {
         plan.problems.add(
             new Problem(
-                Kind.LINK,
+                Kind.UNREADABLE,
                 file.path(),
-                name
-                    + " - "
-                    + file.path()
-                    + ": "
-                    + link
-                    + " does not link to its blob; run 'modelcache fetch'"));
-      }
-      String pin = model.sha256().get(file.path());
-      if (pin != null && !pin.equals(file.sha256())) {
-        plan.problems.add(pinMismatch(model, file.path(), pin, file.sha256()));
-      }
-      FileStamp now = FileStamp.of(file.blob());
-      if (mode == VerifyMode.FULL || file.stamp() == null || !file.stamp().matches(now)) {
-        plan.toHash.add(file);
+                name + " - " + file.path() + ": cannot check blob " + file.blob() + ": " + e));
       }
     }
     for (String pinned : model.sha256().keySet()) {
@@ -254,6 +248,41 @@ public final class Verifier implements AutoCloseable {
     }
     plan.nanos = System.nanoTime() - start;
     return plan;
+  }
+
+  /** Checks one file without reading it: blob, link, pin, stamp. */
+  private void planFile(Plan plan, InstalledFile file) throws IOException {
+    ModelConfig model = plan.model;
+    String name = model.name();
+    if (!Files.isRegularFile(file.blob(), LinkOption.NOFOLLOW_LINKS)) {
+      plan.problems.add(fetchAdvice(missingBlob(model, file)));
+      return;
+    }
+    Path link = plan.snapshot.dir().resolve(file.path());
+    if (!Files.isSymbolicLink(link)
+        || !link.getParent()
+            .resolve(Files.readSymbolicLink(link))
+            .normalize()
+            .equals(file.blob())) {
+      plan.problems.add(
+          new Problem(
+              Kind.LINK,
+              file.path(),
+              name
+                  + " - "
+                  + file.path()
+                  + ": "
+                  + link
+                  + " does not link to its blob; run 'modelcache fetch'"));
+    }
+    String pin = model.sha256().get(file.path());
+    if (pin != null && !pin.equals(file.sha256())) {
+      plan.problems.add(pinMismatch(model, file.path(), pin, file.sha256()));
+    }
+    FileStamp now = FileStamp.of(file.blob());
+    if (plan.mode == VerifyMode.FULL || file.stamp() == null || !file.stamp().matches(now)) {
+      plan.toHash.add(file);
+    }
   }
 
   /**

@@ -231,6 +231,27 @@ class VerifierTest {
   }
 
   @Test
+  void anUnreadableInstallRecordIsOneProblemAndTheOtherModelsAreStillVerified() throws Exception {
+    store.install(
+        model("n", ""),
+        CacheStore.snapshotId(Map.of("a.txt", HELLO)),
+        "main",
+        List.of(stage("a.txt", "hello\n")));
+    Files.writeString(cache.resolve(".modelcache/models/n.json"), "{not json");
+    List<Verifier.Report> reports =
+        verifier().verify(List.of(model("n", ""), model), VerifyMode.FULL);
+    assertThat(reports.get(0).problems())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.kind()).isEqualTo(Verifier.Kind.UNREADABLE);
+              assertThat(p.message()).startsWith("n - cannot read its install record: ");
+            });
+    assertThat(reports.get(1).problems()).isEmpty();
+    assertThat(reports.get(1).hashed()).isEqualTo(2);
+  }
+
+  @Test
   void onAReadOnlyCacheNothingIsMovedOrRecorded() throws Exception {
     Files.setLastModifiedTime(world, FileTime.from(NOW)); // would be re-stamped
     Files.writeString(hello, "jello\n"); // would be quarantined
