@@ -1,14 +1,26 @@
 #!/usr/bin/env bash
 # Benchmarks, run on demand (never in CI): builds once, then prints one markdown table, each figure beside its
 # reference measured in the same run on the same bytes.
-#   bench/run.sh              # the fetch benchmark: a synthetic 2 GiB repo from the fake Hub on loopback
+#   bench/run.sh [fetch]             # the fetch benchmark: a synthetic 2 GiB repo from the fake Hub on loopback
 #   BENCH_BIG_MIB=256 bench/run.sh   # a smaller repo for a quick look
+#   bench/run.sh verify              # warm start and verify --full of a ~5 GiB cache of 10 models (built once
+#                                    # under target/bench/verify, reused); BENCH_MODELS, BENCH_WEIGHTS_MIB and
+#                                    # BENCH_RUNS shrink it or change the number of runs
+# MVN_FLAGS is passed to Maven (e.g. MVN_FLAGS=-o to build offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in curl openssl java mvn; do
+name=fetch
+case "${1:-}" in
+  fetch | verify) name=$1; shift ;;
+esac
+case "$name" in
+  fetch) main=dev.modelcache.bench.FetchBench; tools=(curl openssl java mvn) ;;
+  verify) main=dev.modelcache.bench.VerifyBench; tools=(openssl xargs java mvn) ;;
+esac
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "bench needs $tool" >&2; exit 2; }
 done
-mvn -q -B -Pquick package
-mvn -q -B dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench-classpath.txt
-exec java -Xmx512m -cp "target/test-classes:target/classes:$(cat target/bench-classpath.txt)" \
-  dev.modelcache.bench.FetchBench "$@"
+mvn -q -B ${MVN_FLAGS:-} -Pquick package
+mvn -q -B ${MVN_FLAGS:-} dependency:build-classpath -Dmdep.includeScope=test \
+  -Dmdep.outputFile=target/bench-classpath.txt
+exec java -Xmx512m -cp "target/test-classes:target/classes:$(cat target/bench-classpath.txt)" "$main" "$@"

@@ -135,6 +135,58 @@ public final class TestModels {
     }
   }
 
+  /**
+   * Every path under {@code dir} (folders, files and symlinks, not followed) with its type, size,
+   * link target and mtime in nanoseconds, sorted: two listings are equal only when nothing was
+   * created, removed, written or touched in between.
+   */
+  public static java.util.List<String> listing(Path dir) {
+    try (Stream<Path> walk = Files.walk(dir)) {
+      java.util.List<String> lines = new java.util.ArrayList<>();
+      for (Path p : (Iterable<Path>) walk::iterator) {
+        java.nio.file.attribute.BasicFileAttributes attrs =
+            Files.readAttributes(
+                p,
+                java.nio.file.attribute.BasicFileAttributes.class,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        String type =
+            attrs.isSymbolicLink()
+                ? "link -> " + Files.readSymbolicLink(p)
+                : attrs.isDirectory() ? "dir" : "file";
+        lines.add(
+            dir.relativize(p)
+                + " "
+                + type
+                + " size="
+                + (attrs.isDirectory() ? "-" : attrs.size())
+                + " mtime="
+                + attrs.lastModifiedTime().to(java.util.concurrent.TimeUnit.NANOSECONDS));
+      }
+      lines.sort(null);
+      return lines;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** Sets the mtime of {@code file} (not following a symlink) to {@code seconds} from now. */
+  public static void shiftMtime(Path file, long seconds) {
+    try {
+      java.nio.file.attribute.FileTime now =
+          Files.getLastModifiedTime(file, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+      Files.getFileAttributeView(
+              file,
+              java.nio.file.attribute.BasicFileAttributeView.class,
+              java.nio.file.LinkOption.NOFOLLOW_LINKS)
+          .setTimes(
+              java.nio.file.attribute.FileTime.from(now.toInstant().plusSeconds(seconds)),
+              null,
+              null);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   public static Map<String, String> pins(String name) {
     return Map.of("model.pt", sha256(name, "model.pt"), "config.json", sha256(name, "config.json"));
   }

@@ -13,10 +13,16 @@ import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
+import dev.modelcache.store.StoreException;
+import dev.modelcache.store.Verifier;
+import dev.modelcache.store.Volume;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
 import java.time.Clock;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
@@ -30,12 +36,17 @@ import org.slf4j.MDC;
 
 /**
  * The running daemon: builds every part from the config, serves HTTP at once (liveness answers
- * while models are still fetching), then fetches, verifies and loads each model in the background.
+ * while models are still fetching), then in the background verifies what the cache holds ({@code
+ * cache.verify}), fetches what is missing or was quarantined, and loads each model. When nothing
+ * can be fetched (offline, or a read-only cache) it serves the models as installed and writes
+ * nothing.
  *
  * <pre>{@code
- * try (Daemon daemon = new Daemon(config, Clock.systemUTC()).start()) {
- *   daemon.prepared().join(); // every model READY or FAILED
+ * Daemon daemon = new Daemon(config, Clock.systemUTC());
+ * if (daemon.missing().isEmpty()) {
+ *   daemon.start().prepared().join(); // every model READY or FAILED
  * }
+ * daemon.close();
  * }</pre>
  */
 final class Daemon implements AutoCloseable {
@@ -44,6 +55,8 @@ final class Daemon implements AutoCloseable {
   private final Config config;
   private final PrometheusMeterRegistry prometheus;
   private final ModelStates states;
+  private final CacheStore store;
+  private final Verifier verifier;
   private final Fetcher fetcher;
   private final ModelRegistry registry;
   private final HttpServer http;
@@ -77,6 +90,11 @@ final class Daemon implements AutoCloseable {
    * PENDING).
    */
   Daemon(Config config, Clock clock, Executor preparer) {
+    this(config, clock, preparer, Volume.system());
+  }
+
+  /** A daemon on {@code volume} (tests pass a read-only or full one). */
+  Daemon(Config config, Clock clock, Executor preparer, Volume volume) {
     this.preparer = preparer;
     this.lock = ConfigOption.lockfile(config);
     this.config = config;
@@ -95,26 +113,30 @@ final class Daemon implements AutoCloseable {
             clock);
     metrics.bindModels(states, names);
     metrics.bindCache(config.cache().dir());
-    CacheStore store = new CacheStore(config.cache().dir());
+    this.store = new CacheStore(config.cache().dir(), volume);
+    this.verifier = new Verifier(store, metrics, clock);
     this.fetcher =
-        new Fetcher(
-            store,
-            Sources.of(config, Sources.httpClient()),
-            states,
-            metrics,
-            clock,
-            config.cache().offline());
+        new Fetcher(store, Sources.of(config), states, metrics, clock, config.cache().offline());
     this.registry = new ModelRegistry(config.models(), states, metrics, json);
     this.http =
         new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
     metrics.bindHttp(http::activeRequests);
   }
 
+  /**
+   * One {@code FAILED <model>: ...} line per model or file that is absent and cannot be fetched
+   * (offline, or a read-only cache); {@code serve} exits listing them instead of starting.
+   */
+  List<String> missing() throws IOException {
+    return Preflight.missing(config, store, store.writable());
+  }
+
   /** Starts HTTP and the background preparation of every model; returns at once. */
   Daemon start() {
+    // Preparation first: loading the engine overlaps with Jetty's start on another core.
+    preparer.execute(this::prepareAll);
     http.start();
     progress.scheduleAtFixedRate(this::logProgress, 5, 5, TimeUnit.SECONDS);
-    preparer.execute(this::prepareAll);
     return this;
   }
 
@@ -137,13 +159,29 @@ final class Daemon implements AutoCloseable {
 
   private void prepareAll() {
     try {
+      boolean writable = store.writable();
+      if (!writable) {
+        log.warn(
+            "cache {} is read-only: serving the models as installed; nothing will be fetched,"
+                + " quarantined or written there",
+            store.root());
+      }
+      Map<String, Verifier.Report> reports = new HashMap<>();
+      try {
+        config.models().forEach(m -> states.verifying(m.name()));
+        for (Verifier.Report report : verifier.verify(config.models(), config.cache().verify())) {
+          reports.put(report.model().name(), report);
+        }
+      } catch (IOException e) {
+        log.error("verification of the cache failed: {}", e.getMessage());
+      }
       for (ModelConfig model : config.models()) {
         if (closed.get()) {
           return;
         }
         MDC.put("model", model.name());
         try {
-          InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), false);
+          InstalledSnapshot snapshot = prepare(model, reports.get(model.name()), writable);
           registry.load(model, snapshot);
         } catch (Exception e) {
           if (closed.get()) {
@@ -164,6 +202,45 @@ final class Daemon implements AutoCloseable {
     } finally {
       prepared.complete(null);
     }
+  }
+
+  /**
+   * The snapshot to load: fetched (which brings back what verification found missing or moved to
+   * quarantine) when the model can be fetched, else the one installed, which must have verified.
+   */
+  private InstalledSnapshot prepare(ModelConfig model, Verifier.Report report, boolean writable)
+      throws IOException {
+    String cannotFetch = Preflight.cannotFetch(config, model, writable);
+    if (cannotFetch == null) {
+      if (report != null && !report.ok() && report.snapshot() != null) {
+        log.info("{} - fetching again what verification found missing or changed", model.name());
+      }
+      return fetcher.fetch(model, lock.model(model.name()), false);
+    }
+    if (report == null) {
+      throw new StoreException(model.name() + " - could not be verified; " + cannotFetch, null);
+    }
+    if (!report.ok()) {
+      throw new StoreException(
+          report.problems().stream()
+                  .map(Verifier.Problem::message)
+                  .collect(Collectors.joining("; "))
+              + "; "
+              + cannotFetch,
+          null);
+    }
+    java.util.Optional<dev.modelcache.store.Lockfile.Locked> locked =
+        lock.model(model.name()).filter(l -> l.source().equals(model.source().text()));
+    if (locked.isPresent() && !locked.get().differences(report.snapshot()).isEmpty()) {
+      throw new StoreException(
+          model.name()
+              + " - the cache does not match modelcache.lock: "
+              + String.join("; ", locked.get().differences(report.snapshot()))
+              + "; "
+              + cannotFetch,
+          null);
+    }
+    return report.snapshot();
   }
 
   /** One line per model still fetching: done/total, rate and time left. */
@@ -209,6 +286,7 @@ final class Daemon implements AutoCloseable {
     boolean drained = http.stop();
     registry.close();
     fetcher.close();
+    verifier.close();
     jvmMetrics.close();
     prometheus.close();
     return drained;

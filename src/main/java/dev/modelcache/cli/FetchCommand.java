@@ -9,6 +9,7 @@ import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.Console;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.Charset;
@@ -28,7 +29,9 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code modelcache fetch}: the init-container mode. Exit 0 when every model is present and
- * verified. While it downloads, {@link FetchProgress} shows each model's progress on stderr.
+ * verified. Offline (or on a read-only cache) it first checks that what cannot be fetched is
+ * present, and exits 1 listing what is missing without fetching anything. While it downloads,
+ * {@link FetchProgress} shows each model's progress on stderr.
  */
 @Command(
     name = "fetch",
@@ -50,7 +53,7 @@ final class FetchCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Override
-  public Integer call() {
+  public Integer call() throws IOException {
     Config loaded = config.load();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
@@ -59,6 +62,12 @@ final class FetchCommand implements Callable<Integer> {
     ModelStates states = new ModelStates(names, Set.copyOf(names), clock);
     CacheStore store = new CacheStore(loaded.cache().dir());
     dev.modelcache.store.Lockfile lock = ConfigOption.lockfile(loaded);
+    List<String> missing = Preflight.missing(loaded, store, store.writable());
+    if (!missing.isEmpty()) {
+      missing.forEach(err::println);
+      err.flush();
+      return 1;
+    }
     boolean terminal = isTerminal(System.console());
     PrintStream stderr = System.err;
     FetchProgress progress =
@@ -89,7 +98,7 @@ final class FetchCommand implements Callable<Integer> {
     try (Fetcher fetcher =
         new Fetcher(
             store,
-            Sources.of(loaded, Sources.httpClient()),
+            Sources.of(loaded),
             states,
             new Metrics(new SimpleMeterRegistry()),
             clock,

@@ -24,7 +24,8 @@ import picocli.CommandLine.Command;
       FetchCommand.class,
       VerifyCommand.class,
       ListCommand.class,
-      LockCommand.class
+      LockCommand.class,
+      GcCommand.class
     })
 public final class Main {
   private static final Set<String> TOP_LEVEL = Set.of("-h", "--help", "-V", "--version", "help");

@@ -1,7 +1,10 @@
 package dev.modelcache.cli;
 
 import dev.modelcache.config.Config;
+import java.io.IOException;
+import java.io.PrintWriter;
 import java.time.Clock;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -10,10 +13,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code modelcache serve}: fetch, verify and load every model, and serve them over HTTP until
- * stopped.
+ * stopped. When something is missing that cannot be fetched (offline mode, or a read-only cache) it
+ * exits 1 before binding HTTP, one line per missing model or file.
  *
  * <p>SIGTERM (or SIGINT) stops gracefully: no new connections, requests in flight get up to {@code
  * server.shutdown_grace_seconds}, then the models are closed and the process exits 0 (1 when the
@@ -22,20 +28,32 @@ import picocli.CommandLine.Mixin;
  */
 @Command(
     name = "serve",
-    description = "Fetch, verify and load the configured models, and serve them over HTTP.")
+    description =
+        "Fetch, verify and load the configured models, and serve them over HTTP. Offline or on a"
+            + " read-only cache, exit 1 at once listing what is missing.")
 final class ServeCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
 
   @Mixin ConfigOption config;
+  @Spec CommandSpec spec;
 
   @Override
-  public Integer call() throws InterruptedException {
+  public Integer call() throws InterruptedException, IOException {
     Config loaded = config.load();
     loaded.describe().forEach(line -> log.info("{}", line));
+    Daemon daemon = new Daemon(loaded, Clock.systemUTC());
+    List<String> missing = daemon.missing();
+    if (!missing.isEmpty()) {
+      daemon.close();
+      PrintWriter err = spec.commandLine().getErr();
+      missing.forEach(err::println);
+      err.flush();
+      return 1;
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     AtomicBoolean stopping = new AtomicBoolean();
     AtomicInteger exitCode = new AtomicInteger();
-    Daemon daemon = new Daemon(loaded, Clock.systemUTC()).start();
+    daemon.start();
     int grace = loaded.server().shutdownGraceSeconds();
     for (String signal : new String[] {"TERM", "INT"}) {
       Signals.handle(

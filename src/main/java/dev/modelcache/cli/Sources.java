@@ -21,6 +21,16 @@ final class Sources {
         .build();
   }
 
+  /**
+   * The sources of {@code config}; the HTTP client (whose TLS set-up costs about half a second at
+   * start) is built only when a model needs it.
+   */
+  static Map<SourceRef.Scheme, ModelSource> of(Config config) {
+    boolean remote =
+        config.models().stream().anyMatch(m -> m.source().scheme() != SourceRef.Scheme.FILE);
+    return remote ? of(config, httpClient()) : Map.of(SourceRef.Scheme.FILE, new FileSource());
+  }
+
   static Map<SourceRef.Scheme, ModelSource> of(Config config, OkHttpClient http) {
     return Map.of(
         SourceRef.Scheme.FILE, new FileSource(),

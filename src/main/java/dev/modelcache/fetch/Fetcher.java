@@ -220,22 +220,10 @@ public final class Fetcher implements AutoCloseable {
     }
   }
 
-  /** What is served must be what the lockfile names: same files, same digests. */
+  /** What is served must be what the lockfile names. */
   private static void checkAgainstLock(
       ModelConfig model, InstalledSnapshot snapshot, Lockfile.Locked lock) throws SourceException {
-    List<String> differences = new ArrayList<>();
-    for (InstalledSnapshot.InstalledFile file : snapshot.files()) {
-      Optional<Lockfile.LockedFile> locked = lock.file(file.path());
-      if (locked.isPresent() && !locked.get().sha256().equals(file.sha256())) {
-        differences.add(
-            file.path()
-                + ": sha256 "
-                + file.sha256()
-                + " in the cache, "
-                + locked.get().sha256()
-                + " in modelcache.lock");
-      }
-    }
+    List<String> differences = lock.differences(snapshot);
     if (!differences.isEmpty()) {
       throw new SourceException(
           model.name()
@@ -335,6 +323,7 @@ public final class Fetcher implements AutoCloseable {
       }
     }
     long toFetch = missing.stream().mapToLong(SourceFile::size).sum();
+    store.checkSpace(toFetch); // [verify] fail early, naming both numbers, before any download
     if (!missing.isEmpty()) {
       states.fetching(model.name(), toFetch);
       log.info(

@@ -90,7 +90,7 @@ public final class Metrics {
     // Gauges hold their object weakly: without a strong reference the walker would be collected
     // and the gauge would read NaN.
     Gauge.builder(CACHE_SIZE, size, CachedSize::get)
-        .strongReference(true)
+        .strongReference(true) // nothing else holds it: a weak reference reads NaN after a GC
         .baseUnit("bytes")
         .description("Bytes of files under the cache directory")
         .register(registry);

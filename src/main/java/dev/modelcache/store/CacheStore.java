@@ -21,11 +21,18 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.regex.Pattern;
@@ -50,17 +57,27 @@ import java.util.stream.Stream;
  * <p>Nothing appears under a final name unless it is complete: bytes go to {@code
  * .modelcache/tmp/}, are fsynced, then renamed atomically; each snapshot symlink is created under a
  * temporary name and renamed; the ref is replaced last. modelcache also records, per model, the
- * exact file list it installed with every SHA-256 in {@code .modelcache/models/{name}.json};
- * nothing there is needed to read a model.
+ * exact file list it installed with every SHA-256 and the {@link FileStamp} (size, mtime, inode) of
+ * each blob it verified, in {@code .modelcache/models/{name}.json}; blobs found corrupted are moved
+ * to {@code .modelcache/quarantine/}. Nothing under {@code .modelcache} is needed to read a model.
  */
 public final class CacheStore {
   private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
   private static final Pattern SHA1_HEX = Pattern.compile("[0-9a-f]{40}");
+  private static final DateTimeFormatter QUARANTINE_TIME =
+      DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
   private final Path root;
+  private final Volume volume;
   private final ObjectMapper json = new ObjectMapper();
 
   public CacheStore(Path root) {
+    this(root, Volume.system());
+  }
+
+  /** A store on {@code volume}; tests pass one that is full or read-only. */
+  public CacheStore(Path root, Volume volume) {
     this.root = root.toAbsolutePath().normalize();
+    this.volume = volume;
   }
 
   public Path root() {
@@ -252,7 +269,8 @@ public final class CacheStore {
       checkedSegment(file.blob());
     }
     Files.createDirectories(blobs);
-    boolean movedBlobs = false;
+    Map<Path, FileStamp> previousStamps = previousStamps(model);
+    Set<Path> moved = new HashSet<>();
     for (Entry file : files) {
       if (file.staged() == null) {
         continue;
@@ -263,10 +281,10 @@ public final class CacheStore {
             file.staged().temp()); // another process installed the same bytes first
       } else {
         moveAtomically(file.staged().temp(), blob);
-        movedBlobs = true;
+        moved.add(blob);
       }
     }
-    if (movedBlobs) {
+    if (!moved.isEmpty()) {
       fsyncDirectory(blobs);
     }
     List<InstalledFile> installed = new ArrayList<>();
@@ -281,8 +299,11 @@ public final class CacheStore {
         moveAtomically(temp, link);
         fsyncDirectory(link.getParent());
       }
-      installed.add(
-          new InstalledFile(file.path(), file.size(), file.sha256(), blobs.resolve(file.blob())));
+      Path blob = blobs.resolve(file.blob());
+      // Stamp only bytes this install verified; a blob found in place keeps the stamp its last
+      // verification gave it, or none, so that the next verification re-hashes it.
+      FileStamp stamp = moved.contains(blob) ? FileStamp.of(blob) : previousStamps.get(blob);
+      installed.add(new InstalledFile(file.path(), file.size(), file.sha256(), blob, stamp));
     }
     InstalledSnapshot result = new InstalledSnapshot(snapshotId, snapshot, installed);
     writeRecord(model, result);
@@ -315,90 +336,21 @@ public final class CacheStore {
     Path snapshot = repo.resolve("snapshots").resolve(checkedSegment(id));
     List<InstalledFile> files = new ArrayList<>();
     for (JsonNode file : node.path("files")) {
+      JsonNode stamp = file.path("stamp");
       files.add(
           new InstalledFile(
               file.path("path").asText(),
               file.path("size").asLong(),
               file.path("sha256").asText(),
-              repo.resolve("blobs").resolve(checkedSegment(file.path("blob").asText()))));
+              repo.resolve("blobs").resolve(checkedSegment(file.path("blob").asText())),
+              stamp.isObject()
+                  ? new FileStamp(
+                      stamp.path("size").asLong(),
+                      stamp.path("mtime_ns").asLong(),
+                      stamp.path("inode").asLong(FileStamp.NO_INODE))
+                  : null));
     }
     return Optional.of(new InstalledSnapshot(id, snapshot, files));
-  }
-
-  /**
-   * Re-hashes every file {@code model} has installed and returns one line per problem (nothing
-   * installed, a missing blob or link, a digest that differs from the one recorded at install or
-   * from a pin); empty when all is well.
-   */
-  public List<String> verify(ModelConfig model) throws IOException {
-    List<String> problems = new ArrayList<>();
-    Optional<InstalledSnapshot> snapshot = installed(model);
-    String name = model.name();
-    if (snapshot.isEmpty()) {
-      problems.add(name + " - not in the cache at " + repoDir(model) + "; run 'modelcache fetch'");
-      return problems;
-    }
-    for (InstalledFile file : snapshot.get().files()) {
-      Path link = snapshot.get().dir().resolve(file.path());
-      if (!Files.isRegularFile(file.blob())) {
-        problems.add(
-            name
-                + " - "
-                + file.path()
-                + ": blob "
-                + file.blob()
-                + " is missing; run 'modelcache fetch'");
-        continue;
-      }
-      if (!Files.isSymbolicLink(link)
-          || !link.getParent()
-              .resolve(Files.readSymbolicLink(link))
-              .normalize()
-              .equals(file.blob())) {
-        problems.add(
-            name
-                + " - "
-                + file.path()
-                + ": "
-                + link
-                + " does not link to its blob; run 'modelcache fetch'");
-      }
-      String actual = sha256Of(file.blob());
-      String pin = model.sha256().get(file.path());
-      if (!actual.equals(file.sha256())) {
-        problems.add(
-            name
-                + " - "
-                + file.path()
-                + ": sha256 mismatch: expected "
-                + file.sha256()
-                + " (recorded at install), actual "
-                + actual
-                + "; the file was changed on the volume");
-      } else if (pin != null && !pin.equals(actual)) {
-        problems.add(
-            name
-                + " - "
-                + file.path()
-                + ": sha256 mismatch: expected "
-                + pin
-                + " (pinned in the config),"
-                + " actual "
-                + actual
-                + "; run 'modelcache fetch' after checking the pin");
-      }
-    }
-    for (String pinned : model.sha256().keySet()) {
-      if (snapshot.get().files().stream().noneMatch(f -> f.path().equals(pinned))) {
-        problems.add(
-            name
-                + " - "
-                + pinned
-                + ": pinned in the config but not in snapshot "
-                + snapshot.get().id());
-      }
-    }
-    return problems;
   }
 
   /** The snapshot id of a listing of local or S3 files: see the class comment. */
@@ -483,12 +435,123 @@ public final class CacheStore {
     }
   }
 
+  /**
+   * Whether modelcache may write to the cache: false on a read-only mount or without permission.
+   * Asks the volume without writing (a probe file would change the folder's mtime).
+   */
+  public boolean writable() {
+    Path existing = existingAncestor(root);
+    return existing != null && volume.writable(existing);
+  }
+
+  /**
+   * Fails before a download when the cache volume has fewer usable bytes than {@code bytesNeeded},
+   * naming both; passes when the volume cannot tell (the download then finds out).
+   */
+  public void checkSpace(long bytesNeeded) throws StoreException {
+    Path existing = existingAncestor(root);
+    if (bytesNeeded <= 0 || existing == null) {
+      return;
+    }
+    long usable;
+    try {
+      usable = volume.usableBytes(existing);
+    } catch (IOException e) {
+      return;
+    }
+    if (usable < bytesNeeded) {
+      throw new StoreException(
+          "not enough space for the cache at "
+              + root
+              + ": "
+              + bytesNeeded
+              + " bytes ("
+              + mib(bytesNeeded)
+              + ") still to fetch, "
+              + usable
+              + " bytes ("
+              + mib(usable)
+              + ") usable on its volume; free space (modelcache gc --delete) or grow the volume",
+          null);
+    }
+  }
+
+  /**
+   * Moves a blob whose bytes no longer match its digest out of its repository, to {@code
+   * .modelcache/quarantine/{model}/{yyyyMMddTHHmmss.SSSZ}--{blob}}, and returns the new path. The
+   * snapshot's link to it dangles until a fetch brings the blob back.
+   */
+  public Path quarantine(ModelConfig model, Path blob, Instant when) throws IOException {
+    requireWritable("quarantine " + blob);
+    Path dir = quarantineDir().resolve(checkedSegment(model.name()));
+    Files.createDirectories(dir);
+    String time = QUARANTINE_TIME.format(when);
+    Path target = dir.resolve(time + "--" + blob.getFileName());
+    for (int i = 2; Files.exists(target, LinkOption.NOFOLLOW_LINKS) && i < 1000; i++) {
+      target = dir.resolve(time + "-" + i + "--" + blob.getFileName());
+    }
+    moveAtomically(blob, target);
+    fsyncDirectory(dir);
+    fsyncDirectory(blob.getParent());
+    return target;
+  }
+
+  /**
+   * Rewrites {@code model}'s install record with the stamps of {@code snapshot}, after a
+   * verification re-hashed files whose stamps had changed.
+   */
+  public void recordStamps(ModelConfig model, InstalledSnapshot snapshot) throws IOException {
+    requireWritable("record the stamps of " + model.name());
+    writeRecord(model, snapshot);
+  }
+
+  private void requireWritable(String what) throws StoreException {
+    if (!writable()) {
+      throw new StoreException("the cache at " + root + " is read-only: cannot " + what, null);
+    }
+  }
+
+  private Map<Path, FileStamp> previousStamps(ModelConfig model) {
+    Map<Path, FileStamp> stamps = new HashMap<>();
+    try {
+      installed(model)
+          .ifPresent(
+              previous ->
+                  previous.files().stream()
+                      .filter(f -> f.stamp() != null)
+                      .forEach(f -> stamps.put(f.blob(), f.stamp())));
+    } catch (IOException e) {
+      // an unreadable record vouches for nothing: its blobs are re-hashed at the next verification
+    }
+    return stamps;
+  }
+
+  private static Path existingAncestor(Path dir) {
+    Path existing = dir;
+    while (existing != null && !Files.isDirectory(existing)) {
+      existing = existing.getParent();
+    }
+    return existing;
+  }
+
+  private static String mib(long bytes) {
+    return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
+  }
+
   Path tempDir() {
     return root.resolve(".modelcache").resolve("tmp");
   }
 
+  Path quarantineDir() {
+    return root.resolve(".modelcache").resolve("quarantine");
+  }
+
+  Path recordsDir() {
+    return root.resolve(".modelcache").resolve("models");
+  }
+
   private Path recordFile(ModelConfig model) {
-    return root.resolve(".modelcache").resolve("models").resolve(model.name() + ".json");
+    return recordsDir().resolve(model.name() + ".json");
   }
 
   private void writeRecord(ModelConfig model, InstalledSnapshot snapshot) throws IOException {
@@ -499,12 +562,20 @@ public final class CacheStore {
     node.put("snapshot", snapshot.id());
     ArrayNode files = node.putArray("files");
     for (InstalledFile file : snapshot.files()) {
-      files
-          .addObject()
-          .put("path", file.path())
-          .put("size", file.size())
-          .put("sha256", file.sha256())
-          .put("blob", file.blob().getFileName().toString());
+      ObjectNode entry =
+          files
+              .addObject()
+              .put("path", file.path())
+              .put("size", file.size())
+              .put("sha256", file.sha256())
+              .put("blob", file.blob().getFileName().toString());
+      if (file.stamp() != null) {
+        entry
+            .putObject("stamp")
+            .put("size", file.stamp().size())
+            .put("mtime_ns", file.stamp().mtimeNanos())
+            .put("inode", file.stamp().inode());
+      }
     }
     String text = json.writerWithDefaultPrettyPrinter().writeValueAsString(node);
     Path record = recordFile(model);

@@ -19,6 +19,19 @@ public record InstalledSnapshot(String id, Path dir, List<InstalledFile> files) 
     return files.stream().mapToLong(InstalledFile::size).sum();
   }
 
-  /** One file: its path in the snapshot, size, SHA-256 and the blob holding the bytes. */
-  public record InstalledFile(String path, long size, String sha256, Path blob) {}
+  /**
+   * One file: its path in the snapshot, size, SHA-256 and the blob holding the bytes.
+   *
+   * @param stamp the blob's stamp when its bytes were last known to match {@code sha256}, or null
+   *     when they were never checked by this install (the next verification re-hashes it)
+   */
+  public record InstalledFile(String path, long size, String sha256, Path blob, FileStamp stamp) {
+    public InstalledFile(String path, long size, String sha256, Path blob) {
+      this(path, size, sha256, blob, null);
+    }
+
+    public InstalledFile withStamp(FileStamp stamp) {
+      return new InstalledFile(path, size, sha256, blob, stamp);
+    }
+  }
 }

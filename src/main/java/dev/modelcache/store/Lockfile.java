@@ -61,6 +61,27 @@ public final class Lockfile {
       return new Locked(source, snapshot.id(), files);
     }
 
+    /**
+     * How {@code snapshot} differs from this entry, one line per file whose SHA-256 differs; empty
+     * when none.
+     */
+    public List<String> differences(InstalledSnapshot snapshot) {
+      List<String> differences = new ArrayList<>();
+      for (InstalledFile installed : snapshot.files()) {
+        Optional<LockedFile> locked = file(installed.path());
+        if (locked.isPresent() && !locked.get().sha256().equals(installed.sha256())) {
+          differences.add(
+              installed.path()
+                  + ": sha256 "
+                  + installed.sha256()
+                  + " in the cache, "
+                  + locked.get().sha256()
+                  + " in modelcache.lock");
+        }
+      }
+      return differences;
+    }
+
     public Optional<LockedFile> file(String path) {
       return files.stream().filter(f -> f.path().equals(path)).findFirst();
     }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
+import dev.modelcache.config.Config.VerifyMode;
 import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
@@ -19,6 +20,9 @@ import dev.modelcache.source.hub.FakeHub.Recorded;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.ChecksumMismatchException;
 import dev.modelcache.store.InstalledSnapshot;
+import dev.modelcache.store.StoreException;
+import dev.modelcache.store.Verifier;
+import dev.modelcache.store.Volume;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -50,6 +54,7 @@ class HubFetchTest {
   private final List<Duration> sleeps = new ArrayList<>();
   private Fetcher fetcher;
   private long rangedMinBytes = Fetcher.RANGED_MIN_BYTES;
+  private Volume volume = Volume.system();
 
   @BeforeEach
   void startHub() throws Exception {
@@ -92,7 +97,7 @@ class HubFetchTest {
             4, Duration.ofMillis(100), Duration.ofSeconds(2), Duration.ofSeconds(30), () -> 1.0);
     fetcher =
         new Fetcher(
-            new CacheStore(config.cache().dir()),
+            new CacheStore(config.cache().dir(), volume),
             Map.of(
                 SourceRef.Scheme.FILE,
                 new FileSource(),
@@ -415,6 +420,70 @@ class HubFetchTest {
         .hasMessageContaining("gave up after 4 attempts without progress");
     assertThat(TestModels.filesUnder(tmp.resolve("cache/hub"))).isEmpty();
     assertThat(TestModels.filesUnder(tmp.resolve("cache/.modelcache/tmp"))).isEmpty();
+  }
+
+  @Test
+  void aFullDiskFailsBeforeDownloadingNamingBothNumbers() {
+    long usable = 100_000;
+    volume =
+        new Volume() {
+          @Override
+          public long usableBytes(Path dir) {
+            return usable;
+          }
+
+          @Override
+          public boolean writable(Path dir) {
+            return true;
+          }
+        };
+    long needed = WEIGHTS.length + CONFIG.length() + "notes\n".length();
+    assertThatThrownBy(() -> fetch(NAME))
+        .isInstanceOf(StoreException.class)
+        .hasMessage(
+            "not enough space for the cache at "
+                + tmp.resolve("cache")
+                + ": "
+                + needed
+                + " bytes (0.3 MiB) still to fetch, 100000 bytes (0.1 MiB) usable on its volume;"
+                + " free space (modelcache gc --delete) or grow the volume");
+    assertThat(hub.requests())
+        .noneMatch(
+            r ->
+                r.method().equals("GET")
+                    && (r.host().equals("cdn") || r.path().contains("resolve")));
+    assertThat(TestModels.filesUnder(tmp.resolve("cache"))).isEmpty();
+  }
+
+  @Test
+  void aQuarantinedBlobIsFetchedAgainAndNothingElse() throws Exception {
+    Config config = config(NAME, Map.of());
+    ModelConfig model = config.models().get(0);
+    fetcher(config).fetch(model);
+    Path blob = tmp.resolve("cache/hub/models--org--name/blobs/" + sha256(WEIGHTS));
+    TestModels.flipOneByte(blob);
+    TestModels.shiftMtime(blob, 1);
+    CacheStore store = new CacheStore(config.cache().dir());
+    try (Verifier verifier = new Verifier(store, new Metrics(registry), Clock.systemUTC())) {
+      assertThat(verifier.verify(List.of(model), VerifyMode.FAST).get(0).problems())
+          .singleElement()
+          .extracting(Verifier.Problem::kind)
+          .isEqualTo(Verifier.Kind.CORRUPT);
+      assertThat(blob).doesNotExist();
+      hub.clearRequests();
+      fetcher.fetch(model);
+      assertThat(blob).hasBinaryContent(WEIGHTS);
+      assertThat(
+              hub.requests().stream()
+                  .filter(r -> r.host().equals("cdn") && r.method().equals("GET"))
+                  .map(Recorded::path))
+          .singleElement()
+          .asString()
+          .contains("/lfs/");
+      assertThat(verifier.verify(List.of(model), VerifyMode.FULL).get(0).problems()).isEmpty();
+    }
+    assertThat(registry.get(Metrics.VERIFY_FAILURES).tag("model", "m").counter().count())
+        .isEqualTo(1);
   }
 
   static byte[] randomBytes(int size, long seed) {

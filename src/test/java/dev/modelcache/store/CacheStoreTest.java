@@ -3,6 +3,8 @@ package dev.modelcache.store;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.ModelConfig;
 import java.io.ByteArrayInputStream;
@@ -11,8 +13,11 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -159,7 +164,7 @@ class CacheStoreTest {
   }
 
   @Test
-  void verifyFindsACorruptedBlobAndAPinMismatch() throws Exception {
+  void installRecordsTheStampOfEveryBlobItMoved() throws Exception {
     CacheStore store = new CacheStore(cache);
     ModelConfig model = local("m");
     store.install(
@@ -167,30 +172,111 @@ class CacheStoreTest {
         CacheStore.snapshotId(Map.of("a.txt", HELLO)),
         "main",
         List.of(entry("a.txt", stage(store, "hello\n", -1))));
-    assertThat(store.verify(model)).isEmpty();
-    ModelConfig pinned =
-        TestModels.config(
-                cache,
-                "  - name: m\n    source: file:/nowhere\n    sha256: {a.txt: " + WORLD + "}\n")
-            .models()
-            .get(0);
-    assertThat(store.verify(pinned))
-        .containsExactly(
-            "m - a.txt: sha256 mismatch: expected "
-                + WORLD
-                + " (pinned in the config), actual "
-                + HELLO
-                + "; run 'modelcache fetch' after checking the pin");
-    Files.writeString(cache.resolve("local/m/blobs/" + HELLO), "jello\n");
-    assertThat(store.verify(model))
-        .singleElement()
-        .asString()
-        .startsWith(
-            "m - a.txt: sha256 mismatch: expected " + HELLO + " (recorded at install), actual ");
-    assertThat(store.verify(local("other")))
-        .singleElement()
-        .asString()
-        .contains("not in the cache");
+    Path blob = cache.resolve("local/m/blobs/" + HELLO);
+    FileStamp stamp = store.installed(model).orElseThrow().files().get(0).stamp();
+    assertThat(stamp)
+        .isEqualTo(
+            new FileStamp(
+                6,
+                Files.getLastModifiedTime(blob).to(TimeUnit.NANOSECONDS),
+                ((Number) Files.getAttribute(blob, "unix:ino")).longValue()));
+    JsonNode record =
+        new ObjectMapper().readTree(cache.resolve(".modelcache/models/m.json").toFile());
+    assertThat(record.at("/files/0/stamp/inode").asLong()).isEqualTo(stamp.inode());
+    assertThat(record.at("/files/0/stamp/mtime_ns").asLong()).isEqualTo(stamp.mtimeNanos());
+    assertThat(record.at("/files/0/stamp/size").asLong()).isEqualTo(6);
+  }
+
+  @Test
+  void aBlobFoundInPlaceKeepsTheStampItsLastVerificationGaveIt() throws Exception {
+    CacheStore store = new CacheStore(cache);
+    ModelConfig model = local("m");
+    String id = CacheStore.snapshotId(Map.of("a.txt", HELLO));
+    store.install(model, id, "main", List.of(entry("a.txt", stage(store, "hello\n", -1))));
+    FileStamp verified = store.installed(model).orElseThrow().files().get(0).stamp();
+    // rewritten in place with other bytes of the same size: a fetch sees the blob "present"
+    Path blob = cache.resolve("local/m/blobs/" + HELLO);
+    Files.writeString(blob, "jello\n");
+    Files.setLastModifiedTime(blob, FileTime.fromMillis(1_000_000_000_000L));
+    store.install(model, id, "main", List.of(new CacheStore.Entry("a.txt", HELLO, 6, HELLO, null)));
+    assertThat(store.installed(model).orElseThrow().files().get(0).stamp()).isEqualTo(verified);
+    assertThat(verified.matches(FileStamp.of(blob))).isFalse();
+
+    // a model that never verified the blob records no stamp: its next verification re-hashes it
+    ModelConfig other = local("other");
+    Files.createDirectories(cache.resolve("local/other/blobs"));
+    Files.writeString(cache.resolve("local/other/blobs/" + HELLO), "hello\n");
+    store.install(other, id, "main", List.of(new CacheStore.Entry("a.txt", HELLO, 6, HELLO, null)));
+    assertThat(store.installed(other).orElseThrow().files().get(0).stamp()).isNull();
+  }
+
+  @Test
+  void checkSpaceFailsEarlyNamingBothNumbers() throws Exception {
+    CacheStore store = new CacheStore(cache, volume(100 << 20, true));
+    store.checkSpace(100 << 20);
+    store.checkSpace(0);
+    assertThatThrownBy(() -> store.checkSpace(600L << 20))
+        .isInstanceOf(StoreException.class)
+        .hasMessage(
+            "not enough space for the cache at "
+                + cache
+                + ": 629145600 bytes (600.0 MiB) still to fetch, 104857600 bytes (100.0 MiB) usable"
+                + " on its volume; free space (modelcache gc --delete) or grow the volume");
+  }
+
+  @Test
+  void quarantineKeepsModelBlobAndTimeInTheName() throws Exception {
+    CacheStore store = new CacheStore(cache);
+    ModelConfig model = local("m");
+    store.install(
+        model,
+        CacheStore.snapshotId(Map.of("a.txt", HELLO)),
+        "main",
+        List.of(entry("a.txt", stage(store, "hello\n", -1))));
+    Path blob = cache.resolve("local/m/blobs/" + HELLO);
+    Instant when = Instant.parse("2025-06-01T10:15:00.123Z");
+    Path moved = store.quarantine(model, blob, when);
+    assertThat(moved)
+        .isEqualTo(cache.resolve(".modelcache/quarantine/m/20250601T101500.123Z--" + HELLO))
+        .hasContent("hello");
+    assertThat(blob).doesNotExist();
+    Files.writeString(blob, "hello\n");
+    assertThat(store.quarantine(model, blob, when))
+        .isEqualTo(cache.resolve(".modelcache/quarantine/m/20250601T101500.123Z-2--" + HELLO));
+  }
+
+  @Test
+  void aReadOnlyStoreRefusesToQuarantineOrRecord() throws Exception {
+    new CacheStore(cache)
+        .install(
+            local("m"),
+            CacheStore.snapshotId(Map.of("a.txt", HELLO)),
+            "main",
+            List.of(entry("a.txt", stage(new CacheStore(cache), "hello\n", -1))));
+    CacheStore store = new CacheStore(cache, volume(1L << 40, false));
+    assertThat(store.writable()).isFalse();
+    Path blob = cache.resolve("local/m/blobs/" + HELLO);
+    assertThatThrownBy(() -> store.quarantine(local("m"), blob, Instant.EPOCH))
+        .isInstanceOf(StoreException.class)
+        .hasMessage("the cache at " + cache + " is read-only: cannot quarantine " + blob);
+    assertThatThrownBy(
+            () -> store.recordStamps(local("m"), store.installed(local("m")).orElseThrow()))
+        .hasMessage("the cache at " + cache + " is read-only: cannot record the stamps of m");
+    assertThat(blob).exists();
+  }
+
+  static Volume volume(long usable, boolean writable) {
+    return new Volume() {
+      @Override
+      public long usableBytes(Path dir) {
+        return usable;
+      }
+
+      @Override
+      public boolean writable(Path dir) {
+        return writable;
+      }
+    };
   }
 
   @Test

@@ -1,0 +1,23 @@
+package dev.modelcache.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.modelcache.TestModels;
+import dev.modelcache.config.SourceRef;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SourcesTest {
+  @TempDir Path tmp;
+
+  @Test
+  void aConfigOfLocalFoldersBuildsNoHttpClient() {
+    assertThat(
+            Sources.of(TestModels.config(tmp, "  - name: m\n    source: file:/nowhere\n")).keySet())
+        .containsExactly(SourceRef.Scheme.FILE);
+    assertThat(
+            Sources.of(TestModels.config(tmp, "  - name: m\n    source: hf://org/name\n")).keySet())
+        .containsExactlyInAnyOrder(SourceRef.Scheme.FILE, SourceRef.Scheme.HF);
+  }
+}

@@ -1,0 +1,134 @@
+package dev.modelcache.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.modelcache.TestModels;
+import dev.modelcache.config.Config.VerifyMode;
+import dev.modelcache.config.ModelConfig;
+import dev.modelcache.metrics.Metrics;
+import dev.modelcache.store.GarbageCollector.Garbage;
+import dev.modelcache.store.GarbageCollector.Kind;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What gc finds and removes, and what it never touches. */
+class GarbageCollectorTest {
+  private static final String HELLO =
+      "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+  private static final String WORLD =
+      "e258d248fda94c63753607f7c4494ee0fcbe92f1a76bfdac795c9d84101eb317";
+  private static final String EXTRA = "ab".repeat(32);
+
+  @TempDir Path cache;
+  private CacheStore store;
+  private ModelConfig m;
+  private ModelConfig fresh;
+  private final String first = CacheStore.snapshotId(Map.of("a.txt", HELLO));
+  private final String second = CacheStore.snapshotId(Map.of("a.txt", WORLD));
+  private Instant later;
+
+  @BeforeEach
+  void fill() throws Exception {
+    store = new CacheStore(cache);
+    m = model("m");
+    fresh = model("fresh");
+    // m: a first snapshot, then a second one that replaced it
+    store.install(m, first, "main", List.of(entry("a.txt", "hello\n")));
+    store.install(m, second, "main", List.of(entry("a.txt", "world\n")));
+    Files.writeString(cache.resolve("local/m/blobs/" + EXTRA), "kept for the lockfile\n");
+    // a model no longer configured
+    store.install(model("gone"), first, "main", List.of(entry("a.txt", "hello\n")));
+    // a configured model with blobs but no install record yet: a fetch in progress or crashed
+    Files.createDirectories(cache.resolve("local/fresh/blobs"));
+    Files.writeString(cache.resolve("local/fresh/blobs/" + HELLO), "hello\n");
+    // parts and quarantine
+    later = Instant.now().plus(Duration.ofHours(2));
+    Path tmp = cache.resolve(".modelcache/tmp");
+    Files.write(tmp.resolve("stale.part"), new byte[1000]);
+    Files.setLastModifiedTime(tmp.resolve("stale.part"), FileTime.from(later.minusSeconds(3601)));
+    Files.write(tmp.resolve("recent.part"), new byte[2000]);
+    Files.setLastModifiedTime(tmp.resolve("recent.part"), FileTime.from(later.minusSeconds(60)));
+    Files.createDirectories(cache.resolve(".modelcache/quarantine/m"));
+    Files.writeString(
+        cache.resolve(".modelcache/quarantine/m/20250601T101500.123Z--" + HELLO), "jello\n");
+  }
+
+  private ModelConfig model(String name) {
+    return TestModels.config(cache, "  - name: " + name + "\n    source: file:/nowhere\n")
+        .models()
+        .get(0);
+  }
+
+  private CacheStore.Entry entry(String path, String text) throws Exception {
+    try (PartFile part = store.newPart(-1)) {
+      part.append(new ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8)), n -> {});
+      StagedFile staged = part.finish();
+      return new CacheStore.Entry(path, staged.sha256(), staged.size(), staged.sha256(), staged);
+    }
+  }
+
+  private GarbageCollector gc(Instant now) {
+    return new GarbageCollector(
+        store,
+        List.of(m, fresh),
+        Set.of(cache.resolve("local/m/blobs/" + EXTRA)),
+        Clock.fixed(now, ZoneOffset.UTC));
+  }
+
+  @Test
+  void findsWhatNoConfiguredModelNeedsAndDeletesOnlyThat() throws Exception {
+    long record = Files.size(cache.resolve(".modelcache/models/gone.json"));
+    List<Garbage> garbage = gc(later).find();
+    assertThat(garbage)
+        .containsExactly(
+            new Garbage(Kind.RECORD, cache.resolve(".modelcache/models/gone.json"), record),
+            new Garbage(
+                Kind.QUARANTINE,
+                cache.resolve(".modelcache/quarantine/m/20250601T101500.123Z--" + HELLO),
+                6),
+            new Garbage(Kind.PART, cache.resolve(".modelcache/tmp/stale.part"), 1000),
+            new Garbage(Kind.BLOB, cache.resolve("local/gone/blobs/" + HELLO), 6),
+            new Garbage(Kind.REF, cache.resolve("local/gone/refs/main"), 40),
+            new Garbage(Kind.SNAPSHOT, cache.resolve("local/gone/snapshots/" + first), 0),
+            new Garbage(Kind.BLOB, cache.resolve("local/m/blobs/" + HELLO), 6),
+            new Garbage(Kind.SNAPSHOT, cache.resolve("local/m/snapshots/" + first), 0));
+
+    assertThat(gc(later).delete(garbage)).isEqualTo(record + 6 + 1000 + 6 + 40 + 6);
+    assertThat(gc(later).find()).isEmpty();
+    assertThat(TestModels.filesUnder(cache))
+        .containsExactlyInAnyOrder(
+            ".modelcache/models/m.json",
+            ".modelcache/tmp/recent.part",
+            "local/fresh/blobs/" + HELLO,
+            "local/m/blobs/" + EXTRA,
+            "local/m/blobs/" + WORLD,
+            "local/m/refs/main");
+    try (Verifier verifier =
+        new Verifier(store, new Metrics(new SimpleMeterRegistry()), Clock.systemUTC())) {
+      assertThat(verifier.verify(List.of(m), VerifyMode.FULL).get(0).problems()).isEmpty();
+    }
+    assertThat(Files.readString(cache.resolve("local/m/refs/main"))).isEqualTo(second);
+  }
+
+  @Test
+  void withinTheGraceHourNothingInARepositoryNorAPartIsTouched() throws Exception {
+    // two hours earlier every blob, snapshot, ref and part is younger than an hour
+    assertThat(gc(later.minus(Duration.ofHours(2))).find())
+        .extracting(Garbage::kind)
+        .containsExactly(Kind.RECORD, Kind.QUARANTINE);
+  }
+}
