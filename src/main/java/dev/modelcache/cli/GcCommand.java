@@ -38,9 +38,22 @@ final class GcCommand implements Callable<Integer> {
     Config loaded = config.load();
     PrintWriter out = spec.commandLine().getOut();
     CacheStore store = new CacheStore(loaded.cache().dir());
-    // Hook for modelcache.lock: the blobs it pins are needed even when no install record names
-    // them.
-    Set<Path> lockfileBlobs = Set.of();
+    // The blobs modelcache.lock pins are needed even when no install record names them (a model
+    // locked but not yet fetched at that revision): blobs named by their SHA-256 in the model's
+    // repo.
+    Set<Path> lockfileBlobs = new java.util.HashSet<>();
+    dev.modelcache.store.Lockfile lock = ConfigOption.lockfile(loaded);
+    for (dev.modelcache.config.ModelConfig model : loaded.models()) {
+      lock.model(model.name())
+          .ifPresent(
+              locked ->
+                  locked
+                      .files()
+                      .forEach(
+                          f ->
+                              lockfileBlobs.add(
+                                  store.repoDir(model).resolve("blobs").resolve(f.sha256()))));
+    }
     GarbageCollector gc =
         new GarbageCollector(store, loaded.models(), lockfileBlobs, Clock.systemUTC());
     List<Garbage> garbage = gc.find();

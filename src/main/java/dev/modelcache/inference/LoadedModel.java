@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * One model loaded in its engine: the weights once, and one {@link Predictor} per worker (a
@@ -19,6 +20,7 @@ final class LoadedModel implements AutoCloseable {
   private final String name;
   private final ZooModel<List<Tensor>, List<Tensor>> model;
   private final BlockingQueue<Predictor<List<Tensor>, List<Tensor>>> idle;
+  private final AtomicInteger queueDepth;
   private final List<Predictor<List<Tensor>, List<Tensor>>> all = new ArrayList<>();
   private final ModelMetadata metadata;
   private final InstalledSnapshot snapshot;
@@ -32,7 +34,9 @@ final class LoadedModel implements AutoCloseable {
       ModelMetadata metadata,
       InstalledSnapshot snapshot,
       String modelFile,
-      Duration loadTime) {
+      Duration loadTime,
+      AtomicInteger queueDepth) {
+    this.queueDepth = queueDepth;
     this.name = name;
     this.model = model;
     this.idle = new ArrayBlockingQueue<>(workers);
@@ -48,8 +52,15 @@ final class LoadedModel implements AutoCloseable {
   }
 
   List<Tensor> predict(List<Tensor> inputs, Duration wait) throws Exception {
-    Predictor<List<Tensor>, List<Tensor>> predictor =
-        idle.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
+    Predictor<List<Tensor>, List<Tensor>> predictor = idle.poll();
+    if (predictor == null) {
+      queueDepth.incrementAndGet();
+      try {
+        predictor = idle.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
+      } finally {
+        queueDepth.decrementAndGet();
+      }
+    }
     if (predictor == null) {
       throw new ModelBusyException(
           name

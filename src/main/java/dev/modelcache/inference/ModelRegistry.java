@@ -93,7 +93,15 @@ public final class ModelRegistry implements AutoCloseable {
     }
     Duration took = Duration.ofNanos(System.nanoTime() - start);
     LoadedModel loadedModel =
-        new LoadedModel(model.name(), zoo, model.workers(), metadata, snapshot, file, took);
+        new LoadedModel(
+            model.name(),
+            zoo,
+            model.workers(),
+            metadata,
+            snapshot,
+            file,
+            took,
+            metrics.queueDepth(model.name()));
     try {
       warmUp(loadedModel);
     } catch (ModelLoadException e) {

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
 
@@ -26,6 +27,7 @@ import java.util.function.IntSupplier;
 public final class Metrics {
   public static final String INFERENCE_REQUESTS = "modelcache.inference.requests";
   public static final String INFERENCE_DURATION = "modelcache.inference.duration";
+  public static final String INFERENCE_QUEUE_DEPTH = "modelcache.inference.queue.depth";
   public static final String MODEL_STATE = "modelcache.model.state";
   public static final String MODEL_LOAD_DURATION = "modelcache.model.load.duration";
   public static final String FETCH_BYTES = "modelcache.fetch.bytes";
@@ -49,6 +51,7 @@ public final class Metrics {
   }
 
   private final MeterRegistry registry;
+  private final Map<String, AtomicInteger> queueDepths = new ConcurrentHashMap<>();
   private final Map<String, AtomicLong> loadMillis = new ConcurrentHashMap<>();
 
   public Metrics(MeterRegistry registry) {
@@ -64,6 +67,11 @@ public final class Metrics {
    */
   public void bindModels(ModelStates states, Iterable<String> models) {
     for (String model : models) {
+      Gauge.builder(INFERENCE_QUEUE_DEPTH, queueDepth(model), AtomicInteger::get)
+          .tags("model", model)
+          .strongReference(true)
+          .description("Inference requests waiting for a free worker of the model")
+          .register(registry);
       for (ModelState state : ModelState.values()) {
         Gauge.builder(MODEL_STATE, states, s -> s.status(model).state() == state ? 1 : 0)
             .strongReference(true)
@@ -145,6 +153,11 @@ public final class Metrics {
         .description("Wall time of completed fetches of a model")
         .register(registry)
         .record(took);
+  }
+
+  /** How many requests wait for a free worker of {@code model}; the inference layer counts them. */
+  public AtomicInteger queueDepth(String model) {
+    return queueDepths.computeIfAbsent(model, m -> new AtomicInteger());
   }
 
   public Counter fetchRetries(String model, String source) {

@@ -253,6 +253,7 @@ class ServeEndToEndTest {
         .containsPattern("(?m)^modelcache_model_load_duration_seconds\\{model=\"iris\"\\} ")
         .containsPattern("(?m)^modelcache_cache_size_bytes [1-9]")
         .containsPattern("(?m)^modelcache_cache_free_bytes [1-9]")
+        .contains("modelcache_inference_queue_depth{model=\"iris\"} 0.0")
         .contains("jvm_memory_used_bytes");
   }
 
