@@ -184,6 +184,7 @@ public final class ModelRegistry implements AutoCloseable {
     List<Tensor> outputs;
     try {
       outputs = model.predict(List.of(tensor), WORKER_WAIT);
+      metrics.batch(config.name(), 1); // one request per forward pass until dynamic batching
     } catch (TranslateException e) {
       throw new InvalidInputException(
           config.name()

@@ -1,6 +1,7 @@
 package dev.modelcache.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -28,6 +29,7 @@ public final class Metrics {
   public static final String INFERENCE_REQUESTS = "modelcache.inference.requests";
   public static final String INFERENCE_DURATION = "modelcache.inference.duration";
   public static final String INFERENCE_QUEUE_DEPTH = "modelcache.inference.queue.depth";
+  public static final String INFERENCE_BATCH_SIZE = "modelcache.inference.batch.size";
   public static final String MODEL_STATE = "modelcache.model.state";
   public static final String MODEL_LOAD_DURATION = "modelcache.model.load.duration";
   public static final String FETCH_BYTES = "modelcache.fetch.bytes";
@@ -153,6 +155,15 @@ public final class Metrics {
         .description("Wall time of completed fetches of a model")
         .register(registry)
         .record(took);
+  }
+
+  /** Records how many requests one forward pass of {@code model} served. */
+  public void batch(String model, int requests) {
+    DistributionSummary.builder(INFERENCE_BATCH_SIZE)
+        .tags("model", model)
+        .description("Requests served by one forward pass of the model (1 until dynamic batching)")
+        .register(registry)
+        .record(requests);
   }
 
   /** How many requests wait for a free worker of {@code model}; the inference layer counts them. */

@@ -64,6 +64,7 @@ class MetricsCatalogueTest {
     metrics.fetched("iris", Duration.ofSeconds(1));
     metrics.fetchRetries("iris", "hf").increment();
     metrics.verifyFailures("iris").increment();
+    metrics.batch("iris", 1);
     scrape = registry.scrape();
   }
 
