@@ -3,11 +3,9 @@ package dev.modelcache.cli;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
-import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.Console;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -95,14 +93,7 @@ final class FetchCommand implements Callable<Integer> {
         period,
         period,
         TimeUnit.MILLISECONDS);
-    try (Fetcher fetcher =
-        new Fetcher(
-            store,
-            Sources.of(loaded),
-            states,
-            new Metrics(new SimpleMeterRegistry()),
-            clock,
-            loaded.cache().offline())) {
+    try (Fetcher fetcher = Sources.fetcher(loaded, store, states, clock)) {
       int failures = 0;
       for (ModelConfig model : loaded.models()) {
         try {

@@ -3,12 +3,10 @@ package dev.modelcache.cli;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
-import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintWriter;
 import java.time.Clock;
 import java.util.List;
@@ -43,13 +41,11 @@ final class LockCommand implements Callable<Integer> {
     Lockfile lock = ConfigOption.lockfile(loaded);
     int failures = 0;
     try (Fetcher fetcher =
-        new Fetcher(
+        Sources.fetcher(
+            loaded,
             new CacheStore(loaded.cache().dir()),
-            Sources.of(loaded, Sources.httpClient()),
             new ModelStates(names, Set.copyOf(names), Clock.systemUTC()),
-            new Metrics(new SimpleMeterRegistry()),
-            Clock.systemUTC(),
-            loaded.cache().offline())) {
+            Clock.systemUTC())) {
       for (ModelConfig model : loaded.models()) {
         try {
           InstalledSnapshot snapshot = fetcher.fetch(model);

@@ -36,4 +36,23 @@ final class Sources {
         SourceRef.Scheme.FILE, new FileSource(),
         SourceRef.Scheme.HF, new HuggingFaceSource(config.sources().hf(), http));
   }
+
+  /**
+   * A fetcher for a one-shot command ({@code fetch}, {@code lock}): the config's sources, meters
+   * kept in memory.
+   */
+  static dev.modelcache.fetch.Fetcher fetcher(
+      Config config,
+      dev.modelcache.store.CacheStore store,
+      dev.modelcache.metrics.ModelStates states,
+      java.time.Clock clock) {
+    return new dev.modelcache.fetch.Fetcher(
+        store,
+        of(config),
+        states,
+        new dev.modelcache.metrics.Metrics(
+            new io.micrometer.core.instrument.simple.SimpleMeterRegistry()),
+        clock,
+        config.cache().offline());
+  }
 }
