@@ -112,7 +112,7 @@ final class Daemon implements AutoCloseable {
                 .collect(Collectors.toSet()),
             clock);
     metrics.bindModels(states, names);
-    metrics.bindCache(config.cache().dir());
+    metrics.bindCache(config.cache().dir(), () -> CacheStore.bytesUnder(config.cache().dir()));
     this.store = new CacheStore(config.cache().dir(), volume);
     this.verifier = new Verifier(store, metrics, clock);
     this.fetcher =

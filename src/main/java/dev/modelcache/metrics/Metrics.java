@@ -6,11 +6,8 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 
 /**
  * modelcache's own meters. Names are Micrometer names; the Prometheus registry renders them as the
@@ -95,8 +93,14 @@ public final class Metrics {
   /**
    * Registers cache size and free-space gauges; the size walk is cached so a scrape stays cheap.
    */
-  public void bindCache(Path cacheDir) {
-    CachedSize size = new CachedSize(cacheDir);
+  /**
+   * Registers the cache size and free-space gauges.
+   *
+   * @param cacheBytes counts the bytes under the cache (a walk of the volume); called at most every
+   *     30 s, so a scrape stays cheap
+   */
+  public void bindCache(Path cacheDir, LongSupplier cacheBytes) {
+    CachedSize size = new CachedSize(cacheBytes);
     // Gauges hold their object weakly: without a strong reference the walker would be collected
     // and the gauge would read NaN.
     Gauge.builder(CACHE_SIZE, size, CachedSize::get)
@@ -200,51 +204,21 @@ public final class Metrics {
 
   private static final class CachedSize {
     private static final long MAX_AGE_NANOS = TimeUnit.SECONDS.toNanos(30);
-    private final Path dir;
+    private final LongSupplier count;
     private long computedAt;
     private double bytes = Double.NaN;
 
-    CachedSize(Path dir) {
-      this.dir = dir;
+    CachedSize(LongSupplier count) {
+      this.count = count;
     }
 
     synchronized double get() {
       long now = System.nanoTime();
       if (Double.isNaN(bytes) || now - computedAt > MAX_AGE_NANOS) {
-        bytes = walk();
+        bytes = count.getAsLong();
         computedAt = now;
       }
       return bytes;
-    }
-
-    private double walk() {
-      if (!Files.isDirectory(dir)) {
-        return 0;
-      }
-      long[] total = {0};
-      try {
-        // Temp files come and go while fetches run: a file that vanished mid-walk is skipped, not
-        // an error.
-        Files.walkFileTree(
-            dir,
-            new SimpleFileVisitor<>() {
-              @Override
-              public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-                if (attrs.isRegularFile()) {
-                  total[0] += attrs.size();
-                }
-                return FileVisitResult.CONTINUE;
-              }
-
-              @Override
-              public FileVisitResult visitFileFailed(Path file, IOException e) {
-                return FileVisitResult.CONTINUE;
-              }
-            });
-      } catch (IOException e) {
-        return Double.NaN;
-      }
-      return total[0];
     }
   }
 }

@@ -36,7 +36,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * The shared volume. Every model lives in a repository folder with HuggingFace's structure: {@code
@@ -62,7 +61,6 @@ import java.util.stream.Stream;
  * to {@code .modelcache/quarantine/}. Nothing under {@code .modelcache} is needed to read a model.
  */
 public final class CacheStore {
-  private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
   private static final Pattern SHA1_HEX = Pattern.compile("[0-9a-f]{40}");
   private static final DateTimeFormatter QUARANTINE_TIME =
       DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
@@ -401,11 +399,6 @@ public final class CacheStore {
     return name;
   }
 
-  /** Whether a blob name is a SHA-256 (else the Hub named it by its git SHA-1). */
-  static boolean isSha256(String blobName) {
-    return SHA256_HEX.matcher(blobName).matches();
-  }
-
   /** Re-reads a file and returns its SHA-256 in hex. */
   public static String sha256Of(Path file) throws IOException {
     MessageDigest digest = sha256();
@@ -622,13 +615,34 @@ public final class CacheStore {
     }
   }
 
-  /** Lists the regular files under a folder, for tests and tools; does not follow symlinks. */
-  static List<Path> regularFiles(Path dir) throws IOException {
-    if (!Files.isDirectory(dir)) {
-      return List.of();
+  /**
+   * Bytes of the regular files under {@code path} (symlinks not followed). Files come and go while
+   * fetches run: one that vanishes during the walk is skipped, so the answer is a snapshot, never
+   * an error.
+   */
+  public static long bytesUnder(Path path) {
+    long[] total = {0};
+    try {
+      Files.walkFileTree(
+          path,
+          new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(
+                Path file, java.nio.file.attribute.BasicFileAttributes attrs) {
+              if (attrs.isRegularFile()) {
+                total[0] += attrs.size();
+              }
+              return java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) {
+              return java.nio.file.FileVisitResult.CONTINUE;
+            }
+          });
+    } catch (IOException e) {
+      // the visitor swallows per-file failures; what was counted stands
     }
-    try (Stream<Path> walk = Files.walk(dir)) {
-      return walk.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).toList();
-    }
+    return total[0];
   }
 }

@@ -5,13 +5,10 @@ import dev.modelcache.store.InstalledSnapshot.InstalledFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -209,8 +206,14 @@ public final class GarbageCollector {
     return children;
   }
 
+  /** The regular files under a folder (symlinks not followed); none when it does not exist. */
   private static List<Path> regularFiles(Path dir) throws IOException {
-    return CacheStore.regularFiles(dir);
+    if (!Files.isDirectory(dir)) {
+      return List.of();
+    }
+    try (Stream<Path> walk = Files.walk(dir)) {
+      return walk.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).toList();
+    }
   }
 
   /** Whether {@code path} and, for a folder, everything in it was last modified before cutoff. */
@@ -227,20 +230,8 @@ public final class GarbageCollector {
     return true;
   }
 
-  private static long bytes(Path path) throws IOException {
-    long[] total = {0};
-    Files.walkFileTree(
-        path,
-        new SimpleFileVisitor<>() {
-          @Override
-          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-            if (attrs.isRegularFile()) {
-              total[0] += attrs.size();
-            }
-            return FileVisitResult.CONTINUE;
-          }
-        });
-    return total[0];
+  private static long bytes(Path path) {
+    return CacheStore.bytesUnder(path);
   }
 
   /** Deletes a file or folder without following symlinks; false when it was already gone. */

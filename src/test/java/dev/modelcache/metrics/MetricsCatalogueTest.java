@@ -54,7 +54,7 @@ class MetricsCatalogueTest {
     Metrics metrics = new Metrics(registry);
     ModelStates states = new ModelStates(List.of("iris"), Set.of("iris"), Clock.systemUTC());
     metrics.bindModels(states, List.of("iris"));
-    metrics.bindCache(cache);
+    metrics.bindCache(cache, () -> dev.modelcache.store.CacheStore.bytesUnder(cache));
     metrics.bindHttp(() -> 1);
     for (Metrics.Outcome outcome : Metrics.Outcome.values()) {
       metrics.inference("iris", outcome, 1_000_000);
