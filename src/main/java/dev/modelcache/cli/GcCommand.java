@@ -5,10 +5,8 @@ import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.GarbageCollector;
 import dev.modelcache.store.GarbageCollector.Garbage;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -25,7 +23,8 @@ import picocli.CommandLine.Spec;
     description =
         "List blobs and snapshots that no configured model's install record needs, download parts"
             + " untouched for an hour and quarantined files, with the bytes they hold; --delete"
-            + " removes them. Never removes what a configured model needs.")
+            + " removes them. Never removes what a configured model needs, nor what"
+            + " modelcache.lock pins (configured or not).")
 final class GcCommand implements Callable<Integer> {
   @Mixin ConfigOption config;
   @Spec CommandSpec spec;
@@ -38,24 +37,9 @@ final class GcCommand implements Callable<Integer> {
     Config loaded = config.load();
     PrintWriter out = spec.commandLine().getOut();
     CacheStore store = new CacheStore(loaded.cache().dir());
-    // The blobs modelcache.lock pins are needed even when no install record names them (a model
-    // locked but not yet fetched at that revision): blobs named by their SHA-256 in the model's
-    // repo.
-    Set<Path> lockfileBlobs = new java.util.HashSet<>();
-    dev.modelcache.store.Lockfile lock = ConfigOption.lockfile(loaded);
-    for (dev.modelcache.config.ModelConfig model : loaded.models()) {
-      lock.model(model.name())
-          .ifPresent(
-              locked ->
-                  locked
-                      .files()
-                      .forEach(
-                          f ->
-                              lockfileBlobs.add(
-                                  store.repoDir(model).resolve("blobs").resolve(f.sha256()))));
-    }
     GarbageCollector gc =
-        new GarbageCollector(store, loaded.models(), lockfileBlobs, Clock.systemUTC());
+        new GarbageCollector(
+            store, loaded.models(), ConfigOption.lockfile(loaded), Clock.systemUTC());
     List<Garbage> garbage = gc.find();
     long bytes = 0;
     for (Garbage item : garbage) {

@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
@@ -29,13 +30,15 @@ import java.util.stream.Stream;
  *
  * <p>It never removes what a configured model needs: every blob and the snapshot its install record
  * names, every blob of a configured model's repository when that model has no install record yet
- * (nothing says what it needs), every blob in {@code extraNeededBlobs}, and anything in a
- * repository modified within the last hour (a fetch may be installing it). It knows only the models
- * of its own config: on a volume shared by several configs, run it with a config naming all of
- * them.
+ * (nothing says what it needs), and anything in a repository modified within the last hour (a fetch
+ * may be installing it). Nor does it remove what {@code modelcache.lock} pins, configured or not (a
+ * model taken out of the config for a while, or locked at a revision not fetched yet): the locked
+ * snapshot with every blob it links to and the refs pointing at it, every blob named by a locked
+ * SHA-256, and the model's install record. It knows only the models of its own config and lockfile:
+ * on a volume shared by several configs, run it with a config naming all of them.
  *
  * <pre>{@code
- * GarbageCollector gc = new GarbageCollector(store, config.models(), Set.of(), Clock.systemUTC());
+ * GarbageCollector gc = new GarbageCollector(store, config.models(), lockfile, Clock.systemUTC());
  * List<GarbageCollector.Garbage> garbage = gc.find();
  * long reclaimed = gc.delete(garbage);
  * }</pre>
@@ -68,18 +71,17 @@ public final class GarbageCollector {
 
   private final CacheStore store;
   private final List<ModelConfig> models;
-  private final Set<Path> extraNeededBlobs;
+  private final Lockfile lock;
   private final Clock clock;
 
   /**
-   * @param extraNeededBlobs absolute blob paths to keep besides those of the install records: the
-   *     hook for blobs that {@code modelcache.lock} pins
+   * @param lock {@code modelcache.lock} as read ({@link Lockfile#empty()} when there is none): what
+   *     it pins is kept
    */
-  public GarbageCollector(
-      CacheStore store, List<ModelConfig> models, Set<Path> extraNeededBlobs, Clock clock) {
+  public GarbageCollector(CacheStore store, List<ModelConfig> models, Lockfile lock, Clock clock) {
     this.store = store;
     this.models = List.copyOf(models);
-    this.extraNeededBlobs = Set.copyOf(extraNeededBlobs);
+    this.lock = lock;
     this.clock = clock;
   }
 
@@ -87,11 +89,23 @@ public final class GarbageCollector {
   public List<Garbage> find() throws IOException {
     Instant cutoff = clock.instant().minus(GRACE);
     Set<Path> neededBlobs = new HashSet<>();
-    extraNeededBlobs.forEach(p -> neededBlobs.add(p.toAbsolutePath().normalize()));
     Set<Path> neededSnapshots = new HashSet<>();
     Set<Path> keepWholeRepos = new HashSet<>();
     Set<Path> configuredRepos = new HashSet<>();
     Set<String> configuredNames = new HashSet<>();
+    for (Map.Entry<String, Lockfile.Locked> entry : lock.models().entrySet()) {
+      Lockfile.Locked locked = entry.getValue();
+      configuredNames.add(entry.getKey() + ".json");
+      for (Path repo : lockedRepos(entry.getKey(), locked.source())) {
+        configuredRepos.add(repo);
+        for (Lockfile.LockedFile file : locked.files()) {
+          neededBlobs.add(repo.resolve("blobs").resolve(file.sha256()));
+        }
+        Path snapshot = repo.resolve("snapshots").resolve(locked.revision());
+        neededSnapshots.add(snapshot);
+        neededBlobs.addAll(linkedBlobs(snapshot));
+      }
+    }
     for (ModelConfig model : models) {
       configuredNames.add(model.name() + ".json");
       Path repo = store.repoDir(model);
@@ -171,6 +185,48 @@ public final class GarbageCollector {
       }
     }
     return reclaimed;
+  }
+
+  /**
+   * The repository folders a lockfile entry may live in, from its source text: {@code hf://} under
+   * {@code hub/} (as a model or a dataset: the lockfile does not say which), {@code s3://} under
+   * {@code s3/}, {@code file:} under {@code local/{name}}; only those that exist.
+   */
+  private List<Path> lockedRepos(String name, String source) {
+    Path root = store.root();
+    List<Path> candidates = new ArrayList<>();
+    if (source.startsWith("hf://")) {
+      String repoId = source.substring("hf://".length());
+      int at = repoId.indexOf('@');
+      repoId = at < 0 ? repoId : repoId.substring(0, at);
+      for (String type : List.of("model", "dataset")) {
+        candidates.add(root.resolve("hub").resolve(CacheStore.hubFolder(type, repoId)));
+      }
+    } else if (source.startsWith("s3://")) {
+      String location = source.substring("s3://".length());
+      candidates.add(root.resolve("s3").resolve(location.replace("/", "--")));
+    } else {
+      candidates.add(root.resolve("local").resolve(name));
+    }
+    return candidates.stream()
+        .map(p -> p.toAbsolutePath().normalize())
+        .filter(p -> p.startsWith(root.toAbsolutePath().normalize()))
+        .filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))
+        .toList();
+  }
+
+  /** The blobs the symlinks under a snapshot folder point at (none when it does not exist). */
+  private static Set<Path> linkedBlobs(Path snapshot) throws IOException {
+    Set<Path> blobs = new HashSet<>();
+    if (!Files.isDirectory(snapshot, LinkOption.NOFOLLOW_LINKS)) {
+      return blobs;
+    }
+    try (Stream<Path> walk = Files.walk(snapshot)) {
+      for (Path link : (Iterable<Path>) walk.filter(Files::isSymbolicLink)::iterator) {
+        blobs.add(link.resolveSibling(Files.readSymbolicLink(link)).toAbsolutePath().normalize());
+      }
+    }
+    return blobs;
   }
 
   /** Repository folders: {@code hub/{models,datasets,spaces}--*}, {@code local/*}, {@code s3/*}. */

@@ -46,6 +46,11 @@ public final class Lockfile {
     return new Lockfile(Map.of());
   }
 
+  /** Every model this lockfile names, by name. */
+  public Map<String, Locked> models() {
+    return models;
+  }
+
   /** One model as locked. */
   public record Locked(String source, String revision, List<LockedFile> files) {
     public Locked {

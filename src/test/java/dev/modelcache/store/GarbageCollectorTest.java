@@ -20,7 +20,6 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,12 +80,23 @@ class GarbageCollectorTest {
     }
   }
 
+  /** m locked at a revision not fetched yet, whose one file is the EXTRA blob. */
+  private Lockfile lock() {
+    return Lockfile.empty()
+        .with(
+            "m",
+            new Lockfile.Locked(
+                "file:/nowhere",
+                "f".repeat(40),
+                List.of(new Lockfile.LockedFile("b.bin", 22, EXTRA))));
+  }
+
   private GarbageCollector gc(Instant now) {
-    return new GarbageCollector(
-        store,
-        List.of(m, fresh),
-        Set.of(cache.resolve("local/m/blobs/" + EXTRA)),
-        Clock.fixed(now, ZoneOffset.UTC));
+    return gc(now, lock());
+  }
+
+  private GarbageCollector gc(Instant now, Lockfile lock) {
+    return new GarbageCollector(store, List.of(m, fresh), lock, Clock.fixed(now, ZoneOffset.UTC));
   }
 
   @Test
@@ -122,6 +132,32 @@ class GarbageCollectorTest {
       assertThat(verifier.verify(List.of(m), VerifyMode.FULL).get(0).problems()).isEmpty();
     }
     assertThat(Files.readString(cache.resolve("local/m/refs/main"))).isEqualTo(second);
+  }
+
+  @Test
+  void whatTheLockfilePinsIsKeptEvenForAModelNoLongerConfigured() throws Exception {
+    Lockfile lock =
+        lock()
+            .with(
+                "gone",
+                new Lockfile.Locked(
+                    "file:/nowhere", first, List.of(new Lockfile.LockedFile("a.txt", 6, HELLO))));
+    List<Garbage> garbage = gc(later, lock).find();
+    // gone is out of the config but locked at its installed snapshot: its snapshot, blob, ref and
+    // install record stay; what m replaced still goes
+    assertThat(garbage)
+        .extracting(Garbage::path)
+        .containsExactly(
+            cache.resolve(".modelcache/quarantine/m/20250601T101500.123Z--" + HELLO),
+            cache.resolve(".modelcache/tmp/stale.part"),
+            cache.resolve("local/m/blobs/" + HELLO),
+            cache.resolve("local/m/snapshots/" + first));
+
+    // without the lockfile, m's EXTRA blob (locked, not yet linked by any snapshot) goes too
+    assertThat(gc(later, Lockfile.empty()).find())
+        .extracting(Garbage::path)
+        .contains(
+            cache.resolve("local/m/blobs/" + EXTRA), cache.resolve("local/gone/blobs/" + HELLO));
   }
 
   @Test
