@@ -200,10 +200,11 @@ public final class FakeHub implements AutoCloseable {
   }
 
   /**
-   * Queues a one-shot fault. A {@code STATUS} fault is taken by the first request whose path (with
-   * query) contains {@code pathContains} ({@code null}: any request); the body faults ({@code
-   * CUT_BODY}, {@code WRONG_BYTES}, {@code SLOW}) by the first such request answered 2xx with a
-   * non-empty body, so a redirect or a HEAD never consumes them.
+   * Queues a one-shot fault. A {@code STATUS} or {@code REDIRECT_LOOP} fault is taken by the first
+   * request whose path (with query) contains {@code pathContains} ({@code null}: any request); the
+   * body faults ({@code CUT_BODY}, {@code WRONG_BYTES}, {@code SLOW}, {@code HUGE_LENGTH}) by the
+   * first such request answered 2xx with a non-empty body, so a redirect or a HEAD never consumes
+   * them.
    */
   public FakeHub fault(Fault fault) {
     Objects.requireNonNull(fault, "fault");
@@ -241,7 +242,13 @@ public final class FakeHub implements AutoCloseable {
       /** Right size, the middle byte of the body flipped. */
       WRONG_BYTES,
       /** Body throttled to {@code afterBytes} bytes per second. */
-      SLOW
+      SLOW,
+      /** A 302 back to the very URL asked for. */
+      REDIRECT_LOOP,
+      /**
+       * A Content-Length {@code afterBytes} bytes larger than the body, then the body, then close.
+       */
+      HUGE_LENGTH
     }
 
     public Fault {
@@ -249,7 +256,7 @@ public final class FakeHub implements AutoCloseable {
       if (kind == Kind.STATUS && (status < 200 || status > 599)) {
         throw new IllegalArgumentException("status (" + status + ") must be in 200..599");
       }
-      if (kind == Kind.CUT_BODY && afterBytes < 0) {
+      if ((kind == Kind.CUT_BODY || kind == Kind.HUGE_LENGTH) && afterBytes < 0) {
         throw new IllegalArgumentException("afterBytes (" + afterBytes + ") must not be negative");
       }
       if (kind == Kind.SLOW && afterBytes < 1) {
@@ -272,6 +279,20 @@ public final class FakeHub implements AutoCloseable {
 
     public static Fault slow(String pathContains, long bytesPerSecond) {
       return new Fault(pathContains, Kind.SLOW, 0, null, bytesPerSecond);
+    }
+
+    public static Fault redirectLoop(String pathContains) {
+      return new Fault(pathContains, Kind.REDIRECT_LOOP, 302, null, 0);
+    }
+
+    /** Declares {@code extraBytes} more than it sends, then drops the connection. */
+    public static Fault hugeLength(String pathContains, long extraBytes) {
+      return new Fault(pathContains, Kind.HUGE_LENGTH, 0, null, extraBytes);
+    }
+
+    /** Whether the fault is taken before routing (a status or redirect) rather than by a body. */
+    boolean beforeRouting() {
+      return kind == Kind.STATUS || kind == Kind.REDIRECT_LOOP;
     }
 
     boolean matches(String path) {
@@ -461,7 +482,10 @@ public final class FakeHub implements AutoCloseable {
             host, exchange.getRequestMethod(), recorded, lowerCase(exchange.getRequestHeaders())));
     try {
       Fault fault = takeFault(recorded, true);
-      if (fault != null) {
+      if (fault != null && fault.kind() == Fault.Kind.REDIRECT_LOOP) {
+        exchange.getResponseHeaders().set("Location", recorded);
+        sendEmpty(exchange, 302);
+      } else if (fault != null) {
         if (fault.retryAfter() != null) {
           exchange.getResponseHeaders().set("Retry-After", fault.retryAfter());
         }
@@ -925,12 +949,18 @@ public final class FakeHub implements AutoCloseable {
       return;
     }
     Fault fault = status / 100 == 2 ? takeFault(recorded, false) : null;
-    exchange.sendResponseHeaders(status, length);
+    Fault.Kind kind = fault == null ? null : fault.kind();
+    exchange.sendResponseHeaders(
+        status, kind == Fault.Kind.HUGE_LENGTH ? length + fault.afterBytes() : length);
     OutputStream out = exchange.getResponseBody();
     try (InputStream in = content.open(offset)) {
-      Fault.Kind kind = fault == null ? null : fault.kind();
-      if (kind == Fault.Kind.CUT_BODY) {
-        copy(in, out, Math.min(length, fault.afterBytes()), -1, 0);
+      if (kind == Fault.Kind.CUT_BODY || kind == Fault.Kind.HUGE_LENGTH) {
+        copy(
+            in,
+            out,
+            kind == Fault.Kind.CUT_BODY ? Math.min(length, fault.afterBytes()) : length,
+            -1,
+            0);
         out.flush();
         throw new ConnectionCut();
       }
@@ -990,7 +1020,7 @@ public final class FakeHub implements AutoCloseable {
     synchronized (faults) {
       for (Iterator<Fault> it = faults.iterator(); it.hasNext(); ) {
         Fault fault = it.next();
-        if ((fault.kind() == Fault.Kind.STATUS) == statusPhase && fault.matches(path)) {
+        if (fault.beforeRouting() == statusPhase && fault.matches(path)) {
           it.remove();
           return fault;
         }
