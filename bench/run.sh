@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks, run on demand (never in CI): builds once, then prints one markdown table, each figure beside its
 # reference measured in the same run on the same bytes.
-#   bench/run.sh [fetch]             # the fetch benchmark: a synthetic 2 GiB repo from the fake Hub on loopback
+#   bench/run.sh                     # every benchmark below, one table (also in target/bench/table.md); this is
+#                                    # what docs/performance.md shows
+#   bench/run.sh fetch               # the fetch benchmark: a synthetic 2 GiB repo from the fake Hub on loopback
 #   BENCH_BIG_MIB=256 bench/run.sh   # a smaller repo for a quick look
 #   bench/run.sh verify              # warm start and verify --full of a ~5 GiB cache of 10 models (built once
 #                                    # under target/bench/verify, reused); BENCH_MODELS, BENCH_WEIGHTS_MIB and
@@ -9,11 +11,12 @@
 # MVN_FLAGS is passed to Maven (e.g. MVN_FLAGS=-o to build offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=fetch
+name=all
 case "${1:-}" in
-  fetch | verify) name=$1; shift ;;
+  all | fetch | verify) name=$1; shift ;;
 esac
 case "$name" in
+  all) main=dev.modelcache.bench.BenchAll; tools=(curl openssl xargs java mvn) ;;
   fetch) main=dev.modelcache.bench.FetchBench; tools=(curl openssl java mvn) ;;
   verify) main=dev.modelcache.bench.VerifyBench; tools=(openssl xargs java mvn) ;;
 esac

@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -23,6 +22,14 @@ public final class FetchBench {
   private FetchBench() {}
 
   public static void main(String[] args) throws Exception {
+    BenchTable table = new BenchTable();
+    measure(table);
+    System.out.println();
+    System.out.print(table.markdown());
+  }
+
+  /** Runs the cold fetch and its references; adds their rows to {@code table}. */
+  public static void measure(BenchTable table) throws Exception {
     long bigMib = Long.parseLong(System.getenv().getOrDefault("BENCH_BIG_MIB", "1536"));
     long smallMib = Math.max(1, (2048 - bigMib) / 20);
     if (bigMib < 1536) {
@@ -105,32 +112,32 @@ public final class FetchBench {
       double durable = seconds(start);
 
       double mb = total / 1e6;
-      System.out.println();
-      System.out.printf(
-          Locale.ROOT,
-          "Cold fetch of %d files, %.0f MiB (largest %d MiB), fake Hub on loopback, %d cores%n%n",
-          files.size() + 1,
-          total / 1048576.0,
-          bigMib,
-          Runtime.getRuntime().availableProcessors());
-      System.out.println(
-          "| measure | modelcache fetch (verified, fsynced) | curl + openssl dgst -sha256"
-              + " | curl + openssl + sync (same durability) |");
-      System.out.println("|---|---|---|---|");
-      System.out.printf(
-          Locale.ROOT, "| wall time | %.1f s | %.1f s | %.1f s |%n", ours, reference, durable);
-      System.out.printf(
-          Locale.ROOT,
-          "| throughput | %.0f MB/s | %.0f MB/s | %.0f MB/s |%n",
-          mb / ours,
-          mb / reference,
-          mb / durable);
-      System.out.printf(
-          Locale.ROOT,
-          "| modelcache against the reference | | %.2fx | %.2fx |%n",
-          reference / ours,
-          durable / ours);
-      System.out.println("| heap limit of the fetching JVM | -Xmx256m: completed | | |");
+      table.note(
+          "fetch (Hub): cold fetch of %d files, %.0f MiB (largest %d MiB) from the fake Hub on"
+              + " loopback by `java -Xmx256m -jar target/modelcache.jar fetch` (verified, fsynced);"
+              + " reference: `curl` each file then `openssl dgst -sha256` it, one after the other",
+          files.size() + 1, total / 1048576.0, bigMib);
+      table.add(
+          "fetch (Hub)",
+          "cold fetch throughput",
+          BenchTable.fmt("%.0f MB/s (%.1f s)", mb / ours, ours),
+          BenchTable.fmt("curl + openssl: %.0f MB/s (%.1f s)", mb / reference, reference),
+          ">= 1.0x curl + openssl",
+          reference / ours >= 1.0);
+      table.add(
+          "fetch (Hub)",
+          "against the same durability",
+          BenchTable.fmt("%.2fx", durable / ours),
+          BenchTable.fmt("curl + openssl + sync: %.0f MB/s (%.1f s)", mb / durable, durable),
+          "",
+          null);
+      table.add(
+          "fetch (Hub)",
+          "heap of the fetching JVM",
+          "completed under -Xmx256m",
+          "",
+          "< 256 MB",
+          true);
     }
   }
 

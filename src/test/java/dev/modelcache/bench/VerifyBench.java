@@ -52,6 +52,14 @@ public final class VerifyBench {
   private VerifyBench() {}
 
   public static void main(String[] args) throws Exception {
+    BenchTable table = new BenchTable();
+    measure(table);
+    System.out.println();
+    System.out.print(table.markdown());
+  }
+
+  /** Runs the warm starts and full verifications; adds their rows to {@code table}. */
+  public static void measure(BenchTable table) throws Exception {
     int models = Integer.parseInt(System.getenv().getOrDefault("BENCH_MODELS", "10"));
     long weightsMib = Long.parseLong(System.getenv().getOrDefault("BENCH_WEIGHTS_MIB", "500"));
     int runs = Integer.parseInt(System.getenv().getOrDefault("BENCH_RUNS", "3"));
@@ -151,58 +159,41 @@ public final class VerifyBench {
     double opensslWall = median(theirs);
     double mb = totalBytes / 1e6;
 
-    System.out.println();
-    System.out.printf(
-        Locale.ROOT,
-        "Warm start and verification of %d models, %d files, %.2f GiB (%d MiB weights.bin each),"
-            + " %d cores, median of %d runs%n%n",
-        models,
-        blobs.size(),
-        totalBytes / (double) (1L << 30),
-        weightsMib,
-        cores,
-        runs);
-    System.out.println("| measure | modelcache | reference / target | met |");
-    System.out.println("|---|---|---|---|");
-    System.out.printf(
-        Locale.ROOT,
-        "| verification phase at start (`verify: fast`, from the log) | %d ms | < 1 s | %s |%n",
-        start.verifyMillis(),
-        yes(start.verifyMillis() < 1000));
-    System.out.printf(
-        Locale.ROOT,
-        "| process start to `/health/ready` 200 | %.2f s | | |%n",
-        start.readySeconds());
-    System.out.printf(
-        Locale.ROOT,
-        "| sum of DJL load times (`/models` `load_seconds`) | %.2f s | | |%n",
-        start.loadSeconds());
+    table.note(
+        "warm start, verify: a cache of %d models, %d files, %.2f GiB (%d MiB weights.bin each),"
+            + " median of %d runs; reference for `verify --full`: `openssl dgst -sha256` over the"
+            + " same files, `xargs -P %d`, alternating with it",
+        models, blobs.size(), totalBytes / (double) (1L << 30), weightsMib, runs, cores);
+    table.add(
+        "warm start",
+        "verification phase at start (`verify: fast`)",
+        start.verifyMillis() + " ms",
+        "",
+        "< 1 s",
+        start.verifyMillis() < 1000);
     double overhead = start.readySeconds() - start.loadSeconds();
-    System.out.printf(
-        Locale.ROOT,
-        "| start-to-ready minus loads | %.2f s | < 2 s | %s |%n",
-        overhead,
-        yes(overhead < 2));
-    System.out.printf(
-        Locale.ROOT,
-        "| `verify --full` throughput: bytes / hashing time (its summary line) | %.0f MB/s (%.2f s)"
-            + " | openssl dgst -sha256, xargs -P %d, whole run: %.0f MB/s (%.2f s); target >= 90%%"
-            + " | %s (%.0f%%) |%n",
-        mb / oursPhase,
-        oursPhase,
-        cores,
-        mb / opensslWall,
-        opensslWall,
-        yes(opensslWall / oursPhase >= 0.9),
-        100 * opensslWall / oursPhase);
-    System.out.printf(
-        Locale.ROOT,
-        "| `verify --full`, whole process with JVM start and config | %.0f MB/s (%.2f s) | openssl:"
-            + " %.0f MB/s | %.0f%% |%n",
-        mb / oursWall,
-        oursWall,
-        mb / opensslWall,
-        100 * opensslWall / oursWall);
+    table.add(
+        "warm start",
+        "process start to `/health/ready` 200, minus the models' own load time",
+        BenchTable.fmt("%.2f s (ready after %.2f s)", overhead, start.readySeconds()),
+        BenchTable.fmt("DJL load times, summed: %.2f s", start.loadSeconds()),
+        "< 2 s",
+        overhead < 2);
+    table.add(
+        "verify",
+        "`verify --full` hashing throughput (its summary line)",
+        BenchTable.fmt("%.0f MB/s (%.2f s)", mb / oursPhase, oursPhase),
+        BenchTable.fmt("openssl: %.0f MB/s (%.2f s)", mb / opensslWall, opensslWall),
+        ">= 90% of openssl",
+        opensslWall / oursPhase >= 0.9);
+    table.add(
+        "verify",
+        "`verify --full`, whole process (JVM start, config)",
+        BenchTable.fmt(
+            "%.0f MB/s (%.2f s), %.0f%%", mb / oursWall, oursWall, 100 * opensslWall / oursWall),
+        BenchTable.fmt("openssl: %.0f MB/s", mb / opensslWall),
+        "",
+        null);
   }
 
   private record Start(double readySeconds, long verifyMillis, double loadSeconds) {}
@@ -306,10 +297,6 @@ public final class VerifyBench {
     List<Double> sorted = new ArrayList<>(values);
     sorted.sort(null);
     return sorted.get(sorted.size() / 2);
-  }
-
-  private static String yes(boolean met) {
-    return met ? "yes" : "**no**";
   }
 
   private static double seconds(long startNanos) {

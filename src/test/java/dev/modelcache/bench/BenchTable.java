@@ -1,0 +1,87 @@
+package dev.modelcache.bench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The rows of the one benchmark table: each figure beside its reference measured in the same run,
+ * the target and whether it is met. Benchmarks add rows; {@link #markdown()} prints them.
+ */
+public final class BenchTable {
+  /**
+   * One row.
+   *
+   * @param area what is measured (fetch, verify, inference, ...)
+   * @param measure the figure's name
+   * @param modelcache modelcache's figure
+   * @param reference the reference figure from the same run, or empty
+   * @param target the target, or empty when the row only informs
+   * @param met null when there is no target
+   */
+  public record Row(
+      String area,
+      String measure,
+      String modelcache,
+      String reference,
+      String target,
+      Boolean met) {}
+
+  private final List<Row> rows = new ArrayList<>();
+  private final List<String> notes = new ArrayList<>();
+
+  public synchronized void add(
+      String area,
+      String measure,
+      String modelcache,
+      String reference,
+      String target,
+      Boolean met) {
+    rows.add(new Row(area, measure, modelcache, reference, target, met));
+  }
+
+  /** A row without a target. */
+  public void info(String area, String measure, String modelcache, String reference) {
+    add(area, measure, modelcache, reference, "", null);
+  }
+
+  /** A line printed under the table (the set-up of one benchmark). */
+  public synchronized void note(String format, Object... args) {
+    notes.add(String.format(Locale.ROOT, format, args));
+  }
+
+  public synchronized List<Row> rows() {
+    return List.copyOf(rows);
+  }
+
+  public synchronized String markdown() {
+    StringBuilder out = new StringBuilder();
+    out.append("| area | measure | modelcache | reference (same run) | target | met |\n");
+    out.append("|---|---|---|---|---|---|\n");
+    for (Row row : rows) {
+      out.append("| ")
+          .append(row.area())
+          .append(" | ")
+          .append(row.measure())
+          .append(" | ")
+          .append(row.modelcache())
+          .append(" | ")
+          .append(row.reference())
+          .append(" | ")
+          .append(row.target())
+          .append(" | ")
+          .append(row.met() == null ? "" : row.met() ? "yes" : "**no**")
+          .append(" |\n");
+    }
+    if (!notes.isEmpty()) {
+      out.append('\n');
+      notes.forEach(n -> out.append("- ").append(n).append('\n'));
+    }
+    return out.toString();
+  }
+
+  /** {@code %.Nf} in the root locale. */
+  public static String fmt(String format, Object... args) {
+    return String.format(Locale.ROOT, format, args);
+  }
+}
