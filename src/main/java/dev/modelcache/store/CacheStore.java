@@ -8,7 +8,6 @@ import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -399,18 +398,25 @@ public final class CacheStore {
     return name;
   }
 
-  /** Re-reads a file and returns its SHA-256 in hex. */
+  /**
+   * Re-reads a file and returns its SHA-256 in hex. The bytes go from the kernel into a direct
+   * buffer and are hashed from there (no copy into a heap array), a few percent faster than a
+   * stream; measured with {@code bench/run.sh verify}.
+   */
   public static String sha256Of(Path file) throws IOException {
     MessageDigest digest = sha256();
-    try (InputStream in = Files.newInputStream(file)) {
-      byte[] buffer = new byte[1 << 16];
-      int n;
-      while ((n = in.read(buffer)) >= 0) {
-        digest.update(buffer, 0, n);
+    ByteBuffer buffer = HASH_BUFFER.get();
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      while (channel.read(buffer.clear()) >= 0) {
+        digest.update(buffer.flip());
       }
     }
     return HexFormat.of().formatHex(digest.digest());
   }
+
+  /** One direct read buffer per hashing thread (direct memory is slow to allocate). */
+  private static final ThreadLocal<ByteBuffer> HASH_BUFFER =
+      ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(1 << 18));
 
   static MessageDigest sha256() {
     return digest("SHA-256");
