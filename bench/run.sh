@@ -8,17 +8,23 @@
 #   bench/run.sh verify              # warm start and verify --full of a ~5 GiB cache of 10 models (built once
 #                                    # under target/bench/verify, reused); BENCH_MODELS, BENCH_WEIGHTS_MIB and
 #                                    # BENCH_RUNS shrink it or change the number of runs
+#   bench/run.sh load                # capacity, then 2x capacity for 60 s (BENCH_OVERLOAD_SECONDS): only 200 or
+#                                    # 503 + Retry-After, bounded p99, flat resident memory
+#   bench/run.sh soak                # 10 minutes (BENCH_SOAK_SECONDS) of mixed requests: heap after GC, threads,
+#                                    # open files first vs last
 # MVN_FLAGS is passed to Maven (e.g. MVN_FLAGS=-o to build offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=all
 case "${1:-}" in
-  all | fetch | verify) name=$1; shift ;;
+  all | fetch | verify | load | soak) name=$1; shift ;;
 esac
 case "$name" in
   all) main=dev.modelcache.bench.BenchAll; tools=(curl openssl xargs java mvn) ;;
   fetch) main=dev.modelcache.bench.FetchBench; tools=(curl openssl java mvn) ;;
   verify) main=dev.modelcache.bench.VerifyBench; tools=(openssl xargs java mvn) ;;
+  load) main=dev.modelcache.bench.LoadBench; tools=(java mvn) ;;
+  soak) main=dev.modelcache.bench.LoadBench; set -- soak "$@"; tools=(java jcmd mvn) ;;
 esac
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "bench needs $tool" >&2; exit 2; }
