@@ -81,7 +81,11 @@ public final class ModelRegistry implements AutoCloseable {
       metrics.loaded(model.name(), Duration.ofNanos(System.nanoTime() - start));
       states.ready(model.name());
       log.info(
-          "{} - READY: {} task on {}", model.name(), model.task(), taskModel.runner().choice());
+          "{} - READY: {} with {} on cpu ({})",
+          model.name(),
+          taskModel.runner().choice().modelFile(),
+          taskModel.runner().choice().engine(),
+          model.task());
       return;
     }
     String file = modelFile(model, snapshot);
