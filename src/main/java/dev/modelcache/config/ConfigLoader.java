@@ -11,6 +11,8 @@ import dev.modelcache.config.Config.ServerConfig;
 import dev.modelcache.config.Config.SourcesConfig;
 import dev.modelcache.config.Config.VerifyMode;
 import dev.modelcache.config.ModelConfig.Task;
+import dev.modelcache.config.TaskOptions.Pooling;
+import dev.modelcache.config.TaskOptions.Scores;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -48,6 +50,19 @@ public final class ConfigLoader {
   private static final Pattern HF_REPO =
       Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?");
   private static final Pattern DEVICE = Pattern.compile("auto|cpu|gpu|gpu:[0-9]{1,2}");
+  private static final List<String> ENGINES = List.of("auto", "PyTorch", "OnnxRuntime");
+
+  /** The {@code task_options} each task takes. */
+  private static final Map<Task, List<String>> TASK_OPTIONS =
+      Map.of(
+          Task.TENSOR,
+          List.of(),
+          Task.TEXT_EMBEDDING,
+          List.of("max_length", "pooling", "normalize"),
+          Task.TEXT_CLASSIFICATION,
+          List.of("max_length", "top_k", "scores"),
+          Task.IMAGE_CLASSIFICATION,
+          List.of("image_size", "resize", "mean", "std", "top_k", "scores"));
 
   /** Short names kept for convenience; each stands for the full override variable. */
   private static final Map<String, String> ALIASES =
@@ -203,8 +218,10 @@ public final class ConfigLoader {
     List<String> include = node.strings("include");
     List<String> exclude = node.strings("exclude");
     Map<String, String> rawPins = node.stringMap("sha256");
-    String engine = node.string("engine", "PyTorch");
+    String engine = node.string("engine", "auto");
+    String modelFile = node.string("model_file", null);
     Task task = node.choice("task", Task.TENSOR, Task.class);
+    TaskOptions taskOptions = taskOptions(node.child("task_options"), task);
     String device = node.string("device", "auto").strip().toLowerCase(Locale.ROOT);
     int workers = node.integer("workers", 1, 1, 64);
     ConfigNode batch = node.child("batch");
@@ -241,13 +258,31 @@ public final class ConfigLoader {
       }
       pins.put(pin.getKey(), digest);
     }
-    if (!engine.equalsIgnoreCase("PyTorch")) {
+    String engineText = engine;
+    engine =
+        ENGINES.stream()
+            .filter(engineText::equalsIgnoreCase)
+            .findFirst()
+            .orElseThrow(
+                () ->
+                    node.error(
+                        node.qualify("engine"),
+                        "must be one of "
+                            + String.join(", ", ENGINES)
+                            + ", not '"
+                            + engineText
+                            + "'"));
+    if (modelFile != null
+        && (modelFile.isBlank()
+            || modelFile.startsWith("/")
+            || modelFile.contains("\\")
+            || List.of(modelFile.split("/")).contains(".."))) {
       throw node.error(
-          node.qualify("engine"), "'" + engine + "' is not available in this version; use PyTorch");
-    }
-    if (task != Task.TENSOR) {
-      throw node.error(
-          node.qualify("task"), "'" + task + "' is not available in this version; use tensor");
+          node.qualify("model_file"),
+          "'"
+              + modelFile
+              + "' must be a path relative to the model's folder, without '..' (such as"
+              + " onnx/model.onnx)");
     }
     if (!DEVICE.matcher(device).matches()) {
       throw node.error(
@@ -259,14 +294,90 @@ public final class ConfigLoader {
         include,
         exclude,
         pins,
-        "PyTorch",
+        engine,
         task,
         device,
         workers,
         batchSize,
         batchDelay,
         queue,
-        required);
+        required,
+        modelFile,
+        taskOptions);
+  }
+
+  /**
+   * The {@code task_options:} of one model; each option is checked against the task it applies to,
+   * so that an option the task would ignore fails instead.
+   */
+  private static TaskOptions taskOptions(ConfigNode node, Task task) {
+    Integer maxLength = node.has("max_length") ? node.integer("max_length", 0, 1, 65_536) : null;
+    Pooling pooling = node.choice("pooling", null, Pooling.class);
+    Boolean normalize = node.has("normalize") ? node.bool("normalize", false) : null;
+    Integer topK = node.has("top_k") ? node.integer("top_k", 0, 0, 100_000) : null;
+    Scores scores = node.choice("scores", null, Scores.class);
+    List<Double> size = node.numbers("image_size", 1, 4096);
+    Integer resize = node.has("resize") ? node.integer("resize", 0, 1, 8192) : null;
+    List<Double> mean = node.numbers("mean", -1000, 1000);
+    List<Double> std = node.numbers("std", 1e-6, 1000);
+    node.finish();
+    Map<String, Boolean> set = new LinkedHashMap<>();
+    set.put("max_length", maxLength != null);
+    set.put("pooling", pooling != null);
+    set.put("normalize", normalize != null);
+    set.put("top_k", topK != null);
+    set.put("scores", scores != null);
+    set.put("image_size", size != null);
+    set.put("resize", resize != null);
+    set.put("mean", mean != null);
+    set.put("std", std != null);
+    List<String> allowed = TASK_OPTIONS.get(task);
+    for (Map.Entry<String, Boolean> option : set.entrySet()) {
+      if (option.getValue() && !allowed.contains(option.getKey())) {
+        throw node.error(
+            node.qualify(option.getKey()),
+            "does not apply to task "
+                + task
+                + (allowed.isEmpty()
+                    ? ", which takes no task_options"
+                    : " (its options: " + String.join(", ", allowed) + ")"));
+      }
+    }
+    List<Integer> imageSize = null;
+    if (size != null) {
+      if (size.size() > 2 || size.stream().anyMatch(v -> v != Math.rint(v))) {
+        throw node.error(
+            node.qualify("image_size"), "must be one whole number or [height, width], not " + size);
+      }
+      int height = size.get(0).intValue();
+      imageSize = List.of(height, size.size() == 2 ? size.get(1).intValue() : height);
+    }
+    checkChannels(node, "mean", mean);
+    checkChannels(node, "std", std);
+    return new TaskOptions(
+        maxLength,
+        pooling,
+        normalize,
+        topK,
+        scores,
+        imageSize,
+        resize,
+        threeChannels(mean),
+        threeChannels(std));
+  }
+
+  private static void checkChannels(ConfigNode node, String key, List<Double> values) {
+    if (values != null && values.size() != 1 && values.size() != 3) {
+      throw node.error(
+          node.qualify(key),
+          "must be one number or three (red, green, blue), not " + values.size());
+    }
+  }
+
+  private static List<Double> threeChannels(List<Double> values) {
+    return values == null || values.size() == 3
+        ? values
+        : List.of(values.get(0), values.get(0), values.get(0));
   }
 
   private static SourceRef source(String text, String repoType, ConfigNode node, Path baseDir) {

@@ -139,6 +139,41 @@ final class ConfigNode {
     return parsed;
   }
 
+  /** Whether {@code key} is given here (in the file or, outside lists, by its variable). */
+  boolean has(String key) {
+    String name = envName(key);
+    if (name != null && env.get(name) != null) {
+      return true;
+    }
+    JsonNode value = node.get(key);
+    return value != null && !value.isNull();
+  }
+
+  /**
+   * A list of numbers (a single number is a list of one), each between {@code min} and {@code max};
+   * null when the key is absent.
+   */
+  List<Double> numbers(String key, double min, double max) {
+    read.add(key);
+    JsonNode value = node.get(key);
+    if (value == null || value.isNull()) {
+      return null;
+    }
+    List<Double> items = new ArrayList<>();
+    for (JsonNode item : value.isArray() ? value : List.of(value)) {
+      if (!item.isNumber()) {
+        throw error(qualify(key), "must be a number or a list of numbers, found " + describe(item));
+      }
+      double number = item.doubleValue();
+      if (!(number >= min && number <= max)) {
+        throw error(
+            qualify(key), "values must be between " + min + " and " + max + ", not " + number);
+      }
+      items.add(number);
+    }
+    return items;
+  }
+
   <E extends Enum<E>> E choice(String key, E fallback, Class<E> type) {
     String value = raw(key);
     if (value == null) {

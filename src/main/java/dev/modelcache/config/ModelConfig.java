@@ -8,6 +8,8 @@ import java.util.Map;
  *
  * @param sha256 pins by file path (relative to the model root); a pin always wins over any upstream
  *     digest
+ * @param engine {@code auto} (by the model file found), {@code PyTorch} or {@code OnnxRuntime}
+ * @param modelFile the model file's path in the snapshot, or null to find it by engine and name
  */
 public record ModelConfig(
     String name,
@@ -22,7 +24,9 @@ public record ModelConfig(
     int batchMaxSize,
     int batchMaxDelayMs,
     int queue,
-    boolean required) {
+    boolean required,
+    String modelFile,
+    TaskOptions taskOptions) {
 
   public ModelConfig {
     include = List.copyOf(include);
@@ -45,7 +49,9 @@ public record ModelConfig(
         batchMaxSize,
         batchMaxDelayMs,
         queue,
-        required);
+        required,
+        modelFile,
+        taskOptions);
   }
 
   /** What a model does with a request. */

@@ -15,10 +15,10 @@ import java.util.TreeMap;
  * as HuggingFace writes them) and the shape of one input without the batch dimension ({@code
  * input_shape}).
  */
-record ModelMetadata(List<String> labels, long[] inputShape) {
-  static final ModelMetadata NONE = new ModelMetadata(List.of(), null);
+public record ModelMetadata(List<String> labels, long[] inputShape) {
+  public static final ModelMetadata NONE = new ModelMetadata(List.of(), null);
 
-  static ModelMetadata read(Path snapshotDir, ObjectMapper json, String model)
+  public static ModelMetadata read(Path snapshotDir, ObjectMapper json, String model)
       throws ModelLoadException {
     Path file = snapshotDir.resolve("config.json");
     if (!Files.exists(file)) {

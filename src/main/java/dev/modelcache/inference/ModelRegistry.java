@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.task.TaskRunner;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Outcome;
 import dev.modelcache.metrics.ModelState;
@@ -47,6 +48,11 @@ public final class ModelRegistry implements AutoCloseable {
 
   private final Map<String, ModelConfig> configs = new LinkedHashMap<>();
   private final Map<String, LoadedModel> loaded = new ConcurrentHashMap<>();
+  // Stop-gap for the non-tensor tasks (one CPU predictor each) until the serving layer runs them.
+  private final Map<String, TaskModel> taskModels = new ConcurrentHashMap<>();
+
+  private record TaskModel(TaskRunner<?, ?> runner, String revision) {}
+
   private final ModelStates states;
   private final Metrics metrics;
   private final ObjectMapper json;
@@ -66,6 +72,22 @@ public final class ModelRegistry implements AutoCloseable {
   public void load(ModelConfig model, InstalledSnapshot snapshot) throws ModelLoadException {
     states.loading(model.name());
     long start = System.nanoTime();
+    if (model.task() != ModelConfig.Task.TENSOR) {
+      TaskModel taskModel = new TaskModel(TaskRunner.load(model, snapshot.dir()), snapshot.id());
+      TaskModel previous = taskModels.put(model.name(), taskModel);
+      if (previous != null) {
+        previous.runner().close();
+      }
+      metrics.loaded(model.name(), Duration.ofNanos(System.nanoTime() - start));
+      states.ready(model.name());
+      log.info(
+          "{} - READY: {} with {} on cpu ({})",
+          model.name(),
+          taskModel.runner().choice().modelFile(),
+          taskModel.runner().choice().engine(),
+          model.task());
+      return;
+    }
     String file = modelFile(model, snapshot);
     ModelMetadata metadata = ModelMetadata.read(snapshot.dir(), json, model.name());
     Device device = device(model);
@@ -160,6 +182,14 @@ public final class ModelRegistry implements AutoCloseable {
   }
 
   private ObjectNode inferLoaded(ModelConfig config, JsonNode request) {
+    TaskModel taskModel = taskModels.get(config.name());
+    if (taskModel != null && states.status(config.name()).state() == ModelState.READY) {
+      ObjectNode answer = json.createObjectNode();
+      answer.put("model", config.name());
+      answer.put("revision", taskModel.revision());
+      answer.set("outputs", taskModel.runner().infer(request.get("inputs")));
+      return answer;
+    }
     LoadedModel model = loaded.get(config.name());
     if (model == null || states.status(config.name()).state() != ModelState.READY) {
       ModelStatus status = states.status(config.name());
@@ -292,6 +322,8 @@ public final class ModelRegistry implements AutoCloseable {
 
   @Override
   public void close() {
+    taskModels.values().forEach(t -> t.runner().close());
+    taskModels.clear();
     loaded.values().forEach(LoadedModel::close);
     loaded.clear();
   }

@@ -266,4 +266,83 @@ class ConfigLoaderTest {
                 .port())
         .isEqualTo(1234);
   }
+
+  @Test
+  void readsEnginesTasksAndTaskOptions() {
+    Config config =
+        parse(
+            "models:\n"
+                + "  - {name: a, source: file:a}\n"
+                + "  - {name: b, source: file:b, engine: onnxruntime, model_file: onnx/model.onnx,"
+                + " task: text-embedding, task_options: {pooling: cls, normalize: true,"
+                + " max_length: 256}}\n"
+                + "  - {name: c, source: file:c, task: image-classification,"
+                + " task_options: {image_size: 224, resize: 256, mean: 0.5, std: [0.2, 0.3, 0.4],"
+                + " top_k: 3, scores: sigmoid}}\n",
+            Map.of());
+    ModelConfig a = config.models().get(0);
+    assertThat(a.engine()).isEqualTo("auto");
+    assertThat(a.modelFile()).isNull();
+    assertThat(a.taskOptions()).isEqualTo(TaskOptions.NONE);
+    ModelConfig b = config.models().get(1);
+    assertThat(b.engine()).isEqualTo("OnnxRuntime");
+    assertThat(b.modelFile()).isEqualTo("onnx/model.onnx");
+    assertThat(b.task()).isEqualTo(ModelConfig.Task.TEXT_EMBEDDING);
+    assertThat(b.taskOptions().pooling()).isEqualTo(TaskOptions.Pooling.CLS);
+    assertThat(b.taskOptions().normalize()).isTrue();
+    assertThat(b.taskOptions().maxLength()).isEqualTo(256);
+    TaskOptions c = config.models().get(2).taskOptions();
+    assertThat(c.imageSize()).containsExactly(224, 224);
+    assertThat(c.resize()).isEqualTo(256);
+    assertThat(c.mean()).containsExactly(0.5, 0.5, 0.5);
+    assertThat(c.std()).containsExactly(0.2, 0.3, 0.4);
+    assertThat(c.topK()).isEqualTo(3);
+    assertThat(c.scores()).isEqualTo(TaskOptions.Scores.SIGMOID);
+  }
+
+  @Test
+  void rejectsUnknownEnginesAndOptionsOfAnotherTask() {
+    assertThatThrownBy(
+            () -> parse("models:\n  - {name: a, source: file:a, engine: tf}\n", Map.of()))
+        .hasMessage(
+            "test.yaml: models[0].engine must be one of auto, PyTorch, OnnxRuntime, not 'tf'");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "models:\n  - {name: a, source: file:a, task: image-classification,"
+                        + " task_options: {pooling: mean}}\n",
+                    Map.of()))
+        .hasMessage(
+            "test.yaml: models[0].task_options.pooling does not apply to task image-classification"
+                + " (its options: image_size, resize, mean, std, top_k, scores)");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "models:\n  - {name: a, source: file:a, task_options: {top_k: 1}}\n", Map.of()))
+        .hasMessage(
+            "test.yaml: models[0].task_options.top_k does not apply to task tensor, which takes no"
+                + " task_options");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "models:\n  - {name: a, source: file:a, task: image-classification,"
+                        + " task_options: {mean: [1, 2]}}\n",
+                    Map.of()))
+        .hasMessage(
+            "test.yaml: models[0].task_options.mean must be one number or three (red, green,"
+                + " blue), not 2");
+    assertThatThrownBy(
+            () -> parse("models:\n  - {name: a, source: file:a, model_file: ../x.pt}\n", Map.of()))
+        .hasMessage(
+            "test.yaml: models[0].model_file '../x.pt' must be a path relative to the model's"
+                + " folder, without '..' (such as onnx/model.onnx)");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "models:\n  - {name: a, source: file:a, task: text-embedding,"
+                        + " task_options: {pooling: sum}}\n",
+                    Map.of()))
+        .hasMessage(
+            "test.yaml: models[0].task_options.pooling must be one of mean, cls, max, not 'sum'");
+  }
 }
