@@ -42,10 +42,10 @@ final class EngineCommand implements Callable<Integer> {
     int gpus = 0;
     for (String name : new TreeSet<>(Engine.getAllEngines())) {
       try {
-        Engine engine = Engine.getEngine(name);
-        if (engine.getVersion() == null) {
-          continue; // DJL's remote (RPC) engine: no natives, nothing to report
+        if (name.equals("RPC")) {
+          continue; // DJL's remote-inference client: no natives, nothing to load
         }
+        Engine engine = Engine.getEngine(name);
         gpus += engine.getGpuCount();
         out.printf(
             "%s %s: %d GPU(s), default device %s, natives in %s%n",
