@@ -78,6 +78,7 @@ public final class ConfigLoader {
 
   private final Map<String, String> env;
   private final Path workDir;
+  private volatile Set<String> keysRead = Set.of();
 
   /**
    * @param env the process environment (tests pass their own)
@@ -205,8 +206,17 @@ public final class ConfigLoader {
       models.add(model);
     }
     top.finish();
+    keysRead = Set.copyOf(top.keys());
     rejectUnknownOverrides(effectiveEnv, envNames, tokenEnv);
     return new Config(origin, baseDir, cache, new SourcesConfig(hf, s3), server, models);
+  }
+
+  /**
+   * The keys with a value that the last successful {@link #parse} read, list items as {@code
+   * models[].name}: the key catalogue that {@code docs/configuration.md} documents.
+   */
+  public Set<String> keysRead() {
+    return keysRead;
   }
 
   private ModelConfig model(ConfigNode node, Path baseDir) {

@@ -3,6 +3,7 @@ package dev.modelcache.config;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.MissingNode;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -10,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * One mapping of the YAML tree while it is read: every key read is remembered, and {@link
@@ -24,6 +26,7 @@ final class ConfigNode {
   private final Map<String, String> env;
   private final boolean envOverrides;
   private final Set<String> envNames;
+  private final Set<String> keys;
   private final Set<String> read = new LinkedHashSet<>();
 
   /**
@@ -31,7 +34,7 @@ final class ConfigNode {
    * ones.
    */
   ConfigNode(JsonNode node, String origin, Map<String, String> env, Set<String> envNames) {
-    this(node, "", origin, env, true, envNames);
+    this(node, "", origin, env, true, envNames, new TreeSet<>());
   }
 
   private ConfigNode(
@@ -40,8 +43,10 @@ final class ConfigNode {
       String origin,
       Map<String, String> env,
       boolean envOverrides,
-      Set<String> envNames) {
+      Set<String> envNames,
+      Set<String> keys) {
     this.envNames = envNames;
+    this.keys = keys;
     this.node = node == null ? MissingNode.getInstance() : node;
     this.path = path;
     this.origin = origin;
@@ -59,6 +64,19 @@ final class ConfigNode {
         : null;
   }
 
+  /**
+   * Every key with a value (not the mappings) read anywhere in this tree, list items as {@code []}:
+   * {@code cache.dir}, {@code models[].name}.
+   */
+  Set<String> keys() {
+    return Collections.unmodifiableSet(keys);
+  }
+
+  private void leaf(String key) {
+    read.add(key);
+    keys.add(qualify(key).replaceAll("\\[\\d+\\]", "[]"));
+  }
+
   String qualify(String key) {
     return path.isEmpty() ? key : path + "." + key;
   }
@@ -68,7 +86,7 @@ final class ConfigNode {
   }
 
   private String raw(String key) {
-    read.add(key);
+    leaf(key);
     String name = envName(key);
     if (name != null) {
       envNames.add(name);
@@ -201,11 +219,11 @@ final class ConfigNode {
 
   ConfigNode child(String key) {
     read.add(key);
-    return new ConfigNode(node.get(key), qualify(key), origin, env, envOverrides, envNames);
+    return new ConfigNode(node.get(key), qualify(key), origin, env, envOverrides, envNames, keys);
   }
 
   List<ConfigNode> list(String key) {
-    read.add(key);
+    leaf(key);
     JsonNode value = node.get(key);
     List<ConfigNode> items = new ArrayList<>();
     if (value == null || value.isNull()) {
@@ -216,13 +234,14 @@ final class ConfigNode {
     }
     for (int i = 0; i < value.size(); i++) {
       items.add(
-          new ConfigNode(value.get(i), qualify(key) + "[" + i + "]", origin, env, false, envNames));
+          new ConfigNode(
+              value.get(i), qualify(key) + "[" + i + "]", origin, env, false, envNames, keys));
     }
     return items;
   }
 
   List<String> strings(String key) {
-    read.add(key);
+    leaf(key);
     JsonNode value = node.get(key);
     List<String> items = new ArrayList<>();
     if (value == null || value.isNull()) {
@@ -245,7 +264,7 @@ final class ConfigNode {
   }
 
   Map<String, String> stringMap(String key) {
-    read.add(key);
+    leaf(key);
     JsonNode value = node.get(key);
     Map<String, String> map = new LinkedHashMap<>();
     if (value == null || value.isNull()) {

@@ -64,8 +64,16 @@ final class ChildDaemon implements AutoCloseable {
             config.toString()));
     ProcessBuilder builder = new ProcessBuilder(command);
     builder.environment().keySet().removeIf(name -> name.startsWith("MODELCACHE_"));
-    builder.environment().put("LOG_FORMAT", "json");
     builder.environment().putAll(env);
+    return start(builder);
+  }
+
+  /**
+   * Starts any command that ends in {@code modelcache serve} (the image's entry point, say), with
+   * LOG_FORMAT=json.
+   */
+  static ChildDaemon start(ProcessBuilder builder) throws IOException {
+    builder.environment().put("LOG_FORMAT", "json");
     builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
     return new ChildDaemon(builder.start());
   }
