@@ -8,6 +8,8 @@ import java.util.Map;
  *
  * @param sha256 pins by file path (relative to the model root); a pin always wins over any upstream
  *     digest
+ * @param timeoutMs how long a request may wait for its answer, queue included, before a 504
+ * @param lazy load into the engine on the first request rather than at start ({@code load: lazy})
  */
 public record ModelConfig(
     String name,
@@ -22,6 +24,8 @@ public record ModelConfig(
     int batchMaxSize,
     int batchMaxDelayMs,
     int queue,
+    int timeoutMs,
+    boolean lazy,
     boolean required) {
 
   public ModelConfig {
@@ -45,6 +49,8 @@ public record ModelConfig(
         batchMaxSize,
         batchMaxDelayMs,
         queue,
+        timeoutMs,
+        lazy,
         required);
   }
 
