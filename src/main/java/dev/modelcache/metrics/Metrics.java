@@ -153,7 +153,7 @@ public final class Metrics {
    * serves it, and where.
    */
   public void modelInfo(String model, String engine, String task, String device) {
-    Gauge.builder(MODEL_INFO, () -> 1)
+    Gauge.builder(MODEL_INFO, () -> 1.0)
         .tags("model", model, "engine", engine, "task", task, "device", device)
         .strongReference(true)
         .description("1 for each loaded model, labelled with its engine, task and device")
