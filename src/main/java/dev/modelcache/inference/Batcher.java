@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * The requests of one loaded model: a bounded queue and {@code workers} threads, each with its own
@@ -124,6 +125,7 @@ final class Batcher<I, O> implements AutoCloseable {
   }
 
   private void work(Predictor<List<I>, List<O>> predictor) {
+    MDC.put("model", model);
     Request<I, O> carried = null;
     try {
       while (!closed) {

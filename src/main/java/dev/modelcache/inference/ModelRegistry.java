@@ -23,6 +23,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
  * The models loaded in their engines, and the one entry point for inference on them: {@code POST
@@ -100,8 +101,10 @@ public final class ModelRegistry implements AutoCloseable {
       log.info("{} - READY (load: lazy): loads into its engine on the first request", model.name());
       return;
     }
-    install(entry, loadNow(entry.config, prepared));
+    LoadedModel<?, ?> loaded = loadNow(entry.config, prepared);
+    install(entry, loaded);
     states.ready(model.name());
+    log.info("{} - READY: {}", model.name(), describe(model, loaded, prepared));
   }
 
   private LoadedModel<?, ?> loadNow(ModelConfig model, Prepared prepared)
@@ -110,18 +113,23 @@ public final class ModelRegistry implements AutoCloseable {
         LoadedModel.load(model, prepared.snapshot(), prepared.task(), metrics);
     metrics.loaded(model.name(), loaded.loadTime());
     metrics.modelInfo(model.name(), loaded.engine(), model.task().toString(), device(loaded));
-    log.info(
-        "{} - loaded {} on {} in {} ms, warm-up included ({} workers, batch up to {} items{})",
-        model.name(),
-        loaded.modelFile(),
-        device(loaded),
-        loaded.loadTime().toMillis(),
-        model.workers(),
-        model.batchMaxSize(),
-        prepared.metadata().labels().isEmpty()
-            ? ""
-            : ", " + prepared.metadata().labels().size() + " labels");
     return loaded;
+  }
+
+  private static String describe(ModelConfig model, LoadedModel<?, ?> loaded, Prepared prepared) {
+    return loaded.modelFile()
+        + " on "
+        + device(loaded)
+        + " in "
+        + loaded.loadTime().toMillis()
+        + " ms, warm-up included ("
+        + model.workers()
+        + " workers, batch up to "
+        + model.batchMaxSize()
+        + (prepared.metadata().labels().isEmpty()
+            ? ""
+            : ", " + prepared.metadata().labels().size() + " labels")
+        + ")";
   }
 
   private void install(Entry entry, LoadedModel<?, ?> loaded) {
@@ -311,10 +319,12 @@ public final class ModelRegistry implements AutoCloseable {
     Thread thread =
         new Thread(
             () -> {
+              MDC.put("model", name);
               try {
                 log.info("{} - first request: loading (load: lazy)", name);
                 LoadedModel<?, ?> loaded = loadNow(entry.config, entry.prepared);
                 install(entry, loaded);
+                log.info("{} - loaded: {}", name, describe(entry.config, loaded, entry.prepared));
                 loading.complete(loaded);
               } catch (ModelLoadException | RuntimeException e) {
                 states.failed(name, e.getMessage());
