@@ -6,16 +6,22 @@
 #   bench/run.sh verify              # warm start and verify --full of a ~5 GiB cache of 10 models (built once
 #                                    # under target/bench/verify, reused); BENCH_MODELS, BENCH_WEIGHTS_MIB and
 #                                    # BENCH_RUNS shrink it or change the number of runs
+#   bench/run.sh inference           # POST /inference against in-process Predictor.predict: p50 at concurrency 1,
+#                                    # throughput at 32, dynamic batching (max_size 16, 5 ms) against max_size 1,
+#                                    # and the daemon's RSS; BENCH_MODEL (a folder of models/, default iris),
+#                                    # BENCH_INPUT, BENCH_WORKERS (2), BENCH_SECONDS (10) and BENCH_REQUESTS (20000)
+#                                    # change the model, its input and the caps of each phase
 # MVN_FLAGS is passed to Maven (e.g. MVN_FLAGS=-o to build offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=fetch
 case "${1:-}" in
-  fetch | verify) name=$1; shift ;;
+  fetch | verify | inference) name=$1; shift ;;
 esac
 case "$name" in
   fetch) main=dev.modelcache.bench.FetchBench; tools=(curl openssl java mvn) ;;
   verify) main=dev.modelcache.bench.VerifyBench; tools=(openssl xargs java mvn) ;;
+  inference) main=dev.modelcache.bench.InferenceBench; tools=(java mvn) ;;
 esac
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "bench needs $tool" >&2; exit 2; }
