@@ -206,6 +206,10 @@ final class Batcher<I, O> implements AutoCloseable {
         }
       }
       return;
+    } catch (Error e) {
+      log.error("{} - a worker stops: {}", model, e.toString());
+      batch.forEach(r -> r.result().completeExceptionally(e));
+      throw e;
     } finally {
       metrics.batch(model, batch.size());
     }
