@@ -12,12 +12,17 @@
 #                                    # 503 + Retry-After, bounded p99, flat resident memory
 #   bench/run.sh soak                # 10 minutes (BENCH_SOAK_SECONDS) of mixed requests: heap after GC, threads,
 #                                    # open files first vs last
+#   bench/run.sh inference           # POST /inference against in-process Predictor.predict: p50 at concurrency 1,
+#                                    # throughput at 32, dynamic batching (max_size 16, 5 ms) against max_size 1,
+#                                    # and the daemon's RSS; BENCH_MODEL (a folder of models/, default iris),
+#                                    # BENCH_INPUT, BENCH_WORKERS (2), BENCH_SECONDS (10) and BENCH_REQUESTS (20000)
+#                                    # change the model, its input and the caps of each phase
 # MVN_FLAGS is passed to Maven (e.g. MVN_FLAGS=-o to build offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=all
 case "${1:-}" in
-  all | fetch | verify | load | soak) name=$1; shift ;;
+  all | fetch | verify | inference | load | soak) name=$1; shift ;;
 esac
 case "$name" in
   all) main=dev.modelcache.bench.BenchAll; tools=(curl openssl xargs java mvn) ;;
@@ -25,6 +30,7 @@ case "$name" in
   verify) main=dev.modelcache.bench.VerifyBench; tools=(openssl xargs java mvn) ;;
   load) main=dev.modelcache.bench.LoadBench; tools=(java mvn) ;;
   soak) main=dev.modelcache.bench.LoadBench; set -- soak "$@"; tools=(java jcmd mvn) ;;
+  inference) main=dev.modelcache.bench.InferenceBench; tools=(java mvn) ;;
 esac
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "bench needs $tool" >&2; exit 2; }

@@ -5,6 +5,7 @@ Run with Debian's PyTorch (apt-get install -y python3-torch python3-sklearn pyth
 
     /usr/bin/python3 scripts/make-test-models.py              # every model
     /usr/bin/python3 scripts/make-test-models.py sentiment    # only the ones named (demo = iris + digits)
+    /usr/bin/python3 scripts/make-test-models.py dtypes       # the dtypes model (no training)
 
 Writes, for each model, models/<name>/{model.pt,config.json} (the files modelcache fetches and serves) and
 models/reference/<name>.json (inputs with the outputs PyTorch computed for them, which the tests and the README's
@@ -152,6 +153,65 @@ def make_demo():
          (x_te[picks], y_te[picks]),
          "Handwritten digit from an 8x8 grey image (sklearn's UCI optdigits); "
          "input [N, 1, 8, 8] float32 pixel values 0..16, output [N, 10] probabilities")
+
+
+# --- tensor test model of every dtype: "dtypes" (TorchScript, no training) ---------------------------------------
+
+class Dtypes(torch.nn.Module):
+    """One input and one output of each dtype the tensor task carries, each [N, 2], plus a float32 [N] sum:
+    exact arithmetic, so every value can be checked, batched or not."""
+
+    def forward(self, f32: torch.Tensor, f64: torch.Tensor, i32: torch.Tensor, i64: torch.Tensor,
+                b: torch.Tensor):
+        return (f32 * 2.0, f64 + 0.5, i32 * 3, i64 - 7, torch.logical_not(b),
+                f32.sum(1) + f64.sum(1).to(torch.float32))
+
+
+DTYPE_INPUTS = [("f32", "FP32"), ("f64", "FP64"), ("i32", "INT32"), ("i64", "INT64"), ("b", "BOOL")]
+DTYPE_OUTPUTS = [("f32_doubled", "FP32", [2]), ("f64_plus_half", "FP64", [2]), ("i32_tripled", "INT32", [2]),
+                 ("i64_minus_7", "INT64", [2]), ("b_negated", "BOOL", [2]), ("row_sum", "FP32", [])]
+
+
+def make_dtypes():
+    """models/dtypes: a scripted model with inputs and outputs of every dtype, and its reference."""
+    out_dir = os.path.join(ROOT, "dtypes")
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "model.pt")
+    torch.jit.script(Dtypes()).save(path)
+    config = {
+        "model_type": "dtypes",
+        "description": "Inputs f32, f64, i32, i64, b of shape [N, 2]; outputs f32*2, f64+0.5, i32*3, i64-7, not b, "
+                       "and the float32 sum of the f32 and f64 rows [N]",
+        "inputs": [{"name": n, "datatype": t, "shape": [2]} for n, t in DTYPE_INPUTS],
+        "outputs": [{"name": n, "datatype": t, "shape": s} for n, t, s in DTYPE_OUTPUTS],
+        "torch_version": torch.__version__,
+    }
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+        f.write("\n")
+    inputs = {
+        "f32": torch.tensor([[1.5, -2.25], [0.125, 3.0]], dtype=torch.float32),
+        "f64": torch.tensor([[1e-300, 2.5], [-7.75, 1e15]], dtype=torch.float64),
+        "i32": torch.tensor([[2147483647 // 3, -5], [0, 7]], dtype=torch.int32),
+        "i64": torch.tensor([[9007199254740993, -9], [0, 1]], dtype=torch.int64),
+        "b": torch.tensor([[True, False], [False, True]]),
+    }
+    loaded = torch.jit.load(path)
+    with torch.no_grad():
+        outputs = loaded(*[inputs[n] for n, _ in DTYPE_INPUTS])
+    reference = {
+        "model": "dtypes",
+        "note": "outputs computed by PyTorch " + torch.__version__ + " from models/dtypes/model.pt",
+        "inputs": {n: inputs[n].tolist() for n, _ in DTYPE_INPUTS},
+        "outputs": {name: value.tolist() for (name, _, _), value in zip(DTYPE_OUTPUTS, outputs)},
+    }
+    os.makedirs(os.path.join(ROOT, "reference"), exist_ok=True)
+    with open(os.path.join(ROOT, "reference", "dtypes.json"), "w") as f:
+        json.dump(reference, f, indent=1)
+        f.write("\n")
+    for file in ("model.pt", "config.json"):
+        with open(os.path.join(out_dir, file), "rb") as f:
+            print(f"dtypes/{file}: sha256 {hashlib.sha256(f.read()).hexdigest()}")
 
 
 # --- text-classification test model: "sentiment" (TorchScript) --------------------------------------------------
@@ -414,6 +474,7 @@ MAKERS = {
     "demo": make_demo,  # iris and digits
     "sentiment": lambda: make_sentiment(),
     "colors": lambda: make_colors(),
+    "dtypes": lambda: make_dtypes(),
 }
 
 

@@ -6,6 +6,8 @@ import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.http.HttpServer;
 import dev.modelcache.inference.ModelRegistry;
+import dev.modelcache.inference.TaskFactory;
+import dev.modelcache.inference.Tasks;
 import dev.modelcache.metrics.JvmMetrics;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelState;
@@ -95,6 +97,24 @@ final class Daemon implements AutoCloseable {
 
   /** A daemon on {@code volume} (tests pass a read-only or full one). */
   Daemon(Config config, Clock clock, Executor preparer, Volume volume) {
+    this(config, clock, preparer, volume, null);
+  }
+
+  /** A daemon whose models' tasks come from {@code tasks} (tests wrap the real ones). */
+  static Daemon withTasks(Config config, Clock clock, TaskFactory tasks) {
+    return new Daemon(
+        config,
+        clock,
+        task -> {
+          Thread thread = new Thread(task, "modelcache-prepare");
+          thread.setDaemon(true);
+          thread.start();
+        },
+        Volume.system(),
+        tasks);
+  }
+
+  private Daemon(Config config, Clock clock, Executor preparer, Volume volume, TaskFactory tasks) {
     this.preparer = preparer;
     this.lock = ConfigOption.lockfile(config);
     this.config = config;
@@ -117,7 +137,9 @@ final class Daemon implements AutoCloseable {
     this.verifier = new Verifier(store, metrics, clock);
     this.fetcher =
         new Fetcher(store, Sources.of(config), states, metrics, clock, config.cache().offline());
-    this.registry = new ModelRegistry(config.models(), states, metrics, json);
+    this.registry =
+        new ModelRegistry(
+            config.models(), states, metrics, json, tasks == null ? Tasks.factory(json) : tasks);
     this.http =
         new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
     metrics.bindHttp(http::activeRequests);

@@ -85,8 +85,16 @@ public record Config(
               + m.device()
               + " workers="
               + m.workers()
+              + " batch.max_size="
+              + m.batchMaxSize()
+              + " batch.max_delay_ms="
+              + m.batchMaxDelayMs()
               + " queue="
               + m.queue()
+              + " timeout_ms="
+              + m.timeoutMs()
+              + " load="
+              + (m.lazy() ? "lazy" : "preload")
               + " required="
               + m.required()
               + " pins="

@@ -239,6 +239,8 @@ public final class ConfigLoader {
     int batchDelay = batch.integer("max_delay_ms", 0, 0, 10_000);
     batch.finish();
     int queue = node.integer("queue", 64, 1, 100_000);
+    int timeoutMs = node.integer("timeout_ms", 30_000, 1, 3_600_000);
+    String load = node.string("load", "preload").strip().toLowerCase(Locale.ROOT);
     boolean required = node.bool("required", true);
     node.finish();
 
@@ -294,6 +296,9 @@ public final class ConfigLoader {
               + "' must be a path relative to the model's folder, without '..' (such as"
               + " onnx/model.onnx)");
     }
+    if (!load.equals("preload") && !load.equals("lazy")) {
+      throw node.error(node.qualify("load"), "must be preload or lazy, not '" + load + "'");
+    }
     if (!DEVICE.matcher(device).matches()) {
       throw node.error(
           node.qualify("device"), "must be auto, cpu, gpu or gpu:N, not '" + device + "'");
@@ -311,6 +316,8 @@ public final class ConfigLoader {
         batchSize,
         batchDelay,
         queue,
+        timeoutMs,
+        load.equals("lazy"),
         required,
         modelFile,
         taskOptions);

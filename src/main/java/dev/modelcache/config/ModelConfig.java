@@ -8,6 +8,8 @@ import java.util.Map;
  *
  * @param sha256 pins by file path (relative to the model root); a pin always wins over any upstream
  *     digest
+ * @param timeoutMs how long a request may wait for its answer, queue included, before a 504
+ * @param lazy load into the engine on the first request rather than at start ({@code load: lazy})
  * @param engine {@code auto} (by the model file found), {@code PyTorch} or {@code OnnxRuntime}
  * @param modelFile the model file's path in the snapshot, or null to find it by engine and name
  */
@@ -24,6 +26,8 @@ public record ModelConfig(
     int batchMaxSize,
     int batchMaxDelayMs,
     int queue,
+    int timeoutMs,
+    boolean lazy,
     boolean required,
     String modelFile,
     TaskOptions taskOptions) {
@@ -49,6 +53,8 @@ public record ModelConfig(
         batchMaxSize,
         batchMaxDelayMs,
         queue,
+        timeoutMs,
+        lazy,
         required,
         modelFile,
         taskOptions);

@@ -7,12 +7,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.Config.ServerConfig;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.InferenceTimeoutException;
 import dev.modelcache.inference.InvalidInputException;
-import dev.modelcache.inference.ModelBusyException;
 import dev.modelcache.inference.ModelNotFoundException;
 import dev.modelcache.inference.ModelNotReadyException;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelRegistry.LoadedInfo;
+import dev.modelcache.inference.QueueFullException;
 import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
@@ -60,6 +61,11 @@ public final class HttpServer implements AutoCloseable {
   static final String MDC_REQUEST_ID = "request_id";
   static final String MDC_MODEL = "model";
   static final String RETRY_AFTER_SECONDS = "5";
+  static final String QUEUE_FULL_RETRY_AFTER_SECONDS = "1";
+  private static final String ROUTES =
+      "/health, /health/live, /health/ready, /models, /models/{name}, /inference,"
+          + " /inference/{model}, /metrics, /v2, /v2/health/live, /v2/health/ready,"
+          + " /v2/models/{model}[/versions/{version}], .../ready, .../infer";
 
   private final ServerConfig server;
   private final Map<String, ModelConfig> models = new LinkedHashMap<>();
@@ -122,6 +128,15 @@ public final class HttpServer implements AutoCloseable {
               config.routes.post("/inference", authorized(ctx -> infer(ctx, null)));
               config.routes.post(
                   "/inference/{model}", authorized(ctx -> infer(ctx, ctx.pathParam("model"))));
+              for (String prefix :
+                  List.of("/v2/models/{model}", "/v2/models/{model}/versions/{version}")) {
+                config.routes.get(prefix, this::v2Metadata);
+                config.routes.get(prefix + "/ready", this::v2ModelReady);
+                config.routes.post(prefix + "/infer", authorized(this::v2Infer));
+              }
+              config.routes.get("/v2", this::v2Server);
+              config.routes.get("/v2/health/live", ctx -> ctx.json(Map.of("live", true)));
+              config.routes.get("/v2/health/ready", this::v2Ready);
               Handler metrics =
                   ctx ->
                       ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
@@ -135,7 +150,13 @@ public final class HttpServer implements AutoCloseable {
               config.routes.exception(
                   ModelNotReadyException.class, (e, ctx) -> unavailable(ctx, e.getMessage()));
               config.routes.exception(
-                  ModelBusyException.class, (e, ctx) -> unavailable(ctx, e.getMessage()));
+                  QueueFullException.class,
+                  (e, ctx) -> {
+                    ctx.header("Retry-After", QUEUE_FULL_RETRY_AFTER_SECONDS);
+                    error(ctx, 503, e.getMessage());
+                  });
+              config.routes.exception(
+                  InferenceTimeoutException.class, (e, ctx) -> error(ctx, 504, e.getMessage()));
               config.routes.exception(
                   HttpError.class,
                   (e, ctx) -> {
@@ -156,8 +177,9 @@ public final class HttpServer implements AutoCloseable {
                                     + ctx.method()
                                     + " "
                                     + ctx.path()
-                                    + " (routes: /health, /health/live,"
-                                    + " /health/ready, /models, /models/{name}, /inference, /inference/{model}, /metrics)";
+                                    + " (routes: "
+                                    + ROUTES
+                                    + ")";
                             case 405 ->
                                 "method " + ctx.method() + " is not allowed on " + ctx.path();
                             case 413 ->
@@ -354,15 +376,27 @@ public final class HttpServer implements AutoCloseable {
     m.put("task", model.task().toString());
     m.put("required", model.required());
     m.put("workers", model.workers());
+    m.put("load", model.lazy() ? "lazy" : "preload");
+    m.put("device_config", model.device());
+    m.putObject("batch")
+        .put("max_size", model.batchMaxSize())
+        .put("max_delay_ms", model.batchMaxDelayMs());
+    m.put("queue", model.queue());
+    m.put("timeout_ms", model.timeoutMs());
     registry.info(model.name()).ifPresent(info -> describeLoaded(m, info));
     return m;
   }
 
   private static void describeLoaded(ObjectNode m, LoadedInfo info) {
     m.put("revision", info.snapshot().id());
-    m.put("device", info.device());
-    m.put("model_file", info.modelFile());
-    m.put("load_seconds", info.loadTime().toMillis() / 1000.0);
+    m.put("engine", info.engine()); // the one chosen (engine: auto resolves by the model file)
+    m.put("loaded", info.loaded());
+    if (info.loaded()) {
+      m.put("device", info.device());
+      m.put("model_file", info.modelFile());
+      m.put("load_seconds", info.loadTime().toMillis() / 1000.0);
+      m.put("warmup_seconds", info.warmupTime().toMillis() / 1000.0);
+    }
     m.put("bytes", info.snapshot().totalBytes());
     ArrayNode files = m.putArray("files");
     for (InstalledFile file : info.snapshot().files()) {
@@ -392,6 +426,13 @@ public final class HttpServer implements AutoCloseable {
   }
 
   private void infer(Context ctx, String pathModel) {
+    String type = ctx.contentType();
+    if (pathModel != null && type != null && registry.takesRaw(known(pathModel).name(), type)) {
+      // an image posted as its own bytes, to a model whose task takes them
+      MDC.put(MDC_MODEL, pathModel);
+      ctx.json(registry.inferRaw(pathModel, type, ctx.bodyAsBytes()));
+      return;
+    }
     JsonNode body = parseJson(ctx);
     String model = pathModel;
     JsonNode named = body.get("model");
@@ -412,6 +453,50 @@ public final class HttpServer implements AutoCloseable {
     known(model);
     MDC.put(MDC_MODEL, model);
     ctx.json(registry.infer(model, body));
+  }
+
+  private void v2Server(Context ctx) {
+    ObjectNode body = json.createObjectNode();
+    body.put("name", "modelcache");
+    String version = HttpServer.class.getPackage().getImplementationVersion();
+    body.put("version", version == null ? "dev" : version);
+    body.putArray("extensions");
+    ctx.json(body);
+  }
+
+  private void v2Ready(Context ctx) {
+    boolean ready = states.ready();
+    ctx.status(ready ? 200 : 503).json(Map.of("ready", ready));
+  }
+
+  private void v2ModelReady(Context ctx) {
+    String model = known(ctx.pathParam("model")).name();
+    boolean ready = registry.isReady(model);
+    if (ready && ctx.pathParamMap().containsKey("version")) {
+      registry.v2Metadata(model, ctx.pathParam("version")); // 404 for another version
+    }
+    if (!ready) {
+      ctx.header("Retry-After", RETRY_AFTER_SECONDS);
+    }
+    ctx.status(ready ? 200 : 503).json(Map.of("name", model, "ready", ready));
+  }
+
+  private void v2Metadata(Context ctx) {
+    String model = known(ctx.pathParam("model")).name();
+    ctx.json(V2Json.metadata(json, registry.v2Metadata(model, version(ctx))));
+  }
+
+  private void v2Infer(Context ctx) {
+    String model = known(ctx.pathParam("model")).name();
+    MDC.put(MDC_MODEL, model);
+    V2Json.Request request = V2Json.parseRequest(parseJson(ctx));
+    ctx.json(
+        V2Json.response(
+            json, model, request, registry.inferV2(model, version(ctx), request.inputs())));
+  }
+
+  private static String version(Context ctx) {
+    return ctx.pathParamMap().get("version");
   }
 
   private JsonNode parseJson(Context ctx) {

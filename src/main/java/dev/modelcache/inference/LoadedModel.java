@@ -3,86 +3,112 @@ package dev.modelcache.inference;
 import ai.djl.Device;
 import ai.djl.inference.Predictor;
 import ai.djl.repository.zoo.ZooModel;
+import dev.modelcache.config.ModelConfig;
+import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.InstalledSnapshot;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.CompletableFuture;
 
 /**
- * One model loaded in its engine: the weights once, and one {@link Predictor} per worker (a
- * predictor is not thread-safe), handed out from a pool.
+ * One model loaded in its engine: the weights once, one {@link Predictor} per worker over them, and
+ * the {@link Batcher} that feeds the workers.
  */
-final class LoadedModel implements AutoCloseable {
-  private final String name;
-  private final ZooModel<List<Tensor>, List<Tensor>> model;
-  private final BlockingQueue<Predictor<List<Tensor>, List<Tensor>>> idle;
-  private final AtomicInteger queueDepth;
-  private final List<Predictor<List<Tensor>, List<Tensor>>> all = new ArrayList<>();
-  private final ModelMetadata metadata;
+final class LoadedModel<I, O> implements AutoCloseable {
+  private final Task<I, O> task;
+  private final ZooModel<List<I>, List<O>> zoo;
+  private final Batcher<I, O> batcher;
   private final InstalledSnapshot snapshot;
   private final String modelFile;
+  private final String engine;
+  private final Device device;
   private final Duration loadTime;
+  private final Duration warmupTime;
 
-  LoadedModel(
-      String name,
-      ZooModel<List<Tensor>, List<Tensor>> model,
-      int workers,
-      ModelMetadata metadata,
+  private LoadedModel(
+      Task<I, O> task,
+      ZooModel<List<I>, List<O>> zoo,
+      Batcher<I, O> batcher,
       InstalledSnapshot snapshot,
       String modelFile,
+      String engine,
+      Device device,
       Duration loadTime,
-      AtomicInteger queueDepth) {
-    this.queueDepth = queueDepth;
-    this.name = name;
-    this.model = model;
-    this.idle = new ArrayBlockingQueue<>(workers);
-    for (int i = 0; i < workers; i++) {
-      Predictor<List<Tensor>, List<Tensor>> predictor = model.newPredictor();
-      all.add(predictor);
-      idle.add(predictor);
-    }
-    this.metadata = metadata;
+      Duration warmupTime) {
+    this.task = task;
+    this.zoo = zoo;
+    this.batcher = batcher;
     this.snapshot = snapshot;
     this.modelFile = modelFile;
+    this.engine = engine;
+    this.device = device;
     this.loadTime = loadTime;
+    this.warmupTime = warmupTime;
   }
 
-  List<Tensor> predict(List<Tensor> inputs, Duration wait) throws Exception {
-    Predictor<List<Tensor>, List<Tensor>> predictor = idle.poll();
-    if (predictor == null) {
-      queueDepth.incrementAndGet();
-      try {
-        predictor = idle.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
-      } finally {
-        queueDepth.decrementAndGet();
-      }
-    }
-    if (predictor == null) {
-      throw new ModelBusyException(
-          name
-              + " - all "
-              + all.size()
-              + " workers stayed busy for "
-              + wait.toMillis()
-              + " ms; retry later or raise workers");
-    }
+  /**
+   * Loads the snapshot into its engine, makes {@code workers} predictors, runs the task's warm-up
+   * item through each (so that no request pays for the engine's first-call work), and starts the
+   * workers.
+   */
+  static <I, O> LoadedModel<I, O> load(
+      ModelConfig config, InstalledSnapshot snapshot, Task<I, O> task, Metrics metrics)
+      throws ModelLoadException {
+    long start = System.nanoTime();
+    dev.modelcache.inference.task.Engines.Choice choice = Engines.choose(config, snapshot);
+    String engine = choice.engine();
+    String file = choice.modelFile();
+    Device device = Engines.device(config, engine);
+    ZooModel<List<I>, List<O>> zoo = Engines.load(config, snapshot, file, engine, device, task);
+    List<Predictor<List<I>, List<O>>> predictors = new ArrayList<>();
+    long loaded = System.nanoTime();
     try {
-      return predictor.predict(inputs);
-    } finally {
-      idle.add(predictor);
+      for (int i = 0; i < config.workers(); i++) {
+        predictors.add(zoo.newPredictor());
+      }
+      I warmup = task.warmupItem();
+      if (warmup != null) {
+        for (Predictor<List<I>, List<O>> predictor : predictors) {
+          predictor.predict(List.of(warmup));
+        }
+      }
+    } catch (Exception e) {
+      predictors.forEach(Predictor::close);
+      zoo.close();
+      throw new ModelLoadException(
+          config.name() + " - warm-up inference failed: " + ModelRegistry.firstLine(e), e);
     }
+    long end = System.nanoTime();
+    Batcher<I, O> batcher =
+        new Batcher<>(
+            config.name(),
+            task,
+            predictors,
+            config.batchMaxSize(),
+            Duration.ofMillis(config.batchMaxDelayMs()),
+            config.queue(),
+            metrics.queueDepth(config.name()),
+            metrics);
+    return new LoadedModel<>(
+        task,
+        zoo,
+        batcher,
+        snapshot,
+        file,
+        engine,
+        device,
+        Duration.ofNanos(end - start),
+        Duration.ofNanos(end - loaded));
   }
 
-  String name() {
-    return name;
+  /** Queues items for the workers; see {@link Batcher#submit}. */
+  CompletableFuture<List<O>> submit(List<I> items) {
+    return batcher.submit(items);
   }
 
-  ModelMetadata metadata() {
-    return metadata;
+  Task<I, O> task() {
+    return task;
   }
 
   InstalledSnapshot snapshot() {
@@ -93,17 +119,34 @@ final class LoadedModel implements AutoCloseable {
     return modelFile;
   }
 
+  String engine() {
+    return engine;
+  }
+
+  /** Load time, warm-up included. */
   Duration loadTime() {
     return loadTime;
   }
 
+  Duration warmupTime() {
+    return warmupTime;
+  }
+
   Device device() {
-    return model.getNDManager().getDevice();
+    return device;
   }
 
   @Override
   public void close() {
-    all.forEach(Predictor::close);
-    model.close();
+    batcher.close();
+    zoo.close();
+    if (task instanceof AutoCloseable closeable) {
+      try {
+        closeable.close(); // the text tasks hold a native tokenizer
+      } catch (Exception e) {
+        org.slf4j.LoggerFactory.getLogger(LoadedModel.class)
+            .warn("{} - closing its task failed: {}", snapshot.id(), e.toString());
+      }
+    }
   }
 }

@@ -1,424 +1,521 @@
 package dev.modelcache.inference;
 
-import ai.djl.Device;
-import ai.djl.MalformedModelException;
-import ai.djl.engine.Engine;
-import ai.djl.repository.zoo.Criteria;
-import ai.djl.repository.zoo.ModelNotFoundException;
-import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.TranslateException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.ModelConfig;
-import dev.modelcache.inference.task.TaskRunner;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Outcome;
 import dev.modelcache.metrics.ModelState;
 import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.InstalledSnapshot;
-import dev.modelcache.store.InstalledSnapshot.InstalledFile;
-import java.io.IOException;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
 
 /**
- * The models loaded in their engines, and the one entry point for inference on them. Requests and
- * responses are JSON trees, because each task defines its own request format.
+ * The models loaded in their engines, and the one entry point for inference on them: {@code POST
+ * /inference} (JSON trees, each task reading its own request format) and the Open Inference
+ * Protocol ({@link V2Tensor}s). Each request waits at most the model's {@code timeout_ms}, queue
+ * and (for {@code load: lazy}) the first load included.
  *
  * <pre>{@code
  * registry.load(modelConfig, snapshot);
- * ObjectNode answer = registry.infer("iris", inputsNode);
+ * ObjectNode answer = registry.infer("iris", requestNode);
  * }</pre>
  */
 public final class ModelRegistry implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelRegistry.class);
-  private static final List<String> MODEL_FILE_SUFFIXES = List.of(".pt", ".pth", ".torchscript");
-  private static final Duration WORKER_WAIT = Duration.ofSeconds(30);
 
-  private final Map<String, ModelConfig> configs = new LinkedHashMap<>();
-  private final Map<String, LoadedModel> loaded = new ConcurrentHashMap<>();
-  // Stop-gap for the non-tensor tasks (one CPU predictor each) until the serving layer runs them.
-  private final Map<String, TaskModel> taskModels = new ConcurrentHashMap<>();
-
-  private record TaskModel(TaskRunner<?, ?> runner, String revision) {}
-
+  private final Map<String, Entry> entries = new LinkedHashMap<>();
   private final ModelStates states;
   private final Metrics metrics;
   private final ObjectMapper json;
+  private final TaskFactory tasks;
+  private volatile boolean closed;
+
+  /** What the registry knows of one configured model. */
+  private static final class Entry {
+    final ModelConfig config;
+    volatile LoadedModel<?, ?> loaded;
+
+    /** Set once its files are ready: the snapshot, its task and labels. */
+    volatile Prepared prepared;
+
+    /** The lazy load under way or done (guarded by this). */
+    CompletableFuture<LoadedModel<?, ?>> loading;
+
+    Entry(ModelConfig config) {
+      this.config = config;
+    }
+  }
+
+  private record Prepared(InstalledSnapshot snapshot, Task<?, ?> task, ModelMetadata metadata) {}
 
   public ModelRegistry(
       List<ModelConfig> models, ModelStates states, Metrics metrics, ObjectMapper json) {
-    models.forEach(m -> configs.put(m.name(), m));
+    this(models, states, metrics, json, Tasks.factory(json));
+  }
+
+  /** A registry whose tasks come from {@code tasks} (tests wrap the real ones). */
+  public ModelRegistry(
+      List<ModelConfig> models,
+      ModelStates states,
+      Metrics metrics,
+      ObjectMapper json,
+      TaskFactory tasks) {
+    models.forEach(m -> entries.put(m.name(), new Entry(m)));
     this.states = states;
     this.metrics = metrics;
     this.json = json;
+    this.tasks = tasks;
   }
 
   /**
-   * Loads the snapshot of {@code model} into its engine, runs a warm-up inference, and marks it
-   * READY.
+   * Makes the model's task from the snapshot; unless the model is {@code load: lazy}, loads it into
+   * its engine, runs a warm-up inference on each worker and starts the workers. Marks it READY.
    */
   public void load(ModelConfig model, InstalledSnapshot snapshot) throws ModelLoadException {
+    Entry entry = entry(model.name());
     states.loading(model.name());
-    long start = System.nanoTime();
-    if (model.task() != ModelConfig.Task.TENSOR) {
-      TaskModel taskModel = new TaskModel(TaskRunner.load(model, snapshot.dir()), snapshot.id());
-      TaskModel previous = taskModels.put(model.name(), taskModel);
-      if (previous != null) {
-        previous.runner().close();
-      }
-      metrics.loaded(model.name(), Duration.ofNanos(System.nanoTime() - start));
+    Prepared prepared =
+        new Prepared(
+            snapshot,
+            tasks.create(model, snapshot.dir()),
+            ModelMetadata.read(snapshot.dir(), json, model.name()));
+    entry.prepared = prepared;
+    if (model.lazy()) {
       states.ready(model.name());
-      log.info(
-          "{} - READY: {} with {} on cpu ({})",
-          model.name(),
-          taskModel.runner().choice().modelFile(),
-          taskModel.runner().choice().engine(),
-          model.task());
+      log.info("{} - READY (load: lazy): loads into its engine on the first request", model.name());
       return;
     }
-    String file = modelFile(model, snapshot);
-    ModelMetadata metadata = ModelMetadata.read(snapshot.dir(), json, model.name());
-    Device device = device(model);
-    Criteria<List<Tensor>, List<Tensor>> criteria =
-        Criteria.builder()
-            .setTypes(listOfTensors(), listOfTensors())
-            .optEngine("PyTorch")
-            .optDevice(device)
-            .optModelPath(snapshot.dir().resolve(file))
-            .optTranslator(new TensorTranslator())
-            .build();
-    ZooModel<List<Tensor>, List<Tensor>> zoo;
-    try {
-      zoo = criteria.loadModel();
-    } catch (ModelNotFoundException | MalformedModelException | IOException | RuntimeException e) {
-      throw new ModelLoadException(
-          model.name()
-              + " - PyTorch could not load "
-              + file
-              + " on "
-              + device
-              + ": "
-              + firstLine(e),
-          e);
-    }
-    Duration took = Duration.ofNanos(System.nanoTime() - start);
-    LoadedModel loadedModel =
-        new LoadedModel(
-            model.name(),
-            zoo,
-            model.workers(),
-            metadata,
-            snapshot,
-            file,
-            took,
-            metrics.queueDepth(model.name()));
-    try {
-      warmUp(loadedModel);
-    } catch (ModelLoadException e) {
-      loadedModel.close();
-      throw e;
-    }
-    LoadedModel previous = loaded.put(model.name(), loadedModel);
+    LoadedModel<?, ?> loaded = loadNow(entry.config, prepared);
+    install(entry, loaded);
+    states.ready(model.name());
+    log.info("{} - READY: {}", model.name(), describe(model, loaded, prepared));
+  }
+
+  private LoadedModel<?, ?> loadNow(ModelConfig model, Prepared prepared)
+      throws ModelLoadException {
+    LoadedModel<?, ?> loaded =
+        LoadedModel.load(model, prepared.snapshot(), prepared.task(), metrics);
+    metrics.loaded(model.name(), loaded.loadTime());
+    metrics.modelInfo(model.name(), loaded.engine(), model.task().toString(), device(loaded));
+    return loaded;
+  }
+
+  private static String describe(ModelConfig model, LoadedModel<?, ?> loaded, Prepared prepared) {
+    return loaded.modelFile()
+        + " on "
+        + device(loaded)
+        + " in "
+        + loaded.loadTime().toMillis()
+        + " ms, warm-up included ("
+        + model.workers()
+        + " workers, batch up to "
+        + model.batchMaxSize()
+        + (prepared.metadata().labels().isEmpty()
+            ? ""
+            : ", " + prepared.metadata().labels().size() + " labels")
+        + ")";
+  }
+
+  private void install(Entry entry, LoadedModel<?, ?> loaded) {
+    LoadedModel<?, ?> previous = entry.loaded;
+    entry.loaded = loaded;
     if (previous != null) {
       previous.close();
     }
-    metrics.loaded(model.name(), took);
-    states.ready(model.name());
-    log.info(
-        "{} - READY: {} on {} in {} ms ({} workers{})",
-        model.name(),
-        file,
-        device,
-        took.toMillis(),
-        model.workers(),
-        metadata.labels().isEmpty() ? "" : ", " + metadata.labels().size() + " labels");
+    if (closed) {
+      loaded.close();
+    }
   }
 
   /**
-   * Runs {@code request} ({@code {"inputs": ...}}) on {@code model}.
+   * Runs a {@code POST /inference} request ({@code {"inputs": ...}}) on {@code model}.
    *
-   * @throws dev.modelcache.inference.ModelNotFoundException when no such model is configured
-   * @throws ModelNotReadyException when it is not READY
-   * @throws InvalidInputException when the inputs do not fit it
+   * @throws ModelNotFoundException when no such model is configured (404)
+   * @throws ModelNotReadyException when it is not READY (503)
+   * @throws InvalidInputException when the inputs do not fit it (400)
+   * @throws QueueFullException when its queue is full (503)
+   * @throws InferenceTimeoutException when no answer came within its {@code timeout_ms} (504)
    */
   public ObjectNode infer(String model, JsonNode request) {
-    ModelConfig config = configs.get(model);
-    if (config == null) {
-      throw new dev.modelcache.inference.ModelNotFoundException(
-          "model '"
-              + truncate(model)
-              + "' is not configured"
-              + " (configured: "
-              + String.join(", ", configs.keySet())
-              + ")");
+    return measured(
+        model,
+        loaded -> {
+          JsonNode inputs = request.get("inputs");
+          if (inputs == null || inputs.isNull()) {
+            throw new InvalidInputException(
+                "request has no 'inputs': send {\"inputs\": [[...numbers...]]}");
+          }
+          return answer(loaded, inputs);
+        });
+  }
+
+  /**
+   * Runs a raw request body (an image posted as {@code image/png}) on {@code model} when its task
+   * takes one; the same failures as {@link #infer}.
+   */
+  public ObjectNode inferRaw(String model, String contentType, byte[] body) {
+    return measured(model, loaded -> answerRaw(loaded, contentType, body));
+  }
+
+  /** Whether {@code model}'s task takes a raw body of {@code contentType}; false before load. */
+  public boolean takesRaw(String model, String contentType) {
+    Entry entry = entries.get(model);
+    Prepared prepared = entry == null ? null : entry.prepared;
+    return prepared != null
+        && prepared.task() instanceof dev.modelcache.inference.task.RawBodyTask<?> raw
+        && raw.acceptsRaw(contentType);
+  }
+
+  private <I, O> ObjectNode answerRaw(Run<I, O> run, String contentType, byte[] body) {
+    Task<I, O> task = run.model().task();
+    if (!(task instanceof dev.modelcache.inference.task.RawBodyTask<?> raw)
+        || !raw.acceptsRaw(contentType)) {
+      throw new InvalidInputException(
+          run.config().name()
+              + " ("
+              + task.name()
+              + ") takes no '"
+              + contentType
+              + "' body; send application/json");
     }
+    @SuppressWarnings("unchecked")
+    List<I> items = (List<I>) raw.parseRaw(body);
+    return render(run, run.await(items));
+  }
+
+  private <I, O> ObjectNode answer(Run<I, O> run, JsonNode inputs) {
+    Task<I, O> task = run.model().task();
+    return render(run, run.await(task.parse(inputs)));
+  }
+
+  private <I, O> ObjectNode render(Run<I, O> run, List<O> outputs) {
+    Task<I, O> task = run.model().task();
+    ObjectNode answer = json.createObjectNode();
+    answer.put("model", run.config().name());
+    answer.put("revision", run.model().snapshot().id());
+    if (task instanceof AnswerRenderer<?>) {
+      @SuppressWarnings("unchecked")
+      AnswerRenderer<O> renderer = (AnswerRenderer<O>) task;
+      renderer.renderAnswer(outputs, answer);
+    } else {
+      answer.set("outputs", task.render(outputs));
+    }
+    return answer;
+  }
+
+  /** The outputs of an Open Inference Protocol request, and the revision that answered. */
+  public record V2Answer(String revision, List<V2Tensor> outputs) {}
+
+  /**
+   * Runs an Open Inference Protocol request on {@code model}; the same failures as {@link #infer}.
+   *
+   * @param version the revision the request names, or null for the one served
+   */
+  public V2Answer inferV2(String model, String version, List<V2Tensor> inputs) {
+    checkVersion(entry(model), version);
+    return measured(model, loaded -> answerV2(loaded, inputs));
+  }
+
+  private <I, O> V2Answer answerV2(Run<I, O> run, List<V2Tensor> inputs) {
+    Task<I, O> task = run.model().task();
+    List<O> outputs = run.await(task.parseV2(inputs));
+    return new V2Answer(run.model().snapshot().id(), task.renderV2(outputs));
+  }
+
+  /** One request on one loaded model, with its deadline. */
+  private record Run<I, O>(ModelConfig config, LoadedModel<I, O> model, long deadline) {
+    List<O> await(List<I> items) {
+      if (items.isEmpty()) {
+        throw new InvalidInputException("the request has no inputs to run");
+      }
+      return ModelRegistry.await(config, model.submit(items), deadline);
+    }
+  }
+
+  private <T> T measured(String model, Function<Run<?, ?>, T> body) {
+    Entry entry = entry(model);
     long start = System.nanoTime();
+    long deadline = start + TimeUnit.MILLISECONDS.toNanos(entry.config.timeoutMs());
     Outcome outcome = Outcome.ERROR;
     try {
-      ObjectNode answer = inferLoaded(config, request);
+      T answer = body.apply(run(entry, deadline));
       outcome = Outcome.SUCCESS;
       return answer;
     } catch (InvalidInputException e) {
       outcome = Outcome.BAD_REQUEST;
       throw e;
-    } catch (ModelNotReadyException | ModelBusyException e) {
+    } catch (ModelNotReadyException e) {
       outcome = Outcome.NOT_READY;
+      throw e;
+    } catch (QueueFullException e) {
+      outcome = Outcome.QUEUE_FULL;
+      throw e;
+    } catch (InferenceTimeoutException e) {
+      outcome = Outcome.TIMEOUT;
       throw e;
     } finally {
       metrics.inference(model, outcome, System.nanoTime() - start);
     }
   }
 
-  private ObjectNode inferLoaded(ModelConfig config, JsonNode request) {
-    TaskModel taskModel = taskModels.get(config.name());
-    if (taskModel != null && states.status(config.name()).state() == ModelState.READY) {
-      ObjectNode answer = json.createObjectNode();
-      answer.put("model", config.name());
-      answer.put("revision", taskModel.revision());
-      answer.set("outputs", taskModel.runner().infer(request.get("inputs")));
-      return answer;
-    }
-    LoadedModel model = loaded.get(config.name());
-    if (model == null || states.status(config.name()).state() != ModelState.READY) {
-      ModelStatus status = states.status(config.name());
-      throw new ModelNotReadyException(
-          config.name()
-              + " is "
-              + status.state()
-              + (status.reason() == null
-                  ? "; retry when /health/ready answers 200"
-                  : ": " + status.reason()));
-    }
-    JsonNode inputs = request.get("inputs");
-    if (inputs == null || inputs.isNull()) {
-      throw new InvalidInputException(
-          "request has no 'inputs': send {\"inputs\": [[...numbers...]]}");
-    }
-    Tensor tensor = TensorCodec.parseFloat32(inputs, "inputs");
-    boolean unbatched = fitShape(model, tensor);
-    if (unbatched) {
-      tensor = Tensor.ofFloats(tensor.dtype(), prepend(1, tensor.shape()), tensor.floats());
-    }
-    List<Tensor> outputs;
+  @SuppressWarnings({"unchecked", "rawtypes"})
+  private Run<?, ?> run(Entry entry, long deadline) {
+    return new Run(entry.config, loadedOrLoad(entry, deadline), deadline);
+  }
+
+  private static <O> List<O> await(
+      ModelConfig config, CompletableFuture<List<O>> result, long deadline) {
     try {
-      outputs = model.predict(List.of(tensor), WORKER_WAIT);
-      metrics.batch(config.name(), 1); // one request per forward pass until dynamic batching
-    } catch (TranslateException e) {
-      throw new InvalidInputException(
+      return result.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      result.cancel(false);
+      throw new InferenceTimeoutException(
           config.name()
-              + " could not run on inputs of shape "
-              + Arrays.toString(tensor.shape())
-              + ": "
-              + firstLine(e),
-          e);
+              + " - no answer within timeout_ms ("
+              + config.timeoutMs()
+              + " ms); retry later or with fewer inputs, or raise the model's timeout_ms or"
+              + " workers");
+    } catch (InterruptedException e) {
+      result.cancel(false);
+      Thread.currentThread().interrupt();
+      throw new ModelNotReadyException(config.name() + " - interrupted while waiting", e);
+    } catch (ExecutionException e) {
+      throw failure(config, e.getCause());
+    }
+  }
+
+  /** What a failed forward pass means for the client. */
+  private static RuntimeException failure(ModelConfig config, Throwable cause) {
+    for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof InvalidInputException invalid) {
+        return invalid;
+      }
+      if (t instanceof ModelNotReadyException notReady) {
+        return notReady;
+      }
+    }
+    if (cause instanceof TranslateException) {
+      return new InvalidInputException(
+          config.name() + " could not run on these inputs: " + firstLine(cause), cause);
+    }
+    return new IllegalStateException(
+        config.name() + " - inference failed: " + firstLine(cause), cause);
+  }
+
+  private LoadedModel<?, ?> loadedOrLoad(Entry entry, long deadline) {
+    String name = entry.config.name();
+    ModelStatus status = states.status(name);
+    LoadedModel<?, ?> loaded = entry.loaded;
+    if (status.state() != ModelState.READY || (loaded == null && entry.prepared == null)) {
+      throw notReady(status);
+    }
+    if (loaded != null) {
+      return loaded;
+    }
+    CompletableFuture<LoadedModel<?, ?>> loading;
+    synchronized (entry) {
+      if (entry.loading == null) {
+        entry.loading = startLazyLoad(entry);
+      }
+      loading = entry.loading;
+    }
+    try {
+      return loading.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      throw new InferenceTimeoutException(
+          name
+              + " - still loading (load: lazy) when timeout_ms ("
+              + entry.config.timeoutMs()
+              + " ms) ran out; retry shortly");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new ModelBusyException(config.name() + " - interrupted while waiting for a worker", e);
-    } catch (RuntimeException e) {
-      throw e;
-    } catch (Exception e) {
-      throw new IllegalStateException(config.name() + " - inference failed: " + firstLine(e), e);
+      throw new ModelNotReadyException(name + " - interrupted while it loads", e);
+    } catch (ExecutionException e) {
+      throw notReady(states.status(name));
     }
-    return answer(model, outputs, unbatched);
+  }
+
+  private CompletableFuture<LoadedModel<?, ?>> startLazyLoad(Entry entry) {
+    CompletableFuture<LoadedModel<?, ?>> loading = new CompletableFuture<>();
+    String name = entry.config.name();
+    Thread thread =
+        new Thread(
+            () -> {
+              MDC.put("model", name);
+              try {
+                log.info("{} - first request: loading (load: lazy)", name);
+                LoadedModel<?, ?> loaded = loadNow(entry.config, entry.prepared);
+                install(entry, loaded);
+                log.info("{} - loaded: {}", name, describe(entry.config, loaded, entry.prepared));
+                loading.complete(loaded);
+              } catch (ModelLoadException | RuntimeException e) {
+                states.failed(name, e.getMessage());
+                log.error("{} - FAILED: {}", name, e.getMessage());
+                loading.completeExceptionally(e);
+              }
+            },
+            "modelcache-load-" + name);
+    thread.setDaemon(true);
+    thread.start();
+    return loading;
+  }
+
+  private static ModelNotReadyException notReady(ModelStatus status) {
+    return new ModelNotReadyException(
+        status.model()
+            + " is "
+            + status.state()
+            + (status.reason() == null
+                ? "; retry when /health/ready answers 200"
+                : ": " + status.reason()));
+  }
+
+  private Entry entry(String model) {
+    Entry entry = entries.get(model);
+    if (entry == null) {
+      throw new ModelNotFoundException(
+          "model '"
+              + (model.length() <= 64 ? model : model.substring(0, 64) + "...")
+              + "' is not configured (configured: "
+              + String.join(", ", entries.keySet())
+              + ")");
+    }
+    return entry;
+  }
+
+  private void checkVersion(Entry entry, String version) {
+    Prepared prepared = entry.prepared;
+    if (version == null) {
+      return;
+    }
+    if (prepared == null) {
+      throw notReady(states.status(entry.config.name()));
+    }
+    if (!version.equals(prepared.snapshot().id())) {
+      throw new ModelNotFoundException(
+          "model '"
+              + entry.config.name()
+              + "' has no version '"
+              + (version.length() <= 64 ? version : version.substring(0, 64) + "...")
+              + "'; it serves revision "
+              + prepared.snapshot().id());
+    }
+  }
+
+  /** True when {@code model} (which must be configured) is READY to answer. */
+  public boolean isReady(String model) {
+    Entry entry = entry(model);
+    return states.status(model).state() == ModelState.READY && entry.prepared != null;
+  }
+
+  /** The Open Inference Protocol metadata of a model. */
+  public record V2Metadata(
+      String name,
+      String revision,
+      String platform,
+      List<V2Tensor.Spec> inputs,
+      List<V2Tensor.Spec> outputs) {}
+
+  /**
+   * The Open Inference Protocol metadata of {@code model}: its inputs and outputs as its task sees
+   * them.
+   *
+   * @param version the revision the request names, or null
+   * @throws ModelNotReadyException before its files are ready
+   */
+  public V2Metadata v2Metadata(String model, String version) {
+    Entry entry = entry(model);
+    checkVersion(entry, version);
+    Prepared prepared = entry.prepared;
+    if (prepared == null || states.status(model).state() != ModelState.READY) {
+      throw notReady(states.status(model));
+    }
+    return new V2Metadata(
+        model,
+        prepared.snapshot().id(),
+        Engines.platform(engineOf(entry, prepared)),
+        prepared.task().inputSpecs(),
+        prepared.task().outputSpecs());
+  }
+
+  /** The engine a model runs on: the loaded one's, else the one its files would pick. */
+  private static String engineOf(Entry entry, Prepared prepared) {
+    LoadedModel<?, ?> loaded = entry.loaded;
+    if (loaded != null) {
+      return loaded.engine();
+    }
+    try {
+      return Engines.choose(entry.config, prepared.snapshot()).engine();
+    } catch (ModelLoadException e) {
+      return entry.config.engine();
+    }
+  }
+
+  /** Facts about a model whose files are ready for {@code /models}, or empty before. */
+  public Optional<LoadedInfo> info(String model) {
+    Entry entry = entries.get(model);
+    Prepared prepared = entry == null ? null : entry.prepared;
+    if (prepared == null) {
+      return Optional.empty();
+    }
+    LoadedModel<?, ?> m = entry.loaded;
+    return Optional.of(
+        new LoadedInfo(
+            prepared.snapshot(),
+            m != null,
+            m == null ? null : m.modelFile(),
+            engineOf(entry, prepared),
+            m == null ? null : device(m),
+            m == null ? null : m.loadTime(),
+            m == null ? null : m.warmupTime(),
+            prepared.metadata().labels()));
   }
 
   /**
-   * Checks inputs against the model's declared input shape; true when the batch dimension was left
-   * out.
+   * What {@code /models} reports about a model whose files are ready.
+   *
+   * @param loaded false for a {@code load: lazy} model before its first request; the fields after
+   *     it are null then
    */
-  private static boolean fitShape(LoadedModel model, Tensor tensor) {
-    long[] declared = model.metadata().inputShape();
-    if (declared == null) {
-      return false;
-    }
-    long[] shape = tensor.shape();
-    if (Arrays.equals(shape, declared)) {
-      return true;
-    }
-    if (shape.length == declared.length + 1
-        && Arrays.equals(Arrays.copyOfRange(shape, 1, shape.length), declared)) {
-      return false;
-    }
-    throw new InvalidInputException(
-        "inputs have shape "
-            + Arrays.toString(shape)
-            + " but model "
-            + model.name()
-            + " takes "
-            + describeShape(declared)
-            + " (one input) or "
-            + describeShape(prepend(-1, declared))
-            + " (a batch)");
-  }
-
-  private ObjectNode answer(LoadedModel model, List<Tensor> outputs, boolean unbatched) {
-    ObjectNode answer = json.createObjectNode();
-    answer.put("model", model.name());
-    answer.put("revision", model.snapshot().id());
-    Tensor first = outputs.get(0);
-    if (unbatched && first.shape().length > 0 && first.shape()[0] == 1) {
-      first = withoutBatch(first);
-    }
-    answer.set("outputs", TensorCodec.toJson(first));
-    ArrayNode shape = answer.putArray("shape");
-    Arrays.stream(first.shape()).forEach(shape::add);
-    answer.put("dtype", first.dtype());
-    List<String> labels = model.metadata().labels();
-    long[] s = first.shape();
-    long classes = s.length == 0 ? 0 : s[s.length - 1];
-    if (!labels.isEmpty() && first.floats() != null && s.length <= 2 && classes == labels.size()) {
-      ArrayNode predictions = answer.putArray("predictions");
-      int rows = first.size() / labels.size();
-      for (int row = 0; row < rows; row++) {
-        int best = 0;
-        for (int c = 1; c < labels.size(); c++) {
-          if (first.floats()[row * labels.size() + c]
-              > first.floats()[row * labels.size() + best]) {
-            best = c;
-          }
-        }
-        ObjectNode prediction = predictions.addObject();
-        prediction.put("label", labels.get(best));
-        prediction.put("index", best);
-        prediction.put("score", first.floats()[row * labels.size() + best]);
-      }
-    }
-    return answer;
-  }
-
-  /** Facts about a loaded model for {@code /models}, or empty when it is not loaded. */
-  public Optional<LoadedInfo> info(String model) {
-    LoadedModel m = loaded.get(model);
-    return m == null
-        ? Optional.empty()
-        : Optional.of(
-            new LoadedInfo(
-                m.snapshot(),
-                m.modelFile(),
-                m.device().toString(),
-                m.loadTime(),
-                m.metadata().labels()));
-  }
-
-  /** What {@code /models} reports about a loaded model. */
   public record LoadedInfo(
       InstalledSnapshot snapshot,
+      boolean loaded,
       String modelFile,
+      String engine,
       String device,
       Duration loadTime,
+      Duration warmupTime,
       List<String> labels) {}
+
+  private static String device(LoadedModel<?, ?> model) {
+    return model.device().toString();
+  }
 
   @Override
   public void close() {
-    taskModels.values().forEach(t -> t.runner().close());
-    taskModels.clear();
-    loaded.values().forEach(LoadedModel::close);
-    loaded.clear();
-  }
-
-  private void warmUp(LoadedModel model) throws ModelLoadException {
-    long[] declared = model.metadata().inputShape();
-    if (declared == null) {
-      return;
+    closed = true;
+    for (Entry entry : entries.values()) {
+      LoadedModel<?, ?> loaded = entry.loaded;
+      if (loaded != null) {
+        loaded.close();
+      }
     }
-    long[] shape = prepend(1, declared);
-    double[] zeros =
-        new double[Math.toIntExact(Arrays.stream(shape).reduce(1, Math::multiplyExact))];
-    try {
-      model.predict(List.of(Tensor.ofFloats("float32", shape, zeros)), WORKER_WAIT);
-    } catch (Exception e) {
-      throw new ModelLoadException(
-          model.name()
-              + " - warm-up inference on zeros of shape "
-              + Arrays.toString(shape)
-              + " failed: "
-              + firstLine(e),
-          e);
-    }
-  }
-
-  private static String modelFile(ModelConfig model, InstalledSnapshot snapshot)
-      throws ModelLoadException {
-    List<String> candidates =
-        snapshot.files().stream()
-            .map(InstalledFile::path)
-            .filter(
-                p ->
-                    MODEL_FILE_SUFFIXES.stream()
-                        .anyMatch(s -> p.toLowerCase(Locale.ROOT).endsWith(s)))
-            .toList();
-    if (candidates.contains("model.pt")) {
-      return "model.pt";
-    }
-    if (candidates.size() == 1) {
-      return candidates.get(0);
-    }
-    throw new ModelLoadException(
-        model.name()
-            + " - "
-            + (candidates.isEmpty()
-                ? "no TorchScript file (*.pt, *.pth, *.torchscript)"
-                : "several TorchScript files " + candidates + " and none named model.pt")
-            + " in snapshot "
-            + snapshot.id()
-            + " (files: "
-            + String.join(", ", snapshot.files().stream().map(InstalledFile::path).toList())
-            + ")");
-  }
-
-  private static Device device(ModelConfig model) throws ModelLoadException {
-    String wanted = model.device();
-    int gpus = Engine.getEngine("PyTorch").getGpuCount();
-    if (wanted.equals("cpu") || (wanted.equals("auto") && gpus == 0)) {
-      return Device.cpu();
-    }
-    if (wanted.equals("auto")) {
-      return Device.gpu(0);
-    }
-    int index = wanted.equals("gpu") ? 0 : Integer.parseInt(wanted.substring("gpu:".length()));
-    if (index >= gpus) {
-      throw new ModelLoadException(
-          model.name()
-              + " - device "
-              + wanted
-              + " asked for, but PyTorch sees "
-              + gpus
-              + " GPU(s); use device: auto or cpu, or run with the CUDA natives (see docs/configuration.md)");
-    }
-    return Device.gpu(index);
-  }
-
-  @SuppressWarnings("unchecked")
-  private static Class<List<Tensor>> listOfTensors() {
-    return (Class<List<Tensor>>) (Class<?>) List.class;
-  }
-
-  private static Tensor withoutBatch(Tensor t) {
-    long[] shape = Arrays.copyOfRange(t.shape(), 1, t.shape().length);
-    return new Tensor(t.dtype(), shape, t.floats(), t.ints(), t.bools());
-  }
-
-  private static long[] prepend(long first, long[] rest) {
-    long[] shape = new long[rest.length + 1];
-    shape[0] = first;
-    System.arraycopy(rest, 0, shape, 1, rest.length);
-    return shape;
-  }
-
-  private static String describeShape(long[] shape) {
-    return Arrays.toString(shape).replace("-1", "N");
   }
 
   static String firstLine(Throwable e) {
@@ -430,9 +527,5 @@ public final class ModelRegistry implements AutoCloseable {
         root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
     int newline = message.indexOf('\n');
     return newline < 0 ? message : message.substring(0, newline);
-  }
-
-  private static String truncate(String name) {
-    return name.length() <= 64 ? name : name.substring(0, 64) + "...";
   }
 }

@@ -1,6 +1,7 @@
 package dev.modelcache.inference;
 
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * A dense tensor in row-major order, as it crosses the JSON boundary. Exactly one of the arrays is
@@ -24,6 +25,88 @@ record Tensor(String dtype, long[] shape, double[] floats, long[] ints, boolean[
 
   int size() {
     return floats != null ? floats.length : ints != null ? ints.length : bools.length;
+  }
+
+  /** The same values with {@code shape}. */
+  Tensor reshaped(long[] newShape) {
+    return new Tensor(dtype, newShape, floats, ints, bools);
+  }
+
+  /** {@code rest} with {@code first} in front. */
+  static long[] prepend(long first, long[] rest) {
+    long[] shape = new long[rest.length + 1];
+    shape[0] = first;
+    System.arraycopy(rest, 0, shape, 1, rest.length);
+    return shape;
+  }
+
+  /** The same values with a batch dimension of 1 in front. */
+  Tensor withBatchOfOne() {
+    return reshaped(prepend(1, shape));
+  }
+
+  /** The same values without the first dimension (which must be 1). */
+  Tensor withoutBatch() {
+    return reshaped(Arrays.copyOfRange(shape, 1, shape.length));
+  }
+
+  /** The dimensions after the first: what tensors concatenated along dimension 0 must share. */
+  List<Long> rowShape() {
+    return Arrays.stream(shape, 1, shape.length).boxed().toList();
+  }
+
+  /**
+   * Tensors of one dtype and one row shape, concatenated along dimension 0 (the batch dimension).
+   */
+  static Tensor concat(List<Tensor> parts) {
+    Tensor first = parts.get(0);
+    long rows = 0;
+    int size = 0;
+    for (Tensor part : parts) {
+      rows += part.shape[0];
+      size += part.size();
+    }
+    long[] shape = first.shape.clone();
+    shape[0] = rows;
+    int at = 0;
+    if (first.floats != null) {
+      double[] all = new double[size];
+      for (Tensor part : parts) {
+        System.arraycopy(part.floats, 0, all, at, part.size());
+        at += part.size();
+      }
+      return ofFloats(first.dtype, shape, all);
+    }
+    if (first.ints != null) {
+      long[] all = new long[size];
+      for (Tensor part : parts) {
+        System.arraycopy(part.ints, 0, all, at, part.size());
+        at += part.size();
+      }
+      return ofInts(first.dtype, shape, all);
+    }
+    boolean[] all = new boolean[size];
+    for (Tensor part : parts) {
+      System.arraycopy(part.bools, 0, all, at, part.size());
+      at += part.size();
+    }
+    return ofBools(shape, all);
+  }
+
+  /** Rows {@code [from, from + count)} along dimension 0. */
+  Tensor rows(long from, long count) {
+    long[] s = shape.clone();
+    s[0] = count;
+    int rowSize = shape[0] == 0 ? 0 : size() / (int) shape[0];
+    int start = Math.toIntExact(from * rowSize);
+    int end = Math.toIntExact((from + count) * rowSize);
+    if (floats != null) {
+      return ofFloats(dtype, s, Arrays.copyOfRange(floats, start, end));
+    }
+    if (ints != null) {
+      return ofInts(dtype, s, Arrays.copyOfRange(ints, start, end));
+    }
+    return ofBools(s, Arrays.copyOfRange(bools, start, end));
   }
 
   @Override

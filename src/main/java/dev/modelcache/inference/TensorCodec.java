@@ -6,18 +6,28 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 
 /**
- * JSON nested arrays of numbers to and from {@link Tensor}s, with messages that point at the bad
- * element.
+ * JSON arrays to and from {@link Tensor}s of every supported dtype, with messages that point at the
+ * bad element. Nested arrays give their shape; flat (or nested) data with a separate shape is the
+ * Open Inference Protocol's form.
  */
 final class TensorCodec {
   static final int MAX_RANK = 8;
 
+  /** Our dtype names, in the order the docs list them. */
+  static final List<String> DTYPES = List.of("float32", "float64", "int32", "int64", "bool");
+
   private TensorCodec() {}
 
-  /** Parses a rectangular nested array of numbers (or a single number) as a float32 tensor. */
-  static Tensor parseFloat32(JsonNode node, String name) {
+  /**
+   * Parses a rectangular nested array (or a single value) as a tensor of that shape.
+   *
+   * @param dtype the tensor's dtype; null: {@code bool} when the values are JSON booleans, else
+   *     {@code float32}
+   */
+  static Tensor parseNested(JsonNode node, String name, String dtype) {
     List<Long> shape = new ArrayList<>();
     JsonNode probe = node;
     while (probe.isArray()) {
@@ -40,37 +50,95 @@ final class TensorCodec {
       shape.add((long) probe.size());
       probe = probe.get(0);
     }
+    String type = dtype != null ? dtype : probe.isBoolean() ? "bool" : "float32";
     long[] dims = shape.stream().mapToLong(Long::longValue).toArray();
-    long count = Arrays.stream(dims).reduce(1, Math::multiplyExact);
-    double[] values = new double[Math.toIntExact(count)];
-    int[] cursor = {0};
-    fill(node, dims, 0, name, values, cursor);
-    return Tensor.ofFloats("float32", dims, values);
+    // Every write consumes a distinct leaf and a wrong-sized array is reported before its elements
+    // are written, so min(product, leaves) slots suffice even for a ragged or hostile input.
+    long product = product(dims, name);
+    Values values = new Values(type, (int) Math.min(product, countLeaves(node)));
+    fill(node, dims, 0, name, values);
+    return values.toTensor(dims);
   }
 
-  private static void fill(
-      JsonNode node, long[] dims, int depth, String path, double[] out, int[] cursor) {
-    if (depth == dims.length) {
-      if (!node.isNumber()) {
+  /**
+   * Parses {@code data} (flat, or nested in any way: its leaves are taken in row-major order) as a
+   * tensor of {@code shape}.
+   */
+  static Tensor parseFlat(JsonNode data, long[] shape, String dtype, String name) {
+    if (shape.length > MAX_RANK) {
+      throw new InvalidInputException(
+          name + " has " + shape.length + " dimensions; at most " + MAX_RANK + " are supported");
+    }
+    for (long dim : shape) {
+      if (dim < 0) {
         throw new InvalidInputException(
-            path
-                + " is "
-                + kind(node)
-                + "; expected a number"
-                + (dims.length == 0
-                    ? ""
-                    : " ("
-                        + path.substring(0, path.indexOf('['))
-                        + " must be a rectangular array"
-                        + " of numbers of shape "
-                        + Arrays.toString(dims)
-                        + ")"));
+            name + " has shape " + Arrays.toString(shape) + "; dimensions cannot be negative");
       }
-      double value = node.doubleValue();
-      if (!Double.isFinite(value) || Math.abs(value) > Float.MAX_VALUE) {
-        throw new InvalidInputException(path + " (" + node.asText() + ") does not fit in float32");
+    }
+    long product = product(shape, name);
+    long leaves = countLeaves(data);
+    if (product != leaves) {
+      throw new InvalidInputException(
+          name
+              + " has "
+              + leaves
+              + " values but its shape "
+              + Arrays.toString(shape)
+              + " needs "
+              + product);
+    }
+    Values values = new Values(dtype, (int) leaves);
+    flatten(data, name, values);
+    return values.toTensor(shape.clone());
+  }
+
+  private static long product(long[] dims, String name) {
+    try {
+      long product = 1;
+      for (long dim : dims) {
+        product = Math.multiplyExact(product, dim);
       }
-      out[cursor[0]++] = value;
+      if (product > Integer.MAX_VALUE) {
+        throw new ArithmeticException();
+      }
+      return product;
+    } catch (ArithmeticException e) {
+      throw new InvalidInputException(
+          name + " of shape " + Arrays.toString(dims) + " has too many elements");
+    }
+  }
+
+  private static long countLeaves(JsonNode node) {
+    if (!node.isArray()) {
+      return 1;
+    }
+    long count = 0;
+    for (JsonNode child : node) {
+      count += countLeaves(child);
+    }
+    return count;
+  }
+
+  private static void flatten(JsonNode node, String path, Values out) {
+    if (node.isArray()) {
+      for (int i = 0; i < node.size(); i++) {
+        flatten(node.get(i), path + "[" + i + "]", out);
+      }
+    } else {
+      out.add(node, path, null);
+    }
+  }
+
+  private static void fill(JsonNode node, long[] dims, int depth, String path, Values out) {
+    if (depth == dims.length) {
+      out.add(
+          node,
+          path,
+          dims.length == 0
+              ? null
+              : path.substring(0, path.indexOf('['))
+                  + " must be a rectangular array of shape "
+                  + Arrays.toString(dims));
       return;
     }
     if (!node.isArray()) {
@@ -94,11 +162,11 @@ final class TensorCodec {
               + Arrays.toString(dims));
     }
     for (int i = 0; i < node.size(); i++) {
-      fill(node.get(i), dims, depth + 1, path + "[" + i + "]", out, cursor);
+      fill(node.get(i), dims, depth + 1, path + "[" + i + "]", out);
     }
   }
 
-  private static String kind(JsonNode node) {
+  static String kind(JsonNode node) {
     if (node.isTextual()) {
       return "a string";
     }
@@ -117,10 +185,59 @@ final class TensorCodec {
     return "a number";
   }
 
-  /** The tensor as nested arrays following its shape (a bare number for rank 0). */
+  /** Our dtype for a dtype name as a request writes it, or an error listing the known ones. */
+  static String dtype(String text, String name) {
+    String lower = text.toLowerCase(Locale.ROOT);
+    if (DTYPES.contains(lower)) {
+      return lower;
+    }
+    throw new InvalidInputException(
+        name + " has dtype '" + text + "'; use one of " + String.join(", ", DTYPES));
+  }
+
+  /** Our dtype for an Open Inference Protocol datatype, or an error naming the ones supported. */
+  static String fromV2(String datatype, String name) {
+    return switch (datatype) {
+      case "FP32" -> "float32";
+      case "FP64" -> "float64";
+      case "INT32" -> "int32";
+      case "INT64" -> "int64";
+      case "BOOL" -> "bool";
+      default ->
+          throw new InvalidInputException(
+              name
+                  + " has datatype '"
+                  + datatype
+                  + "'; a tensor model takes FP32, FP64, INT32, INT64 or BOOL"
+                  + (datatype.equals("BYTES") ? " (BYTES is for the text tasks)" : ""));
+    };
+  }
+
+  /** The Open Inference Protocol datatype of one of our dtypes. */
+  static String toV2(String dtype) {
+    return switch (dtype) {
+      case "float32" -> "FP32";
+      case "float64" -> "FP64";
+      case "int32" -> "INT32";
+      case "int64" -> "INT64";
+      case "bool" -> "BOOL";
+      default -> throw new IllegalArgumentException("dtype (" + dtype + ") is not known");
+    };
+  }
+
+  /** The tensor as nested arrays following its shape (a bare value for rank 0). */
   static JsonNode toJson(Tensor tensor) {
     int[] cursor = {0};
     return build(tensor, 0, cursor);
+  }
+
+  /** The tensor's values as one flat array, row-major. */
+  static ArrayNode toFlatJson(Tensor tensor) {
+    ArrayNode array = JsonNodeFactory.instance.arrayNode(tensor.size());
+    for (int i = 0; i < tensor.size(); i++) {
+      addValue(array, tensor, i);
+    }
+    return array;
   }
 
   private static JsonNode build(Tensor tensor, int depth, int[] cursor) {
@@ -135,10 +252,102 @@ final class TensorCodec {
       }
       return f.booleanNode(tensor.bools()[i]);
     }
-    ArrayNode array = f.arrayNode();
+    ArrayNode array = f.arrayNode((int) tensor.shape()[depth]);
+    if (depth == tensor.shape().length - 1) {
+      for (long k = 0; k < tensor.shape()[depth]; k++) {
+        addValue(array, tensor, cursor[0]++);
+      }
+      return array;
+    }
     for (long k = 0; k < tensor.shape()[depth]; k++) {
       array.add(build(tensor, depth + 1, cursor));
     }
     return array;
+  }
+
+  private static void addValue(ArrayNode array, Tensor tensor, int i) {
+    if (tensor.floats() != null) {
+      array.add(tensor.floats()[i]);
+    } else if (tensor.ints() != null) {
+      array.add(tensor.ints()[i]);
+    } else {
+      array.add(tensor.bools()[i]);
+    }
+  }
+
+  /** The values of one tensor being parsed, checked against its dtype one by one. */
+  private static final class Values {
+    private final String dtype;
+    private final double[] floats;
+    private final long[] ints;
+    private final boolean[] bools;
+    private int size;
+
+    Values(String dtype, int capacity) {
+      this.dtype = dtype;
+      boolean isFloat = dtype.startsWith("float");
+      boolean isBool = dtype.equals("bool");
+      this.floats = isFloat ? new double[capacity] : null;
+      this.bools = isBool ? new boolean[capacity] : null;
+      this.ints = !isFloat && !isBool ? new long[capacity] : null;
+    }
+
+    /**
+     * @param rule what the whole input must be, added to a type error, or null
+     */
+    void add(JsonNode leaf, String path, String rule) {
+      String suffix = rule == null ? "" : " (" + rule + ")";
+      switch (dtype) {
+        case "float32", "float64" -> {
+          if (!leaf.isNumber()) {
+            throw new InvalidInputException(
+                path + " is " + kind(leaf) + "; expected a number" + suffix);
+          }
+          double value = leaf.doubleValue();
+          if (!Double.isFinite(value)
+              || (dtype.equals("float32") && Math.abs(value) > Float.MAX_VALUE)) {
+            throw new InvalidInputException(
+                path + " (" + leaf.asText() + ") does not fit in " + dtype);
+          }
+          floats[size++] = value;
+        }
+        case "int32", "int64" -> {
+          if (!leaf.isNumber()) {
+            throw new InvalidInputException(
+                path + " is " + kind(leaf) + "; expected a whole number (" + dtype + ")" + suffix);
+          }
+          if (!leaf.isIntegralNumber() || !leaf.canConvertToLong()) {
+            throw new InvalidInputException(
+                path + " (" + leaf.asText() + ") is not a whole number that fits in " + dtype);
+          }
+          long value = leaf.longValue();
+          if (dtype.equals("int32") && (value < Integer.MIN_VALUE || value > Integer.MAX_VALUE)) {
+            throw new InvalidInputException(path + " (" + value + ") does not fit in int32");
+          }
+          ints[size++] = value;
+        }
+        default -> {
+          if (!leaf.isBoolean()) {
+            throw new InvalidInputException(
+                path + " is " + kind(leaf) + "; expected true or false (bool)" + suffix);
+          }
+          bools[size++] = leaf.booleanValue();
+        }
+      }
+    }
+
+    Tensor toTensor(long[] shape) {
+      if (floats != null) {
+        return Tensor.ofFloats(dtype, shape, trim(floats));
+      }
+      if (ints != null) {
+        return Tensor.ofInts(dtype, shape, size == ints.length ? ints : Arrays.copyOf(ints, size));
+      }
+      return Tensor.ofBools(shape, size == bools.length ? bools : Arrays.copyOf(bools, size));
+    }
+
+    private double[] trim(double[] values) {
+      return size == values.length ? values : Arrays.copyOf(values, size);
+    }
   }
 }

@@ -6,33 +6,80 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.NoBatchifyTranslator;
+import ai.djl.translate.TranslateException;
 import ai.djl.translate.TranslatorContext;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
- * Turns request tensors into NDArrays and the model's outputs back into plain Java arrays, inside
- * the predictor's own NDManager, so no native memory outlives the call.
+ * The {@code tensor} task's translator of a whole batch: the items' tensors concatenated along
+ * dimension 0 into NDArrays, and the model's outputs split back along dimension 0 by each item's
+ * row count (the rows of its first tensor). Conversion happens inside the predictor's own
+ * NDManager, so no native memory outlives the call.
  */
-final class TensorTranslator implements NoBatchifyTranslator<List<Tensor>, List<Tensor>> {
+final class TensorTranslator
+    implements NoBatchifyTranslator<List<TensorTask.Item>, List<TensorTask.Item>> {
+  private static final String ITEMS = "items";
 
   @Override
-  public NDList processInput(TranslatorContext ctx, List<Tensor> inputs) {
+  public NDList processInput(TranslatorContext ctx, List<TensorTask.Item> items) {
+    ctx.setAttachment(ITEMS, items);
     NDManager manager = ctx.getNDManager();
-    NDList list = new NDList(inputs.size());
-    for (Tensor tensor : inputs) {
-      list.add(toNd(manager, tensor));
+    List<Tensor> first = items.get(0).tensors();
+    NDList list = new NDList(first.size());
+    for (int i = 0; i < first.size(); i++) {
+      if (items.size() == 1) {
+        list.add(toNd(manager, first.get(i)));
+      } else {
+        List<Tensor> parts = new ArrayList<>(items.size());
+        for (TensorTask.Item item : items) {
+          parts.add(item.tensors().get(i));
+        }
+        list.add(toNd(manager, Tensor.concat(parts)));
+      }
     }
     return list;
   }
 
   @Override
-  public List<Tensor> processOutput(TranslatorContext ctx, NDList list) {
+  public List<TensorTask.Item> processOutput(TranslatorContext ctx, NDList list)
+      throws TranslateException {
+    @SuppressWarnings("unchecked")
+    List<TensorTask.Item> items = (List<TensorTask.Item>) ctx.getAttachment(ITEMS);
     List<Tensor> outputs = new ArrayList<>(list.size());
     for (NDArray array : list) {
       outputs.add(fromNd(array));
     }
-    return outputs;
+    if (items.size() == 1) {
+      return List.of(new TensorTask.Item(outputs, items.get(0).unbatched()));
+    }
+    long total = 0;
+    for (TensorTask.Item item : items) {
+      total += item.tensors().get(0).shape()[0];
+    }
+    for (Tensor output : outputs) {
+      if (output.shape().length == 0 || output.shape()[0] != total) {
+        throw new TranslateException(
+            "a batch of "
+                + total
+                + " rows gave an output of shape "
+                + Arrays.toString(output.shape())
+                + ": the model's outputs have no batch dimension 0");
+      }
+    }
+    List<TensorTask.Item> split = new ArrayList<>(items.size());
+    long from = 0;
+    for (TensorTask.Item item : items) {
+      long rows = item.tensors().get(0).shape()[0];
+      List<Tensor> mine = new ArrayList<>(outputs.size());
+      for (Tensor output : outputs) {
+        mine.add(output.rows(from, rows));
+      }
+      split.add(new TensorTask.Item(mine, item.unbatched()));
+      from += rows;
+    }
+    return split;
   }
 
   private static NDArray toNd(NDManager manager, Tensor tensor) {

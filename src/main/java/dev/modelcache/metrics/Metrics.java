@@ -30,6 +30,7 @@ public final class Metrics {
   public static final String INFERENCE_BATCH_SIZE = "modelcache.inference.batch.size";
   public static final String MODEL_STATE = "modelcache.model.state";
   public static final String MODEL_LOAD_DURATION = "modelcache.model.load.duration";
+  public static final String MODEL_INFO = "modelcache.model.info";
   public static final String FETCH_BYTES = "modelcache.fetch.bytes";
   public static final String FETCH_DURATION = "modelcache.fetch.duration";
   public static final String FETCH_RETRIES = "modelcache.fetch.retries";
@@ -43,6 +44,8 @@ public final class Metrics {
     SUCCESS,
     BAD_REQUEST,
     NOT_READY,
+    QUEUE_FULL,
+    TIMEOUT,
     ERROR;
 
     String label() {
@@ -70,7 +73,7 @@ public final class Metrics {
       Gauge.builder(INFERENCE_QUEUE_DEPTH, queueDepth(model), AtomicInteger::get)
           .tags("model", model)
           .strongReference(true)
-          .description("Inference requests waiting for a free worker of the model")
+          .description("Inference requests waiting in the model's queue for a worker")
           .register(registry);
       for (ModelState state : ModelState.values()) {
         Gauge.builder(MODEL_STATE, states, s -> s.status(model).state() == state ? 1 : 0)
@@ -145,6 +148,18 @@ public final class Metrics {
     loadMillis.computeIfAbsent(model, m -> new AtomicLong()).set(took.toMillis());
   }
 
+  /**
+   * Registers {@code modelcache_model_info{model,engine,task,device} 1} for a loaded model: what
+   * serves it, and where.
+   */
+  public void modelInfo(String model, String engine, String task, String device) {
+    Gauge.builder(MODEL_INFO, () -> 1.0)
+        .tags("model", model, "engine", engine, "task", task, "device", device)
+        .strongReference(true)
+        .description("1 for each loaded model, labelled with its engine, task and device")
+        .register(registry);
+  }
+
   public Counter fetchBytes(String model, String source) {
     return Counter.builder(FETCH_BYTES)
         .tags("model", model, "source", source)
@@ -165,12 +180,12 @@ public final class Metrics {
   public void batch(String model, int requests) {
     DistributionSummary.builder(INFERENCE_BATCH_SIZE)
         .tags("model", model)
-        .description("Requests served by one forward pass of the model (1 until dynamic batching)")
+        .description("Requests served by one forward pass of the model")
         .register(registry)
         .record(requests);
   }
 
-  /** How many requests wait for a free worker of {@code model}; the inference layer counts them. */
+  /** How many requests wait in the queue of {@code model}; the inference layer counts them. */
   public AtomicInteger queueDepth(String model) {
     return queueDepths.computeIfAbsent(model, m -> new AtomicInteger());
   }

@@ -145,6 +145,32 @@ class TaskServeTest {
   }
 
   @Test
+  void anImagePostedAsItsOwnBytesIsClassifiedAndOtherModelsRefuseThem() throws Exception {
+    JsonNode first = TestModels.reference("colors").get("cases").get(0);
+    byte[] png = java.util.Base64.getDecoder().decode(first.get("png_base64").asText());
+    Request raw =
+        new Request.Builder()
+            .url(base + "/inference/colors")
+            .post(RequestBody.create(png, okhttp3.MediaType.get("image/png")))
+            .build();
+    try (Response response = http.newCall(raw).execute()) {
+      String text = response.body().string();
+      assertThat(response.code()).as(text).isEqualTo(200);
+      assertThat(MAPPER.readTree(text).get("outputs").get(0).get(0).get("label").asText())
+          .isEqualTo(first.get("expected_label").asText());
+    }
+    Request toText =
+        new Request.Builder()
+            .url(base + "/inference/sentiment")
+            .post(RequestBody.create(png, okhttp3.MediaType.get("image/png")))
+            .build();
+    try (Response response = http.newCall(toText).execute()) {
+      assertThat(response.code()).isEqualTo(415);
+      assertThat(response.body().string()).contains("send application/json");
+    }
+  }
+
+  @Test
   void textEmbeddingMatchesLangchain4j() throws Exception {
     List<String> sentences =
         List.of("modelcache serves models over HTTP.", "A cat sat on the mat.", "Grüße aus Köln!");

@@ -28,6 +28,9 @@ class ConfigLoaderTest {
     ModelConfig iris = config.models().get(0);
     assertThat(iris.source().directory()).isEqualTo(dir.resolve("models/iris"));
     assertThat(iris.workers()).isEqualTo(1);
+    assertThat(iris.timeoutMs()).isEqualTo(30_000);
+    assertThat(iris.lazy()).isFalse();
+    assertThat(iris.batchMaxSize()).isEqualTo(1);
     assertThat(iris.queue()).isEqualTo(64);
     assertThat(iris.required()).isTrue();
     assertThat(iris.task()).isEqualTo(ModelConfig.Task.TENSOR);
@@ -73,6 +76,30 @@ class ConfigLoaderTest {
     assertThat(config.server().port()).isEqualTo(9090);
     assertThat(config.cache().offline()).isTrue();
     assertThat(config.cache().verify()).isEqualTo(Config.VerifyMode.FULL);
+  }
+
+  @Test
+  void readsTheServingKeysOfAModel() {
+    ModelConfig model =
+        parse(
+                "models:\n  - name: m\n    source: file:x\n    workers: 4\n    queue: 8\n"
+                    + "    timeout_ms: 250\n    load: LAZY\n"
+                    + "    batch: {max_size: 16, max_delay_ms: 5}\n",
+                Map.of())
+            .models()
+            .get(0);
+    assertThat(model.workers()).isEqualTo(4);
+    assertThat(model.queue()).isEqualTo(8);
+    assertThat(model.timeoutMs()).isEqualTo(250);
+    assertThat(model.lazy()).isTrue();
+    assertThat(model.batchMaxSize()).isEqualTo(16);
+    assertThat(model.batchMaxDelayMs()).isEqualTo(5);
+    assertThatThrownBy(
+            () -> parse("models:\n  - name: m\n    source: file:x\n    load: later\n", Map.of()))
+        .hasMessage("test.yaml: models[0].load must be preload or lazy, not 'later'");
+    assertThatThrownBy(
+            () -> parse("models:\n  - name: m\n    source: file:x\n    timeout_ms: 0\n", Map.of()))
+        .hasMessage("test.yaml: models[0].timeout_ms (0) must be between 1 and 3600000");
   }
 
   @Test

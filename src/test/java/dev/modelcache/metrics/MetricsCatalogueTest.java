@@ -60,6 +60,7 @@ class MetricsCatalogueTest {
       metrics.inference("iris", outcome, 1_000_000);
     }
     metrics.loaded("iris", Duration.ofMillis(20));
+    metrics.modelInfo("iris", "PyTorch", "tensor", "cpu()");
     metrics.fetchBytes("iris", "hf").increment(100);
     metrics.fetched("iris", Duration.ofSeconds(1));
     metrics.fetchRetries("iris", "hf").increment();
