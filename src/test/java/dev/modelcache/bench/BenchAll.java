@@ -22,7 +22,12 @@ public final class BenchAll {
 
   public static void main(String[] args) throws Exception {
     BenchTable table = new BenchTable();
-    List<Bench> benches = List.of(FetchBench::measure, VerifyBench::measure);
+    List<Bench> benches =
+        List.of(
+            FetchBench::measure,
+            VerifyBench::measure,
+            InferenceBench::measure,
+            LoadBench::overload);
     for (Bench bench : benches) {
       bench.measure(table);
     }

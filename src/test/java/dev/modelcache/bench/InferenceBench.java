@@ -17,7 +17,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -51,6 +50,14 @@ public final class InferenceBench {
   private InferenceBench() {}
 
   public static void main(String[] args) throws Exception {
+    BenchTable table = new BenchTable();
+    measure(table);
+    System.out.println();
+    System.out.print(table.markdown());
+  }
+
+  /** The HTTP overhead, throughput and memory on the small model, and batching on MiniLM. */
+  public static void measure(BenchTable table) throws Exception {
     String model = System.getenv().getOrDefault("BENCH_MODEL", "iris");
     int workers = Integer.parseInt(System.getenv().getOrDefault("BENCH_WORKERS", "2"));
     Duration phase =
@@ -84,6 +91,7 @@ public final class InferenceBench {
 
     String body = "{\"inputs\": " + inputs + "}";
     Stats httpLatency;
+    Stats httpEight;
     Stats httpThroughput;
     Stats batched;
     long rssLoaded;
@@ -91,6 +99,7 @@ public final class InferenceBench {
     try (Daemon plain = Daemon.start(work, "plain", modelDir, workers, 1, 0)) {
       rssLoaded = plain.rssKib();
       httpLatency = load(plain.url(model), body, 1, phase, maxRequests);
+      httpEight = load(plain.url(model), body, 8, phase, maxRequests);
       httpThroughput = load(plain.url(model), body, CONCURRENCY, phase, maxRequests);
       rssAfter = plain.rssKib();
     }
@@ -98,61 +107,121 @@ public final class InferenceBench {
       batched = load(batching.url(model), body, CONCURRENCY, phase, maxRequests);
     }
 
-    System.out.printf(
-        Locale.ROOT,
-        "%n## POST /inference on %s (%d workers; %s; %d cores)%n%n",
+    table.note(
+        "inference: `POST /inference` on %s (input %s), %d workers, daemon in a child JVM (%s),"
+            + " the load generator on the same cores; reference: DJL `Predictor.predict` in-process"
+            + " on the same file and input; non-200 answers: %d, %d, %d",
         model,
+        Arrays.toString(shape),
         workers,
-        "input " + Arrays.toString(shape),
-        Runtime.getRuntime().availableProcessors());
-    System.out.println("| measure | modelcache over HTTP | reference | result | target |");
-    System.out.println("|---|---|---|---|---|");
-    System.out.printf(
-        Locale.ROOT,
-        "| p50 latency, concurrency 1 | %.3f ms (p99 %.3f ms, %d requests) |"
-            + " %.3f ms in-process `Predictor.predict` | +%.3f ms | within 0.5 ms |%n",
-        httpLatency.p50(),
-        httpLatency.p99(),
-        httpLatency.count(),
-        inProcessLatency.p50(),
-        httpLatency.p50() - inProcessLatency.p50());
-    System.out.printf(
-        Locale.ROOT,
-        "| throughput, concurrency %d | %.0f req/s (p99 %.2f ms) | %.0f predict/s in-process, %d"
-            + " threads with a predictor each | %.0f%% | at least 70%% |%n",
-        CONCURRENCY,
-        httpThroughput.perSecond(),
-        httpThroughput.p99(),
-        inProcessThroughput,
-        workers,
-        100 * httpThroughput.perSecond() / inProcessThroughput);
-    System.out.printf(
-        Locale.ROOT,
-        "| batching, concurrency %d: `max_size: 16, max_delay_ms: 5` | %.0f req/s (p50 %.2f ms,"
-            + " p99 %.2f ms) | %.0f req/s with `max_size: 1` (p50 %.2f ms, p99 %.2f ms) | %.2fx |"
-            + " 2x on all-MiniLM-L6-v2 |%n",
-        CONCURRENCY,
-        batched.perSecond(),
-        batched.p50(),
-        batched.p99(),
-        httpThroughput.perSecond(),
-        httpThroughput.p50(),
-        httpThroughput.p99(),
-        batched.perSecond() / httpThroughput.perSecond());
-    System.out.printf(
-        Locale.ROOT,
-        "| resident memory (RSS) of the daemon, model loaded | %d MiB (%d MiB after the runs) | |"
-            + " | under 400 MB |%n",
-        rssLoaded / 1024,
-        rssAfter / 1024);
-    System.out.printf(
-        Locale.ROOT,
-        "%nErrors (non-200 answers): %d at concurrency 1, %d at %d, %d batched. Daemon JVM: %s.%n",
+        String.join(" ", Daemon.JVM_FLAGS),
         httpLatency.errors(),
         httpThroughput.errors(),
-        CONCURRENCY,
-        batched.errors(),
-        String.join(" ", Daemon.JVM_FLAGS));
+        batched.errors());
+    double overhead = httpLatency.p50() - inProcessLatency.p50();
+    table.add(
+        "inference",
+        "p50 latency, concurrency 1 (" + model + ")",
+        BenchTable.fmt("%.3f ms (p99 %.3f ms)", httpLatency.p50(), httpLatency.p99()),
+        BenchTable.fmt("in-process: %.3f ms", inProcessLatency.p50()),
+        "within +0.5 ms",
+        overhead <= 0.5);
+    table.info(
+        "inference",
+        "throughput, concurrency 8 (" + model + ")",
+        BenchTable.fmt(
+            "%.0f req/s (p50 %.2f ms, p99 %.2f ms)",
+            httpEight.perSecond(), httpEight.p50(), httpEight.p99()),
+        BenchTable.fmt("in-process, %d threads: %.0f/s", workers, inProcessThroughput));
+    table.add(
+        "inference",
+        "throughput, concurrency " + CONCURRENCY + " (" + model + ")",
+        BenchTable.fmt(
+            "%.0f req/s (p99 %.2f ms), %.0f%%",
+            httpThroughput.perSecond(),
+            httpThroughput.p99(),
+            100 * httpThroughput.perSecond() / inProcessThroughput),
+        BenchTable.fmt("in-process, %d threads: %.0f/s", workers, inProcessThroughput),
+        ">= 70%",
+        httpThroughput.perSecond() >= 0.7 * inProcessThroughput);
+    table.info(
+        "inference",
+        "batching `16 / 5 ms`, concurrency " + CONCURRENCY + " (" + model + ")",
+        BenchTable.fmt(
+            "%.0f req/s (p50 %.2f, p99 %.2f ms)",
+            batched.perSecond(), batched.p50(), batched.p99()),
+        BenchTable.fmt(
+            "`max_size: 1`: %.0f req/s (p99 %.2f ms)",
+            httpThroughput.perSecond(), httpThroughput.p99()));
+    table.add(
+        "memory",
+        "daemon RSS with " + model + " loaded",
+        BenchTable.fmt("%d MiB (%d MiB after the runs)", rssLoaded / 1024, rssAfter / 1024),
+        "",
+        "< 400 MB",
+        rssAfter * 1024 < 400_000_000L);
+    miniLmBatching(table, workers, phase, maxRequests);
+  }
+
+  /**
+   * all-MiniLM-L6-v2 (text-embedding, ONNX, from the langchain4j test artifact) at concurrency 32:
+   * {@code max_size: 16, max_delay_ms: 5} against {@code max_size: 1}, one sentence a request.
+   */
+  static void miniLmBatching(BenchTable table, int workers, Duration phase, int maxRequests)
+      throws Exception {
+    Path dir = Path.of("target/bench/inference/minilm").toAbsolutePath();
+    Files.createDirectories(dir);
+    for (String[] file :
+        new String[][] {
+          {"all-minilm-l6-v2.onnx", "model.onnx"},
+          {"all-minilm-l6-v2-tokenizer.json", "tokenizer.json"}
+        }) {
+      Path target = dir.resolve(file[1]);
+      if (!Files.exists(target)) {
+        try (java.io.InputStream in =
+            InferenceBench.class.getClassLoader().getResourceAsStream(file[0])) {
+          if (in == null) {
+            throw new IllegalStateException(file[0] + " is not on the test classpath");
+          }
+          Files.copy(in, target);
+        }
+      }
+    }
+    String extra = "\n    task: text-embedding\n    task_options: {pooling: mean, normalize: true}";
+    String body =
+        "{\"inputs\": \"modelcache keeps every model verified on a shared volume and serves"
+            + " it to the backends beside it\"}";
+    Path work = Path.of("target/bench/inference").toAbsolutePath();
+    Stats single;
+    Stats batched;
+    try (Daemon one = Daemon.start(work, "minilm-1", dir, workers, 1, 0, extra)) {
+      load(one.url("minilm"), body, 4, Duration.ofSeconds(2), 200); // warm-up
+      single = load(one.url("minilm"), body, CONCURRENCY, phase, maxRequests);
+    }
+    try (Daemon sixteen = Daemon.start(work, "minilm-16", dir, workers, 16, 5, extra)) {
+      load(sixteen.url("minilm"), body, 4, Duration.ofSeconds(2), 200); // warm-up
+      batched = load(sixteen.url("minilm"), body, CONCURRENCY, phase, maxRequests);
+    }
+    table.note(
+        "batching: all-MiniLM-L6-v2 (ONNX, text-embedding, one %d-character sentence a request),"
+            + " %d workers, concurrency %d; non-200 answers: %d and %d",
+        body.length(), workers, CONCURRENCY, single.errors(), batched.errors());
+    table.add(
+        "inference",
+        "batching `max_size: 16, max_delay_ms: 5`, concurrency "
+            + CONCURRENCY
+            + " (all-MiniLM-L6-v2)",
+        BenchTable.fmt(
+            "%.0f req/s (p50 %.1f ms, p99 %.1f ms), %.2fx",
+            batched.perSecond(),
+            batched.p50(),
+            batched.p99(),
+            batched.perSecond() / single.perSecond()),
+        BenchTable.fmt(
+            "`max_size: 1`: %.0f req/s (p50 %.1f ms, p99 %.1f ms)",
+            single.perSecond(), single.p50(), single.p99()),
+        ">= 2x",
+        batched.perSecond() >= 2 * single.perSecond());
   }
 
   private static Stats inProcessLatency(
@@ -328,6 +397,19 @@ public final class InferenceBench {
     static Daemon start(
         Path work, String name, Path modelDir, int workers, int maxSize, int maxDelayMs)
         throws Exception {
+      return start(work, name, modelDir, workers, maxSize, maxDelayMs, "");
+    }
+
+    /** With {@code extra}: more keys of the model, as YAML lines (each starting with a newline). */
+    static Daemon start(
+        Path work,
+        String name,
+        Path modelDir,
+        int workers,
+        int maxSize,
+        int maxDelayMs,
+        String extra)
+        throws Exception {
       int port;
       try (ServerSocket socket = new ServerSocket(0)) {
         port = socket.getLocalPort();
@@ -349,7 +431,9 @@ public final class InferenceBench {
               + maxSize
               + ", max_delay_ms: "
               + maxDelayMs
-              + "}\n");
+              + "}"
+              + extra
+              + "\n");
       List<String> command = new ArrayList<>(List.of("java"));
       command.addAll(JVM_FLAGS);
       command.addAll(List.of("-jar", "target/modelcache.jar", "serve", "-c", config.toString()));
