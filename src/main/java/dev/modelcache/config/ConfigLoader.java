@@ -47,6 +47,7 @@ public final class ConfigLoader {
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
   private static final Pattern HF_REPO =
       Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?");
+  private static final Pattern S3_BUCKET = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{1,62}");
   private static final Pattern DEVICE = Pattern.compile("auto|cpu|gpu|gpu:[0-9]{1,2}");
 
   /** Short names kept for convenience; each stands for the full override variable. */
@@ -155,7 +156,8 @@ public final class ConfigLoader {
             s3Node.string("endpoint", env.get("AWS_ENDPOINT_URL")),
             s3Node.string("region", env.getOrDefault("AWS_REGION", "us-east-1")),
             s3Node.bool("path_style", false),
-            s3Node.bool("anonymous", false));
+            s3Node.bool("anonymous", false),
+            s3Node.bool("require_pins", false));
     s3Node.finish();
     sourcesNode.finish();
 
@@ -182,7 +184,7 @@ public final class ConfigLoader {
     List<ModelConfig> models = new ArrayList<>();
     Set<String> names = new HashSet<>();
     for (ConfigNode node : top.list("models")) {
-      ModelConfig model = model(node, baseDir);
+      ModelConfig model = model(node, baseDir, s3);
       if (!names.add(model.name())) {
         throw new ConfigException(
             origin + ": model name '" + model.name() + "' is used twice; names must be unique");
@@ -194,7 +196,7 @@ public final class ConfigLoader {
     return new Config(origin, baseDir, cache, new SourcesConfig(hf, s3), server, models);
   }
 
-  private ModelConfig model(ConfigNode node, Path baseDir) {
+  private ModelConfig model(ConfigNode node, Path baseDir, S3Config s3Defaults) {
     // Read every key first, so that a misspelt key is reported as such rather than as a missing
     // one.
     String name = node.string("name", null);
@@ -213,6 +215,19 @@ public final class ConfigLoader {
     batch.finish();
     int queue = node.integer("queue", 64, 1, 100_000);
     boolean required = node.bool("required", true);
+    String requirePinsText = node.string("require_pins", null);
+    boolean requirePins = node.bool("require_pins", false);
+    Map<String, String> versionIds = node.stringMap("version_ids");
+    ConfigNode s3Node = node.child("s3");
+    S3Config s3 =
+        new S3Config(
+            s3Node.string("endpoint", s3Defaults.endpoint()),
+            s3Node.string("region", s3Defaults.region()),
+            s3Node.bool("path_style", s3Defaults.pathStyle()),
+            s3Node.bool("anonymous", s3Defaults.anonymous()),
+            s3Defaults.requirePins());
+    boolean s3Given = !s3Node.isEmpty();
+    s3Node.finish();
     node.finish();
 
     if (name == null) {
@@ -231,6 +246,27 @@ public final class ConfigLoader {
           "is missing for model '" + name + "' (file:<dir>, hf://org/name or s3://bucket/prefix)");
     }
     SourceRef source = source(sourceText, repoType, node, baseDir);
+    boolean isS3 = source.scheme() == SourceRef.Scheme.S3;
+    if (!isS3 && s3Given) {
+      throw node.error(node.qualify("s3"), "only applies to s3:// sources");
+    }
+    if (!isS3 && !versionIds.isEmpty()) {
+      throw node.error(node.qualify("version_ids"), "only applies to s3:// sources");
+    }
+    for (Map.Entry<String, String> version : versionIds.entrySet()) {
+      if (version.getValue().isBlank()
+          || version.getValue().length() > 1024
+          || version.getValue().chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
+        throw node.error(
+            node.qualify("version_ids") + "." + version.getKey(),
+            "must be an S3 version id (printable ASCII, no spaces), not '"
+                + version.getValue()
+                + "'");
+      }
+    }
+    if (requirePinsText == null) {
+      requirePins = isS3 && s3.requirePins();
+    }
     Map<String, String> pins = new LinkedHashMap<>();
     for (Map.Entry<String, String> pin : rawPins.entrySet()) {
       String digest = pin.getValue().strip().toLowerCase(Locale.ROOT);
@@ -266,7 +302,10 @@ public final class ConfigLoader {
         batchSize,
         batchDelay,
         queue,
-        required);
+        required,
+        requirePins,
+        isS3 ? s3 : null,
+        versionIds);
   }
 
   private static SourceRef source(String text, String repoType, ConfigNode node, Path baseDir) {
@@ -308,11 +347,29 @@ public final class ConfigLoader {
           SourceRef.Scheme.HF, repo, revision, repoType == null ? "model" : repoType, text);
     }
     if (text.startsWith("s3://")) {
-      throw node.error(
-          key,
-          "'"
-              + text
-              + "': s3:// sources are not available in this version yet; use file:<dir> or hf://");
+      String rest = text.substring("s3://".length());
+      int slash = rest.indexOf('/');
+      String bucket = slash < 0 ? rest : rest.substring(0, slash);
+      String prefix = slash < 0 ? "" : rest.substring(slash + 1);
+      while (prefix.endsWith("/")) {
+        prefix = prefix.substring(0, prefix.length() - 1);
+      }
+      boolean badPrefix =
+          !prefix.isEmpty()
+              && (prefix.contains("\\")
+                  || prefix.chars().anyMatch(c -> c < 0x20)
+                  || java.util.Arrays.stream(prefix.split("/", -1))
+                      .anyMatch(s -> s.isEmpty() || s.equals(".") || s.equals("..")));
+      if (!S3_BUCKET.matcher(bucket).matches() || badPrefix) {
+        throw node.error(
+            key,
+            "'"
+                + text
+                + "' is not s3://{bucket}/{prefix} (a bucket name of 3 to 63 letters, digits, '.', '-' or"
+                + " '_', and a prefix without empty, '.' or '..' segments)");
+      }
+      return new SourceRef(
+          SourceRef.Scheme.S3, prefix.isEmpty() ? bucket : bucket + "/" + prefix, null, null, text);
     }
     throw node.error(
         key,

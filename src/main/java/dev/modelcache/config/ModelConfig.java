@@ -8,6 +8,12 @@ import java.util.Map;
  *
  * @param sha256 pins by file path (relative to the model root); a pin always wins over any upstream
  *     digest
+ * @param requirePins true: every file needs a digest that a pin or the source vouches for; none is
+ *     trusted on first use
+ * @param s3 the effective S3 settings of an {@code s3://} model ({@code sources.s3} overridden by
+ *     the model's own {@code s3:}), else null
+ * @param versionIds S3 object version ids by file path: those objects are fetched at exactly that
+ *     version
  */
 public record ModelConfig(
     String name,
@@ -22,12 +28,16 @@ public record ModelConfig(
     int batchMaxSize,
     int batchMaxDelayMs,
     int queue,
-    boolean required) {
+    boolean required,
+    boolean requirePins,
+    Config.S3Config s3,
+    Map<String, String> versionIds) {
 
   public ModelConfig {
     include = List.copyOf(include);
     exclude = List.copyOf(exclude);
     sha256 = Map.copyOf(sha256);
+    versionIds = Map.copyOf(versionIds);
   }
 
   /** This model with another source (a locked revision) and other pins. */
@@ -45,7 +55,10 @@ public record ModelConfig(
         batchMaxSize,
         batchMaxDelayMs,
         queue,
-        required);
+        required,
+        requirePins,
+        s3,
+        versionIds);
   }
 
   /** What a model does with a request. */
