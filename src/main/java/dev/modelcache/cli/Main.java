@@ -25,7 +25,8 @@ import picocli.CommandLine.Command;
       VerifyCommand.class,
       ListCommand.class,
       LockCommand.class,
-      GcCommand.class
+      GcCommand.class,
+      MirrorCommand.class
     })
 public final class Main {
   private static final Set<String> TOP_LEVEL = Set.of("-h", "--help", "-V", "--version", "help");

@@ -196,6 +196,20 @@ public final class ConfigLoader {
     return new Config(origin, baseDir, cache, new SourcesConfig(hf, s3), server, models);
   }
 
+  /**
+   * A model that is not in {@code config}, named {@code name}, from the source string {@code
+   * source} (as a {@code source:} key would give it), with every other key at its default; for
+   * commands that take a source on the command line ({@code modelcache mirror}).
+   */
+  public ModelConfig model(Config config, String name, String source) {
+    com.fasterxml.jackson.databind.node.ObjectNode node =
+        new ObjectMapper().createObjectNode().put("name", name).put("source", source);
+    return model(
+        new ConfigNode(node, "the command line", Map.of(), new HashSet<>()),
+        config.baseDir(),
+        config.sources().s3());
+  }
+
   private ModelConfig model(ConfigNode node, Path baseDir, S3Config s3Defaults) {
     // Read every key first, so that a misspelt key is reported as such rather than as a missing
     // one.

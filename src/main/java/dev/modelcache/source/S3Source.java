@@ -101,6 +101,15 @@ public final class S3Source implements ModelSource, AutoCloseable {
    * checksums computed that no request needs.
    */
   public static S3Client client(S3Config config) {
+    return client(config, false);
+  }
+
+  /**
+   * Like {@link #client(S3Config)}; with {@code sdkRetries} the SDK retries throttling and server
+   * errors itself (for {@code modelcache mirror}, whose uploads the fetch's backoff does not
+   * drive).
+   */
+  public static S3Client client(S3Config config, boolean sdkRetries) {
     S3ClientBuilder builder =
         S3Client.builder()
             .httpClientBuilder(
@@ -113,7 +122,12 @@ public final class S3Source implements ModelSource, AutoCloseable {
                 config.anonymous()
                     ? AnonymousCredentialsProvider.create()
                     : DefaultCredentialsProvider.builder().build())
-            .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.doNotRetry()))
+            .overrideConfiguration(
+                o ->
+                    o.retryStrategy(
+                        sdkRetries
+                            ? AwsRetryStrategy.standardRetryStrategy()
+                            : AwsRetryStrategy.doNotRetry()))
             .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
             .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED);
     if (config.endpoint() != null) {
@@ -572,7 +586,8 @@ public final class S3Source implements ModelSource, AutoCloseable {
                 + ") at "
                 + where
                 + "; check that the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, the role) may"
-                + " s3:ListBucket and s3:GetObject there, or set anonymous: true for a public bucket");
+                + " s3:ListBucket and s3:GetObject there (s3:PutObject to mirror), or set anonymous: true"
+                + " for a public bucket");
       }
       if (status == 404) {
         return new SourceException(

@@ -176,6 +176,20 @@ public final class Lockfile {
 
   /** Writes the lockfile atomically (temp file, fsync, rename). */
   public void write(Path file) throws IOException {
+    byte[] bytes = toJson().getBytes(StandardCharsets.UTF_8);
+    Path absolute = file.toAbsolutePath();
+    Path temp =
+        absolute.resolveSibling("." + absolute.getFileName() + "." + UUID.randomUUID() + ".tmp");
+    try (FileChannel channel =
+        FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      channel.write(ByteBuffer.wrap(bytes));
+      channel.force(true);
+    }
+    Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /** The lockfile's text: sorted, pretty-printed JSON ending in a newline. */
+  public String toJson() throws IOException {
     ObjectNode root = JSON.createObjectNode();
     root.put("version", 1);
     ObjectNode all = root.putObject("models");
@@ -195,17 +209,6 @@ public final class Lockfile {
         }
       }
     }
-    byte[] bytes =
-        (JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n")
-            .getBytes(StandardCharsets.UTF_8);
-    Path absolute = file.toAbsolutePath();
-    Path temp =
-        absolute.resolveSibling("." + absolute.getFileName() + "." + UUID.randomUUID() + ".tmp");
-    try (FileChannel channel =
-        FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-      channel.write(ByteBuffer.wrap(bytes));
-      channel.force(true);
-    }
-    Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n";
   }
 }

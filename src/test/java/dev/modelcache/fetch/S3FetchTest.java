@@ -395,7 +395,8 @@ class S3FetchTest {
                 + " s3://models/org/m at "
                 + proxy.endpoint()
                 + "; check that the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, the role) may"
-                + " s3:ListBucket and s3:GetObject there, or set anonymous: true for a public bucket");
+                + " s3:ListBucket and s3:GetObject there (s3:PutObject to mirror), or set anonymous: true"
+                + " for a public bucket");
   }
 
   @Test
