@@ -158,6 +158,7 @@ public final class ConfigLoader {
             s3Node.bool("path_style", false),
             s3Node.bool("anonymous", false),
             s3Node.bool("require_pins", false));
+    checkEndpoint(s3Node, s3.endpoint());
     s3Node.finish();
     sourcesNode.finish();
 
@@ -241,6 +242,7 @@ public final class ConfigLoader {
             s3Node.bool("anonymous", s3Defaults.anonymous()),
             s3Defaults.requirePins());
     boolean s3Given = !s3Node.isEmpty();
+    checkEndpoint(s3Node, s3.endpoint());
     s3Node.finish();
     node.finish();
 
@@ -390,6 +392,26 @@ public final class ConfigLoader {
         "'"
             + text
             + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision] or s3://bucket/prefix");
+  }
+
+  /** An S3 endpoint must be an absolute http(s) URL. */
+  private static void checkEndpoint(ConfigNode node, String endpoint) {
+    if (endpoint == null) {
+      return;
+    }
+    java.net.URI uri;
+    try {
+      uri = new java.net.URI(endpoint);
+    } catch (java.net.URISyntaxException e) {
+      uri = null;
+    }
+    if (uri == null
+        || uri.getHost() == null
+        || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
+      throw node.error(
+          node.qualify("endpoint"),
+          "must be an http(s) URL such as https://s3.example.com:9000, not '" + endpoint + "'");
+    }
   }
 
   /**
