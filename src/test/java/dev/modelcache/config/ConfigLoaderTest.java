@@ -321,4 +321,17 @@ class ConfigLoaderTest {
                 .s3())
         .isEqualTo(new Config.S3Config("http://minio:9000", "eu-north-1", false, false, false));
   }
+
+  @Test
+  void theS3ExampleConfigIsValid() {
+    Path example = Path.of("config/s3-minio.yaml").toAbsolutePath();
+    Config config = new ConfigLoader(Map.of(), dir).load(example);
+    assertThat(config.models())
+        .extracting(ModelConfig::name)
+        .containsExactly("classifier", "legacy");
+    assertThat(config.models().get(0).s3().endpoint()).isEqualTo("http://minio:9000");
+    assertThat(config.models().get(0).requirePins()).isTrue();
+    assertThat(config.models().get(1).s3().region()).isEqualTo("eu-west-1");
+    assertThat(config.models().get(1).s3().pathStyle()).isFalse();
+  }
 }
