@@ -56,7 +56,6 @@ public final class S3Mirror {
    */
   public static Result mirror(S3Client s3, ModelConfig target, List<Upload> files, String lockJson)
       throws IOException {
-    S3Source errors = new S3Source(config -> s3);
     String bucket = S3Source.bucket(target);
     String prefix = S3Source.prefix(target);
     int uploaded = 0;
@@ -74,7 +73,7 @@ public final class S3Mirror {
                 + " copy it with 'aws s3 cp --checksum-algorithm SHA256' and keep modelcache.lock");
       }
       String checksum = base64(file.sha256());
-      if (alreadyThere(errors, s3, target, bucket, prefix + file.path(), file.size(), checksum)) {
+      if (alreadyThere(s3, target, bucket, prefix + file.path(), file.size(), checksum)) {
         present++;
         continue;
       }
@@ -87,7 +86,7 @@ public final class S3Mirror {
                     .checksumSHA256(checksum),
             RequestBody.fromFile(file.file()));
       } catch (SdkException e) {
-        throw errors.failure(target, "PUT " + file.path(), null, e);
+        throw S3Source.failure(target, "PUT " + file.path(), null, e);
       }
       uploaded++;
       bytes += file.size();
@@ -99,22 +98,16 @@ public final class S3Mirror {
               b.bucket(bucket)
                   .key(prefix + S3Source.LOCK_OBJECT)
                   .contentType("application/json")
-                  .checksumSHA256(Base64.getEncoder().encodeToString(CacheDigest.sha256(lock))),
+                  .checksumSHA256(Base64.getEncoder().encodeToString(sha256(lock))),
           RequestBody.fromBytes(lock));
     } catch (SdkException e) {
-      throw errors.failure(target, "PUT " + S3Source.LOCK_OBJECT, null, e);
+      throw S3Source.failure(target, "PUT " + S3Source.LOCK_OBJECT, null, e);
     }
-    return new Result(uploaded, present, bytes, strays(errors, s3, target, bucket, prefix, files));
+    return new Result(uploaded, present, bytes, strays(s3, target, bucket, prefix, files));
   }
 
   private static boolean alreadyThere(
-      S3Source errors,
-      S3Client s3,
-      ModelConfig target,
-      String bucket,
-      String key,
-      long size,
-      String checksum)
+      S3Client s3, ModelConfig target, String bucket, String key, long size, String checksum)
       throws IOException {
     HeadObjectResponse head;
     try {
@@ -125,9 +118,9 @@ public final class S3Mirror {
       if (e.statusCode() == 404) {
         return false;
       }
-      throw errors.failure(target, "HEAD " + key, null, e);
+      throw S3Source.failure(target, "HEAD " + key, null, e);
     } catch (SdkException e) {
-      throw errors.failure(target, "HEAD " + key, null, e);
+      throw S3Source.failure(target, "HEAD " + key, null, e);
     }
     return head.contentLength() != null
         && head.contentLength() == size
@@ -135,12 +128,7 @@ public final class S3Mirror {
   }
 
   private static List<String> strays(
-      S3Source errors,
-      S3Client s3,
-      ModelConfig target,
-      String bucket,
-      String prefix,
-      List<Upload> files)
+      S3Client s3, ModelConfig target, String bucket, String prefix, List<Upload> files)
       throws IOException {
     Set<String> expected = new TreeSet<>();
     for (Upload file : files) {
@@ -157,7 +145,7 @@ public final class S3Mirror {
         }
       }
     } catch (SdkException e) {
-      throw errors.failure(target, "listing " + target.source(), null, e);
+      throw S3Source.failure(target, "listing " + target.source(), null, e);
     }
     return strays;
   }
@@ -166,14 +154,11 @@ public final class S3Mirror {
     return Base64.getEncoder().encodeToString(HexFormat.of().parseHex(sha256Hex));
   }
 
-  /** SHA-256 of a small byte array. */
-  private static final class CacheDigest {
-    static byte[] sha256(byte[] bytes) {
-      try {
-        return java.security.MessageDigest.getInstance("SHA-256").digest(bytes);
-      } catch (java.security.NoSuchAlgorithmException e) {
-        throw new IllegalStateException("every Java runtime has SHA-256", e);
-      }
+  private static byte[] sha256(byte[] bytes) {
+    try {
+      return java.security.MessageDigest.getInstance("SHA-256").digest(bytes);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java runtime has SHA-256", e);
     }
   }
 }

@@ -8,6 +8,7 @@ import java.io.ByteArrayInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.URI;
@@ -25,6 +26,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -78,12 +84,23 @@ public final class S3Source implements ModelSource, AutoCloseable {
   static final String LOCK_OBJECT = "modelcache.lock";
   static final String SIDECAR_SUFFIX = ".sha256";
   private static final int MAX_PAGES = 100_000;
+  private static final int PARALLEL_HEADS = 8;
+  private static final AtomicInteger HEAD_THREADS = new AtomicInteger();
   private static final int MAX_SIDECAR_BYTES = 4096;
   private static final Pattern HEX64 = Pattern.compile("[0-9a-f]{64}");
 
   private final Function<S3Config, S3Client> factory;
   private final Map<S3Config, S3Client> clients = new ConcurrentHashMap<>();
   private final ObjectMapper json = new ObjectMapper();
+  private final ExecutorService describers =
+      Executors.newFixedThreadPool(
+          PARALLEL_HEADS,
+          task -> {
+            Thread thread =
+                new Thread(task, "modelcache-s3-head-" + HEAD_THREADS.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+          });
 
   /** A source whose clients use the AWS SDK's default credential chain (or none: anonymous). */
   public S3Source() {
@@ -223,9 +240,34 @@ public final class S3Source implements ModelSource, AutoCloseable {
                   : " matching include/exclude")
               + "; check the bucket and prefix");
     }
-    List<SourceFile> files = new ArrayList<>();
+    // one HEAD per file, several at once: a folder of many files costs a few round trips, not one
+    // each
+    List<Future<SourceFile>> heads = new ArrayList<>();
     for (String path : paths) {
-      files.add(describe(model, s3, bucket, prefix, path, objects.keySet(), mirrored));
+      heads.add(
+          describers.submit(
+              () -> describe(model, s3, bucket, prefix, path, objects.keySet(), mirrored)));
+    }
+    List<SourceFile> files = new ArrayList<>();
+    IOException failure = null;
+    for (Future<SourceFile> head : heads) {
+      try {
+        files.add(head.get());
+      } catch (ExecutionException e) {
+        if (failure == null) {
+          failure =
+              e.getCause() instanceof IOException io
+                  ? io
+                  : new SourceException(model.name() + " - " + e.getCause(), e.getCause());
+        }
+      } catch (InterruptedException e) {
+        heads.forEach(h -> h.cancel(true));
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException(model.name() + " - interrupted while listing");
+      }
+    }
+    if (failure != null) {
+      throw failure;
     }
     return new Snapshot(null, files);
   }
@@ -455,7 +497,7 @@ public final class S3Source implements ModelSource, AutoCloseable {
    * One line that says what failed and what to check; a {@link RetryableSourceException} when it
    * may pass.
    */
-  SourceException failure(ModelConfig model, String what, String versionId, SdkException e) {
+  static SourceException failure(ModelConfig model, String what, String versionId, SdkException e) {
     String where = model.source() + endpointNote(model);
     if (e instanceof NoSuchBucketException) {
       return new SourceException(
@@ -680,6 +722,7 @@ public final class S3Source implements ModelSource, AutoCloseable {
 
   @Override
   public void close() {
+    describers.shutdownNow();
     clients.values().forEach(S3Client::close);
     clients.clear();
   }
