@@ -2,18 +2,28 @@ package dev.modelcache.source;
 
 import dev.modelcache.config.ModelConfig;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.ChecksumMode;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
@@ -34,6 +44,15 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 public final class S3Mirror {
   /** The largest object one PUT may carry. */
   static final long MAX_SINGLE_PUT = 5L << 30;
+
+  /** Parts of larger files: 10,000 of them (S3's limit) reach 5 TiB. */
+  static final long PART_BYTES = 512L << 20;
+
+  /**
+   * User metadata ({@code x-amz-meta-sha256}) naming the SHA-256 of the whole object: lets a later
+   * mirror skip a multipart object already there. Fetches do not trust it.
+   */
+  static final String SHA256_METADATA = "sha256";
 
   private S3Mirror() {}
 
@@ -56,37 +75,47 @@ public final class S3Mirror {
    */
   public static Result mirror(S3Client s3, ModelConfig target, List<Upload> files, String lockJson)
       throws IOException {
+    return mirror(s3, target, files, lockJson, MAX_SINGLE_PUT, PART_BYTES);
+  }
+
+  /**
+   * Like {@link #mirror(S3Client, ModelConfig, List, String)}: files over {@code singlePutMax}
+   * bytes go up in parts of {@code partBytes}.
+   */
+  static Result mirror(
+      S3Client s3,
+      ModelConfig target,
+      List<Upload> files,
+      String lockJson,
+      long singlePutMax,
+      long partBytes)
+      throws IOException {
     String bucket = S3Source.bucket(target);
     String prefix = S3Source.prefix(target);
     int uploaded = 0;
     int present = 0;
     long bytes = 0;
     for (Upload file : files) {
-      if (file.size() > MAX_SINGLE_PUT) {
-        throw new SourceException(
-            target.name()
-                + " - "
-                + file.path()
-                + " has "
-                + file.size()
-                + " bytes, more than one PUT may carry (5 GiB); this version mirrors no larger files:"
-                + " copy it with 'aws s3 cp --checksum-algorithm SHA256' and keep modelcache.lock");
-      }
       String checksum = base64(file.sha256());
-      if (alreadyThere(s3, target, bucket, prefix + file.path(), file.size(), checksum)) {
+      if (alreadyThere(s3, target, bucket, prefix + file.path(), file, checksum)) {
         present++;
         continue;
       }
-      try {
-        s3.putObject(
-            b ->
-                b.bucket(bucket)
-                    .key(prefix + file.path())
-                    .contentLength(file.size())
-                    .checksumSHA256(checksum),
-            RequestBody.fromFile(file.file()));
-      } catch (SdkException e) {
-        throw S3Source.failure(target, "PUT " + file.path(), null, e);
+      if (file.size() > singlePutMax) {
+        uploadInParts(s3, target, bucket, prefix + file.path(), file, partBytes);
+      } else {
+        try {
+          s3.putObject(
+              b ->
+                  b.bucket(bucket)
+                      .key(prefix + file.path())
+                      .contentLength(file.size())
+                      .checksumSHA256(checksum)
+                      .metadata(Map.of(SHA256_METADATA, file.sha256())),
+              RequestBody.fromFile(file.file()));
+        } catch (SdkException e) {
+          throw S3Source.failure(target, "PUT " + file.path(), null, e);
+        }
       }
       uploaded++;
       bytes += file.size();
@@ -106,8 +135,93 @@ public final class S3Mirror {
     return new Result(uploaded, present, bytes, strays(s3, target, bucket, prefix, files));
   }
 
+  /**
+   * A file over one PUT's limit, in parts: each part carries its own {@code x-amz-checksum-sha256},
+   * so the store checks every byte on arrival. The object's checksum is then a composite of the
+   * parts, which a fetch does not use: the bucket's {@code modelcache.lock} vouches for the whole.
+   */
+  private static void uploadInParts(
+      S3Client s3, ModelConfig target, String bucket, String key, Upload file, long partBytes)
+      throws IOException {
+    String uploadId;
+    try {
+      uploadId =
+          s3.createMultipartUpload(
+                  b ->
+                      b.bucket(bucket)
+                          .key(key)
+                          .checksumAlgorithm(ChecksumAlgorithm.SHA256)
+                          .metadata(Map.of(SHA256_METADATA, file.sha256())))
+              .uploadId();
+    } catch (SdkException e) {
+      throw S3Source.failure(target, "starting the multipart upload of " + file.path(), null, e);
+    }
+    boolean completed = false;
+    try {
+      List<CompletedPart> parts = new ArrayList<>();
+      int number = 1;
+      for (long offset = 0; offset < file.size(); offset += partBytes, number++) {
+        long length = Math.min(partBytes, file.size() - offset);
+        String checksum = Base64.getEncoder().encodeToString(sha256(file.file(), offset, length));
+        long start = offset;
+        int part = number;
+        String etag =
+            s3.uploadPart(
+                    b ->
+                        b.bucket(bucket)
+                            .key(key)
+                            .uploadId(uploadId)
+                            .partNumber(part)
+                            .contentLength(length)
+                            .checksumSHA256(checksum),
+                    RequestBody.fromContentProvider(
+                        () -> region(file.file(), start, length),
+                        length,
+                        "application/octet-stream"))
+                .eTag();
+        parts.add(
+            CompletedPart.builder().partNumber(part).eTag(etag).checksumSHA256(checksum).build());
+      }
+      s3.completeMultipartUpload(
+          b -> b.bucket(bucket).key(key).uploadId(uploadId).multipartUpload(m -> m.parts(parts)));
+      completed = true;
+    } catch (SdkException e) {
+      throw S3Source.failure(target, "multipart upload of " + file.path(), null, e);
+    } finally {
+      if (!completed) {
+        try {
+          s3.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId));
+        } catch (SdkException e) {
+          // the bucket's lifecycle rules clean up what could not be aborted
+        }
+      }
+    }
+  }
+
+  private static InputStream region(Path file, long offset, long length) {
+    try {
+      FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+      channel.position(offset);
+      return new LimitedInputStream(Channels.newInputStream(channel), length);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static byte[] sha256(Path file, long offset, long length) throws IOException {
+    MessageDigest digest = sha256();
+    try (InputStream in = region(file, offset, length)) {
+      byte[] buffer = new byte[1 << 16];
+      int n;
+      while ((n = in.read(buffer)) >= 0) {
+        digest.update(buffer, 0, n);
+      }
+    }
+    return digest.digest();
+  }
+
   private static boolean alreadyThere(
-      S3Client s3, ModelConfig target, String bucket, String key, long size, String checksum)
+      S3Client s3, ModelConfig target, String bucket, String key, Upload file, String checksum)
       throws IOException {
     HeadObjectResponse head;
     try {
@@ -122,9 +236,11 @@ public final class S3Mirror {
     } catch (SdkException e) {
       throw S3Source.failure(target, "HEAD " + key, null, e);
     }
+    // a multipart object's checksum is a composite: the digest modelcache recorded beside it says
     return head.contentLength() != null
-        && head.contentLength() == size
-        && checksum.equals(head.checksumSHA256());
+        && head.contentLength() == file.size()
+        && (checksum.equals(head.checksumSHA256())
+            || file.sha256().equals(head.metadata().get(SHA256_METADATA)));
   }
 
   private static List<String> strays(
@@ -155,9 +271,13 @@ public final class S3Mirror {
   }
 
   private static byte[] sha256(byte[] bytes) {
+    return sha256().digest(bytes);
+  }
+
+  private static MessageDigest sha256() {
     try {
-      return java.security.MessageDigest.getInstance("SHA-256").digest(bytes);
-    } catch (java.security.NoSuchAlgorithmException e) {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every Java runtime has SHA-256", e);
     }
   }
