@@ -5,17 +5,26 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.LogCapture;
+import dev.modelcache.TestModels;
+import dev.modelcache.config.Config;
+import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.source.hub.FakeHub;
 import dev.modelcache.source.s3.S3Server;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Clock;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -182,6 +191,47 @@ class S3CliTest {
         .isEqualTo(
             "modelcache: mirror: TARGET 'file:/tmp/elsewhere' is not s3://{bucket}/{prefix}; only S3"
                 + " can be mirrored to\n");
+  }
+
+  @Test
+  void serveFetchesAModelFromS3VerifiesItAndAnswersInference() throws Exception {
+    byte[] model = Files.readAllBytes(TestModels.MODELS.resolve("iris/model.pt"));
+    s3.put("models", "demo/iris/model.pt", model, true);
+    s3.put(
+        "models",
+        "demo/iris/config.json",
+        Files.readAllBytes(TestModels.MODELS.resolve("iris/config.json")),
+        false); // trusted on first use, recorded in modelcache.lock by the daemon
+    String yaml =
+        "cache:\n  dir: "
+            + tmp.resolve("serve-cache")
+            + "\nsources:\n  s3:\n    endpoint: "
+            + s3.endpoint()
+            + "\n    path_style: true\nserver:\n  host: 127.0.0.1\n  port: 0\nmodels:\n"
+            + "  - name: iris\n    source: s3://models/demo/iris\n";
+    Config config = new ConfigLoader(Map.of(), tmp).parse(yaml, "test config", tmp);
+    try (Daemon daemon = new Daemon(config, Clock.systemUTC()).start()) {
+      daemon.prepared().get(120, TimeUnit.SECONDS);
+      JsonNode reference = TestModels.reference("iris").get("cases").get(0);
+      HttpResponse<String> answer =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(
+                          URI.create("http://127.0.0.1:" + daemon.port() + "/inference/iris"))
+                      .POST(
+                          HttpRequest.BodyPublishers.ofString(
+                              "{\"inputs\": " + reference.get("inputs") + "}"))
+                      .header("Content-Type", "application/json")
+                      .build(),
+                  HttpResponse.BodyHandlers.ofString());
+      assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+      assertThat(answer.body()).contains("\"outputs\"");
+    }
+    JsonNode locked =
+        new ObjectMapper().readTree(tmp.resolve("modelcache.lock").toFile()).get("models");
+    assertThat(locked.get("iris").get("source").asText()).isEqualTo("s3://models/demo/iris");
+    assertThat(locked.get("iris").get("files").get(1).get("sha256").asText())
+        .isEqualTo(sha256(model));
   }
 
   static String sha256(byte[] bytes) throws Exception {
