@@ -5,6 +5,9 @@
 #                                    # what docs/performance.md shows
 #   bench/run.sh fetch               # the fetch benchmark: a synthetic 2 GiB repo from the fake Hub on loopback
 #   BENCH_BIG_MIB=256 bench/run.sh   # a smaller repo for a quick look
+#   bench/run.sh s3                  # cold fetch of a synthetic 2 GiB folder from a local S3 server (S3Proxy,
+#                                    # filesystem store under target/bench/s3, deleted afterwards; BENCH_KEEP=1
+#                                    # keeps it) against single-stream GetObject + openssl; BENCH_BIG_MIB shrinks it
 #   bench/run.sh verify              # warm start and verify --full of a ~5 GiB cache of 10 models (built once
 #                                    # under target/bench/verify, reused); BENCH_MODELS, BENCH_WEIGHTS_MIB and
 #                                    # BENCH_RUNS shrink it or change the number of runs
@@ -22,12 +25,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 name=all
 case "${1:-}" in
-  all | fetch | verify | inference | load | soak) name=$1; shift ;;
+  all | fetch | verify | s3 | inference | load | soak) name=$1; shift ;;
 esac
 case "$name" in
   all) main=dev.modelcache.bench.BenchAll; tools=(curl openssl xargs java mvn) ;;
   fetch) main=dev.modelcache.bench.FetchBench; tools=(curl openssl java mvn) ;;
   verify) main=dev.modelcache.bench.VerifyBench; tools=(openssl xargs java mvn) ;;
+  s3) main=dev.modelcache.bench.S3Bench; tools=(openssl sync java mvn) ;;
   load) main=dev.modelcache.bench.LoadBench; tools=(java mvn) ;;
   soak) main=dev.modelcache.bench.LoadBench; set -- soak "$@"; tools=(java jcmd mvn) ;;
   inference) main=dev.modelcache.bench.InferenceBench; tools=(java mvn) ;;

@@ -237,7 +237,9 @@ final class Daemon implements AutoCloseable {
       if (report != null && !report.ok() && report.snapshot() != null) {
         log.info("{} - fetching again what verification found missing or changed", model.name());
       }
-      return fetcher.fetch(model, lock.model(model.name()), false);
+      InstalledSnapshot fetched = fetcher.fetch(model, lock.model(model.name()), false);
+      LockRecorder.record(config, fetcher, model, fetched);
+      return fetched;
     }
     if (report == null) {
       throw new StoreException(model.name() + " - could not be verified; " + cannotFetch, null);

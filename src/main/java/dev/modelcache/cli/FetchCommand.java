@@ -98,6 +98,9 @@ final class FetchCommand implements Callable<Integer> {
       for (ModelConfig model : loaded.models()) {
         try {
           InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), frozen);
+          if (!frozen) {
+            LockRecorder.record(loaded, fetcher, model, snapshot);
+          }
           states.ready(model.name());
           progress.println(
               out,

@@ -49,7 +49,7 @@ final class LockCommand implements Callable<Integer> {
       for (ModelConfig model : loaded.models()) {
         try {
           InstalledSnapshot snapshot = fetcher.fetch(model);
-          lock = lock.with(model.name(), Lockfile.Locked.of(model.source().text(), snapshot));
+          lock = lock.with(model.name(), fetcher.lockEntry(model, snapshot));
           out.printf(
               "locked %s: %s at %s, %d files%n",
               model.name(), model.source(), snapshot.id(), snapshot.files().size());

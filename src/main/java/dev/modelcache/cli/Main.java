@@ -26,7 +26,8 @@ import picocli.CommandLine.Command;
       ListCommand.class,
       LockCommand.class,
       GcCommand.class,
-      EngineCommand.class
+      EngineCommand.class,
+      MirrorCommand.class
     })
 public final class Main {
   private static final Set<String> TOP_LEVEL = Set.of("-h", "--help", "-V", "--version", "help");

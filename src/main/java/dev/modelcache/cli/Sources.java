@@ -5,6 +5,7 @@ import dev.modelcache.config.SourceRef;
 import dev.modelcache.source.FileSource;
 import dev.modelcache.source.HuggingFaceSource;
 import dev.modelcache.source.ModelSource;
+import dev.modelcache.source.S3Source;
 import java.time.Duration;
 import java.util.Map;
 import okhttp3.OkHttpClient;
@@ -34,7 +35,8 @@ final class Sources {
   static Map<SourceRef.Scheme, ModelSource> of(Config config, OkHttpClient http) {
     return Map.of(
         SourceRef.Scheme.FILE, new FileSource(),
-        SourceRef.Scheme.HF, new HuggingFaceSource(config.sources().hf(), http));
+        SourceRef.Scheme.HF, new HuggingFaceSource(config.sources().hf(), http),
+        SourceRef.Scheme.S3, new S3Source());
   }
 
   /**

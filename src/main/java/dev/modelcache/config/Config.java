@@ -55,7 +55,9 @@ public record Config(
             + " sources.s3.path_style="
             + sources.s3().pathStyle()
             + " sources.s3.anonymous="
-            + sources.s3().anonymous());
+            + sources.s3().anonymous()
+            + " sources.s3.require_pins="
+            + sources.s3().requirePins());
     lines.add(
         "server.host="
             + server.host()
@@ -99,6 +101,18 @@ public record Config(
               + m.required()
               + " pins="
               + m.sha256().size()
+              + (m.requirePins() ? " require_pins=true" : "")
+              + (m.s3() == null
+                  ? ""
+                  : " s3.endpoint="
+                      + m.s3().endpoint()
+                      + " s3.region="
+                      + m.s3().region()
+                      + " s3.path_style="
+                      + m.s3().pathStyle()
+                      + " s3.anonymous="
+                      + m.s3().anonymous())
+              + (m.versionIds().isEmpty() ? "" : " version_ids=" + m.versionIds().size())
               + (m.include().isEmpty() ? "" : " include=" + m.include())
               + (m.exclude().isEmpty() ? "" : " exclude=" + m.exclude()));
     }
@@ -129,8 +143,23 @@ public record Config(
   /** The HuggingFace Hub: endpoint and the token sent to it. */
   public record HfConfig(String endpoint, Secret token) {}
 
-  /** S3 and S3-compatible stores. */
-  public record S3Config(String endpoint, String region, boolean pathStyle, boolean anonymous) {}
+  /**
+   * S3 and S3-compatible stores: {@code sources.s3}, or one model's {@code s3:} (which overrides it
+   * key by key).
+   *
+   * @param endpoint the store's URL, or null for AWS's own endpoint of {@code region}
+   * @param anonymous true: unsigned requests (public buckets), no credentials looked up
+   * @param requirePins true: a file that nothing vouches for (no pin, checksum, sidecar or lockfile
+   *     digest) is refused instead of trusted on first use
+   */
+  public record S3Config(
+      String endpoint, String region, boolean pathStyle, boolean anonymous, boolean requirePins) {
+
+    /** The settings that the S3 client depends on: models that share them share one client. */
+    public S3Config client() {
+      return new S3Config(endpoint, region, pathStyle, anonymous, false);
+    }
+  }
 
   /**
    * The HTTP server.

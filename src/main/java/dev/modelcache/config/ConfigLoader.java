@@ -49,6 +49,7 @@ public final class ConfigLoader {
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
   private static final Pattern HF_REPO =
       Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?");
+  private static final Pattern S3_BUCKET = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{1,62}");
   private static final Pattern DEVICE = Pattern.compile("auto|cpu|gpu|gpu:[0-9]{1,2}");
   private static final List<String> ENGINES = List.of("auto", "PyTorch", "OnnxRuntime");
 
@@ -171,7 +172,9 @@ public final class ConfigLoader {
             s3Node.string("endpoint", env.get("AWS_ENDPOINT_URL")),
             s3Node.string("region", env.getOrDefault("AWS_REGION", "us-east-1")),
             s3Node.bool("path_style", false),
-            s3Node.bool("anonymous", false));
+            s3Node.bool("anonymous", false),
+            s3Node.bool("require_pins", false));
+    checkEndpoint(s3Node, s3.endpoint());
     s3Node.finish();
     sourcesNode.finish();
 
@@ -198,7 +201,7 @@ public final class ConfigLoader {
     List<ModelConfig> models = new ArrayList<>();
     Set<String> names = new HashSet<>();
     for (ConfigNode node : top.list("models")) {
-      ModelConfig model = model(node, baseDir);
+      ModelConfig model = model(node, baseDir, s3);
       if (!names.add(model.name())) {
         throw new ConfigException(
             origin + ": model name '" + model.name() + "' is used twice; names must be unique");
@@ -219,7 +222,21 @@ public final class ConfigLoader {
     return keysRead;
   }
 
-  private ModelConfig model(ConfigNode node, Path baseDir) {
+  /**
+   * A model that is not in {@code config}, named {@code name}, from the source string {@code
+   * source} (as a {@code source:} key would give it), with every other key at its default; for
+   * commands that take a source on the command line ({@code modelcache mirror}).
+   */
+  public ModelConfig model(Config config, String name, String source) {
+    com.fasterxml.jackson.databind.node.ObjectNode node =
+        new ObjectMapper().createObjectNode().put("name", name).put("source", source);
+    return model(
+        new ConfigNode(node, "the command line", Map.of(), new HashSet<>()),
+        config.baseDir(),
+        config.sources().s3());
+  }
+
+  private ModelConfig model(ConfigNode node, Path baseDir, S3Config s3Defaults) {
     // Read every key first, so that a misspelt key is reported as such rather than as a missing
     // one.
     String name = node.string("name", null);
@@ -242,6 +259,20 @@ public final class ConfigLoader {
     int timeoutMs = node.integer("timeout_ms", 30_000, 1, 3_600_000);
     String load = node.string("load", "preload").strip().toLowerCase(Locale.ROOT);
     boolean required = node.bool("required", true);
+    String requirePinsText = node.string("require_pins", null);
+    boolean requirePins = node.bool("require_pins", false);
+    Map<String, String> versionIds = node.stringMap("version_ids");
+    ConfigNode s3Node = node.child("s3");
+    S3Config s3 =
+        new S3Config(
+            s3Node.string("endpoint", s3Defaults.endpoint()),
+            s3Node.string("region", s3Defaults.region()),
+            s3Node.bool("path_style", s3Defaults.pathStyle()),
+            s3Node.bool("anonymous", s3Defaults.anonymous()),
+            s3Defaults.requirePins());
+    boolean s3Given = !s3Node.isEmpty();
+    checkEndpoint(s3Node, s3.endpoint());
+    s3Node.finish();
     node.finish();
 
     if (name == null) {
@@ -260,6 +291,27 @@ public final class ConfigLoader {
           "is missing for model '" + name + "' (file:<dir>, hf://org/name or s3://bucket/prefix)");
     }
     SourceRef source = source(sourceText, repoType, node, baseDir);
+    boolean isS3 = source.scheme() == SourceRef.Scheme.S3;
+    if (!isS3 && s3Given) {
+      throw node.error(node.qualify("s3"), "only applies to s3:// sources");
+    }
+    if (!isS3 && !versionIds.isEmpty()) {
+      throw node.error(node.qualify("version_ids"), "only applies to s3:// sources");
+    }
+    for (Map.Entry<String, String> version : versionIds.entrySet()) {
+      if (version.getValue().isBlank()
+          || version.getValue().length() > 1024
+          || version.getValue().chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
+        throw node.error(
+            node.qualify("version_ids") + "." + version.getKey(),
+            "must be an S3 version id (printable ASCII, no spaces), not '"
+                + version.getValue()
+                + "'");
+      }
+    }
+    if (requirePinsText == null) {
+      requirePins = isS3 && s3.requirePins();
+    }
     Map<String, String> pins = new LinkedHashMap<>();
     for (Map.Entry<String, String> pin : rawPins.entrySet()) {
       String digest = pin.getValue().strip().toLowerCase(Locale.ROOT);
@@ -320,7 +372,10 @@ public final class ConfigLoader {
         load.equals("lazy"),
         required,
         modelFile,
-        taskOptions);
+        taskOptions,
+        requirePins,
+        isS3 ? s3 : null,
+        versionIds);
   }
 
   /**
@@ -436,17 +491,55 @@ public final class ConfigLoader {
           SourceRef.Scheme.HF, repo, revision, repoType == null ? "model" : repoType, text);
     }
     if (text.startsWith("s3://")) {
-      throw node.error(
-          key,
-          "'"
-              + text
-              + "': s3:// sources are not available in this version yet; use file:<dir> or hf://");
+      String rest = text.substring("s3://".length());
+      int slash = rest.indexOf('/');
+      String bucket = slash < 0 ? rest : rest.substring(0, slash);
+      String prefix = slash < 0 ? "" : rest.substring(slash + 1);
+      while (prefix.endsWith("/")) {
+        prefix = prefix.substring(0, prefix.length() - 1);
+      }
+      boolean badPrefix =
+          !prefix.isEmpty()
+              && (prefix.contains("\\")
+                  || prefix.chars().anyMatch(c -> c < 0x20)
+                  || java.util.Arrays.stream(prefix.split("/", -1))
+                      .anyMatch(s -> s.isEmpty() || s.equals(".") || s.equals("..")));
+      if (!S3_BUCKET.matcher(bucket).matches() || badPrefix) {
+        throw node.error(
+            key,
+            "'"
+                + text
+                + "' is not s3://{bucket}/{prefix} (a bucket name of 3 to 63 letters, digits, '.', '-' or"
+                + " '_', and a prefix without empty, '.' or '..' segments)");
+      }
+      return new SourceRef(
+          SourceRef.Scheme.S3, prefix.isEmpty() ? bucket : bucket + "/" + prefix, null, null, text);
     }
     throw node.error(
         key,
         "'"
             + text
             + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision] or s3://bucket/prefix");
+  }
+
+  /** An S3 endpoint must be an absolute http(s) URL. */
+  private static void checkEndpoint(ConfigNode node, String endpoint) {
+    if (endpoint == null) {
+      return;
+    }
+    java.net.URI uri;
+    try {
+      uri = new java.net.URI(endpoint);
+    } catch (java.net.URISyntaxException e) {
+      uri = null;
+    }
+    if (uri == null
+        || uri.getHost() == null
+        || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
+      throw node.error(
+          node.qualify("endpoint"),
+          "must be an http(s) URL such as https://s3.example.com:9000, not '" + endpoint + "'");
+    }
   }
 
   /**

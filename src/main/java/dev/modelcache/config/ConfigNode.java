@@ -217,6 +217,11 @@ final class ConfigNode {
             + "'");
   }
 
+  /** Whether this mapping is absent or has no keys. */
+  boolean isEmpty() {
+    return node.isMissingNode() || node.isNull() || node.size() == 0;
+  }
+
   ConfigNode child(String key) {
     read.add(key);
     return new ConfigNode(node.get(key), qualify(key), origin, env, envOverrides, envNames, keys);

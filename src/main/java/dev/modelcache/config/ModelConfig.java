@@ -12,6 +12,12 @@ import java.util.Map;
  * @param lazy load into the engine on the first request rather than at start ({@code load: lazy})
  * @param engine {@code auto} (by the model file found), {@code PyTorch} or {@code OnnxRuntime}
  * @param modelFile the model file's path in the snapshot, or null to find it by engine and name
+ * @param requirePins true: every file needs a digest that a pin or the source vouches for; none is
+ *     trusted on first use
+ * @param s3 the effective S3 settings of an {@code s3://} model ({@code sources.s3} overridden by
+ *     the model's own {@code s3:}), else null
+ * @param versionIds S3 object version ids by file path: those objects are fetched at exactly that
+ *     version
  */
 public record ModelConfig(
     String name,
@@ -30,12 +36,16 @@ public record ModelConfig(
     boolean lazy,
     boolean required,
     String modelFile,
-    TaskOptions taskOptions) {
+    TaskOptions taskOptions,
+    boolean requirePins,
+    Config.S3Config s3,
+    Map<String, String> versionIds) {
 
   public ModelConfig {
     include = List.copyOf(include);
     exclude = List.copyOf(exclude);
     sha256 = Map.copyOf(sha256);
+    versionIds = Map.copyOf(versionIds);
   }
 
   /** This model with another source (a locked revision) and other pins. */
@@ -57,7 +67,10 @@ public record ModelConfig(
         lazy,
         required,
         modelFile,
-        taskOptions);
+        taskOptions,
+        requirePins,
+        s3,
+        versionIds);
   }
 
   /** What a model does with a request. */

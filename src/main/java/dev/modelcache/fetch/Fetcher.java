@@ -187,7 +187,10 @@ public final class Fetcher implements AutoCloseable {
     }
     ModelConfig effective = model;
     Set<String> fromLock = new HashSet<>();
-    if (lock.isPresent()) {
+    // An S3 lock entry pins each object only while its ETag and version are the locked ones: that
+    // is known after the listing (see applyObjectLock).
+    boolean s3 = model.source().scheme() == SourceRef.Scheme.S3;
+    if (lock.isPresent() && !s3) {
       Map<String, String> pins = new TreeMap<>();
       for (Lockfile.LockedFile file : lock.get().files()) {
         pins.put(file.path(), file.sha256());
@@ -210,8 +213,12 @@ public final class Fetcher implements AutoCloseable {
     lockPinned.put(model.name(), fromLock);
     try {
       InstalledSnapshot result =
-          fetchResolved(effective, CacheStore.refName(model), frozen ? lock.orElseThrow() : null);
-      if (lock.isPresent()) {
+          fetchResolved(
+              effective,
+              CacheStore.refName(model),
+              frozen ? lock.orElseThrow() : null,
+              s3 ? lock.orElse(null) : null);
+      if (lock.isPresent() && (!s3 || frozen)) {
         checkAgainstLock(model, result, lock.get());
       }
       return result;
@@ -250,6 +257,22 @@ public final class Fetcher implements AutoCloseable {
                 + " bytes in modelcache.lock, "
                 + file.size()
                 + " upstream");
+      } else if (locked.etag() != null && !locked.etag().equals(file.objectEtag())) {
+        differences.add(
+            locked.path()
+                + ": ETag "
+                + locked.etag()
+                + " in modelcache.lock, "
+                + file.objectEtag()
+                + " upstream");
+      } else if (locked.versionId() != null && !locked.versionId().equals(file.versionId())) {
+        differences.add(
+            locked.path()
+                + ": version "
+                + locked.versionId()
+                + " in modelcache.lock, "
+                + file.versionId()
+                + " upstream");
       }
     }
     for (String path : upstream.keySet()) {
@@ -272,44 +295,147 @@ public final class Fetcher implements AutoCloseable {
         : "pinned in the config";
   }
 
-  private InstalledSnapshot fetchResolved(ModelConfig model, String ref, Lockfile.Locked frozen)
+  /**
+   * The pins that an S3 lock entry gives: the locked SHA-256 of every object whose size, ETag and
+   * version are still the locked ones. An object replaced upstream is fetched again (and its new
+   * digest goes into the lockfile); under {@code --frozen} it already failed.
+   */
+  private ModelConfig applyObjectLock(
+      ModelConfig model, Map<String, SourceFile> upstream, Lockfile.Locked lock) {
+    Map<String, String> pins = new TreeMap<>();
+    Set<String> fromLock = new HashSet<>();
+    for (SourceFile file : upstream.values()) {
+      Optional<Lockfile.LockedFile> locked = lock.file(file.path());
+      if (locked.isEmpty()) {
+        continue;
+      }
+      if (sameObject(locked.get(), file)) {
+        pins.put(file.path(), locked.get().sha256());
+        fromLock.add(file.path());
+      } else {
+        log.info(
+            "{} - {} changed upstream since modelcache.lock (ETag {} -> {}, {} -> {} bytes): fetching it"
+                + " again",
+            model.name(),
+            file.path(),
+            locked.get().etag(),
+            file.objectEtag(),
+            locked.get().size(),
+            file.size());
+      }
+    }
+    pins.putAll(model.sha256()); // the config's own pins win
+    fromLock.removeAll(model.sha256().keySet());
+    lockPinned.put(model.name(), fromLock);
+    return model.with(model.source(), pins);
+  }
+
+  private static boolean sameObject(Lockfile.LockedFile locked, SourceFile file) {
+    return locked.size() == file.size()
+        && (locked.etag() == null || locked.etag().equals(file.objectEtag()))
+        && (locked.versionId() == null || locked.versionId().equals(file.versionId()));
+  }
+
+  /**
+   * Refuses, under {@code require_pins}, files that nothing vouches for; otherwise warns that the
+   * S3 ones are trusted on first use.
+   */
+  private static void checkVouched(ModelConfig model, Map<String, SourceFile> byPath)
+      throws SourceException {
+    List<String> unvouched =
+        byPath.values().stream()
+            .filter(f -> !f.vouched() && !model.sha256().containsKey(f.path()))
+            .map(SourceFile::path)
+            .toList();
+    if (unvouched.isEmpty()) {
+      return;
+    }
+    if (model.requirePins()) {
+      throw new SourceException(
+          model.name()
+              + " - require_pins is set and nothing vouches for "
+              + String.join(", ", unvouched)
+              + " (no sha256 pin in the config or modelcache.lock"
+              + (model.source().scheme() == SourceRef.Scheme.S3
+                  ? ", no x-amz-checksum-sha256, no .sha256 sidecar object, no modelcache.lock in the"
+                      + " bucket"
+                  : "")
+              + "); pin them, or run 'modelcache lock' where the bytes can be trusted");
+    }
+    if (model.source().scheme() == SourceRef.Scheme.S3) {
+      for (String path : unvouched) {
+        log.warn(
+            "{} - {}: nothing upstream vouches for its bytes (no pin, no x-amz-checksum-sha256, no"
+                + " {}.sha256 object): trusting them on first use; its SHA-256 is recorded in"
+                + " modelcache.lock",
+            model.name(),
+            path,
+            path);
+      }
+    }
+  }
+
+  /**
+   * The {@code modelcache.lock} entry of what {@link #fetch} just installed for {@code model}: with
+   * the ETag and version id of every S3 object.
+   */
+  public Lockfile.Locked lockEntry(ModelConfig model, InstalledSnapshot snapshot) {
+    Map<String, Lockfile.ObjectId> objects = new TreeMap<>();
+    Snapshot listed = listings.get(model.name());
+    if (listed != null) {
+      for (SourceFile file : listed.files()) {
+        if (file.objectEtag() != null || file.versionId() != null) {
+          objects.put(file.path(), new Lockfile.ObjectId(file.objectEtag(), file.versionId()));
+        }
+      }
+    }
+    return Lockfile.Locked.of(model.source().text(), snapshot, objects);
+  }
+
+  private final Map<String, Snapshot> listings = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private InstalledSnapshot fetchResolved(
+      ModelConfig given, String ref, Lockfile.Locked frozen, Lockfile.Locked objectLock)
       throws IOException {
-    SourceRef.Scheme scheme = model.source().scheme();
+    SourceRef.Scheme scheme = given.source().scheme();
     if (offline && scheme != SourceRef.Scheme.FILE) {
       return store
-          .installed(model)
+          .installed(given)
           .orElseThrow(
               () ->
                   new SourceException(
-                      model.name()
+                      given.name()
                           + " - offline"
                           + " (cache.offline, MODELCACHE_OFFLINE or HF_HUB_OFFLINE) and not in the cache at "
-                          + store.repoDir(model)
+                          + store.repoDir(given)
                           + "; run 'modelcache fetch' where "
-                          + model.source()
+                          + given.source()
                           + " is reachable, or turn offline mode off"));
     }
     ModelSource source = sources.get(scheme);
     if (source == null) {
       throw new SourceException(
-          model.name() + " - no source for " + model.source() + " in this version");
+          given.name() + " - no source for " + given.source() + " in this version");
     }
     String sourceLabel = scheme.name().toLowerCase(Locale.ROOT);
     // Registered at 0 now, so that increase() over the counters sees their first step.
-    metrics.fetchBytes(model.name(), sourceLabel);
-    metrics.fetchRetries(model.name(), sourceLabel);
+    metrics.fetchBytes(given.name(), sourceLabel);
+    metrics.fetchRetries(given.name(), sourceLabel);
     Instant start = clock.instant();
     Snapshot snapshot =
-        withRetries(model, sourceLabel, "listing " + model.source(), () -> source.resolve(model));
+        withRetries(given, sourceLabel, "listing " + given.source(), () -> source.resolve(given));
     Map<String, SourceFile> byPath = new TreeMap<>();
     for (SourceFile file : snapshot.files()) {
       CacheStore.checkRelativePath(file.path());
       byPath.put(file.path(), file);
     }
     if (frozen != null) {
-      compareWithLock(model, byPath, frozen);
+      compareWithLock(given, byPath, frozen);
     }
+    ModelConfig model = objectLock != null ? applyObjectLock(given, byPath, objectLock) : given;
     checkPins(model, byPath);
+    checkVouched(model, byPath);
+    listings.put(model.name(), snapshot);
 
     boolean hub = scheme == SourceRef.Scheme.HF;
     Map<String, CacheStore.Entry> present = new LinkedHashMap<>();
@@ -437,7 +563,10 @@ public final class Fetcher implements AutoCloseable {
             "sha256",
             pin.getValue(),
             pinnedBy(model, file.path()),
-            file.sha256() + " (the source's digest)",
+            file.sha256()
+                + " ("
+                + (file.sha256Origin() != null ? file.sha256Origin() : "the source's digest")
+                + ")",
             "The source now holds other bytes than the pin (a moved branch?), so nothing was downloaded: pin the"
                 + " revision to a commit, or update the pin if the new bytes are intended");
       }
@@ -817,7 +946,7 @@ public final class Fetcher implements AutoCloseable {
           file.path(),
           "sha256",
           expected,
-          "the source's digest",
+          file.sha256Origin() != null ? file.sha256Origin() : "the source's digest",
           copy.sha256(),
           TRANSIT_ADVICE);
     }

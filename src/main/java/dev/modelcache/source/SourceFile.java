@@ -5,14 +5,35 @@ package dev.modelcache.source;
  *
  * @param path relative to the model root, '/'-separated, never escaping it
  * @param size bytes, as the source reports them
- * @param sha256 the SHA-256 the source vouches for (the Hub's LFS etag), or null
+ * @param sha256 the SHA-256 the source vouches for (the Hub's LFS etag, an S3 object's checksum),
+ *     or null
  * @param gitSha1 the git blob SHA-1 the source vouches for (the Hub's etag of a plain git file), or
  *     null
+ * @param sha256Origin where {@code sha256} comes from, for messages ("the object's
+ *     x-amz-checksum-sha256"), or null for the source's own digest
+ * @param objectEtag the S3 object's ETag (quotes removed), or null
+ * @param versionId the S3 object's version id, or null when the bucket keeps no versions
  */
-public record SourceFile(String path, long size, String sha256, String gitSha1) {
+public record SourceFile(
+    String path,
+    long size,
+    String sha256,
+    String gitSha1,
+    String sha256Origin,
+    String objectEtag,
+    String versionId) {
+
+  public SourceFile(String path, long size, String sha256, String gitSha1) {
+    this(path, size, sha256, gitSha1, null, null, null);
+  }
 
   /** The Hub's etag: what the HuggingFace cache names the blob. */
   public String etag() {
     return sha256 != null ? sha256 : gitSha1;
+  }
+
+  /** Whether anything upstream vouches for the bytes (else they are trusted on first use). */
+  public boolean vouched() {
+    return sha256 != null || gitSha1 != null;
   }
 }

@@ -58,9 +58,25 @@ public final class Lockfile {
     }
 
     public static Locked of(String source, InstalledSnapshot snapshot) {
+      return of(source, snapshot, Map.of());
+    }
+
+    /**
+     * The entry for {@code snapshot}, with the S3 ETag and version id of every file that {@code
+     * objects} (by path) names.
+     */
+    public static Locked of(
+        String source, InstalledSnapshot snapshot, Map<String, ObjectId> objects) {
       List<LockedFile> files = new ArrayList<>();
       for (InstalledFile file : snapshot.files()) {
-        files.add(new LockedFile(file.path(), file.size(), file.sha256()));
+        ObjectId object = objects.get(file.path());
+        files.add(
+            new LockedFile(
+                file.path(),
+                file.size(),
+                file.sha256(),
+                object == null ? null : object.etag(),
+                object == null ? null : object.versionId()));
       }
       files.sort((a, b) -> a.path().compareTo(b.path()));
       return new Locked(source, snapshot.id(), files);
@@ -92,8 +108,20 @@ public final class Lockfile {
     }
   }
 
-  /** One file as locked. */
-  public record LockedFile(String path, long size, String sha256) {}
+  /** Which S3 object a file came from: its ETag and version id (null when unversioned). */
+  public record ObjectId(String etag, String versionId) {}
+
+  /**
+   * One file as locked.
+   *
+   * @param etag the S3 object's ETag when it came from S3, else null
+   * @param versionId the S3 object's version id when the bucket keeps versions, else null
+   */
+  public record LockedFile(String path, long size, String sha256, String etag, String versionId) {
+    public LockedFile(String path, long size, String sha256) {
+      this(path, size, sha256, null, null);
+    }
+  }
 
   /** Reads {@code file}; a missing file is an empty lockfile. */
   public static Lockfile read(Path file) throws IOException {
@@ -126,7 +154,13 @@ public final class Lockfile {
                   + " has a file entry without path, size or a"
                   + " 64-hex sha256; fix it or run 'modelcache lock'");
         }
-        files.add(new LockedFile(f.path("path").asText(), f.path("size").asLong(), sha256));
+        files.add(
+            new LockedFile(
+                f.path("path").asText(),
+                f.path("size").asLong(),
+                sha256,
+                f.hasNonNull("etag") ? f.path("etag").asText() : null,
+                f.hasNonNull("version_id") ? f.path("version_id").asText() : null));
       }
       models.put(
           entry.getKey(),
@@ -147,21 +181,7 @@ public final class Lockfile {
 
   /** Writes the lockfile atomically (temp file, fsync, rename). */
   public void write(Path file) throws IOException {
-    ObjectNode root = JSON.createObjectNode();
-    root.put("version", 1);
-    ObjectNode all = root.putObject("models");
-    for (Map.Entry<String, Locked> entry : new TreeMap<>(models).entrySet()) {
-      ObjectNode model = all.putObject(entry.getKey());
-      model.put("source", entry.getValue().source());
-      model.put("revision", entry.getValue().revision());
-      ArrayNode files = model.putArray("files");
-      for (LockedFile f : entry.getValue().files()) {
-        files.addObject().put("path", f.path()).put("size", f.size()).put("sha256", f.sha256());
-      }
-    }
-    byte[] bytes =
-        (JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n")
-            .getBytes(StandardCharsets.UTF_8);
+    byte[] bytes = toJson().getBytes(StandardCharsets.UTF_8);
     Path absolute = file.toAbsolutePath();
     Path temp =
         absolute.resolveSibling("." + absolute.getFileName() + "." + UUID.randomUUID() + ".tmp");
@@ -171,5 +191,29 @@ public final class Lockfile {
       channel.force(true);
     }
     Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /** The lockfile's text: sorted, pretty-printed JSON ending in a newline. */
+  public String toJson() throws IOException {
+    ObjectNode root = JSON.createObjectNode();
+    root.put("version", 1);
+    ObjectNode all = root.putObject("models");
+    for (Map.Entry<String, Locked> entry : new TreeMap<>(models).entrySet()) {
+      ObjectNode model = all.putObject(entry.getKey());
+      model.put("source", entry.getValue().source());
+      model.put("revision", entry.getValue().revision());
+      ArrayNode files = model.putArray("files");
+      for (LockedFile f : entry.getValue().files()) {
+        ObjectNode row =
+            files.addObject().put("path", f.path()).put("size", f.size()).put("sha256", f.sha256());
+        if (f.etag() != null) {
+          row.put("etag", f.etag());
+        }
+        if (f.versionId() != null) {
+          row.put("version_id", f.versionId());
+        }
+      }
+    }
+    return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n";
   }
 }

@@ -18,6 +18,6 @@ class SourcesTest {
         .containsExactly(SourceRef.Scheme.FILE);
     assertThat(
             Sources.of(TestModels.config(tmp, "  - name: m\n    source: hf://org/name\n")).keySet())
-        .containsExactlyInAnyOrder(SourceRef.Scheme.FILE, SourceRef.Scheme.HF);
+        .containsExactlyInAnyOrder(SourceRef.Scheme.FILE, SourceRef.Scheme.HF, SourceRef.Scheme.S3);
   }
 }

@@ -372,4 +372,72 @@ class ConfigLoaderTest {
         .hasMessage(
             "test.yaml: models[0].task_options.pooling must be one of mean, cls, max, not 'sum'");
   }
+
+  @Test
+  void s3SourcesParseBucketAndPrefixAndTakeGlobalSettingsModelByModel() {
+    Config config =
+        parse(
+            "sources:\n  s3:\n    endpoint: http://127.0.0.1:9000\n    path_style: true\n"
+                + "    require_pins: true\nmodels:\n"
+                + "  - name: a\n    source: s3://bucket/org/model/\n"
+                + "  - name: b\n    source: s3://bucket\n    require_pins: false\n"
+                + "    s3: { region: eu-west-1, anonymous: true }\n"
+                + "    version_ids: { model.pt: \"3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY\" }\n",
+            Map.of());
+    ModelConfig a = config.models().get(0);
+    assertThat(a.source().scheme()).isEqualTo(SourceRef.Scheme.S3);
+    assertThat(a.source().location()).isEqualTo("bucket/org/model");
+    assertThat(a.s3())
+        .isEqualTo(new Config.S3Config("http://127.0.0.1:9000", "us-east-1", true, false, true));
+    assertThat(a.requirePins()).isTrue();
+    ModelConfig b = config.models().get(1);
+    assertThat(b.source().location()).isEqualTo("bucket");
+    assertThat(b.s3())
+        .isEqualTo(new Config.S3Config("http://127.0.0.1:9000", "eu-west-1", true, true, true));
+    assertThat(b.requirePins()).isFalse();
+    assertThat(b.versionIds()).containsEntry("model.pt", "3sL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
+    assertThat(config.models().get(0).versionIds()).isEmpty();
+  }
+
+  @Test
+  void s3MistakesNameKeyAndValue() {
+    assertThatThrownBy(() -> parse("models:\n  - name: a\n    source: s3://b/x/../y\n", Map.of()))
+        .hasMessage(
+            "test.yaml: models[0].source 's3://b/x/../y' is not s3://{bucket}/{prefix} (a bucket name"
+                + " of 3 to 63 letters, digits, '.', '-' or '_', and a prefix without empty, '.' or '..'"
+                + " segments)");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "models:\n  - name: a\n    source: file:x\n    s3: { region: x }\n", Map.of()))
+        .hasMessage("test.yaml: models[0].s3 only applies to s3:// sources");
+    assertThatThrownBy(
+            () ->
+                parse(
+                    "models:\n  - name: a\n    source: file:x\n    version_ids: { a: b }\n",
+                    Map.of()))
+        .hasMessage("test.yaml: models[0].version_ids only applies to s3:// sources");
+    assertThatThrownBy(() -> parse("sources:\n  s3:\n    endpoint: minio:9000\n", Map.of()))
+        .hasMessage(
+            "test.yaml: sources.s3.endpoint must be an http(s) URL such as"
+                + " https://s3.example.com:9000, not 'minio:9000'");
+    assertThat(
+            parse("", Map.of("AWS_ENDPOINT_URL", "http://minio:9000", "AWS_REGION", "eu-north-1"))
+                .sources()
+                .s3())
+        .isEqualTo(new Config.S3Config("http://minio:9000", "eu-north-1", false, false, false));
+  }
+
+  @Test
+  void theS3ExampleConfigIsValid() {
+    Path example = Path.of("config/s3-minio.yaml").toAbsolutePath();
+    Config config = new ConfigLoader(Map.of(), dir).load(example);
+    assertThat(config.models())
+        .extracting(ModelConfig::name)
+        .containsExactly("classifier", "legacy");
+    assertThat(config.models().get(0).s3().endpoint()).isEqualTo("http://minio:9000");
+    assertThat(config.models().get(0).requirePins()).isTrue();
+    assertThat(config.models().get(1).s3().region()).isEqualTo("eu-west-1");
+    assertThat(config.models().get(1).s3().pathStyle()).isFalse();
+  }
 }
