@@ -25,6 +25,7 @@ public final class BenchAll {
     List<Bench> benches =
         List.of(
             FetchBench::measure,
+            S3Bench::measure,
             VerifyBench::measure,
             InferenceBench::measure,
             LoadBench::overload);

@@ -33,6 +33,14 @@ public final class S3Bench {
   private S3Bench() {}
 
   public static void main(String[] args) throws Exception {
+    BenchTable table = new BenchTable();
+    measure(table);
+    System.out.println();
+    System.out.print(table.markdown());
+  }
+
+  /** The cold fetch from S3Proxy and its references; adds their rows to {@code table}. */
+  public static void measure(BenchTable table) throws Exception {
     long bigMib = Long.parseLong(System.getenv().getOrDefault("BENCH_BIG_MIB", "1536"));
     long smallMib = Math.max(1, (2048 - bigMib) / 20);
     if (bigMib < 1536) {
@@ -136,33 +144,33 @@ public final class S3Bench {
       double durable = seconds(start);
 
       double mb = total / 1e6;
-      System.out.println();
-      System.out.printf(
-          Locale.ROOT,
-          "Cold fetch of %d objects, %.0f MiB (largest %d MiB), S3Proxy (filesystem store) on"
-              + " loopback, %d cores%n%n",
-          files.size(),
-          total / 1048576.0,
-          bigMib,
-          Runtime.getRuntime().availableProcessors());
-      System.out.println(
-          "| measure | modelcache fetch (verified, fsynced) | GetObject + openssl dgst -sha256"
-              + " | GetObject + openssl + sync (same durability) |");
-      System.out.println("|---|---|---|---|");
-      System.out.printf(
-          Locale.ROOT, "| wall time | %.1f s | %.1f s | %.1f s |%n", ours, reference, durable);
-      System.out.printf(
-          Locale.ROOT,
-          "| throughput | %.0f MB/s | %.0f MB/s | %.0f MB/s |%n",
-          mb / ours,
-          mb / reference,
-          mb / durable);
-      System.out.printf(
-          Locale.ROOT,
-          "| modelcache against the reference | | %.2fx | %.2fx |%n",
-          reference / ours,
-          durable / ours);
-      System.out.println("| heap limit of the fetching JVM | -Xmx256m: completed | | |");
+      table.note(
+          "fetch (S3): cold fetch of %d objects, %.0f MiB (largest %d MiB) from S3Proxy (filesystem"
+              + " store) on loopback by `java -Xmx256m -jar target/modelcache.jar fetch` (verified,"
+              + " fsynced); reference: single-stream `GetObject` of each object to a file, then"
+              + " `openssl dgst -sha256` of it",
+          files.size(), total / 1048576.0, bigMib);
+      table.add(
+          "fetch (S3)",
+          "cold fetch throughput",
+          BenchTable.fmt("%.0f MB/s (%.1f s)", mb / ours, ours),
+          BenchTable.fmt("GetObject + openssl: %.0f MB/s (%.1f s)", mb / reference, reference),
+          ">= 1.0x GetObject + openssl",
+          reference / ours >= 1.0);
+      table.add(
+          "fetch (S3)",
+          "against the same durability",
+          BenchTable.fmt("%.2fx", durable / ours),
+          BenchTable.fmt("GetObject + openssl + sync: %.0f MB/s (%.1f s)", mb / durable, durable),
+          "",
+          null);
+      table.add(
+          "fetch (S3)",
+          "heap of the fetching JVM",
+          "completed under -Xmx256m",
+          "",
+          "< 256 MB",
+          true);
     } finally {
       if (!"1".equals(System.getenv("BENCH_KEEP"))) {
         deleteTree(work);
