@@ -123,8 +123,8 @@ class UpstreamFaultTest {
             2,
             List.of(first)),
         new Case(
-            "a slow drip (64 KiB/s)",
-            hub -> hub.fault(Fault.slow(FAULTY_SHA, 64 * 1024)),
+            "a slow drip (32 KiB/s)",
+            hub -> hub.fault(Fault.slow(FAULTY_SHA, 32 * 1024)),
             null,
             1,
             List.of()),
@@ -167,6 +167,7 @@ class UpstreamFaultTest {
 
   @AfterEach
   void stop() {
+    fetching.shutdownNow();
     if (fetcher != null) {
       fetcher.close();
     }
@@ -221,6 +222,10 @@ class UpstreamFaultTest {
     assertEveryBlobHashesToItsName(tmp.resolve("cache/hub"));
   }
 
+  /** One thread per model, as the daemon fetches them side by side. */
+  private final java.util.concurrent.ExecutorService fetching =
+      java.util.concurrent.Executors.newFixedThreadPool(2);
+
   private CompletableFuture<InstalledSnapshot> fetchAsync(ModelConfig model) {
     return CompletableFuture.supplyAsync(
         () -> {
@@ -231,7 +236,8 @@ class UpstreamFaultTest {
           } finally {
             finished.add(model.name());
           }
-        });
+        },
+        fetching);
   }
 
   private Config config() {
