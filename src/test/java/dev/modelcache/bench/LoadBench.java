@@ -457,7 +457,10 @@ public final class LoadBench {
       gc.waitFor(60, TimeUnit.SECONDS);
       long heap = 0;
       long threads = 0;
-      try (Response response = http.newCall(get(base + "/metrics")).execute()) {
+      // a client of its own that retries on a fresh connection: a pooled one may have been idle
+      // for the server's 30 s idle timeout since the last sample
+      OkHttpClient sampling = http.newBuilder().retryOnConnectionFailure(true).build();
+      try (Response response = sampling.newCall(get(base + "/metrics")).execute()) {
         for (String line : response.body().string().split("\n")) {
           if (line.startsWith("jvm_memory_used_bytes{") && line.contains("area=\"heap\"")) {
             heap += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
