@@ -111,10 +111,10 @@ public final class LoadBench {
           "overload",
           "resident memory during overload",
           BenchTable.fmt(
-              "%d MB at start, %d MB at end, %d MB peak",
-              rssStart / 1024, rssEnd / 1024, daemon.rssPeakKb / 1024),
-          "",
-          "flat (end < start + 64 MB)",
+              "%d MB after 10 s of overload, %d MB at the end (%d s), %d MB peak",
+              rssStart / 1024, rssEnd / 1024, overloadSeconds, daemon.rssPeakKb / 1024),
+          BenchTable.fmt("before the overload: %d MB", rssBefore / 1024),
+          "flat (end < 10 s + 64 MB)",
           rssEnd < rssStart + 64 * 1024);
     }
   }
@@ -141,7 +141,13 @@ public final class LoadBench {
       // idle daemon; the one after 30 s of load is the baseline (thread pools and connections at
       // their working size), against which the last one is judged.
       long[] idle = daemon.sample(http);
-      ExecutorService loader = Executors.newSingleThreadExecutor();
+      ExecutorService loader =
+          Executors.newSingleThreadExecutor(
+              r -> {
+                Thread thread = new Thread(r, "soak-load");
+                thread.setDaemon(true); // a failed sample must not leave the JVM running
+                return thread;
+              });
       java.util.concurrent.Future<Stats> load =
           loader.submit(() -> closedLoop(http, 8, seconds, i -> mix.get((int) (i % mix.size()))));
       List<long[]> samples = new ArrayList<>();
