@@ -20,16 +20,9 @@ public record ModelMetadata(List<String> labels, long[] inputShape) {
 
   public static ModelMetadata read(Path snapshotDir, ObjectMapper json, String model)
       throws ModelLoadException {
-    Path file = snapshotDir.resolve("config.json");
-    if (!Files.exists(file)) {
+    JsonNode root = readConfig(snapshotDir, json, model);
+    if (root == null) {
       return NONE;
-    }
-    JsonNode root;
-    try {
-      root = json.readTree(file.toFile());
-    } catch (IOException e) {
-      throw new ModelLoadException(
-          model + " - config.json is not valid JSON: " + e.getMessage(), e);
     }
     List<String> labels = new ArrayList<>();
     JsonNode id2label = root.path("id2label");
@@ -65,5 +58,24 @@ public record ModelMetadata(List<String> labels, long[] inputShape) {
       }
     }
     return new ModelMetadata(List.copyOf(labels), inputShape);
+  }
+
+  /**
+   * The model's {@code config.json}, or null when the snapshot has none.
+   *
+   * @throws ModelLoadException when it is not valid JSON
+   */
+  static JsonNode readConfig(Path snapshotDir, ObjectMapper json, String model)
+      throws ModelLoadException {
+    Path file = snapshotDir.resolve("config.json");
+    if (!Files.exists(file)) {
+      return null;
+    }
+    try {
+      return json.readTree(file.toFile());
+    } catch (IOException e) {
+      throw new ModelLoadException(
+          model + " - config.json is not valid JSON: " + e.getMessage(), e);
+    }
   }
 }

@@ -13,7 +13,7 @@ import java.util.Locale;
  * bad element. Nested arrays give their shape; flat (or nested) data with a separate shape is the
  * Open Inference Protocol's form.
  */
-final class TensorCodec {
+public final class TensorCodec {
   static final int MAX_RANK = 8;
 
   /** Our dtype names, in the order the docs list them. */
@@ -166,7 +166,8 @@ final class TensorCodec {
     }
   }
 
-  static String kind(JsonNode node) {
+  /** What a JSON value is, for messages: "a string", "an array", "null", ... */
+  public static String kind(JsonNode node) {
     if (node.isTextual()) {
       return "a string";
     }

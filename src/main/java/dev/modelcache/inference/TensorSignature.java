@@ -2,8 +2,6 @@ package dev.modelcache.inference;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -22,16 +20,9 @@ record TensorSignature(List<V2Tensor.Spec> inputs, List<V2Tensor.Spec> outputs) 
 
   static TensorSignature read(Path snapshotDir, ObjectMapper json, String model)
       throws ModelLoadException {
-    Path file = snapshotDir.resolve("config.json");
-    if (!Files.exists(file)) {
+    JsonNode root = ModelMetadata.readConfig(snapshotDir, json, model);
+    if (root == null) {
       return NONE;
-    }
-    JsonNode root;
-    try {
-      root = json.readTree(file.toFile());
-    } catch (IOException e) {
-      throw new ModelLoadException(
-          model + " - config.json is not valid JSON: " + e.getMessage(), e);
     }
     List<V2Tensor.Spec> inputs = specs(root.path("inputs"), "inputs", model);
     List<V2Tensor.Spec> outputs = specs(root.path("outputs"), "outputs", model);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.modelcache.inference.InvalidInputException;
+import dev.modelcache.inference.TensorCodec;
 import dev.modelcache.inference.V2Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -118,22 +119,8 @@ final class Inputs {
     return new V2Tensor(name, shape, "FP32", data);
   }
 
+  /** What a JSON value is, for messages; a list is "a list" here, the words texts' users know. */
   static String kind(JsonNode node) {
-    if (node.isTextual()) {
-      return "a string";
-    }
-    if (node.isBoolean()) {
-      return "a boolean";
-    }
-    if (node.isNull()) {
-      return "null";
-    }
-    if (node.isObject()) {
-      return "an object";
-    }
-    if (node.isArray()) {
-      return "a list";
-    }
-    return "a number";
+    return node.isArray() ? "a list" : TensorCodec.kind(node);
   }
 }
