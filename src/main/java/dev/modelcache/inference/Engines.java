@@ -16,15 +16,6 @@ import java.util.Locale;
 final class Engines {
   private Engines() {}
 
-  /**
-   * The engine and model file of {@code model} in its snapshot: by {@code model_file}, {@code
-   * engine} and the files found (see {@link dev.modelcache.inference.task.Engines#resolve}).
-   */
-  static dev.modelcache.inference.task.Engines.Choice choose(
-      ModelConfig model, InstalledSnapshot snapshot) throws ModelLoadException {
-    return dev.modelcache.inference.task.Engines.resolve(model, snapshot.dir());
-  }
-
   /** The Open Inference Protocol's platform name of an engine's models. */
   static String platform(String engine) {
     return switch (engine) {

@@ -48,15 +48,23 @@ final class LoadedModel<I, O> implements AutoCloseable {
   }
 
   /**
-   * Loads the snapshot into its engine, makes {@code workers} predictors, runs the task's warm-up
-   * item through each (so that no request pays for the engine's first-call work), and starts the
-   * workers.
+   * Loads the snapshot into the engine of {@code chosen} (as the registry resolved it), makes
+   * {@code workers} predictors, runs the task's warm-up item through each (so that no request pays
+   * for the engine's first-call work), and starts the workers.
    */
   static <I, O> LoadedModel<I, O> load(
-      ModelConfig config, InstalledSnapshot snapshot, Task<I, O> task, Metrics metrics)
+      ModelConfig config,
+      InstalledSnapshot snapshot,
+      Task<I, O> task,
+      dev.modelcache.inference.task.Engines.Choice chosen,
+      Metrics metrics)
       throws ModelLoadException {
     long start = System.nanoTime();
-    dev.modelcache.inference.task.Engines.Choice choice = Engines.choose(config, snapshot);
+    // chosen is null when the files picked no engine: resolving again throws the reason
+    dev.modelcache.inference.task.Engines.Choice choice =
+        chosen != null
+            ? chosen
+            : dev.modelcache.inference.task.Engines.resolve(config, snapshot.dir());
     String engine = choice.engine();
     String file = choice.modelFile();
     Device device = Engines.device(config, engine);

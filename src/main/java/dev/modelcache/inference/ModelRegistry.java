@@ -62,7 +62,15 @@ public final class ModelRegistry implements AutoCloseable {
     }
   }
 
-  private record Prepared(InstalledSnapshot snapshot, Task<?, ?> task, ModelMetadata metadata) {}
+  /**
+   * @param choice the engine and model file its files pick, decided once here; null when they pick
+   *     none (the load then fails with the reason)
+   */
+  private record Prepared(
+      InstalledSnapshot snapshot,
+      Task<?, ?> task,
+      ModelMetadata metadata,
+      dev.modelcache.inference.task.Engines.Choice choice) {}
 
   public ModelRegistry(
       List<ModelConfig> models, ModelStates states, Metrics metrics, ObjectMapper json) {
@@ -94,7 +102,8 @@ public final class ModelRegistry implements AutoCloseable {
         new Prepared(
             snapshot,
             tasks.create(model, snapshot.dir()),
-            ModelMetadata.read(snapshot.dir(), json, model.name()));
+            ModelMetadata.read(snapshot.dir(), json, model.name()),
+            choiceOf(model, snapshot));
     entry.prepared = prepared;
     if (model.lazy()) {
       states.ready(model.name());
@@ -110,7 +119,7 @@ public final class ModelRegistry implements AutoCloseable {
   private LoadedModel<?, ?> loadNow(ModelConfig model, Prepared prepared)
       throws ModelLoadException {
     LoadedModel<?, ?> loaded =
-        LoadedModel.load(model, prepared.snapshot(), prepared.task(), metrics);
+        LoadedModel.load(model, prepared.snapshot(), prepared.task(), prepared.choice(), metrics);
     metrics.loaded(model.name(), loaded.loadTime());
     metrics.modelInfo(model.name(), loaded.engine(), model.task().toString(), device(loaded));
     return loaded;
@@ -454,16 +463,22 @@ public final class ModelRegistry implements AutoCloseable {
         prepared.task().outputSpecs());
   }
 
-  /** The engine a model runs on: the loaded one's, else the one its files would pick. */
+  /** The engine a model runs on: the loaded one's, else the one its files pick. */
   private static String engineOf(Entry entry, Prepared prepared) {
     LoadedModel<?, ?> loaded = entry.loaded;
     if (loaded != null) {
       return loaded.engine();
     }
+    return prepared.choice() != null ? prepared.choice().engine() : entry.config.engine();
+  }
+
+  /** The engine and model file {@code model}'s files pick, or null when they pick none. */
+  private static dev.modelcache.inference.task.Engines.Choice choiceOf(
+      ModelConfig model, InstalledSnapshot snapshot) {
     try {
-      return Engines.choose(entry.config, prepared.snapshot()).engine();
+      return dev.modelcache.inference.task.Engines.resolve(model, snapshot.dir());
     } catch (ModelLoadException e) {
-      return entry.config.engine();
+      return null;
     }
   }
 
