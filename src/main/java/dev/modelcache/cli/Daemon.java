@@ -77,14 +77,14 @@ final class Daemon implements AutoCloseable {
 
   /** A daemon that prepares models on its own thread. */
   Daemon(Config config, Clock clock) {
-    this(
-        config,
-        clock,
-        task -> {
-          Thread thread = new Thread(task, "modelcache-prepare");
-          thread.setDaemon(true);
-          thread.start();
-        });
+    this(config, clock, Daemon::prepareOnOwnThread);
+  }
+
+  /** Runs a model's preparation on a daemon thread of its own. */
+  private static void prepareOnOwnThread(Runnable task) {
+    Thread thread = new Thread(task, "modelcache-prepare");
+    thread.setDaemon(true);
+    thread.start();
   }
 
   /**
@@ -102,16 +102,7 @@ final class Daemon implements AutoCloseable {
 
   /** A daemon whose models' tasks come from {@code tasks} (tests wrap the real ones). */
   static Daemon withTasks(Config config, Clock clock, TaskFactory tasks) {
-    return new Daemon(
-        config,
-        clock,
-        task -> {
-          Thread thread = new Thread(task, "modelcache-prepare");
-          thread.setDaemon(true);
-          thread.start();
-        },
-        Volume.system(),
-        tasks);
+    return new Daemon(config, clock, Daemon::prepareOnOwnThread, Volume.system(), tasks);
   }
 
   private Daemon(Config config, Clock clock, Executor preparer, Volume volume, TaskFactory tasks) {
