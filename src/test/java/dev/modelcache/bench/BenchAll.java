@@ -15,21 +15,16 @@ import java.util.Locale;
 public final class BenchAll {
   private BenchAll() {}
 
-  /** One benchmark. */
-  interface Bench {
-    void measure(BenchTable table) throws Exception;
-  }
-
   public static void main(String[] args) throws Exception {
     BenchTable table = new BenchTable();
-    List<Bench> benches =
+    List<BenchTable.Bench> benches =
         List.of(
             FetchBench::measure,
             S3Bench::measure,
             VerifyBench::measure,
             InferenceBench::measure,
             LoadBench::overload);
-    for (Bench bench : benches) {
+    for (BenchTable.Bench bench : benches) {
       bench.measure(table);
     }
     String text = machine() + "\n" + table.markdown();

@@ -27,6 +27,19 @@ public final class BenchTable {
       String target,
       Boolean met) {}
 
+  /** One benchmark: measures, and adds its rows and notes to the table. */
+  public interface Bench {
+    void measure(BenchTable table) throws Exception;
+  }
+
+  /** Runs one benchmark alone and prints its table (the main of each benchmark). */
+  public static void printAlone(Bench bench) throws Exception {
+    BenchTable table = new BenchTable();
+    bench.measure(table);
+    System.out.println();
+    System.out.print(table.markdown());
+  }
+
   private final List<Row> rows = new ArrayList<>();
   private final List<String> notes = new ArrayList<>();
 

@@ -22,19 +22,13 @@ public final class FetchBench {
   private FetchBench() {}
 
   public static void main(String[] args) throws Exception {
-    BenchTable table = new BenchTable();
-    measure(table);
-    System.out.println();
-    System.out.print(table.markdown());
+    BenchTable.printAlone(FetchBench::measure);
   }
 
   /** Runs the cold fetch and its references; adds their rows to {@code table}. */
   public static void measure(BenchTable table) throws Exception {
-    long bigMib = Long.parseLong(System.getenv().getOrDefault("BENCH_BIG_MIB", "1536"));
-    long smallMib = Math.max(1, (2048 - bigMib) / 20);
-    if (bigMib < 1536) {
-      smallMib = Math.max(1, bigMib / 60);
-    }
+    long bigMib = bigMib();
+    long smallMib = smallMib(bigMib);
     Path work = Path.of("target/bench");
     Path data = work.resolve("data");
     Files.createDirectories(data);
@@ -180,5 +174,17 @@ public final class FetchBench {
         Files.delete(p);
       }
     }
+  }
+
+  /** The big file of the synthetic repo in MiB: 1536, or {@code BENCH_BIG_MIB} for a quick look. */
+  static long bigMib() {
+    return Long.parseLong(System.getenv().getOrDefault("BENCH_BIG_MIB", "1536"));
+  }
+
+  /**
+   * Each of the twenty small files in MiB: the rest of 2 GiB, or a sixtieth of a smaller big one.
+   */
+  static long smallMib(long bigMib) {
+    return bigMib < 1536 ? Math.max(1, bigMib / 60) : Math.max(1, (2048 - bigMib) / 20);
   }
 }

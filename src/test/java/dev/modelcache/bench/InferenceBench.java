@@ -51,10 +51,7 @@ public final class InferenceBench {
   private InferenceBench() {}
 
   public static void main(String[] args) throws Exception {
-    BenchTable table = new BenchTable();
-    measure(table);
-    System.out.println();
-    System.out.print(table.markdown());
+    BenchTable.printAlone(InferenceBench::measure);
   }
 
   /** The HTTP overhead, throughput and memory on the small model, and batching on MiniLM. */

@@ -50,15 +50,8 @@ public final class LoadBench {
   private LoadBench() {}
 
   public static void main(String[] args) throws Exception {
-    BenchTable table = new BenchTable();
     boolean soak = args.length > 0 && args[0].equals("soak");
-    if (soak) {
-      soak(table);
-    } else {
-      overload(table);
-    }
-    System.out.println();
-    System.out.print(table.markdown());
+    BenchTable.printAlone(soak ? LoadBench::soak : LoadBench::overload);
   }
 
   /** Capacity, then twice of it for a minute. */

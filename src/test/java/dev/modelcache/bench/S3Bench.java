@@ -33,19 +33,13 @@ public final class S3Bench {
   private S3Bench() {}
 
   public static void main(String[] args) throws Exception {
-    BenchTable table = new BenchTable();
-    measure(table);
-    System.out.println();
-    System.out.print(table.markdown());
+    BenchTable.printAlone(S3Bench::measure);
   }
 
   /** The cold fetch from S3Proxy and its references; adds their rows to {@code table}. */
   public static void measure(BenchTable table) throws Exception {
-    long bigMib = Long.parseLong(System.getenv().getOrDefault("BENCH_BIG_MIB", "1536"));
-    long smallMib = Math.max(1, (2048 - bigMib) / 20);
-    if (bigMib < 1536) {
-      smallMib = Math.max(1, bigMib / 60);
-    }
+    long bigMib = FetchBench.bigMib();
+    long smallMib = FetchBench.smallMib(bigMib);
     Map<String, Long> files = new LinkedHashMap<>();
     files.put("model.safetensors", bigMib << 20);
     for (int i = 0; i < 20; i++) {

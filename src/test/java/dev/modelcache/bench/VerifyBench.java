@@ -52,10 +52,7 @@ public final class VerifyBench {
   private VerifyBench() {}
 
   public static void main(String[] args) throws Exception {
-    BenchTable table = new BenchTable();
-    measure(table);
-    System.out.println();
-    System.out.print(table.markdown());
+    BenchTable.printAlone(VerifyBench::measure);
   }
 
   /** Runs the warm starts and full verifications; adds their rows to {@code table}. */
