@@ -84,10 +84,19 @@ public final class CacheStore {
   /** The repository folder of {@code model} on the volume. */
   public Path repoDir(ModelConfig model) {
     SourceRef source = model.source();
-    return switch (source.scheme()) {
-      case FILE -> root.resolve("local").resolve(model.name());
-      case HF -> root.resolve("hub").resolve(hubFolder(source.repoType(), source.location()));
-      case S3 -> root.resolve("s3").resolve(source.location().replace("/", "--"));
+    return repoDir(source.scheme(), source.location(), source.repoType(), model.name());
+  }
+
+  /**
+   * The repository folder of a source: {@code local/{name}} for {@code file:}, {@code
+   * hub/{repoType}s--{org}--{name}} for {@code hf://} (location {@code org/name}), {@code
+   * s3/{bucket}--{prefix}} for {@code s3://} (location {@code bucket/prefix}).
+   */
+  public Path repoDir(SourceRef.Scheme scheme, String location, String repoType, String name) {
+    return switch (scheme) {
+      case FILE -> root.resolve("local").resolve(name);
+      case HF -> root.resolve("hub").resolve(hubFolder(repoType, location));
+      case S3 -> root.resolve("s3").resolve(location.replace("/", "--"));
     };
   }
 

@@ -1,6 +1,7 @@
 package dev.modelcache.store;
 
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.config.SourceRef;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -200,13 +201,13 @@ public final class GarbageCollector {
       int at = repoId.indexOf('@');
       repoId = at < 0 ? repoId : repoId.substring(0, at);
       for (String type : List.of("model", "dataset")) {
-        candidates.add(root.resolve("hub").resolve(CacheStore.hubFolder(type, repoId)));
+        candidates.add(store.repoDir(SourceRef.Scheme.HF, repoId, type, name));
       }
     } else if (source.startsWith("s3://")) {
       String location = source.substring("s3://".length());
-      candidates.add(root.resolve("s3").resolve(location.replace("/", "--")));
+      candidates.add(store.repoDir(SourceRef.Scheme.S3, location, null, name));
     } else {
-      candidates.add(root.resolve("local").resolve(name));
+      candidates.add(store.repoDir(SourceRef.Scheme.FILE, source, null, name));
     }
     return candidates.stream()
         .map(p -> p.toAbsolutePath().normalize())
