@@ -77,6 +77,19 @@ public final class ConfigLoader {
   private static final Set<String> NOT_OVERRIDES =
       Set.of("MODELCACHE_CONFIG", "MODELCACHE_TOKEN", "MODELCACHE_OPTS");
 
+  /**
+   * The variables Kubernetes (and Docker's legacy links) inject for a Service named modelcache or
+   * modelcache-*: {@code MODELCACHE_SERVICE_HOST}, {@code MODELCACHE_SERVICE_PORT[_NAME]}, {@code
+   * MODELCACHE_PORT_8080_TCP[_PROTO|_PORT|_ADDR]}, and {@code MODELCACHE_PORT=tcp://10.0.0.1:8080}.
+   * They are not settings: read as overrides they would stop every pod of the namespace.
+   */
+  private static final Pattern SERVICE_LINK_NAME =
+      Pattern.compile(
+          "MODELCACHE_(?:\\w+_)?(?:SERVICE_(?:HOST|PORT)(?:_\\w+)?|PORT_\\d+_(?:TCP|UDP|SCTP)(?:_\\w+)?)");
+
+  private static final Pattern SERVICE_LINK_VALUE =
+      Pattern.compile("(?:tcp|udp|sctp)://[^/\\s]+:\\d+");
+
   private final Map<String, String> env;
   private final Path workDir;
   private volatile Set<String> keysRead = Set.of();
@@ -86,7 +99,7 @@ public final class ConfigLoader {
    * @param workDir what relative paths of the embedded default resolve against
    */
   public ConfigLoader(Map<String, String> env, Path workDir) {
-    this.env = Map.copyOf(env);
+    this.env = withoutServiceLinks(env);
     this.workDir = workDir.toAbsolutePath().normalize();
   }
 
@@ -567,6 +580,24 @@ public final class ConfigLoader {
     } catch (IOException e) {
       return null;
     }
+  }
+
+  /** {@code env} without the service-link variables of {@link #SERVICE_LINK_NAME}. */
+  static Map<String, String> withoutServiceLinks(Map<String, String> env) {
+    Map<String, String> result = new HashMap<>();
+    env.forEach(
+        (name, value) -> {
+          boolean link =
+              name.startsWith("MODELCACHE_")
+                  && (SERVICE_LINK_NAME.matcher(name).matches()
+                      || (name.endsWith("_PORT")
+                          && value != null
+                          && SERVICE_LINK_VALUE.matcher(value).matches()));
+          if (!link) {
+            result.put(name, value);
+          }
+        });
+    return Map.copyOf(result);
   }
 
   private Map<String, String> resolveAliases() {

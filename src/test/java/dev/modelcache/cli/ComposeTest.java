@@ -20,8 +20,8 @@ import org.yaml.snakeyaml.Yaml;
 /**
  * {@code compose.yaml} checked without a Docker engine: Debian's {@code docker-compose config}
  * accepts it, its services wait for each other as documented, secrets come only from the
- * environment, and the example app gets its answer from a real daemon. {@code ComposeStackTest}
- * runs the whole stack where Docker is available.
+ * environment, and the example app gets its answer from a real daemon. {@code
+ * scripts/compose-e2e.sh} runs the whole stack where Docker is available.
  */
 class ComposeTest {
   static final Path COMPOSE = Path.of("compose.yaml");
@@ -38,6 +38,39 @@ class ComposeTest {
     assertThat(compose("--profile", "gpu", "config", "--quiet")).isEmpty();
     assertThat(compose("config", "--services").lines())
         .containsExactlyInAnyOrder("fetch", "modelcache", "app", "modelcache-gpu");
+  }
+
+  @Test
+  void buildArgumentsDefaultToTheDockerfilesOwn() {
+    // Compose passes an argument that is unset in the environment as blank, so compose.yaml
+    // repeats each default: they must stay the Dockerfile's.
+    for (String service : List.of("modelcache", "modelcache-gpu")) {
+      List<?> args = list(map(services().get(service), "build"), "args");
+      assertThat(args).isNotEmpty();
+      for (Object arg : args) {
+        java.util.regex.Matcher m =
+            java.util.regex.Pattern.compile("(\\w+)=\\$\\{(\\w+):-(.*)}").matcher((String) arg);
+        if (!m.matches()) {
+          continue; // FLAVOR=cuda: set, not defaulted
+        }
+        assertThat(m.group(3))
+            .as("%s: build argument %s", service, m.group(1))
+            .isEqualTo(
+                DockerImageTest.globalArg(m.group(1)) == null
+                    ? argOfStage(m.group(1))
+                    : DockerImageTest.globalArg(m.group(1)));
+      }
+    }
+  }
+
+  private static String argOfStage(String name) {
+    return DockerImageTest.IMAGE.stages().stream()
+        .flatMap(stage -> stage.all("ARG").stream())
+        .map(arg -> arg.args().split("=", 2))
+        .filter(parts -> parts[0].equals(name) && parts.length == 2)
+        .map(parts -> parts[1])
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("the Dockerfile has no ARG " + name));
   }
 
   @Test
@@ -59,7 +92,7 @@ class ComposeTest {
 
     Map<String, Object> gpu = services.get("modelcache-gpu");
     assertThat(list(gpu, "profiles")).containsExactly("gpu");
-    assertThat(map(map(gpu, "build"), "args")).containsEntry("FLAVOR", "cuda");
+    assertThat(list(map(gpu, "build"), "args")).contains("FLAVOR=cuda");
     Map<String, Object> device =
         map(map(map(gpu, "deploy"), "resources"), "reservations").get("devices")
                 instanceof List<?> l

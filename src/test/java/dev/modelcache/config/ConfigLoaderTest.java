@@ -116,6 +116,33 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void ignoresKubernetesServiceLinksOfAServiceNamedModelcache() {
+    // What Kubernetes injects into every pod of a namespace with a Service named modelcache (and
+    // one named modelcache-admin), unless the pod sets enableServiceLinks: false.
+    Map<String, String> links =
+        Map.ofEntries(
+            Map.entry("MODELCACHE_SERVICE_HOST", "10.0.0.1"),
+            Map.entry("MODELCACHE_SERVICE_PORT", "8080"),
+            Map.entry("MODELCACHE_SERVICE_PORT_HTTP", "8080"),
+            Map.entry("MODELCACHE_PORT", "tcp://10.0.0.1:8080"),
+            Map.entry("MODELCACHE_PORT_8080_TCP", "tcp://10.0.0.1:8080"),
+            Map.entry("MODELCACHE_PORT_8080_TCP_PROTO", "tcp"),
+            Map.entry("MODELCACHE_PORT_8080_TCP_PORT", "8080"),
+            Map.entry("MODELCACHE_PORT_8080_TCP_ADDR", "10.0.0.1"),
+            Map.entry("MODELCACHE_ADMIN_SERVICE_HOST", "10.0.0.2"),
+            Map.entry("MODELCACHE_ADMIN_PORT", "tcp://10.0.0.2:9090"),
+            Map.entry("MODELCACHE_ADMIN_PORT_9090_TCP_ADDR", "10.0.0.2"));
+    assertThat(parse("", links).server().port()).isEqualTo(8080);
+    Map<String, String> withOverride = new java.util.HashMap<>(links);
+    withOverride.put("MODELCACHE_SERVER_PORT", "9000");
+    assertThat(parse("", withOverride).server().port()).isEqualTo(9000);
+    // A plain port in MODELCACHE_PORT is still our override, and a typo is still refused.
+    assertThat(parse("", Map.of("MODELCACHE_PORT", "9001")).server().port()).isEqualTo(9001);
+    assertThatThrownBy(() -> parse("", Map.of("MODELCACHE_PORT", "tcp:/10.0.0.1")))
+        .hasMessageStartingWith("environment variable MODELCACHE_SERVER_PORT: server.port must be");
+  }
+
+  @Test
   void badValuesNameKeyAndValue() {
     assertThatThrownBy(() -> parse("server:\n  port: eighty\n", Map.of()))
         .hasMessage("test.yaml: server.port must be a whole number, not 'eighty'");
