@@ -105,7 +105,7 @@ class DeployManifestsTest {
             .object();
     Map<String, Object> container =
         cast(((List<?>) new Manifest(null, deployment).podSpec().get("containers")).get(0));
-    container.put("readinesProbe", container.get("readinessProbe"));
+    container.put("readinesProbe", Map.of("periodSeconds", 5));
     JsonElement json = JsonParser.parseString(JSON.writeValueAsString(deployment));
     InvocationTargetException e =
         org.junit.jupiter.api.Assertions.assertThrows(
@@ -118,14 +118,19 @@ class DeployManifestsTest {
   }
 
   @Test
-  void theSidecarPodFetchesFirstThenServesWithProbesAndTheAppReadsOnly() throws IOException {
+  void theSidecarPodFetchesFirstThenServesAsANativeSidecarAndTheAppReadsOnly() throws IOException {
     Manifest deployment = find("sidecar.yaml", "Deployment");
     Map<String, Object> pod = deployment.podSpec();
+    List<Object> inits = ComposeTest.list(pod, "initContainers");
+    assertThat(inits)
+        .extracting(c -> (Object) ((Map<?, ?>) c).get("name"))
+        .containsExactly("fetch", "serve");
     Map<String, Object> fetch = container(pod, "initContainers", "fetch");
     assertThat(ComposeTest.list(fetch, "args")).containsExactly("fetch");
-    Map<String, Object> serve = container(pod, "containers", "serve");
+    assertThat(fetch).doesNotContainKey("restartPolicy");
+    Map<String, Object> serve = container(pod, "initContainers", "serve");
     assertThat(ComposeTest.list(serve, "args")).containsExactly("serve");
-    assertProbes(serve);
+    assertNativeSidecar(serve);
     Map<String, Object> app = container(pod, "containers", "app");
     assertThat(mount(app, "models")).containsEntry("readOnly", true);
     assertThat(mount(serve, "models")).doesNotContainKey("readOnly");
@@ -138,15 +143,33 @@ class DeployManifestsTest {
     Manifest warmer = find("node-cache.yaml", "DaemonSet");
     Map<String, Object> warmerPod = warmer.podSpec();
     Map<String, Object> serve = container(warmerPod, "containers", "warmer");
-    assertProbes(serve);
+    assertProbes(serve, "/health/live");
+    assertThat(ComposeTest.list(warmerPod, "tolerations"))
+        .as("the warmer runs on tainted GPU nodes too")
+        .anySatisfy(t -> assertThat(((Map<?, ?>) t).get("key")).isEqualTo("nvidia.com/gpu"));
     String hostPath = hostPath(warmerPod, "models");
     Manifest consumer = find("node-cache.yaml", "Deployment");
     Map<String, Object> consumerPod = consumer.podSpec();
     assertThat(hostPath(consumerPod, "models")).isEqualTo(hostPath);
-    for (Object c : ComposeTest.list(consumerPod, "containers")) {
-      assertThat(mount(cast(c), "models")).containsEntry("readOnly", true);
+    for (String list : List.of("containers", "initContainers")) {
+      for (Object c : ComposeTest.list(consumerPod, list)) {
+        assertThat(mount(cast(c), "models")).containsEntry("readOnly", true);
+      }
     }
-    assertProbes(container(consumerPod, "containers", "serve"));
+    assertNativeSidecar(container(consumerPod, "initContainers", "serve"));
+  }
+
+  @Test
+  void noPodTakesKubernetesServiceLinks() throws IOException {
+    // A Service named modelcache would inject MODELCACHE_PORT=tcp://... into every pod of the
+    // namespace (ConfigLoaderTest checks that the daemon ignores them; the pods do not take them).
+    for (Manifest m : manifests()) {
+      if (m.kind().equals("Deployment") || m.kind().equals("DaemonSet")) {
+        assertThat(m.podSpec())
+            .as(m.file() + " " + m.name())
+            .containsEntry("enableServiceLinks", false);
+      }
+    }
   }
 
   @Test
@@ -193,10 +216,16 @@ class DeployManifestsTest {
     assertThat(output).contains("SUCCESS");
   }
 
-  private static void assertProbes(Map<String, Object> container) {
+  /** An init container kept running, whose start-up gates the app on every model being READY. */
+  private static void assertNativeSidecar(Map<String, Object> container) {
+    assertThat(container).containsEntry("restartPolicy", "Always");
+    assertProbes(container, "/health/ready");
+  }
+
+  private static void assertProbes(Map<String, Object> container, String startupPath) {
     Map<String, Object> port = cast(ComposeTest.list(container, "ports").get(0));
     assertThat(port).containsEntry("containerPort", 8080);
-    assertThat(probePath(container, "startupProbe")).isEqualTo("/health/live");
+    assertThat(probePath(container, "startupProbe")).isEqualTo(startupPath);
     assertThat(probePath(container, "livenessProbe")).isEqualTo("/health/live");
     assertThat(probePath(container, "readinessProbe")).isEqualTo("/health/ready");
     for (String probe : List.of("startupProbe", "livenessProbe", "readinessProbe")) {
