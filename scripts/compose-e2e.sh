@@ -56,6 +56,18 @@ compose build -q >/dev/null
 size=$(docker image inspect -f '{{.Size}}' modelcache:dev)
 step "image built (JAR=context): modelcache:dev $((size / 1000000)) MB"
 
+# From `docker run` to healthy: the image alone, serving its demo models on a fresh volume.
+run_started=$(date +%s.%N)
+single=$(docker run -d --rm "modelcache:dev")
+deadline=$((SECONDS + 120))
+until [ "$(docker inspect -f '{{.State.Health.Status}}' "$single")" = healthy ]; do
+  [ $SECONDS -lt $deadline ] || { docker logs "$single" | tail -20 >&2; docker rm -f "$single" >/dev/null; fail "docker run: not healthy in 120 s"; }
+  sleep 0.2
+done
+to_healthy=$(awk -v t="$(date +%s.%N) - $run_started" 'BEGIN { split(t, a, " - "); printf "%.1f", a[1] - a[2] }')
+docker rm -f "$single" >/dev/null
+step "docker run to healthy: $to_healthy s"
+
 compose up -d >/dev/null 2>&1 || fail "docker-compose up"
 [ "$(state fetch '{{.State.ExitCode}}')" = 0 ] || fail "fetch did not exit 0"
 [ "$(state modelcache '{{.State.Health.Status}}')" = healthy ] || fail "modelcache is not healthy"
@@ -123,4 +135,4 @@ installed=$(find "$volume/local/big/snapshots" -name weights.bin | head -1)
 [ -n "$installed" ] || fail "the large model is not installed"
 [ "$(sha256sum "$installed" | cut -d' ' -f1)" = "$digest" ] || fail "the installed large file does not match its digest"
 step "up again: $resumed, installed and verified"
-echo "compose e2e: passed (image modelcache:dev $((size / 1000000)) MB)"
+echo "compose e2e: passed (image modelcache:dev $((size / 1000000)) MB, docker run to healthy $to_healthy s)"

@@ -67,12 +67,21 @@ class DockerImageTest {
     assertThat(globalArg("JRE_IMAGE")).startsWith("eclipse-temurin:17-jre");
     assertThat(IMAGE.last().from()).isEqualTo("base-${FLAVOR}");
     assertThat(globalArg("FLAVOR")).isEqualTo("cpu");
-    assertThat(copies(IMAGE.last()))
+    // The natives are unpacked in a stage of their own and dropped from the jar there, so that
+    // the image holds one copy of them (a later layer cannot shrink an earlier one).
+    Stage natives = IMAGE.stage("natives");
+    assertThat(copies(natives))
         .anySatisfy(
             copy -> {
               assertThat(copy.flags()).containsEntry("from", "jar");
               assertThat(copy.words()).first().isEqualTo("/src/target/modelcache.jar");
             });
+    assertThat(natives.last("RUN").orElseThrow().args())
+        .contains("modelcache engine --prune-jar /opt/modelcache/modelcache.jar");
+    assertThat(copies(IMAGE.last()))
+        .filteredOn(copy -> "natives".equals(copy.flags().get("from")))
+        .extracting(copy -> copy.words().get(0))
+        .containsExactlyInAnyOrder("/opt/modelcache/djl", "/opt/modelcache/modelcache.jar");
     assertThat(Files.readString(Path.of("pom.xml"))).contains("<finalName>modelcache</finalName>");
     // A '# syntax=' line would pull a frontend image from Docker Hub at every build.
     assertThat(Files.readAllLines(DOCKERFILE)).noneMatch(line -> line.startsWith("# syntax="));
@@ -207,7 +216,13 @@ class DockerImageTest {
       List<String> words = copy.words();
       String target = words.get(words.size() - 1);
       for (String source : words.subList(0, words.size() - 1)) {
-        Path from = "jar".equals(copy.flags().get("from")) ? launcherJar() : Path.of(source);
+        if (source.equals("/opt/modelcache/djl")) {
+          continue; // the natives: here the test JVM's own DJL cache
+        }
+        Path from =
+            source.endsWith("/modelcache.jar") && copy.flags().containsKey("from")
+                ? launcherJar()
+                : Path.of(source);
         Path to =
             target.endsWith("/")
                 ? inside(root, target).resolve(from.getFileName().toString())
