@@ -452,6 +452,16 @@ public final class CacheStore {
     return existing != null && volume.writable(existing);
   }
 
+  /** Usable bytes on the cache's volume, or -1 when it cannot tell. */
+  public long usableBytes() {
+    Path existing = existingAncestor(root);
+    try {
+      return existing == null ? -1 : volume.usableBytes(existing);
+    } catch (IOException e) {
+      return -1;
+    }
+  }
+
   /**
    * Fails before a download when the cache volume has fewer usable bytes than {@code bytesNeeded},
    * naming both; passes when the volume cannot tell (the download then finds out).
