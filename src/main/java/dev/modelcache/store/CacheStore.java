@@ -192,6 +192,7 @@ public final class CacheStore {
     Path target = dir.resolve(checkedSegment(blobName));
     moveAtomically(staged.temp(), target);
     fsyncDirectory(dir);
+    Files.deleteIfExists(RangedPart.stateOf(staged.temp())); // a ranged part's progress
     return new StagedFile(target, staged.size(), staged.sha256(), staged.gitSha1());
   }
 
@@ -233,6 +234,7 @@ public final class CacheStore {
   public void discard(StagedFile staged) {
     try {
       Files.deleteIfExists(staged.temp());
+      Files.deleteIfExists(RangedPart.stateOf(staged.temp()));
     } catch (IOException e) {
       // A leftover temp file is harmless; the caller is already reporting the real failure.
     }

@@ -66,7 +66,7 @@ public final class RangedPart implements AutoCloseable {
     this.temp = temp;
     this.size = size;
     this.resumable = resumable;
-    this.state = temp.resolveSibling(temp.getFileName() + ".state");
+    this.state = stateOf(temp);
     this.channel =
         resumable
             ? FileChannel.open(
@@ -338,8 +338,8 @@ public final class RangedPart implements AutoCloseable {
   @Override
   public void close() throws IOException {
     if (finished) {
-      Files.deleteIfExists(state);
-      return;
+      return; // the state goes with the part (see CacheStore#setAside): a crash between the two
+      // finds the part complete, and checks it instead of fetching it again
     }
     if (resumable && channel.isOpen() && resumed()) {
       try {
@@ -353,6 +353,11 @@ public final class RangedPart implements AutoCloseable {
     channel.close();
     Files.deleteIfExists(temp);
     Files.deleteIfExists(state);
+  }
+
+  /** Where the saved progress of the part at {@code temp} lives. */
+  static Path stateOf(Path temp) {
+    return temp.resolveSibling(temp.getFileName() + ".state");
   }
 
   /** Drops the bytes and the saved progress: the next attempt starts over. */
