@@ -17,6 +17,7 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
+import java.util.zip.CRC32C;
 
 /**
  * A large download written as several byte ranges at once, each at its place in one temporary file,
@@ -110,7 +111,9 @@ public final class RangedPart implements AutoCloseable {
       matches = saved[i] != null;
     }
     if (!matches) {
-      channel.truncate(0);
+      if (channel.size() > 0) {
+        channel.truncate(0);
+      }
       return;
     }
     long onDisk = channel.size();
@@ -118,7 +121,7 @@ public final class RangedPart implements AutoCloseable {
       Region region = regions.get(i);
       long claimed = saved[i][0];
       long durable = saved[i][2];
-      java.util.zip.CRC32C crc = crcOf(region.start, Math.min(claimed, onDisk - region.start));
+      CRC32C crc = crcOf(region.start, Math.min(claimed, onDisk - region.start));
       if (region.start + claimed > onDisk || crc.getValue() != saved[i][1]) {
         claimed = Math.max(0, Math.min(durable, onDisk - region.start));
         crc = crcOf(region.start, claimed);
@@ -151,8 +154,8 @@ public final class RangedPart implements AutoCloseable {
   }
 
   /** The CRC32C of {@code length} bytes of the part from {@code start}, read back from disk. */
-  private java.util.zip.CRC32C crcOf(long start, long length) throws IOException {
-    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+  private CRC32C crcOf(long start, long length) throws IOException {
+    CRC32C crc = new CRC32C();
     ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
     for (long at = start; at < start + length; ) {
       buffer.clear().limit((int) Math.min(buffer.capacity(), start + length - at));
@@ -341,7 +344,7 @@ public final class RangedPart implements AutoCloseable {
       return; // the state goes with the part (see CacheStore#setAside): a crash between the two
       // finds the part complete, and checks it instead of fetching it again
     }
-    if (resumable && channel.isOpen() && resumed()) {
+    if (resumable && channel.isOpen() && written() > 0) {
       try {
         checkpoint();
       } finally {
@@ -376,8 +379,8 @@ public final class RangedPart implements AutoCloseable {
     private final long end;
     private volatile long written;
     private volatile long flushed;
-    private volatile Mark mark = new Mark(0, new java.util.zip.CRC32C().getValue());
-    private java.util.zip.CRC32C crc = new java.util.zip.CRC32C(); // the appending thread's
+    private volatile Mark mark = new Mark(0, new CRC32C().getValue());
+    private CRC32C crc = new CRC32C(); // the appending thread's
     private long saved;
 
     Region(long start, long end) {
@@ -385,7 +388,7 @@ public final class RangedPart implements AutoCloseable {
       this.end = end;
     }
 
-    private void restore(long bytes, long durable, java.util.zip.CRC32C digest) {
+    private void restore(long bytes, long durable, CRC32C digest) {
       written = bytes;
       flushed = Math.min(durable, bytes);
       saved = bytes;

@@ -300,6 +300,17 @@ class ResumeFaultTest {
 
   @Test
   void aFullDiskSaysHowMuchIsNeededLeavesNoEmptyPartAndTheNextFetchWorks() throws Exception {
+    fullDisk(".part");
+  }
+
+  @Test
+  void aFullDiskDuringARangedDownloadLeavesNoEmptyPartOrStateAndTheNextFetchWorks()
+      throws Exception {
+    rangedMinBytes = 64 * 1024;
+    fullDisk(".ranged");
+  }
+
+  private void fullDisk(String partSuffix) throws Exception {
     Path full = Path.of("/dev/full");
     Assumptions.assumeTrue(Files.isWritable(full), "/dev/full (ENOSPC on every write) is missing");
     volume =
@@ -316,7 +327,7 @@ class ResumeFaultTest {
         };
     // every write into this part fails as on a full volume: the real ENOSPC, no root needed
     Files.createDirectories(parts());
-    Files.createSymbolicLink(parts().resolve(WEIGHTS_SHA + ".part"), full);
+    Files.createSymbolicLink(parts().resolve(WEIGHTS_SHA + partSuffix), full);
     assertThatThrownBy(this::fetch)
         .isInstanceOf(StoreException.class)
         .hasMessage(
