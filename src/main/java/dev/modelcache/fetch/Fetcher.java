@@ -4,6 +4,7 @@ import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.source.LimitedInputStream;
 import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.RangeNotSatisfiableException;
 import dev.modelcache.source.RetryableSourceException;
@@ -708,19 +709,17 @@ public final class Fetcher implements AutoCloseable {
                 model.name()
                     + " - "
                     + file.path()
-                    + ": the source has fewer bytes than the "
+                    + ": the source refused a byte range even on a fresh start (HTTP 416): it"
+                    + " has fewer bytes than the "
                     + file.size()
-                    + " it listed ("
-                    + e.getCause().getMessage()
-                    + "); fetch again, and if it persists report it upstream",
+                    + " it listed; fetch again, and if it persists report it upstream",
                 e.getCause());
           }
           log.warn(
-              "{} - {}: {}: the bytes kept from an earlier attempt were dropped; fetching the file"
-                  + " again from its start",
+              "{} - {}: the source refused to resume it (HTTP 416): the bytes kept from an earlier"
+                  + " attempt were dropped; fetching the file again from its start",
               model.name(),
-              file.path(),
-              e.getCause().getMessage());
+              file.path());
           continue;
         }
         try {
@@ -1000,11 +999,12 @@ public final class Fetcher implements AutoCloseable {
         if (before >= end) {
           return; // complete already (kept by an earlier attempt): nothing to ask for
         }
+        // cut off at the bytes asked for: nothing past them reaches the disk
         try (InputStream raw = source.open(model, snapshot, file, before, end);
-            Bounded in = new Bounded(raw, end - before)) {
+            LimitedInputStream in = new LimitedInputStream(raw, end - before)) {
           sink.append(in, progress);
           if (sink.position() >= end) {
-            in.requireEnd(model, file, before, end);
+            requireEnd(in, model, file, before, end);
             return;
           }
           cause =
@@ -1055,87 +1055,36 @@ public final class Fetcher implements AutoCloseable {
     }
   }
 
+  private static final long MAX_EXTRA_COUNTED = 1 << 20;
+
   /**
-   * A response body cut off at the bytes expected of it, so that nothing past them reaches the
-   * disk; {@link #requireEnd} then tells an overlong body from a right one.
+   * Fails when a body cut off at the bytes expected of it goes on past them, naming both sizes (the
+   * extra bytes are read, up to 1 MiB, to say how many came, and dropped).
    */
-  private static final class Bounded extends java.io.FilterInputStream {
-    private static final int MAX_EXTRA_COUNTED = 1 << 20;
-    private long left;
-
-    Bounded(InputStream in, long expected) {
-      super(in);
-      this.left = expected;
+  private static void requireEnd(
+      LimitedInputStream in, ModelConfig model, SourceFile file, long from, long end)
+      throws IOException {
+    long extra = in.overrun(MAX_EXTRA_COUNTED);
+    if (extra == 0) {
+      return;
     }
-
-    @Override
-    public int read() throws IOException {
-      if (left <= 0) {
-        return -1;
-      }
-      int b = super.read();
-      if (b >= 0) {
-        left--;
-      }
-      return b;
-    }
-
-    @Override
-    public int read(byte[] buffer, int off, int len) throws IOException {
-      if (left <= 0) {
-        return -1;
-      }
-      int n = super.read(buffer, off, (int) Math.min(len, left));
-      if (n > 0) {
-        left -= n;
-      }
-      return n;
-    }
-
-    @Override
-    public long skip(long n) throws IOException {
-      long skipped = super.skip(Math.min(n, left));
-      left -= skipped;
-      return skipped;
-    }
-
-    @Override
-    public int available() throws IOException {
-      return (int) Math.min(super.available(), left);
-    }
-
-    /**
-     * Fails when the body goes on past the bytes expected of it, naming both sizes (the extra bytes
-     * are read, up to 1 MiB, to say how many came, and dropped).
-     */
-    void requireEnd(ModelConfig model, SourceFile file, long from, long end) throws IOException {
-      byte[] sink = new byte[8192];
-      long extra = 0;
-      int n;
-      while (extra <= MAX_EXTRA_COUNTED && (n = in.read(sink)) >= 0) {
-        extra += n;
-      }
-      if (extra == 0) {
-        return;
-      }
-      long expected = end - from;
-      boolean whole = from == 0 && end == file.size();
-      throw new Overlong(
-          model.name()
-              + " - "
-              + file.path()
-              + ": the source sent more bytes than expected for "
-              + (whole ? "the file" : "bytes " + from + "-" + (end - 1) + " of the file")
-              + " (expected "
-              + expected
-              + ", received "
-              + (extra > MAX_EXTRA_COUNTED ? "more than " : "")
-              + (expected + extra)
-              + (whole ? "" : "; the file is " + file.size() + " bytes as listed")
-              + "); it was cut off at the expected size and dropped: the source is misbehaving or"
-              + " the file changed since it was listed; fetch again, and if it persists report it"
-              + " upstream");
-    }
+    long expected = end - from;
+    boolean whole = from == 0 && end == file.size();
+    throw new Overlong(
+        model.name()
+            + " - "
+            + file.path()
+            + ": the source sent more bytes than expected for "
+            + (whole ? "the file" : "bytes " + from + "-" + (end - 1) + " of the file")
+            + " (expected "
+            + expected
+            + ", received "
+            + (extra > MAX_EXTRA_COUNTED ? "more than " : "")
+            + (expected + extra)
+            + (whole ? "" : "; the file is " + file.size() + " bytes as listed")
+            + "); it was cut off at the expected size and dropped: the source is misbehaving or"
+            + " the file changed since it was listed; fetch again, and if it persists report it"
+            + " upstream");
   }
 
   /** The source sent more than the bytes asked for: never retried, never written. */

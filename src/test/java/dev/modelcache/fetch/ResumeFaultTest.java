@@ -3,6 +3,7 @@ package dev.modelcache.fetch;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.modelcache.LogCapture;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
@@ -177,7 +178,20 @@ class ResumeFaultTest {
     byte[] wrong = WEIGHTS.clone();
     wrong[wrong.length / 2] ^= 1;
     leavePart(wrong);
-    assertInstalledAndNoPartsLeft(fetch());
+    try (LogCapture log = new LogCapture(Fetcher.class)) {
+      assertInstalledAndNoPartsLeft(fetch());
+      assertThat(log.lines())
+          .contains(
+              "INFO m - model.safetensors: resuming from byte 300000 left by an earlier"
+                  + " attempt (complete: checking it)")
+          .filteredOn(line -> line.startsWith("WARN"))
+          .singleElement()
+          .asString()
+          .startsWith(
+              "WARN m - model.safetensors: the bytes kept from an earlier attempt do not match its"
+                  + " digest (m - model.safetensors: sha256 mismatch: expected "
+                  + WEIGHTS_SHA);
+    }
     assertThat(weightGets()).hasSize(1);
   }
 
@@ -185,7 +199,15 @@ class ResumeFaultTest {
   void a416OnAResumeDropsThePartAndStartsTheFileOver() throws Exception {
     leavePart(Arrays.copyOf(WEIGHTS, 100_000));
     hub.fault(Fault.status(WEIGHTS_SHA, 416, null));
-    assertInstalledAndNoPartsLeft(fetch());
+    try (LogCapture log = new LogCapture(Fetcher.class)) {
+      assertInstalledAndNoPartsLeft(fetch());
+      assertThat(log.lines())
+          .filteredOn(line -> line.startsWith("WARN"))
+          .containsExactly(
+              "WARN m - model.safetensors: the source refused to resume it (HTTP 416): the bytes"
+                  + " kept from an earlier attempt were dropped; fetching the file again from its"
+                  + " start");
+    }
     assertThat(weightGets()).hasSize(2);
     assertThat(sleeps).isEmpty(); // not a retry: a check of what was kept
   }
