@@ -4,7 +4,9 @@ import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.source.LimitedInputStream;
 import dev.modelcache.source.ModelSource;
+import dev.modelcache.source.RangeNotSatisfiableException;
 import dev.modelcache.source.RetryableSourceException;
 import dev.modelcache.source.Snapshot;
 import dev.modelcache.source.SourceException;
@@ -691,43 +693,142 @@ public final class Fetcher implements AutoCloseable {
       }
       Counter bytes = metrics.fetchBytes(model.name(), sourceLabel);
       Transfer transfer = new Transfer(model, source, sourceLabel, snapshot, file);
-      StagedFile copy;
-      if (file.size() >= rangedMinBytes) {
-        copy = downloadRanged(transfer, abort, bytes, key, lock);
-      } else {
-        try (PartFile part =
-            store.part(model, key, file.size(), file.gitSha1() != null ? file.size() : -1, lock)) {
-          if (part.size() > 0) {
-            log.info(
-                "{} - {}: resuming from byte {} left by an earlier attempt",
-                model.name(),
-                file.path(),
-                part.size());
-          }
-          transfer.run(part, file.size(), abort::get, progress(model, abort::get, bytes));
-          if (part.size() != file.size()) {
-            part.delete();
+      // Bytes kept by an earlier attempt are checked, never trusted: when they do not fit the file
+      // (a 416 on the resume, a digest mismatch) they are dropped and the file is fetched once more
+      // from its start, so that no leftover can wedge the cache.
+      for (int attempt = 1; ; attempt++) {
+        Downloaded got;
+        try {
+          got =
+              file.size() >= rangedMinBytes
+                  ? downloadRanged(transfer, abort, bytes, key, lock)
+                  : downloadWhole(transfer, abort, bytes, key, lock);
+        } catch (StalePart e) {
+          if (attempt > 1) {
             throw new SourceException(
                 model.name()
                     + " - "
                     + file.path()
-                    + ": expected "
+                    + ": the source refused a byte range even on a fresh start (HTTP 416): it"
+                    + " has fewer bytes than the "
                     + file.size()
-                    + " bytes, got "
-                    + part.size()
-                    + "; the source changed while fetching");
+                    + " it listed; fetch again, and if it persists report it upstream",
+                e.getCause());
           }
-          copy = part.finish();
+          log.warn(
+              "{} - {}: the source refused to resume it (HTTP 416): the bytes kept from an earlier"
+                  + " attempt were dropped; fetching the file again from its start",
+              model.name(),
+              file.path());
+          continue;
         }
+        try {
+          check(model, file, got.copy());
+        } catch (ChecksumMismatchException e) {
+          store.discard(got.copy());
+          if (got.resumed() && attempt == 1) {
+            log.warn(
+                "{} - {}: the bytes kept from an earlier attempt do not match its digest ({}):"
+                    + " dropped; fetching the file again from its start",
+                model.name(),
+                file.path(),
+                e.getMessage());
+            continue;
+          }
+          throw e;
+        }
+        return store.setAside(model, got.copy(), hub ? file.etag() : got.copy().sha256());
+      }
+    }
+  }
+
+  /** A downloaded file and whether it began with bytes kept by an earlier attempt. */
+  private record Downloaded(StagedFile copy, boolean resumed) {}
+
+  /** Thrown (its part already dropped) when the source refused to resume a part: HTTP 416. */
+  private static final class StalePart extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    StalePart(RangeNotSatisfiableException cause) {
+      super(cause.getMessage(), cause);
+    }
+  }
+
+  /** One file in one stream, into a part that survives the process. */
+  private Downloaded downloadWhole(
+      Transfer transfer, AtomicBoolean abort, Counter bytes, String key, BlobLock lock)
+      throws IOException, InterruptedException {
+    ModelConfig model = transfer.model();
+    SourceFile file = transfer.file();
+    try (PartFile part =
+        store.part(model, key, file.size(), file.gitSha1() != null ? file.size() : -1, lock)) {
+      boolean resumed = part.size() > 0;
+      if (resumed) {
+        log.info(
+            "{} - {}: resuming from byte {} left by an earlier attempt{}",
+            model.name(),
+            file.path(),
+            part.size(),
+            part.size() == file.size() ? " (complete: checking it)" : "");
       }
       try {
-        check(model, file, copy);
-      } catch (IOException e) {
-        store.discard(copy);
+        transfer.run(part, file.size(), abort::get, progress(model, abort::get, bytes));
+      } catch (RangeNotSatisfiableException e) {
+        part.delete();
+        throw new StalePart(e);
+      } catch (Overlong e) {
+        part.delete();
         throw e;
+      } catch (StoreException e) {
+        throw diskFull(model, file, e, file.size() - part.size());
       }
-      return store.setAside(model, copy, hub ? file.etag() : copy.sha256());
+      if (part.size() != file.size()) {
+        part.delete();
+        throw new SourceException(
+            model.name()
+                + " - "
+                + file.path()
+                + ": expected "
+                + file.size()
+                + " bytes, got "
+                + part.size()
+                + "; the source changed while fetching");
+      }
+      return new Downloaded(part.finish(), resumed);
     }
+  }
+
+  /**
+   * A write to the volume failed: when it is full, says how many bytes are missing and what to do
+   * (the bytes written stay for the next fetch).
+   */
+  private StoreException diskFull(ModelConfig model, SourceFile file, StoreException e, long left) {
+    long usable = store.usableBytes();
+    String cause = String.valueOf(e.getCause() != null ? e.getCause().getMessage() : "");
+    boolean full =
+        cause.contains("No space left")
+            || cause.contains("Disk quota exceeded")
+            || (usable >= 0 && usable < left);
+    if (!full) {
+      return e;
+    }
+    return new StoreException(
+        model.name()
+            + " - "
+            + file.path()
+            + ": the cache volume is full ("
+            + cause
+            + "): "
+            + left
+            + " bytes ("
+            + human(left)
+            + ") of it still to write, "
+            + (usable < 0 ? "unknown" : usable + " bytes (" + human(usable) + ")")
+            + " free at "
+            + store.root()
+            + "; free space (modelcache gc --delete) or grow the volume, then fetch again: what was"
+            + " written is kept and the download resumes",
+        e);
   }
 
   private final AtomicBoolean warnedNoLocks = new AtomicBoolean();
@@ -753,13 +854,22 @@ public final class Fetcher implements AutoCloseable {
   }
 
   /** Several ranges at once into one file, hashed in order behind the written frontier. */
-  private StagedFile downloadRanged(
+  private Downloaded downloadRanged(
       Transfer transfer, AtomicBoolean abort, Counter bytes, String key, BlobLock lock)
       throws IOException, InterruptedException {
     SourceFile file = transfer.file();
     int parts = (int) Math.min(RANGES, Math.max(2, file.size() / (rangedMinBytes / 2)));
     try (RangedPart part =
         store.rangedPart(transfer.model(), key, file.size(), parts, file.gitSha1() != null, lock)) {
+      boolean resumed = part.resumed();
+      if (resumed) {
+        log.info(
+            "{} - {}: resuming {} of {} bytes left by an earlier attempt",
+            transfer.model().name(),
+            file.path(),
+            part.written(),
+            file.size());
+      }
       AtomicBoolean stop = new AtomicBoolean();
       BooleanSupplier stopped = () -> stop.get() || abort.get();
       LongConsumer progress = progress(transfer.model(), stopped, bytes);
@@ -790,7 +900,15 @@ public final class Fetcher implements AutoCloseable {
       }
       awaitAll(running);
       Exception first = failure.get();
-      if (first instanceof IOException io) {
+      if (first instanceof RangeNotSatisfiableException stale) {
+        part.delete();
+        throw new StalePart(stale);
+      } else if (first instanceof Overlong overlong) {
+        part.delete();
+        throw overlong;
+      } else if (first instanceof StoreException store) {
+        throw diskFull(transfer.model(), file, store, file.size() - part.written());
+      } else if (first instanceof IOException io) {
         throw io;
       } else if (first instanceof InterruptedException interrupted) {
         throw interrupted;
@@ -803,7 +921,7 @@ public final class Fetcher implements AutoCloseable {
       if (hashFailure != null) {
         throw hashFailure;
       }
-      return part.finish();
+      return new Downloaded(part.finish(), resumed);
     }
   }
 
@@ -878,9 +996,15 @@ public final class Fetcher implements AutoCloseable {
         }
         IOException cause;
         long before = sink.position();
-        try (InputStream in = source.open(model, snapshot, file, before, end)) {
+        if (before >= end) {
+          return; // complete already (kept by an earlier attempt): nothing to ask for
+        }
+        // cut off at the bytes asked for: nothing past them reaches the disk
+        try (InputStream raw = source.open(model, snapshot, file, before, end);
+            LimitedInputStream in = new LimitedInputStream(raw, end - before)) {
           sink.append(in, progress);
           if (sink.position() >= end) {
+            requireEnd(in, model, file, before, end);
             return;
           }
           cause =
@@ -928,6 +1052,47 @@ public final class Fetcher implements AutoCloseable {
             backoff.maxAttempts());
         sleeper.sleep(wait);
       }
+    }
+  }
+
+  private static final long MAX_EXTRA_COUNTED = 1 << 20;
+
+  /**
+   * Fails when a body cut off at the bytes expected of it goes on past them, naming both sizes (the
+   * extra bytes are read, up to 1 MiB, to say how many came, and dropped).
+   */
+  private static void requireEnd(
+      LimitedInputStream in, ModelConfig model, SourceFile file, long from, long end)
+      throws IOException {
+    long extra = in.overrun(MAX_EXTRA_COUNTED);
+    if (extra == 0) {
+      return;
+    }
+    long expected = end - from;
+    boolean whole = from == 0 && end == file.size();
+    throw new Overlong(
+        model.name()
+            + " - "
+            + file.path()
+            + ": the source sent more bytes than expected for "
+            + (whole ? "the file" : "bytes " + from + "-" + (end - 1) + " of the file")
+            + " (expected "
+            + expected
+            + ", received "
+            + (extra > MAX_EXTRA_COUNTED ? "more than " : "")
+            + (expected + extra)
+            + (whole ? "" : "; the file is " + file.size() + " bytes as listed")
+            + "); it was cut off at the expected size and dropped: the source is misbehaving or"
+            + " the file changed since it was listed; fetch again, and if it persists report it"
+            + " upstream");
+  }
+
+  /** The source sent more than the bytes asked for: never retried, never written. */
+  private static final class Overlong extends SourceException {
+    private static final long serialVersionUID = 1L;
+
+    Overlong(String message) {
+      super(message);
     }
   }
 

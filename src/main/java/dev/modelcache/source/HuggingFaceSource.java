@@ -121,6 +121,20 @@ public final class HuggingFaceSource implements ModelSource {
         for (JsonNode entry : entries) {
           if ("file".equals(entry.path("type").asText())) {
             String path = entry.path("path").asText();
+            if (SourceFile.escapes(path)) {
+              // refused before any request: resolving it would ask the Hub for another URL
+              throw new SourceException(
+                  model.name()
+                      + " - refusing the Hub's file list of "
+                      + repo
+                      + " at "
+                      + commit
+                      + ": file path '"
+                      + path.replaceAll("\\p{Cntrl}", "?")
+                      + "' is absolute or has '..', '.' or empty segments or control characters, and"
+                      + " could escape the model's folder; nothing was downloaded: report it to the"
+                      + " repository's owner or the Hub's operator");
+            }
             if (patterns.matches(path)) {
               paths.add(path);
             }
@@ -378,6 +392,15 @@ public final class HuggingFaceSource implements ModelSource {
               + what
               + (serverMessage == null ? "" : " (" + truncate(serverMessage) + ")"),
           retryAfter(response));
+    }
+    if (status == 416) {
+      return new RangeNotSatisfiableException(
+          name
+              + "the Hub has no bytes in the range asked for "
+              + what
+              + " (HTTP 416, "
+              + response.header("Content-Range", "no Content-Range")
+              + ")");
     }
     boolean token = config.token() != null;
     return new SourceException(

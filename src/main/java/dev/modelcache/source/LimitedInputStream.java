@@ -4,11 +4,14 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 
-/** Reads at most {@code limit} bytes of a stream: the end of a byte range. */
-final class LimitedInputStream extends FilterInputStream {
+/**
+ * Reads at most {@code limit} bytes of a stream: the end of a byte range, or all a download may
+ * write (see {@link #overrun}).
+ */
+public final class LimitedInputStream extends FilterInputStream {
   private long left;
 
-  LimitedInputStream(InputStream in, long limit) {
+  public LimitedInputStream(InputStream in, long limit) {
     super(in);
     this.left = limit;
   }
@@ -47,5 +50,18 @@ final class LimitedInputStream extends FilterInputStream {
   @Override
   public int available() throws IOException {
     return (int) Math.min(super.available(), left);
+  }
+
+  /**
+   * Once the limit is reached, how many bytes the stream still has past it, counted (and dropped)
+   * up to a little over {@code most}: 0 when it ends right at the limit.
+   */
+  public long overrun(long most) throws IOException {
+    byte[] sink = new byte[8192];
+    long extra = 0;
+    for (int n; extra <= most && (n = in.read(sink)) >= 0; ) {
+      extra += n;
+    }
+    return extra;
   }
 }

@@ -415,15 +415,7 @@ public final class S3Source implements ModelSource, AutoCloseable {
 
   private static String checkPath(ModelConfig model, String prefix, String path)
       throws SourceException {
-    boolean bad =
-        path.isEmpty()
-            || path.startsWith("/")
-            || path.contains("\\")
-            || path.chars().anyMatch(c -> c < 0x20);
-    for (String segment : path.split("/", -1)) {
-      bad |= segment.isEmpty() || segment.equals(".") || segment.equals("..");
-    }
-    if (bad) {
+    if (SourceFile.escapes(path)) {
       throw new SourceException(
           model.name()
               + " - refusing S3 key '"
@@ -526,6 +518,15 @@ public final class S3Source implements ModelSource, AutoCloseable {
               ? ""
               : s3.awsErrorDetails().errorCode();
       String said = (code.isEmpty() ? "" : code + ", ") + "HTTP " + status;
+      if (status == 416 || code.equals("InvalidRange")) {
+        return new RangeNotSatisfiableException(
+            model.name()
+                + " - "
+                + what
+                + ": the store has no bytes in the range asked ("
+                + said
+                + ")");
+      }
       if (code.equals("SlowDown")
           || status == 503
           || status == 500

@@ -36,4 +36,20 @@ public record SourceFile(
   public boolean vouched() {
     return sha256 != null || gitSha1 != null;
   }
+
+  /**
+   * Whether a listed path could leave the model's folder (absolute, {@code ..}, {@code .} or empty
+   * segments, backslashes, control characters): such a listing is refused before any download.
+   */
+  static boolean escapes(String path) {
+    boolean bad =
+        path.isEmpty()
+            || path.startsWith("/")
+            || path.contains("\\")
+            || path.chars().anyMatch(c -> c < 0x20);
+    for (String segment : path.split("/", -1)) {
+      bad |= segment.isEmpty() || segment.equals(".") || segment.equals("..");
+    }
+    return bad;
+  }
 }

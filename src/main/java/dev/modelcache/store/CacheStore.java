@@ -192,6 +192,7 @@ public final class CacheStore {
     Path target = dir.resolve(checkedSegment(blobName));
     moveAtomically(staged.temp(), target);
     fsyncDirectory(dir);
+    Files.deleteIfExists(RangedPart.stateOf(staged.temp())); // a ranged part's progress
     return new StagedFile(target, staged.size(), staged.sha256(), staged.gitSha1());
   }
 
@@ -233,6 +234,7 @@ public final class CacheStore {
   public void discard(StagedFile staged) {
     try {
       Files.deleteIfExists(staged.temp());
+      Files.deleteIfExists(RangedPart.stateOf(staged.temp()));
     } catch (IOException e) {
       // A leftover temp file is harmless; the caller is already reporting the real failure.
     }
@@ -450,6 +452,16 @@ public final class CacheStore {
   public boolean writable() {
     Path existing = existingAncestor(root);
     return existing != null && volume.writable(existing);
+  }
+
+  /** Usable bytes on the cache's volume, or -1 when it cannot tell. */
+  public long usableBytes() {
+    Path existing = existingAncestor(root);
+    try {
+      return existing == null ? -1 : volume.usableBytes(existing);
+    } catch (IOException e) {
+      return -1;
+    }
   }
 
   /**

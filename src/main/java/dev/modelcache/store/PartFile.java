@@ -124,15 +124,15 @@ public final class PartFile implements ByteSink, AutoCloseable {
   }
 
   /**
-   * Closes the file. A resumable part keeps its bytes for the next attempt (see {@link #delete()});
-   * a throwaway one is deleted unless {@link #finish()} handed it over.
+   * Closes the file. A resumable part keeps its bytes, if any, for the next attempt (see {@link
+   * #delete()}); a throwaway one is deleted unless {@link #finish()} handed it over.
    */
   @Override
   public void close() throws IOException {
     if (!finished) {
       channel.close();
-      if (!keep) {
-        Files.deleteIfExists(temp);
+      if (!keep || size == 0) {
+        Files.deleteIfExists(temp); // nothing to resume from: no empty part is left behind
       }
     }
   }

@@ -17,15 +17,28 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
+import java.util.zip.CRC32C;
 
 /**
  * A large download written as several byte ranges at once, each at its place in one temporary file,
  * while {@link #hash} computes the file's digests in order right behind the written frontier
  * (reading back what the page cache still holds), so hashing overlaps the transfer instead of
- * following it. Each {@link Region} resumes on its own after a cut.
+ * following it. Each {@link Region} resumes on its own after a cut, and after a crash from the
+ * progress saved in a {@code .state} file beside the part.
+ *
+ * <p>The state file is rewritten (temp file, atomic rename) every {@link #SAVE_EVERY} bytes of a
+ * range, without an fsync, so that a {@code kill -9} costs at most that much per range. What it
+ * claims is checked before it is believed: each range's line carries the CRC32C of the bytes it
+ * claims, recomputed from the disk on restart, and the offset up to which the bytes were fsynced
+ * before that line was written, the fallback when the claim does not hold (a power loss that lost
+ * page-cache bytes). A saved offset therefore never makes unwritten bytes count as downloaded.
  */
 public final class RangedPart implements AutoCloseable {
   private static final long FLUSH_EVERY = 128L << 20;
+
+  /** A range's progress is saved at least this often (bytes). */
+  static final long SAVE_EVERY = 256L << 10;
+
   private final Path temp;
   private final long size;
   private final FileChannel channel;
@@ -46,15 +59,15 @@ public final class RangedPart implements AutoCloseable {
 
   /**
    * @param resumable keep the part and a {@code .state} file beside it (each range's bytes written,
-   *     saved after each write-back) when the download stops, and take them up again when they
-   *     match
+   *     saved every {@link #SAVE_EVERY} bytes) when the download stops, and take them up again when
+   *     they match
    */
   RangedPart(Path temp, long size, int parts, boolean gitBlob, boolean resumable)
       throws IOException {
     this.temp = temp;
     this.size = size;
     this.resumable = resumable;
-    this.state = temp.resolveSibling(temp.getFileName() + ".state");
+    this.state = stateOf(temp);
     this.channel =
         resumable
             ? FileChannel.open(
@@ -81,54 +94,157 @@ public final class RangedPart implements AutoCloseable {
 
   /**
    * Takes up the ranges' progress saved by an earlier attempt, when it describes this same
-   * download.
+   * download: each range from the bytes its CRC32C vouches for, else from its fsynced offset. A
+   * state file that is missing, empty, unreadable or for another layout starts the file over.
    */
   private void restoreState() throws IOException {
-    List<String> lines = Files.exists(state) ? Files.readAllLines(state) : List.of();
+    List<String> lines;
+    try {
+      lines = Files.exists(state) ? Files.readAllLines(state) : List.of();
+    } catch (IOException e) {
+      lines = List.of(); // unreadable: start over
+    }
+    long[][] saved = new long[regions.size()][];
     boolean matches = lines.size() == regions.size() + 1 && lines.get(0).equals("size " + size);
     for (int i = 0; matches && i < regions.size(); i++) {
-      String[] parts = lines.get(i + 1).split(" ");
-      Region region = regions.get(i);
-      matches =
-          parts.length == 3
-              && Long.parseLong(parts[0]) == region.start
-              && Long.parseLong(parts[1]) == region.end
-              && Long.parseLong(parts[2]) <= region.end - region.start;
-      if (matches) {
-        region.written = Long.parseLong(parts[2]);
-        region.flushed = region.written;
-      }
+      saved[i] = parseLine(lines.get(i + 1), regions.get(i));
+      matches = saved[i] != null;
     }
     if (!matches) {
-      regions.forEach(r -> r.written = 0);
-      channel.truncate(0);
+      if (channel.size() > 0) {
+        channel.truncate(0);
+      }
+      return;
+    }
+    long onDisk = channel.size();
+    for (int i = 0; i < regions.size(); i++) {
+      Region region = regions.get(i);
+      long claimed = saved[i][0];
+      long durable = saved[i][2];
+      CRC32C crc = crcOf(region.start, Math.min(claimed, onDisk - region.start));
+      if (region.start + claimed > onDisk || crc.getValue() != saved[i][1]) {
+        claimed = Math.max(0, Math.min(durable, onDisk - region.start));
+        crc = crcOf(region.start, claimed);
+      }
+      region.restore(claimed, durable, crc);
     }
   }
 
+  /** {@code start end written crc32c durable}, or null when it does not fit {@code region}. */
+  private static long[] parseLine(String line, Region region) {
+    String[] parts = line.split(" ");
+    if (parts.length != 5) {
+      return null;
+    }
+    try {
+      long written = Long.parseLong(parts[2]);
+      long crc = Long.parseLong(parts[3]);
+      long durable = Long.parseLong(parts[4]);
+      boolean fits =
+          Long.parseLong(parts[0]) == region.start
+              && Long.parseLong(parts[1]) == region.end
+              && written >= 0
+              && written <= region.end - region.start
+              && durable >= 0
+              && durable <= written;
+      return fits ? new long[] {written, crc, durable} : null;
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
+  /** The CRC32C of {@code length} bytes of the part from {@code start}, read back from disk. */
+  private CRC32C crcOf(long start, long length) throws IOException {
+    CRC32C crc = new CRC32C();
+    ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
+    for (long at = start; at < start + length; ) {
+      buffer.clear().limit((int) Math.min(buffer.capacity(), start + length - at));
+      int n = channel.read(buffer, at);
+      if (n <= 0) {
+        break;
+      }
+      buffer.flip();
+      crc.update(buffer);
+      at += n;
+    }
+    return crc;
+  }
+
+  /** Bytes written so far, all ranges together. */
+  public long written() {
+    return regions.stream().mapToLong(r -> r.written).sum();
+  }
+
+  /** Whether bytes saved by an earlier attempt were taken up. */
+  public boolean resumed() {
+    return regions.stream().anyMatch(r -> r.written > 0);
+  }
+
   /**
-   * Saves each range's progress; called only after a write-back, so it never claims unwritten
-   * bytes.
+   * Saves each range's progress (temp file, atomic rename); with {@code sync} the state file is
+   * fsynced too. Each range's line holds its bytes written with their CRC32C, and its offset
+   * fsynced before this call.
    */
-  private synchronized void saveState() throws IOException {
+  private synchronized void saveState(boolean sync) throws IOException {
     if (!resumable) {
       return;
     }
     StringBuilder text = new StringBuilder("size " + size + "\n");
     for (Region region : regions) {
+      Mark mark = region.mark;
       text.append(region.start)
           .append(' ')
           .append(region.end)
           .append(' ')
-          .append(region.flushed)
+          .append(mark.written())
+          .append(' ')
+          .append(mark.crc())
+          .append(' ')
+          .append(Math.min(region.flushed, mark.written()))
           .append('\n');
     }
     Path tempState = state.resolveSibling(state.getFileName() + ".tmp");
-    Files.writeString(tempState, text);
-    Files.move(
-        tempState,
-        state,
-        java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    try {
+      try (FileChannel out =
+          FileChannel.open(
+              tempState,
+              StandardOpenOption.CREATE,
+              StandardOpenOption.TRUNCATE_EXISTING,
+              StandardOpenOption.WRITE)) {
+        ByteBuffer bytes = ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.US_ASCII));
+        while (bytes.hasRemaining()) {
+          out.write(bytes);
+        }
+        if (sync) {
+          out.force(true);
+        }
+      }
+      Files.move(
+          tempState,
+          state,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      Files.deleteIfExists(tempState); // the last complete state file stays
+      throw new StoreException("cannot save the progress of " + temp + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Writes back every range's bytes, then saves the progress: the offsets marked fsynced are true
+   * after a power loss too.
+   */
+  private synchronized void checkpoint() throws IOException {
+    Mark[] marks = regions.stream().map(r -> r.mark).toArray(Mark[]::new);
+    try {
+      channel.force(false);
+    } catch (IOException e) {
+      throw new StoreException("cannot write back " + temp + ": " + e.getMessage(), e);
+    }
+    for (int i = 0; i < marks.length; i++) {
+      regions.get(i).flushed = marks[i].written();
+    }
+    saveState(true);
   }
 
   /** The ranges to download, in file order, covering the whole file. */
@@ -225,19 +341,26 @@ public final class RangedPart implements AutoCloseable {
   @Override
   public void close() throws IOException {
     if (finished) {
-      Files.deleteIfExists(state);
+      return; // the state goes with the part (see CacheStore#setAside): a crash between the two
+      // finds the part complete, and checks it instead of fetching it again
+    }
+    if (resumable && channel.isOpen() && written() > 0) {
+      try {
+        checkpoint();
+      } finally {
+        channel.close();
+      }
       return;
     }
-    if (resumable && channel.isOpen()) {
-      channel.force(false);
-      regions.forEach(r -> r.flushed = r.written);
-      saveState();
-      channel.close();
-      return;
-    }
+    // nothing written (or not resumable): no empty part or state file is left behind
     channel.close();
     Files.deleteIfExists(temp);
     Files.deleteIfExists(state);
+  }
+
+  /** Where the saved progress of the part at {@code temp} lives. */
+  static Path stateOf(Path temp) {
+    return temp.resolveSibling(temp.getFileName() + ".state");
   }
 
   /** Drops the bytes and the saved progress: the next attempt starts over. */
@@ -248,15 +371,29 @@ public final class RangedPart implements AutoCloseable {
   }
 
   /** One byte range {@code [start, end)}, written in order from {@code start}. */
+  /** A range's bytes written and the CRC32C of them, published together. */
+  private record Mark(long written, long crc) {}
+
   public final class Region implements ByteSink {
     private final long start;
     private final long end;
     private volatile long written;
     private volatile long flushed;
+    private volatile Mark mark = new Mark(0, new CRC32C().getValue());
+    private CRC32C crc = new CRC32C(); // the appending thread's
+    private long saved;
 
     Region(long start, long end) {
       this.start = start;
       this.end = end;
+    }
+
+    private void restore(long bytes, long durable, CRC32C digest) {
+      written = bytes;
+      flushed = Math.min(durable, bytes);
+      saved = bytes;
+      crc = digest;
+      mark = new Mark(bytes, digest.getValue());
     }
 
     public long end() {
@@ -287,17 +424,20 @@ public final class RangedPart implements AutoCloseable {
         } catch (IOException e) {
           throw new StoreException("cannot write " + temp + ": " + e.getMessage(), e);
         }
+        crc.update(buffer, 0, n);
         written += n;
+        mark = new Mark(written, crc.getValue());
         signal();
-        progress.accept(n);
         if (written - flushed >= FLUSH_EVERY) {
           // write back as the transfer goes on, so the final fsync has little left to do (the other
           // ranges and the hash keep going meanwhile), and record how far it got for a restart
-          long reached = written;
-          channel.force(false);
-          flushed = reached;
-          saveState();
+          checkpoint();
+          saved = written;
+        } else if (written - saved >= SAVE_EVERY || written == end - start) {
+          saveState(false); // a kill -9 loses at most SAVE_EVERY bytes of this range
+          saved = written;
         }
+        progress.accept(n);
       }
     }
   }

@@ -248,7 +248,12 @@ public final class FakeHub implements AutoCloseable {
       /**
        * A Content-Length {@code afterBytes} bytes larger than the body, then the body, then close.
        */
-      HUGE_LENGTH
+      HUGE_LENGTH,
+      /**
+       * The body, then {@code afterBytes} more bytes, with a Content-Length that counts them: a
+       * server sending more than it listed.
+       */
+      OVERLONG
     }
 
     public Fault {
@@ -256,7 +261,8 @@ public final class FakeHub implements AutoCloseable {
       if (kind == Kind.STATUS && (status < 200 || status > 599)) {
         throw new IllegalArgumentException("status (" + status + ") must be in 200..599");
       }
-      if ((kind == Kind.CUT_BODY || kind == Kind.HUGE_LENGTH) && afterBytes < 0) {
+      if ((kind == Kind.CUT_BODY || kind == Kind.HUGE_LENGTH || kind == Kind.OVERLONG)
+          && afterBytes < 0) {
         throw new IllegalArgumentException("afterBytes (" + afterBytes + ") must not be negative");
       }
       if (kind == Kind.SLOW && afterBytes < 1) {
@@ -288,6 +294,11 @@ public final class FakeHub implements AutoCloseable {
     /** Declares {@code extraBytes} more than it sends, then drops the connection. */
     public static Fault hugeLength(String pathContains, long extraBytes) {
       return new Fault(pathContains, Kind.HUGE_LENGTH, 0, null, extraBytes);
+    }
+
+    /** Sends {@code extraBytes} bytes past the body, declared in its Content-Length. */
+    public static Fault overlong(String pathContains, long extraBytes) {
+      return new Fault(pathContains, Kind.OVERLONG, 0, null, extraBytes);
     }
 
     /** Whether the fault is taken before routing (a status or redirect) rather than by a body. */
@@ -332,6 +343,22 @@ public final class FakeHub implements AutoCloseable {
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
+    }
+
+    /**
+     * Stages a file under any path, even one that leaves the repository ({@code ../x}, {@code /x}):
+     * what a hostile or broken Hub could list.
+     */
+    public synchronized Repo hostileFile(String path, byte[] content) {
+      staged.put(
+          path,
+          new Entry(
+              path,
+              new BytesContent(content.clone()),
+              gitBlobSha1(new BytesContent(content)),
+              null,
+              0));
+      return this;
     }
 
     public synchronized Repo delete(String path) {
@@ -951,9 +978,23 @@ public final class FakeHub implements AutoCloseable {
     Fault fault = status / 100 == 2 ? takeFault(recorded, false) : null;
     Fault.Kind kind = fault == null ? null : fault.kind();
     exchange.sendResponseHeaders(
-        status, kind == Fault.Kind.HUGE_LENGTH ? length + fault.afterBytes() : length);
+        status,
+        kind == Fault.Kind.HUGE_LENGTH || kind == Fault.Kind.OVERLONG
+            ? length + fault.afterBytes()
+            : length);
     OutputStream out = exchange.getResponseBody();
     try (InputStream in = content.open(offset)) {
+      if (kind == Fault.Kind.OVERLONG) {
+        copy(in, out, length, -1, 0);
+        byte[] extra = new byte[(int) Math.min(CHUNK, fault.afterBytes())];
+        java.util.Arrays.fill(extra, (byte) 'x');
+        for (long left = fault.afterBytes(); left > 0; left -= extra.length) {
+          out.write(extra, 0, (int) Math.min(extra.length, left));
+          bodyBytes.addAndGet(Math.min(extra.length, left));
+        }
+        out.close();
+        return;
+      }
       if (kind == Fault.Kind.CUT_BODY || kind == Fault.Kind.HUGE_LENGTH) {
         copy(
             in,
