@@ -28,7 +28,8 @@ timeout 5 docker info >/dev/null 2>&1 || skip "no Docker engine answers (start d
 work=$(mktemp -d)
 compose() { docker-compose -p "$project" "$@"; }
 cleanup() {
-  compose -f compose.yaml -f "$work/big.yaml" down -v --remove-orphans >/dev/null 2>&1 || true
+  [ -z "${single:-}" ] || docker rm -f "$single" >/dev/null 2>&1 || true
+  compose down -v --remove-orphans >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -52,13 +53,13 @@ docker/base-images.sh
 step "base images (debootstrap, once per engine)"
 mvn -B -o -q -Pquick,linux-x86_64 package
 step "jar (mvn -Pquick,linux-x86_64 package, $(du -m target/modelcache.jar | cut -f1) MiB)"
-compose build -q >/dev/null
+build_log=$(compose build -q 2>&1) || fail "docker-compose build: $build_log"
 size=$(docker image inspect -f '{{.Size}}' modelcache:dev)
 step "image built (JAR=context): modelcache:dev $((size / 1000000)) MB"
 
 # From `docker run` to healthy: the image alone, serving its demo models on a fresh volume.
 run_started=$(date +%s.%N)
-single=$(docker run -d --rm "modelcache:dev")
+single=$(docker run -d "modelcache:dev")
 deadline=$((SECONDS + 120))
 until [ "$(docker inspect -f '{{.State.Health.Status}}' "$single")" = healthy ]; do
   [ $SECONDS -lt $deadline ] || { docker logs "$single" | tail -20 >&2; docker rm -f "$single" >/dev/null; fail "docker run: not healthy in 120 s"; }
@@ -66,9 +67,10 @@ until [ "$(docker inspect -f '{{.State.Health.Status}}' "$single")" = healthy ];
 done
 to_healthy=$(awk -v t="$(date +%s.%N) - $run_started" 'BEGIN { split(t, a, " - "); printf "%.1f", a[1] - a[2] }')
 docker rm -f "$single" >/dev/null
+single=
 step "docker run to healthy: $to_healthy s"
 
-compose up -d >/dev/null 2>&1 || fail "docker-compose up"
+up_log=$(compose up -d 2>&1) || fail "docker-compose up: $up_log"
 [ "$(state fetch '{{.State.ExitCode}}')" = 0 ] || fail "fetch did not exit 0"
 [ "$(state modelcache '{{.State.Health.Status}}')" = healthy ] || fail "modelcache is not healthy"
 step "up: fetch exited 0, modelcache healthy"
@@ -87,16 +89,26 @@ fi
 grep -q 'Read-only file system' <<<"$out" || fail "the app's write failed for another reason: $out"
 step "app's /models is read-only"
 
+# OpenShift runs the image as an arbitrary uid in group 0: it must be able to add a model beside ours.
+mkdir -p "$work/big" "$work/config"
+cat >"$work/config/other-uid.yaml" <<YAML
+models:
+  - name: digits-other-uid
+    source: file:/opt/modelcache/models/digits
+YAML
+compose run --rm --no-deps -T --user 4242:0 -v "$work/config:/e2e:ro" -e MODELCACHE_CONFIG=/e2e/other-uid.yaml \
+  fetch fetch >"$work/other-uid.log" 2>&1 || fail "uid 4242 (group 0) could not add a model: $(tail -5 "$work/other-uid.log")"
+step "uid 4242 of group 0 adds a model in the same volume"
+
 compose down >/dev/null 2>&1
-compose up -d >/dev/null 2>&1 || fail "docker-compose up (again)"
+up_log=$(compose up -d 2>&1) || fail "docker-compose up (again): $up_log"
 fetch_log=$(compose logs --no-color fetch)
 grep -q 'fetching' <<<"$fetch_log" && fail "the second up fetched again: $fetch_log"
 [ "$(grep -c 'all in the cache' <<<"$fetch_log")" -ge 2 ] || fail "the second fetch did not reuse the volume: $fetch_log"
 [ "$(state modelcache '{{.State.Health.Status}}')" = healthy ] || fail "modelcache is not healthy after down/up"
 step "down, up: volume reused, nothing fetched, healthy"
 
-# A large local model, fetched by the fetch service with a fifth of a CPU so that it is still running when killed.
-mkdir -p "$work/big" "$work/config"
+# A large local model, fetched by the fetch service with a quarter of a CPU so that it is still running when killed.
 head -c $((big_mib << 20)) /dev/urandom >"$work/big/weights.bin"
 digest=$(sha256sum "$work/big/weights.bin" | cut -d' ' -f1)
 cat >"$work/config/big.yaml" <<YAML
@@ -129,7 +141,7 @@ docker kill "$(container fetch)" >/dev/null
 step "docker kill mid-fetch ($(du -sm "$volume/.modelcache/parts" | cut -f1) MiB of $big_mib on the volume)"
 compose -f compose.yaml -f "$work/big.yaml" up --no-deps --no-build fetch >/dev/null 2>&1 || true
 [ "$(state fetch '{{.State.ExitCode}}')" = 0 ] || fail "the fetch after the kill did not exit 0"
-resumed=$(compose logs --no-color fetch | grep -oiE 'resum[^(]*' | tail -1 || true)
+resumed=$(compose logs --no-color fetch | grep -oE 'resuming [0-9]+ of [0-9]+ bytes|resuming from byte [0-9]+' | tail -1 || true)
 [ -n "$resumed" ] || fail "the fetch after the kill did not resume: $(compose logs --no-color --tail=20 fetch)"
 installed=$(find "$volume/local/big/snapshots" -name weights.bin | head -1)
 [ -n "$installed" ] || fail "the large model is not installed"
