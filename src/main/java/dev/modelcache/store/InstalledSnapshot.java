@@ -15,6 +15,14 @@ public record InstalledSnapshot(String id, Path dir, List<InstalledFile> files) 
     files = List.copyOf(files);
   }
 
+  /**
+   * The cache root: a snapshot folder is always {@code {root}/{hub,local,s3}/{repository}/
+   * snapshots/{id}}.
+   */
+  public Path root() {
+    return dir.getParent().getParent().getParent().getParent();
+  }
+
   public long totalBytes() {
     return files.stream().mapToLong(InstalledFile::size).sum();
   }
