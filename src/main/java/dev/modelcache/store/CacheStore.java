@@ -478,7 +478,10 @@ public final class CacheStore {
         throw new StoreException(leavesTheCache(at, real, root), null);
       }
       throw new StoreException(
-          at + " is a symlink to " + real + ": a snapshot's folders must be folders of its own",
+          at
+              + " is a symlink to "
+              + real
+              + ": the folders of a snapshot must be folders of the cache, not links to other ones",
           null);
     }
   }
