@@ -104,8 +104,7 @@ public final class ModelRegistry implements AutoCloseable {
       // the bytes the engine reads are those verification hashed: CacheStore.realPath for both
       CacheStore.checkServable(snapshot);
     } catch (StoreException e) {
-      throw new ModelLoadException(
-          model.name() + " - " + e.getMessage() + "; run 'modelcache fetch'", e);
+      throw new ModelLoadException(model.name() + " - " + e.getMessage(), e);
     }
     Prepared prepared =
         new Prepared(

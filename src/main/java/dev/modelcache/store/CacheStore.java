@@ -61,7 +61,7 @@ import java.util.regex.Pattern;
  */
 public final class CacheStore {
   /** How {@link #realPath} ends its message about a snapshot path that is no link to a blob. */
-  static final String NOT_LINKED = " does not link to its blob";
+  static final String NOT_LINKED = " does not link to its blob; run 'modelcache fetch'";
 
   private static final Pattern SHA1_HEX = Pattern.compile("[0-9a-f]{40}");
   private static final DateTimeFormatter QUARANTINE_TIME =
@@ -436,7 +436,8 @@ public final class CacheStore {
       throw new StoreException(file.path() + ": " + link + NOT_LINKED, e);
     }
     if (!real.startsWith(realRoot)) {
-      throw new StoreException(file.path() + ": " + leavesTheCache(link, real, root), null);
+      throw new StoreException(
+          file.path() + ": " + leavesTheCache(link, real, root) + "; run 'modelcache fetch'", null);
     }
     if (!real.equals(realRoot.resolve(root.relativize(file.blob())))) {
       boolean leads =
@@ -446,7 +447,11 @@ public final class CacheStore {
               + ": "
               + link
               + (leads
-                  ? " leads to " + real + ", not to its blob " + file.blob() + ": other bytes"
+                  ? " leads to "
+                      + real
+                      + ", not to its blob "
+                      + file.blob()
+                      + ": other bytes; run 'modelcache fetch'"
                   : NOT_LINKED),
           null);
     }
@@ -468,20 +473,26 @@ public final class CacheStore {
       if (!Files.isSymbolicLink(at)) {
         continue;
       }
+      // a fetch replaces a symlinked snapshot folder; it writes nothing through any other
+      String advice =
+          at.equals(snapshot.dir())
+              ? "; run 'modelcache fetch'"
+              : "; replace it with a real folder, or set cache.dir to the real path";
       Path real;
       try {
         real = at.toRealPath();
       } catch (IOException e) {
-        throw new StoreException(at + " is a symlink that leads nowhere", e);
+        throw new StoreException(at + " is a symlink that leads nowhere" + advice, e);
       }
       if (!real.startsWith(realRoot(root))) {
-        throw new StoreException(leavesTheCache(at, real, root), null);
+        throw new StoreException(leavesTheCache(at, real, root) + advice, null);
       }
       throw new StoreException(
           at
               + " is a symlink to "
               + real
-              + ": the folders of a snapshot must be folders of the cache, not links to other ones",
+              + ": the folders of a snapshot must be folders of the cache, not links to other ones"
+              + advice,
           null);
     }
   }

@@ -233,7 +233,7 @@ public final class Verifier implements AutoCloseable {
     try {
       CacheStore.checkStrayLinks(snapshot);
     } catch (StoreException e) {
-      plan.problems.add(unsafeLink(model, null, e.getMessage(), "")); // a fetch does not remove it
+      plan.problems.add(unsafeLink(model, null, e));
     }
     for (InstalledFile file : snapshot.files()) {
       try {
@@ -280,8 +280,8 @@ public final class Verifier implements AutoCloseable {
                   + " is a symlink to "
                   + target
                   + ", not the bytes verified at install; the link "
-                  + quarantine(model, file),
-              "; run 'modelcache fetch'"));
+                  + quarantine(model, file)
+                  + "; run 'modelcache fetch'"));
       return;
     }
     if (!Files.isRegularFile(file.blob(), LinkOption.NOFOLLOW_LINKS)) {
@@ -295,8 +295,7 @@ public final class Verifier implements AutoCloseable {
       } catch (StoreException e) {
         plan.problems.add(
             e.getMessage().endsWith(CacheStore.NOT_LINKED)
-                ? fetchAdvice(
-                    new Problem(Kind.LINK, file.path(), model.name() + " - " + e.getMessage()))
+                ? new Problem(Kind.LINK, file.path(), model.name() + " - " + e.getMessage())
                 : unsafeLink(model, file.path(), e));
       }
     }
@@ -492,12 +491,12 @@ public final class Verifier implements AutoCloseable {
    * and counted like a corrupted file.
    */
   private Problem unsafeLink(ModelConfig model, String path, StoreException e) {
-    return unsafeLink(model, path, e.getMessage(), "; run 'modelcache fetch'");
+    return unsafeLink(model, path, e.getMessage());
   }
 
-  private Problem unsafeLink(ModelConfig model, String path, String what, String advice) {
+  private Problem unsafeLink(ModelConfig model, String path, String what) {
     metrics.verifyFailures(model.name()).increment();
-    String message = model.name() + " - " + what + advice;
+    String message = model.name() + " - " + what;
     log.warn("{}", message);
     return new Problem(Kind.LINK, path, message);
   }

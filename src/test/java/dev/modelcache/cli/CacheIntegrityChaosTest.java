@@ -97,7 +97,9 @@ class CacheIntegrityChaosTest {
     OTHER_BLOB,
     SNAPSHOT_OUTSIDE,
     BLOB_OUTSIDE,
-    REPO_OUTSIDE
+    REPO_OUTSIDE,
+    /** A symlink in the snapshot folder that no record names (a loader may read it). */
+    STRAY_OUTSIDE
   }
 
   /**
@@ -138,6 +140,11 @@ class CacheIntegrityChaosTest {
         Files.delete(blob);
         Files.createSymbolicLink(blob, evil);
         return blob;
+      }
+      case STRAY_OUTSIDE -> {
+        Path stray = snapshot.resolve("tokenizer.json");
+        Files.createSymbolicLink(stray, evil);
+        return stray;
       }
       case REPO_OUTSIDE -> {
         Path copy = outside.resolve("repo");
@@ -194,12 +201,15 @@ class CacheIntegrityChaosTest {
         try (Daemon daemon = new Daemon(config(online, false), Clock.systemUTC())) {
           daemon.start().prepared().get(60, TimeUnit.SECONDS);
           JsonNode model = get(daemon, "/models/iris");
-          if (kind == Plant.REPO_OUTSIDE) {
-            // modelcache writes nothing through it: the model fails, naming the folder
+          if (kind == Plant.REPO_OUTSIDE || kind == Plant.STRAY_OUTSIDE) {
+            // modelcache writes (and removes) nothing through it: the model fails, naming it
             assertThat(model.path("state").asText()).as(what + " online").isEqualTo("FAILED");
             assertThat(get(daemon, "/health").toString())
                 .as(what + " online")
-                .contains(named + " is a symlink to ");
+                .contains(
+                    kind == Plant.REPO_OUTSIDE
+                        ? named + " is a symlink to "
+                        : named + " leads outside the cache ");
           } else {
             // fetched again: what is served now is the verified blob inside the cache
             assertThat(model.path("state").asText()).as(what + " online").isEqualTo("READY");

@@ -382,8 +382,8 @@ class VerifierTest {
                     + cache
                     + ", to "
                     + copy.toRealPath()
-                    + ": modelcache never follows a symlink out of the cache; run 'modelcache"
-                    + " fetch'"));
+                    + ": modelcache never follows a symlink out of the cache; replace it with a"
+                    + " real folder, or set cache.dir to the real path"));
     assertThat(hashed).as("nothing outside the cache is read").isEmpty();
     assertThat(copy.resolve("blobs/" + HELLO)).as("nothing outside is moved").hasContent("jello");
   }
