@@ -58,6 +58,12 @@ import java.util.regex.Pattern;
  * exact file list it installed with every SHA-256 and the {@link FileStamp} (size, mtime, inode) of
  * each blob it verified, in {@code .modelcache/models/{name}.json}; blobs found corrupted are moved
  * to {@code .modelcache/quarantine/}. Nothing under {@code .modelcache} is needed to read a model.
+ *
+ * <p>Every path a record holds is relative to the cache root, so that the volume can be mounted
+ * elsewhere or moved (records of earlier versions, with absolute paths, are re-rooted). Nothing
+ * under the root may lead outside it: {@link #realPath} is the one answer to "which bytes does this
+ * snapshot file serve", for verification and load alike, and install writes nothing through a
+ * symlinked folder.
  */
 public final class CacheStore {
   /** How {@link #realPath} ends its message about a snapshot path that is no link to a blob. */

@@ -36,7 +36,10 @@ import org.slf4j.LoggerFactory;
  * at once, one per thread. A file whose bytes no longer match its recorded SHA-256 is moved to
  * {@code .modelcache/quarantine/}, logged once at WARN and counted in {@code
  * modelcache_verify_failures_total}; re-hashed files that still match get their new stamp recorded.
- * On a read-only cache nothing is moved or recorded.
+ * On a read-only cache nothing is moved or recorded. Every file is checked where a load reads it,
+ * at its {@link CacheStore#realPath}: a symlink in the cache that leads outside it or to other
+ * bytes than the file's blob is reported naming the path (a blob that is a symlink is quarantined,
+ * the link only), and nothing behind it is hashed.
  *
  * <pre>{@code
  * try (Verifier verifier = new Verifier(store, metrics, Clock.systemUTC())) {

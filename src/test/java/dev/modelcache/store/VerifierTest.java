@@ -289,6 +289,15 @@ class VerifierTest {
     Files.createSymbolicLink(link, target);
   }
 
+  private String leavesTheCache(Path link, Path target) throws Exception {
+    return link
+        + " leads outside the cache "
+        + cache
+        + ", to "
+        + target.toRealPath()
+        + ": modelcache never follows a symlink out of the cache";
+  }
+
   private double verifyFailures() {
     return registry.find(Metrics.VERIFY_FAILURES).tag("model", "m").counter() == null
         ? 0
@@ -311,24 +320,20 @@ class VerifierTest {
 
     Verifier.Report report = verify(mode);
 
-    String leaves = " leads outside the cache " + cache + ", to " + evil.toRealPath();
-    String never = ": modelcache never follows a symlink out of the cache";
     assertThat(report.problems())
         .containsExactly(
             new Verifier.Problem(
                 Verifier.Kind.LINK,
                 null,
                 "m - config.json: "
-                    + stray
-                    + leaves
-                    + never
+                    + leavesTheCache(stray, evil)
                     + "; it is no file of snapshot "
                     + snapshot.id()
                     + ": remove it"),
             new Verifier.Problem(
                 Verifier.Kind.LINK,
                 "a.txt",
-                "m - a.txt: " + a + leaves + never + "; run 'modelcache fetch'"),
+                "m - a.txt: " + leavesTheCache(a, evil) + "; run 'modelcache fetch'"),
             new Verifier.Problem(
                 Verifier.Kind.LINK,
                 "b.txt",
@@ -361,14 +366,7 @@ class VerifierTest {
             new Verifier.Problem(
                 Verifier.Kind.LINK,
                 null,
-                "m - "
-                    + snapshot.dir()
-                    + " leads outside the cache "
-                    + cache
-                    + ", to "
-                    + copied.toRealPath()
-                    + ": modelcache never follows a symlink out of the cache; run 'modelcache"
-                    + " fetch'"));
+                "m - " + leavesTheCache(snapshot.dir(), copied) + "; run 'modelcache fetch'"));
 
     plant(repo, copy);
     assertThat(verify(mode).problems())
@@ -377,13 +375,8 @@ class VerifierTest {
                 Verifier.Kind.LINK,
                 null,
                 "m - "
-                    + repo
-                    + " leads outside the cache "
-                    + cache
-                    + ", to "
-                    + copy.toRealPath()
-                    + ": modelcache never follows a symlink out of the cache; replace it with a"
-                    + " real folder, or set cache.dir to the real path"));
+                    + leavesTheCache(repo, copy)
+                    + "; replace it with a real folder, or set cache.dir to the real path"));
     assertThat(hashed).as("nothing outside the cache is read").isEmpty();
     assertThat(copy.resolve("blobs/" + HELLO)).as("nothing outside is moved").hasContent("jello");
   }
