@@ -209,7 +209,7 @@ public final class CacheStore {
    */
   public Optional<Path> setAside(ModelConfig model, String blobName, long size) throws IOException {
     Path file = stateDir("verified", model).resolve(checkedSegment(blobName));
-    return Files.isRegularFile(file) && Files.size(file) == size
+    return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) && Files.size(file) == size
         ? Optional.of(file)
         : Optional.empty();
   }

@@ -11,6 +11,7 @@ import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.source.hub.FakeHub;
 import dev.modelcache.store.CacheStore;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -243,6 +244,14 @@ class CacheIntegrityChaosTest {
             .commit("main");
     Path at = tmp.resolve("models");
     fetch(at, IRIS + OLD);
+    for (Path state :
+        TestModels.filesUnder(at.resolve(".modelcache")).stream()
+            .map(at.resolve(".modelcache")::resolve)
+            .toList()) {
+      assertThat(new String(Files.readAllBytes(state), StandardCharsets.ISO_8859_1))
+          .as(state + " records no absolute path")
+          .doesNotContain(at.toString());
+    }
     // the record of 'old' as modelcache wrote it before: an absolute path under the first root
     Path record = at.resolve(".modelcache/models/old.json");
     String relative = "\"repo\" : \"hub/models--demo--old\"";

@@ -351,7 +351,7 @@ class CacheStoreTest {
   }
 
   @Test
-  void aSymlinkInBlobsIsNotTakenForTheBlob() throws Exception {
+  void aSymlinkInBlobsOrSetAsideIsNotTakenForTheBlob() throws Exception {
     CacheStore store = new CacheStore(cache);
     ModelConfig model = local("m");
     installHelloWorld(store, model);
@@ -361,6 +361,12 @@ class CacheStoreTest {
 
     assertThat(store.blob(model, HELLO, 6)).isEmpty();
     assertThat(store.blob(model, WORLD, 6)).isPresent();
+
+    // nor in the verified files set aside by a fetch that did not finish
+    Path aside = cache.resolve(".modelcache/verified/local-m/" + HELLO);
+    Files.createDirectories(aside.getParent());
+    Files.createSymbolicLink(aside, outside.resolve("evil"));
+    assertThat(store.setAside(model, HELLO, 6)).isEmpty();
   }
 
   @Test
