@@ -16,8 +16,7 @@ public record InstalledSnapshot(String id, Path dir, List<InstalledFile> files) 
   }
 
   /**
-   * The cache root: a snapshot folder is always {@code {root}/{hub,local,s3}/{repository}/
-   * snapshots/{id}}.
+   * The cache root: a snapshot folder is always {@code <root>/<kind>/<repository>/snapshots/<id>}.
    */
   public Path root() {
     return dir.getParent().getParent().getParent().getParent();
