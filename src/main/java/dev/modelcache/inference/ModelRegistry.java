@@ -10,7 +10,9 @@ import dev.modelcache.metrics.Metrics.Outcome;
 import dev.modelcache.metrics.ModelState;
 import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.metrics.ModelStatus;
+import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
+import dev.modelcache.store.StoreException;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -98,6 +100,12 @@ public final class ModelRegistry implements AutoCloseable {
   public void load(ModelConfig model, InstalledSnapshot snapshot) throws ModelLoadException {
     Entry entry = entry(model.name());
     states.loading(model.name());
+    try {
+      // the bytes the engine reads are those verification hashed: CacheStore.realPath for both
+      CacheStore.checkServable(snapshot);
+    } catch (StoreException e) {
+      throw new ModelLoadException(model.name() + " - " + e.getMessage(), e);
+    }
     Prepared prepared =
         new Prepared(
             snapshot,

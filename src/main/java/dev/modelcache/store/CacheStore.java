@@ -58,8 +58,17 @@ import java.util.regex.Pattern;
  * exact file list it installed with every SHA-256 and the {@link FileStamp} (size, mtime, inode) of
  * each blob it verified, in {@code .modelcache/models/{name}.json}; blobs found corrupted are moved
  * to {@code .modelcache/quarantine/}. Nothing under {@code .modelcache} is needed to read a model.
+ *
+ * <p>Every path a record holds is relative to the cache root, so that the volume can be mounted
+ * elsewhere or moved (records of earlier versions, with absolute paths, are re-rooted). Nothing
+ * under the root may lead outside it: {@link #realPath} is the one answer to "which bytes does this
+ * snapshot file serve", for verification and load alike, and install writes nothing through a
+ * symlinked folder.
  */
 public final class CacheStore {
+  /** How {@link #realPath} ends its message about a snapshot path that is no link to a blob. */
+  static final String NOT_LINKED = " does not link to its blob; run 'modelcache fetch'";
+
   private static final Pattern SHA1_HEX = Pattern.compile("[0-9a-f]{40}");
   private static final DateTimeFormatter QUARANTINE_TIME =
       DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
@@ -201,7 +210,7 @@ public final class CacheStore {
    */
   public Optional<Path> setAside(ModelConfig model, String blobName, long size) throws IOException {
     Path file = stateDir("verified", model).resolve(checkedSegment(blobName));
-    return Files.isRegularFile(file) && Files.size(file) == size
+    return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) && Files.size(file) == size
         ? Optional.of(file)
         : Optional.empty();
   }
@@ -245,7 +254,8 @@ public final class CacheStore {
    */
   public Optional<Path> blob(ModelConfig model, String blobName, long size) throws IOException {
     Path blob = repoDir(model).resolve("blobs").resolve(blobName);
-    return Files.isRegularFile(blob) && Files.size(blob) == size
+    // a symlink in blobs/ holds no bytes of its own: never taken for the blob (fetched again)
+    return Files.isRegularFile(blob, LinkOption.NOFOLLOW_LINKS) && Files.size(blob) == size
         ? Optional.of(blob)
         : Optional.empty();
   }
@@ -276,6 +286,7 @@ public final class CacheStore {
       checkRelativePath(file.path());
       checkedSegment(file.blob());
     }
+    realFolders(blobs, null);
     Files.createDirectories(blobs);
     Map<Path, FileStamp> previousStamps = previousStamps(model);
     Set<Path> moved = new HashSet<>();
@@ -284,7 +295,7 @@ public final class CacheStore {
         continue;
       }
       Path blob = blobs.resolve(file.blob());
-      if (Files.isRegularFile(blob) && Files.size(blob) == file.size()) {
+      if (Files.isRegularFile(blob, LinkOption.NOFOLLOW_LINKS) && Files.size(blob) == file.size()) {
         Files.deleteIfExists(
             file.staged().temp()); // another process installed the same bytes first
       } else {
@@ -299,6 +310,7 @@ public final class CacheStore {
     for (Entry file : files) {
       Path link = snapshot.resolve(file.path());
       Path target = link.getParent().relativize(blobs.resolve(file.blob()));
+      realFolders(link.getParent(), snapshot);
       if (!Files.isSymbolicLink(link) || !Files.readSymbolicLink(link).equals(target)) {
         Files.createDirectories(link.getParent());
         Path temp =
@@ -319,6 +331,7 @@ public final class CacheStore {
       Path refFile = repo.resolve("refs").resolve(ref);
       if (!Files.isRegularFile(refFile)
           || !Files.readString(refFile, StandardCharsets.UTF_8).equals(snapshotId)) {
+        realFolders(refFile.getParent(), null);
         Files.createDirectories(refFile.getParent());
         writeAtomically(refFile, snapshotId);
       }
@@ -337,7 +350,7 @@ public final class CacheStore {
     }
     Path repo = repoDir(model);
     String id = node.path("snapshot").asText();
-    if (!repo.toString().equals(node.path("repo").asText())) {
+    if (!recordedRepo(repo, node.path("repo").asText())) {
       return Optional
           .empty(); // the model's source changed since: the record is about another repository
     }
@@ -359,6 +372,212 @@ public final class CacheStore {
                   : null));
     }
     return Optional.of(new InstalledSnapshot(id, snapshot, files));
+  }
+
+  /**
+   * Whether an install record's {@code repo} names {@code repo}: a path relative to the cache root,
+   * as records are written, or an absolute one, as records written before were. An absolute one is
+   * re-rooted (its tail compared), for the cache may have been moved or mounted elsewhere since.
+   */
+  private boolean recordedRepo(Path repo, String recorded) {
+    Path relative = root.relativize(repo);
+    Path path;
+    try {
+      path = Path.of(recorded);
+    } catch (java.nio.file.InvalidPathException e) {
+      return false;
+    }
+    return path.isAbsolute() ? path.endsWith(relative) : path.equals(relative);
+  }
+
+  /** {@code path} relative to the cache root, '/'-separated: how records name paths. */
+  private String relative(Path path) {
+    return root.relativize(path).toString().replace(java.io.File.separatorChar, '/');
+  }
+
+  /**
+   * Makes sure that what {@link #install} writes under {@code dir} stays in the cache: no folder
+   * from the root down to {@code dir} may be a symlink. One at or under {@code replaceable} (a
+   * snapshot folder, rebuilt from the blobs) is removed, the link only, never what it leads to; any
+   * other is an error naming it.
+   */
+  private void realFolders(Path dir, Path replaceable) throws IOException {
+    Path at = root;
+    for (Path name : root.relativize(dir)) {
+      at = at.resolve(name);
+      if (!Files.isSymbolicLink(at)) {
+        continue;
+      }
+      if (replaceable != null && at.startsWith(replaceable)) {
+        Files.delete(at);
+        continue;
+      }
+      throw new StoreException(
+          at
+              + " is a symlink to "
+              + Files.readSymbolicLink(at)
+              + ": modelcache writes nothing through a symlink in the cache; replace it with a"
+              + " folder, or set cache.dir to the real path",
+          null);
+    }
+  }
+
+  /**
+   * The real path of {@code file} of {@code snapshot}: the bytes a loader reading the snapshot
+   * folder opens. Verification hashes this path and a model is loaded only when it resolves (see
+   * {@link #checkServable}), so both see the same bytes. It must be the file's recorded blob,
+   * reached inside the cache: the relative symlink {@code ../../blobs/{name}} of the HuggingFace
+   * layout is; a symlink anywhere on the way (the file, its folder, the snapshot, the repository,
+   * the blob) that leaves the cache root or leads to other bytes is not.
+   *
+   * @throws StoreException naming the file, its path and where it leads
+   */
+  public static Path realPath(InstalledSnapshot snapshot, InstalledFile file)
+      throws StoreException {
+    Path root = snapshot.root();
+    Path realRoot = realRoot(root);
+    Path link = snapshot.dir().resolve(file.path());
+    Path real;
+    try {
+      real = link.toRealPath();
+    } catch (IOException e) {
+      throw new StoreException(file.path() + ": " + link + NOT_LINKED, e);
+    }
+    if (!real.startsWith(realRoot)) {
+      throw new StoreException(
+          file.path() + ": " + leavesTheCache(link, real, root) + "; run 'modelcache fetch'", null);
+    }
+    if (!real.equals(realRoot.resolve(root.relativize(file.blob())))) {
+      boolean leads =
+          Files.isSymbolicLink(link) || !real.equals(realRoot.resolve(root.relativize(link)));
+      throw new StoreException(
+          file.path()
+              + ": "
+              + link
+              + (leads
+                  ? " leads to "
+                      + real
+                      + ", not to its blob "
+                      + file.blob()
+                      + ": other bytes; run 'modelcache fetch'"
+                  : NOT_LINKED),
+          null);
+    }
+    return real;
+  }
+
+  /**
+   * Checks that the folder of {@code snapshot} is a folder of its repository: none of the folders
+   * from the cache root down to it is a symlink (a symlinked repository or snapshot folder serves
+   * other bytes than the ones verified, or bytes outside the cache).
+   *
+   * @throws StoreException naming the first symlinked folder and where it leads
+   */
+  public static void checkFolders(InstalledSnapshot snapshot) throws StoreException {
+    Path root = snapshot.root();
+    Path at = root;
+    for (Path name : root.relativize(snapshot.dir())) {
+      at = at.resolve(name);
+      if (!Files.isSymbolicLink(at)) {
+        continue;
+      }
+      // a fetch replaces a symlinked snapshot folder; it writes nothing through any other
+      String advice =
+          at.equals(snapshot.dir())
+              ? "; run 'modelcache fetch'"
+              : "; replace it with a real folder, or set cache.dir to the real path";
+      Path real;
+      try {
+        real = at.toRealPath();
+      } catch (IOException e) {
+        throw new StoreException(at + " is a symlink that leads nowhere" + advice, e);
+      }
+      if (!real.startsWith(realRoot(root))) {
+        throw new StoreException(leavesTheCache(at, real, root) + advice, null);
+      }
+      throw new StoreException(
+          at
+              + " is a symlink to "
+              + real
+              + ": the folders of a snapshot must be folders of the cache, not links to other ones"
+              + advice,
+          null);
+    }
+  }
+
+  /**
+   * Checks that no symlink in the folder of {@code snapshot} that its install record does not name
+   * leads out of the cache: a loader may read any file of the folder.
+   *
+   * @throws StoreException naming the first such symlink and where it leads
+   */
+  public static void checkStrayLinks(InstalledSnapshot snapshot) throws StoreException {
+    Path dir = snapshot.dir();
+    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    Set<Path> recorded = new HashSet<>();
+    snapshot.files().forEach(f -> recorded.add(dir.resolve(f.path())));
+    Path root = snapshot.root();
+    try (java.util.stream.Stream<Path> walk = Files.walk(dir)) {
+      for (Path link : (Iterable<Path>) walk.filter(Files::isSymbolicLink)::iterator) {
+        if (recorded.contains(link)) {
+          continue;
+        }
+        Path real;
+        try {
+          real = link.toRealPath();
+        } catch (IOException e) {
+          continue; // leads nowhere: nothing can be read through it
+        }
+        if (!real.startsWith(realRoot(root))) {
+          throw new StoreException(
+              dir.relativize(link)
+                  + ": "
+                  + leavesTheCache(link, real, root)
+                  + "; it is no file of snapshot "
+                  + snapshot.id()
+                  + ": remove it",
+              null);
+        }
+      }
+    } catch (StoreException e) {
+      throw e;
+    } catch (IOException | java.io.UncheckedIOException e) {
+      throw new StoreException("cannot list " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Checks what a loader reads from {@code snapshot}: its folders ({@link #checkFolders}), the real
+   * path of every file ({@link #realPath}) and the symlinks no record names ({@link
+   * #checkStrayLinks}).
+   *
+   * @throws StoreException naming the first path that leaves the cache or leads to other bytes
+   */
+  public static void checkServable(InstalledSnapshot snapshot) throws StoreException {
+    checkFolders(snapshot);
+    for (InstalledFile file : snapshot.files()) {
+      realPath(snapshot, file);
+    }
+    checkStrayLinks(snapshot);
+  }
+
+  private static String leavesTheCache(Path link, Path real, Path root) {
+    return link
+        + " leads outside the cache "
+        + root
+        + ", to "
+        + real
+        + ": modelcache never follows a symlink out of the cache";
+  }
+
+  private static Path realRoot(Path root) throws StoreException {
+    try {
+      return root.toRealPath();
+    } catch (IOException e) {
+      throw new StoreException("the cache " + root + " cannot be read: " + e.getMessage(), e);
+    }
   }
 
   /** The snapshot id of a listing of local or S3 files: see the class comment. */
@@ -578,7 +797,7 @@ public final class CacheStore {
     ObjectNode node = json.createObjectNode();
     node.put("model", model.name());
     node.put("source", model.source().text());
-    node.put("repo", repoDir(model).toString());
+    node.put("repo", relative(repoDir(model)));
     node.put("snapshot", snapshot.id());
     ArrayNode files = node.putArray("files");
     for (InstalledFile file : snapshot.files()) {

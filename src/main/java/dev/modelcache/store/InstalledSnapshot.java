@@ -15,6 +15,13 @@ public record InstalledSnapshot(String id, Path dir, List<InstalledFile> files) 
     files = List.copyOf(files);
   }
 
+  /**
+   * The cache root: a snapshot folder is always {@code <root>/<kind>/<repository>/snapshots/<id>}.
+   */
+  public Path root() {
+    return dir.getParent().getParent().getParent().getParent();
+  }
+
   public long totalBytes() {
     return files.stream().mapToLong(InstalledFile::size).sum();
   }

@@ -36,7 +36,10 @@ import org.slf4j.LoggerFactory;
  * at once, one per thread. A file whose bytes no longer match its recorded SHA-256 is moved to
  * {@code .modelcache/quarantine/}, logged once at WARN and counted in {@code
  * modelcache_verify_failures_total}; re-hashed files that still match get their new stamp recorded.
- * On a read-only cache nothing is moved or recorded.
+ * On a read-only cache nothing is moved or recorded. Every file is checked where a load reads it,
+ * at its {@link CacheStore#realPath}: a symlink in the cache that leads outside it or to other
+ * bytes than the file's blob is reported naming the path (a blob that is a symlink is quarantined,
+ * the link only), and nothing behind it is hashed.
  *
  * <pre>{@code
  * try (Verifier verifier = new Verifier(store, metrics, Clock.systemUTC())) {
@@ -60,7 +63,10 @@ public final class Verifier implements AutoCloseable {
     NOT_INSTALLED,
     /** A blob is absent (or was quarantined before). */
     MISSING,
-    /** A snapshot path does not link to its blob. */
+    /**
+     * A snapshot path does not link to its blob, or a symlink in the cache leads outside it or to
+     * other bytes than its blob's.
+     */
     LINK,
     /** A blob's bytes differ from the SHA-256 recorded at install. */
     CORRUPT,
@@ -221,6 +227,17 @@ public final class Verifier implements AutoCloseable {
     InstalledSnapshot snapshot = installed.get();
     plan.snapshot = snapshot;
     String name = model.name();
+    try {
+      CacheStore.checkFolders(snapshot);
+    } catch (StoreException e) {
+      plan.problems.add(unsafeLink(model, null, e));
+      plan.foldersUnsafe = true;
+    }
+    try {
+      CacheStore.checkStrayLinks(snapshot);
+    } catch (StoreException e) {
+      plan.problems.add(unsafeLink(model, null, e));
+    }
     for (InstalledFile file : snapshot.files()) {
       try {
         planFile(plan, file);
@@ -253,35 +270,49 @@ public final class Verifier implements AutoCloseable {
   /** Checks one file without reading it: blob, link, pin, stamp. */
   private void planFile(Plan plan, InstalledFile file) throws IOException {
     ModelConfig model = plan.model;
-    String name = model.name();
+    if (Files.isSymbolicLink(file.blob())) {
+      // a blob holds its bytes: a symlink there serves bytes no install verified
+      String target = Files.readSymbolicLink(file.blob()).toString();
+      plan.problems.add(
+          unsafeLink(
+              model,
+              file.path(),
+              file.path()
+                  + ": blob "
+                  + file.blob()
+                  + " is a symlink to "
+                  + target
+                  + ", not the bytes verified at install; the link "
+                  + quarantine(model, file)
+                  + "; run 'modelcache fetch'"));
+      return;
+    }
     if (!Files.isRegularFile(file.blob(), LinkOption.NOFOLLOW_LINKS)) {
       plan.problems.add(fetchAdvice(missingBlob(model, file)));
       return;
     }
-    Path link = plan.snapshot.dir().resolve(file.path());
-    if (!Files.isSymbolicLink(link)
-        || !link.getParent()
-            .resolve(Files.readSymbolicLink(link))
-            .normalize()
-            .equals(file.blob())) {
-      plan.problems.add(
-          new Problem(
-              Kind.LINK,
-              file.path(),
-              name
-                  + " - "
-                  + file.path()
-                  + ": "
-                  + link
-                  + " does not link to its blob; run 'modelcache fetch'"));
+    Path real = null;
+    if (!plan.foldersUnsafe) {
+      try {
+        real = CacheStore.realPath(plan.snapshot, file);
+      } catch (StoreException e) {
+        plan.problems.add(
+            e.getMessage().endsWith(CacheStore.NOT_LINKED)
+                ? new Problem(Kind.LINK, file.path(), model.name() + " - " + e.getMessage())
+                : unsafeLink(model, file.path(), e));
+      }
     }
     String pin = model.sha256().get(file.path());
     if (pin != null && !pin.equals(file.sha256())) {
       plan.problems.add(pinMismatch(model, file.path(), pin, file.sha256()));
     }
-    FileStamp now = FileStamp.of(file.blob());
+    if (real == null) {
+      return; // nothing verified would be served through it: reported, not hashed
+    }
+    FileStamp now = FileStamp.of(real);
     if (plan.mode == VerifyMode.FULL || file.stamp() == null || !file.stamp().matches(now)) {
       plan.toHash.add(file);
+      plan.real.put(file, real);
     }
   }
 
@@ -296,7 +327,8 @@ public final class Verifier implements AutoCloseable {
     jobs.sort(Comparator.comparingLong((Job job) -> job.file().size()).reversed());
     Map<Job, Future<Hashed>> futures = new HashMap<>();
     for (Job job : jobs) {
-      futures.put(job, hashing.submit(() -> hash(job.file().blob())));
+      Path real = job.plan().real.get(job.file());
+      futures.put(job, hashing.submit(() -> hash(real)));
     }
     for (Plan plan : plans) {
       for (InstalledFile file : plan.toHash) {
@@ -457,6 +489,21 @@ public final class Verifier implements AutoCloseable {
     }
   }
 
+  /**
+   * A symlink that leaves the cache or leads to other bytes: a verification failure, logged at WARN
+   * and counted like a corrupted file.
+   */
+  private Problem unsafeLink(ModelConfig model, String path, StoreException e) {
+    return unsafeLink(model, path, e.getMessage());
+  }
+
+  private Problem unsafeLink(ModelConfig model, String path, String what) {
+    metrics.verifyFailures(model.name()).increment();
+    String message = model.name() + " - " + what;
+    log.warn("{}", message);
+    return new Problem(Kind.LINK, path, message);
+  }
+
   private static Problem fetchAdvice(Problem problem) {
     return new Problem(
         problem.kind(), problem.path(), problem.message() + "; run 'modelcache fetch'");
@@ -523,7 +570,12 @@ public final class Verifier implements AutoCloseable {
     final List<Problem> problems = new ArrayList<>();
     final List<InstalledFile> toHash = new ArrayList<>();
     final Map<InstalledFile, Future<Hashed>> hashes = new LinkedHashMap<>();
+
+    /** The real path of each file to hash: what a load reads ({@link CacheStore#realPath}). */
+    final Map<InstalledFile, Path> real = new HashMap<>();
+
     InstalledSnapshot snapshot;
+    boolean foldersUnsafe;
     long nanos;
 
     Plan(ModelConfig model, VerifyMode mode) {

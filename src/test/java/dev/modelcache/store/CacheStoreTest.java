@@ -31,6 +31,7 @@ class CacheStoreTest {
   private static final String HELLO_GIT = "ce013625030ba8dba906f756967f9e9ca394464a";
 
   @TempDir Path cache;
+  @TempDir Path outside;
 
   private ModelConfig local(String name) {
     return TestModels.config(cache, "  - name: " + name + "\n    source: file:/nowhere\n")
@@ -288,5 +289,136 @@ class CacheStoreTest {
           .isInstanceOf(IOException.class)
           .hasMessageContaining("could escape the model's folder");
     }
+  }
+
+  private InstalledSnapshot installHelloWorld(CacheStore store, ModelConfig model)
+      throws IOException {
+    return store.install(
+        model,
+        CacheStore.snapshotId(Map.of("a.txt", HELLO, "b.txt", WORLD)),
+        "main",
+        List.of(
+            entry("a.txt", stage(store, "hello\n", -1)),
+            entry("b.txt", stage(store, "world\n", -1))));
+  }
+
+  /** The same files again, every blob already in place. */
+  private static List<CacheStore.Entry> inPlace(InstalledSnapshot snapshot) {
+    return snapshot.files().stream()
+        .map(
+            f ->
+                new CacheStore.Entry(
+                    f.path(), f.blob().getFileName().toString(), f.size(), f.sha256(), null))
+        .toList();
+  }
+
+  @Test
+  void installReplacesASymlinkedSnapshotFolderAndWritesNothingOutsideTheCache() throws Exception {
+    CacheStore store = new CacheStore(cache);
+    ModelConfig model = local("m");
+    InstalledSnapshot snapshot = installHelloWorld(store, model);
+    TestModels.deleteTree(snapshot.dir());
+    Files.createSymbolicLink(snapshot.dir(), outside);
+
+    store.install(model, snapshot.id(), "main", inPlace(snapshot));
+
+    assertThat(Files.isSymbolicLink(snapshot.dir())).isFalse();
+    assertThat(TestModels.filesUnder(outside)).isEmpty();
+    assertThat(CacheStore.realPath(snapshot, snapshot.files().get(0)))
+        .isEqualTo(snapshot.files().get(0).blob().toRealPath());
+  }
+
+  @Test
+  void installRefusesToWriteThroughASymlinkedRepositoryNamingIt() throws Exception {
+    CacheStore store = new CacheStore(cache);
+    ModelConfig model = local("m");
+    InstalledSnapshot snapshot = installHelloWorld(store, model);
+    Path repo = cache.resolve("local/m");
+    TestModels.copyTree(repo, outside.resolve("m"));
+    TestModels.deleteTree(repo);
+    Files.createSymbolicLink(repo, outside.resolve("m"));
+    List<String> before = TestModels.listing(outside);
+
+    assertThatThrownBy(() -> store.install(model, snapshot.id(), "main", inPlace(snapshot)))
+        .isInstanceOf(StoreException.class)
+        .hasMessage(
+            repo
+                + " is a symlink to "
+                + outside.resolve("m")
+                + ": modelcache writes nothing through a symlink in the cache; replace it with a"
+                + " folder, or set cache.dir to the real path");
+    assertThat(TestModels.listing(outside)).isEqualTo(before);
+  }
+
+  @Test
+  void aSymlinkInBlobsOrSetAsideIsNotTakenForTheBlob() throws Exception {
+    CacheStore store = new CacheStore(cache);
+    ModelConfig model = local("m");
+    installHelloWorld(store, model);
+    Path blob = cache.resolve("local/m/blobs/" + HELLO);
+    Files.delete(blob);
+    Files.createSymbolicLink(blob, Files.writeString(outside.resolve("evil"), "hello\n"));
+
+    assertThat(store.blob(model, HELLO, 6)).isEmpty();
+    assertThat(store.blob(model, WORLD, 6)).isPresent();
+
+    // nor in the verified files set aside by a fetch that did not finish
+    Path aside = cache.resolve(".modelcache/verified/local-m/" + HELLO);
+    Files.createDirectories(aside.getParent());
+    Files.createSymbolicLink(aside, outside.resolve("evil"));
+    assertThat(store.setAside(model, HELLO, 6)).isEmpty();
+  }
+
+  @Test
+  void installRecordsNameTheRepositoryRelativeToTheCacheRoot() throws Exception {
+    CacheStore store = new CacheStore(cache);
+    installHelloWorld(store, local("m"));
+    JsonNode record =
+        new ObjectMapper().readTree(cache.resolve(".modelcache/models/m.json").toFile());
+    assertThat(record.path("repo").asText()).isEqualTo("local/m");
+    assertThat(Files.readString(cache.resolve(".modelcache/models/m.json")))
+        .doesNotContain(cache.toString());
+  }
+
+  @Test
+  void aMovedCacheIsTheSameCacheWithTheSameStamps() throws Exception {
+    Path a = cache.resolve("a");
+    Path b = cache.resolve("b");
+    InstalledSnapshot before =
+        installHelloWorld(
+            new CacheStore(a),
+            TestModels.config(a, "  - name: m\n    source: file:/nowhere\n").models().get(0));
+    Files.move(a, b);
+
+    ModelConfig moved =
+        TestModels.config(b, "  - name: m\n    source: file:/nowhere\n").models().get(0);
+    InstalledSnapshot after = new CacheStore(b).installed(moved).orElseThrow();
+
+    assertThat(after.id()).isEqualTo(before.id());
+    assertThat(after.dir()).isEqualTo(b.resolve("local/m/snapshots/" + before.id()));
+    for (InstalledSnapshot.InstalledFile file : after.files()) {
+      assertThat(file.blob()).startsWith(b);
+      assertThat(file.stamp().matches(FileStamp.of(file.blob()))).as(file.path()).isTrue();
+      assertThat(CacheStore.realPath(after, file)).isEqualTo(file.blob().toRealPath());
+    }
+  }
+
+  @Test
+  void anOldRecordWithAnAbsoluteRepositoryPathIsReRootedUnlessItNamesAnotherRepository()
+      throws Exception {
+    CacheStore store = new CacheStore(cache);
+    ModelConfig model = local("m");
+    InstalledSnapshot installed = installHelloWorld(store, model);
+    Path record = cache.resolve(".modelcache/models/m.json");
+    String relative = "\"repo\" : \"local/m\"";
+    String text = Files.readString(record);
+    assertThat(text).contains(relative);
+
+    // as written before: absolute, under a root this cache was once mounted at
+    Files.writeString(record, text.replace(relative, "\"repo\" : \"/old/root/local/m\""));
+    assertThat(store.installed(model).orElseThrow()).isEqualTo(installed);
+
+    Files.writeString(record, text.replace(relative, "\"repo\" : \"/old/root/local/other\""));
+    assertThat(store.installed(model)).isEmpty();
   }
 }

@@ -25,6 +25,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** Stamp checks, re-hashing, quarantine and the read-only path of the verifier. */
 class VerifierTest {
@@ -36,6 +38,7 @@ class VerifierTest {
       "e258d248fda94c63753607f7c4494ee0fcbe92f1a76bfdac795c9d84101eb317";
 
   @TempDir Path cache;
+  @TempDir Path outside;
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   private final List<Path> hashed = Collections.synchronizedList(new ArrayList<>());
   private final List<Verifier> verifiers = new ArrayList<>();
@@ -274,5 +277,132 @@ class VerifierTest {
     // the same cache, writable: the same verification writes (the test above is not vacuous)
     verify(VerifyMode.FAST);
     assertThat(TestModels.listing(cache)).isNotEqualTo(before);
+  }
+
+  /** Replaces {@code link} (a file or folder) by a symlink to {@code target}. */
+  private static void plant(Path link, Path target) throws Exception {
+    if (Files.isDirectory(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      TestModels.deleteTree(link);
+    } else {
+      Files.delete(link);
+    }
+    Files.createSymbolicLink(link, target);
+  }
+
+  private String leavesTheCache(Path link, Path target) throws Exception {
+    return link
+        + " leads outside the cache "
+        + cache
+        + ", to "
+        + target.toRealPath()
+        + ": modelcache never follows a symlink out of the cache";
+  }
+
+  private double verifyFailures() {
+    return registry.find(Metrics.VERIFY_FAILURES).tag("model", "m").counter() == null
+        ? 0
+        : registry.get(Metrics.VERIFY_FAILURES).tag("model", "m").counter().count();
+  }
+
+  @ParameterizedTest
+  @EnumSource(VerifyMode.class)
+  void snapshotLinksLeavingTheCacheOrLeadingToOtherBytesAreReportedNamingThePath(VerifyMode mode)
+      throws Exception {
+    InstalledSnapshot snapshot = store.installed(model).orElseThrow();
+    // the same bytes as the blob: only the link, not a digest, can tell that it is not the blob
+    Path evil = Files.writeString(outside.resolve("evil"), "hello\n");
+    Path a = snapshot.dir().resolve("a.txt");
+    Path b = snapshot.dir().resolve("b.txt");
+    plant(a, evil);
+    plant(b, Path.of("../../blobs/" + HELLO)); // another blob of the cache: other bytes
+    Path stray = snapshot.dir().resolve("config.json"); // named by no record, read by loaders
+    Files.createSymbolicLink(stray, evil);
+
+    Verifier.Report report = verify(mode);
+
+    assertThat(report.problems())
+        .containsExactly(
+            new Verifier.Problem(
+                Verifier.Kind.LINK,
+                null,
+                "m - config.json: "
+                    + leavesTheCache(stray, evil)
+                    + "; it is no file of snapshot "
+                    + snapshot.id()
+                    + ": remove it"),
+            new Verifier.Problem(
+                Verifier.Kind.LINK,
+                "a.txt",
+                "m - a.txt: " + leavesTheCache(a, evil) + "; run 'modelcache fetch'"),
+            new Verifier.Problem(
+                Verifier.Kind.LINK,
+                "b.txt",
+                "m - b.txt: "
+                    + b
+                    + " leads to "
+                    + hello.toRealPath()
+                    + ", not to its blob "
+                    + world
+                    + ": other bytes; run 'modelcache fetch'"));
+    assertThat(hashed).as("nothing served through a bad link is hashed").isEmpty();
+    assertThat(verifyFailures()).isEqualTo(3);
+    assertThat(evil).hasContent("hello");
+  }
+
+  @ParameterizedTest
+  @EnumSource(VerifyMode.class)
+  void aSymlinkedSnapshotOrRepositoryFolderIsReportedNamingIt(VerifyMode mode) throws Exception {
+    InstalledSnapshot snapshot = store.installed(model).orElseThrow();
+    // a copy elsewhere with the same relative links: they lead to the copy's blobs, other bytes
+    Path repo = cache.resolve("local/m");
+    Path copy = outside.resolve("m");
+    TestModels.copyTree(repo, copy);
+    Files.writeString(copy.resolve("blobs/" + HELLO), "jello\n");
+    Path copied = copy.resolve("snapshots/" + snapshot.id());
+
+    plant(snapshot.dir(), copied);
+    assertThat(verify(mode).problems())
+        .containsExactly(
+            new Verifier.Problem(
+                Verifier.Kind.LINK,
+                null,
+                "m - " + leavesTheCache(snapshot.dir(), copied) + "; run 'modelcache fetch'"));
+
+    plant(repo, copy);
+    assertThat(verify(mode).problems())
+        .containsExactly(
+            new Verifier.Problem(
+                Verifier.Kind.LINK,
+                null,
+                "m - "
+                    + leavesTheCache(repo, copy)
+                    + "; replace it with a real folder, or set cache.dir to the real path"));
+    assertThat(hashed).as("nothing outside the cache is read").isEmpty();
+    assertThat(copy.resolve("blobs/" + HELLO)).as("nothing outside is moved").hasContent("jello");
+  }
+
+  @ParameterizedTest
+  @EnumSource(VerifyMode.class)
+  void aBlobThatIsASymlinkIsQuarantinedNamingIt(VerifyMode mode) throws Exception {
+    Path evil = Files.writeString(outside.resolve("evil"), "hello\n"); // the very bytes
+    plant(hello, evil);
+    Path quarantined = cache.resolve(".modelcache/quarantine/m/20250601T101500.123Z--" + HELLO);
+
+    assertThat(verify(mode).problems())
+        .containsExactly(
+            new Verifier.Problem(
+                Verifier.Kind.LINK,
+                "a.txt",
+                "m - a.txt: blob "
+                    + hello
+                    + " is a symlink to "
+                    + evil
+                    + ", not the bytes verified at install; the link moved to "
+                    + quarantined
+                    + "; run 'modelcache fetch'"));
+    assertThat(Files.isSymbolicLink(quarantined)).isTrue();
+    assertThat(hello).doesNotExist();
+    assertThat(evil).hasContent("hello");
+    assertThat(hashed).doesNotContain(hello, evil);
   }
 }
