@@ -217,7 +217,8 @@ public final class Fetcher implements AutoCloseable {
               effective,
               CacheStore.refName(model),
               frozen ? lock.orElseThrow() : null,
-              s3 ? lock.orElse(null) : null);
+              s3 ? lock.orElse(null) : null,
+              lock.orElse(null));
       if (lock.isPresent() && (!s3 || frozen)) {
         checkAgainstLock(model, result, lock.get());
       }
@@ -394,8 +395,16 @@ public final class Fetcher implements AutoCloseable {
 
   private final Map<String, Snapshot> listings = new java.util.concurrent.ConcurrentHashMap<>();
 
+  /**
+   * @param locked the model's entry of {@code modelcache.lock} when it applies, else null: with the
+   *     source unreachable, it decides which cached revision may be served
+   */
   private InstalledSnapshot fetchResolved(
-      ModelConfig given, String ref, Lockfile.Locked frozen, Lockfile.Locked objectLock)
+      ModelConfig given,
+      String ref,
+      Lockfile.Locked frozen,
+      Lockfile.Locked objectLock,
+      Lockfile.Locked locked)
       throws IOException {
     SourceRef.Scheme scheme = given.source().scheme();
     if (offline && scheme != SourceRef.Scheme.FILE) {
@@ -422,8 +431,33 @@ public final class Fetcher implements AutoCloseable {
     metrics.fetchBytes(given.name(), sourceLabel);
     metrics.fetchRetries(given.name(), sourceLabel);
     Instant start = clock.instant();
-    Snapshot snapshot =
-        withRetries(given, sourceLabel, "listing " + given.source(), () -> source.resolve(given));
+    Cached[] cached = {null}; // looked at only when the source fails
+    Snapshot snapshot;
+    try {
+      snapshot =
+          withRetries(
+              given,
+              sourceLabel,
+              "listing " + given.source(),
+              () -> source.resolve(given),
+              e -> {
+                // no connection at all, and a revision to serve: fall back at once, as
+                // huggingface_hub does on a connection error, instead of delaying readiness
+                if (!e.noConnection()) {
+                  return false;
+                }
+                cached[0] = cached(given, ref, locked);
+                return cached[0].servable();
+              });
+    } catch (SourceException e) {
+      if (!(e instanceof RetryableSourceException)
+          && !(e.getCause() instanceof RetryableSourceException)) {
+        throw e; // not an outage: a 404, 401 or 403 from a source that answered still fails
+      }
+      return servedFromCache(
+          given, cached[0] != null ? cached[0] : cached(given, ref, locked), sourceLabel, e);
+    }
+    states.sourceReachable(given.name());
     Map<String, SourceFile> byPath = new TreeMap<>();
     for (SourceFile file : snapshot.files()) {
       CacheStore.checkRelativePath(file.path());
@@ -510,6 +544,119 @@ public final class Fetcher implements AutoCloseable {
       }
       return result;
     }
+  }
+
+  /**
+   * What the cache holds of {@code model} that may stand in for its source while the source cannot
+   * be reached, as {@code huggingface_hub} falls back to its cache: the revision that {@code
+   * modelcache.lock} names when the model is locked, else the commit itself when the revision is
+   * one, else the one its ref ({@code refs/{revision}}, {@code refs/main}) points to; and only when
+   * modelcache installed that very revision, every blob is in place with its size, and the pins
+   * (config and lockfile) agree with every recorded digest.
+   *
+   * @param snapshot the revision to serve, or null when the cache holds none for this revision
+   * @param refusal why a cached revision may not be served, or null
+   */
+  private record Cached(InstalledSnapshot snapshot, String refusal) {
+    boolean servable() {
+      return snapshot != null && refusal == null;
+    }
+  }
+
+  private Cached cached(ModelConfig model, String ref, Lockfile.Locked locked) {
+    if (model.source().scheme() == SourceRef.Scheme.FILE) {
+      return new Cached(null, null);
+    }
+    try {
+      Optional<InstalledSnapshot> record = store.installed(model);
+      if (record.isEmpty()) {
+        return new Cached(null, null);
+      }
+      InstalledSnapshot installed = record.get();
+      String wanted;
+      if (locked != null && locked.revision() != null) {
+        wanted = locked.revision();
+      } else if (ref == null) {
+        wanted = model.source().revision();
+      } else {
+        java.nio.file.Path refFile = store.repoDir(model).resolve("refs").resolve(ref);
+        if (!java.nio.file.Files.isRegularFile(refFile)) {
+          return new Cached(null, null);
+        }
+        wanted = java.nio.file.Files.readString(refFile).strip();
+      }
+      if (!installed.id().equals(wanted)) {
+        return new Cached(null, null);
+      }
+      List<String> problems = new ArrayList<>();
+      for (InstalledSnapshot.InstalledFile file : installed.files()) {
+        if (!java.nio.file.Files.isRegularFile(file.blob())
+            || java.nio.file.Files.size(file.blob()) != file.size()
+            || !java.nio.file.Files.isRegularFile(installed.dir().resolve(file.path()))) {
+          problems.add(file.path() + " is missing or incomplete in the cache");
+        }
+      }
+      for (Map.Entry<String, String> pin : model.sha256().entrySet()) {
+        Optional<InstalledSnapshot.InstalledFile> file =
+            installed.files().stream().filter(f -> f.path().equals(pin.getKey())).findFirst();
+        if (file.isEmpty()) {
+          problems.add(pin.getKey() + " is " + pinnedBy(model, pin.getKey()) + " but not cached");
+        } else if (!file.get().sha256().equals(pin.getValue())) {
+          problems.add(
+              pin.getKey()
+                  + ": sha256 "
+                  + file.get().sha256()
+                  + " in the cache, "
+                  + pin.getValue()
+                  + " "
+                  + pinnedBy(model, pin.getKey()));
+        }
+      }
+      if (locked != null) {
+        problems.addAll(locked.differences(installed));
+      }
+      return new Cached(installed, problems.isEmpty() ? null : String.join("; ", problems));
+    } catch (IOException e) {
+      return new Cached(null, null); // an unreadable record or ref vouches for nothing
+    }
+  }
+
+  /**
+   * The cached revision of {@code model} while its source is unreachable: WARN, flagged in {@link
+   * ModelStates#stale}; else the outage's own error, or why the cached revision is refused.
+   */
+  private InstalledSnapshot servedFromCache(
+      ModelConfig model, Cached cached, String sourceLabel, SourceException outage)
+      throws SourceException {
+    if (cached.snapshot() == null) {
+      throw outage;
+    }
+    if (cached.refusal() != null) {
+      throw new SourceException(
+          outage.getMessage()
+              + "; the cached revision "
+              + cached.snapshot().id()
+              + " is not served instead: "
+              + cached.refusal(),
+          outage);
+    }
+    InstalledSnapshot snapshot = cached.snapshot();
+    listings.remove(model.name()); // nothing was listed: the lockfile learns nothing from this
+    states.sourceUnreachable(model.name(), snapshot.id(), outage.getMessage());
+    log.warn(
+        "{} - source unreachable: serving revision {} from the cache ({} files, fetched and"
+            + " verified before); the next fetch or restart that reaches {} catches up. Cause: {}",
+        model.name(),
+        snapshot.id(),
+        snapshot.files().size(),
+        sourceLabel.equals("hf") ? "the Hub" : model.source().toString(),
+        outage.getMessage());
+    return snapshot;
+  }
+
+  /** Whether the last fetch of {@code model} served its cached revision, the source unreachable. */
+  public boolean servedFromCache(ModelConfig model) {
+    return states.stale(model.name()).isPresent();
   }
 
   /**
@@ -963,13 +1110,24 @@ public final class Fetcher implements AutoCloseable {
     }
   }
 
-  /** Runs {@code action}, retrying {@link RetryableSourceException}s with backoff. */
+  /**
+   * Runs {@code action}, retrying {@link RetryableSourceException}s with backoff; one that {@code
+   * giveUp} accepts is thrown at once.
+   */
   private <T> T withRetries(
-      ModelConfig model, String sourceLabel, String what, SourceCall<T> action) throws IOException {
+      ModelConfig model,
+      String sourceLabel,
+      String what,
+      SourceCall<T> action,
+      java.util.function.Predicate<RetryableSourceException> giveUp)
+      throws IOException {
     for (int attempt = 1; ; attempt++) {
       try {
         return action.call();
       } catch (RetryableSourceException e) {
+        if (giveUp.test(e)) {
+          throw e;
+        }
         if (attempt >= backoff.maxAttempts()) {
           throw new SourceException(
               e.getMessage() + " (gave up after " + attempt + " attempts)", e);

@@ -156,7 +156,13 @@ public final class HuggingFaceSource implements ModelSource {
     HttpUrl url = resolveUrl(kind, repo, commit, path);
     Request request = authorize(url, new Request.Builder().url(url).head()).build();
     for (int hop = 0; ; hop++) {
-      try (Response response = client.newCall(request).execute()) {
+      Response answer;
+      try {
+        answer = client.newCall(request).execute();
+      } catch (IOException e) {
+        throw unreachable(model, request.url(), path, e);
+      }
+      try (Response response = answer) {
         boolean sameHost = false;
         HttpUrl next = null;
         if (response.isRedirect() && response.header("Location") != null) {
@@ -320,17 +326,7 @@ public final class HuggingFaceSource implements ModelSource {
       try {
         response = client.newCall(request).execute();
       } catch (IOException e) {
-        throw new RetryableSourceException(
-            model.name()
-                + " - cannot reach "
-                + request.url().host()
-                + ":"
-                + request.url().port()
-                + " for "
-                + what
-                + ": "
-                + e.getMessage(),
-            null);
+        throw unreachable(model, request.url(), what, e);
       }
       if (!(follow && response.isRedirect())) {
         if (!response.isSuccessful()) {
@@ -374,6 +370,22 @@ public final class HuggingFaceSource implements ModelSource {
       }
       request = builder.build();
     }
+  }
+
+  private static RetryableSourceException unreachable(
+      ModelConfig model, HttpUrl url, String what, IOException e) {
+    return new RetryableSourceException(
+        model.name()
+            + " - cannot reach "
+            + url.host()
+            + ":"
+            + url.port()
+            + " for "
+            + what
+            + ": "
+            + e.getMessage(),
+        null,
+        RetryableSourceException.isNoConnection(e));
   }
 
   private SourceException error(ModelConfig model, Response response, String what) {
