@@ -13,6 +13,7 @@ import dev.modelcache.store.BlobLock;
 import dev.modelcache.store.ByteSink;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.ChecksumMismatchException;
+import dev.modelcache.store.FileStamp;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
 import dev.modelcache.store.PartFile;
@@ -470,6 +471,8 @@ public final class Fetcher implements AutoCloseable {
     checkPins(model, byPath);
     checkVouched(model, byPath);
     listings.put(model.name(), snapshot);
+    Map<String, FileStamp> localStamps =
+        scheme == SourceRef.Scheme.FILE ? stampLocalFiles(model, byPath) : Map.of();
 
     boolean hub = scheme == SourceRef.Scheme.HF;
     Map<String, CacheStore.Entry> present = new LinkedHashMap<>();
@@ -523,6 +526,9 @@ public final class Fetcher implements AutoCloseable {
       }
       String id = hub ? snapshot.revision() : CacheStore.snapshotId(sha256ByPath);
       InstalledSnapshot result = store.install(model, id, ref, entries);
+      if (!localStamps.isEmpty()) {
+        recordLocalStamps(model, localStamps, sha256ByPath);
+      }
       Duration took = Duration.between(start, clock.instant());
       if (missing.isEmpty()) {
         log.info(
@@ -660,9 +666,71 @@ public final class Fetcher implements AutoCloseable {
   }
 
   /**
+   * For a local source: the stamp (size, mtime, inode) of every file now, before a byte is read. An
+   * unpinned file whose stamp is the one recorded when it was last copied, and whose blob is in
+   * place, takes the digest recorded then (in {@code byPath}), so that it is found in the cache
+   * instead of being copied again at every start, as {@code cache.verify: fast} trusts an unchanged
+   * stamp; a changed file is read again.
+   */
+  private Map<String, FileStamp> stampLocalFiles(ModelConfig model, Map<String, SourceFile> byPath)
+      throws IOException {
+    Map<String, CacheStore.SourceStamp> recorded = store.sourceStamps(model);
+    Map<String, FileStamp> now = new TreeMap<>();
+    for (SourceFile file : List.copyOf(byPath.values())) {
+      FileStamp stamp;
+      try {
+        stamp = FileStamp.of(model.source().directory().resolve(file.path()));
+      } catch (IOException e) {
+        continue; // vanished since the listing: the copy says so
+      }
+      now.put(file.path(), stamp);
+      CacheStore.SourceStamp before = recorded.get(file.path());
+      if (expectedSha256(model, file) == null
+          && before != null
+          && stamp.size() == file.size()
+          && before.stamp().matches(stamp)
+          && store.blob(model, before.sha256(), file.size()).isPresent()) {
+        byPath.put(
+            file.path(),
+            new SourceFile(
+                file.path(),
+                file.size(),
+                before.sha256(),
+                null,
+                "the digest recorded when it was last copied, its stamp unchanged since",
+                null,
+                null));
+      }
+    }
+    return now;
+  }
+
+  /** Records the source stamps taken before the copy, with the digests of what was installed. */
+  private void recordLocalStamps(
+      ModelConfig model, Map<String, FileStamp> stamps, Map<String, String> sha256ByPath) {
+    Map<String, CacheStore.SourceStamp> record = new TreeMap<>();
+    stamps.forEach(
+        (path, stamp) -> {
+          String sha256 = sha256ByPath.get(path);
+          if (sha256 != null) {
+            record.put(path, new CacheStore.SourceStamp(stamp, sha256));
+          }
+        });
+    try {
+      store.recordSourceStamps(model, record);
+    } catch (IOException e) {
+      log.warn(
+          "{} - cannot record the stamps of its source files ({}): the next fetch reads them all"
+              + " again",
+          model.name(),
+          e.getMessage());
+    }
+  }
+
+  /**
    * The file when the cache already holds its bytes: installed in {@code blobs/}, or verified and
    * set aside by an earlier fetch that did not finish. Only files whose blob name is known up front
-   * (the Hub's etag, a pin) can be found; unpinned local files are always read again.
+   * (the Hub's etag, a pin, the recorded digest of an unchanged local file) can be found.
    */
   private Optional<CacheStore.Entry> inCache(ModelConfig model, SourceFile file)
       throws IOException {
