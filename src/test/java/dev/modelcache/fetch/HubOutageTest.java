@@ -162,6 +162,27 @@ class HubOutageTest extends OutageFixture {
   }
 
   @Test
+  void aCachedRevisionMissingABlobIsNotServed() throws Exception {
+    InstalledSnapshot first = fetch(up(MAIN));
+    java.nio.file.Files.delete(
+        first.files().stream()
+            .filter(f -> f.path().equals("model.safetensors"))
+            .findFirst()
+            .orElseThrow()
+            .blob()); // gone, or quarantined by the verification at start
+    int port = closedPort();
+
+    assertThatThrownBy(() -> fetch(at("http://localhost:" + port, MAIN)))
+        .isInstanceOf(SourceException.class)
+        .hasMessageStartingWith("m - cannot reach localhost:" + port + " for revision main: ")
+        .hasMessageEndingWith(
+            "; the cached revision "
+                + commit
+                + " is not served instead: model.safetensors is missing or incomplete in the"
+                + " cache");
+  }
+
+  @Test
   void notFoundAndDeniedAreNotOutages() throws Exception {
     fetch(up(MAIN));
     hub.fault(Fault.status("/revision/main", 404, null));
