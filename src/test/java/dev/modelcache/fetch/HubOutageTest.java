@@ -14,6 +14,7 @@ import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
 import java.nio.charset.StandardCharsets;
 import java.util.Optional;
+import okhttp3.OkHttpClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -82,6 +83,25 @@ class HubOutageTest extends OutageFixture {
     assertThat(stale.revision()).isEqualTo(commit);
     assertThat(stale.reason()).startsWith("m - cannot reach localhost:" + port);
     assertThat(unreachableGauge()).isEqualTo(1.0);
+  }
+
+  @Test
+  void aNameThatDoesNotResolveServesTheCachedCommitAtOnce() throws Exception {
+    fetch(up(MAIN));
+    http =
+        new OkHttpClient.Builder()
+            .dns(
+                host -> {
+                  throw new java.net.UnknownHostException(host + ": no such host (test resolver)");
+                })
+            .build();
+
+    assertThat(fetch(at("http://hub.example.invalid", MAIN)).id()).isEqualTo(commit);
+    assertThat(sleeps).isEmpty();
+    assertThat(states.stale("m").orElseThrow().reason())
+        .isEqualTo(
+            "m - cannot reach hub.example.invalid:80 for revision main: hub.example.invalid: no"
+                + " such host (test resolver)");
   }
 
   @Test

@@ -38,6 +38,9 @@ abstract class OutageFixture {
   final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   ModelStates states;
 
+  /** The Hub source's HTTP client; a test may give it a resolver that knows no name. */
+  OkHttpClient http = new OkHttpClient();
+
   /** A fresh fetcher, as a new process would build it, on the shared cache. */
   Fetcher fetcher(Config config) {
     List<String> names = config.models().stream().map(ModelConfig::name).toList();
@@ -49,7 +52,7 @@ abstract class OutageFixture {
         new dev.modelcache.store.CacheStore(config.cache().dir()),
         Map.of(
             SourceRef.Scheme.HF,
-            new HuggingFaceSource(config.sources().hf(), new OkHttpClient()),
+            new HuggingFaceSource(config.sources().hf(), http),
             SourceRef.Scheme.S3,
             new S3Source()),
         states,
