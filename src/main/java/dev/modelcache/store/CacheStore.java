@@ -57,9 +57,7 @@ import java.util.regex.Pattern;
  * temporary name and renamed; the ref is replaced last. modelcache also records, per model, the
  * exact file list it installed with every SHA-256 and the {@link FileStamp} (size, mtime, inode) of
  * each blob it verified, in {@code .modelcache/models/{name}.json}; blobs found corrupted are moved
- * to {@code .modelcache/quarantine/}; for local models, the stamp each source file had when it was
- * copied, in {@code .modelcache/sources/{name}.json}. Nothing under {@code .modelcache} is needed
- * to read a model.
+ * to {@code .modelcache/quarantine/}. Nothing under {@code .modelcache} is needed to read a model.
  */
 public final class CacheStore {
   private static final Pattern SHA1_HEX = Pattern.compile("[0-9a-f]{40}");
