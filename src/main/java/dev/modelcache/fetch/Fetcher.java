@@ -555,10 +555,10 @@ public final class Fetcher implements AutoCloseable {
   /**
    * What the cache holds of {@code model} that may stand in for its source while the source cannot
    * be reached, as {@code huggingface_hub} falls back to its cache: the revision that {@code
-   * modelcache.lock} names when the model is locked, else the commit itself when the revision is
-   * one, else the one its ref ({@code refs/{revision}}, {@code refs/main}) points to; and only when
-   * modelcache installed that very revision, every blob is in place with its size, and the pins
-   * (config and lockfile) agree with every recorded digest.
+   * modelcache.lock} names when the model is locked (or one holding exactly the locked files), else
+   * the commit itself when the revision is one, else the one its ref ({@code refs/{revision}},
+   * {@code refs/main}) points to; and only when modelcache installed that very revision, every blob
+   * is in place with its size, and the pins (config and lockfile) agree with every recorded digest.
    *
    * @param snapshot the revision to serve, or null when the cache holds none for this revision
    * @param refusal why a cached revision may not be served, or null
@@ -579,19 +579,29 @@ public final class Fetcher implements AutoCloseable {
         return new Cached(null, null);
       }
       InstalledSnapshot installed = record.get();
-      String wanted;
+      boolean wanted;
       if (locked != null && locked.revision() != null) {
-        wanted = locked.revision();
+        // the locked revision, or one that holds exactly the locked files (a later commit of the
+        // branch that changed nothing the model includes)
+        wanted =
+            installed.id().equals(locked.revision())
+                || (locked.differences(installed).isEmpty()
+                    && installed.files().stream()
+                        .map(InstalledSnapshot.InstalledFile::path)
+                        .collect(java.util.stream.Collectors.toSet())
+                        .equals(
+                            locked.files().stream()
+                                .map(Lockfile.LockedFile::path)
+                                .collect(java.util.stream.Collectors.toSet())));
       } else if (ref == null) {
-        wanted = model.source().revision();
+        wanted = installed.id().equals(model.source().revision());
       } else {
         java.nio.file.Path refFile = store.repoDir(model).resolve("refs").resolve(ref);
-        if (!java.nio.file.Files.isRegularFile(refFile)) {
-          return new Cached(null, null);
-        }
-        wanted = java.nio.file.Files.readString(refFile).strip();
+        wanted =
+            java.nio.file.Files.isRegularFile(refFile)
+                && installed.id().equals(java.nio.file.Files.readString(refFile).strip());
       }
-      if (!installed.id().equals(wanted)) {
+      if (!wanted) {
         return new Cached(null, null);
       }
       List<String> problems = new ArrayList<>();

@@ -158,6 +158,21 @@ class HubOutageTest extends OutageFixture {
   }
 
   @Test
+  void aLaterCommitHoldingExactlyTheLockedFilesIsServedForTheLock() throws Exception {
+    String included = MAIN + "    include: ['*.safetensors', '*.json']\n";
+    Lockfile.Locked locked = Lockfile.Locked.of("hf://org/name", fetch(up(included)));
+    String readme =
+        hub.repo("org/name")
+            .file("README.md", "# notes\n".getBytes(StandardCharsets.UTF_8), false)
+            .commit("main");
+    assertThat(fetch(up(included), Optional.of(locked)).id()).isEqualTo(readme);
+
+    Config down = at("http://localhost:" + closedPort(), included);
+    assertThat(fetch(down, Optional.of(locked)).id()).isEqualTo(readme);
+    assertThat(states.stale("m").orElseThrow().revision()).isEqualTo(readme);
+  }
+
+  @Test
   void aCachedRevisionThatContradictsAPinIsNotServed() throws Exception {
     fetch(up(MAIN));
     String pin = "ab".repeat(32);
