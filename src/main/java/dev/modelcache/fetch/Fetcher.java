@@ -498,7 +498,20 @@ public final class Fetcher implements AutoCloseable {
           model.source(),
           snapshot.revision() == null ? "" : " at " + snapshot.revision());
     }
-    Map<String, StagedFile> staged = downloadAll(model, source, sourceLabel, snapshot, missing);
+    Map<String, StagedFile> staged;
+    try {
+      staged = downloadAll(model, source, sourceLabel, snapshot, missing);
+    } catch (SourceException e) {
+      if (!outage(e)) {
+        throw e;
+      }
+      // listed, but its bytes cannot be had (the CDN is down): the revision in the cache stands
+      Cached cachedNow = cached(given, ref, locked);
+      if (!cachedNow.servable()) {
+        throw e;
+      }
+      return servedFromCache(given, cachedNow, sourceLabel, e);
+    }
     {
       states.verifying(model.name());
       List<CacheStore.Entry> entries = new ArrayList<>();
@@ -635,6 +648,18 @@ public final class Fetcher implements AutoCloseable {
     } catch (IOException e) {
       return new Cached(null, null); // an unreadable record or ref vouches for nothing
     }
+  }
+
+  /**
+   * Whether a download failed because the source stayed unreachable (5xx, 429 or a cut connection
+   * on every attempt, without progress), rather than because it refused or sent wrong bytes.
+   */
+  private static boolean outage(SourceException e) {
+    Throwable cause = e.getCause();
+    return cause instanceof RetryableSourceException
+        || (cause instanceof IOException
+            && !(cause instanceof SourceException)
+            && !(cause instanceof StoreException));
   }
 
   /**

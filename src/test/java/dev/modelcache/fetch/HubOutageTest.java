@@ -133,6 +133,24 @@ class HubOutageTest extends OutageFixture {
   }
 
   @Test
+  void aCdnThatStaysDownServesTheRevisionTheRefStillPointsTo() throws Exception {
+    fetch(up(MAIN));
+    hub.repo("org/name")
+        .file("model.safetensors", "new weights".getBytes(StandardCharsets.UTF_8), true)
+        .commit("main");
+    for (int i = 0; i < ATTEMPTS; i++) {
+      hub.fault(Fault.status("/lfs/", 503, null));
+    }
+
+    assertThat(fetch(up(MAIN)).id()).isEqualTo(commit);
+    assertThat(states.stale("m").orElseThrow().reason())
+        .startsWith(
+            "m - model.safetensors: gave up after 4 attempts without progress; last error: m - the"
+                + " Hub answered HTTP 503 for model.safetensors");
+    assertThat(tmp.resolve("cache/hub/models--org--name/refs/main")).hasContent(commit);
+  }
+
+  @Test
   void aPinnedCommitIsServedWhileTheHubIsDown() throws Exception {
     String pinned = "  - name: m\n    source: hf://org/name@" + commit + "\n";
     fetch(up(pinned));
