@@ -455,7 +455,7 @@ public final class Fetcher implements AutoCloseable {
           && !(e.getCause() instanceof RetryableSourceException)) {
         throw e; // not an outage: a 404, 401 or 403 from a source that answered still fails
       }
-      return servedFromCache(
+      return serveCached(
           given, cached[0] != null ? cached[0] : cached(given, ref, locked), sourceLabel, e);
     }
     states.sourceReachable(given.name());
@@ -510,7 +510,7 @@ public final class Fetcher implements AutoCloseable {
       if (!cachedNow.servable()) {
         throw e;
       }
-      return servedFromCache(given, cachedNow, sourceLabel, e);
+      return serveCached(given, cachedNow, sourceLabel, e);
     }
     {
       states.verifying(model.name());
@@ -666,7 +666,7 @@ public final class Fetcher implements AutoCloseable {
    * The cached revision of {@code model} while its source is unreachable: WARN, flagged in {@link
    * ModelStates#stale}; else the outage's own error, or why the cached revision is refused.
    */
-  private InstalledSnapshot servedFromCache(
+  private InstalledSnapshot serveCached(
       ModelConfig model, Cached cached, String sourceLabel, SourceException outage)
       throws SourceException {
     if (cached.snapshot() == null) {
