@@ -75,6 +75,18 @@ final class Daemon implements AutoCloseable {
           });
   private final AtomicBoolean closed = new AtomicBoolean();
 
+  /** How often a model served from the cache, its source unreachable, asks the source again. */
+  static final java.time.Duration RECHECK_EVERY = java.time.Duration.ofSeconds(60);
+
+  private final java.time.Duration recheckEvery;
+  private final ScheduledExecutorService recheck =
+      Executors.newSingleThreadScheduledExecutor(
+          task -> {
+            Thread thread = new Thread(task, "modelcache-recheck");
+            thread.setDaemon(true);
+            return thread;
+          });
+
   /** A daemon that prepares models on its own thread. */
   Daemon(Config config, Clock clock) {
     this(config, clock, Daemon::prepareOnOwnThread);
@@ -105,7 +117,27 @@ final class Daemon implements AutoCloseable {
     return new Daemon(config, clock, Daemon::prepareOnOwnThread, Volume.system(), tasks);
   }
 
+  /**
+   * A daemon whose models served from the cache ask their source again every {@code recheckEvery}
+   * (tests pass a short one).
+   */
+  static Daemon withRecheck(Config config, Clock clock, java.time.Duration recheckEvery) {
+    return new Daemon(
+        config, clock, Daemon::prepareOnOwnThread, Volume.system(), null, recheckEvery);
+  }
+
   private Daemon(Config config, Clock clock, Executor preparer, Volume volume, TaskFactory tasks) {
+    this(config, clock, preparer, volume, tasks, RECHECK_EVERY);
+  }
+
+  private Daemon(
+      Config config,
+      Clock clock,
+      Executor preparer,
+      Volume volume,
+      TaskFactory tasks,
+      java.time.Duration recheckEvery) {
+    this.recheckEvery = recheckEvery;
     this.preparer = preparer;
     this.lock = ConfigOption.lockfile(config);
     this.config = config;
@@ -150,7 +182,35 @@ final class Daemon implements AutoCloseable {
     preparer.execute(this::prepareAll);
     http.start();
     progress.scheduleAtFixedRate(this::logProgress, 5, 5, TimeUnit.SECONDS);
+    recheck.scheduleWithFixedDelay(
+        this::recheckStale,
+        recheckEvery.toMillis(),
+        recheckEvery.toMillis(),
+        TimeUnit.MILLISECONDS);
     return this;
+  }
+
+  /**
+   * Asks the source of each model served from the cache (its source was unreachable) whether it
+   * answers again; see {@link Fetcher#recheck}.
+   */
+  private void recheckStale() {
+    for (ModelConfig model : config.models()) {
+      if (closed.get()) {
+        return;
+      }
+      if (states.stale(model.name()).isEmpty()) {
+        continue;
+      }
+      MDC.put("model", model.name());
+      try {
+        fetcher.recheck(model);
+      } catch (RuntimeException e) {
+        log.warn("{} - re-check of its source failed", model.name(), e);
+      } finally {
+        MDC.remove("model");
+      }
+    }
   }
 
   /** Completes when every model is READY or FAILED. */
@@ -298,6 +358,7 @@ final class Daemon implements AutoCloseable {
       return true;
     }
     progress.shutdownNow();
+    recheck.shutdownNow();
     boolean drained = http.stop();
     registry.close();
     fetcher.close();

@@ -105,12 +105,15 @@ final class FetchCommand implements Callable<Integer> {
           progress.println(
               out,
               String.format(
-                  "ok %s: snapshot %s, %d files, %d bytes, in %s",
+                  "ok %s: snapshot %s, %d files, %d bytes, in %s%s",
                   model.name(),
                   snapshot.id(),
                   snapshot.files().size(),
                   snapshot.totalBytes(),
-                  snapshot.dir()));
+                  snapshot.dir(),
+                  fetcher.servedFromCache(model)
+                      ? " (from the cache: the source is unreachable, see the WARN above)"
+                      : ""));
         } catch (Exception e) {
           failures++;
           states.failed(model.name(), e.getMessage());

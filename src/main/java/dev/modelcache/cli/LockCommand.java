@@ -49,6 +49,16 @@ final class LockCommand implements Callable<Integer> {
       for (ModelConfig model : loaded.models()) {
         try {
           InstalledSnapshot snapshot = fetcher.fetch(model);
+          if (fetcher.servedFromCache(model)) {
+            throw new dev.modelcache.source.SourceException(
+                model.name()
+                    + " - "
+                    + model.source()
+                    + " is unreachable, and 'modelcache lock' resolves every revision anew: run it"
+                    + " again when the source answers (the cache holds "
+                    + snapshot.id()
+                    + ")");
+          }
           lock = lock.with(model.name(), fetcher.lockEntry(model, snapshot));
           out.printf(
               "locked %s: %s at %s, %d files%n",

@@ -23,8 +23,8 @@ final class LockRecorder {
 
   static void record(
       Config config, Fetcher fetcher, ModelConfig model, InstalledSnapshot snapshot) {
-    if (model.source().scheme() != SourceRef.Scheme.S3) {
-      return;
+    if (model.source().scheme() != SourceRef.Scheme.S3 || fetcher.servedFromCache(model)) {
+      return; // served from the cache, the source unreachable: nothing new was learnt
     }
     Lockfile.Locked entry = fetcher.lockEntry(model, snapshot);
     synchronized (LockRecorder.class) {

@@ -15,6 +15,7 @@ import dev.modelcache.store.BlobLock;
 import dev.modelcache.store.ByteSink;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.ChecksumMismatchException;
+import dev.modelcache.store.FileStamp;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
 import dev.modelcache.store.PartFile;
@@ -219,7 +220,8 @@ public final class Fetcher implements AutoCloseable {
               effective,
               CacheStore.refName(model),
               frozen ? lock.orElseThrow() : null,
-              s3 ? lock.orElse(null) : null);
+              s3 ? lock.orElse(null) : null,
+              lock.orElse(null));
       if (lock.isPresent() && (!s3 || frozen)) {
         checkAgainstLock(model, result, lock.get());
       }
@@ -396,8 +398,16 @@ public final class Fetcher implements AutoCloseable {
 
   private final Map<String, Snapshot> listings = new java.util.concurrent.ConcurrentHashMap<>();
 
+  /**
+   * @param locked the model's entry of {@code modelcache.lock} when it applies, else null: with the
+   *     source unreachable, it decides which cached revision may be served
+   */
   private InstalledSnapshot fetchResolved(
-      ModelConfig given, String ref, Lockfile.Locked frozen, Lockfile.Locked objectLock)
+      ModelConfig given,
+      String ref,
+      Lockfile.Locked frozen,
+      Lockfile.Locked objectLock,
+      Lockfile.Locked locked)
       throws IOException {
     SourceRef.Scheme scheme = given.source().scheme();
     if (offline && scheme != SourceRef.Scheme.FILE) {
@@ -424,8 +434,33 @@ public final class Fetcher implements AutoCloseable {
     metrics.fetchBytes(given.name(), sourceLabel);
     metrics.fetchRetries(given.name(), sourceLabel);
     Instant start = clock.instant();
-    Snapshot snapshot =
-        withRetries(given, sourceLabel, "listing " + given.source(), () -> source.resolve(given));
+    Cached[] cached = {null}; // looked at only when the source fails
+    Snapshot snapshot;
+    try {
+      snapshot =
+          withRetries(
+              given,
+              sourceLabel,
+              "listing " + given.source(),
+              () -> source.resolve(given),
+              e -> {
+                // no connection at all, and a revision to serve: fall back at once, as
+                // huggingface_hub does on a connection error, instead of delaying readiness
+                if (!e.noConnection()) {
+                  return false;
+                }
+                cached[0] = cached(given, ref, locked);
+                return cached[0].servable();
+              });
+    } catch (SourceException e) {
+      if (!(e instanceof RetryableSourceException)
+          && !(e.getCause() instanceof RetryableSourceException)) {
+        throw e; // not an outage: a 404, 401 or 403 from a source that answered still fails
+      }
+      return serveCached(
+          given, cached[0] != null ? cached[0] : cached(given, ref, locked), sourceLabel, e);
+    }
+    states.sourceReachable(given.name());
     Map<String, SourceFile> byPath = new TreeMap<>();
     for (SourceFile file : snapshot.files()) {
       CacheStore.checkRelativePath(file.path());
@@ -438,6 +473,8 @@ public final class Fetcher implements AutoCloseable {
     checkPins(model, byPath);
     checkVouched(model, byPath);
     listings.put(model.name(), snapshot);
+    Map<String, FileStamp> localStamps =
+        scheme == SourceRef.Scheme.FILE ? stampLocalFiles(model, byPath) : Map.of();
 
     boolean hub = scheme == SourceRef.Scheme.HF;
     Map<String, CacheStore.Entry> present = new LinkedHashMap<>();
@@ -463,7 +500,20 @@ public final class Fetcher implements AutoCloseable {
           model.source(),
           snapshot.revision() == null ? "" : " at " + snapshot.revision());
     }
-    Map<String, StagedFile> staged = downloadAll(model, source, sourceLabel, snapshot, missing);
+    Map<String, StagedFile> staged;
+    try {
+      staged = downloadAll(model, source, sourceLabel, snapshot, missing);
+    } catch (SourceException e) {
+      if (!outage(e)) {
+        throw e;
+      }
+      // listed, but its bytes cannot be had (the CDN is down): the revision in the cache stands
+      Cached cachedNow = cached(given, ref, locked);
+      if (!cachedNow.servable()) {
+        throw e;
+      }
+      return serveCached(given, cachedNow, sourceLabel, e);
+    }
     {
       states.verifying(model.name());
       List<CacheStore.Entry> entries = new ArrayList<>();
@@ -491,6 +541,9 @@ public final class Fetcher implements AutoCloseable {
       }
       String id = hub ? snapshot.revision() : CacheStore.snapshotId(sha256ByPath);
       InstalledSnapshot result = store.install(model, id, ref, entries);
+      if (!localStamps.isEmpty()) {
+        recordLocalStamps(model, localStamps, sha256ByPath);
+      }
       Duration took = Duration.between(start, clock.instant());
       if (missing.isEmpty()) {
         log.info(
@@ -515,9 +568,248 @@ public final class Fetcher implements AutoCloseable {
   }
 
   /**
+   * What the cache holds of {@code model} that may stand in for its source while the source cannot
+   * be reached, as {@code huggingface_hub} falls back to its cache: the revision that {@code
+   * modelcache.lock} names when the model is locked (or one holding exactly the locked files), else
+   * the commit itself when the revision is one, else the one its ref ({@code refs/{revision}},
+   * {@code refs/main}) points to; and only when modelcache installed that very revision, every blob
+   * is in place with its size, and the pins (config and lockfile) agree with every recorded digest.
+   *
+   * @param snapshot the revision to serve, or null when the cache holds none for this revision
+   * @param refusal why a cached revision may not be served, or null
+   */
+  private record Cached(InstalledSnapshot snapshot, String refusal) {
+    boolean servable() {
+      return snapshot != null && refusal == null;
+    }
+  }
+
+  private Cached cached(ModelConfig model, String ref, Lockfile.Locked locked) {
+    if (model.source().scheme() == SourceRef.Scheme.FILE) {
+      return new Cached(null, null);
+    }
+    try {
+      Optional<InstalledSnapshot> record = store.installed(model);
+      if (record.isEmpty()) {
+        return new Cached(null, null);
+      }
+      InstalledSnapshot installed = record.get();
+      boolean wanted;
+      if (locked != null && locked.revision() != null) {
+        // the locked revision, or one that holds exactly the locked files (a later commit of the
+        // branch that changed nothing the model includes)
+        wanted =
+            installed.id().equals(locked.revision())
+                || (locked.differences(installed).isEmpty()
+                    && installed.files().stream()
+                        .map(InstalledSnapshot.InstalledFile::path)
+                        .collect(java.util.stream.Collectors.toSet())
+                        .equals(
+                            locked.files().stream()
+                                .map(Lockfile.LockedFile::path)
+                                .collect(java.util.stream.Collectors.toSet())));
+      } else if (ref == null) {
+        wanted = installed.id().equals(model.source().revision());
+      } else {
+        java.nio.file.Path refFile = store.repoDir(model).resolve("refs").resolve(ref);
+        wanted =
+            java.nio.file.Files.isRegularFile(refFile)
+                && installed.id().equals(java.nio.file.Files.readString(refFile).strip());
+      }
+      if (!wanted) {
+        return new Cached(null, null);
+      }
+      List<String> problems = new ArrayList<>();
+      for (InstalledSnapshot.InstalledFile file : installed.files()) {
+        if (!java.nio.file.Files.isRegularFile(file.blob())
+            || java.nio.file.Files.size(file.blob()) != file.size()
+            || !java.nio.file.Files.isRegularFile(installed.dir().resolve(file.path()))) {
+          problems.add(file.path() + " is missing or incomplete in the cache");
+        }
+      }
+      for (Map.Entry<String, String> pin : model.sha256().entrySet()) {
+        Optional<InstalledSnapshot.InstalledFile> file =
+            installed.files().stream().filter(f -> f.path().equals(pin.getKey())).findFirst();
+        if (file.isEmpty()) {
+          problems.add(pin.getKey() + " is " + pinnedBy(model, pin.getKey()) + " but not cached");
+        } else if (!file.get().sha256().equals(pin.getValue())) {
+          problems.add(
+              pin.getKey()
+                  + ": sha256 "
+                  + file.get().sha256()
+                  + " in the cache, "
+                  + pin.getValue()
+                  + " "
+                  + pinnedBy(model, pin.getKey()));
+        }
+      }
+      if (locked != null) {
+        problems.addAll(locked.differences(installed));
+      }
+      return new Cached(installed, problems.isEmpty() ? null : String.join("; ", problems));
+    } catch (IOException e) {
+      return new Cached(null, null); // an unreadable record or ref vouches for nothing
+    }
+  }
+
+  /**
+   * Whether a download failed because the source stayed unreachable (5xx, 429 or a cut connection
+   * on every attempt, without progress), rather than because it refused or sent wrong bytes.
+   */
+  private static boolean outage(SourceException e) {
+    Throwable cause = e.getCause();
+    return cause instanceof RetryableSourceException
+        || (cause instanceof IOException
+            && !(cause instanceof SourceException)
+            && !(cause instanceof StoreException));
+  }
+
+  /**
+   * The cached revision of {@code model} while its source is unreachable: WARN, flagged in {@link
+   * ModelStates#stale}; else the outage's own error, or why the cached revision is refused.
+   */
+  private InstalledSnapshot serveCached(
+      ModelConfig model, Cached cached, String sourceLabel, SourceException outage)
+      throws SourceException {
+    if (cached.snapshot() == null) {
+      throw outage;
+    }
+    if (cached.refusal() != null) {
+      throw new SourceException(
+          outage.getMessage()
+              + "; the cached revision "
+              + cached.snapshot().id()
+              + " is not served instead: "
+              + cached.refusal(),
+          outage);
+    }
+    InstalledSnapshot snapshot = cached.snapshot();
+    listings.remove(model.name()); // nothing was listed: the lockfile learns nothing from this
+    states.sourceUnreachable(model.name(), snapshot.id(), outage.getMessage());
+    log.warn(
+        "{} - source unreachable: serving revision {} from the cache ({} files, fetched and"
+            + " verified before); the next fetch or restart that reaches {} catches up. Cause: {}",
+        model.name(),
+        snapshot.id(),
+        snapshot.files().size(),
+        sourceLabel.equals("hf") ? "the Hub" : model.source().toString(),
+        outage.getMessage());
+    return snapshot;
+  }
+
+  /**
+   * Asks the source of a model served from the cache (see {@link ModelStates#stale}) whether it
+   * answers again: one listing, no bytes, no state change but the flag. When it answers, the flag
+   * is cleared (the served revision is then as current as any running model's: a branch that moved
+   * meanwhile is fetched by the next {@code fetch} or restart, as ever); when it still fails, the
+   * flag keeps its time and takes the new reason.
+   *
+   * @return true when the source answered
+   */
+  public boolean recheck(ModelConfig model) {
+    Optional<ModelStates.Stale> stale = states.stale(model.name());
+    ModelSource source = sources.get(model.source().scheme());
+    if (stale.isEmpty() || source == null || offline) {
+      return false;
+    }
+    Snapshot snapshot;
+    try {
+      snapshot = source.resolve(model);
+    } catch (IOException e) {
+      states.sourceUnreachable(model.name(), stale.get().revision(), e.getMessage());
+      log.debug("{} - source still unreachable: {}", model.name(), e.getMessage());
+      return false;
+    }
+    states.sourceReachable(model.name());
+    if (snapshot.revision() != null && !snapshot.revision().equals(stale.get().revision())) {
+      log.info(
+          "{} - {} answers again and now holds revision {}; revision {} stays served until the next"
+              + " 'modelcache fetch' or restart",
+          model.name(),
+          model.source(),
+          snapshot.revision(),
+          stale.get().revision());
+    } else {
+      log.info(
+          "{} - {} answers again; revision {} is served",
+          model.name(),
+          model.source(),
+          stale.get().revision());
+    }
+    return true;
+  }
+
+  /** Whether the last fetch of {@code model} served its cached revision, the source unreachable. */
+  public boolean servedFromCache(ModelConfig model) {
+    return states.stale(model.name()).isPresent();
+  }
+
+  /**
+   * For a local source: the stamp (size, mtime, inode) of every file now, before a byte is read. An
+   * unpinned file whose stamp is the one recorded when it was last copied, and whose blob is in
+   * place, takes the digest recorded then (in {@code byPath}), so that it is found in the cache
+   * instead of being copied again at every start, as {@code cache.verify: fast} trusts an unchanged
+   * stamp; a changed file is read again.
+   */
+  private Map<String, FileStamp> stampLocalFiles(ModelConfig model, Map<String, SourceFile> byPath)
+      throws IOException {
+    Map<String, CacheStore.SourceStamp> recorded = store.sourceStamps(model);
+    Map<String, FileStamp> now = new TreeMap<>();
+    for (SourceFile file : List.copyOf(byPath.values())) {
+      FileStamp stamp;
+      try {
+        stamp = FileStamp.of(model.source().directory().resolve(file.path()));
+      } catch (IOException e) {
+        continue; // vanished since the listing: the copy says so
+      }
+      now.put(file.path(), stamp);
+      CacheStore.SourceStamp before = recorded.get(file.path());
+      if (expectedSha256(model, file) == null
+          && before != null
+          && stamp.size() == file.size()
+          && before.stamp().matches(stamp)
+          && store.blob(model, before.sha256(), file.size()).isPresent()) {
+        byPath.put(
+            file.path(),
+            new SourceFile(
+                file.path(),
+                file.size(),
+                before.sha256(),
+                null,
+                "the digest recorded when it was last copied, its stamp unchanged since",
+                null,
+                null));
+      }
+    }
+    return now;
+  }
+
+  /** Records the source stamps taken before the copy, with the digests of what was installed. */
+  private void recordLocalStamps(
+      ModelConfig model, Map<String, FileStamp> stamps, Map<String, String> sha256ByPath) {
+    Map<String, CacheStore.SourceStamp> record = new TreeMap<>();
+    stamps.forEach(
+        (path, stamp) -> {
+          String sha256 = sha256ByPath.get(path);
+          if (sha256 != null) {
+            record.put(path, new CacheStore.SourceStamp(stamp, sha256));
+          }
+        });
+    try {
+      store.recordSourceStamps(model, record);
+    } catch (IOException e) {
+      log.warn(
+          "{} - cannot record the stamps of its source files ({}): the next fetch reads them all"
+              + " again",
+          model.name(),
+          e.getMessage());
+    }
+  }
+
+  /**
    * The file when the cache already holds its bytes: installed in {@code blobs/}, or verified and
    * set aside by an earlier fetch that did not finish. Only files whose blob name is known up front
-   * (the Hub's etag, a pin) can be found; unpinned local files are always read again.
+   * (the Hub's etag, a pin, the recorded digest of an unchanged local file) can be found.
    */
   private Optional<CacheStore.Entry> inCache(ModelConfig model, SourceFile file)
       throws IOException {
@@ -1128,13 +1420,24 @@ public final class Fetcher implements AutoCloseable {
     }
   }
 
-  /** Runs {@code action}, retrying {@link RetryableSourceException}s with backoff. */
+  /**
+   * Runs {@code action}, retrying {@link RetryableSourceException}s with backoff; one that {@code
+   * giveUp} accepts is thrown at once.
+   */
   private <T> T withRetries(
-      ModelConfig model, String sourceLabel, String what, SourceCall<T> action) throws IOException {
+      ModelConfig model,
+      String sourceLabel,
+      String what,
+      SourceCall<T> action,
+      java.util.function.Predicate<RetryableSourceException> giveUp)
+      throws IOException {
     for (int attempt = 1; ; attempt++) {
       try {
         return action.call();
       } catch (RetryableSourceException e) {
+        if (giveUp.test(e)) {
+          throw e;
+        }
         if (attempt >= backoff.maxAttempts()) {
           throw new SourceException(
               e.getMessage() + " (gave up after " + attempt + " attempts)", e);

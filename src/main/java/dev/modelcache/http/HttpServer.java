@@ -359,6 +359,7 @@ public final class HttpServer implements AutoCloseable {
       if (status.reason() != null) {
         m.put("reason", status.reason());
       }
+      putStale(m, status.model());
     }
     ctx.status(ready ? 200 : 503).json(body);
   }
@@ -372,6 +373,7 @@ public final class HttpServer implements AutoCloseable {
       m.put("reason", status.reason());
     }
     m.put("source", model.source().text());
+    putStale(m, model.name());
     m.put("engine", model.engine());
     m.put("task", model.task().toString());
     m.put("required", model.required());
@@ -385,6 +387,21 @@ public final class HttpServer implements AutoCloseable {
     m.put("timeout_ms", model.timeoutMs());
     registry.info(model.name()).ifPresent(info -> describeLoaded(m, info));
     return m;
+  }
+
+  /**
+   * {@code "stale": {"revision", "reason", "since"}} while the model serves a cached revision
+   * because its source was unreachable.
+   */
+  private void putStale(ObjectNode m, String model) {
+    states
+        .stale(model)
+        .ifPresent(
+            stale ->
+                m.putObject("stale")
+                    .put("revision", stale.revision())
+                    .put("reason", stale.reason())
+                    .put("since", stale.since().toString()));
   }
 
   private static void describeLoaded(ObjectNode m, LoadedInfo info) {

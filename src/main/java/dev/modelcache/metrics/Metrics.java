@@ -31,6 +31,7 @@ public final class Metrics {
   public static final String MODEL_STATE = "modelcache.model.state";
   public static final String MODEL_LOAD_DURATION = "modelcache.model.load.duration";
   public static final String MODEL_INFO = "modelcache.model.info";
+  public static final String MODEL_SOURCE_UNREACHABLE = "modelcache.model.source.unreachable";
   public static final String FETCH_BYTES = "modelcache.fetch.bytes";
   public static final String FETCH_DURATION = "modelcache.fetch.duration";
   public static final String FETCH_RETRIES = "modelcache.fetch.retries";
@@ -82,6 +83,13 @@ public final class Metrics {
             .description("1 for the state each model is in, 0 for the others")
             .register(registry);
       }
+      Gauge.builder(MODEL_SOURCE_UNREACHABLE, states, s -> s.stale(model).isPresent() ? 1 : 0)
+          .strongReference(true)
+          .tags("model", model)
+          .description(
+              "1 while the model serves a revision from the cache because its source was"
+                  + " unreachable at the last check, else 0")
+          .register(registry);
       AtomicLong millis = loadMillis.computeIfAbsent(model, m -> new AtomicLong());
       Gauge.builder(MODEL_LOAD_DURATION, millis, m -> m.get() / 1000.0)
           .strongReference(true)

@@ -9,6 +9,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -77,6 +78,49 @@ public final class ModelStates {
     set(model, ModelState.FAILED, reason);
   }
 
+  /**
+   * Records that {@code model} serves {@code revision} from the cache because its source could not
+   * be reached; a model already in that condition keeps the time it entered it.
+   *
+   * @param reason what failed, as the fetch reported it
+   */
+  public void sourceUnreachable(String model, String revision, String reason) {
+    Entry entry = entry(model);
+    synchronized (entry) {
+      Instant since = entry.stale == null ? clock.instant() : entry.stale.since();
+      entry.stale = new Stale(revision, reason, since);
+    }
+  }
+
+  /** Records that the source of {@code model} answered: what it serves is current again. */
+  public void sourceReachable(String model) {
+    Entry entry = entry(model);
+    synchronized (entry) {
+      entry.stale = null;
+    }
+  }
+
+  /**
+   * Why {@code model} serves a cached revision instead of asking its source, or empty when the last
+   * check of its source succeeded (or none was made).
+   */
+  public Optional<Stale> stale(String model) {
+    Entry entry = entry(model);
+    synchronized (entry) {
+      return Optional.ofNullable(entry.stale);
+    }
+  }
+
+  /**
+   * A model served from the cache because its source was unreachable.
+   *
+   * @param revision the cached revision served (a commit, or the snapshot id of S3 and local
+   *     models)
+   * @param reason the failure that made the fetch fall back to it
+   * @param since when the source was first found unreachable
+   */
+  public record Stale(String revision, String reason, Instant since) {}
+
   public ModelStatus status(String model) {
     Entry entry = entry(model);
     synchronized (entry) {
@@ -143,6 +187,7 @@ public final class ModelStates {
     String reason;
     Instant since;
     long bytesTotal;
+    Stale stale;
 
     Entry(String model, Instant since) {
       this.since = since;

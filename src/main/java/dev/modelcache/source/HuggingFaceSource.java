@@ -168,9 +168,15 @@ public final class HuggingFaceSource implements ModelSource {
   private SourceFile describe(
       ModelConfig model, String kind, String repo, String commit, String path) throws IOException {
     HttpUrl url = resolveUrl(kind, repo, commit, path);
-    Request request = authorize(new Request.Builder().url(url).head()).build();
+    Request request = authorize(url, new Request.Builder().url(url).head()).build();
     for (int hop = 0; ; hop++) {
-      try (Response response = client.newCall(request).execute()) {
+      Response answer;
+      try {
+        answer = client.newCall(request).execute();
+      } catch (IOException e) {
+        throw unreachable(model, request.url(), path, e);
+      }
+      try (Response response = answer) {
         boolean sameHost = false;
         HttpUrl next = null;
         if (response.isRedirect() && response.header("Location") != null) {
@@ -236,7 +242,7 @@ public final class HuggingFaceSource implements ModelSource {
     String repo = model.source().location();
     String kind = model.source().repoType() + "s";
     HttpUrl url = resolveUrl(kind, repo, snapshot.revision(), file.path());
-    Request.Builder request = authorize(new Request.Builder().url(url).get());
+    Request.Builder request = authorize(url, new Request.Builder().url(url).get());
     boolean partial = offset > 0 || end < file.size();
     if (partial) {
       request.header("Range", "bytes=" + offset + "-" + (end - 1));
@@ -293,14 +299,27 @@ public final class HuggingFaceSource implements ModelSource {
   }
 
   private Request get(HttpUrl url) {
-    return authorize(new Request.Builder().url(url).get()).build();
+    return authorize(url, new Request.Builder().url(url).get()).build();
   }
 
-  private Request.Builder authorize(Request.Builder request) {
-    if (config.token() != null) {
+  /**
+   * Adds the token when {@code url} is on the endpoint's host: a tree page ({@code Link}) or a
+   * redirect may lead anywhere, and the token is for the endpoint alone.
+   */
+  private Request.Builder authorize(HttpUrl url, Request.Builder request) {
+    if (config.token() != null && onEndpoint(url)) {
       request.header("Authorization", "Bearer " + config.token().reveal());
+    } else {
+      request.removeHeader("Authorization");
     }
     return request;
+  }
+
+  /** Same scheme, host name and port as the endpoint (another name of the same address is not). */
+  private boolean onEndpoint(HttpUrl url) {
+    return url.scheme().equals(endpoint.scheme())
+        && url.host().equals(endpoint.host())
+        && url.port() == endpoint.port();
   }
 
   private JsonNode getJson(ModelConfig model, HttpUrl url, String what) throws IOException {
@@ -321,17 +340,7 @@ public final class HuggingFaceSource implements ModelSource {
       try {
         response = client.newCall(request).execute();
       } catch (IOException e) {
-        throw new RetryableSourceException(
-            model.name()
-                + " - cannot reach "
-                + request.url().host()
-                + ":"
-                + request.url().port()
-                + " for "
-                + what
-                + ": "
-                + e.getMessage(),
-            null);
+        throw unreachable(model, request.url(), what, e);
       }
       if (!(follow && response.isRedirect())) {
         if (!response.isSuccessful()) {
@@ -370,11 +379,27 @@ public final class HuggingFaceSource implements ModelSource {
                 + ")");
       }
       Request.Builder builder = request.newBuilder().url(next);
-      if (!next.host().equals(endpoint.host()) || next.port() != endpoint.port()) {
+      if (!onEndpoint(next)) {
         builder.removeHeader("Authorization");
       }
       request = builder.build();
     }
+  }
+
+  private static RetryableSourceException unreachable(
+      ModelConfig model, HttpUrl url, String what, IOException e) {
+    return new RetryableSourceException(
+        model.name()
+            + " - cannot reach "
+            + url.host()
+            + ":"
+            + url.port()
+            + " for "
+            + what
+            + ": "
+            + e.getMessage(),
+        null,
+        RetryableSourceException.isNoConnection(e));
   }
 
   private SourceException error(ModelConfig model, Response response, String what) {

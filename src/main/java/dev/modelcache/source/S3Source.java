@@ -679,7 +679,8 @@ public final class S3Source implements ModelSource, AutoCloseable {
                 + cause.getMessage()
                 + "); check the endpoint (sources.s3.endpoint, the model's s3.endpoint or"
                 + " AWS_ENDPOINT_URL) and the network",
-            null);
+            null,
+            RetryableSourceException.isNoConnection(cause));
       }
       return new SourceException(model.name() + " - " + what + ": " + message, e);
     }

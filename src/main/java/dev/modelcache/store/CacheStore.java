@@ -891,4 +891,71 @@ public final class CacheStore {
     }
     return total[0];
   }
+
+  /**
+   * A file of a local ({@code file:}) source as it was when its bytes were copied: its stamp in the
+   * source folder and the SHA-256 of what was copied.
+   */
+  public record SourceStamp(FileStamp stamp, String sha256) {}
+
+  /**
+   * The stamps of {@code model}'s source files recorded by {@link #recordSourceStamps}, by path;
+   * empty when none were, or when they were recorded for another source. Kept in {@code
+   * .modelcache/sources/{name}.json}; like {@code cache.verify: fast}, an unchanged stamp lets an
+   * unpinned local file be recognised without reading it.
+   */
+  public Map<String, SourceStamp> sourceStamps(ModelConfig model) {
+    JsonNode node;
+    try {
+      node = json.readTree(Files.readAllBytes(sourceStampsFile(model)));
+    } catch (IOException e) {
+      return Map.of(); // none yet, or unreadable: every file is read again
+    }
+    if (!model.source().text().equals(node.path("source").asText())) {
+      return Map.of();
+    }
+    Map<String, SourceStamp> stamps = new TreeMap<>();
+    for (Map.Entry<String, JsonNode> file : node.path("files").properties()) {
+      JsonNode f = file.getValue();
+      stamps.put(
+          file.getKey(),
+          new SourceStamp(
+              new FileStamp(
+                  f.path("size").asLong(),
+                  f.path("mtime_ns").asLong(),
+                  f.path("inode").asLong(FileStamp.NO_INODE)),
+              f.path("sha256").asText()));
+    }
+    return stamps;
+  }
+
+  /** Records {@code stamps} as {@code model}'s source stamps; writes nothing when unchanged. */
+  public void recordSourceStamps(ModelConfig model, Map<String, SourceStamp> stamps)
+      throws IOException {
+    if (new TreeMap<>(stamps).equals(sourceStamps(model))) {
+      return;
+    }
+    ObjectNode node = json.createObjectNode();
+    node.put("model", model.name());
+    node.put("source", model.source().text());
+    ObjectNode files = node.putObject("files");
+    new TreeMap<>(stamps)
+        .forEach(
+            (path, stamp) ->
+                files
+                    .putObject(path)
+                    .put("size", stamp.stamp().size())
+                    .put("mtime_ns", stamp.stamp().mtimeNanos())
+                    .put("inode", stamp.stamp().inode())
+                    .put("sha256", stamp.sha256()));
+    Path file = sourceStampsFile(model);
+    Files.createDirectories(file.getParent());
+    writeAtomically(file, json.writerWithDefaultPrettyPrinter().writeValueAsString(node));
+  }
+
+  private Path sourceStampsFile(ModelConfig model) throws IOException {
+    return root.resolve(".modelcache")
+        .resolve("sources")
+        .resolve(checkedSegment(model.name()) + ".json");
+  }
 }

@@ -97,6 +97,8 @@ public final class FakeHub implements AutoCloseable {
   private final List<Fault> faults = new ArrayList<>(); // guarded by itself
   private volatile String token;
   private volatile int pageSize = 1000;
+  private volatile String linkBase;
+  private final Map<String, String> redirects = new ConcurrentHashMap<>();
 
   private FakeHub(HttpServer api, HttpServer cdn, ExecutorService executor) {
     this.api = api;
@@ -186,6 +188,30 @@ public final class FakeHub implements AutoCloseable {
       throw new IllegalArgumentException("pageSize (" + n + ") must be positive");
     }
     this.pageSize = n;
+  }
+
+  /**
+   * Where the tree API's {@code Link: rel="next"} pages point from now on, e.g. {@code
+   * http://127.0.0.1:<port>}: the same API listener under another host name (null: {@link
+   * #endpoint()}, as the Hub does).
+   */
+  public void linkBase(String base) {
+    this.linkBase = base;
+  }
+
+  /**
+   * The next API request whose path (with query) contains {@code pathContains} is answered 302 to
+   * the same path and query on {@code base} (another host name of this fake, or another server).
+   */
+  public void redirectOnce(String pathContains, String base) {
+    redirects.put(pathContains, base);
+  }
+
+  /** The host name a request was sent to, from its {@code Host} header (port removed). */
+  public static String hostName(Recorded request) {
+    String host = request.headers().getOrDefault("host", "");
+    int colon = host.lastIndexOf(':');
+    return colon > host.lastIndexOf(']') ? host.substring(0, colon) : host;
   }
 
   /** Every request received on both listeners, in arrival order. */
@@ -498,6 +524,15 @@ public final class FakeHub implements AutoCloseable {
     }
   }
 
+  private String takeRedirect(String recorded) {
+    for (Map.Entry<String, String> redirect : redirects.entrySet()) {
+      if (recorded.contains(redirect.getKey()) && redirects.remove(redirect.getKey()) != null) {
+        return redirect.getValue();
+      }
+    }
+    return null;
+  }
+
   // ---- request handling ---------------------------------------------------------------------
 
   private void handle(HttpExchange exchange, String host) throws IOException {
@@ -508,8 +543,12 @@ public final class FakeHub implements AutoCloseable {
         new Recorded(
             host, exchange.getRequestMethod(), recorded, lowerCase(exchange.getRequestHeaders())));
     try {
-      Fault fault = takeFault(recorded, true);
-      if (fault != null && fault.kind() == Fault.Kind.REDIRECT_LOOP) {
+      String redirect = "api".equals(host) ? takeRedirect(recorded) : null;
+      Fault fault = redirect == null ? takeFault(recorded, true) : null;
+      if (redirect != null) {
+        exchange.getResponseHeaders().set("Location", redirect + recorded);
+        sendEmpty(exchange, 302);
+      } else if (fault != null && fault.kind() == Fault.Kind.REDIRECT_LOOP) {
         exchange.getResponseHeaders().set("Location", recorded);
         sendEmpty(exchange, 302);
       } else if (fault != null) {
@@ -720,8 +759,9 @@ public final class FakeHub implements AutoCloseable {
                   .reduce((a, b) -> a + "&" + b)
                   .map(q -> q + "&")
                   .orElse("");
+      String base = linkBase;
       String next =
-          endpoint()
+          (base == null ? endpoint() : base)
               + exchange.getRequestURI().getRawPath()
               + "?"
               + kept
