@@ -430,7 +430,7 @@ public final class HttpServer implements AutoCloseable {
     if (pathModel != null && type != null && registry.takesRaw(known(pathModel).name(), type)) {
       // an image posted as its own bytes, to a model whose task takes them
       MDC.put(MDC_MODEL, pathModel);
-      ctx.json(registry.inferRaw(pathModel, type, ctx.bodyAsBytes()));
+      ctx.json(registry.inferRaw(pathModel, type, body(ctx)));
       return;
     }
     JsonNode body = parseJson(ctx);
@@ -509,7 +509,7 @@ public final class HttpServer implements AutoCloseable {
               + "'; send application/json"
               + " (with curl: -H 'Content-Type: application/json')");
     }
-    byte[] bytes = ctx.bodyAsBytes();
+    byte[] bytes = body(ctx);
     if (bytes.length == 0) {
       throw new HttpError(
           400, "request body is empty; send a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
@@ -537,6 +537,33 @@ public final class HttpServer implements AutoCloseable {
           400, "request body must be a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
     }
     return body;
+  }
+
+  /**
+   * The request body. A body broken on the wire (shorter than its Content-Length, a chunk size that
+   * is not hex, the connection closed mid-body) is the client's fault: 400, not a 500 and no ERROR
+   * line. Jetty reports it as an IOException that Javalin rethrows unchecked.
+   */
+  private static byte[] body(Context ctx) {
+    try {
+      return ctx.bodyAsBytes();
+    } catch (HttpResponseException e) {
+      throw e; // 413 past server.max_body_bytes
+    } catch (Exception e) {
+      if (e instanceof java.io.IOException || e instanceof org.eclipse.jetty.http.HttpException) {
+        log.debug("{} {} - body could not be read: {}", ctx.method(), ctx.path(), e.toString());
+        throw new HttpError(
+            400,
+            "request body could not be read: the connection ended or the chunked encoding broke"
+                + " before the body was complete ("
+                + e.getClass().getSimpleName()
+                + (e.getMessage() == null ? "" : ": " + e.getMessage())
+                + "); send the whole body, as many bytes as Content-Length says or in valid"
+                + " chunks",
+            e);
+      }
+      throw e;
+    }
   }
 
   private Handler authorized(Handler handler) {
