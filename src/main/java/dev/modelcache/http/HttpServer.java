@@ -14,6 +14,9 @@ import dev.modelcache.inference.ModelNotReadyException;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelRegistry.LoadedInfo;
 import dev.modelcache.inference.QueueFullException;
+import dev.modelcache.inference.TooManyItemsException;
+import dev.modelcache.metrics.Metrics;
+import dev.modelcache.metrics.Metrics.Rejection;
 import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
@@ -75,6 +78,9 @@ public final class HttpServer implements AutoCloseable {
   private final ObjectMapper json;
   private final List<String> routes = Collections.synchronizedList(new ArrayList<>());
   private final DrainingHandler draining = new DrainingHandler();
+  private final MemoryBudget budget;
+  private final long maxHeap = Runtime.getRuntime().maxMemory();
+  private final Metrics metrics;
   private final Javalin app;
   private volatile Server jetty;
 
@@ -91,6 +97,8 @@ public final class HttpServer implements AutoCloseable {
     this.registry = registry;
     this.prometheus = prometheus;
     this.json = json;
+    this.budget = new MemoryBudget(server.limits().memoryBudget(maxHeap));
+    this.metrics = new Metrics(prometheus);
     this.app =
         Javalin.create(
             config -> {
@@ -125,14 +133,15 @@ public final class HttpServer implements AutoCloseable {
                               this.models.values().stream().map(this::describe).toList())));
               config.routes.get(
                   "/models/{name}", ctx -> ctx.json(describe(known(ctx.pathParam("name")))));
-              config.routes.post("/inference", authorized(ctx -> infer(ctx, null)));
+              config.routes.post("/inference", authorized(admitted(ctx -> infer(ctx, null))));
               config.routes.post(
-                  "/inference/{model}", authorized(ctx -> infer(ctx, ctx.pathParam("model"))));
+                  "/inference/{model}",
+                  authorized(admitted(ctx -> infer(ctx, ctx.pathParam("model")))));
               for (String prefix :
                   List.of("/v2/models/{model}", "/v2/models/{model}/versions/{version}")) {
                 config.routes.get(prefix, this::v2Metadata);
                 config.routes.get(prefix + "/ready", this::v2ModelReady);
-                config.routes.post(prefix + "/infer", authorized(this::v2Infer));
+                config.routes.post(prefix + "/infer", authorized(admitted(this::v2Infer)));
               }
               config.routes.get("/v2", this::v2Server);
               config.routes.get("/v2/health/live", ctx -> ctx.json(Map.of("live", true)));
@@ -158,10 +167,15 @@ public final class HttpServer implements AutoCloseable {
               config.routes.exception(
                   InferenceTimeoutException.class, (e, ctx) -> error(ctx, 504, e.getMessage()));
               config.routes.exception(
+                  TooManyItemsException.class, (e, ctx) -> error(ctx, 413, e.getMessage()));
+              config.routes.exception(
                   HttpError.class,
                   (e, ctx) -> {
                     if (e.status() == 401) {
                       ctx.header("WWW-Authenticate", "Bearer");
+                    }
+                    if (e.status() == 503) {
+                      ctx.header("Retry-After", QUEUE_FULL_RETRY_AFTER_SECONDS);
                     }
                     error(ctx, e.status(), e.getMessage());
                   });
@@ -430,7 +444,7 @@ public final class HttpServer implements AutoCloseable {
     if (pathModel != null && type != null && registry.takesRaw(known(pathModel).name(), type)) {
       // an image posted as its own bytes, to a model whose task takes them
       MDC.put(MDC_MODEL, pathModel);
-      ctx.json(registry.inferRaw(pathModel, type, body(ctx)));
+      respond(ctx, registry.inferRaw(pathModel, type, body(ctx)));
       return;
     }
     JsonNode body = parseJson(ctx);
@@ -452,7 +466,7 @@ public final class HttpServer implements AutoCloseable {
     }
     known(model);
     MDC.put(MDC_MODEL, model);
-    ctx.json(registry.infer(model, body));
+    respond(ctx, registry.infer(model, body));
   }
 
   private void v2Server(Context ctx) {
@@ -490,7 +504,8 @@ public final class HttpServer implements AutoCloseable {
     String model = known(ctx.pathParam("model")).name();
     MDC.put(MDC_MODEL, model);
     V2Json.Request request = V2Json.parseRequest(parseJson(ctx));
-    ctx.json(
+    respond(
+        ctx,
         V2Json.response(
             json, model, request, registry.inferV2(model, version(ctx), request.inputs())));
   }
@@ -544,9 +559,10 @@ public final class HttpServer implements AutoCloseable {
    * is not hex, the connection closed mid-body) is the client's fault: 400, not a 500 and no ERROR
    * line. Jetty reports it as an IOException that Javalin rethrows unchecked.
    */
-  private static byte[] body(Context ctx) {
+  private byte[] body(Context ctx) {
+    byte[] bytes;
     try {
-      return ctx.bodyAsBytes();
+      bytes = ctx.bodyAsBytes();
     } catch (HttpResponseException e) {
       throw e; // 413 past server.max_body_bytes
     } catch (Exception e) {
@@ -564,6 +580,134 @@ public final class HttpServer implements AutoCloseable {
       }
       throw e;
     }
+    MemoryBudget.Permit permit = ctx.attribute(PERMIT);
+    if (permit != null && ctx.req().getContentLengthLong() < 0) {
+      // a chunked body: admitted for its raw bytes, now that its size is known it takes its
+      // estimated cost
+      long cost = cost(bytes.length);
+      if (!permit.resize(cost)) {
+        throw overBudget(ctx, bytes.length, cost);
+      }
+    }
+    return bytes;
+  }
+
+  /**
+   * The answer of an inference route, serialised here so that the heap it takes is part of the
+   * request's reservation (Javalin's {@code ctx.json} would serialise it after the handler).
+   */
+  private void respond(Context ctx, Object answer) {
+    try {
+      ctx.contentType("application/json").result(json.writeValueAsBytes(answer));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("answer could not be serialised: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Admission control of inference routes: before its body is read, a request reserves its
+   * estimated heap (its Content-Length times {@code server.limits.body_expansion}; a chunked body
+   * first its raw size up to {@code server.max_body_bytes}, then its estimate once read) in the
+   * budget of {@code server.limits.memory_percent} of the heap, and gives it back when its answer
+   * is ready. Past the budget: 503 with Retry-After at once, so that no combination of valid
+   * requests runs the heap out.
+   */
+  private Handler admitted(Handler handler) {
+    return ctx -> {
+      long declared = ctx.req().getContentLengthLong();
+      long reserve =
+          declared >= 0 ? cost(declared) : Math.min(server.maxBodyBytes(), budget.capacity());
+      if (declared > server.maxBodyBytes()) {
+        handler.handle(ctx); // Javalin answers 413 when the body is read, before any parsing
+        return;
+      }
+      if (reserve > budget.capacity()) {
+        metrics.rejected(Rejection.TOO_LARGE);
+        throw new HttpError(
+            413,
+            subject(ctx)
+                + " - this request's body of "
+                + declared
+                + " bytes needs an estimated "
+                + mib(reserve)
+                + " of heap ("
+                + declared
+                + " bytes x server.limits.body_expansion "
+                + server.limits().bodyExpansion()
+                + "), more than the whole budget for requests in flight ("
+                + budgetDescription()
+                + "); send fewer inputs per request, or give the JVM more heap (-Xmx,"
+                + " MODELCACHE_OPTS)");
+      }
+      MemoryBudget.Permit permit = budget.tryAcquire(reserve);
+      if (permit == null) {
+        drain(ctx);
+        throw overBudget(ctx, declared, reserve);
+      }
+      try (permit) {
+        ctx.attribute(PERMIT, permit);
+        handler.handle(ctx);
+      }
+    };
+  }
+
+  private static final String PERMIT = "modelcache.memory-permit";
+
+  /**
+   * Reads a refused request's body into nothing (at most {@code server.max_body_bytes}, no heap
+   * kept), so that the client, still sending it, reads the 503 instead of a connection reset.
+   */
+  private void drain(Context ctx) {
+    byte[] buffer = new byte[16 * 1024];
+    long left = server.maxBodyBytes();
+    try (java.io.InputStream in = ctx.req().getInputStream()) {
+      for (int n; left > 0 && (n = in.read(buffer, 0, (int) Math.min(buffer.length, left))) > 0; ) {
+        left -= n;
+      }
+    } catch (java.io.IOException e) {
+      // the client went away: nobody reads the answer
+    }
+  }
+
+  private long cost(long bodyBytes) {
+    return Math.max(bodyBytes, 1024) * server.limits().bodyExpansion();
+  }
+
+  private HttpError overBudget(Context ctx, long bodyBytes, long cost) {
+    metrics.rejected(Rejection.MEMORY);
+    return new HttpError(
+        503,
+        subject(ctx)
+            + " - the requests in flight hold an estimated "
+            + mib(budget.used())
+            + " of the budget for requests in flight ("
+            + budgetDescription()
+            + "), and this one ("
+            + (bodyBytes < 0 ? "a chunked body" : bodyBytes + " bytes")
+            + ") needs an estimated "
+            + mib(cost)
+            + "; retry after "
+            + QUEUE_FULL_RETRY_AFTER_SECONDS
+            + " s, send fewer inputs per request, or raise server.limits.memory_percent or the"
+            + " heap");
+  }
+
+  private String budgetDescription() {
+    return mib(budget.capacity())
+        + ": server.limits.memory_percent "
+        + server.limits().memoryPercent()
+        + " % of the "
+        + mib(maxHeap)
+        + " heap";
+  }
+
+  private static String subject(Context ctx) {
+    String model = ctx.pathParamMap().get("model");
+    return model != null ? model : ctx.method() + " " + ctx.path();
+  }
+
+  private static String mib(long bytes) {
+    return String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024));
   }
 
   private Handler authorized(Handler handler) {

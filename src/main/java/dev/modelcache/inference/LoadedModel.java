@@ -111,8 +111,8 @@ final class LoadedModel<I, O> implements AutoCloseable {
   }
 
   /** Queues items for the workers; see {@link Batcher#submit}. */
-  CompletableFuture<List<O>> submit(List<I> items) {
-    return batcher.submit(items);
+  CompletableFuture<List<O>> submit(List<I> items, long deadline) {
+    return batcher.submit(items, deadline);
   }
 
   Task<I, O> task() {

@@ -4,6 +4,7 @@ import ai.djl.translate.TranslateException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.config.Config.Limits;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Outcome;
@@ -44,6 +45,7 @@ public final class ModelRegistry implements AutoCloseable {
   private final Metrics metrics;
   private final ObjectMapper json;
   private final TaskFactory tasks;
+  private final int maxItems;
   private volatile boolean closed;
 
   /** What the registry knows of one configured model. */
@@ -84,11 +86,25 @@ public final class ModelRegistry implements AutoCloseable {
       Metrics metrics,
       ObjectMapper json,
       TaskFactory tasks) {
+    this(models, states, metrics, json, tasks, Limits.DEFAULT.maxItems());
+  }
+
+  /**
+   * @param maxItems the most items one request may hold ({@code server.limits.max_items})
+   */
+  public ModelRegistry(
+      List<ModelConfig> models,
+      ModelStates states,
+      Metrics metrics,
+      ObjectMapper json,
+      TaskFactory tasks,
+      int maxItems) {
     models.forEach(m -> entries.put(m.name(), new Entry(m)));
     this.states = states;
     this.metrics = metrics;
     this.json = json;
     this.tasks = tasks;
+    this.maxItems = maxItems;
   }
 
   /**
@@ -248,12 +264,24 @@ public final class ModelRegistry implements AutoCloseable {
   }
 
   /** One request on one loaded model, with its deadline. */
-  private record Run<I, O>(ModelConfig config, LoadedModel<I, O> model, long deadline) {
+  private record Run<I, O>(
+      ModelConfig config, LoadedModel<I, O> model, long deadline, int maxItems) {
     List<O> await(List<I> items) {
       if (items.isEmpty()) {
         throw new InvalidInputException("the request has no inputs to run");
       }
-      return ModelRegistry.await(config, model.submit(items), deadline);
+      if (items.size() > maxItems) {
+        throw new TooManyItemsException(
+            config.name()
+                + " - the request holds "
+                + items.size()
+                + " items, more than server.limits.max_items ("
+                + maxItems
+                + "); send them in requests of at most "
+                + maxItems
+                + " items");
+      }
+      return ModelRegistry.await(config, model.submit(items, deadline), deadline);
     }
   }
 
@@ -268,6 +296,10 @@ public final class ModelRegistry implements AutoCloseable {
       return answer;
     } catch (InvalidInputException e) {
       outcome = Outcome.BAD_REQUEST;
+      throw e;
+    } catch (TooManyItemsException e) {
+      outcome = Outcome.BAD_REQUEST;
+      metrics.rejected(Metrics.Rejection.ITEMS);
       throw e;
     } catch (ModelNotReadyException e) {
       outcome = Outcome.NOT_READY;
@@ -285,7 +317,7 @@ public final class ModelRegistry implements AutoCloseable {
 
   @SuppressWarnings({"unchecked", "rawtypes"})
   private Run<?, ?> run(Entry entry, long deadline) {
-    return new Run(entry.config, loadedOrLoad(entry, deadline), deadline);
+    return new Run(entry.config, loadedOrLoad(entry, deadline), deadline, maxItems);
   }
 
   private static <O> List<O> await(

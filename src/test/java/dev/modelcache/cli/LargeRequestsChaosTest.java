@@ -1,0 +1,129 @@
+package dev.modelcache.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.modelcache.TestModels;
+import dev.modelcache.chaos.Chaos;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * No combination of valid requests kills the daemon: rounds of four concurrent 15 MB requests (each
+ * under {@code server.max_body_bytes}) against the image's JVM in a 2 GiB container ({@code -Xmx1g
+ * -XX:+ExitOnOutOfMemoryError}), while a client keeps sending small requests. Each large request is
+ * answered (200, or 503 with {@code Retry-After} past the in-flight memory budget), the daemon
+ * stays up, and every small request is answered 200.
+ */
+@Tag(Chaos.TAG)
+class LargeRequestsChaosTest {
+  private static final String SMALL = "{\"inputs\": [5.1, 3.4, 1.5, 0.2]}";
+  private static final int LARGE_BYTES = 15 * 1024 * 1024;
+  private static final int CONCURRENT = 4;
+
+  @TempDir Path tmp;
+
+  @Test
+  void concurrentLargeRequestsLeaveTheDaemonServing() throws Exception {
+    Path config = tmp.resolve("modelcache.yaml");
+    Files.writeString(
+        config,
+        "cache:\n  dir: "
+            + tmp.resolve("cache")
+            + "\nserver:\n  host: 127.0.0.1\n  port: 0\nmodels:\n"
+            + TestModels.modelYaml("iris", TestModels.copy("iris", tmp.resolve("src")))
+            + "    timeout_ms: 60000\n");
+    byte[] large = largeBody();
+    int rounds = Chaos.rounds(2, 10);
+    int survived = 0;
+    int small = 0;
+    List<Integer> largeCodes = new ArrayList<>();
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    ExecutorService pool = Executors.newFixedThreadPool(CONCURRENT);
+    try (ChildDaemon child =
+        ChildDaemon.start(config, Map.of(), List.of("-Xmx1g", "-XX:+ExitOnOutOfMemoryError"))) {
+      URI uri =
+          URI.create(
+              "http://127.0.0.1:" + child.awaitReady(Duration.ofSeconds(60)) + "/inference/iris");
+      for (int round = 0; round < rounds; round++) {
+        List<Future<HttpResponse<String>>> bigs = new ArrayList<>();
+        for (int i = 0; i < CONCURRENT; i++) {
+          bigs.add(pool.submit(() -> post(http, uri, large)));
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+        while (bigs.stream().anyMatch(f -> !f.isDone()) && System.nanoTime() < deadline) {
+          HttpResponse<String> answer = post(http, uri, SMALL.getBytes(StandardCharsets.UTF_8));
+          assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+          small++;
+        }
+        for (Future<HttpResponse<String>> big : bigs) {
+          HttpResponse<String> answer = big.get(180, TimeUnit.SECONDS);
+          largeCodes.add(answer.statusCode());
+          if (answer.statusCode() == 503) {
+            assertThat(answer.headers().firstValue("Retry-After")).isPresent();
+            assertThat(error(answer))
+                .startsWith("iris - the requests in flight hold an estimated ")
+                .contains("server.limits.memory_percent");
+          } else {
+            assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+          }
+        }
+        assertThat(child.process().isAlive())
+            .as("the daemon is alive after round " + round)
+            .isTrue();
+        assertThat(post(http, uri, SMALL.getBytes(StandardCharsets.UTF_8)).statusCode())
+            .isEqualTo(200);
+        survived++;
+      }
+    } finally {
+      pool.shutdownNow();
+      Chaos.report("large.concurrent", "survived " + survived + "/" + rounds);
+    }
+    assertThat(largeCodes).as("some large requests run").contains(200);
+    assertThat(small).as("small requests answered while large ones ran").isPositive();
+  }
+
+  private static HttpResponse<String> post(HttpClient http, URI uri, byte[] body)
+      throws IOException, InterruptedException {
+    return http.send(
+        HttpRequest.newBuilder(uri)
+            .timeout(Duration.ofSeconds(120))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  private static String error(HttpResponse<String> answer) {
+    JsonNode node = ChildDaemon.parse(answer.body());
+    return node == null ? answer.body() : node.path("error").asText();
+  }
+
+  /** About 15 MB of iris rows: valid, under the default server.max_body_bytes (16 MiB). */
+  private static byte[] largeBody() {
+    String row = "[5.1, 3.4, 1.5, 0.2],";
+    StringBuilder body = new StringBuilder(LARGE_BYTES + 64).append("{\"inputs\": [");
+    while (body.length() + row.length() < LARGE_BYTES) {
+      body.append(row);
+    }
+    body.append("[5.1, 3.4, 1.5, 0.2]]}");
+    return body.toString().getBytes(StandardCharsets.UTF_8);
+  }
+}
