@@ -420,6 +420,13 @@ public final class HttpServer implements AutoCloseable {
           .put("size", file.size())
           .put("sha256", file.sha256());
     }
+    if (info.loaded()) {
+      ObjectNode batch = (ObjectNode) m.get("batch");
+      batch.put("effective_max_size", info.batchMaxSize());
+      if (info.unbatched() != null) {
+        batch.put("unbatched_reason", info.unbatched());
+      }
+    }
     if (!info.labels().isEmpty()) {
       ArrayNode labels = m.putArray("labels");
       info.labels().forEach(labels::add);

@@ -136,6 +136,14 @@ public final class ModelRegistry implements AutoCloseable {
       throws ModelLoadException {
     LoadedModel<?, ?> loaded =
         LoadedModel.load(model, prepared.snapshot(), prepared.task(), prepared.choice(), metrics);
+    if (loaded.unbatched() != null) {
+      log.warn(
+          "{} - batching would change its answers: {}; batch.max_size {} is lowered to 1, so"
+              + " that every item runs alone and gets the answer it gets alone",
+          model.name(),
+          loaded.unbatched(),
+          model.batchMaxSize());
+    }
     metrics.loaded(model.name(), loaded.loadTime());
     metrics.modelInfo(model.name(), loaded.engine(), model.task().toString(), device(loaded));
     return loaded;
@@ -150,7 +158,7 @@ public final class ModelRegistry implements AutoCloseable {
         + " ms, warm-up included ("
         + model.workers()
         + " workers, batch up to "
-        + model.batchMaxSize()
+        + loaded.batchMaxSize()
         + (prepared.metadata().labels().isEmpty()
             ? ""
             : ", " + prepared.metadata().labels().size() + " labels")
@@ -531,7 +539,9 @@ public final class ModelRegistry implements AutoCloseable {
             m == null ? null : device(m),
             m == null ? null : m.loadTime(),
             m == null ? null : m.warmupTime(),
-            prepared.metadata().labels()));
+            prepared.metadata().labels(),
+            m == null ? entry.config.batchMaxSize() : m.batchMaxSize(),
+            m == null ? null : m.unbatched()));
   }
 
   /**
@@ -539,6 +549,9 @@ public final class ModelRegistry implements AutoCloseable {
    *
    * @param loaded false for a {@code load: lazy} model before its first request; the fields after
    *     it are null then
+   * @param batchMaxSize the most items one forward pass holds: {@code batch.max_size}, or 1 when
+   *     batching would change the model's answers
+   * @param unbatched why batching would change its answers, or null
    */
   public record LoadedInfo(
       InstalledSnapshot snapshot,
@@ -548,7 +561,9 @@ public final class ModelRegistry implements AutoCloseable {
       String device,
       Duration loadTime,
       Duration warmupTime,
-      List<String> labels) {}
+      List<String> labels,
+      int batchMaxSize,
+      String unbatched) {}
 
   private static String device(LoadedModel<?, ?> model) {
     return model.device().toString();

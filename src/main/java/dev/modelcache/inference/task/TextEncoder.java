@@ -27,6 +27,14 @@ final class TextEncoder implements AutoCloseable {
   static final String INPUT_IDS = "input_ids";
   static final String ATTENTION_MASK = "attention_mask";
   static final String TOKEN_TYPE_IDS = "token_type_ids";
+
+  /** Texts of different lengths for the batch check at load (padded together when batched). */
+  static final List<String> PROBE_TEXTS =
+      List.of(
+          "ok",
+          "modelcache checks that batching leaves every answer as it is",
+          "the quick brown fox jumps over the lazy dog, then naps in the sun");
+
   private static final List<String> KNOWN_INPUTS =
       List.of(INPUT_IDS, ATTENTION_MASK, TOKEN_TYPE_IDS);
 
