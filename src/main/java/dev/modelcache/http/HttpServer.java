@@ -600,14 +600,20 @@ public final class HttpServer implements AutoCloseable {
   }
 
   /**
-   * The answer of an inference route, serialised here so that the heap it takes is part of the
-   * request's reservation (Javalin's {@code ctx.json} would serialise it after the handler).
+   * The answer of an inference route, written here so that the heap it takes is part of the
+   * request's reservation (Javalin's {@code ctx.json} would write it after the handler).
    */
   private void respond(Context ctx, Object answer) {
+    ctx.contentType("application/json");
     try {
-      ctx.contentType("application/json").result(json.writeValueAsBytes(answer));
-    } catch (JsonProcessingException e) {
-      throw new IllegalStateException("answer could not be serialised: " + e.getMessage(), e);
+      // streamed: a large answer is never held a second time as bytes
+      json.writeValue(ctx.outputStream(), answer);
+    } catch (java.io.IOException e) {
+      log.debug(
+          "{} {} - the client left while its answer was sent: {}",
+          ctx.method(),
+          ctx.path(),
+          e.toString());
     }
   }
 
