@@ -592,6 +592,9 @@ public final class HttpServer implements AutoCloseable {
       // a chunked body: admitted for its raw bytes, now that its size is known it takes its
       // estimated cost
       long cost = cost(bytes.length);
+      if (cost > budget.capacity()) {
+        throw tooLarge(ctx, bytes.length, cost);
+      }
       if (!permit.resize(cost)) {
         throw overBudget(ctx, bytes.length, cost);
       }
@@ -635,22 +638,8 @@ public final class HttpServer implements AutoCloseable {
         return;
       }
       if (reserve > budget.capacity()) {
-        metrics.rejected(Rejection.TOO_LARGE);
-        throw new HttpError(
-            413,
-            subject(ctx)
-                + " - this request's body of "
-                + declared
-                + " bytes needs an estimated "
-                + mib(reserve)
-                + " of heap ("
-                + declared
-                + " bytes x server.limits.body_expansion "
-                + server.limits().bodyExpansion()
-                + "), more than the whole budget for requests in flight ("
-                + budgetDescription()
-                + "); send fewer inputs per request, or give the JVM more heap (-Xmx,"
-                + " MODELCACHE_OPTS)");
+        drain(ctx);
+        throw tooLarge(ctx, declared, reserve);
       }
       MemoryBudget.Permit permit = budget.tryAcquire(reserve);
       if (permit == null) {
@@ -684,6 +673,25 @@ public final class HttpServer implements AutoCloseable {
 
   private long cost(long bodyBytes) {
     return Math.max(bodyBytes, 1024) * server.limits().bodyExpansion();
+  }
+
+  private HttpError tooLarge(Context ctx, long bodyBytes, long cost) {
+    metrics.rejected(Rejection.TOO_LARGE);
+    return new HttpError(
+        413,
+        subject(ctx)
+            + " - this request's body of "
+            + bodyBytes
+            + " bytes needs an estimated "
+            + mib(cost)
+            + " of heap ("
+            + bodyBytes
+            + " bytes x server.limits.body_expansion "
+            + server.limits().bodyExpansion()
+            + "), more than the whole budget for requests in flight ("
+            + budgetDescription()
+            + "); send fewer inputs per request, or give the JVM more heap (-Xmx,"
+            + " MODELCACHE_OPTS)");
   }
 
   private HttpError overBudget(Context ctx, long bodyBytes, long cost) {

@@ -296,6 +296,15 @@ final class Batcher<I, O> implements AutoCloseable {
    */
   @Override
   public void close() {
+    stop();
+  }
+
+  /**
+   * {@link #close()}, telling whether every worker stopped within the wait: one that did not is
+   * still inside a forward pass, whose model must then stay open (closing it under the pass crashes
+   * the engine's native code, and the JVM with it).
+   */
+  boolean stop() {
     closed = true;
     threads.forEach(Thread::interrupt);
     for (Thread thread : threads) {
@@ -303,7 +312,10 @@ final class Batcher<I, O> implements AutoCloseable {
         thread.join(CLOSE_WAIT.toMillis());
         if (thread.isAlive()) {
           log.warn(
-              "{} - worker {} still runs {} s after close", model, thread.getName(), CLOSE_WAIT);
+              "{} - worker {} still runs {} s after close",
+              model,
+              thread.getName(),
+              CLOSE_WAIT.toSeconds());
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -315,5 +327,6 @@ final class Batcher<I, O> implements AutoCloseable {
       depth.decrementAndGet();
       left.result.completeExceptionally(shuttingDown());
     }
+    return threads.stream().noneMatch(Thread::isAlive);
   }
 }

@@ -171,7 +171,17 @@ final class LoadedModel<I, O> implements AutoCloseable {
 
   @Override
   public void close() {
-    batcher.close();
+    if (!batcher.stop()) {
+      // a worker is still inside a forward pass: closing the model under it would crash the
+      // engine's native code and the JVM; the process is stopping or replacing the model, so its
+      // memory is left to the process's end
+      org.slf4j.LoggerFactory.getLogger(LoadedModel.class)
+          .warn(
+              "{} - a forward pass still runs; the model stays open instead of being closed under"
+                  + " it",
+              snapshot.id());
+      return;
+    }
     zoo.close();
     if (task instanceof AutoCloseable closeable) {
       try {
