@@ -100,6 +100,63 @@ class LargeRequestsChaosTest {
     assertThat(small).as("small requests answered while large ones ran").isPositive();
   }
 
+  @Test
+  void concurrentLargeImagesLeaveTheDaemonServing() throws Exception {
+    Path config = tmp.resolve("images.yaml");
+    Files.writeString(
+        config,
+        "cache:\n  dir: "
+            + tmp.resolve("cache")
+            + "\nserver:\n  host: 127.0.0.1\n  port: 0\nmodels:\n"
+            + "  - {name: colors, source: 'file:"
+            + TestModels.copy("colors", tmp.resolve("src"))
+            + "', task: image-classification, timeout_ms: 60000}\n");
+    // 40 megapixels, the most an image may have: a few KB as PNG, 120 MB decoded
+    java.awt.image.BufferedImage image =
+        new java.awt.image.BufferedImage(6320, 6320, java.awt.image.BufferedImage.TYPE_INT_RGB);
+    java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+    javax.imageio.ImageIO.write(image, "png", png);
+    byte[] bomb = png.toByteArray();
+    int concurrent = 8;
+    int rounds = Chaos.rounds(1, 5);
+    int survived = 0;
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    ExecutorService pool = Executors.newFixedThreadPool(concurrent);
+    try (ChildDaemon child =
+        ChildDaemon.start(config, Map.of(), List.of("-Xmx1g", "-XX:+ExitOnOutOfMemoryError"))) {
+      URI uri =
+          URI.create(
+              "http://127.0.0.1:" + child.awaitReady(Duration.ofSeconds(60)) + "/inference/colors");
+      for (int round = 0; round < rounds; round++) {
+        List<Future<HttpResponse<String>>> answers = new ArrayList<>();
+        for (int i = 0; i < concurrent; i++) {
+          answers.add(
+              pool.submit(
+                  () ->
+                      http.send(
+                          HttpRequest.newBuilder(uri)
+                              .timeout(Duration.ofSeconds(120))
+                              .header("Content-Type", "image/png")
+                              .POST(HttpRequest.BodyPublishers.ofByteArray(bomb))
+                              .build(),
+                          HttpResponse.BodyHandlers.ofString())));
+        }
+        List<Integer> codes = new ArrayList<>();
+        for (Future<HttpResponse<String>> answer : answers) {
+          HttpResponse<String> reply = answer.get(180, TimeUnit.SECONDS);
+          assertThat(reply.statusCode()).as(reply.body()).isIn(200, 503);
+          codes.add(reply.statusCode());
+        }
+        assertThat(codes).as("large images decoded in turn").contains(200);
+        assertThat(child.process().isAlive()).isTrue();
+        survived++;
+      }
+    } finally {
+      pool.shutdownNow();
+      Chaos.report("large.images.concurrent", "survived " + survived + "/" + rounds);
+    }
+  }
+
   private static HttpResponse<String> post(HttpClient http, URI uri, byte[] body)
       throws IOException, InterruptedException {
     return http.send(
