@@ -16,7 +16,6 @@ import dev.modelcache.inference.ModelRegistry.LoadedInfo;
 import dev.modelcache.inference.QueueFullException;
 import dev.modelcache.inference.TooManyItemsException;
 import dev.modelcache.metrics.Metrics;
-import dev.modelcache.metrics.Metrics.Rejection;
 import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
@@ -78,9 +77,7 @@ public final class HttpServer implements AutoCloseable {
   private final ObjectMapper json;
   private final List<String> routes = Collections.synchronizedList(new ArrayList<>());
   private final DrainingHandler draining = new DrainingHandler();
-  private final MemoryBudget budget;
-  private final long maxHeap = Runtime.getRuntime().maxMemory();
-  private final Metrics metrics;
+  private final Admission admission;
   private final Javalin app;
   private volatile Server jetty;
 
@@ -97,8 +94,8 @@ public final class HttpServer implements AutoCloseable {
     this.registry = registry;
     this.prometheus = prometheus;
     this.json = json;
-    this.budget = new MemoryBudget(server.limits().memoryBudget(maxHeap));
-    this.metrics = new Metrics(prometheus);
+    this.admission =
+        new Admission(server, Runtime.getRuntime().maxMemory(), new Metrics(prometheus));
     this.app =
         Javalin.create(
             config -> {
@@ -133,15 +130,17 @@ public final class HttpServer implements AutoCloseable {
                               this.models.values().stream().map(this::describe).toList())));
               config.routes.get(
                   "/models/{name}", ctx -> ctx.json(describe(known(ctx.pathParam("name")))));
-              config.routes.post("/inference", authorized(admitted(ctx -> infer(ctx, null))));
+              config.routes.post(
+                  "/inference", authorized(admission.admitted(ctx -> infer(ctx, null))));
               config.routes.post(
                   "/inference/{model}",
-                  authorized(admitted(ctx -> infer(ctx, ctx.pathParam("model")))));
+                  authorized(admission.admitted(ctx -> infer(ctx, ctx.pathParam("model")))));
               for (String prefix :
                   List.of("/v2/models/{model}", "/v2/models/{model}/versions/{version}")) {
                 config.routes.get(prefix, this::v2Metadata);
                 config.routes.get(prefix + "/ready", this::v2ModelReady);
-                config.routes.post(prefix + "/infer", authorized(admitted(this::v2Infer)));
+                config.routes.post(
+                    prefix + "/infer", authorized(admission.admitted(this::v2Infer)));
               }
               config.routes.get("/v2", this::v2Server);
               config.routes.get("/v2/health/live", ctx -> ctx.json(Map.of("live", true)));
@@ -587,18 +586,7 @@ public final class HttpServer implements AutoCloseable {
       }
       throw e;
     }
-    MemoryBudget.Permit permit = ctx.attribute(PERMIT);
-    if (permit != null && ctx.req().getContentLengthLong() < 0) {
-      // a chunked body: admitted for its raw bytes, now that its size is known it takes its
-      // estimated cost
-      long cost = cost(bytes.length);
-      if (cost > budget.capacity()) {
-        throw tooLarge(ctx, bytes.length, cost);
-      }
-      if (!permit.resize(cost)) {
-        throw overBudget(ctx, bytes.length, cost);
-      }
-    }
+    admission.read(ctx, bytes.length);
     return bytes;
   }
 
@@ -618,117 +606,6 @@ public final class HttpServer implements AutoCloseable {
           ctx.path(),
           e.toString());
     }
-  }
-
-  /**
-   * Admission control of inference routes: before its body is read, a request reserves its
-   * estimated heap (its Content-Length times {@code server.limits.body_expansion}; a chunked body
-   * first its raw size up to {@code server.max_body_bytes}, then its estimate once read) in the
-   * budget of {@code server.limits.memory_percent} of the heap, and gives it back when its answer
-   * is ready. Past the budget: 503 with Retry-After at once, so that no combination of valid
-   * requests runs the heap out.
-   */
-  private Handler admitted(Handler handler) {
-    return ctx -> {
-      long declared = ctx.req().getContentLengthLong();
-      long reserve =
-          declared >= 0 ? cost(declared) : Math.min(server.maxBodyBytes(), budget.capacity());
-      if (declared > server.maxBodyBytes()) {
-        handler.handle(ctx); // Javalin answers 413 when the body is read, before any parsing
-        return;
-      }
-      if (reserve > budget.capacity()) {
-        drain(ctx);
-        throw tooLarge(ctx, declared, reserve);
-      }
-      MemoryBudget.Permit permit = budget.tryAcquire(reserve);
-      if (permit == null) {
-        drain(ctx);
-        throw overBudget(ctx, declared, reserve);
-      }
-      try (permit) {
-        ctx.attribute(PERMIT, permit);
-        handler.handle(ctx);
-      }
-    };
-  }
-
-  private static final String PERMIT = "modelcache.memory-permit";
-
-  /**
-   * Reads a refused request's body into nothing (at most {@code server.max_body_bytes}, no heap
-   * kept), so that the client, still sending it, reads the 503 instead of a connection reset.
-   */
-  private void drain(Context ctx) {
-    byte[] buffer = new byte[16 * 1024];
-    long left = server.maxBodyBytes();
-    try (java.io.InputStream in = ctx.req().getInputStream()) {
-      for (int n; left > 0 && (n = in.read(buffer, 0, (int) Math.min(buffer.length, left))) > 0; ) {
-        left -= n;
-      }
-    } catch (java.io.IOException e) {
-      // the client went away: nobody reads the answer
-    }
-  }
-
-  private long cost(long bodyBytes) {
-    return Math.max(bodyBytes, 1024) * server.limits().bodyExpansion();
-  }
-
-  private HttpError tooLarge(Context ctx, long bodyBytes, long cost) {
-    metrics.rejected(Rejection.TOO_LARGE);
-    return new HttpError(
-        413,
-        subject(ctx)
-            + " - this request's body of "
-            + bodyBytes
-            + " bytes needs an estimated "
-            + mib(cost)
-            + " of heap ("
-            + bodyBytes
-            + " bytes x server.limits.body_expansion "
-            + server.limits().bodyExpansion()
-            + "), more than the whole budget for requests in flight ("
-            + budgetDescription()
-            + "); send fewer inputs per request, or give the JVM more heap (-Xmx,"
-            + " MODELCACHE_OPTS)");
-  }
-
-  private HttpError overBudget(Context ctx, long bodyBytes, long cost) {
-    metrics.rejected(Rejection.MEMORY);
-    return new HttpError(
-        503,
-        subject(ctx)
-            + " - the requests in flight hold an estimated "
-            + mib(budget.used())
-            + " of the budget for requests in flight ("
-            + budgetDescription()
-            + "), and this one ("
-            + (bodyBytes < 0 ? "a chunked body" : bodyBytes + " bytes")
-            + ") needs an estimated "
-            + mib(cost)
-            + "; retry after "
-            + QUEUE_FULL_RETRY_AFTER_SECONDS
-            + " s, send fewer inputs per request, or raise server.limits.memory_percent or the"
-            + " heap");
-  }
-
-  private String budgetDescription() {
-    return mib(budget.capacity())
-        + ": server.limits.memory_percent "
-        + server.limits().memoryPercent()
-        + " % of the "
-        + mib(maxHeap)
-        + " heap";
-  }
-
-  private static String subject(Context ctx) {
-    String model = ctx.pathParamMap().get("model");
-    return model != null ? model : ctx.method() + " " + ctx.path();
-  }
-
-  private static String mib(long bytes) {
-    return String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024));
   }
 
   private Handler authorized(Handler handler) {
