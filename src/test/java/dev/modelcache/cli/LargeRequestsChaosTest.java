@@ -30,7 +30,9 @@ import org.junit.jupiter.api.io.TempDir;
  * under {@code server.max_body_bytes}) against the image's JVM in a 2 GiB container ({@code -Xmx1g
  * -XX:+ExitOnOutOfMemoryError}), while a client keeps sending small requests. Each large request is
  * answered (200, or 503 with {@code Retry-After} past the in-flight memory budget), the daemon
- * stays up, and every small request is answered 200.
+ * stays up, and every small request is answered 200. Eight concurrent images of 40 megapixels (a
+ * few KB each as PNG, 160 MB each decoded) are decoded in turn, not all at once; and one 15 MB text
+ * is tokenized without gigabytes of native memory.
  */
 @Tag(Chaos.TAG)
 class LargeRequestsChaosTest {
