@@ -45,7 +45,8 @@ final class BatchCheck {
   static <I, O> String reason(
       Task<I, O> task, Predictor<List<I>, List<O>> predictor, Path modelFile, String engine)
       throws IOException {
-    if ("OnnxRuntime".equals(engine) && contains(modelFile, DYNAMIC_QUANTIZE)) {
+    if (dev.modelcache.inference.task.Engines.ONNX_RUNTIME.equals(engine)
+        && contains(modelFile, DYNAMIC_QUANTIZE)) {
       return "its ONNX graph quantises activations at run time ("
           + DYNAMIC_QUANTIZE
           + "), with one scale for every item of a pass";
