@@ -162,7 +162,12 @@ final class Daemon implements AutoCloseable {
         new Fetcher(store, Sources.of(config), states, metrics, clock, config.cache().offline());
     this.registry =
         new ModelRegistry(
-            config.models(), states, metrics, json, tasks == null ? Tasks.factory(json) : tasks);
+            config.models(),
+            states,
+            metrics,
+            json,
+            tasks == null ? Tasks.factory(json) : tasks,
+            config.server().limits().maxItems());
     this.http =
         new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
     metrics.bindHttp(http::activeRequests);

@@ -67,6 +67,12 @@ public record Config(
             + server.maxBodyBytes()
             + " server.shutdown_grace_seconds="
             + server.shutdownGraceSeconds()
+            + " server.limits.memory_percent="
+            + server.limits().memoryPercent()
+            + " server.limits.body_expansion="
+            + server.limits().bodyExpansion()
+            + " server.limits.max_items="
+            + server.limits().maxItems()
             + " server.auth.token_env="
             + server.tokenEnv()
             + " ("
@@ -168,6 +174,7 @@ public record Config(
    *     requires, or null when {@code tokenEnv} is not set: those routes are then open
    * @param authMetrics whether {@code /metrics} requires the token too
    * @param shutdownGraceSeconds how long a stop waits for requests in flight before cutting them
+   * @param limits what requests in flight may take
    */
   public record ServerConfig(
       String host,
@@ -176,5 +183,25 @@ public record Config(
       Secret token,
       long maxBodyBytes,
       boolean authMetrics,
-      int shutdownGraceSeconds) {}
+      int shutdownGraceSeconds,
+      Limits limits) {}
+
+  /**
+   * {@code server.limits}: admission control, so that no combination of valid requests can run the
+   * heap out.
+   *
+   * @param memoryPercent the share of the maximum heap ({@code -Xmx}) that inference requests in
+   *     flight may hold together, by estimate
+   * @param bodyExpansion the estimated heap bytes one request holds per byte of its body (parsed
+   *     JSON tree, inputs, outputs, the answer)
+   * @param maxItems the most items (texts, images, OIP batch entries) one request may hold
+   */
+  public record Limits(int memoryPercent, int bodyExpansion, int maxItems) {
+    public static final Limits DEFAULT = new Limits(50, 32, 2048);
+
+    /** The in-flight budget in bytes for a heap of {@code maxHeapBytes}. */
+    public long memoryBudget(long maxHeapBytes) {
+      return maxHeapBytes / 100 * memoryPercent;
+    }
+  }
 }

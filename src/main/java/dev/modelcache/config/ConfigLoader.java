@@ -200,6 +200,13 @@ public final class ConfigLoader {
     String tokenEnv = authNode.string("token_env", "MODELCACHE_TOKEN");
     boolean authMetrics = authNode.bool("metrics", false);
     authNode.finish();
+    ConfigNode limitsNode = serverNode.child("limits");
+    Config.Limits limits =
+        new Config.Limits(
+            limitsNode.integer("memory_percent", Config.Limits.DEFAULT.memoryPercent(), 5, 90),
+            limitsNode.integer("body_expansion", Config.Limits.DEFAULT.bodyExpansion(), 1, 1000),
+            limitsNode.integer("max_items", Config.Limits.DEFAULT.maxItems(), 1, 1_000_000));
+    limitsNode.finish();
     serverNode.finish();
     ServerConfig server =
         new ServerConfig(
@@ -209,7 +216,8 @@ public final class ConfigLoader {
             Secret.ofNullable(env.get(tokenEnv)),
             maxBody,
             authMetrics,
-            shutdownGrace);
+            shutdownGrace,
+            limits);
 
     List<ModelConfig> models = new ArrayList<>();
     Set<String> names = new HashSet<>();

@@ -14,6 +14,8 @@ import dev.modelcache.inference.ModelNotReadyException;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelRegistry.LoadedInfo;
 import dev.modelcache.inference.QueueFullException;
+import dev.modelcache.inference.TooManyItemsException;
+import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
@@ -75,6 +77,7 @@ public final class HttpServer implements AutoCloseable {
   private final ObjectMapper json;
   private final List<String> routes = Collections.synchronizedList(new ArrayList<>());
   private final DrainingHandler draining = new DrainingHandler();
+  private final Admission admission;
   private final Javalin app;
   private volatile Server jetty;
 
@@ -91,6 +94,8 @@ public final class HttpServer implements AutoCloseable {
     this.registry = registry;
     this.prometheus = prometheus;
     this.json = json;
+    this.admission =
+        new Admission(server, Runtime.getRuntime().maxMemory(), new Metrics(prometheus));
     this.app =
         Javalin.create(
             config -> {
@@ -125,14 +130,17 @@ public final class HttpServer implements AutoCloseable {
                               this.models.values().stream().map(this::describe).toList())));
               config.routes.get(
                   "/models/{name}", ctx -> ctx.json(describe(known(ctx.pathParam("name")))));
-              config.routes.post("/inference", authorized(ctx -> infer(ctx, null)));
               config.routes.post(
-                  "/inference/{model}", authorized(ctx -> infer(ctx, ctx.pathParam("model"))));
+                  "/inference", authorized(admission.admitted(ctx -> infer(ctx, null))));
+              config.routes.post(
+                  "/inference/{model}",
+                  authorized(admission.admitted(ctx -> infer(ctx, ctx.pathParam("model")))));
               for (String prefix :
                   List.of("/v2/models/{model}", "/v2/models/{model}/versions/{version}")) {
                 config.routes.get(prefix, this::v2Metadata);
                 config.routes.get(prefix + "/ready", this::v2ModelReady);
-                config.routes.post(prefix + "/infer", authorized(this::v2Infer));
+                config.routes.post(
+                    prefix + "/infer", authorized(admission.admitted(this::v2Infer)));
               }
               config.routes.get("/v2", this::v2Server);
               config.routes.get("/v2/health/live", ctx -> ctx.json(Map.of("live", true)));
@@ -158,10 +166,15 @@ public final class HttpServer implements AutoCloseable {
               config.routes.exception(
                   InferenceTimeoutException.class, (e, ctx) -> error(ctx, 504, e.getMessage()));
               config.routes.exception(
+                  TooManyItemsException.class, (e, ctx) -> error(ctx, 413, e.getMessage()));
+              config.routes.exception(
                   HttpError.class,
                   (e, ctx) -> {
                     if (e.status() == 401) {
                       ctx.header("WWW-Authenticate", "Bearer");
+                    }
+                    if (e.status() == 503) {
+                      ctx.header("Retry-After", QUEUE_FULL_RETRY_AFTER_SECONDS);
                     }
                     error(ctx, e.status(), e.getMessage());
                   });
@@ -423,6 +436,13 @@ public final class HttpServer implements AutoCloseable {
           .put("size", file.size())
           .put("sha256", file.sha256());
     }
+    if (info.loaded()) {
+      ObjectNode batch = (ObjectNode) m.get("batch");
+      batch.put("effective_max_size", info.batchMaxSize());
+      if (info.unbatched() != null) {
+        batch.put("unbatched_reason", info.unbatched());
+      }
+    }
     if (!info.labels().isEmpty()) {
       ArrayNode labels = m.putArray("labels");
       info.labels().forEach(labels::add);
@@ -447,7 +467,7 @@ public final class HttpServer implements AutoCloseable {
     if (pathModel != null && type != null && registry.takesRaw(known(pathModel).name(), type)) {
       // an image posted as its own bytes, to a model whose task takes them
       MDC.put(MDC_MODEL, pathModel);
-      ctx.json(registry.inferRaw(pathModel, type, ctx.bodyAsBytes()));
+      respond(ctx, registry.inferRaw(pathModel, type, body(ctx)));
       return;
     }
     JsonNode body = parseJson(ctx);
@@ -469,7 +489,7 @@ public final class HttpServer implements AutoCloseable {
     }
     known(model);
     MDC.put(MDC_MODEL, model);
-    ctx.json(registry.infer(model, body));
+    respond(ctx, registry.infer(model, body));
   }
 
   private void v2Server(Context ctx) {
@@ -507,7 +527,8 @@ public final class HttpServer implements AutoCloseable {
     String model = known(ctx.pathParam("model")).name();
     MDC.put(MDC_MODEL, model);
     V2Json.Request request = V2Json.parseRequest(parseJson(ctx));
-    ctx.json(
+    respond(
+        ctx,
         V2Json.response(
             json, model, request, registry.inferV2(model, version(ctx), request.inputs())));
   }
@@ -526,7 +547,7 @@ public final class HttpServer implements AutoCloseable {
               + "'; send application/json"
               + " (with curl: -H 'Content-Type: application/json')");
     }
-    byte[] bytes = ctx.bodyAsBytes();
+    byte[] bytes = body(ctx);
     if (bytes.length == 0) {
       throw new HttpError(
           400, "request body is empty; send a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
@@ -554,6 +575,54 @@ public final class HttpServer implements AutoCloseable {
           400, "request body must be a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
     }
     return body;
+  }
+
+  /**
+   * The request body. A body broken on the wire (shorter than its Content-Length, a chunk size that
+   * is not hex, the connection closed mid-body) is the client's fault: 400, not a 500 and no ERROR
+   * line. Jetty reports it as an IOException that Javalin rethrows unchecked.
+   */
+  private byte[] body(Context ctx) {
+    byte[] bytes;
+    try {
+      bytes = ctx.bodyAsBytes();
+    } catch (HttpResponseException e) {
+      throw e; // 413 past server.max_body_bytes
+    } catch (Exception e) {
+      if (e instanceof java.io.IOException || e instanceof org.eclipse.jetty.http.HttpException) {
+        log.debug("{} {} - body could not be read: {}", ctx.method(), ctx.path(), e.toString());
+        throw new HttpError(
+            400,
+            "request body could not be read: the connection ended or the chunked encoding broke"
+                + " before the body was complete ("
+                + e.getClass().getSimpleName()
+                + (e.getMessage() == null ? "" : ": " + e.getMessage())
+                + "); send the whole body, as many bytes as Content-Length says or in valid"
+                + " chunks",
+            e);
+      }
+      throw e;
+    }
+    admission.read(ctx, bytes.length);
+    return bytes;
+  }
+
+  /**
+   * The answer of an inference route, written here so that the heap it takes is part of the
+   * request's reservation (Javalin's {@code ctx.json} would write it after the handler).
+   */
+  private void respond(Context ctx, Object answer) {
+    ctx.contentType("application/json");
+    try {
+      // streamed: a large answer is never held a second time as bytes
+      json.writeValue(ctx.outputStream(), answer);
+    } catch (java.io.IOException e) {
+      log.debug(
+          "{} {} - the client left while its answer was sent: {}",
+          ctx.method(),
+          ctx.path(),
+          e.toString());
+    }
   }
 
   private Handler authorized(Handler handler) {

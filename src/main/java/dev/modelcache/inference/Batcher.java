@@ -6,9 +6,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -22,12 +22,16 @@ import org.slf4j.MDC;
  * <p>A worker takes the oldest request, then gathers more (up to {@code batch.max_size} items, for
  * at most {@code batch.max_delay_ms} after the first; only what is already queued when the delay is
  * 0) whose items may share its forward pass ({@link BatchKeyed}), runs them as one {@link
- * Predictor#predict} call, and completes each request with its own outputs. A request is never
- * split: one with more items than {@code max_size} runs alone. When a batch of several requests
- * fails, each runs again alone, so that one bad request fails only itself.
+ * Predictor#predict} call, and completes each request with its own outputs. No pass holds more than
+ * {@code max_size} items: a request with more runs in chunks of {@code max_size}, and after each
+ * chunk it goes back to the end of the queue, so that chunks of different requests take turns and
+ * one client's giant request cannot make the others time out. A request whose deadline has passed
+ * (its client got 504) is dropped before its next chunk, so it does not hold a worker any longer.
+ * When a batch of several requests fails, each runs again alone, so that one bad request fails only
+ * itself.
  *
  * <pre>{@code
- * CompletableFuture<List<O>> outputs = batcher.submit(items); // QueueFullException when full
+ * CompletableFuture<List<O>> outputs = batcher.submit(items, deadline); // QueueFullException
  * }</pre>
  */
 final class Batcher<I, O> implements AutoCloseable {
@@ -38,14 +42,51 @@ final class Batcher<I, O> implements AutoCloseable {
   private final Task<I, O> task;
   private final int maxItems;
   private final long maxDelayNanos;
-  private final BlockingQueue<Request<I, O>> queue;
+  private final int capacity;
+  // unbounded: submit() bounds new requests by capacity; a request between two of its chunks
+  // always goes back in
+  private final BlockingQueue<Request<I, O>> queue = new LinkedBlockingQueue<>();
   private final AtomicInteger depth;
   private final Metrics metrics;
   private final List<Thread> threads = new ArrayList<>();
   private volatile boolean closed;
 
-  /** One request waiting in the queue or being run. */
-  private record Request<I, O>(List<I> items, Object key, CompletableFuture<List<O>> result) {}
+  /**
+   * One request waiting in the queue or being run: its items, how many of them have run, and their
+   * outputs so far. Only the worker that holds it (out of the queue) touches {@code done} and
+   * {@code outputs}.
+   */
+  private static final class Request<I, O> {
+    final List<I> items;
+    final Object key;
+    final long deadline;
+    final CompletableFuture<List<O>> result = new CompletableFuture<>();
+    final Object[] outputs;
+    int done;
+
+    Request(List<I> items, Object key, long deadline) {
+      this.items = items;
+      this.key = key;
+      this.deadline = deadline;
+      this.outputs = new Object[items.size()];
+    }
+
+    /** Its client has its answer (a 504, a failure) or will get a 504: nothing more to run. */
+    boolean abandoned() {
+      return result.isDone() || System.nanoTime() - deadline >= 0;
+    }
+
+    int left() {
+      return items.size() - done;
+    }
+  }
+
+  /** The items {@code [from, to)} of a request, run in one pass. */
+  private record Slice<I, O>(Request<I, O> request, int from, int to) {
+    List<I> items() {
+      return request.items.subList(from, to);
+    }
+  }
 
   /**
    * Starts one thread per predictor; the batcher owns and closes the predictors.
@@ -65,7 +106,7 @@ final class Batcher<I, O> implements AutoCloseable {
     this.task = task;
     this.maxItems = maxItems;
     this.maxDelayNanos = maxDelay.toNanos();
-    this.queue = new ArrayBlockingQueue<>(capacity);
+    this.capacity = capacity;
     this.depth = depth;
     this.metrics = metrics;
     for (int i = 0; i < predictors.size(); i++) {
@@ -77,29 +118,35 @@ final class Batcher<I, O> implements AutoCloseable {
     threads.forEach(Thread::start);
   }
 
+  /** The most items one forward pass holds. */
+  int maxItems() {
+    return maxItems;
+  }
+
   /**
    * Queues {@code items}; the future completes with their outputs, in order, or with the failure.
-   * Cancelling it (a timed-out request) takes the request out of the queue if it is still there.
+   * Cancelling it (a timed-out request) takes the request out of the queue if it is still there;
+   * after {@code deadline} ({@link System#nanoTime()}) no more of its items are run.
    *
    * @throws QueueFullException at once when {@code queue} requests are already waiting
    */
-  CompletableFuture<List<O>> submit(List<I> items) {
+  CompletableFuture<List<O>> submit(List<I> items, long deadline) {
     if (closed) {
       throw new ModelNotReadyException(model + " is shutting down");
     }
-    CompletableFuture<List<O>> result = new CompletableFuture<>();
-    Request<I, O> request = new Request<>(List.copyOf(items), key(items), result);
-    depth.incrementAndGet();
-    if (!queue.offer(request)) {
+    Request<I, O> request = new Request<>(List.copyOf(items), key(items), deadline);
+    if (depth.incrementAndGet() > capacity) {
       depth.decrementAndGet();
       throw new QueueFullException(
           model
               + " - the queue is full ("
-              + (queue.size() + queue.remainingCapacity())
+              + capacity
               + " requests waiting for "
               + threads.size()
               + " worker(s)); retry shortly, or raise the model's queue or workers");
     }
+    queue.add(request);
+    CompletableFuture<List<O>> result = request.result;
     result.whenComplete(
         (outputs, failure) -> {
           if (result.isCancelled() && queue.remove(request)) {
@@ -131,12 +178,12 @@ final class Batcher<I, O> implements AutoCloseable {
       while (!closed) {
         Request<I, O> first = carried != null ? carried : take();
         carried = null;
-        if (first.result().isDone()) {
-          continue; // timed out while it waited
+        if (first.abandoned()) {
+          continue; // timed out while it waited: its client has (or gets) its 504
         }
-        List<Request<I, O>> batch = new ArrayList<>();
-        batch.add(first);
-        int items = first.items().size();
+        List<Slice<I, O>> batch = new ArrayList<>();
+        int items = Math.min(first.left(), maxItems);
+        batch.add(new Slice<>(first, first.done, first.done + items));
         long until = System.nanoTime() + maxDelayNanos;
         while (items < maxItems) {
           long left = until - System.nanoTime();
@@ -145,23 +192,38 @@ final class Batcher<I, O> implements AutoCloseable {
             break;
           }
           depth.decrementAndGet();
-          if (next.result().isDone()) {
+          if (next.abandoned()) {
             continue;
           }
-          if (!next.key().equals(first.key()) || items + next.items().size() > maxItems) {
+          if (!next.key.equals(first.key)) {
             carried = next; // starts this worker's next batch
             break;
           }
-          batch.add(next);
-          items += next.items().size();
+          int take = Math.min(next.left(), maxItems - items);
+          batch.add(new Slice<>(next, next.done, next.done + take));
+          items += take;
         }
         run(predictor, batch);
+        for (Slice<I, O> slice : batch) {
+          Request<I, O> request = slice.request();
+          if (request.result.isDone()) {
+            continue;
+          }
+          if (request.left() == 0) {
+            @SuppressWarnings("unchecked")
+            List<O> outputs = (List<O>) List.of(request.outputs);
+            request.result.complete(outputs);
+          } else if (!request.abandoned()) {
+            depth.incrementAndGet(); // its next chunk, after the requests queued meanwhile
+            queue.add(request);
+          }
+        }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt(); // closing
     } finally {
       if (carried != null) {
-        carried.result().completeExceptionally(shuttingDown());
+        carried.result.completeExceptionally(shuttingDown());
       }
       predictor.close();
     }
@@ -173,9 +235,10 @@ final class Batcher<I, O> implements AutoCloseable {
     return request;
   }
 
-  private void run(Predictor<List<I>, List<O>> predictor, List<Request<I, O>> batch) {
+  /** Runs the slices in one pass and records each one's outputs in its request. */
+  private void run(Predictor<List<I>, List<O>> predictor, List<Slice<I, O>> batch) {
     List<I> items = new ArrayList<>();
-    batch.forEach(r -> items.addAll(r.items()));
+    batch.forEach(slice -> items.addAll(slice.items()));
     List<O> outputs;
     try {
       outputs = predictor.predict(items);
@@ -192,32 +255,34 @@ final class Batcher<I, O> implements AutoCloseable {
       }
     } catch (Exception e) {
       if (batch.size() == 1) {
-        batch.get(0).result().completeExceptionally(e);
+        batch.get(0).request().result.completeExceptionally(e);
       } else {
         log.debug(
             "{} - a batch of {} requests failed ({}); running each alone",
             model,
             batch.size(),
             ModelRegistry.firstLine(e));
-        for (Request<I, O> request : batch) {
-          if (!request.result().isDone()) {
-            run(predictor, List.of(request));
+        for (Slice<I, O> slice : batch) {
+          if (!slice.request().result.isDone()) {
+            run(predictor, List.of(slice));
           }
         }
       }
       return;
     } catch (Error e) {
       log.error("{} - a worker stops: {}", model, e.toString());
-      batch.forEach(r -> r.result().completeExceptionally(e));
+      batch.forEach(slice -> slice.request().result.completeExceptionally(e));
       throw e;
     } finally {
       metrics.batch(model, batch.size());
     }
     int from = 0;
-    for (Request<I, O> request : batch) {
-      int to = from + request.items().size();
-      request.result().complete(List.copyOf(outputs.subList(from, to)));
-      from = to;
+    for (Slice<I, O> slice : batch) {
+      Request<I, O> request = slice.request();
+      for (int i = slice.from(); i < slice.to(); i++) {
+        request.outputs[i] = outputs.get(from++);
+      }
+      request.done = slice.to();
     }
   }
 
@@ -231,6 +296,15 @@ final class Batcher<I, O> implements AutoCloseable {
    */
   @Override
   public void close() {
+    stop();
+  }
+
+  /**
+   * {@link #close()}, telling whether every worker stopped within the wait: one that did not is
+   * still inside a forward pass, whose model must then stay open (closing it under the pass crashes
+   * the engine's native code, and the JVM with it).
+   */
+  boolean stop() {
     closed = true;
     threads.forEach(Thread::interrupt);
     for (Thread thread : threads) {
@@ -238,7 +312,10 @@ final class Batcher<I, O> implements AutoCloseable {
         thread.join(CLOSE_WAIT.toMillis());
         if (thread.isAlive()) {
           log.warn(
-              "{} - worker {} still runs {} s after close", model, thread.getName(), CLOSE_WAIT);
+              "{} - worker {} still runs {} s after close",
+              model,
+              thread.getName(),
+              CLOSE_WAIT.toSeconds());
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -248,7 +325,8 @@ final class Batcher<I, O> implements AutoCloseable {
     Request<I, O> left;
     while ((left = queue.poll()) != null) {
       depth.decrementAndGet();
-      left.result().completeExceptionally(shuttingDown());
+      left.result.completeExceptionally(shuttingDown());
     }
+    return threads.stream().noneMatch(Thread::isAlive);
   }
 }

@@ -25,6 +25,7 @@ final class LoadedModel<I, O> implements AutoCloseable {
   private final Device device;
   private final Duration loadTime;
   private final Duration warmupTime;
+  private final String unbatched;
 
   private LoadedModel(
       Task<I, O> task,
@@ -35,7 +36,8 @@ final class LoadedModel<I, O> implements AutoCloseable {
       String engine,
       Device device,
       Duration loadTime,
-      Duration warmupTime) {
+      Duration warmupTime,
+      String unbatched) {
     this.task = task;
     this.zoo = zoo;
     this.batcher = batcher;
@@ -45,12 +47,14 @@ final class LoadedModel<I, O> implements AutoCloseable {
     this.device = device;
     this.loadTime = loadTime;
     this.warmupTime = warmupTime;
+    this.unbatched = unbatched;
   }
 
   /**
    * Loads the snapshot into the engine of {@code chosen} (as the registry resolved it), makes
    * {@code workers} predictors, runs the task's warm-up item through each (so that no request pays
-   * for the engine's first-call work), and starts the workers.
+   * for the engine's first-call work), checks with batching on that batching leaves answers as they
+   * are ({@link BatchCheck}; if not, every item runs alone), and starts the workers.
    */
   static <I, O> LoadedModel<I, O> load(
       ModelConfig config,
@@ -70,6 +74,7 @@ final class LoadedModel<I, O> implements AutoCloseable {
     Device device = Engines.device(config, engine);
     ZooModel<List<I>, List<O>> zoo = Engines.load(config, snapshot, file, engine, device, task);
     List<Predictor<List<I>, List<O>>> predictors = new ArrayList<>();
+    String unbatched = null;
     long loaded = System.nanoTime();
     try {
       for (int i = 0; i < config.workers(); i++) {
@@ -80,6 +85,10 @@ final class LoadedModel<I, O> implements AutoCloseable {
         for (Predictor<List<I>, List<O>> predictor : predictors) {
           predictor.predict(List.of(warmup));
         }
+      }
+      if (config.batchMaxSize() > 1) {
+        unbatched =
+            BatchCheck.reason(task, predictors.get(0), snapshot.dir().resolve(file), engine);
       }
     } catch (Exception e) {
       predictors.forEach(Predictor::close);
@@ -93,7 +102,7 @@ final class LoadedModel<I, O> implements AutoCloseable {
             config.name(),
             task,
             predictors,
-            config.batchMaxSize(),
+            unbatched != null ? 1 : config.batchMaxSize(),
             Duration.ofMillis(config.batchMaxDelayMs()),
             config.queue(),
             metrics.queueDepth(config.name()),
@@ -107,12 +116,28 @@ final class LoadedModel<I, O> implements AutoCloseable {
         engine,
         device,
         Duration.ofNanos(end - start),
-        Duration.ofNanos(end - loaded));
+        Duration.ofNanos(end - loaded),
+        unbatched);
+  }
+
+  /**
+   * The most items one forward pass holds: {@code batch.max_size}, or 1 (see {@link #unbatched}).
+   */
+  int batchMaxSize() {
+    return batcher.maxItems();
+  }
+
+  /**
+   * Why batching would change this model's answers ({@link BatchCheck}), so that it runs every item
+   * alone; null when it batches as configured.
+   */
+  String unbatched() {
+    return unbatched;
   }
 
   /** Queues items for the workers; see {@link Batcher#submit}. */
-  CompletableFuture<List<O>> submit(List<I> items) {
-    return batcher.submit(items);
+  CompletableFuture<List<O>> submit(List<I> items, long deadline) {
+    return batcher.submit(items, deadline);
   }
 
   Task<I, O> task() {
@@ -146,7 +171,17 @@ final class LoadedModel<I, O> implements AutoCloseable {
 
   @Override
   public void close() {
-    batcher.close();
+    if (!batcher.stop()) {
+      // a worker is still inside a forward pass: closing the model under it would crash the
+      // engine's native code and the JVM; the process is stopping or replacing the model, so its
+      // memory is left to the process's end
+      org.slf4j.LoggerFactory.getLogger(LoadedModel.class)
+          .warn(
+              "{} - a forward pass still runs; the model stays open instead of being closed under"
+                  + " it",
+              snapshot.id());
+      return;
+    }
     zoo.close();
     if (task instanceof AutoCloseable closeable) {
       try {

@@ -4,6 +4,7 @@ import ai.djl.translate.TranslateException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.config.Config.Limits;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Outcome;
@@ -46,6 +47,7 @@ public final class ModelRegistry implements AutoCloseable {
   private final Metrics metrics;
   private final ObjectMapper json;
   private final TaskFactory tasks;
+  private final int maxItems;
   private volatile boolean closed;
 
   /** What the registry knows of one configured model. */
@@ -86,11 +88,25 @@ public final class ModelRegistry implements AutoCloseable {
       Metrics metrics,
       ObjectMapper json,
       TaskFactory tasks) {
+    this(models, states, metrics, json, tasks, Limits.DEFAULT.maxItems());
+  }
+
+  /**
+   * @param maxItems the most items one request may hold ({@code server.limits.max_items})
+   */
+  public ModelRegistry(
+      List<ModelConfig> models,
+      ModelStates states,
+      Metrics metrics,
+      ObjectMapper json,
+      TaskFactory tasks,
+      int maxItems) {
     models.forEach(m -> entries.put(m.name(), new Entry(m)));
     this.states = states;
     this.metrics = metrics;
     this.json = json;
     this.tasks = tasks;
+    this.maxItems = maxItems;
   }
 
   /**
@@ -128,6 +144,14 @@ public final class ModelRegistry implements AutoCloseable {
       throws ModelLoadException {
     LoadedModel<?, ?> loaded =
         LoadedModel.load(model, prepared.snapshot(), prepared.task(), prepared.choice(), metrics);
+    if (loaded.unbatched() != null) {
+      log.warn(
+          "{} - batching would change its answers: {}; batch.max_size {} is lowered to 1, so"
+              + " that every item runs alone and gets the answer it gets alone",
+          model.name(),
+          loaded.unbatched(),
+          model.batchMaxSize());
+    }
     metrics.loaded(model.name(), loaded.loadTime());
     metrics.modelInfo(model.name(), loaded.engine(), model.task().toString(), device(loaded));
     return loaded;
@@ -142,7 +166,7 @@ public final class ModelRegistry implements AutoCloseable {
         + " ms, warm-up included ("
         + model.workers()
         + " workers, batch up to "
-        + model.batchMaxSize()
+        + loaded.batchMaxSize()
         + (prepared.metadata().labels().isEmpty()
             ? ""
             : ", " + prepared.metadata().labels().size() + " labels")
@@ -256,12 +280,24 @@ public final class ModelRegistry implements AutoCloseable {
   }
 
   /** One request on one loaded model, with its deadline. */
-  private record Run<I, O>(ModelConfig config, LoadedModel<I, O> model, long deadline) {
+  private record Run<I, O>(
+      ModelConfig config, LoadedModel<I, O> model, long deadline, int maxItems) {
     List<O> await(List<I> items) {
       if (items.isEmpty()) {
         throw new InvalidInputException("the request has no inputs to run");
       }
-      return ModelRegistry.await(config, model.submit(items), deadline);
+      if (items.size() > maxItems) {
+        throw new TooManyItemsException(
+            config.name()
+                + " - the request holds "
+                + items.size()
+                + " items, more than server.limits.max_items ("
+                + maxItems
+                + "); send them in requests of at most "
+                + maxItems
+                + " items");
+      }
+      return ModelRegistry.await(config, model.submit(items, deadline), deadline);
     }
   }
 
@@ -276,6 +312,10 @@ public final class ModelRegistry implements AutoCloseable {
       return answer;
     } catch (InvalidInputException e) {
       outcome = Outcome.BAD_REQUEST;
+      throw e;
+    } catch (TooManyItemsException e) {
+      outcome = Outcome.BAD_REQUEST;
+      metrics.rejected(Metrics.Rejection.ITEMS);
       throw e;
     } catch (ModelNotReadyException e) {
       outcome = Outcome.NOT_READY;
@@ -293,7 +333,7 @@ public final class ModelRegistry implements AutoCloseable {
 
   @SuppressWarnings({"unchecked", "rawtypes"})
   private Run<?, ?> run(Entry entry, long deadline) {
-    return new Run(entry.config, loadedOrLoad(entry, deadline), deadline);
+    return new Run(entry.config, loadedOrLoad(entry, deadline), deadline, maxItems);
   }
 
   private static <O> List<O> await(
@@ -507,7 +547,9 @@ public final class ModelRegistry implements AutoCloseable {
             m == null ? null : device(m),
             m == null ? null : m.loadTime(),
             m == null ? null : m.warmupTime(),
-            prepared.metadata().labels()));
+            prepared.metadata().labels(),
+            m == null ? entry.config.batchMaxSize() : m.batchMaxSize(),
+            m == null ? null : m.unbatched()));
   }
 
   /**
@@ -515,6 +557,9 @@ public final class ModelRegistry implements AutoCloseable {
    *
    * @param loaded false for a {@code load: lazy} model before its first request; the fields after
    *     it are null then
+   * @param batchMaxSize the most items one forward pass holds: {@code batch.max_size}, or 1 when
+   *     batching would change the model's answers
+   * @param unbatched why batching would change its answers, or null
    */
   public record LoadedInfo(
       InstalledSnapshot snapshot,
@@ -524,7 +569,9 @@ public final class ModelRegistry implements AutoCloseable {
       String device,
       Duration loadTime,
       Duration warmupTime,
-      List<String> labels) {}
+      List<String> labels,
+      int batchMaxSize,
+      String unbatched) {}
 
   private static String device(LoadedModel<?, ?> model) {
     return model.device().toString();

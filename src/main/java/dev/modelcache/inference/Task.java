@@ -51,4 +51,13 @@ public interface Task<I, O> {
 
   /** One item for the warm-up inference right after load. */
   I warmupItem();
+
+  /**
+   * A few distinct items for the batch check at load ({@link BatchCheck}): run alone and run
+   * together, they must give the same outputs, or the model's requests are never batched. Empty
+   * when the task cannot make such items (a {@code tensor} model that declares no inputs).
+   */
+  default List<I> probeItems() {
+    return List.of();
+  }
 }

@@ -375,12 +375,28 @@ final class TensorTask
         .toList();
   }
 
+  /**
+   * Three items of the declared input shapes with distinct values, or none when none are declared.
+   */
+  @Override
+  public List<Item> probeItems() {
+    if (signature.inputs().isEmpty()) {
+      return List.of();
+    }
+    return List.of(declared(1), declared(2), declared(3));
+  }
+
   /** Zeros of the declared input shapes (variable dimensions 1), or null when none are declared. */
   @Override
   public Item warmupItem() {
-    if (signature.inputs().isEmpty()) {
-      return null;
-    }
+    return signature.inputs().isEmpty() ? null : declared(0);
+  }
+
+  /**
+   * One item of the declared input shapes (variable dimensions 1): zeros for {@code k} 0, else
+   * values that differ from item to item.
+   */
+  private Item declared(int k) {
     List<Tensor> tensors = new ArrayList<>();
     for (V2Tensor.Spec spec : signature.inputs()) {
       long[] shape = Tensor.prepend(1, spec.shape());
@@ -389,12 +405,20 @@ final class TensorTask
         shape[i] = shape[i] == -1 ? 1 : shape[i];
         size = Math.multiplyExact(size, Math.toIntExact(shape[i]));
       }
+      double[] floats = new double[size];
+      long[] ints = new long[size];
+      boolean[] bools = new boolean[size];
+      for (int i = 0; k > 0 && i < size; i++) {
+        floats[i] = k * 0.75 + i * 0.125 * (k % 2 == 0 ? -1 : 1);
+        ints[i] = k + i;
+        bools[i] = (k + i) % 2 == 0;
+      }
       String dtype = TensorCodec.fromV2(spec.datatype(), spec.name());
       tensors.add(
           switch (dtype) {
-            case "float32", "float64" -> Tensor.ofFloats(dtype, shape, new double[size]);
-            case "bool" -> Tensor.ofBools(shape, new boolean[size]);
-            default -> Tensor.ofInts(dtype, shape, new long[size]);
+            case "float32", "float64" -> Tensor.ofFloats(dtype, shape, floats);
+            case "bool" -> Tensor.ofBools(shape, bools);
+            default -> Tensor.ofInts(dtype, shape, ints);
           });
     }
     return new Item(tensors, false);

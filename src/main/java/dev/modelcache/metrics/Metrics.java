@@ -39,6 +39,21 @@ public final class Metrics {
   public static final String CACHE_SIZE = "modelcache.cache.size";
   public static final String CACHE_FREE = "modelcache.cache.free";
   public static final String HTTP_REQUESTS_ACTIVE = "modelcache.http.requests.active";
+  public static final String INFERENCE_REJECTED = "modelcache.inference.rejected";
+
+  /** Why admission control refused an inference request, the {@code reason} label. */
+  public enum Rejection {
+    /** 503: the requests in flight already hold the memory budget. */
+    MEMORY,
+    /** 413: the request alone would need more than the whole memory budget. */
+    TOO_LARGE,
+    /** 413: more items than {@code server.limits.max_items}. */
+    ITEMS;
+
+    String label() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
 
   /** How an inference request ended, the {@code outcome} label. */
   public enum Outcome {
@@ -150,6 +165,18 @@ public final class Metrics {
           .register(registry)
           .record(nanos, TimeUnit.NANOSECONDS);
     }
+  }
+
+  /**
+   * Counts a request refused by admission control ({@code server.limits}) before it reached a
+   * model's queue.
+   */
+  public void rejected(Rejection reason) {
+    Counter.builder(INFERENCE_REJECTED)
+        .tags("reason", reason.label())
+        .description("Inference requests refused by admission control (server.limits), by reason")
+        .register(registry)
+        .increment();
   }
 
   public void loaded(String model, Duration took) {

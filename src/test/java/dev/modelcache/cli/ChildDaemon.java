@@ -46,9 +46,20 @@ final class ChildDaemon implements AutoCloseable {
 
   /** Starts {@code modelcache serve -c config} with LOG_FORMAT=json and {@code env} added. */
   static ChildDaemon start(Path config, Map<String, String> env) throws IOException {
+    return start(config, env, List.of());
+  }
+
+  /**
+   * The same with JVM options added after the default {@code -Xmx512m} (a later {@code -Xmx} wins):
+   * {@code List.of("-Xmx1g", "-XX:+ExitOnOutOfMemoryError")} is the image's JVM in a 2 GiB
+   * container.
+   */
+  static ChildDaemon start(Path config, Map<String, String> env, List<String> jvmOptions)
+      throws IOException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("-Xmx512m");
+    command.addAll(jvmOptions);
     command.add("-Dai.djl.offline=true");
     if (Runtime.version().feature() >= 22) {
       // DJL loads native code; from Java 22 the JVM warns on stderr unless this is allowed

@@ -640,7 +640,7 @@ class ServingTest {
         .isLessThanOrEqualTo(iris.get("load_seconds").asDouble());
     assertThat(iris.get("workers").asInt()).isEqualTo(2);
     assertThat(get("/models/batched").json().get("batch").toString())
-        .isEqualTo("{\"max_size\":16,\"max_delay_ms\":0}");
+        .isEqualTo("{\"max_size\":16,\"max_delay_ms\":0,\"effective_max_size\":16}");
     assertThat(get("/models/slow").json().get("timeout_ms").asInt()).isEqualTo(300);
     assertThat(get("/metrics").body())
         .containsPattern(

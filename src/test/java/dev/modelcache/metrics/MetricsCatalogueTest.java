@@ -66,6 +66,9 @@ class MetricsCatalogueTest {
     metrics.fetchRetries("iris", "hf").increment();
     metrics.verifyFailures("iris").increment();
     metrics.batch("iris", 1);
+    for (Metrics.Rejection reason : Metrics.Rejection.values()) {
+      metrics.rejected(reason);
+    }
     scrape = registry.scrape();
   }
 

@@ -131,6 +131,19 @@ public final class ImageClassificationTask
     return new float[3 * preprocessor.height() * preprocessor.width()];
   }
 
+  @Override
+  public List<float[]> probeItems() {
+    List<float[]> images = new java.util.ArrayList<>();
+    for (int k = 0; k < 3; k++) {
+      float[] pixels = new float[3 * preprocessor.height() * preprocessor.width()];
+      for (int i = 0; i < pixels.length; i++) {
+        pixels[i] = (float) Math.sin(0.37 * (k + 1) * (i % 977)); // distinct, normalised range
+      }
+      images.add(pixels);
+    }
+    return images;
+  }
+
   /** The bytes of a base64 string (standard or URL-safe alphabet, or a {@code data:} URL). */
   static byte[] base64(String text, String where) {
     String s = text.strip();

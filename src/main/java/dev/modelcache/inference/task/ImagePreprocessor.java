@@ -5,13 +5,18 @@ import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.TaskOptions;
 import dev.modelcache.inference.InvalidInputException;
 import dev.modelcache.inference.ModelLoadException;
+import dev.modelcache.inference.QueueFullException;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
@@ -111,9 +116,33 @@ record ImagePreprocessor(
     return out;
   }
 
+  /**
+   * The heap that images being decoded may hold together, in MiB: a quarter of the heap. A small
+   * file may decode to a large picture (a 40-megapixel PNG of one colour is a few KB, 160 MB once
+   * decoded), which the request's body size does not tell, so decodes take their own budget: beside
+   * the budget of requests in flight ({@code server.limits}), concurrent large images wait their
+   * turn instead of running the heap out.
+   */
+  private static final long MIB = 1024 * 1024;
+
+  private static final int DECODE_BUDGET_MIB =
+      (int) Math.max(1, Runtime.getRuntime().maxMemory() / 4 / MIB);
+
+  private static final Semaphore DECODING = new Semaphore(DECODE_BUDGET_MIB, true);
+
+  /** How long a decode waits for its share of the budget before the request gets 503. */
+  static final Duration DECODE_WAIT = Duration.ofSeconds(10);
+
   /** Decodes {@code bytes} (named {@code where} in messages) to the model's input. */
   float[] pixels(byte[] bytes, String where) {
-    return pixels(decode(bytes, where));
+    return decode(bytes, where, this::pixels);
+  }
+
+  /**
+   * The heap a decode of w x h pixels takes, in MiB: the picture (4 bytes a pixel), then halves.
+   */
+  static int decodeCost(long w, long h) {
+    return (int) Math.max(1, (w * h * 5 + MIB - 1) / MIB);
   }
 
   /** The model's {@code [3, height, width]} input of an image, row-major. */
@@ -132,6 +161,14 @@ record ImagePreprocessor(
   }
 
   static BufferedImage decode(byte[] bytes, String where) {
+    return decode(bytes, where, image -> image);
+  }
+
+  /**
+   * Decodes {@code bytes} and hands the picture to {@code use}, holding its share of the decode
+   * budget until {@code use} returns.
+   */
+  static <T> T decode(byte[] bytes, String where, Function<BufferedImage, T> use) {
     try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
       Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
       if (readers == null || !readers.hasNext()) {
@@ -161,13 +198,49 @@ record ImagePreprocessor(
                   + MAX_PIXELS / 1_000_000
                   + " million in all are taken: scale it down first");
         }
-        return reader.read(0);
+        int cost = decodeCost(w, h);
+        if (cost > DECODE_BUDGET_MIB) {
+          throw new InvalidInputException(
+              where
+                  + " is "
+                  + w
+                  + " x "
+                  + h
+                  + " pixels, about "
+                  + cost
+                  + " MiB to decode, more than the "
+                  + DECODE_BUDGET_MIB
+                  + " MiB (a quarter of the heap) images may take: scale it down first, or give"
+                  + " the JVM more heap");
+        }
+        if (!DECODING.tryAcquire(cost, DECODE_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+          throw new QueueFullException(
+              where
+                  + " ("
+                  + w
+                  + " x "
+                  + h
+                  + " pixels) waited "
+                  + DECODE_WAIT.toSeconds()
+                  + " s for the "
+                  + DECODE_BUDGET_MIB
+                  + " MiB that images being decoded may hold (a quarter of the heap); retry"
+                  + " shortly, or send smaller images");
+        }
+        try {
+          return use.apply(reader.read(0));
+        } finally {
+          DECODING.release(cost);
+        }
       } finally {
         reader.dispose();
       }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new QueueFullException(where + " - interrupted while it waited to be decoded");
     } catch (IOException | RuntimeException e) {
-      if (e instanceof InvalidInputException invalid) {
-        throw invalid;
+      if (e instanceof InvalidInputException || e instanceof QueueFullException) {
+        throw (RuntimeException) e;
       }
       throw new InvalidInputException(
           where + " could not be decoded as " + formatOf(bytes) + ": " + e.getMessage(), e);

@@ -87,6 +87,11 @@ public final class TextClassificationTask implements Task<Tokens, List<Predictio
   }
 
   @Override
+  public List<Tokens> probeItems() {
+    return encoder.encode(TextEncoder.PROBE_TEXTS);
+  }
+
+  @Override
   public void close() {
     encoder.close();
   }

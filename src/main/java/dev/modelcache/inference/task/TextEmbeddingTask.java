@@ -120,6 +120,11 @@ public final class TextEmbeddingTask implements Task<Tokens, float[]>, AutoClose
   }
 
   @Override
+  public List<Tokens> probeItems() {
+    return encoder.encode(TextEncoder.PROBE_TEXTS);
+  }
+
+  @Override
   public void close() {
     encoder.close();
   }
