@@ -1,0 +1,62 @@
+package dev.modelcache.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every command answers {@code --help}, {@code -h}, {@code help <command>} and {@code --version}.
+ */
+class CliHelpTest {
+  static final List<String> COMMANDS =
+      List.of("serve", "fetch", "verify", "list", "lock", "gc", "engine", "mirror");
+
+  @Test
+  void everyCommandPrintsItsHelpAndExitsZero() {
+    for (String command : COMMANDS) {
+      for (String flag : List.of("--help", "-h")) {
+        CliRun run = CliRun.of(command, flag);
+        assertThat(run.code()).as(command + " " + flag + ": " + run.err()).isZero();
+        assertThat(run.err()).as(command + " " + flag).isEmpty();
+        assertThat(run.out())
+            .as(command + " " + flag)
+            .startsWith("Usage: modelcache " + command + " ")
+            .contains("-h, --help", "-V, --version");
+      }
+    }
+  }
+
+  @Test
+  void helpCommandPrintsTheHelpOfTheCommandItNames() {
+    for (String command : COMMANDS) {
+      CliRun run = CliRun.of("help", command);
+      assertThat(run.code()).as(command + ": " + run.err()).isZero();
+      assertThat(run.out()).isEqualTo(CliRun.of(command, "--help").out());
+    }
+    CliRun top = CliRun.of("help");
+    assertThat(top.code()).isZero();
+    assertThat(top.out()).startsWith("Usage: modelcache ").contains("help", "fetch", "verify");
+  }
+
+  @Test
+  void everyCommandPrintsTheVersion() {
+    String version = CliRun.of("--version").out();
+    assertThat(version).matches("modelcache \\S+\\R");
+    for (String command : COMMANDS) {
+      CliRun run = CliRun.of(command, "--version");
+      assertThat(run.code()).as(command + ": " + run.err()).isZero();
+      assertThat(run.out()).as(command).isEqualTo(version);
+      assertThat(CliRun.of(command, "-V").out()).as(command).isEqualTo(version);
+    }
+  }
+
+  @Test
+  void anUnknownOptionSaysWhereToFindTheHelpAndExitsTwo() {
+    CliRun run = CliRun.of("fetch", "--nope");
+    assertThat(run.code()).isEqualTo(2);
+    assertThat(run.err())
+        .startsWith("Unknown option: '--nope'")
+        .contains("Usage: modelcache fetch ");
+  }
+}
