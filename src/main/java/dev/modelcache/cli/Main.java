@@ -32,6 +32,7 @@ import picocli.CommandLine.ScopeType;
       GcCommand.class,
       EngineCommand.class,
       MirrorCommand.class,
+      ConfigCommand.class,
       HelpCommand.class
     })
 public final class Main {
