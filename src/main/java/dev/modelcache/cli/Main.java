@@ -33,6 +33,7 @@ import picocli.CommandLine.ScopeType;
       EngineCommand.class,
       MirrorCommand.class,
       ConfigCommand.class,
+      CompletionCommand.class,
       HelpCommand.class
     })
 public final class Main {
