@@ -175,7 +175,7 @@ final class ConfigNode {
    * null when the key is absent.
    */
   List<Double> numbers(String key, double min, double max) {
-    read.add(key);
+    leaf(key);
     JsonNode value = node.get(key);
     if (value == null || value.isNull()) {
       return null;
