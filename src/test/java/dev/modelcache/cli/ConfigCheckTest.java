@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -108,5 +110,50 @@ class ConfigCheckTest {
     assertThat(run.code()).isEqualTo(1);
     assertThat(run.err())
         .isEqualTo(file + ": config file not found (give --config a path to a YAML file)\n");
+  }
+
+  @Test
+  void reportsVariablesWithoutALineAndEveryIndependentErrorOfOneModel() {
+    String yaml =
+        String.join(
+            "\n",
+            "models:", // 1
+            "  - name: a", // 2
+            "    source: file:a", // 3
+            "    engin: PyTorch", // 4
+            "    workers: 0", // 5
+            "    device: tpu", // 6
+            "");
+    ConfigCheck.Result result =
+        new ConfigCheck(Map.of("MODELCACHE_SERVER_PORT", "x", "MODELCACHE_BOGUS", "1"))
+            .check(yaml, "f.yaml", tmp);
+    assertThat(result.config()).isNull();
+    assertThat(result.problems())
+        .extracting(ConfigCheck.Problem::line)
+        .containsExactly(0, 0, 4, 5, 6);
+    List<String> messages = result.problems().stream().map(ConfigCheck.Problem::message).toList();
+    assertThat(messages.get(0))
+        .isEqualTo(
+            "environment variable MODELCACHE_SERVER_PORT: server.port must be a whole number,"
+                + " not 'x'");
+    assertThat(messages.get(1))
+        .startsWith("environment variable MODELCACHE_BOGUS is not a modelcache setting (known: ")
+        .endsWith("); unset it or fix its name");
+    assertThat(messages.subList(2, 5))
+        .containsExactly(
+            "f.yaml:4: unknown key 'models[0].engin' (allowed under models[0]: name, source,"
+                + " repo_type, include, exclude, sha256, engine, model_file, task, task_options,"
+                + " device, workers, batch, queue, timeout_ms, load, required, require_pins,"
+                + " version_ids, s3)",
+            "f.yaml:5: models[0].workers (0) must be between 1 and 64",
+            "f.yaml:6: models[0].device must be auto, cpu, gpu or gpu:N, not 'tpu'");
+  }
+
+  @Test
+  void aValidTextGivesTheConfigAndNoProblem() {
+    ConfigCheck.Result result =
+        new ConfigCheck(Map.of()).check("models:\n  - name: a\n    source: file:a\n", "f", tmp);
+    assertThat(result.problems()).isEmpty();
+    assertThat(result.config().models()).extracting(m -> m.name()).containsExactly("a");
   }
 }
