@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -61,13 +62,10 @@ final class ConfigCommand implements Callable<Integer> {
       if (file == null) {
         origin = ConfigLoader.EMBEDDED;
         try {
-          result =
-              new ConfigCheck.Result(
-                  new ConfigLoader(env, Path.of("")).load(null), java.util.List.of());
+          result = new ConfigCheck.Result(new ConfigLoader(env, Path.of("")).load(null), List.of());
         } catch (ConfigException e) {
           result =
-              new ConfigCheck.Result(
-                  null, java.util.List.of(new ConfigCheck.Problem(0, e.getMessage())));
+              new ConfigCheck.Result(null, List.of(new ConfigCheck.Problem(0, e.getMessage())));
         }
       } else {
         origin = file.toString();

@@ -81,4 +81,12 @@ class CliHelpTest {
         .startsWith("Unknown option: '--nope'")
         .contains("Usage: modelcache fetch ");
   }
+
+  @Test
+  void configWithoutASubcommandPrintsItsUsageAndExitsTwo() {
+    CliRun run = CliRun.of("config");
+    assertThat(run.code()).isEqualTo(2);
+    assertThat(run.out()).isEmpty();
+    assertThat(run.err()).startsWith("Usage: modelcache config ").contains("check");
+  }
 }

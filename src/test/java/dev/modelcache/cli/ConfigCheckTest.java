@@ -81,6 +81,17 @@ class ConfigCheckTest {
   }
 
   @Test
+  void withoutAFileItChecksTheEmbeddedDefault() {
+    CliRun run = CliRun.of("config", "check");
+    assertThat(run.code()).as(run.err()).isZero();
+    assertThat(run.out())
+        .isEqualTo(
+            "embedded default config: valid: 2 models (iris, digits), cache "
+                + Path.of("data").toAbsolutePath()
+                + ", port 8080\n");
+  }
+
+  @Test
   void everyExampleUnderConfigIsValid() throws Exception {
     for (Path example : ConfigExamplesTest.examples()) {
       CliRun run = CliRun.of("config", "check", "--config", example.toString());
