@@ -19,6 +19,33 @@ class JsonOutputTest {
 
   @TempDir Path tmp;
 
+  /** The JSON examples of docs/operations.md's "JSON output for scripts": list's, then verify's. */
+  private static List<JsonNode> documented() throws Exception {
+    String doc = Files.readString(Path.of("docs/operations.md"));
+    String section = doc.substring(doc.indexOf("### JSON output for scripts"));
+    section = section.substring(0, section.indexOf("\n### ", 1));
+    List<JsonNode> blocks = new ArrayList<>();
+    String[] chunks = section.split("```json\n");
+    for (int i = 1; i < chunks.length; i++) {
+      blocks.add(JSON.readTree(chunks[i].substring(0, chunks[i].indexOf("```"))));
+    }
+    assertThat(blocks).hasSize(2);
+    return blocks;
+  }
+
+  /** Every key of a document, nested, in order; the first item stands for each list. */
+  private static String shape(JsonNode node) {
+    if (node.isObject()) {
+      List<String> keys = new ArrayList<>();
+      node.properties().forEach(e -> keys.add(e.getKey() + ":" + shape(e.getValue())));
+      return "{" + String.join(",", keys) + "}";
+    }
+    if (node.isArray()) {
+      return node.isEmpty() ? "[]" : "[" + shape(node.get(0)) + "]";
+    }
+    return "";
+  }
+
   private static List<String> fieldNames(JsonNode node) {
     List<String> names = new ArrayList<>();
     node.fieldNames().forEachRemaining(names::add);
@@ -49,6 +76,9 @@ class JsonOutputTest {
     assertThat(fieldNames(root)).containsExactly("config", "cache_dir", "models");
     assertThat(root.get("config").asText()).isEqualTo(config.toString());
     assertThat(root.get("cache_dir").asText()).isEqualTo(cache.toString());
+    assertThat(shape(root))
+        .as("the shape in docs/operations.md")
+        .isEqualTo(shape(documented().get(0)));
     JsonNode iris = root.get("models").get(0);
     assertThat(fieldNames(iris))
         .containsExactly("name", "source", "cached", "snapshot", "bytes", "files");
@@ -106,6 +136,9 @@ class JsonOutputTest {
     assertThat(bad.code()).isEqualTo(1);
     assertThat(bad.err()).isEmpty();
     root = JSON.readTree(bad.out());
+    assertThat(shape(root))
+        .as("the shape in docs/operations.md")
+        .isEqualTo(shape(documented().get(1)));
     assertThat(root.get("mode").asText()).isEqualTo("full");
     assertThat(root.get("ok").asBoolean()).isFalse();
     assertThat(root.get("rehashed").asInt()).isEqualTo(2);
