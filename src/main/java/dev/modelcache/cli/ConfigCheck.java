@@ -100,6 +100,11 @@ final class ConfigCheck {
     if (e.key() == null || !message.startsWith(origin + ": ")) {
       return new Problem(0, message);
     }
+    if (e.key().isEmpty()) {
+      // The document itself: the loader's message has no key to start with.
+      return new Problem(
+          1, at(origin, 1) + "the top level" + message.substring(origin.length() + 2));
+    }
     int line = line(lines, e.key());
     return new Problem(line, at(origin, line) + message.substring(origin.length() + 2));
   }

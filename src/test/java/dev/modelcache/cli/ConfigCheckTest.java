@@ -167,4 +167,19 @@ class ConfigCheckTest {
     assertThat(result.problems()).isEmpty();
     assertThat(result.config().models()).extracting(m -> m.name()).containsExactly("a");
   }
+
+  @Test
+  void anEmptyFileIsAValidConfigWithoutModels() {
+    ConfigCheck.Result result = new ConfigCheck(Map.of()).check("", "empty.yaml", tmp);
+    assertThat(result.problems()).isEmpty();
+    assertThat(result.config().models()).isEmpty();
+  }
+
+  @Test
+  void aListAtTheTopIsOneError() {
+    ConfigCheck.Result result = new ConfigCheck(Map.of()).check("- a\n- b\n", "list.yaml", tmp);
+    assertThat(result.problems())
+        .extracting(ConfigCheck.Problem::message)
+        .containsExactly("list.yaml:1: the top level must be a mapping of keys, not a list");
+  }
 }
