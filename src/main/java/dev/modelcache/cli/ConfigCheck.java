@@ -39,11 +39,16 @@ final class ConfigCheck {
   /** The outcome: the loaded config when there was no error, else every error, by line. */
   record Result(Config config, List<Problem> problems) {}
 
-  /** Keys of a model that other keys depend on: an error there sets the whole model aside. */
+  /**
+   * Keys of a model that other keys depend on: an error there (or in {@code task_options}, which
+   * depends on {@code task}) sets the whole model aside, so that it is not reported twice.
+   */
   private static final Set<String> MODEL_ROOTS = Set.of("name", "source", "repo_type", "task");
 
   private static final Pattern FROM_VARIABLE = Pattern.compile("^environment variable (\\w+)\\b");
   private static final Pattern MODEL_KEY = Pattern.compile("^models\\[(\\d+)\\](?:\\.(.*))?$");
+
+  /** A bound on the rounds, should setting an error aside ever not remove it. */
   private static final int MAX_PROBLEMS = 100;
 
   private final Map<String, String> env;
@@ -54,7 +59,7 @@ final class ConfigCheck {
 
   Result check(String yaml, String origin, Path baseDir) {
     ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
-    Map<String, Integer> lines = new HashMap<>();
+    Map<String, Integer> lines;
     JsonNode tree;
     try {
       tree = mapper.readTree(yaml);
