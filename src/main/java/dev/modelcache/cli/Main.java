@@ -5,6 +5,8 @@ import java.io.PrintWriter;
 import java.util.Set;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
+import picocli.CommandLine.ScopeType;
 
 /**
  * The {@code modelcache} command. With no subcommand it serves.
@@ -18,6 +20,8 @@ import picocli.CommandLine.Command;
     name = "modelcache",
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
+    // Every subcommand inherits --help, -h, --version and -V.
+    scope = ScopeType.INHERIT,
     description = "Fetch, verify, pin and serve ML models from a shared volume.",
     subcommands = {
       ServeCommand.class,
@@ -27,7 +31,10 @@ import picocli.CommandLine.Command;
       LockCommand.class,
       GcCommand.class,
       EngineCommand.class,
-      MirrorCommand.class
+      MirrorCommand.class,
+      ConfigCommand.class,
+      CompletionCommand.class,
+      HelpCommand.class
     })
 public final class Main {
   private static final Set<String> TOP_LEVEL = Set.of("-h", "--help", "-V", "--version", "help");

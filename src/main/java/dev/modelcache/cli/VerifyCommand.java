@@ -1,5 +1,7 @@
 package dev.modelcache.cli;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.Config.VerifyMode;
 import dev.modelcache.metrics.Metrics;
@@ -40,6 +42,13 @@ final class VerifyCommand implements Callable<Integer> {
       description = "re-hash every file (several at once, one per core) instead of the stamps")
   boolean full;
 
+  @Option(
+      names = "--json",
+      description =
+          "print one JSON document instead, with every model and problem (the shape is in"
+              + " docs/operations.md); the exit code is the same")
+  boolean json;
+
   @Override
   public Integer call() throws Exception {
     Config loaded = config.load();
@@ -53,6 +62,12 @@ final class VerifyCommand implements Callable<Integer> {
         new Verifier(store, new Metrics(new SimpleMeterRegistry()), Clock.systemUTC())) {
       List<Verifier.Report> reports = verifier.verify(loaded.models(), mode);
       Duration took = Duration.ofNanos(System.nanoTime() - start);
+      if (json) {
+        ObjectNode root = json(reports, mode, took, verifier.threads());
+        out.println(Json.write(root));
+        out.flush();
+        return root.get("ok").asBoolean() ? 0 : 1;
+      }
       int files = 0;
       int hashed = 0;
       long bytes = 0;
@@ -90,5 +105,46 @@ final class VerifyCommand implements Callable<Integer> {
     out.flush();
     err.flush();
     return failures == 0 ? 0 : 1;
+  }
+
+  /** The stable shape of {@code verify --json}, documented in docs/operations.md. */
+  private static ObjectNode json(
+      List<Verifier.Report> reports, VerifyMode mode, Duration took, int threads) {
+    ObjectNode root = Json.MAPPER.createObjectNode();
+    ArrayNode models = Json.MAPPER.createArrayNode();
+    int files = 0;
+    int hashed = 0;
+    long bytes = 0;
+    boolean ok = true;
+    for (Verifier.Report report : reports) {
+      int count = report.snapshot() == null ? 0 : report.snapshot().files().size();
+      files += count;
+      hashed += report.hashed();
+      bytes += report.bytesHashed();
+      ok &= report.ok();
+      ObjectNode model = models.addObject();
+      model.put("name", report.model().name());
+      model.put("ok", report.ok());
+      model.put("snapshot", report.snapshot() == null ? null : report.snapshot().id());
+      model.put("files", count);
+      model.put("rehashed", report.hashed());
+      ArrayNode problems = model.putArray("problems");
+      for (Verifier.Problem problem : report.problems()) {
+        problems
+            .addObject()
+            .put("kind", problem.kind().name())
+            .put("path", problem.path())
+            .put("message", problem.message());
+      }
+    }
+    root.put("mode", mode.toString());
+    root.put("ok", ok);
+    root.put("files", files);
+    root.put("rehashed", hashed);
+    root.put("bytes_hashed", bytes);
+    root.put("seconds", took.toNanos() / 1e9);
+    root.put("threads", threads);
+    root.set("models", models);
+    return root;
   }
 }

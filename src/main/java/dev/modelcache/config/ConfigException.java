@@ -4,11 +4,28 @@ package dev.modelcache.config;
 public final class ConfigException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  /** The key at fault ({@code models[1].engine}), or null when the error is not about one key. */
+  private final String key;
+
   public ConfigException(String message) {
-    super(message);
+    this(message, (String) null);
   }
 
   public ConfigException(String message, Throwable cause) {
     super(message, cause);
+    this.key = null;
+  }
+
+  ConfigException(String message, String key) {
+    super(message);
+    this.key = key;
+  }
+
+  /**
+   * The key at fault, as the message writes it ({@code cache.verify}, {@code models[1].engine},
+   * {@code models[0].sha256.model.pt}), or null; {@code modelcache config check} finds its line.
+   */
+  public String key() {
+    return key;
   }
 }

@@ -225,7 +225,8 @@ public final class ConfigLoader {
       ModelConfig model = model(node, baseDir, s3);
       if (!names.add(model.name())) {
         throw new ConfigException(
-            origin + ": model name '" + model.name() + "' is used twice; names must be unique");
+            origin + ": model name '" + model.name() + "' is used twice; names must be unique",
+            node.qualify("name"));
       }
       models.add(model);
     }

@@ -126,7 +126,8 @@ final class ConfigNode {
         return false;
       default:
         throw new ConfigException(
-            source(key) + ": " + qualify(key) + " must be true or false, not '" + value + "'");
+            source(key) + ": " + qualify(key) + " must be true or false, not '" + value + "'",
+            qualify(key));
     }
   }
 
@@ -140,7 +141,8 @@ final class ConfigNode {
       parsed = Integer.parseInt(value.strip());
     } catch (NumberFormatException e) {
       throw new ConfigException(
-          source(key) + ": " + qualify(key) + " must be a whole number, not '" + value + "'");
+          source(key) + ": " + qualify(key) + " must be a whole number, not '" + value + "'",
+          qualify(key));
     }
     if (parsed < min || parsed > max) {
       throw new ConfigException(
@@ -152,7 +154,8 @@ final class ConfigNode {
               + ") must be between "
               + min
               + " and "
-              + max);
+              + max,
+          qualify(key));
     }
     return parsed;
   }
@@ -172,7 +175,7 @@ final class ConfigNode {
    * null when the key is absent.
    */
   List<Double> numbers(String key, double min, double max) {
-    read.add(key);
+    leaf(key);
     JsonNode value = node.get(key);
     if (value == null || value.isNull()) {
       return null;
@@ -214,7 +217,8 @@ final class ConfigNode {
             + String.join(", ", names)
             + ", not '"
             + value
-            + "'");
+            + "'",
+        qualify(key));
   }
 
   /** Whether this mapping is absent or has no keys. */
@@ -308,13 +312,14 @@ final class ConfigNode {
                         + (path.isEmpty() ? "at the top" : "under " + path)
                         + ": "
                         + String.join(", ", read)
-                        + ")"));
+                        + ")"),
+            qualify(key));
       }
     }
   }
 
   ConfigException error(String key, String message) {
-    return new ConfigException(origin + ": " + key + " " + message);
+    return new ConfigException(origin + ": " + key + " " + message, key);
   }
 
   private static String describe(JsonNode node) {
