@@ -95,6 +95,7 @@ public final class HuggingFaceSource implements ModelSource {
     }
     PathPatterns patterns = new PathPatterns(model.include(), model.exclude());
     List<String> paths = new ArrayList<>();
+    List<TreeFile> tree = new ArrayList<>();
     HttpUrl page =
         api(kind, repo)
             .addPathSegment("tree")
@@ -135,6 +136,7 @@ public final class HuggingFaceSource implements ModelSource {
                       + " could escape the model's folder; nothing was downloaded: report it to the"
                       + " repository's owner or the Hub's operator");
             }
+            tree.add(treeFile(entry, path));
             if (patterns.matches(path)) {
               paths.add(path);
             }
@@ -159,7 +161,20 @@ public final class HuggingFaceSource implements ModelSource {
     for (String path : paths) {
       files.add(describe(model, kind, repo, commit, path));
     }
-    return new Snapshot(commit, files);
+    return new Snapshot(commit, files, tree);
+  }
+
+  /** A tree API entry as huggingface_hub caches it ({@code RepoFile}: oid, size, lfs, xetHash). */
+  private static TreeFile treeFile(JsonNode entry, String path) {
+    JsonNode lfs = entry.path("lfs");
+    boolean isLfs = lfs.isObject() && lfs.hasNonNull("oid");
+    return new TreeFile(
+        path,
+        entry.path("size").asLong(),
+        entry.path("oid").asText(),
+        isLfs ? lfs.path("oid").asText() : null,
+        isLfs ? lfs.path("size").asLong() : null,
+        entry.hasNonNull("xetHash") ? entry.path("xetHash").asText() : null);
   }
 
   /**

@@ -339,6 +339,25 @@ public final class CacheStore {
     return result;
   }
 
+  /**
+   * Writes {@code trees/{commit}.json} of a Hub model, as huggingface_hub does (see {@link
+   * HubTree}), atomically; unchanged when it already holds the same text. The listing of a commit
+   * never changes, so it is written before the snapshot it describes is published.
+   */
+  public void writeTree(ModelConfig model, String commit, List<HubTree.Entry> entries)
+      throws IOException {
+    Path trees = repoDir(model).resolve("trees");
+    Path file = trees.resolve(checkedSegment(commit) + ".json");
+    String text = HubTree.json(entries);
+    realFolders(trees, null);
+    if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
+        && Files.readString(file, StandardCharsets.UTF_8).equals(text)) {
+      return;
+    }
+    Files.createDirectories(trees);
+    writeAtomically(file, text);
+  }
+
   /** What modelcache last installed for {@code model}, or empty when it never did. */
   public Optional<InstalledSnapshot> installed(ModelConfig model) throws IOException {
     Path record = recordFile(model);
