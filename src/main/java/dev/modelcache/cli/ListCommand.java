@@ -29,7 +29,7 @@ final class ListCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Config loaded = config.load();
     PrintWriter out = spec.commandLine().getOut();
-    CacheStore store = new CacheStore(loaded.cache().dir());
+    CacheStore store = new CacheStore(loaded.cache());
     out.printf(
         "%-20s %-10s %-42s %6s %12s  %s%n",
         "MODEL", "CACHED", "SNAPSHOT", "FILES", "BYTES", "SOURCE");

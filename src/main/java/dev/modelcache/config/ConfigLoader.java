@@ -45,6 +45,12 @@ public final class ConfigLoader {
   public static final String EMBEDDED = "embedded default config";
   static final String EMBEDDED_RESOURCE = "/dev/modelcache/config/default.yaml";
 
+  /** {@code cache.dir} when neither it, MODELCACHE_CACHE_DIR, HF_HUB_CACHE nor HF_HOME is set. */
+  static final String DEFAULT_CACHE_DIR = "/models";
+
+  /** Folders of the cache root that the Hub cache cannot be. */
+  private static final Set<String> RESERVED_CACHE_NAMES = Set.of(".modelcache", "local", "s3");
+
   private static final Pattern MODEL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
   private static final Pattern HF_REPO =
@@ -157,9 +163,21 @@ public final class ConfigLoader {
 
     ConfigNode cacheNode = top.child("cache");
     boolean hfOffline = truthy(env.get("HF_HUB_OFFLINE"));
+    String dirSetting = cacheNode.string("dir", null);
+    Path cacheDir;
+    Path hubDir;
+    if (dirSetting != null) {
+      cacheDir = baseDir.resolve(dirSetting).normalize();
+      hubDir = cacheDir.resolve("hub");
+    } else {
+      hubDir = hfHubCache();
+      cacheDir = hubDir == null ? Path.of(DEFAULT_CACHE_DIR) : hubDir.getParent();
+      hubDir = hubDir == null ? cacheDir.resolve("hub") : hubDir;
+    }
     CacheConfig cache =
         new CacheConfig(
-            baseDir.resolve(cacheNode.string("dir", "/models")).normalize(),
+            cacheDir,
+            hubDir,
             cacheNode.bool("offline", false) || hfOffline,
             cacheNode.choice("verify", VerifyMode.FAST, VerifyMode.class));
     cacheNode.finish();
@@ -560,6 +578,53 @@ public final class ConfigLoader {
    * $HF_HOME/token}, else {@code $XDG_CACHE_HOME/huggingface/token} or {@code
    * ~/.cache/huggingface/token}.
    */
+  /**
+   * The Hub cache that huggingface_hub would use, when the environment names one: {@code
+   * HF_HUB_CACHE}, else {@code $HF_HOME/hub}, {@code ~} expanded and relative paths taken from the
+   * working directory as Python does; null when neither is set. Its parent becomes the cache root.
+   */
+  private Path hfHubCache() {
+    String variable;
+    String value;
+    if (!blank(env.get("HF_HUB_CACHE"))) {
+      variable = "HF_HUB_CACHE";
+      value = env.get("HF_HUB_CACHE");
+    } else if (!blank(env.get("HF_HOME"))) {
+      variable = "HF_HOME";
+      value = env.get("HF_HOME");
+    } else {
+      return null;
+    }
+    Path path = workDir.resolve(expandHome(value)).normalize();
+    Path hub = variable.equals("HF_HOME") ? path.resolve("hub") : path;
+    String name = hub.getFileName() == null ? "" : hub.getFileName().toString();
+    if (hub.getParent() == null || RESERVED_CACHE_NAMES.contains(name)) {
+      throw new ConfigException(
+          variable
+              + " ("
+              + value
+              + ") puts the Hub cache at "
+              + hub
+              + ", where modelcache cannot keep its own state beside it (in its parent folder, as"
+              + " .modelcache/, local/ and s3/): set cache.dir or MODELCACHE_CACHE_DIR, or point "
+              + variable
+              + " at a folder of its own");
+    }
+    return hub;
+  }
+
+  private String expandHome(String value) {
+    if (value.equals("~") || value.startsWith("~/")) {
+      String home = blank(env.get("HOME")) ? System.getProperty("user.home") : env.get("HOME");
+      return home + value.substring(1);
+    }
+    return value;
+  }
+
+  private static boolean blank(String value) {
+    return value == null || value.isBlank();
+  }
+
   private Secret tokenFile() {
     Path file;
     if (env.get("HF_TOKEN_PATH") != null) {

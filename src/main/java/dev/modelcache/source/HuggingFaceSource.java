@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,6 +44,17 @@ public final class HuggingFaceSource implements ModelSource {
   private static final Pattern HEX40 = Pattern.compile("[0-9a-f]{40}");
   private static final Pattern HEX64 = Pattern.compile("[0-9a-f]{64}");
 
+  /**
+   * Sent with every request, as the Hub's own clients name themselves: {@code modelcache/{version};
+   * java/{version}}, the version from the jar's manifest ({@code dev} when run from classes).
+   */
+  public static final String USER_AGENT =
+      "modelcache/"
+          + Objects.requireNonNullElse(
+              HuggingFaceSource.class.getPackage().getImplementationVersion(), "dev")
+          + "; java/"
+          + System.getProperty("java.version");
+
   private final HttpUrl endpoint;
   private final HfConfig config;
   private final OkHttpClient client;
@@ -66,6 +78,10 @@ public final class HuggingFaceSource implements ModelSource {
             .followRedirects(false)
             .followSslRedirects(false)
             .retryOnConnectionFailure(false)
+            .addInterceptor(
+                chain ->
+                    chain.proceed(
+                        chain.request().newBuilder().header("User-Agent", USER_AGENT).build()))
             .build();
   }
 

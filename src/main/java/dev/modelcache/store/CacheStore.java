@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.config.Config.CacheConfig;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
@@ -73,6 +74,7 @@ public final class CacheStore {
   private static final DateTimeFormatter QUARANTINE_TIME =
       DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
   private final Path root;
+  private final Path hubDir;
   private final Volume volume;
   private final ObjectMapper json = new ObjectMapper();
 
@@ -82,12 +84,39 @@ public final class CacheStore {
 
   /** A store on {@code volume}; tests pass one that is full or read-only. */
   public CacheStore(Path root, Volume volume) {
+    this(root, root.resolve("hub"), volume);
+  }
+
+  /** The store of {@code cache.dir}, with the Hub's repositories in its {@code hubDir}. */
+  public CacheStore(CacheConfig cache) {
+    this(cache.dir(), cache.hubDir(), Volume.system());
+  }
+
+  /**
+   * @param hubDir where the Hub's repositories go: a folder directly in {@code root} ({@code
+   *     root/hub}, or the one {@code HF_HUB_CACHE} names), so that everything stays under the root
+   */
+  public CacheStore(Path root, Path hubDir, Volume volume) {
     this.root = root.toAbsolutePath().normalize();
+    this.hubDir = hubDir.toAbsolutePath().normalize();
     this.volume = volume;
+    if (!this.root.equals(this.hubDir.getParent())) {
+      throw new IllegalArgumentException(
+          "the Hub cache ("
+              + hubDir
+              + ") must be a folder directly in the cache root ("
+              + root
+              + ")");
+    }
   }
 
   public Path root() {
     return root;
+  }
+
+  /** Where the Hub's repositories are, in HuggingFace's layout ({@code HF_HUB_CACHE}). */
+  public Path hubDir() {
+    return hubDir;
   }
 
   /** The repository folder of {@code model} on the volume. */
@@ -104,7 +133,7 @@ public final class CacheStore {
   public Path repoDir(SourceRef.Scheme scheme, String location, String repoType, String name) {
     return switch (scheme) {
       case FILE -> root.resolve("local").resolve(name);
-      case HF -> root.resolve("hub").resolve(hubFolder(repoType, location));
+      case HF -> hubDir.resolve(hubFolder(repoType, location));
       case S3 -> root.resolve("s3").resolve(location.replace("/", "--"));
     };
   }

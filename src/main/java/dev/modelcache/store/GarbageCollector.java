@@ -124,7 +124,7 @@ public final class GarbageCollector {
 
     List<Garbage> garbage = new ArrayList<>();
     Path root = store.root();
-    for (Path repo : repositories(root)) {
+    for (Path repo : repositories(root, store.hubDir())) {
       if (keepWholeRepos.contains(repo)) {
         continue;
       }
@@ -231,9 +231,9 @@ public final class GarbageCollector {
   }
 
   /** Repository folders: {@code hub/{models,datasets,spaces}--*}, {@code local/*}, {@code s3/*}. */
-  private static List<Path> repositories(Path root) throws IOException {
+  private static List<Path> repositories(Path root, Path hubDir) throws IOException {
     List<Path> repos = new ArrayList<>();
-    for (Path repo : children(root.resolve("hub"))) {
+    for (Path repo : children(hubDir)) {
       String name = repo.getFileName().toString();
       if (Files.isDirectory(repo, LinkOption.NOFOLLOW_LINKS)
           && (name.startsWith("models--")

@@ -142,7 +142,8 @@ class HubFetchTest {
             "blobs/" + sha256(WEIGHTS),
             "blobs/" + configBlob,
             "blobs/" + gitSha1("notes\n".getBytes(StandardCharsets.UTF_8)),
-            "refs/main");
+            "refs/main",
+            "trees/" + commit + ".json");
     // the SHA-256 of plain git files is recorded too
     assertThat(snapshot.files())
         .extracting(f -> f.path() + "=" + f.sha256())
@@ -150,6 +151,22 @@ class HubFetchTest {
             "config.json=" + sha256(CONFIG.getBytes(StandardCharsets.UTF_8)),
             "model.safetensors=" + sha256(WEIGHTS),
             "sub/notes.txt=" + sha256("notes\n".getBytes(StandardCharsets.UTF_8)));
+  }
+
+  @Test
+  void everyRequestNamesModelcacheAndItsVersion() throws Exception {
+    fetch(NAME);
+    String version =
+        java.util.Objects.requireNonNullElse(
+            HuggingFaceSource.class.getPackage().getImplementationVersion(), "dev");
+    assertThat(hub.requests())
+        .isNotEmpty()
+        .allSatisfy(
+            r ->
+                assertThat(r.headers().get("user-agent"))
+                    .as("%s %s", r.method(), r.path())
+                    .isEqualTo(
+                        "modelcache/" + version + "; java/" + System.getProperty("java.version")));
   }
 
   @Test

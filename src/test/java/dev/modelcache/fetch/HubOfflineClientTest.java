@@ -210,6 +210,51 @@ class HubOfflineClientTest {
         .isEqualTo(Files.readString(tmp.resolve("trees/" + "c".repeat(40) + ".json"), UTF_8));
   }
 
+  @Test
+  void fetchesIntoTheHubCacheThatHfHubCacheNames() throws Exception {
+    String commit = stage("org/full").commit("main");
+    Path hubCache = tmp.resolve("x/hub-cache");
+    Config config =
+        fetch(
+            "sources:\n  hf:\n    endpoint: "
+                + hub.endpoint()
+                + "\nmodels:\n"
+                + model("full", "org/full@main", ""),
+            Map.of("HF_HUB_CACHE", hubCache.toString()));
+
+    assertThat(config.cache().dir()).isEqualTo(tmp.resolve("x"));
+    Path repo = hubCache.resolve("models--org--full");
+    assertThat(repo.resolve("refs/main")).hasContent(commit);
+    assertThat(repo.resolve("snapshots/" + commit + "/model.safetensors"))
+        .hasBinaryContent(WEIGHTS);
+    assertThat(repo.resolve("trees/" + commit + ".json")).exists();
+    assertThat(tmp.resolve("x/.modelcache/models/full.json")).exists();
+    assertThat(tmp.resolve("x/hub")).doesNotExist();
+    try (java.util.stream.Stream<Path> inHubCache = Files.list(hubCache)) {
+      assertThat(inHubCache.map(p -> p.getFileName().toString()))
+          .containsExactly("models--org--full");
+    }
+    hub.clearRequests();
+
+    String script =
+        String.join(
+            "\n",
+            "import hashlib, json",
+            "from huggingface_hub import hf_hub_download, scan_cache_dir",
+            "path = hf_hub_download('org/full', 'model.safetensors')",
+            "scan = scan_cache_dir()",
+            "out = {'sha256': hashlib.sha256(open(path, 'rb').read()).hexdigest(),",
+            "       'repos': [r.repo_id for r in scan.repos],",
+            "       'warnings': [str(w) for w in scan.warnings]}",
+            "print('RESULT ' + json.dumps(out))");
+    JsonNode out = runPython(script, hubCache);
+
+    assertThat(out.path("sha256").asText()).isEqualTo(sha256(WEIGHTS));
+    assertThat(out.path("repos").toString()).isEqualTo("[\"org/full\"]");
+    assertThat(out.path("warnings").toString()).isEqualTo("[]");
+    assertThat(hub.requests()).isEmpty();
+  }
+
   private FakeHub.Repo stage(String repo) {
     return hub.repo(repo)
         .file("model.safetensors", WEIGHTS, true)
@@ -223,18 +268,22 @@ class HubOfflineClientTest {
   }
 
   private void fetch(String modelsYaml) throws Exception {
-    String yaml =
+    fetch(
         "cache:\n  dir: "
             + tmp.resolve("cache")
             + "\nsources:\n  hf:\n    endpoint: "
             + hub.endpoint()
             + "\nmodels:\n"
-            + modelsYaml;
-    Config config = new ConfigLoader(Map.of(), tmp).parse(yaml, "test config", tmp);
+            + modelsYaml,
+        Map.of());
+  }
+
+  private Config fetch(String yaml, Map<String, String> env) throws Exception {
+    Config config = new ConfigLoader(env, tmp).parse(yaml, "test config", tmp);
     List<String> names = config.models().stream().map(ModelConfig::name).toList();
     try (Fetcher fetcher =
         new Fetcher(
-            new CacheStore(config.cache().dir()),
+            new CacheStore(config.cache()),
             Map.of(
                 SourceRef.Scheme.HF,
                 new HuggingFaceSource(config.sources().hf(), new OkHttpClient())),
@@ -246,10 +295,15 @@ class HubOfflineClientTest {
         fetcher.fetch(model);
       }
     }
+    return config;
   }
 
   /** Runs {@code script} offline on the cache; returns its "RESULT {json}" line. */
   private JsonNode runPython(String script) throws Exception {
+    return runPython(script, tmp.resolve("cache/hub"));
+  }
+
+  private JsonNode runPython(String script, Path hubCache) throws Exception {
     Map<String, String> env =
         Map.of(
             "HF_ENDPOINT",
@@ -257,7 +311,7 @@ class HubOfflineClientTest {
             "HF_HOME",
             tmp.resolve("hf-home").toString(),
             "HF_HUB_CACHE",
-            tmp.resolve("cache/hub").toString(),
+            hubCache.toString(),
             "HF_HUB_OFFLINE",
             "1",
             "HF_HUB_DISABLE_TELEMETRY",
