@@ -183,6 +183,27 @@ class HubOfflineClientTest {
   }
 
   @Test
+  void writesTheSameTreeListingAsHuggingfaceHubDownloadingItself() throws Exception {
+    String commit = stage("org/full").xet(true).commit("main");
+    fetch(model("full", "org/full@main", "    include: [\"*.json\"]\n"));
+
+    String script =
+        String.join(
+            "\n",
+            "from huggingface_hub import snapshot_download",
+            "snapshot_download('org/full', revision='main', allow_patterns=['*.json'])",
+            "print('RESULT {}')");
+    runPython(
+        script,
+        tmp.resolve("python-cache"),
+        Map.of("HF_HUB_OFFLINE", "0", "HF_HUB_DISABLE_XET", "1"));
+
+    String name = "models--org--full/trees/" + commit + ".json";
+    assertThat(Files.readString(tmp.resolve("cache/hub/" + name), UTF_8))
+        .isEqualTo(Files.readString(tmp.resolve("python-cache/" + name), UTF_8));
+  }
+
+  @Test
   void writesTheTreeListingByteForByteAsHuggingfaceHub() throws Exception {
     String xet = "ab".repeat(32);
     List<HubTree.Entry> entries =
@@ -304,7 +325,13 @@ class HubOfflineClientTest {
   }
 
   private JsonNode runPython(String script, Path hubCache) throws Exception {
-    Map<String, String> env =
+    return runPython(script, hubCache, Map.of());
+  }
+
+  private JsonNode runPython(String script, Path hubCache, Map<String, String> overrides)
+      throws Exception {
+    Map<String, String> env = new java.util.HashMap<>();
+    env.putAll(
         Map.of(
             "HF_ENDPOINT",
             hub.endpoint(),
@@ -317,7 +344,8 @@ class HubOfflineClientTest {
             "HF_HUB_DISABLE_TELEMETRY",
             "1",
             "HF_HUB_DISABLE_PROGRESS_BARS",
-            "1");
+            "1"));
+    env.putAll(overrides);
     PythonHub.Result result = PythonHub.run(python, script, env, Duration.ofSeconds(60));
     System.out.println("huggingface_hub " + PythonHub.version() + " printed:\n" + result.output());
     assertThat(result.ok()).as("python exit %s:\n%s", result.exitCode(), result.output()).isTrue();
