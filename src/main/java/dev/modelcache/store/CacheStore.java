@@ -43,10 +43,12 @@ import java.util.regex.Pattern;
  * refs/{revision}} holding the snapshot id with no trailing newline.
  *
  * <ul>
- *   <li>Hub models: {@code hub/models--{org}--{name}} (datasets: {@code hub/datasets--...}),
- *       exactly as the HuggingFace libraries write them: blobs named by the Hub's etag (the SHA-256
- *       of LFS files, the git blob SHA-1 of plain files), snapshots named by commit, refs named by
- *       the revision asked for.
+ *   <li>Hub models: {@code hub/models--{org}--{name}} (datasets: {@code hub/datasets--...}; the Hub
+ *       cache folder is {@link #hubDir}, {@code hub/} unless {@code HF_HUB_CACHE} named another
+ *       folder of the root), exactly as the HuggingFace libraries write them: blobs named by the
+ *       Hub's etag (the SHA-256 of LFS files, the git blob SHA-1 of plain files), snapshots named
+ *       by commit, refs named by the revision asked for, and {@code trees/{commit}.json}, the
+ *       commit's tree listing (see {@link HubTree}).
  *   <li>Local models ({@code file:}): {@code local/{name}}, blobs named by SHA-256, {@code
  *       refs/main}; the snapshot id is the first 40 hex digits of the SHA-256 of the listing in
  *       {@code sha256sum} format (one {@code "<sha256> <path>\n"} line per file, sorted by path),
