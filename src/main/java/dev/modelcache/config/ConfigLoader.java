@@ -29,6 +29,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reads the YAML configuration once, applies {@code MODELCACHE_*} environment overrides, checks
@@ -42,6 +44,7 @@ import java.util.regex.Pattern;
  * the repository, relative to the working directory, cached in {@code ./data}.
  */
 public final class ConfigLoader {
+  private static final Logger log = LoggerFactory.getLogger(ConfigLoader.class);
   public static final String EMBEDDED = "embedded default config";
   static final String EMBEDDED_RESOURCE = "/dev/modelcache/config/default.yaml";
 
@@ -169,6 +172,7 @@ public final class ConfigLoader {
     if (dirSetting != null) {
       cacheDir = baseDir.resolve(dirSetting).normalize();
       hubDir = cacheDir.resolve("hub");
+      warnIfTheHubCacheDiffers(hubDir);
     } else {
       hubDir = hfHubCache();
       cacheDir = hubDir == null ? Path.of(DEFAULT_CACHE_DIR) : hubDir.getParent();
@@ -611,6 +615,31 @@ public final class ConfigLoader {
               + " at a folder of its own");
     }
     return hub;
+  }
+
+  /**
+   * cache.dir wins over HF_HUB_CACHE; a Python app given the same environment would then look for
+   * the Hub models elsewhere, which is worth a warning.
+   */
+  private void warnIfTheHubCacheDiffers(Path hubDir) {
+    Path named;
+    try {
+      named = hfHubCache();
+    } catch (ConfigException unusable) {
+      named = null; // not used anyway: cache.dir decides
+    }
+    if (named != null && !named.equals(hubDir)) {
+      String variable = blank(env.get("HF_HUB_CACHE")) ? "HF_HOME" : "HF_HUB_CACHE";
+      log.warn(
+          "cache - the Hub models go to {} (cache.dir wins), but {} names the Hub cache {}:"
+              + " huggingface_hub given this environment looks there and will not find them; set"
+              + " {} to {}, or leave cache.dir and MODELCACHE_CACHE_DIR unset",
+          hubDir,
+          variable,
+          named,
+          variable.equals("HF_HOME") ? "HF_HUB_CACHE" : variable,
+          hubDir);
+    }
   }
 
   private String expandHome(String value) {

@@ -3,6 +3,7 @@ package dev.modelcache.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.modelcache.LogCapture;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -138,6 +139,23 @@ class ConfigLoaderTest {
         parse("", Map.of("MODELCACHE_CACHE_DIR", "/models", "HF_HUB_CACHE", "/models/hub"));
     assertThat(image.cache().dir()).isEqualTo(Path.of("/models"));
     assertThat(image.cache().hubDir()).isEqualTo(Path.of("/models/hub"));
+  }
+
+  @Test
+  void warnsWhenCacheDirSendsTheHubModelsAwayFromHfHubCache() {
+    try (LogCapture logs = new LogCapture(ConfigLoader.class)) {
+      parse("", Map.of("MODELCACHE_CACHE_DIR", "/models", "HF_HUB_CACHE", "/models/hub"));
+      parse("cache:\n  dir: /v\n", Map.of());
+      assertThat(logs.lines()).isEmpty();
+
+      parse("cache:\n  dir: /v\n", Map.of("HF_HUB_CACHE", "/x/hub-cache"));
+      assertThat(logs.lines())
+          .containsExactly(
+              "WARN cache - the Hub models go to /v/hub (cache.dir wins), but HF_HUB_CACHE names"
+                  + " the Hub cache /x/hub-cache: huggingface_hub given this environment looks"
+                  + " there and will not find them; set HF_HUB_CACHE to /v/hub, or leave cache.dir"
+                  + " and MODELCACHE_CACHE_DIR unset");
+    }
   }
 
   @Test
