@@ -578,11 +578,6 @@ public final class ConfigLoader {
   }
 
   /**
-   * The token that {@code huggingface-cli login} stored: {@code $HF_TOKEN_PATH}, else {@code
-   * $HF_HOME/token}, else {@code $XDG_CACHE_HOME/huggingface/token} or {@code
-   * ~/.cache/huggingface/token}.
-   */
-  /**
    * The Hub cache that huggingface_hub would use, when the environment names one: {@code
    * HF_HUB_CACHE}, else {@code $HF_HOME/hub}, {@code ~} expanded and relative paths taken from the
    * working directory as Python does; null when neither is set. Its parent becomes the cache root.
@@ -654,6 +649,11 @@ public final class ConfigLoader {
     return value == null || value.isBlank();
   }
 
+  /**
+   * The token that {@code huggingface-cli login} stored: {@code $HF_TOKEN_PATH}, else {@code
+   * $HF_HOME/token}, else {@code $XDG_CACHE_HOME/huggingface/token} or {@code
+   * ~/.cache/huggingface/token}.
+   */
   private Secret tokenFile() {
     Path file;
     if (env.get("HF_TOKEN_PATH") != null) {
