@@ -156,7 +156,7 @@ final class Daemon implements AutoCloseable {
             clock);
     metrics.bindModels(states, names);
     metrics.bindCache(config.cache().dir(), () -> CacheStore.bytesUnder(config.cache().dir()));
-    this.store = new CacheStore(config.cache().dir(), volume);
+    this.store = new CacheStore(config.cache().dir(), config.cache().hubDir(), volume);
     this.verifier = new Verifier(store, metrics, clock);
     this.fetcher =
         new Fetcher(store, Sources.of(config), states, metrics, clock, config.cache().offline());

@@ -58,7 +58,7 @@ final class FetchCommand implements Callable<Integer> {
     List<String> names = loaded.models().stream().map(ModelConfig::name).toList();
     Clock clock = Clock.systemUTC();
     ModelStates states = new ModelStates(names, Set.copyOf(names), clock);
-    CacheStore store = new CacheStore(loaded.cache().dir());
+    CacheStore store = new CacheStore(loaded.cache());
     dev.modelcache.store.Lockfile lock = ConfigOption.lockfile(loaded);
     List<String> missing = Preflight.missing(loaded, store, store.writable());
     if (!missing.isEmpty()) {

@@ -36,7 +36,7 @@ final class GcCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Config loaded = config.load();
     PrintWriter out = spec.commandLine().getOut();
-    CacheStore store = new CacheStore(loaded.cache().dir());
+    CacheStore store = new CacheStore(loaded.cache());
     GarbageCollector gc =
         new GarbageCollector(
             store, loaded.models(), ConfigOption.lockfile(loaded), Clock.systemUTC());

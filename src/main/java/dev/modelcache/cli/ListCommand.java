@@ -39,7 +39,7 @@ final class ListCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Config loaded = config.load();
     PrintWriter out = spec.commandLine().getOut();
-    CacheStore store = new CacheStore(loaded.cache().dir());
+    CacheStore store = new CacheStore(loaded.cache());
     if (json) {
       out.println(Json.write(json(loaded, store)));
       out.flush();

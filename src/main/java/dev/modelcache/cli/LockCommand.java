@@ -43,7 +43,7 @@ final class LockCommand implements Callable<Integer> {
     try (Fetcher fetcher =
         Sources.fetcher(
             loaded,
-            new CacheStore(loaded.cache().dir()),
+            new CacheStore(loaded.cache()),
             new ModelStates(names, Set.copyOf(names), Clock.systemUTC()),
             Clock.systemUTC())) {
       for (ModelConfig model : loaded.models()) {

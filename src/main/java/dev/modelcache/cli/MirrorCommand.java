@@ -79,7 +79,7 @@ final class MirrorCommand implements Callable<Integer> {
     }
     Clock clock = Clock.systemUTC();
     List<String> names = List.of(model.name());
-    CacheStore store = new CacheStore(loaded.cache().dir());
+    CacheStore store = new CacheStore(loaded.cache());
     Optional<Lockfile.Locked> lock =
         configured.isPresent()
             ? ConfigOption.lockfile(loaded).model(model.name())

@@ -54,7 +54,7 @@ final class VerifyCommand implements Callable<Integer> {
     Config loaded = config.load();
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    CacheStore store = new CacheStore(loaded.cache().dir());
+    CacheStore store = new CacheStore(loaded.cache());
     VerifyMode mode = full ? VerifyMode.FULL : VerifyMode.FAST;
     int failures = 0;
     long start = System.nanoTime();

@@ -38,6 +38,8 @@ public record Config(
     lines.add(
         "cache.dir="
             + cache.dir()
+            + " hub_dir="
+            + cache.hubDir()
             + " cache.offline="
             + cache.offline()
             + " cache.verify="
@@ -140,8 +142,20 @@ public record Config(
     }
   }
 
-  /** The shared volume. */
-  public record CacheConfig(Path dir, boolean offline, VerifyMode verify) {}
+  /**
+   * The shared volume.
+   *
+   * @param dir the cache root: modelcache's own state ({@code .modelcache/}) and the S3 and local
+   *     sources ({@code s3/}, {@code local/}) live under it
+   * @param hubDir where the Hub's repositories go, in HuggingFace's layout: a folder directly in
+   *     {@code dir}, {@code dir/hub} unless {@code HF_HUB_CACHE} named another (see {@link
+   *     ConfigLoader})
+   */
+  public record CacheConfig(Path dir, Path hubDir, boolean offline, VerifyMode verify) {
+    public CacheConfig(Path dir, boolean offline, VerifyMode verify) {
+      this(dir, dir.resolve("hub"), offline, verify);
+    }
+  }
 
   /** Settings shared by every model of one source kind. */
   public record SourcesConfig(HfConfig hf, S3Config s3) {}

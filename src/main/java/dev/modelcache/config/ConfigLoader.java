@@ -29,6 +29,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reads the YAML configuration once, applies {@code MODELCACHE_*} environment overrides, checks
@@ -42,8 +44,15 @@ import java.util.regex.Pattern;
  * the repository, relative to the working directory, cached in {@code ./data}.
  */
 public final class ConfigLoader {
+  private static final Logger log = LoggerFactory.getLogger(ConfigLoader.class);
   public static final String EMBEDDED = "embedded default config";
   static final String EMBEDDED_RESOURCE = "/dev/modelcache/config/default.yaml";
+
+  /** {@code cache.dir} when neither it, MODELCACHE_CACHE_DIR, HF_HUB_CACHE nor HF_HOME is set. */
+  static final String DEFAULT_CACHE_DIR = "/models";
+
+  /** Folders of the cache root that the Hub cache cannot be. */
+  private static final Set<String> RESERVED_CACHE_NAMES = Set.of(".modelcache", "local", "s3");
 
   private static final Pattern MODEL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
@@ -157,9 +166,22 @@ public final class ConfigLoader {
 
     ConfigNode cacheNode = top.child("cache");
     boolean hfOffline = truthy(env.get("HF_HUB_OFFLINE"));
+    String dirSetting = cacheNode.string("dir", null);
+    Path cacheDir;
+    Path hubDir;
+    if (dirSetting != null) {
+      cacheDir = baseDir.resolve(dirSetting).normalize();
+      hubDir = cacheDir.resolve("hub");
+      warnIfTheHubCacheDiffers(hubDir);
+    } else {
+      hubDir = hfHubCache();
+      cacheDir = hubDir == null ? Path.of(DEFAULT_CACHE_DIR) : hubDir.getParent();
+      hubDir = hubDir == null ? cacheDir.resolve("hub") : hubDir;
+    }
     CacheConfig cache =
         new CacheConfig(
-            baseDir.resolve(cacheNode.string("dir", "/models")).normalize(),
+            cacheDir,
+            hubDir,
             cacheNode.bool("offline", false) || hfOffline,
             cacheNode.choice("verify", VerifyMode.FAST, VerifyMode.class));
     cacheNode.finish();
@@ -562,6 +584,78 @@ public final class ConfigLoader {
           node.qualify("endpoint"),
           "must be an http(s) URL such as https://s3.example.com:9000, not '" + endpoint + "'");
     }
+  }
+
+  /**
+   * The Hub cache that huggingface_hub would use, when the environment names one: {@code
+   * HF_HUB_CACHE}, else {@code $HF_HOME/hub}, {@code ~} expanded and relative paths taken from the
+   * working directory as Python does; null when neither is set. Its parent becomes the cache root.
+   */
+  private Path hfHubCache() {
+    String variable;
+    String value;
+    if (!blank(env.get("HF_HUB_CACHE"))) {
+      variable = "HF_HUB_CACHE";
+      value = env.get("HF_HUB_CACHE");
+    } else if (!blank(env.get("HF_HOME"))) {
+      variable = "HF_HOME";
+      value = env.get("HF_HOME");
+    } else {
+      return null;
+    }
+    Path path = workDir.resolve(expandHome(value)).normalize();
+    Path hub = variable.equals("HF_HOME") ? path.resolve("hub") : path;
+    String name = hub.getFileName() == null ? "" : hub.getFileName().toString();
+    if (hub.getParent() == null || RESERVED_CACHE_NAMES.contains(name)) {
+      throw new ConfigException(
+          variable
+              + " ("
+              + value
+              + ") puts the Hub cache at "
+              + hub
+              + ", where modelcache cannot keep its own state beside it (in its parent folder, as"
+              + " .modelcache/, local/ and s3/): set cache.dir or MODELCACHE_CACHE_DIR, or point "
+              + variable
+              + " at a folder of its own");
+    }
+    return hub;
+  }
+
+  /**
+   * cache.dir wins over HF_HUB_CACHE; a Python app given the same environment would then look for
+   * the Hub models elsewhere, which is worth a warning.
+   */
+  private void warnIfTheHubCacheDiffers(Path hubDir) {
+    Path named;
+    try {
+      named = hfHubCache();
+    } catch (ConfigException unusable) {
+      named = null; // not used anyway: cache.dir decides
+    }
+    if (named != null && !named.equals(hubDir)) {
+      String variable = blank(env.get("HF_HUB_CACHE")) ? "HF_HOME" : "HF_HUB_CACHE";
+      log.warn(
+          "cache - the Hub models go to {} (cache.dir wins), but {} names the Hub cache {}:"
+              + " huggingface_hub given this environment looks there and will not find them; set"
+              + " {} to {}, or leave cache.dir and MODELCACHE_CACHE_DIR unset",
+          hubDir,
+          variable,
+          named,
+          variable.equals("HF_HOME") ? "HF_HUB_CACHE" : variable,
+          hubDir);
+    }
+  }
+
+  private String expandHome(String value) {
+    if (value.equals("~") || value.startsWith("~/")) {
+      String home = blank(env.get("HOME")) ? System.getProperty("user.home") : env.get("HOME");
+      return home + value.substring(1);
+    }
+    return value;
+  }
+
+  private static boolean blank(String value) {
+    return value == null || value.isBlank();
   }
 
   /**

@@ -16,6 +16,7 @@ import dev.modelcache.store.ByteSink;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.ChecksumMismatchException;
 import dev.modelcache.store.FileStamp;
+import dev.modelcache.store.HubTree;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
 import dev.modelcache.store.PartFile;
@@ -540,6 +541,23 @@ public final class Fetcher implements AutoCloseable {
         sha256ByPath.put(file.path(), entry.sha256());
       }
       String id = hub ? snapshot.revision() : CacheStore.snapshotId(sha256ByPath);
+      if (hub && !snapshot.tree().isEmpty()) {
+        // huggingface_hub needs it to read a commit-pinned snapshot offline
+        store.writeTree(
+            model,
+            id,
+            snapshot.tree().stream()
+                .map(
+                    f ->
+                        new HubTree.Entry(
+                            f.path(),
+                            f.size(),
+                            f.blobId(),
+                            f.lfsSha256(),
+                            f.lfsSize(),
+                            f.xetHash()))
+                .toList());
+      }
       InstalledSnapshot result = store.install(model, id, ref, entries);
       if (!localStamps.isEmpty()) {
         recordLocalStamps(model, localStamps, sha256ByPath);

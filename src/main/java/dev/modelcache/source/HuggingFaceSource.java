@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -43,6 +44,17 @@ public final class HuggingFaceSource implements ModelSource {
   private static final Pattern HEX40 = Pattern.compile("[0-9a-f]{40}");
   private static final Pattern HEX64 = Pattern.compile("[0-9a-f]{64}");
 
+  /**
+   * Sent with every request, as the Hub's own clients name themselves: {@code modelcache/{version};
+   * java/{version}}, the version from the jar's manifest ({@code dev} when run from classes).
+   */
+  public static final String USER_AGENT =
+      "modelcache/"
+          + Objects.requireNonNullElse(
+              HuggingFaceSource.class.getPackage().getImplementationVersion(), "dev")
+          + "; java/"
+          + System.getProperty("java.version");
+
   private final HttpUrl endpoint;
   private final HfConfig config;
   private final OkHttpClient client;
@@ -66,6 +78,10 @@ public final class HuggingFaceSource implements ModelSource {
             .followRedirects(false)
             .followSslRedirects(false)
             .retryOnConnectionFailure(false)
+            .addInterceptor(
+                chain ->
+                    chain.proceed(
+                        chain.request().newBuilder().header("User-Agent", USER_AGENT).build()))
             .build();
   }
 
@@ -95,6 +111,7 @@ public final class HuggingFaceSource implements ModelSource {
     }
     PathPatterns patterns = new PathPatterns(model.include(), model.exclude());
     List<String> paths = new ArrayList<>();
+    List<TreeFile> tree = new ArrayList<>();
     HttpUrl page =
         api(kind, repo)
             .addPathSegment("tree")
@@ -135,6 +152,7 @@ public final class HuggingFaceSource implements ModelSource {
                       + " could escape the model's folder; nothing was downloaded: report it to the"
                       + " repository's owner or the Hub's operator");
             }
+            tree.add(treeFile(entry, path));
             if (patterns.matches(path)) {
               paths.add(path);
             }
@@ -159,7 +177,20 @@ public final class HuggingFaceSource implements ModelSource {
     for (String path : paths) {
       files.add(describe(model, kind, repo, commit, path));
     }
-    return new Snapshot(commit, files);
+    return new Snapshot(commit, files, tree);
+  }
+
+  /** A tree API entry as huggingface_hub caches it ({@code RepoFile}: oid, size, lfs, xetHash). */
+  private static TreeFile treeFile(JsonNode entry, String path) {
+    JsonNode lfs = entry.path("lfs");
+    boolean isLfs = lfs.isObject() && lfs.hasNonNull("oid");
+    return new TreeFile(
+        path,
+        entry.path("size").asLong(),
+        entry.path("oid").asText(),
+        isLfs ? lfs.path("oid").asText() : null,
+        isLfs ? lfs.path("size").asLong() : null,
+        entry.hasNonNull("xetHash") ? entry.path("xetHash").asText() : null);
   }
 
   /**

@@ -6,10 +6,18 @@ import java.util.List;
  * What a source holds for one model at one revision.
  *
  * @param revision the upstream revision when the source has one (a commit, a version), else null
+ * @param files the files of the model, after its include/exclude patterns
+ * @param tree the Hub's whole tree listing of the commit (every file, before patterns), empty for
+ *     other sources
  */
-public record Snapshot(String revision, List<SourceFile> files) {
+public record Snapshot(String revision, List<SourceFile> files, List<TreeFile> tree) {
   public Snapshot {
     files = List.copyOf(files);
+    tree = List.copyOf(tree);
+  }
+
+  public Snapshot(String revision, List<SourceFile> files) {
+    this(revision, files, List.of());
   }
 
   public long totalBytes() {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.config.Config.CacheConfig;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
@@ -42,10 +43,12 @@ import java.util.regex.Pattern;
  * refs/{revision}} holding the snapshot id with no trailing newline.
  *
  * <ul>
- *   <li>Hub models: {@code hub/models--{org}--{name}} (datasets: {@code hub/datasets--...}),
- *       exactly as the HuggingFace libraries write them: blobs named by the Hub's etag (the SHA-256
- *       of LFS files, the git blob SHA-1 of plain files), snapshots named by commit, refs named by
- *       the revision asked for.
+ *   <li>Hub models: {@code hub/models--{org}--{name}} (datasets: {@code hub/datasets--...}; the Hub
+ *       cache folder is {@link #hubDir}, {@code hub/} unless {@code HF_HUB_CACHE} named another
+ *       folder of the root), exactly as the HuggingFace libraries write them: blobs named by the
+ *       Hub's etag (the SHA-256 of LFS files, the git blob SHA-1 of plain files), snapshots named
+ *       by commit, refs named by the revision asked for, and {@code trees/{commit}.json}, the
+ *       commit's tree listing (see {@link HubTree}).
  *   <li>Local models ({@code file:}): {@code local/{name}}, blobs named by SHA-256, {@code
  *       refs/main}; the snapshot id is the first 40 hex digits of the SHA-256 of the listing in
  *       {@code sha256sum} format (one {@code "<sha256> <path>\n"} line per file, sorted by path),
@@ -73,6 +76,7 @@ public final class CacheStore {
   private static final DateTimeFormatter QUARANTINE_TIME =
       DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
   private final Path root;
+  private final Path hubDir;
   private final Volume volume;
   private final ObjectMapper json = new ObjectMapper();
 
@@ -82,12 +86,39 @@ public final class CacheStore {
 
   /** A store on {@code volume}; tests pass one that is full or read-only. */
   public CacheStore(Path root, Volume volume) {
+    this(root, root.resolve("hub"), volume);
+  }
+
+  /** The store of {@code cache.dir}, with the Hub's repositories in its {@code hubDir}. */
+  public CacheStore(CacheConfig cache) {
+    this(cache.dir(), cache.hubDir(), Volume.system());
+  }
+
+  /**
+   * @param hubDir where the Hub's repositories go: a folder directly in {@code root} ({@code
+   *     root/hub}, or the one {@code HF_HUB_CACHE} names), so that everything stays under the root
+   */
+  public CacheStore(Path root, Path hubDir, Volume volume) {
     this.root = root.toAbsolutePath().normalize();
+    this.hubDir = hubDir.toAbsolutePath().normalize();
     this.volume = volume;
+    if (!this.root.equals(this.hubDir.getParent())) {
+      throw new IllegalArgumentException(
+          "the Hub cache ("
+              + hubDir
+              + ") must be a folder directly in the cache root ("
+              + root
+              + ")");
+    }
   }
 
   public Path root() {
     return root;
+  }
+
+  /** Where the Hub's repositories are, in HuggingFace's layout ({@code HF_HUB_CACHE}). */
+  public Path hubDir() {
+    return hubDir;
   }
 
   /** The repository folder of {@code model} on the volume. */
@@ -104,7 +135,7 @@ public final class CacheStore {
   public Path repoDir(SourceRef.Scheme scheme, String location, String repoType, String name) {
     return switch (scheme) {
       case FILE -> root.resolve("local").resolve(name);
-      case HF -> root.resolve("hub").resolve(hubFolder(repoType, location));
+      case HF -> hubDir.resolve(hubFolder(repoType, location));
       case S3 -> root.resolve("s3").resolve(location.replace("/", "--"));
     };
   }
@@ -337,6 +368,25 @@ public final class CacheStore {
       }
     }
     return result;
+  }
+
+  /**
+   * Writes {@code trees/{commit}.json} of a Hub model, as huggingface_hub does (see {@link
+   * HubTree}), atomically; unchanged when it already holds the same text. The listing of a commit
+   * never changes, so it is written before the snapshot it describes is published.
+   */
+  public void writeTree(ModelConfig model, String commit, List<HubTree.Entry> entries)
+      throws IOException {
+    Path trees = repoDir(model).resolve("trees");
+    Path file = trees.resolve(checkedSegment(commit) + ".json");
+    String text = HubTree.json(entries);
+    realFolders(trees, null);
+    if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
+        && Files.readString(file, StandardCharsets.UTF_8).equals(text)) {
+      return;
+    }
+    Files.createDirectories(trees);
+    writeAtomically(file, text);
   }
 
   /** What modelcache last installed for {@code model}, or empty when it never did. */

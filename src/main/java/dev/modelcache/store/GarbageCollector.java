@@ -24,10 +24,10 @@ import java.util.stream.Stream;
 
 /**
  * Finds what in the cache no configured model needs, and removes it on request: blobs and snapshots
- * that no install record of a configured model names (with the refs that point at such snapshots),
- * install records of models no longer configured, download parts ({@code .modelcache/tmp}, {@code
- * parts}) and set-aside verified files ({@code .modelcache/verified}) untouched for an hour, and
- * quarantined files.
+ * that no install record of a configured model names (with the refs that point at such snapshots,
+ * and their Hub tree listings {@code trees/{commit}.json}), install records of models no longer
+ * configured, download parts ({@code .modelcache/tmp}, {@code parts}) and set-aside verified files
+ * ({@code .modelcache/verified}) untouched for an hour, and quarantined files.
  *
  * <p>It never removes what a configured model needs: every blob and the snapshot its install record
  * names, every blob of a configured model's repository when that model has no install record yet
@@ -53,6 +53,7 @@ public final class GarbageCollector {
     BLOB,
     SNAPSHOT,
     REF,
+    TREE,
     RECORD,
     PART,
     QUARANTINE;
@@ -124,7 +125,7 @@ public final class GarbageCollector {
 
     List<Garbage> garbage = new ArrayList<>();
     Path root = store.root();
-    for (Path repo : repositories(root)) {
+    for (Path repo : repositories(root, store.hubDir())) {
       if (keepWholeRepos.contains(repo)) {
         continue;
       }
@@ -138,6 +139,18 @@ public final class GarbageCollector {
         if (!neededSnapshots.contains(snapshot) && olderThan(snapshot, cutoff)) {
           garbage.add(new Garbage(Kind.SNAPSHOT, snapshot, bytes(snapshot)));
           removedSnapshots.add(snapshot);
+        }
+      }
+      // a Hub commit's tree listing (trees/{commit}.json) goes with its snapshot
+      for (Path tree : children(repo.resolve("trees"))) {
+        String name = tree.getFileName().toString();
+        Path snapshot =
+            repo.resolve("snapshots").resolve(name.substring(0, Math.max(0, name.length() - 5)));
+        if (name.endsWith(".json")
+            && (removedSnapshots.contains(snapshot)
+                || (!Files.exists(snapshot, LinkOption.NOFOLLOW_LINKS)
+                    && olderThan(tree, cutoff)))) {
+          garbage.add(new Garbage(Kind.TREE, tree, bytes(tree)));
         }
       }
       for (Path ref : regularFiles(repo.resolve("refs"))) {
@@ -231,9 +244,9 @@ public final class GarbageCollector {
   }
 
   /** Repository folders: {@code hub/{models,datasets,spaces}--*}, {@code local/*}, {@code s3/*}. */
-  private static List<Path> repositories(Path root) throws IOException {
+  private static List<Path> repositories(Path root, Path hubDir) throws IOException {
     List<Path> repos = new ArrayList<>();
-    for (Path repo : children(root.resolve("hub"))) {
+    for (Path repo : children(hubDir)) {
       String name = repo.getFileName().toString();
       if (Files.isDirectory(repo, LinkOption.NOFOLLOW_LINKS)
           && (name.startsWith("models--")

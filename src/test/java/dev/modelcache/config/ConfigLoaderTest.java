@@ -3,6 +3,7 @@ package dev.modelcache.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.modelcache.LogCapture;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -100,6 +101,74 @@ class ConfigLoaderTest {
     assertThatThrownBy(
             () -> parse("models:\n  - name: m\n    source: file:x\n    timeout_ms: 0\n", Map.of()))
         .hasMessage("test.yaml: models[0].timeout_ms (0) must be between 1 and 3600000");
+  }
+
+  @Test
+  void theHuggingFaceEnvironmentPlacesTheHubCacheWhenCacheDirIsNotSet() {
+    // HF_HUB_CACHE is the Hub cache itself, whatever its name; the cache root is its parent
+    Config hubCache = parse("", Map.of("HF_HUB_CACHE", "/x/hub-cache", "HF_HOME", "/h"));
+    assertThat(hubCache.cache().hubDir()).isEqualTo(Path.of("/x/hub-cache"));
+    assertThat(hubCache.cache().dir()).isEqualTo(Path.of("/x"));
+    // else HF_HOME/hub
+    Config home = parse("", Map.of("HF_HOME", "/h"));
+    assertThat(home.cache().hubDir()).isEqualTo(Path.of("/h/hub"));
+    assertThat(home.cache().dir()).isEqualTo(Path.of("/h"));
+    // ~ and relative paths as Python reads them
+    assertThat(parse("", Map.of("HF_HUB_CACHE", "~/c/hub", "HOME", "/home/u")).cache().hubDir())
+        .isEqualTo(Path.of("/home/u/c/hub"));
+    assertThat(parse("", Map.of("HF_HOME", "rel")).cache().hubDir())
+        .isEqualTo(dir.resolve("rel/hub"));
+    // else the default
+    Config none = parse("", Map.of("HF_HUB_CACHE", " "));
+    assertThat(none.cache().dir()).isEqualTo(Path.of("/models"));
+    assertThat(none.cache().hubDir()).isEqualTo(Path.of("/models/hub"));
+  }
+
+  @Test
+  void cacheDirWinsOverTheHuggingFaceEnvironment() {
+    Map<String, String> hf = Map.of("HF_HUB_CACHE", "/x/hub-cache", "HF_HOME", "/h");
+    Config yaml = parse("cache:\n  dir: /v\n", hf);
+    assertThat(yaml.cache().dir()).isEqualTo(Path.of("/v"));
+    assertThat(yaml.cache().hubDir()).isEqualTo(Path.of("/v/hub"));
+    Config env =
+        parse("cache:\n  dir: /v\n", Map.of("MODELCACHE_CACHE_DIR", "/m", "HF_HUB_CACHE", "/x/c"));
+    assertThat(env.cache().dir()).isEqualTo(Path.of("/m"));
+    assertThat(env.cache().hubDir()).isEqualTo(Path.of("/m/hub"));
+    // the Docker image's environment: both name the same Hub cache
+    Config image =
+        parse("", Map.of("MODELCACHE_CACHE_DIR", "/models", "HF_HUB_CACHE", "/models/hub"));
+    assertThat(image.cache().dir()).isEqualTo(Path.of("/models"));
+    assertThat(image.cache().hubDir()).isEqualTo(Path.of("/models/hub"));
+  }
+
+  @Test
+  void warnsWhenCacheDirSendsTheHubModelsAwayFromHfHubCache() {
+    try (LogCapture logs = new LogCapture(ConfigLoader.class)) {
+      parse("", Map.of("MODELCACHE_CACHE_DIR", "/models", "HF_HUB_CACHE", "/models/hub"));
+      parse("cache:\n  dir: /v\n", Map.of());
+      assertThat(logs.lines()).isEmpty();
+
+      parse("cache:\n  dir: /v\n", Map.of("HF_HUB_CACHE", "/x/hub-cache"));
+      assertThat(logs.lines())
+          .containsExactly(
+              "WARN cache - the Hub models go to /v/hub (cache.dir wins), but HF_HUB_CACHE names"
+                  + " the Hub cache /x/hub-cache: huggingface_hub given this environment looks"
+                  + " there and will not find them; set HF_HUB_CACHE to /v/hub, or leave cache.dir"
+                  + " and MODELCACHE_CACHE_DIR unset");
+    }
+  }
+
+  @Test
+  void rejectsAHubCacheWithNoRoomForModelcacheBesideIt() {
+    assertThatThrownBy(() -> parse("", Map.of("HF_HUB_CACHE", "/")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage(
+            "HF_HUB_CACHE (/) puts the Hub cache at /, where modelcache cannot keep its own state"
+                + " beside it (in its parent folder, as .modelcache/, local/ and s3/): set cache.dir"
+                + " or MODELCACHE_CACHE_DIR, or point HF_HUB_CACHE at a folder of its own");
+    assertThatThrownBy(() -> parse("", Map.of("HF_HUB_CACHE", "/x/s3")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("HF_HUB_CACHE (/x/s3) puts the Hub cache at /x/s3, where");
   }
 
   @Test

@@ -142,7 +142,8 @@ class HubFetchTest {
             "blobs/" + sha256(WEIGHTS),
             "blobs/" + configBlob,
             "blobs/" + gitSha1("notes\n".getBytes(StandardCharsets.UTF_8)),
-            "refs/main");
+            "refs/main",
+            "trees/" + commit + ".json");
     // the SHA-256 of plain git files is recorded too
     assertThat(snapshot.files())
         .extracting(f -> f.path() + "=" + f.sha256())
@@ -150,6 +151,62 @@ class HubFetchTest {
             "config.json=" + sha256(CONFIG.getBytes(StandardCharsets.UTF_8)),
             "model.safetensors=" + sha256(WEIGHTS),
             "sub/notes.txt=" + sha256("notes\n".getBytes(StandardCharsets.UTF_8)));
+  }
+
+  @Test
+  void writesTheCommitsWholeTreeListingAsHuggingfaceHubCachesIt() throws Exception {
+    hub.repo("org/name").xet(true);
+    fetch(NAME + "    include: [\"*.json\"]\n");
+
+    Path file = tmp.resolve("cache/hub/models--org--name/trees/" + commit + ".json");
+    com.fasterxml.jackson.databind.JsonNode tree =
+        new com.fasterxml.jackson.databind.ObjectMapper().readTree(file.toFile());
+    assertThat(tree.path("format_version").asInt()).isEqualTo(1);
+    // every file of the commit, not only those the config includes
+    assertThat(tree.path("files").toString())
+        .isEqualTo(
+            "{\"config.json\":{\"size\":"
+                + CONFIG.length()
+                + ",\"blob_id\":\""
+                + gitSha1(CONFIG.getBytes(StandardCharsets.UTF_8))
+                + "\"},\"model.safetensors\":{\"size\":"
+                + WEIGHTS.length
+                + ",\"blob_id\":\""
+                + gitSha1(lfsPointer(WEIGHTS))
+                + "\",\"lfs_sha256\":\""
+                + sha256(WEIGHTS)
+                + "\",\"lfs_size\":"
+                + WEIGHTS.length
+                + ",\"xet_hash\":\""
+                + FakeHub.xetHash(sha256(WEIGHTS))
+                + "\"},\"sub/notes.txt\":{\"size\":6,\"blob_id\":\""
+                + gitSha1("notes\n".getBytes(StandardCharsets.UTF_8))
+                + "\"}}");
+  }
+
+  private static byte[] lfsPointer(byte[] content) throws Exception {
+    return ("version https://git-lfs.github.com/spec/v1\noid sha256:"
+            + sha256(content)
+            + "\nsize "
+            + content.length
+            + "\n")
+        .getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void everyRequestNamesModelcacheAndItsVersion() throws Exception {
+    fetch(NAME);
+    String version =
+        java.util.Objects.requireNonNullElse(
+            HuggingFaceSource.class.getPackage().getImplementationVersion(), "dev");
+    assertThat(hub.requests())
+        .isNotEmpty()
+        .allSatisfy(
+            r ->
+                assertThat(r.headers().get("user-agent"))
+                    .as("%s %s", r.method(), r.path())
+                    .isEqualTo(
+                        "modelcache/" + version + "; java/" + System.getProperty("java.version")));
   }
 
   @Test

@@ -135,6 +135,34 @@ class GarbageCollectorTest {
   }
 
   @Test
+  void theTreeListingOfARemovedHubSnapshotGoesWithIt() throws Exception {
+    ModelConfig hub =
+        TestModels.config(cache, "  - name: h\n    source: hf://org/name\n").models().get(0);
+    String old = "a".repeat(40);
+    String current = "b".repeat(40);
+    List<HubTree.Entry> tree =
+        List.of(new HubTree.Entry("a.txt", 6, "1".repeat(40), null, null, null));
+    store.writeTree(hub, old, tree);
+    store.install(hub, old, "main", List.of(entry("a.txt", "hello\n")));
+    store.writeTree(hub, current, tree);
+    store.install(hub, current, "main", List.of(entry("a.txt", "world\n")));
+    Path repo = cache.resolve("hub/models--org--name");
+    long treeBytes = Files.size(repo.resolve("trees/" + old + ".json"));
+
+    List<Garbage> garbage =
+        new GarbageCollector(
+                store, List.of(hub), Lockfile.empty(), Clock.fixed(later, ZoneOffset.UTC))
+            .find();
+
+    assertThat(garbage)
+        .filteredOn(g -> g.path().startsWith(repo))
+        .containsExactly(
+            new Garbage(Kind.BLOB, repo.resolve("blobs/" + HELLO), 6),
+            new Garbage(Kind.SNAPSHOT, repo.resolve("snapshots/" + old), 0),
+            new Garbage(Kind.TREE, repo.resolve("trees/" + old + ".json"), treeBytes));
+  }
+
+  @Test
   void whatTheLockfilePinsIsKeptEvenForAModelNoLongerConfigured() throws Exception {
     Lockfile lock =
         lock()

@@ -347,6 +347,7 @@ public final class FakeHub implements AutoCloseable {
     private final Map<String, String> refs = new ConcurrentHashMap<>();
     private String head; // guarded by this
     private volatile boolean gated;
+    private volatile boolean xet;
 
     private Repo(FakeHub hub, String type, String id) {
       this.hub = hub;
@@ -428,6 +429,17 @@ public final class FakeHub implements AutoCloseable {
      */
     public Repo gated(boolean gated) {
       this.gated = gated;
+      return this;
+    }
+
+    /**
+     * Lists the LFS files with a {@code xetHash}, as the Hub does for files stored in Xet. The hash
+     * is a stand-in of the right shape (64 hex digits, derived from the SHA-256), not Xet's own:
+     * the fake speaks no Xet protocol, so clients download over HTTP ({@code
+     * HF_HUB_DISABLE_XET=1}).
+     */
+    public Repo xet(boolean xet) {
+      this.xet = xet;
       return this;
     }
 
@@ -678,6 +690,11 @@ public final class FakeHub implements AutoCloseable {
     sendJson(exchange, recorded, 200, body);
   }
 
+  /** The stand-in Xet hash of an LFS file (see {@link Repo#xet}). */
+  public static String xetHash(String sha256) {
+    return hex(digest("SHA-256", ("xet " + sha256).getBytes(StandardCharsets.UTF_8)));
+  }
+
   /** {@code /api/models/{repo}/tree/{rev}[/{path}]}: paginated with a Link header. */
   private void tree(
       HttpExchange exchange,
@@ -739,6 +756,9 @@ public final class FakeHub implements AutoCloseable {
                   entry.content().size(),
                   "pointerSize",
                   entry.pointerSize()));
+        }
+        if (entry.lfs() && repo.xet) {
+          item.put("xetHash", xetHash(entry.sha256()));
         }
         if (expand) {
           item.put("lastCommit", Map.of("id", commit.id(), "title", "Upload", "date", DATE));
