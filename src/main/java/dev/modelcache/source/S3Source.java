@@ -9,10 +9,7 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.net.ConnectException;
-import java.net.SocketTimeoutException;
 import java.net.URI;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,7 +38,6 @@ import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
-import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
@@ -54,9 +50,6 @@ import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
 import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
-import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
-import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
-import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
@@ -190,7 +183,7 @@ public final class S3Source implements ModelSource, AutoCloseable {
       try {
         page = s3.listObjectsV2(request.build());
       } catch (SdkException e) {
-        throw failure(model, "listing " + model.source(), null, e);
+        throw S3Errors.failure(model, "listing " + model.source(), null, e);
       }
       for (S3Object object : page.contents()) {
         String key = object.key();
@@ -294,7 +287,7 @@ public final class S3Source implements ModelSource, AutoCloseable {
                       .versionId(versionId)
                       .checksumMode(ChecksumMode.ENABLED));
     } catch (SdkException e) {
-      throw failure(model, "HEAD " + path, versionId, e);
+      throw S3Errors.failure(model, "HEAD " + path, versionId, e);
     }
     long size = head.contentLength() == null ? -1 : head.contentLength();
     if (size < 0) {
@@ -356,7 +349,7 @@ public final class S3Source implements ModelSource, AutoCloseable {
     try {
       bytes = s3.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray();
     } catch (SdkException e) {
-      throw failure(model, "GET " + path, null, e);
+      throw S3Errors.failure(model, "GET " + path, null, e);
     }
     String text =
         new String(bytes, 0, Math.min(bytes.length, MAX_SIDECAR_BYTES), StandardCharsets.UTF_8)
@@ -385,7 +378,7 @@ public final class S3Source implements ModelSource, AutoCloseable {
           json.readTree(
               s3.getObjectAsBytes(b -> b.bucket(bucket).key(prefix + LOCK_OBJECT)).asByteArray());
     } catch (SdkException e) {
-      throw failure(model, "GET " + LOCK_OBJECT, null, e);
+      throw S3Errors.failure(model, "GET " + LOCK_OBJECT, null, e);
     } catch (IOException e) {
       throw new SourceException(
           model.name()
@@ -448,7 +441,7 @@ public final class S3Source implements ModelSource, AutoCloseable {
     try {
       return new Body(clientFor(model).getObject(request.build()));
     } catch (SdkException e) {
-      throw failure(model, "GET " + file.path(), file.versionId(), e);
+      throw S3Errors.failure(model, "GET " + file.path(), file.versionId(), e);
     }
   }
 
@@ -483,220 +476,6 @@ public final class S3Source implements ModelSource, AutoCloseable {
       }
       super.close();
     }
-  }
-
-  /**
-   * One line that says what failed and what to check; a {@link RetryableSourceException} when it
-   * may pass.
-   */
-  static SourceException failure(ModelConfig model, String what, String versionId, SdkException e) {
-    String where = model.source() + endpointNote(model);
-    if (e instanceof NoSuchBucketException) {
-      return new SourceException(
-          model.name()
-              + " - bucket '"
-              + bucket(model)
-              + "' does not exist"
-              + endpointNote(model)
-              + "; check the bucket name in "
-              + model.source()
-              + ", the endpoint and the region");
-    }
-    if (e instanceof NoSuchKeyException) {
-      return new SourceException(
-          model.name()
-              + " - "
-              + what
-              + ": no such key in "
-              + model.source()
-              + " (deleted since it was listed?); fetch again");
-    }
-    if (e instanceof S3Exception s3) {
-      int status = s3.statusCode();
-      String code =
-          s3.awsErrorDetails() == null || s3.awsErrorDetails().errorCode() == null
-              ? ""
-              : s3.awsErrorDetails().errorCode();
-      String said = (code.isEmpty() ? "" : code + ", ") + "HTTP " + status;
-      if (status == 416 || code.equals("InvalidRange")) {
-        return new RangeNotSatisfiableException(
-            model.name()
-                + " - "
-                + what
-                + ": the store has no bytes in the range asked ("
-                + said
-                + ")");
-      }
-      if (code.equals("SlowDown")
-          || status == 503
-          || status == 500
-          || status == 502
-          || status == 504
-          || status == 429
-          || code.equals("InternalError")
-          || code.equals("RequestTimeout")) {
-        return new RetryableSourceException(
-            model.name() + " - " + what + ": the store answered " + said + " at " + where, null);
-      }
-      if (code.equals("ExpiredToken")
-          || code.equals("TokenRefreshRequired")
-          || code.equals("ExpiredTokenException")) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": the AWS credentials have expired ("
-                + said
-                + "); refresh them (a new session token, 'aws sso login', the role's web identity token)");
-      }
-      if (code.equals("InvalidAccessKeyId")
-          || code.equals("SignatureDoesNotMatch")
-          || code.equals("InvalidToken")) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": the store refused the credentials ("
-                + said
-                + ") at "
-                + where
-                + "; check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, and that they"
-                + " belong to this endpoint");
-      }
-      if (code.equals("RequestTimeTooSkewed")) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": the store refused the request's time ("
-                + said
-                + "); fix this machine's clock");
-      }
-      if (code.equals("NoSuchVersion") || (versionId != null && status == 404)) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": version '"
-                + versionId
-                + "' does not exist in "
-                + model.source()
-                + " ("
-                + said
-                + "); fix version_ids");
-      }
-      if (code.equals("PreconditionFailed") || status == 412) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": the object changed upstream while it was fetched ("
-                + said
-                + "); fetch again");
-      }
-      if (code.equals("PermanentRedirect")
-          || code.equals("AuthorizationHeaderMalformed")
-          || status == 301) {
-        String region =
-            s3.awsErrorDetails() == null
-                ? null
-                : s3.awsErrorDetails()
-                    .sdkHttpResponse()
-                    .firstMatchingHeader("x-amz-bucket-region")
-                    .orElse(null);
-        return new SourceException(
-            model.name()
-                + " - bucket '"
-                + bucket(model)
-                + "' is not in region "
-                + model.s3().region()
-                + " ("
-                + said
-                + "); set region to "
-                + (region == null ? "the bucket's region" : region)
-                + " (sources.s3.region, the model's s3.region or AWS_REGION)");
-      }
-      if (code.equals("AccessDenied")
-          || code.equals("AllAccessDisabled")
-          || code.equals("AccountProblem")
-          || status == 403) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": access denied ("
-                + said
-                + ") at "
-                + where
-                + "; check that the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, the role) may"
-                + " s3:ListBucket and s3:GetObject there (s3:PutObject to mirror), or set anonymous: true"
-                + " for a public bucket");
-      }
-      if (status == 404) {
-        return new SourceException(
-            model.name() + " - " + what + ": not found (" + said + ") at " + where);
-      }
-      return new SourceException(
-          model.name()
-              + " - "
-              + what
-              + ": the store answered "
-              + said
-              + " at "
-              + where
-              + (s3.awsErrorDetails() == null || s3.awsErrorDetails().errorMessage() == null
-                  ? ""
-                  : ": " + s3.awsErrorDetails().errorMessage()));
-    }
-    if (e instanceof SdkClientException) {
-      Throwable cause = e;
-      while (cause.getCause() != null && !(cause instanceof IOException)) {
-        cause = cause.getCause();
-      }
-      String message = String.valueOf(e.getMessage());
-      if (message.contains("Unable to load credentials")) {
-        return new SourceException(
-            model.name()
-                + " - no AWS credentials found for "
-                + model.source()
-                + " (looked in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, web"
-                + " identity, container and instance roles); provide some, or set anonymous: true for a"
-                + " public bucket");
-      }
-      if (cause instanceof ConnectException
-          || cause instanceof UnknownHostException
-          || cause instanceof SocketTimeoutException
-          || cause instanceof IOException) {
-        return new RetryableSourceException(
-            model.name()
-                + " - "
-                + what
-                + ": cannot reach the S3 endpoint "
-                + endpoint(model)
-                + " ("
-                + cause.getClass().getSimpleName()
-                + ": "
-                + cause.getMessage()
-                + "); check the endpoint (sources.s3.endpoint, the model's s3.endpoint or"
-                + " AWS_ENDPOINT_URL) and the network",
-            null,
-            RetryableSourceException.isNoConnection(cause));
-      }
-      return new SourceException(model.name() + " - " + what + ": " + message, e);
-    }
-    return new SourceException(model.name() + " - " + what + ": " + e.getMessage(), e);
-  }
-
-  private static String endpoint(ModelConfig model) {
-    return model.s3().endpoint() != null
-        ? model.s3().endpoint()
-        : "of AWS in " + model.s3().region();
-  }
-
-  private static String endpointNote(ModelConfig model) {
-    return model.s3().endpoint() != null
-        ? " at " + model.s3().endpoint()
-        : " in AWS region " + model.s3().region();
   }
 
   private static String fromBase64(String value) {
