@@ -114,7 +114,7 @@ public final class S3Mirror {
                       .metadata(Map.of(SHA256_METADATA, file.sha256())),
               RequestBody.fromFile(file.file()));
         } catch (SdkException e) {
-          throw S3Source.failure(target, "PUT " + file.path(), null, e);
+          throw S3Errors.failure(target, "PUT " + file.path(), null, e);
         }
       }
       uploaded++;
@@ -130,7 +130,7 @@ public final class S3Mirror {
                   .checksumSHA256(Base64.getEncoder().encodeToString(sha256(lock))),
           RequestBody.fromBytes(lock));
     } catch (SdkException e) {
-      throw S3Source.failure(target, "PUT " + S3Source.LOCK_OBJECT, null, e);
+      throw S3Errors.failure(target, "PUT " + S3Source.LOCK_OBJECT, null, e);
     }
     return new Result(uploaded, present, bytes, strays(s3, target, bucket, prefix, files));
   }
@@ -154,7 +154,7 @@ public final class S3Mirror {
                           .metadata(Map.of(SHA256_METADATA, file.sha256())))
               .uploadId();
     } catch (SdkException e) {
-      throw S3Source.failure(target, "starting the multipart upload of " + file.path(), null, e);
+      throw S3Errors.failure(target, "starting the multipart upload of " + file.path(), null, e);
     }
     boolean completed = false;
     try {
@@ -186,7 +186,7 @@ public final class S3Mirror {
           b -> b.bucket(bucket).key(key).uploadId(uploadId).multipartUpload(m -> m.parts(parts)));
       completed = true;
     } catch (SdkException e) {
-      throw S3Source.failure(target, "multipart upload of " + file.path(), null, e);
+      throw S3Errors.failure(target, "multipart upload of " + file.path(), null, e);
     } finally {
       if (!completed) {
         try {
@@ -232,9 +232,9 @@ public final class S3Mirror {
       if (e.statusCode() == 404) {
         return false;
       }
-      throw S3Source.failure(target, "HEAD " + key, null, e);
+      throw S3Errors.failure(target, "HEAD " + key, null, e);
     } catch (SdkException e) {
-      throw S3Source.failure(target, "HEAD " + key, null, e);
+      throw S3Errors.failure(target, "HEAD " + key, null, e);
     }
     // a multipart object's checksum is a composite: the digest modelcache recorded beside it says
     return head.contentLength() != null
@@ -261,7 +261,7 @@ public final class S3Mirror {
         }
       }
     } catch (SdkException e) {
-      throw S3Source.failure(target, "listing " + target.source(), null, e);
+      throw S3Errors.failure(target, "listing " + target.source(), null, e);
     }
     return strays;
   }

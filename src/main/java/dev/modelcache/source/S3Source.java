@@ -1,63 +1,29 @@
 package dev.modelcache.source;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.Config.S3Config;
 import dev.modelcache.config.ModelConfig;
 import java.io.ByteArrayInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InterruptedIOException;
-import java.net.ConnectException;
-import java.net.SocketTimeoutException;
 import java.net.URI;
-import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Base64;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.HexFormat;
-import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
-import java.util.regex.Pattern;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
-import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
-import software.amazon.awssdk.services.s3.model.ChecksumMode;
-import software.amazon.awssdk.services.s3.model.ChecksumType;
 import software.amazon.awssdk.services.s3.model.GetObjectRequest;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
-import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
-import software.amazon.awssdk.services.s3.model.ListObjectsV2Request;
-import software.amazon.awssdk.services.s3.model.ListObjectsV2Response;
-import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
-import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
-import software.amazon.awssdk.services.s3.model.S3Exception;
-import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
  * A folder of an S3 bucket, or of any S3-compatible store ({@code s3://bucket/prefix}), through the
@@ -78,29 +44,17 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * fetch fails instead of mixing two contents. Failures that may pass (503 SlowDown, 5xx, an
  * unreachable endpoint, a cut) are {@link RetryableSourceException}s; the SDK's own retries are off
  * so that the fetch's backoff and retry metrics see them.
+ *
+ * <p>This class holds the clients and reads the bytes; {@link S3Listing} lists a prefix, {@link
+ * S3Describer} describes each file and {@link S3Errors} says what a failure means.
  */
 public final class S3Source implements ModelSource, AutoCloseable {
-  private static final Logger log = LoggerFactory.getLogger(S3Source.class);
   static final String LOCK_OBJECT = "modelcache.lock";
   static final String SIDECAR_SUFFIX = ".sha256";
-  private static final int MAX_PAGES = 100_000;
-  private static final int PARALLEL_HEADS = 8;
-  private static final AtomicInteger HEAD_THREADS = new AtomicInteger();
-  private static final int MAX_SIDECAR_BYTES = 4096;
-  private static final Pattern HEX64 = Pattern.compile("[0-9a-f]{64}");
 
   private final Function<S3Config, S3Client> factory;
   private final Map<S3Config, S3Client> clients = new ConcurrentHashMap<>();
-  private final ObjectMapper json = new ObjectMapper();
-  private final ExecutorService describers =
-      Executors.newFixedThreadPool(
-          PARALLEL_HEADS,
-          task -> {
-            Thread thread =
-                new Thread(task, "modelcache-s3-head-" + HEAD_THREADS.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-          });
+  private final S3Describer describer = new S3Describer();
 
   /** A source whose clients use the AWS SDK's default credential chain (or none: anonymous). */
   public S3Source() {
@@ -171,261 +125,11 @@ public final class S3Source implements ModelSource, AutoCloseable {
     return slash < 0 ? "" : location.substring(slash + 1) + "/";
   }
 
+  /** Lists the prefix ({@link S3Listing}), then describes each file ({@link S3Describer}). */
   @Override
   public Snapshot resolve(ModelConfig model) throws IOException {
     S3Client s3 = clientFor(model);
-    String bucket = bucket(model);
-    String prefix = prefix(model);
-    Map<String, S3Object> objects = new TreeMap<>();
-    Set<String> tokens = new HashSet<>();
-    String token = null;
-    int pages = 0;
-    do {
-      ListObjectsV2Request.Builder request =
-          ListObjectsV2Request.builder().bucket(bucket).prefix(prefix);
-      if (token != null) {
-        request.continuationToken(token);
-      }
-      ListObjectsV2Response page;
-      try {
-        page = s3.listObjectsV2(request.build());
-      } catch (SdkException e) {
-        throw failure(model, "listing " + model.source(), null, e);
-      }
-      for (S3Object object : page.contents()) {
-        String key = object.key();
-        if (!key.startsWith(prefix) || key.endsWith("/") || key.length() == prefix.length()) {
-          continue; // a folder marker, or the prefix itself
-        }
-        objects.put(key.substring(prefix.length()), object);
-      }
-      token = Boolean.TRUE.equals(page.isTruncated()) ? page.nextContinuationToken() : null;
-      if (token != null && (!tokens.add(token) || ++pages >= MAX_PAGES)) {
-        throw new SourceException(
-            model.name()
-                + " - the listing of "
-                + model.source()
-                + " does not end (continuation token repeated or over "
-                + MAX_PAGES
-                + " pages); is the endpoint an S3 server?");
-      }
-    } while (token != null);
-
-    Map<String, LockedDigest> mirrored =
-        objects.containsKey(LOCK_OBJECT) ? readLock(model, s3, bucket, prefix) : Map.of();
-    PathPatterns patterns = new PathPatterns(model.include(), model.exclude());
-    List<String> paths = new ArrayList<>();
-    for (String path : objects.keySet()) {
-      boolean sidecar =
-          path.endsWith(SIDECAR_SUFFIX)
-              && objects.containsKey(path.substring(0, path.length() - SIDECAR_SUFFIX.length()));
-      if (sidecar || path.equals(LOCK_OBJECT) || !patterns.matches(path)) {
-        continue;
-      }
-      paths.add(checkPath(model, prefix, path));
-    }
-    for (String pinned : model.versionIds().keySet()) {
-      if (!paths.contains(checkPath(model, prefix, pinned))) {
-        paths.add(pinned); // an older version of a key deleted or filtered since
-      }
-    }
-    if (paths.isEmpty()) {
-      throw new SourceException(
-          model.name()
-              + " - "
-              + model.source()
-              + " has no objects"
-              + (model.include().isEmpty() && model.exclude().isEmpty()
-                  ? ""
-                  : " matching include/exclude")
-              + "; check the bucket and prefix");
-    }
-    // one HEAD per file, several at once: a folder of many files costs a few round trips, not one
-    // each
-    List<Future<SourceFile>> heads = new ArrayList<>();
-    for (String path : paths) {
-      heads.add(
-          describers.submit(
-              () -> describe(model, s3, bucket, prefix, path, objects.keySet(), mirrored)));
-    }
-    List<SourceFile> files = new ArrayList<>();
-    IOException failure = null;
-    for (Future<SourceFile> head : heads) {
-      try {
-        files.add(head.get());
-      } catch (ExecutionException e) {
-        if (failure == null) {
-          failure =
-              e.getCause() instanceof IOException io
-                  ? io
-                  : new SourceException(model.name() + " - " + e.getCause(), e.getCause());
-        }
-      } catch (InterruptedException e) {
-        heads.forEach(h -> h.cancel(true));
-        Thread.currentThread().interrupt();
-        throw new InterruptedIOException(model.name() + " - interrupted while listing");
-      }
-    }
-    if (failure != null) {
-      throw failure;
-    }
-    return new Snapshot(null, files);
-  }
-
-  /** HEAD with checksum mode: size, ETag, version id and the object's own SHA-256. */
-  private SourceFile describe(
-      ModelConfig model,
-      S3Client s3,
-      String bucket,
-      String prefix,
-      String path,
-      Set<String> listed,
-      Map<String, LockedDigest> mirrored)
-      throws IOException {
-    String key = prefix + path;
-    String versionId = model.versionIds().get(path);
-    HeadObjectResponse head;
-    try {
-      head =
-          s3.headObject(
-              b ->
-                  b.bucket(bucket)
-                      .key(key)
-                      .versionId(versionId)
-                      .checksumMode(ChecksumMode.ENABLED));
-    } catch (SdkException e) {
-      throw failure(model, "HEAD " + path, versionId, e);
-    }
-    long size = head.contentLength() == null ? -1 : head.contentLength();
-    if (size < 0) {
-      throw new SourceException(
-          model.name() + " - the store gave no size for " + path + " of " + model.source());
-    }
-    String sha256 = null;
-    String origin = null;
-    String checksum = head.checksumSHA256();
-    if (checksum != null
-        && head.checksumType() != ChecksumType.COMPOSITE
-        && !checksum.contains("-")) {
-      sha256 = fromBase64(checksum);
-      if (sha256 != null) {
-        origin = "the object's x-amz-checksum-sha256";
-      }
-    }
-    LockedDigest locked = mirrored.get(path);
-    if (locked != null && locked.size() != size) {
-      log.warn(
-          "{} - {}: {} bytes in the bucket's {}, {} in the bucket: that entry is ignored",
-          model.name(),
-          path,
-          locked.size(),
-          LOCK_OBJECT,
-          size);
-    } else if (locked != null) {
-      if (sha256 != null && !sha256.equals(locked.sha256())) {
-        throw new SourceException(
-            model.name()
-                + " - "
-                + path
-                + ": the object's x-amz-checksum-sha256 is "
-                + sha256
-                + " but the bucket's "
-                + LOCK_OBJECT
-                + " says "
-                + locked.sha256()
-                + "; the mirror at "
-                + model.source()
-                + " is inconsistent: mirror it again");
-      }
-      if (sha256 == null) {
-        sha256 = locked.sha256();
-        origin = "the bucket's " + LOCK_OBJECT;
-      }
-    }
-    if (sha256 == null && listed.contains(path + SIDECAR_SUFFIX)) {
-      sha256 = readSidecar(model, s3, bucket, key + SIDECAR_SUFFIX, path + SIDECAR_SUFFIX);
-      origin = "the sidecar object " + path + SIDECAR_SUFFIX;
-    }
-    return new SourceFile(
-        path, size, sha256, null, origin, unquote(head.eTag()), normaliseVersion(head.versionId()));
-  }
-
-  private String readSidecar(ModelConfig model, S3Client s3, String bucket, String key, String path)
-      throws IOException {
-    byte[] bytes;
-    try {
-      bytes = s3.getObjectAsBytes(b -> b.bucket(bucket).key(key)).asByteArray();
-    } catch (SdkException e) {
-      throw failure(model, "GET " + path, null, e);
-    }
-    String text =
-        new String(bytes, 0, Math.min(bytes.length, MAX_SIDECAR_BYTES), StandardCharsets.UTF_8)
-            .strip();
-    String first = text.isEmpty() ? "" : text.split("\\s+", 2)[0].toLowerCase(Locale.ROOT);
-    if (!HEX64.matcher(first).matches()) {
-      throw new SourceException(
-          model.name()
-              + " - the sidecar object "
-              + path
-              + " of "
-              + model.source()
-              + " does not start with a SHA-256 (64 hex digits, as sha256sum writes it); fix or delete it");
-    }
-    return first;
-  }
-
-  /**
-   * A {@code modelcache.lock} at the root of the prefix, as {@code modelcache mirror} writes it.
-   */
-  private Map<String, LockedDigest> readLock(
-      ModelConfig model, S3Client s3, String bucket, String prefix) throws IOException {
-    JsonNode root;
-    try {
-      root =
-          json.readTree(
-              s3.getObjectAsBytes(b -> b.bucket(bucket).key(prefix + LOCK_OBJECT)).asByteArray());
-    } catch (SdkException e) {
-      throw failure(model, "GET " + LOCK_OBJECT, null, e);
-    } catch (IOException e) {
-      throw new SourceException(
-          model.name()
-              + " - the bucket's "
-              + LOCK_OBJECT
-              + " at "
-              + model.source()
-              + " is not valid JSON ("
-              + e.getMessage()
-              + "); mirror the model again or delete it",
-          e);
-    }
-    Map<String, LockedDigest> digests = new HashMap<>();
-    for (JsonNode entry : root.path("models")) {
-      for (JsonNode file : entry.path("files")) {
-        String sha256 = file.path("sha256").asText("");
-        if (HEX64.matcher(sha256).matches() && file.path("size").isNumber()) {
-          digests.put(
-              file.path("path").asText(), new LockedDigest(file.path("size").asLong(), sha256));
-        }
-      }
-    }
-    return digests;
-  }
-
-  private record LockedDigest(long size, String sha256) {}
-
-  private static String checkPath(ModelConfig model, String prefix, String path)
-      throws SourceException {
-    if (SourceFile.escapes(path)) {
-      throw new SourceException(
-          model.name()
-              + " - refusing S3 key '"
-              + (prefix + path).replaceAll("\\p{Cntrl}", "?")
-              + "' of "
-              + model.source()
-              + ": as a file path it is absolute or has '..', '.' or empty segments or control characters,"
-              + " and could escape the model's folder; rename the object or exclude it");
-    }
-    return path;
+    return new Snapshot(null, describer.describe(model, s3, S3Listing.list(model, s3)));
   }
 
   @Override
@@ -448,7 +152,7 @@ public final class S3Source implements ModelSource, AutoCloseable {
     try {
       return new Body(clientFor(model).getObject(request.build()));
     } catch (SdkException e) {
-      throw failure(model, "GET " + file.path(), file.versionId(), e);
+      throw S3Errors.failure(model, "GET " + file.path(), file.versionId(), e);
     }
   }
 
@@ -485,229 +189,6 @@ public final class S3Source implements ModelSource, AutoCloseable {
     }
   }
 
-  /**
-   * One line that says what failed and what to check; a {@link RetryableSourceException} when it
-   * may pass.
-   */
-  static SourceException failure(ModelConfig model, String what, String versionId, SdkException e) {
-    String where = model.source() + endpointNote(model);
-    if (e instanceof NoSuchBucketException) {
-      return new SourceException(
-          model.name()
-              + " - bucket '"
-              + bucket(model)
-              + "' does not exist"
-              + endpointNote(model)
-              + "; check the bucket name in "
-              + model.source()
-              + ", the endpoint and the region");
-    }
-    if (e instanceof NoSuchKeyException) {
-      return new SourceException(
-          model.name()
-              + " - "
-              + what
-              + ": no such key in "
-              + model.source()
-              + " (deleted since it was listed?); fetch again");
-    }
-    if (e instanceof S3Exception s3) {
-      int status = s3.statusCode();
-      String code =
-          s3.awsErrorDetails() == null || s3.awsErrorDetails().errorCode() == null
-              ? ""
-              : s3.awsErrorDetails().errorCode();
-      String said = (code.isEmpty() ? "" : code + ", ") + "HTTP " + status;
-      if (status == 416 || code.equals("InvalidRange")) {
-        return new RangeNotSatisfiableException(
-            model.name()
-                + " - "
-                + what
-                + ": the store has no bytes in the range asked ("
-                + said
-                + ")");
-      }
-      if (code.equals("SlowDown")
-          || status == 503
-          || status == 500
-          || status == 502
-          || status == 504
-          || status == 429
-          || code.equals("InternalError")
-          || code.equals("RequestTimeout")) {
-        return new RetryableSourceException(
-            model.name() + " - " + what + ": the store answered " + said + " at " + where, null);
-      }
-      if (code.equals("ExpiredToken")
-          || code.equals("TokenRefreshRequired")
-          || code.equals("ExpiredTokenException")) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": the AWS credentials have expired ("
-                + said
-                + "); refresh them (a new session token, 'aws sso login', the role's web identity token)");
-      }
-      if (code.equals("InvalidAccessKeyId")
-          || code.equals("SignatureDoesNotMatch")
-          || code.equals("InvalidToken")) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": the store refused the credentials ("
-                + said
-                + ") at "
-                + where
-                + "; check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, and that they"
-                + " belong to this endpoint");
-      }
-      if (code.equals("RequestTimeTooSkewed")) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": the store refused the request's time ("
-                + said
-                + "); fix this machine's clock");
-      }
-      if (code.equals("NoSuchVersion") || (versionId != null && status == 404)) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": version '"
-                + versionId
-                + "' does not exist in "
-                + model.source()
-                + " ("
-                + said
-                + "); fix version_ids");
-      }
-      if (code.equals("PreconditionFailed") || status == 412) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": the object changed upstream while it was fetched ("
-                + said
-                + "); fetch again");
-      }
-      if (code.equals("PermanentRedirect")
-          || code.equals("AuthorizationHeaderMalformed")
-          || status == 301) {
-        String region =
-            s3.awsErrorDetails() == null
-                ? null
-                : s3.awsErrorDetails()
-                    .sdkHttpResponse()
-                    .firstMatchingHeader("x-amz-bucket-region")
-                    .orElse(null);
-        return new SourceException(
-            model.name()
-                + " - bucket '"
-                + bucket(model)
-                + "' is not in region "
-                + model.s3().region()
-                + " ("
-                + said
-                + "); set region to "
-                + (region == null ? "the bucket's region" : region)
-                + " (sources.s3.region, the model's s3.region or AWS_REGION)");
-      }
-      if (code.equals("AccessDenied")
-          || code.equals("AllAccessDisabled")
-          || code.equals("AccountProblem")
-          || status == 403) {
-        return new SourceException(
-            model.name()
-                + " - "
-                + what
-                + ": access denied ("
-                + said
-                + ") at "
-                + where
-                + "; check that the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, the role) may"
-                + " s3:ListBucket and s3:GetObject there (s3:PutObject to mirror), or set anonymous: true"
-                + " for a public bucket");
-      }
-      if (status == 404) {
-        return new SourceException(
-            model.name() + " - " + what + ": not found (" + said + ") at " + where);
-      }
-      return new SourceException(
-          model.name()
-              + " - "
-              + what
-              + ": the store answered "
-              + said
-              + " at "
-              + where
-              + (s3.awsErrorDetails() == null || s3.awsErrorDetails().errorMessage() == null
-                  ? ""
-                  : ": " + s3.awsErrorDetails().errorMessage()));
-    }
-    if (e instanceof SdkClientException) {
-      Throwable cause = e;
-      while (cause.getCause() != null && !(cause instanceof IOException)) {
-        cause = cause.getCause();
-      }
-      String message = String.valueOf(e.getMessage());
-      if (message.contains("Unable to load credentials")) {
-        return new SourceException(
-            model.name()
-                + " - no AWS credentials found for "
-                + model.source()
-                + " (looked in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, web"
-                + " identity, container and instance roles); provide some, or set anonymous: true for a"
-                + " public bucket");
-      }
-      if (cause instanceof ConnectException
-          || cause instanceof UnknownHostException
-          || cause instanceof SocketTimeoutException
-          || cause instanceof IOException) {
-        return new RetryableSourceException(
-            model.name()
-                + " - "
-                + what
-                + ": cannot reach the S3 endpoint "
-                + endpoint(model)
-                + " ("
-                + cause.getClass().getSimpleName()
-                + ": "
-                + cause.getMessage()
-                + "); check the endpoint (sources.s3.endpoint, the model's s3.endpoint or"
-                + " AWS_ENDPOINT_URL) and the network",
-            null,
-            RetryableSourceException.isNoConnection(cause));
-      }
-      return new SourceException(model.name() + " - " + what + ": " + message, e);
-    }
-    return new SourceException(model.name() + " - " + what + ": " + e.getMessage(), e);
-  }
-
-  private static String endpoint(ModelConfig model) {
-    return model.s3().endpoint() != null
-        ? model.s3().endpoint()
-        : "of AWS in " + model.s3().region();
-  }
-
-  private static String endpointNote(ModelConfig model) {
-    return model.s3().endpoint() != null
-        ? " at " + model.s3().endpoint()
-        : " in AWS region " + model.s3().region();
-  }
-
-  private static String fromBase64(String value) {
-    try {
-      byte[] bytes = Base64.getDecoder().decode(value);
-      return bytes.length == 32 ? HexFormat.of().formatHex(bytes) : null;
-    } catch (IllegalArgumentException e) {
-      return null;
-    }
-  }
-
   static String unquote(String etag) {
     if (etag == null) {
       return null;
@@ -718,13 +199,9 @@ public final class S3Source implements ModelSource, AutoCloseable {
         : value;
   }
 
-  private static String normaliseVersion(String versionId) {
-    return versionId == null || versionId.isEmpty() || versionId.equals("null") ? null : versionId;
-  }
-
   @Override
   public void close() {
-    describers.shutdownNow();
+    describer.close();
     clients.values().forEach(S3Client::close);
     clients.clear();
   }
