@@ -7,14 +7,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.Config.ServerConfig;
 import dev.modelcache.config.ModelConfig;
-import dev.modelcache.inference.InferenceTimeoutException;
-import dev.modelcache.inference.InvalidInputException;
 import dev.modelcache.inference.ModelNotFoundException;
-import dev.modelcache.inference.ModelNotReadyException;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelRegistry.LoadedInfo;
-import dev.modelcache.inference.QueueFullException;
-import dev.modelcache.inference.TooManyItemsException;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.metrics.ModelStatus;
@@ -31,24 +26,20 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.regex.Pattern;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
 
 /**
  * The read-only HTTP API of {@code ../shared/DESIGN.md}: health, models, inference and metrics. No
- * route changes the cache or the set of models. This is the one place where exceptions become HTTP
- * statuses. Every request carries a request id ({@code X-Request-Id}, kept when the client sent a
- * sane one) in its answer and in the {@code request_id} field of every log line it causes, and ends
- * with one access-log line. {@link #close()} drains: it stops accepting connections and waits up to
- * {@code server.shutdown_grace_seconds} for the requests in flight.
+ * route changes the cache or the set of models. Exceptions become HTTP statuses in {@link
+ * ErrorMapping}; {@link RequestLog} gives every request its id and access-log line. {@link
+ * #close()} drains: it stops accepting connections and waits up to {@code
+ * server.shutdown_grace_seconds} for the requests in flight.
  *
  * <pre>{@code
  * try (HttpServer server = new HttpServer(config.server(), models, states, registry, prometheus, json).start()) {
@@ -58,16 +49,6 @@ import org.slf4j.MDC;
  */
 public final class HttpServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(HttpServer.class);
-  private static final Logger access = LoggerFactory.getLogger("dev.modelcache.access");
-  private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
-  static final String MDC_REQUEST_ID = "request_id";
-  static final String MDC_MODEL = "model";
-  static final String RETRY_AFTER_SECONDS = "5";
-  static final String QUEUE_FULL_RETRY_AFTER_SECONDS = "1";
-  private static final String ROUTES =
-      "/health, /health/live, /health/ready, /models, /models/{name}, /inference,"
-          + " /inference/{model}, /metrics, /v2, /v2/health/live, /v2/health/ready,"
-          + " /v2/models/{model}[/versions/{version}], .../ready, .../infer";
 
   private final ServerConfig server;
   private final Map<String, ModelConfig> models = new LinkedHashMap<>();
@@ -78,6 +59,8 @@ public final class HttpServer implements AutoCloseable {
   private final List<String> routes = Collections.synchronizedList(new ArrayList<>());
   private final DrainingHandler draining = new DrainingHandler();
   private final Admission admission;
+  private final BearerAuth auth;
+  private final ErrorMapping errors;
   private final Javalin app;
   private volatile Server jetty;
 
@@ -96,6 +79,8 @@ public final class HttpServer implements AutoCloseable {
     this.json = json;
     this.admission =
         new Admission(server, Runtime.getRuntime().maxMemory(), new Metrics(prometheus));
+    this.auth = new BearerAuth(server);
+    this.errors = new ErrorMapping(server.maxBodyBytes());
     this.app =
         Javalin.create(
             config -> {
@@ -110,14 +95,14 @@ public final class HttpServer implements AutoCloseable {
                     jetty.insertHandler(draining);
                     this.jetty = jetty;
                   });
-              config.requestLogger.http(this::logRequest);
+              config.requestLogger.http(RequestLog::end);
               config.events.handlerAdded(
                   info -> {
                     if (info.getHttpMethod().isHttpMethod()) {
                       routes.add(info.getHttpMethod().name() + " " + info.getPath());
                     }
                   });
-              config.routes.before(this::requestId);
+              config.routes.before(RequestLog::start);
               config.routes.get("/health/live", ctx -> ctx.json(Map.of("status", "live")));
               config.routes.get("/health/ready", this::ready);
               config.routes.get("/health", this::health);
@@ -131,16 +116,16 @@ public final class HttpServer implements AutoCloseable {
               config.routes.get(
                   "/models/{name}", ctx -> ctx.json(describe(known(ctx.pathParam("name")))));
               config.routes.post(
-                  "/inference", authorized(admission.admitted(ctx -> infer(ctx, null))));
+                  "/inference", auth.authorized(admission.admitted(ctx -> infer(ctx, null))));
               config.routes.post(
                   "/inference/{model}",
-                  authorized(admission.admitted(ctx -> infer(ctx, ctx.pathParam("model")))));
+                  auth.authorized(admission.admitted(ctx -> infer(ctx, ctx.pathParam("model")))));
               for (String prefix :
                   List.of("/v2/models/{model}", "/v2/models/{model}/versions/{version}")) {
                 config.routes.get(prefix, this::v2Metadata);
                 config.routes.get(prefix + "/ready", this::v2ModelReady);
                 config.routes.post(
-                    prefix + "/infer", authorized(admission.admitted(this::v2Infer)));
+                    prefix + "/infer", auth.authorized(admission.admitted(this::v2Infer)));
               }
               config.routes.get("/v2", this::v2Server);
               config.routes.get("/v2/health/live", ctx -> ctx.json(Map.of("live", true)));
@@ -149,73 +134,10 @@ public final class HttpServer implements AutoCloseable {
                   ctx ->
                       ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
                           .result(prometheus.scrape());
-              config.routes.get("/metrics", server.authMetrics() ? authorized(metrics) : metrics);
+              config.routes.get(
+                  "/metrics", server.authMetrics() ? auth.authorized(metrics) : metrics);
 
-              config.routes.exception(
-                  InvalidInputException.class, (e, ctx) -> error(ctx, 400, e.getMessage()));
-              config.routes.exception(
-                  ModelNotFoundException.class, (e, ctx) -> error(ctx, 404, e.getMessage()));
-              config.routes.exception(
-                  ModelNotReadyException.class, (e, ctx) -> unavailable(ctx, e.getMessage()));
-              config.routes.exception(
-                  QueueFullException.class,
-                  (e, ctx) -> {
-                    ctx.header("Retry-After", QUEUE_FULL_RETRY_AFTER_SECONDS);
-                    error(ctx, 503, e.getMessage());
-                  });
-              config.routes.exception(
-                  InferenceTimeoutException.class, (e, ctx) -> error(ctx, 504, e.getMessage()));
-              config.routes.exception(
-                  TooManyItemsException.class, (e, ctx) -> error(ctx, 413, e.getMessage()));
-              config.routes.exception(
-                  HttpError.class,
-                  (e, ctx) -> {
-                    if (e.status() == 401) {
-                      ctx.header("WWW-Authenticate", "Bearer");
-                    }
-                    if (e.status() == 503) {
-                      ctx.header("Retry-After", QUEUE_FULL_RETRY_AFTER_SECONDS);
-                    }
-                    error(ctx, e.status(), e.getMessage());
-                  });
-              config.routes.exception(
-                  HttpResponseException.class,
-                  (e, ctx) ->
-                      error(
-                          ctx,
-                          e.getStatus(),
-                          switch (e.getStatus()) {
-                            case 404 ->
-                                "no route "
-                                    + ctx.method()
-                                    + " "
-                                    + ctx.path()
-                                    + " (routes: "
-                                    + ROUTES
-                                    + ")";
-                            case 405 ->
-                                "method " + ctx.method() + " is not allowed on " + ctx.path();
-                            case 413 ->
-                                "request body is larger than server.max_body_bytes ("
-                                    + server.maxBodyBytes()
-                                    + " bytes)";
-                            default -> e.getMessage();
-                          }));
-              config.routes.exception(
-                  Exception.class,
-                  (e, ctx) -> {
-                    log.error("{} {} - internal error", ctx.method(), ctx.path(), e);
-                    error(
-                        ctx,
-                        500,
-                        "internal error: "
-                            + e.getClass().getSimpleName()
-                            + ": "
-                            + e.getMessage()
-                            + " (a bug in modelcache: please report it with the log line of request "
-                            + MDC.get(MDC_REQUEST_ID)
-                            + ")");
-                  });
+              errors.register(config.routes);
             });
   }
 
@@ -292,48 +214,6 @@ public final class HttpServer implements AutoCloseable {
   @Override
   public void close() {
     stop();
-  }
-
-  private void requestId(Context ctx) {
-    String id = ctx.header("X-Request-Id");
-    if (id == null || !REQUEST_ID.matcher(id).matches()) {
-      id = UUID.randomUUID().toString();
-    }
-    MDC.remove(MDC_MODEL);
-    MDC.put(MDC_REQUEST_ID, id);
-    ctx.header("X-Request-Id", id);
-  }
-
-  /**
-   * One line per request when it has been answered: INFO, except probes and scrapes answered as
-   * usual (DEBUG: they come every few seconds, and a probe's 503 while models load is expected);
-   * then the request's MDC is cleared.
-   */
-  private void logRequest(Context ctx, Float millis) {
-    try {
-      int status = ctx.statusCode();
-      String path = ctx.path();
-      boolean routine =
-          (path.startsWith("/health") && (status < 300 || status == 503))
-              || (path.equals("/metrics") && status < 300);
-      if (routine ? access.isDebugEnabled() : access.isInfoEnabled()) {
-        String line = "{} {} - {} in {} ms";
-        Object[] args = {
-          ctx.method(),
-          path.length() > 200 ? path.substring(0, 200) + "..." : path,
-          status,
-          Math.round(millis)
-        };
-        if (routine) {
-          access.debug(line, args);
-        } else {
-          access.info(line, args);
-        }
-      }
-    } finally {
-      MDC.remove(MDC_REQUEST_ID);
-      MDC.remove(MDC_MODEL);
-    }
   }
 
   private void ready(Context ctx) {
@@ -466,7 +346,7 @@ public final class HttpServer implements AutoCloseable {
     String type = ctx.contentType();
     if (pathModel != null && type != null && registry.takesRaw(known(pathModel).name(), type)) {
       // an image posted as its own bytes, to a model whose task takes them
-      MDC.put(MDC_MODEL, pathModel);
+      RequestLog.model(pathModel);
       respond(ctx, registry.inferRaw(pathModel, type, body(ctx)));
       return;
     }
@@ -488,7 +368,7 @@ public final class HttpServer implements AutoCloseable {
           400, "the body names model " + named + " but the path names '" + model + "'");
     }
     known(model);
-    MDC.put(MDC_MODEL, model);
+    RequestLog.model(model);
     respond(ctx, registry.infer(model, body));
   }
 
@@ -513,7 +393,7 @@ public final class HttpServer implements AutoCloseable {
       registry.v2Metadata(model, ctx.pathParam("version")); // 404 for another version
     }
     if (!ready) {
-      ctx.header("Retry-After", RETRY_AFTER_SECONDS);
+      ctx.header("Retry-After", ErrorMapping.RETRY_AFTER_SECONDS);
     }
     ctx.status(ready ? 200 : 503).json(Map.of("name", model, "ready", ready));
   }
@@ -525,7 +405,7 @@ public final class HttpServer implements AutoCloseable {
 
   private void v2Infer(Context ctx) {
     String model = known(ctx.pathParam("model")).name();
-    MDC.put(MDC_MODEL, model);
+    RequestLog.model(model);
     V2Json.Request request = V2Json.parseRequest(parseJson(ctx));
     respond(
         ctx,
@@ -623,36 +503,5 @@ public final class HttpServer implements AutoCloseable {
           ctx.path(),
           e.toString());
     }
-  }
-
-  private Handler authorized(Handler handler) {
-    return ctx -> {
-      if (server.token() != null) {
-        String header = ctx.header("Authorization");
-        String presented =
-            header != null && header.regionMatches(true, 0, "Bearer ", 0, 7)
-                ? header.substring(7).strip()
-                : null;
-        if (!server.token().matches(presented)) {
-          throw new HttpError(
-              401,
-              presented == null
-                  ? "this route needs 'Authorization: Bearer <token>' (the token set in "
-                      + server.tokenEnv()
-                      + ")"
-                  : "the bearer token is wrong");
-        }
-      }
-      handler.handle(ctx);
-    };
-  }
-
-  private static void unavailable(Context ctx, String message) {
-    ctx.header("Retry-After", RETRY_AFTER_SECONDS);
-    error(ctx, 503, message);
-  }
-
-  private static void error(Context ctx, int status, String message) {
-    ctx.status(status).json(Map.of("error", message == null ? "HTTP " + status : message));
   }
 }

@@ -1,0 +1,153 @@
+package dev.modelcache.http;
+
+import ai.djl.translate.TranslateException;
+import dev.modelcache.inference.InferenceFailedException;
+import dev.modelcache.inference.InferenceTimeoutException;
+import dev.modelcache.inference.InvalidInputException;
+import dev.modelcache.inference.ModelNotFoundException;
+import dev.modelcache.inference.ModelNotReadyException;
+import dev.modelcache.inference.QueueFullException;
+import dev.modelcache.inference.TooManyItemsException;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * The one place where exceptions become HTTP statuses and {@code {"error": "..."}} bodies (the
+ * statuses of {@code docs/api.md}: 400, 401, 404, 413, 415, 503 with Retry-After, 504; a 500 is a
+ * bug or an engine failure, logged at ERROR once with its stack trace).
+ *
+ * <pre>{@code
+ * ErrorMapping errors = new ErrorMapping(maxBodyBytes);
+ * errors.register(config.routes);
+ * ErrorMapping.Reply reply = errors.reply(exception, "POST", "/inference"); // without HTTP
+ * }</pre>
+ */
+final class ErrorMapping {
+  private static final Logger log = LoggerFactory.getLogger(ErrorMapping.class);
+  static final String RETRY_AFTER_SECONDS = "5";
+  static final String QUEUE_FULL_RETRY_AFTER_SECONDS = "1";
+  static final String ROUTES =
+      "/health, /health/live, /health/ready, /models, /models/{name}, /inference,"
+          + " /inference/{model}, /metrics, /v2, /v2/health/live, /v2/health/ready,"
+          + " /v2/models/{model}[/versions/{version}], .../ready, .../infer";
+
+  /** Each type Javalin hands to {@link #handle}; the most specific one wins there, as here. */
+  private static final List<Class<? extends Exception>> HANDLED =
+      List.of(
+          InvalidInputException.class,
+          ModelNotFoundException.class,
+          ModelNotReadyException.class,
+          QueueFullException.class,
+          InferenceTimeoutException.class,
+          TooManyItemsException.class,
+          InferenceFailedException.class,
+          HttpError.class,
+          HttpResponseException.class,
+          Exception.class);
+
+  private final long maxBodyBytes;
+
+  ErrorMapping(long maxBodyBytes) {
+    this.maxBodyBytes = maxBodyBytes;
+  }
+
+  /** An answer: its status, the {@code error} message and any headers. */
+  record Reply(int status, String message, Map<String, String> headers) {
+    Reply(int status, String message) {
+      this(status, message, Map.of());
+    }
+
+    Reply {
+      message = message == null ? "HTTP " + status : message;
+      headers = Map.copyOf(headers);
+    }
+  }
+
+  void register(RoutesConfig routes) {
+    for (Class<? extends Exception> type : HANDLED) {
+      routes.exception(type, this::handle);
+    }
+  }
+
+  private void handle(Exception e, Context ctx) {
+    write(ctx, reply(e, ctx.method().toString(), ctx.path()));
+  }
+
+  /** Writes {@code reply} as the answer: its status, headers and {@code {"error": ...}}. */
+  static void write(Context ctx, Reply reply) {
+    reply.headers().forEach(ctx::header);
+    ctx.status(reply.status()).json(Map.of("error", reply.message()));
+  }
+
+  /**
+   * What {@code e}, thrown while {@code method path} was handled, answers; logs it when it is a
+   * 500.
+   */
+  Reply reply(Throwable e, String method, String path) {
+    if (e instanceof InvalidInputException) {
+      return new Reply(400, e.getMessage());
+    } else if (e instanceof ModelNotFoundException) {
+      return new Reply(404, e.getMessage());
+    } else if (e instanceof ModelNotReadyException) {
+      return new Reply(503, e.getMessage(), Map.of("Retry-After", RETRY_AFTER_SECONDS));
+    } else if (e instanceof QueueFullException) {
+      return new Reply(503, e.getMessage(), Map.of("Retry-After", QUEUE_FULL_RETRY_AFTER_SECONDS));
+    } else if (e instanceof InferenceTimeoutException) {
+      return new Reply(504, e.getMessage());
+    } else if (e instanceof TooManyItemsException) {
+      return new Reply(413, e.getMessage());
+    } else if (e instanceof HttpError error) {
+      return httpError(error);
+    } else if (e instanceof HttpResponseException jetty) {
+      return new Reply(jetty.getStatus(), routing(jetty, method, path));
+    } else if (e instanceof InferenceFailedException failed) {
+      return inferenceFailed(failed, method, path);
+    }
+    return bug(e, method, path);
+  }
+
+  private static Reply httpError(HttpError e) {
+    if (e.status() == 401) {
+      return new Reply(401, e.getMessage(), Map.of("WWW-Authenticate", "Bearer"));
+    }
+    if (e.status() == 503) {
+      return new Reply(503, e.getMessage(), Map.of("Retry-After", QUEUE_FULL_RETRY_AFTER_SECONDS));
+    }
+    return new Reply(e.status(), e.getMessage());
+  }
+
+  private String routing(HttpResponseException e, String method, String path) {
+    return switch (e.getStatus()) {
+      case 404 -> "no route " + method + " " + path + " (routes: " + ROUTES + ")";
+      case 405 -> "method " + method + " is not allowed on " + path;
+      case 413 -> "request body is larger than server.max_body_bytes (" + maxBodyBytes + " bytes)";
+      default -> e.getMessage();
+    };
+  }
+
+  private static Reply inferenceFailed(InferenceFailedException e, String method, String path) {
+    if (e.getCause() instanceof TranslateException) {
+      return new Reply(400, e.model() + " could not run on these inputs: " + e.detail());
+    }
+    return bug(e, method, path);
+  }
+
+  private static Reply bug(Throwable e, String method, String path) {
+    log.error("{} {} - internal error", method, path, e);
+    return new Reply(
+        500,
+        "internal error: "
+            + e.getClass().getSimpleName()
+            + ": "
+            + e.getMessage()
+            + " (a bug in modelcache: please report it with the log line of request "
+            + MDC.get(RequestLog.MDC_REQUEST_ID)
+            + ")");
+  }
+}
