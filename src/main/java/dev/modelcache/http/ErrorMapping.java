@@ -1,5 +1,6 @@
 package dev.modelcache.http;
 
+import ai.djl.engine.EngineException;
 import ai.djl.translate.TranslateException;
 import dev.modelcache.inference.InferenceFailedException;
 import dev.modelcache.inference.InferenceTimeoutException;
@@ -131,11 +132,71 @@ final class ErrorMapping {
     };
   }
 
+  /**
+   * A forward pass that failed: by its cause, a bad input (400: our {@link InvalidInputException},
+   * or a {@link TranslateException} caused by one or by an {@link IllegalArgumentException} from
+   * input decoding), an out-of-memory (503 with Retry-After, logged), an engine failure ({@link
+   * EngineException}) or anything else unexpected (500, logged at ERROR once with the stack trace).
+   */
   private static Reply inferenceFailed(InferenceFailedException e, String method, String path) {
-    if (e.getCause() instanceof TranslateException) {
+    Throwable cause = e.getCause();
+    String on = method + " " + path + " (request " + MDC.get(RequestLog.MDC_REQUEST_ID) + ")";
+    if (causedBy(cause, OutOfMemoryError.class)) {
+      log.warn(
+          "{} - out of memory on {}; answered 503: {}",
+          e.model(),
+          on,
+          first(cause, OutOfMemoryError.class).toString());
+      return new Reply(
+          503,
+          e.model() + " - ran out of memory (" + e.detail() + "); retry later or with fewer inputs",
+          Map.of("Retry-After", RETRY_AFTER_SECONDS));
+    }
+    if (causedBy(cause, EngineException.class)) {
+      log.error("{} - engine failure on {}; answered 500", e.model(), on, e);
+      return new Reply(
+          500,
+          e.model()
+              + " - the inference engine failed: "
+              + e.detail()
+              + " (an engine failure, not a fault of the request: the log has its stack trace"
+              + " under request "
+              + MDC.get(RequestLog.MDC_REQUEST_ID)
+              + ")");
+    }
+    if (cause instanceof TranslateException
+        && (causedBy(cause, InvalidInputException.class)
+            || causedBy(cause, IllegalArgumentException.class))) {
       return new Reply(400, e.model() + " could not run on these inputs: " + e.detail());
     }
-    return bug(e, method, path);
+    log.error(
+        "{} - inference failed on {}: a bug in modelcache or an engine failure; answered 500",
+        e.model(),
+        on,
+        e);
+    return new Reply(
+        500,
+        e.model()
+            + " - inference failed: "
+            + e.detail()
+            + " (a bug in modelcache or an engine failure: please report it with the log line of"
+            + " request "
+            + MDC.get(RequestLog.MDC_REQUEST_ID)
+            + ")");
+  }
+
+  private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
+    return first(e, type) != null;
+  }
+
+  /** The first throwable of {@code type} in {@code e}'s cause chain, {@code e} included. */
+  private static Throwable first(Throwable e, Class<? extends Throwable> type) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (type.isInstance(t)) {
+        return t;
+      }
+    }
+    return null;
   }
 
   private static Reply bug(Throwable e, String method, String path) {
