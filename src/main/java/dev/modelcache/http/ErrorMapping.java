@@ -38,7 +38,10 @@ final class ErrorMapping {
           + " /inference/{model}, /metrics, /v2, /v2/health/live, /v2/health/ready,"
           + " /v2/models/{model}[/versions/{version}], .../ready, .../infer";
 
-  /** Each type Javalin hands to {@link #handle}; the most specific one wins there, as here. */
+  /**
+   * The types registered with Javalin, each named as before the split (Javalin looks a handler up
+   * by the exception's class); all of them go to {@link #reply}, which tells them apart.
+   */
   private static final List<Class<? extends Exception>> HANDLED =
       List.of(
           InvalidInputException.class,
@@ -105,8 +108,8 @@ final class ErrorMapping {
       return new Reply(413, e.getMessage());
     } else if (e instanceof HttpError error) {
       return httpError(error);
-    } else if (e instanceof HttpResponseException jetty) {
-      return new Reply(jetty.getStatus(), routing(jetty, method, path));
+    } else if (e instanceof HttpResponseException javalin) {
+      return new Reply(javalin.getStatus(), routing(javalin, method, path));
     } else if (e instanceof InferenceFailedException failed) {
       return inferenceFailed(failed, method, path);
     }
