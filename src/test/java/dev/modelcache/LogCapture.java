@@ -24,6 +24,15 @@ public final class LogCapture implements AutoCloseable {
     }
   }
 
+  /** The class of the throwable logged with each event, or {@code "-"} for an event without one. */
+  public List<String> thrown() {
+    synchronized (appender.list) {
+      return appender.list.stream()
+          .map(e -> e.getThrowableProxy() == null ? "-" : e.getThrowableProxy().getClassName())
+          .toList();
+    }
+  }
+
   @Override
   public void close() {
     logger.detachAppender(appender);

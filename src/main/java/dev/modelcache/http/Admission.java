@@ -119,7 +119,7 @@ final class Admission {
             + ") needs an estimated "
             + mib(cost)
             + "; retry after "
-            + HttpServer.QUEUE_FULL_RETRY_AFTER_SECONDS
+            + ErrorMapping.QUEUE_FULL_RETRY_AFTER_SECONDS
             + " s, send fewer inputs per request, or raise server.limits.memory_percent or the"
             + " heap");
   }

@@ -1,6 +1,5 @@
 package dev.modelcache.inference;
 
-import ai.djl.translate.TranslateException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -192,6 +191,7 @@ public final class ModelRegistry implements AutoCloseable {
    * @throws InvalidInputException when the inputs do not fit it (400)
    * @throws QueueFullException when its queue is full (503)
    * @throws InferenceTimeoutException when no answer came within its {@code timeout_ms} (504)
+   * @throws InferenceFailedException when the forward pass failed otherwise (the cause says how)
    */
   public ObjectNode infer(String model, JsonNode request) {
     return measured(
@@ -357,7 +357,11 @@ public final class ModelRegistry implements AutoCloseable {
     }
   }
 
-  /** What a failed forward pass means for the client. */
+  /**
+   * What a failed forward pass throws: our own exceptions as they are, anything else wrapped with
+   * the model's name (the HTTP layer's {@code ErrorMapping} tells a bad input from an engine
+   * failure by the cause).
+   */
   private static RuntimeException failure(ModelConfig config, Throwable cause) {
     for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
       if (t instanceof InvalidInputException invalid) {
@@ -367,12 +371,7 @@ public final class ModelRegistry implements AutoCloseable {
         return notReady;
       }
     }
-    if (cause instanceof TranslateException) {
-      return new InvalidInputException(
-          config.name() + " could not run on these inputs: " + firstLine(cause), cause);
-    }
-    return new IllegalStateException(
-        config.name() + " - inference failed: " + firstLine(cause), cause);
+    return new InferenceFailedException(config.name(), cause);
   }
 
   private LoadedModel<?, ?> loadedOrLoad(Entry entry, long deadline) {

@@ -1,0 +1,45 @@
+package dev.modelcache.http;
+
+import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.ModelNotFoundException;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The configured models by name, in config order: what a route's model name must be one of. */
+final class KnownModels {
+  private final Map<String, ModelConfig> models = new LinkedHashMap<>();
+
+  KnownModels(List<ModelConfig> models) {
+    models.forEach(m -> this.models.put(m.name(), m));
+  }
+
+  Collection<ModelConfig> all() {
+    return Collections.unmodifiableCollection(models.values());
+  }
+
+  /** Every name, comma-separated, for messages that say what could have been asked. */
+  String names() {
+    return String.join(", ", models.keySet());
+  }
+
+  /**
+   * The model named {@code name}.
+   *
+   * @throws ModelNotFoundException naming the configured ones when there is none (404)
+   */
+  ModelConfig known(String name) {
+    ModelConfig model = models.get(name);
+    if (model == null) {
+      throw new ModelNotFoundException(
+          "model '"
+              + (name.length() > 64 ? name.substring(0, 64) + "..." : name)
+              + "' is not configured (configured: "
+              + names()
+              + ")");
+    }
+    return model;
+  }
+}

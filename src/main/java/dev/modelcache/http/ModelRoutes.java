@@ -1,0 +1,110 @@
+package dev.modelcache.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.ModelRegistry;
+import dev.modelcache.inference.ModelRegistry.LoadedInfo;
+import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.metrics.ModelStatus;
+import dev.modelcache.store.InstalledSnapshot.InstalledFile;
+import io.javalin.config.RoutesConfig;
+import java.util.Map;
+
+/**
+ * The model listing: {@code GET /models} and {@code /models/{name}}, each model's config, state,
+ * revision and files (with their sha256) and, once loaded, its engine, device and load times.
+ */
+final class ModelRoutes {
+  private final KnownModels models;
+  private final ModelStates states;
+  private final ModelRegistry registry;
+  private final ObjectMapper json;
+
+  ModelRoutes(KnownModels models, ModelStates states, ModelRegistry registry, ObjectMapper json) {
+    this.models = models;
+    this.states = states;
+    this.registry = registry;
+    this.json = json;
+  }
+
+  void register(RoutesConfig routes) {
+    routes.get(
+        "/models",
+        ctx -> ctx.json(Map.of("models", models.all().stream().map(this::describe).toList())));
+    routes.get("/models/{name}", ctx -> ctx.json(describe(models.known(ctx.pathParam("name")))));
+  }
+
+  private ObjectNode describe(ModelConfig model) {
+    ModelStatus status = states.status(model.name());
+    ObjectNode m = json.createObjectNode();
+    m.put("name", model.name());
+    m.put("state", status.state().name());
+    if (status.reason() != null) {
+      m.put("reason", status.reason());
+    }
+    m.put("source", model.source().text());
+    putStale(states, m, model.name());
+    m.put("engine", model.engine());
+    m.put("task", model.task().toString());
+    m.put("required", model.required());
+    m.put("workers", model.workers());
+    m.put("load", model.lazy() ? "lazy" : "preload");
+    m.put("device_config", model.device());
+    m.putObject("batch")
+        .put("max_size", model.batchMaxSize())
+        .put("max_delay_ms", model.batchMaxDelayMs());
+    m.put("queue", model.queue());
+    m.put("timeout_ms", model.timeoutMs());
+    registry.info(model.name()).ifPresent(info -> describeLoaded(m, info));
+    return m;
+  }
+
+  /**
+   * {@code "stale": {"revision", "reason", "since"}} while the model serves a cached revision
+   * because its source was unreachable.
+   */
+  static void putStale(ModelStates states, ObjectNode m, String model) {
+    states
+        .stale(model)
+        .ifPresent(
+            stale ->
+                m.putObject("stale")
+                    .put("revision", stale.revision())
+                    .put("reason", stale.reason())
+                    .put("since", stale.since().toString()));
+  }
+
+  private static void describeLoaded(ObjectNode m, LoadedInfo info) {
+    m.put("revision", info.snapshot().id());
+    m.put("engine", info.engine()); // the one chosen (engine: auto resolves by the model file)
+    m.put("loaded", info.loaded());
+    if (info.loaded()) {
+      m.put("device", info.device());
+      m.put("model_file", info.modelFile());
+      m.put("load_seconds", info.loadTime().toMillis() / 1000.0);
+      m.put("warmup_seconds", info.warmupTime().toMillis() / 1000.0);
+    }
+    m.put("bytes", info.snapshot().totalBytes());
+    ArrayNode files = m.putArray("files");
+    for (InstalledFile file : info.snapshot().files()) {
+      files
+          .addObject()
+          .put("path", file.path())
+          .put("size", file.size())
+          .put("sha256", file.sha256());
+    }
+    if (info.loaded()) {
+      ObjectNode batch = (ObjectNode) m.get("batch");
+      batch.put("effective_max_size", info.batchMaxSize());
+      if (info.unbatched() != null) {
+        batch.put("unbatched_reason", info.unbatched());
+      }
+    }
+    if (!info.labels().isEmpty()) {
+      ArrayNode labels = m.putArray("labels");
+      info.labels().forEach(labels::add);
+    }
+  }
+}

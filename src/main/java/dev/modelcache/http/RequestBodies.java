@@ -1,0 +1,122 @@
+package dev.modelcache.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import java.io.IOException;
+import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reads the bodies of the inference routes (the raw bytes, or one JSON object) within their {@link
+ * Admission} reservation, and streams their answers.
+ *
+ * <pre>{@code
+ * JsonNode body = bodies.json(ctx);
+ * bodies.respond(ctx, registry.infer(model, body));
+ * }</pre>
+ */
+final class RequestBodies {
+  private static final Logger log = LoggerFactory.getLogger(RequestBodies.class);
+
+  private final ObjectMapper json;
+  private final Admission admission;
+
+  RequestBodies(ObjectMapper json, Admission admission) {
+    this.json = json;
+    this.admission = admission;
+  }
+
+  /** The body as one JSON object: 415 for another content type, 400 for anything but an object. */
+  JsonNode json(Context ctx) {
+    String type = ctx.contentType();
+    if (type != null && !type.toLowerCase(Locale.ROOT).contains("json")) {
+      throw new HttpError(
+          415,
+          "Content-Type is '"
+              + type
+              + "'; send application/json"
+              + " (with curl: -H 'Content-Type: application/json')");
+    }
+    byte[] bytes = bytes(ctx);
+    if (bytes.length == 0) {
+      throw new HttpError(
+          400, "request body is empty; send a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
+    }
+    JsonNode body;
+    try {
+      body = json.readTree(bytes);
+    } catch (JsonProcessingException e) {
+      throw new HttpError(400, "request body is not valid JSON: " + where(e));
+    } catch (IOException e) {
+      throw new HttpError(400, "request body could not be read: " + e.getMessage(), e);
+    }
+    if (body == null || !body.isObject()) {
+      throw new HttpError(
+          400, "request body must be a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
+    }
+    return body;
+  }
+
+  private static String where(JsonProcessingException e) {
+    return e.getOriginalMessage()
+        + (e.getLocation() == null
+            ? ""
+            : " (line "
+                + e.getLocation().getLineNr()
+                + ", column "
+                + e.getLocation().getColumnNr()
+                + ")");
+  }
+
+  /**
+   * The request body. A body broken on the wire (shorter than its Content-Length, a chunk size that
+   * is not hex, the connection closed mid-body) is the client's fault: 400, not a 500 and no ERROR
+   * line. Jetty reports it as an IOException that Javalin rethrows unchecked.
+   */
+  byte[] bytes(Context ctx) {
+    byte[] bytes;
+    try {
+      bytes = ctx.bodyAsBytes();
+    } catch (HttpResponseException e) {
+      throw e; // 413 past server.max_body_bytes
+    } catch (Exception e) {
+      if (e instanceof IOException || e instanceof org.eclipse.jetty.http.HttpException) {
+        log.debug("{} {} - body could not be read: {}", ctx.method(), ctx.path(), e.toString());
+        throw new HttpError(
+            400,
+            "request body could not be read: the connection ended or the chunked encoding broke"
+                + " before the body was complete ("
+                + e.getClass().getSimpleName()
+                + (e.getMessage() == null ? "" : ": " + e.getMessage())
+                + "); send the whole body, as many bytes as Content-Length says or in valid"
+                + " chunks",
+            e);
+      }
+      throw e;
+    }
+    admission.read(ctx, bytes.length);
+    return bytes;
+  }
+
+  /**
+   * The answer of an inference route, written here so that the heap it takes is part of the
+   * request's reservation (Javalin's {@code ctx.json} would write it after the handler).
+   */
+  void respond(Context ctx, Object answer) {
+    ctx.contentType("application/json");
+    try {
+      // streamed: a large answer is never held a second time as bytes
+      json.writeValue(ctx.outputStream(), answer);
+    } catch (IOException e) {
+      log.debug(
+          "{} {} - the client left while its answer was sent: {}",
+          ctx.method(),
+          ctx.path(),
+          e.toString());
+    }
+  }
+}

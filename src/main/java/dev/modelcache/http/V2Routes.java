@@ -1,0 +1,95 @@
+package dev.modelcache.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.inference.ModelRegistry;
+import dev.modelcache.metrics.ModelStates;
+import io.javalin.config.RoutesConfig;
+import io.javalin.http.Context;
+import io.javalin.http.Handler;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+
+/**
+ * The KServe Open Inference Protocol v2 REST routes: {@code /v2}, its health, and per model
+ * (optionally at {@code /versions/{version}}, the revision served) metadata, readiness and {@code
+ * infer}; the JSON shapes are {@link V2Json}'s.
+ */
+final class V2Routes {
+  private final KnownModels models;
+  private final ModelStates states;
+  private final ModelRegistry registry;
+  private final ObjectMapper json;
+  private final RequestBodies bodies;
+
+  V2Routes(
+      KnownModels models,
+      ModelStates states,
+      ModelRegistry registry,
+      ObjectMapper json,
+      RequestBodies bodies) {
+    this.models = models;
+    this.states = states;
+    this.registry = registry;
+    this.json = json;
+    this.bodies = bodies;
+  }
+
+  /** Registers the routes, {@code infer} wrapped in {@code guarded} (token, admission control). */
+  void register(RoutesConfig routes, UnaryOperator<Handler> guarded) {
+    for (String prefix : List.of("/v2/models/{model}", "/v2/models/{model}/versions/{version}")) {
+      routes.get(prefix, this::metadata);
+      routes.get(prefix + "/ready", this::modelReady);
+      routes.post(prefix + "/infer", guarded.apply(this::infer));
+    }
+    routes.get("/v2", this::server);
+    routes.get("/v2/health/live", ctx -> ctx.json(Map.of("live", true)));
+    routes.get("/v2/health/ready", this::ready);
+  }
+
+  private void server(Context ctx) {
+    ObjectNode body = json.createObjectNode();
+    body.put("name", "modelcache");
+    String version = HttpServer.class.getPackage().getImplementationVersion();
+    body.put("version", version == null ? "dev" : version);
+    body.putArray("extensions");
+    ctx.json(body);
+  }
+
+  private void ready(Context ctx) {
+    boolean ready = states.ready();
+    ctx.status(ready ? 200 : 503).json(Map.of("ready", ready));
+  }
+
+  private void modelReady(Context ctx) {
+    String model = models.known(ctx.pathParam("model")).name();
+    boolean ready = registry.isReady(model);
+    if (ready && ctx.pathParamMap().containsKey("version")) {
+      registry.v2Metadata(model, ctx.pathParam("version")); // 404 for another version
+    }
+    if (!ready) {
+      ctx.header("Retry-After", ErrorMapping.RETRY_AFTER_SECONDS);
+    }
+    ctx.status(ready ? 200 : 503).json(Map.of("name", model, "ready", ready));
+  }
+
+  private void metadata(Context ctx) {
+    String model = models.known(ctx.pathParam("model")).name();
+    ctx.json(V2Json.metadata(json, registry.v2Metadata(model, version(ctx))));
+  }
+
+  private void infer(Context ctx) {
+    String model = models.known(ctx.pathParam("model")).name();
+    RequestLog.model(model);
+    V2Json.Request request = V2Json.parseRequest(bodies.json(ctx));
+    bodies.respond(
+        ctx,
+        V2Json.response(
+            json, model, request, registry.inferV2(model, version(ctx), request.inputs())));
+  }
+
+  private static String version(Context ctx) {
+    return ctx.pathParamMap().get("version");
+  }
+}

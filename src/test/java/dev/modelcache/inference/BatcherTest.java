@@ -1,0 +1,270 @@
+package dev.modelcache.inference;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.Model;
+import ai.djl.inference.Predictor;
+import ai.djl.ndarray.NDList;
+import ai.djl.nn.LambdaBlock;
+import ai.djl.translate.NoBatchifyTranslator;
+import ai.djl.translate.Translator;
+import ai.djl.translate.TranslatorContext;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.modelcache.metrics.Metrics;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Batcher} on its own, over a real DJL model (an identity block) and a trivial task that
+ * doubles whole numbers; the task records the size of every forward pass and can hold passes at a
+ * gate, so that the queue fills deterministically.
+ */
+class BatcherTest {
+  private static final Duration WAIT = Duration.ofSeconds(30);
+
+  private final Model model = identityModel();
+  private final Doubling task = new Doubling();
+  private final AtomicInteger depth = new AtomicInteger();
+  private Batcher<Integer, Integer> batcher;
+
+  private static Model identityModel() {
+    Model model = Model.newInstance("doubling", "PyTorch");
+    model.setBlock(new LambdaBlock(list -> list));
+    return model;
+  }
+
+  private Batcher<Integer, Integer> start(int workers, int maxItems, int capacity) {
+    List<Predictor<List<Integer>, List<Integer>>> predictors = new ArrayList<>();
+    for (int i = 0; i < workers; i++) {
+      predictors.add(model.newPredictor(task.translator()));
+    }
+    batcher =
+        new Batcher<>(
+            "doubling",
+            task,
+            predictors,
+            maxItems,
+            Duration.ZERO,
+            capacity,
+            depth,
+            new Metrics(new SimpleMeterRegistry()));
+    return batcher;
+  }
+
+  @AfterEach
+  void close() {
+    task.gate.open();
+    if (batcher != null) {
+      batcher.close();
+    }
+    model.close();
+  }
+
+  private static long far() {
+    return System.nanoTime() + WAIT.toNanos();
+  }
+
+  private static List<Integer> get(CompletableFuture<List<Integer>> result) throws Exception {
+    return result.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+  }
+
+  @Test
+  void answersEachRequestWithItsOwnOutputsInOrder() throws Exception {
+    start(1, 8, 4);
+    assertThat(get(batcher.submit(List.of(1, 2, 3), far()))).containsExactly(2, 4, 6);
+    assertThat(get(batcher.submit(List.of(5), far()))).containsExactly(10);
+  }
+
+  @Test
+  void requestsQueuedTogetherShareOneForwardPass() throws Exception {
+    start(1, 8, 8);
+    task.gate.shut();
+    CompletableFuture<List<Integer>> first = batcher.submit(List.of(1), far());
+    task.gate.awaitHeld(WAIT);
+    CompletableFuture<List<Integer>> a = batcher.submit(List.of(2), far());
+    CompletableFuture<List<Integer>> b = batcher.submit(List.of(3, 4), far());
+    CompletableFuture<List<Integer>> c = batcher.submit(List.of(5), far());
+    task.gate.open();
+
+    assertThat(get(first)).containsExactly(2);
+    assertThat(get(a)).containsExactly(4);
+    assertThat(get(b)).containsExactly(6, 8);
+    assertThat(get(c)).containsExactly(10);
+    assertThat(task.passes()).containsExactly(1, 4);
+    assertThat(depth).hasValue(0);
+  }
+
+  @Test
+  void noPassHoldsMoreThanMaxItems() throws Exception {
+    start(1, 2, 4);
+    assertThat(get(batcher.submit(List.of(1, 2, 3, 4, 5), far()))).containsExactly(2, 4, 6, 8, 10);
+    assertThat(task.passes()).containsExactly(2, 2, 1);
+  }
+
+  @Test
+  void aFullQueueIsRefusedAtOnce() throws Exception {
+    start(1, 1, 1);
+    task.gate.shut();
+    CompletableFuture<List<Integer>> running = batcher.submit(List.of(1), far());
+    task.gate.awaitHeld(WAIT);
+    CompletableFuture<List<Integer>> waiting = batcher.submit(List.of(2), far());
+
+    assertThatThrownBy(() -> batcher.submit(List.of(3), far()))
+        .isInstanceOf(QueueFullException.class)
+        .hasMessage(
+            "doubling - the queue is full (1 requests waiting for 1 worker(s)); retry shortly,"
+                + " or raise the model's queue or workers");
+    task.gate.open();
+    assertThat(get(running)).containsExactly(2);
+    assertThat(get(waiting)).containsExactly(4);
+  }
+
+  @Test
+  void aFailedBatchRunsEachRequestAloneSoThatOnlyTheBadOneFails() throws Exception {
+    start(1, 8, 8);
+    task.gate.shut();
+    CompletableFuture<List<Integer>> first = batcher.submit(List.of(1), far());
+    task.gate.awaitHeld(WAIT);
+    CompletableFuture<List<Integer>> good = batcher.submit(List.of(2), far());
+    CompletableFuture<List<Integer>> bad = batcher.submit(List.of(-1), far());
+    CompletableFuture<List<Integer>> other = batcher.submit(List.of(3), far());
+    task.gate.open();
+
+    assertThat(get(first)).containsExactly(2);
+    assertThat(get(good)).containsExactly(4);
+    assertThat(get(other)).containsExactly(6);
+    assertThatThrownBy(() -> get(bad))
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .hasRootCauseInstanceOf(IllegalArgumentException.class)
+        .hasRootCauseMessage("-1 cannot be doubled");
+    assertThat(task.passes()).containsExactly(1, 3, 1, 1, 1);
+  }
+
+  @Test
+  void aRequestPastItsDeadlineIsNeverRun() throws Exception {
+    start(1, 8, 8);
+    task.gate.shut();
+    CompletableFuture<List<Integer>> first = batcher.submit(List.of(1), far());
+    task.gate.awaitHeld(WAIT);
+    CompletableFuture<List<Integer>> late = batcher.submit(List.of(7), System.nanoTime());
+    CompletableFuture<List<Integer>> next = batcher.submit(List.of(2), far());
+    task.gate.open();
+
+    assertThat(get(first)).containsExactly(2);
+    assertThat(get(next)).containsExactly(4);
+    assertThat(late).isNotDone();
+    assertThat(task.items()).containsExactly(1, 2);
+  }
+
+  @Test
+  void closeFailsWhatWaitedAndRefusesMore() throws Exception {
+    start(1, 1, 4);
+    task.gate.shut();
+    batcher.submit(List.of(1), far()); // held at the gate until close interrupts it
+    task.gate.awaitHeld(WAIT);
+    CompletableFuture<List<Integer>> waiting = batcher.submit(List.of(2), far());
+
+    batcher.close();
+
+    assertThatThrownBy(() -> get(waiting))
+        .cause()
+        .isInstanceOf(ModelNotReadyException.class)
+        .hasMessage("doubling is shutting down");
+    assertThatThrownBy(() -> batcher.submit(List.of(3), far()))
+        .isInstanceOf(ModelNotReadyException.class)
+        .hasMessage("doubling is shutting down");
+    assertThat(depth).hasValue(0);
+  }
+
+  /** Doubles whole numbers; -1 is a bad input; each pass's size and items are recorded. */
+  private static final class Doubling implements Task<Integer, Integer> {
+    final GatedTasks.Gate gate = new GatedTasks.Gate();
+    private final List<Integer> passes = Collections.synchronizedList(new ArrayList<>());
+    private final List<Integer> items = Collections.synchronizedList(new ArrayList<>());
+
+    List<Integer> passes() {
+      return List.copyOf(passes);
+    }
+
+    List<Integer> items() {
+      return List.copyOf(items);
+    }
+
+    @Override
+    public String name() {
+      return "doubling";
+    }
+
+    @Override
+    public Translator<List<Integer>, List<Integer>> translator() {
+      return new NoBatchifyTranslator<>() {
+        @Override
+        public NDList processInput(TranslatorContext ctx, List<Integer> input) {
+          gate.pass();
+          passes.add(input.size());
+          items.addAll(input);
+          if (input.contains(-1)) {
+            throw new IllegalArgumentException("-1 cannot be doubled");
+          }
+          int[] values = input.stream().mapToInt(Integer::intValue).toArray();
+          return new NDList(ctx.getNDManager().create(values));
+        }
+
+        @Override
+        public List<Integer> processOutput(TranslatorContext ctx, NDList list) {
+          List<Integer> out = new ArrayList<>();
+          for (int value : list.singletonOrThrow().toIntArray()) {
+            out.add(value * 2);
+          }
+          return out;
+        }
+      };
+    }
+
+    @Override
+    public List<Integer> parse(JsonNode inputs) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public JsonNode render(List<Integer> outputs) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public List<Integer> parseV2(List<V2Tensor> inputs) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public List<V2Tensor> renderV2(List<Integer> outputs) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public List<V2Tensor.Spec> inputSpecs() {
+      return List.of();
+    }
+
+    @Override
+    public List<V2Tensor.Spec> outputSpecs() {
+      return List.of();
+    }
+
+    @Override
+    public Integer warmupItem() {
+      return 0;
+    }
+  }
+}
