@@ -149,7 +149,7 @@ public record Config(
    *     sources ({@code s3/}, {@code local/}) live under it
    * @param hubDir where the Hub's repositories go, in HuggingFace's layout: a folder directly in
    *     {@code dir}, {@code dir/hub} unless {@code HF_HUB_CACHE} named another (see {@link
-   *     ConfigLoader})
+   *     CacheReader})
    */
   public record CacheConfig(Path dir, Path hubDir, boolean offline, VerifyMode verify) {
     public CacheConfig(Path dir, boolean offline, VerifyMode verify) {
