@@ -60,71 +60,79 @@ public record Config(
             + sources.s3().anonymous()
             + " sources.s3.require_pins="
             + sources.s3().requirePins());
-    lines.add(
-        "server.host="
-            + server.host()
-            + " server.port="
-            + server.port()
-            + " server.max_body_bytes="
-            + server.maxBodyBytes()
-            + " server.shutdown_grace_seconds="
-            + server.shutdownGraceSeconds()
-            + " server.limits.memory_percent="
-            + server.limits().memoryPercent()
-            + " server.limits.body_expansion="
-            + server.limits().bodyExpansion()
-            + " server.limits.max_items="
-            + server.limits().maxItems()
-            + " server.auth.token_env="
-            + server.tokenEnv()
-            + " ("
-            + (server.token() == null ? "not set: inference is open" : "set: " + server.token())
-            + ") server.auth.metrics="
-            + server.authMetrics());
+    lines.add(describeServer());
     for (ModelConfig m : models) {
-      lines.add(
-          "model "
-              + m.name()
-              + ": source="
-              + m.source()
-              + " engine="
-              + m.engine()
-              + " task="
-              + m.task()
-              + " device="
-              + m.device()
-              + " workers="
-              + m.workers()
-              + " batch.max_size="
-              + m.batchMaxSize()
-              + " batch.max_delay_ms="
-              + m.batchMaxDelayMs()
-              + " queue="
-              + m.queue()
-              + " timeout_ms="
-              + m.timeoutMs()
-              + " load="
-              + (m.lazy() ? "lazy" : "preload")
-              + " required="
-              + m.required()
-              + " pins="
-              + m.sha256().size()
-              + (m.requirePins() ? " require_pins=true" : "")
-              + (m.s3() == null
-                  ? ""
-                  : " s3.endpoint="
-                      + m.s3().endpoint()
-                      + " s3.region="
-                      + m.s3().region()
-                      + " s3.path_style="
-                      + m.s3().pathStyle()
-                      + " s3.anonymous="
-                      + m.s3().anonymous())
-              + (m.versionIds().isEmpty() ? "" : " version_ids=" + m.versionIds().size())
-              + (m.include().isEmpty() ? "" : " include=" + m.include())
-              + (m.exclude().isEmpty() ? "" : " exclude=" + m.exclude()));
+      lines.add(describe(m));
     }
     return lines;
+  }
+
+  /** One model: one log line. */
+  private static String describe(ModelConfig m) {
+    return "model "
+        + m.name()
+        + ": source="
+        + m.source()
+        + " engine="
+        + m.engine()
+        + " task="
+        + m.task()
+        + " device="
+        + m.device()
+        + " workers="
+        + m.workers()
+        + " batch.max_size="
+        + m.batchMaxSize()
+        + " batch.max_delay_ms="
+        + m.batchMaxDelayMs()
+        + " queue="
+        + m.queue()
+        + " timeout_ms="
+        + m.timeoutMs()
+        + " load="
+        + (m.lazy() ? "lazy" : "preload")
+        + " required="
+        + m.required()
+        + " pins="
+        + m.sha256().size()
+        + (m.requirePins() ? " require_pins=true" : "")
+        + (m.s3() == null
+            ? ""
+            : " s3.endpoint="
+                + m.s3().endpoint()
+                + " s3.region="
+                + m.s3().region()
+                + " s3.path_style="
+                + m.s3().pathStyle()
+                + " s3.anonymous="
+                + m.s3().anonymous())
+        + (m.versionIds().isEmpty() ? "" : " version_ids=" + m.versionIds().size())
+        + (m.include().isEmpty() ? "" : " include=" + m.include())
+        + (m.exclude().isEmpty() ? "" : " exclude=" + m.exclude());
+  }
+
+  /** {@code server:}, its limits and auth: one log line. */
+  private String describeServer() {
+    return "server.host="
+        + server.host()
+        + " server.port="
+        + server.port()
+        + " server.max_body_bytes="
+        + server.maxBodyBytes()
+        + " server.shutdown_grace_seconds="
+        + server.shutdownGraceSeconds()
+        + " server.limits.memory_percent="
+        + server.limits().memoryPercent()
+        + " server.limits.body_expansion="
+        + server.limits().bodyExpansion()
+        + " server.limits.max_items="
+        + server.limits().maxItems()
+        + " server.auth.token_env="
+        + server.tokenEnv()
+        + " ("
+        + (server.token() == null ? "not set: inference is open" : "set: " + server.token())
+        + ") server.auth.metrics="
+        + server.authMetrics();
   }
 
   public Optional<ModelConfig> model(String name) {
@@ -149,7 +157,7 @@ public record Config(
    *     sources ({@code s3/}, {@code local/}) live under it
    * @param hubDir where the Hub's repositories go, in HuggingFace's layout: a folder directly in
    *     {@code dir}, {@code dir/hub} unless {@code HF_HUB_CACHE} named another (see {@link
-   *     ConfigLoader})
+   *     CacheReader})
    */
   public record CacheConfig(Path dir, Path hubDir, boolean offline, VerifyMode verify) {
     public CacheConfig(Path dir, boolean offline, VerifyMode verify) {

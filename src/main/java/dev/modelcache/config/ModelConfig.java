@@ -2,6 +2,7 @@ package dev.modelcache.config;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * One model of the {@code models:} list.
@@ -10,8 +11,10 @@ import java.util.Map;
  *     digest
  * @param timeoutMs how long a request may wait for its answer, queue included, before a 504
  * @param lazy load into the engine on the first request rather than at start ({@code load: lazy})
- * @param engine {@code auto} (by the model file found), {@code PyTorch} or {@code OnnxRuntime}
+ * @param engine {@code auto} (by the model file found), {@code PyTorch} or {@code OnnxRuntime};
+ *     never null
  * @param modelFile the model file's path in the snapshot, or null to find it by engine and name
+ * @param taskOptions never null: {@link TaskOptions#NONE} when none is set
  * @param requirePins true: every file needs a digest that a pin or the source vouches for; none is
  *     trusted on first use
  * @param s3 the effective S3 settings of an {@code s3://} model ({@code sources.s3} overridden by
@@ -42,6 +45,10 @@ public record ModelConfig(
     Map<String, String> versionIds) {
 
   public ModelConfig {
+    // The defaults are filled in once, by the loader: nothing downstream checks for null.
+    Objects.requireNonNull(engine, "engine is null: the loader fills in auto");
+    Objects.requireNonNull(
+        taskOptions, "taskOptions is null: the loader fills in TaskOptions.NONE");
     include = List.copyOf(include);
     exclude = List.copyOf(exclude);
     sha256 = Map.copyOf(sha256);

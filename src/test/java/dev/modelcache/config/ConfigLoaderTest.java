@@ -424,6 +424,16 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void aModelFromTheCommandLineGetsTheSameDefaults() {
+    Config config = parse("sources: {s3: {region: eu-west-1}}\n", Map.of());
+    ModelConfig model =
+        new ConfigLoader(Map.of(), dir).model(config, "mirrored", "s3://bucket/prefix");
+    assertThat(model.engine()).isEqualTo("auto");
+    assertThat(model.taskOptions()).isEqualTo(TaskOptions.NONE);
+    assertThat(model.s3().region()).isEqualTo("eu-west-1");
+  }
+
+  @Test
   void rejectsUnknownEnginesAndOptionsOfAnotherTask() {
     assertThatThrownBy(
             () -> parse("models:\n  - {name: a, source: file:a, engine: tf}\n", Map.of()))

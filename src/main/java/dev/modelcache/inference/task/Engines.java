@@ -50,7 +50,7 @@ public final class Engines {
    *     lists the files and says which key to set
    */
   public static Choice resolve(ModelConfig model, Path snapshotDir) throws ModelLoadException {
-    String wanted = model.engine() == null ? "auto" : model.engine();
+    String wanted = model.engine();
     if (model.modelFile() != null) {
       Path path = snapshotDir.resolve(model.modelFile()).normalize();
       if (!path.startsWith(snapshotDir.normalize()) || !Files.isRegularFile(path)) {

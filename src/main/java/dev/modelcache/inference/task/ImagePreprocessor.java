@@ -39,7 +39,7 @@ record ImagePreprocessor(
   private static final List<Double> IMAGENET_STD = List.of(0.229, 0.224, 0.225);
 
   static ImagePreprocessor of(ModelConfig model, RepoFiles repo) throws ModelLoadException {
-    TaskOptions options = model.taskOptions() == null ? TaskOptions.NONE : model.taskOptions();
+    TaskOptions options = model.taskOptions();
     JsonNode pre = repo.json("preprocessor_config.json");
     int[] size = null;
     Integer resize = options.resize();

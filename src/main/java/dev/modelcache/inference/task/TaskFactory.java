@@ -50,7 +50,7 @@ public final class TaskFactory {
    * sigmoid for {@code problem_type: multi_label_classification}, else softmax.
    */
   static Classifier classifier(ModelConfig model, RepoFiles repo) throws ModelLoadException {
-    TaskOptions options = model.taskOptions() == null ? TaskOptions.NONE : model.taskOptions();
+    TaskOptions options = model.taskOptions();
     ModelMetadata metadata = ModelMetadata.read(repo.dir(), RepoFiles.JSON, model.name());
     Scores scores = options.scores();
     if (scores == null) {

@@ -43,7 +43,7 @@ public final class TextEmbeddingTask implements Task<Tokens, float[]>, AutoClose
   }
 
   static TextEmbeddingTask load(ModelConfig model, RepoFiles repo) throws ModelLoadException {
-    TaskOptions options = model.taskOptions() == null ? TaskOptions.NONE : model.taskOptions();
+    TaskOptions options = model.taskOptions();
     SentenceTransformers st = SentenceTransformers.read(repo);
     Pooling pooling = options.pooling() != null ? options.pooling() : st.pooling();
     boolean normalize = options.normalize() != null ? options.normalize() : st.normalize();

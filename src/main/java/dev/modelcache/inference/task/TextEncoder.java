@@ -85,7 +85,7 @@ final class TextEncoder implements AutoCloseable {
 
   private static int maxLength(ModelConfig model, RepoFiles repo, JsonNode tokenizerJson)
       throws ModelLoadException {
-    if (model.taskOptions() != null && model.taskOptions().maxLength() != null) {
+    if (model.taskOptions().maxLength() != null) {
       return model.taskOptions().maxLength();
     }
     JsonNode sbert = repo.json("sentence_bert_config.json").path("max_seq_length");

@@ -1,0 +1,227 @@
+package dev.modelcache.config;
+
+import dev.modelcache.config.Config.S3Config;
+import dev.modelcache.config.ModelConfig.Task;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Reads one item of {@code models:}, its {@code batch:}, {@code task_options:} and {@code s3:}
+ * included, into a {@link ModelConfig} with every default filled in: {@code engine} is never null
+ * ({@code auto}), nor are {@code taskOptions} ({@link TaskOptions#NONE}).
+ */
+final class ModelReader {
+  private static final Pattern MODEL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+  private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
+  private static final Pattern DEVICE = Pattern.compile("auto|cpu|gpu|gpu:[0-9]{1,2}");
+  private static final List<String> ENGINES = List.of("auto", "PyTorch", "OnnxRuntime");
+
+  private final Path baseDir;
+  private final S3Config s3Defaults;
+
+  /**
+   * @param baseDir what a relative {@code file:} source resolves against
+   * @param s3Defaults {@code sources.s3}, which a model's own {@code s3:} overrides key by key
+   */
+  ModelReader(Path baseDir, S3Config s3Defaults) {
+    this.baseDir = baseDir;
+    this.s3Defaults = s3Defaults;
+  }
+
+  ModelConfig read(ConfigNode node) {
+    Keys keys = new Keys(node, s3Defaults);
+    checkName(node, keys.name);
+    if (keys.sourceText == null) {
+      throw node.error(
+          node.qualify("source"),
+          "is missing for model '"
+              + keys.name
+              + "' (file:<dir>, hf://org/name or s3://bucket/prefix)");
+    }
+    SourceRef source = SourceRefReader.read(keys.sourceText, keys.repoType, node, baseDir);
+    boolean isS3 = source.scheme() == SourceRef.Scheme.S3;
+    checkS3Keys(node, isS3, keys.s3Given, keys.versionIds);
+    boolean requirePins =
+        keys.requirePinsText == null ? isS3 && keys.s3.requirePins() : keys.requirePins;
+    Map<String, String> pins = pins(node, keys.rawPins);
+    String engine = engine(node, keys.engine);
+    checkModelFile(node, keys.modelFile);
+    if (!keys.load.equals("preload") && !keys.load.equals("lazy")) {
+      throw node.error(node.qualify("load"), "must be preload or lazy, not '" + keys.load + "'");
+    }
+    if (!DEVICE.matcher(keys.device).matches()) {
+      throw node.error(
+          node.qualify("device"), "must be auto, cpu, gpu or gpu:N, not '" + keys.device + "'");
+    }
+    return new ModelConfig(
+        keys.name,
+        source,
+        keys.include,
+        keys.exclude,
+        pins,
+        engine,
+        keys.task,
+        keys.device,
+        keys.workers,
+        keys.batchSize,
+        keys.batchDelay,
+        keys.queue,
+        keys.timeoutMs,
+        keys.load.equals("lazy"),
+        keys.required,
+        keys.modelFile,
+        keys.taskOptions,
+        requirePins,
+        isS3 ? keys.s3 : null,
+        keys.versionIds);
+  }
+
+  /**
+   * Every key of one model, read before any is checked, so that a misspelt key is reported as such
+   * rather than as a missing one.
+   */
+  private static final class Keys {
+    final String name;
+    final String sourceText;
+    final String repoType;
+    final List<String> include;
+    final List<String> exclude;
+    final Map<String, String> rawPins;
+    final String engine;
+    final String modelFile;
+    final Task task;
+    final TaskOptions taskOptions;
+    final String device;
+    final int workers;
+    final int batchSize;
+    final int batchDelay;
+    final int queue;
+    final int timeoutMs;
+    final String load;
+    final boolean required;
+    final String requirePinsText;
+    final boolean requirePins;
+    final Map<String, String> versionIds;
+    final S3Config s3;
+    final boolean s3Given;
+
+    Keys(ConfigNode node, S3Config s3Defaults) {
+      name = node.string("name", null);
+      sourceText = node.string("source", null);
+      repoType = node.string("repo_type", null);
+      include = node.strings("include");
+      exclude = node.strings("exclude");
+      rawPins = node.stringMap("sha256");
+      engine = node.string("engine", "auto");
+      modelFile = node.string("model_file", null);
+      task = node.choice("task", Task.TENSOR, Task.class);
+      taskOptions = TaskOptionsReader.read(node.child("task_options"), task);
+      device = node.string("device", "auto").strip().toLowerCase(Locale.ROOT);
+      workers = node.integer("workers", 1, 1, 64);
+      ConfigNode batch = node.child("batch");
+      batchSize = batch.integer("max_size", 1, 1, 1024);
+      batchDelay = batch.integer("max_delay_ms", 0, 0, 10_000);
+      batch.finish();
+      queue = node.integer("queue", 64, 1, 100_000);
+      timeoutMs = node.integer("timeout_ms", 30_000, 1, 3_600_000);
+      load = node.string("load", "preload").strip().toLowerCase(Locale.ROOT);
+      required = node.bool("required", true);
+      requirePinsText = node.string("require_pins", null);
+      requirePins = node.bool("require_pins", false);
+      versionIds = node.stringMap("version_ids");
+      ConfigNode s3Node = node.child("s3");
+      s3 =
+          new S3Config(
+              s3Node.string("endpoint", s3Defaults.endpoint()),
+              s3Node.string("region", s3Defaults.region()),
+              s3Node.bool("path_style", s3Defaults.pathStyle()),
+              s3Node.bool("anonymous", s3Defaults.anonymous()),
+              s3Defaults.requirePins());
+      s3Given = !s3Node.isEmpty();
+      SourcesReader.checkEndpoint(s3Node, s3.endpoint());
+      s3Node.finish();
+      node.finish();
+    }
+  }
+
+  private static void checkName(ConfigNode node, String name) {
+    if (name == null) {
+      throw node.error(node.qualify("name"), "is missing: every model needs a URL-safe name");
+    }
+    if (!MODEL_NAME.matcher(name).matches()) {
+      throw node.error(
+          node.qualify("name"),
+          "'"
+              + name
+              + "' is not URL-safe: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    }
+  }
+
+  /** {@code s3:} and {@code version_ids:} apply to s3:// sources only; version ids are ASCII. */
+  private static void checkS3Keys(
+      ConfigNode node, boolean isS3, boolean s3Given, Map<String, String> versionIds) {
+    if (!isS3 && s3Given) {
+      throw node.error(node.qualify("s3"), "only applies to s3:// sources");
+    }
+    if (!isS3 && !versionIds.isEmpty()) {
+      throw node.error(node.qualify("version_ids"), "only applies to s3:// sources");
+    }
+    for (Map.Entry<String, String> version : versionIds.entrySet()) {
+      if (version.getValue().isBlank()
+          || version.getValue().length() > 1024
+          || version.getValue().chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
+        throw node.error(
+            node.qualify("version_ids") + "." + version.getKey(),
+            "must be an S3 version id (printable ASCII, no spaces), not '"
+                + version.getValue()
+                + "'");
+      }
+    }
+  }
+
+  /** The {@code sha256:} pins, lower-cased, each checked to be a SHA-256. */
+  private static Map<String, String> pins(ConfigNode node, Map<String, String> rawPins) {
+    Map<String, String> pins = new LinkedHashMap<>();
+    for (Map.Entry<String, String> pin : rawPins.entrySet()) {
+      String digest = pin.getValue().strip().toLowerCase(Locale.ROOT);
+      if (!SHA256.matcher(digest).matches()) {
+        throw node.error(
+            node.qualify("sha256") + "." + pin.getKey(),
+            "must be 64 hex digits (a SHA-256), not '" + pin.getValue() + "'");
+      }
+      pins.put(pin.getKey(), digest);
+    }
+    return pins;
+  }
+
+  /** The engine as modelcache spells it, whatever the case it was given in. */
+  private static String engine(ConfigNode node, String text) {
+    return ENGINES.stream()
+        .filter(text::equalsIgnoreCase)
+        .findFirst()
+        .orElseThrow(
+            () ->
+                node.error(
+                    node.qualify("engine"),
+                    "must be one of " + String.join(", ", ENGINES) + ", not '" + text + "'"));
+  }
+
+  private static void checkModelFile(ConfigNode node, String modelFile) {
+    if (modelFile != null
+        && (modelFile.isBlank()
+            || modelFile.startsWith("/")
+            || modelFile.contains("\\")
+            || List.of(modelFile.split("/")).contains(".."))) {
+      throw node.error(
+          node.qualify("model_file"),
+          "'"
+              + modelFile
+              + "' must be a path relative to the model's folder, without '..' (such as"
+              + " onnx/model.onnx)");
+    }
+  }
+}

@@ -1,0 +1,49 @@
+package dev.modelcache.config;
+
+import dev.modelcache.config.Config.Limits;
+import dev.modelcache.config.Config.ServerConfig;
+import java.util.Map;
+
+/**
+ * Reads {@code server:}, its {@code auth:} (the variable that holds the token, whose value is read
+ * here) and its {@code limits:}.
+ */
+final class ServerReader {
+  private final Map<String, String> env;
+
+  ServerReader(Map<String, String> env) {
+    this.env = env;
+  }
+
+  ServerConfig read(ConfigNode node) {
+    String host = node.string("host", "0.0.0.0");
+    int port = node.integer("port", 8080, 0, 65535);
+    int maxBody = node.integer("max_body_bytes", 16 * 1024 * 1024, 1024, Integer.MAX_VALUE);
+    int shutdownGrace = node.integer("shutdown_grace_seconds", 30, 0, 3600);
+    ConfigNode authNode = node.child("auth");
+    String tokenEnv = authNode.string("token_env", "MODELCACHE_TOKEN");
+    boolean authMetrics = authNode.bool("metrics", false);
+    authNode.finish();
+    Limits limits = limits(node.child("limits"));
+    node.finish();
+    return new ServerConfig(
+        host,
+        port,
+        tokenEnv,
+        Secret.ofNullable(env.get(tokenEnv)),
+        maxBody,
+        authMetrics,
+        shutdownGrace,
+        limits);
+  }
+
+  private static Limits limits(ConfigNode node) {
+    Limits limits =
+        new Limits(
+            node.integer("memory_percent", Limits.DEFAULT.memoryPercent(), 5, 90),
+            node.integer("body_expansion", Limits.DEFAULT.bodyExpansion(), 1, 1000),
+            node.integer("max_items", Limits.DEFAULT.maxItems(), 1, 1_000_000));
+    node.finish();
+    return limits;
+  }
+}

@@ -1,0 +1,96 @@
+package dev.modelcache.config;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.regex.Pattern;
+
+/**
+ * Reads a model's {@code source:} (with its {@code repo_type:}) into a {@link SourceRef}: {@code
+ * file:<dir>} resolved against the config's folder, {@code hf://org/name[@revision]} or {@code
+ * s3://bucket/prefix}.
+ */
+final class SourceRefReader {
+  private static final Pattern HF_REPO =
+      Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?");
+  private static final Pattern S3_BUCKET = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{1,62}");
+
+  private SourceRefReader() {}
+
+  static SourceRef read(String text, String repoType, ConfigNode node, Path baseDir) {
+    if (repoType != null && !text.startsWith("hf://")) {
+      throw node.error(node.qualify("repo_type"), "only applies to hf:// sources");
+    }
+    if (repoType != null && !repoType.equals("model") && !repoType.equals("dataset")) {
+      throw node.error(
+          node.qualify("repo_type"), "must be model or dataset, not '" + repoType + "'");
+    }
+    if (text.startsWith("file:")) {
+      return file(text, node, baseDir);
+    }
+    if (text.startsWith("hf://")) {
+      return hf(text, repoType, node);
+    }
+    if (text.startsWith("s3://")) {
+      return s3(text, node);
+    }
+    throw node.error(
+        node.qualify("source"),
+        "'"
+            + text
+            + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision] or s3://bucket/prefix");
+  }
+
+  private static SourceRef file(String text, ConfigNode node, Path baseDir) {
+    String location = text.substring("file:".length());
+    if (location.startsWith("//")) {
+      location = location.substring(2);
+    }
+    if (location.isBlank()) {
+      throw node.error(node.qualify("source"), "'" + text + "' names no directory");
+    }
+    return new SourceRef(
+        SourceRef.Scheme.FILE, baseDir.resolve(location).normalize().toString(), null, null, text);
+  }
+
+  private static SourceRef hf(String text, String repoType, ConfigNode node) {
+    String rest = text.substring("hf://".length());
+    int at = rest.indexOf('@');
+    String repo = at < 0 ? rest : rest.substring(0, at);
+    String revision = at < 0 ? "main" : rest.substring(at + 1);
+    if (!HF_REPO.matcher(repo).matches()
+        || revision.isBlank()
+        || repo.contains("--")
+        || repo.endsWith(".")) {
+      throw node.error(
+          node.qualify("source"), "'" + text + "' is not hf://{org}/{name}[@revision]");
+    }
+    return new SourceRef(
+        SourceRef.Scheme.HF, repo, revision, repoType == null ? "model" : repoType, text);
+  }
+
+  private static SourceRef s3(String text, ConfigNode node) {
+    String rest = text.substring("s3://".length());
+    int slash = rest.indexOf('/');
+    String bucket = slash < 0 ? rest : rest.substring(0, slash);
+    String prefix = slash < 0 ? "" : rest.substring(slash + 1);
+    while (prefix.endsWith("/")) {
+      prefix = prefix.substring(0, prefix.length() - 1);
+    }
+    boolean badPrefix =
+        !prefix.isEmpty()
+            && (prefix.contains("\\")
+                || prefix.chars().anyMatch(c -> c < 0x20)
+                || Arrays.stream(prefix.split("/", -1))
+                    .anyMatch(s -> s.isEmpty() || s.equals(".") || s.equals("..")));
+    if (!S3_BUCKET.matcher(bucket).matches() || badPrefix) {
+      throw node.error(
+          node.qualify("source"),
+          "'"
+              + text
+              + "' is not s3://{bucket}/{prefix} (a bucket name of 3 to 63 letters, digits, '.', '-' or"
+              + " '_', and a prefix without empty, '.' or '..' segments)");
+    }
+    return new SourceRef(
+        SourceRef.Scheme.S3, prefix.isEmpty() ? bucket : bucket + "/" + prefix, null, null, text);
+  }
+}

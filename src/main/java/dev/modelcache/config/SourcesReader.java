@@ -1,0 +1,108 @@
+package dev.modelcache.config;
+
+import dev.modelcache.config.Config.HfConfig;
+import dev.modelcache.config.Config.S3Config;
+import dev.modelcache.config.Config.SourcesConfig;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * Reads {@code sources:}: the Hub's endpoint and token ({@code HF_ENDPOINT}, {@code HF_TOKEN} and
+ * the token file of {@code huggingface-cli login} as fallbacks) and the S3 defaults.
+ */
+final class SourcesReader {
+  private final Map<String, String> env;
+
+  SourcesReader(Map<String, String> env) {
+    this.env = env;
+  }
+
+  SourcesConfig read(ConfigNode node) {
+    HfConfig hf = hf(node.child("hf"));
+    ConfigNode s3Node = node.child("s3");
+    S3Config s3 =
+        new S3Config(
+            s3Node.string("endpoint", env.get("AWS_ENDPOINT_URL")),
+            s3Node.string("region", env.getOrDefault("AWS_REGION", "us-east-1")),
+            s3Node.bool("path_style", false),
+            s3Node.bool("anonymous", false),
+            s3Node.bool("require_pins", false));
+    checkEndpoint(s3Node, s3.endpoint());
+    s3Node.finish();
+    node.finish();
+    return new SourcesConfig(hf, s3);
+  }
+
+  private HfConfig hf(ConfigNode node) {
+    String endpoint = node.string("endpoint", null);
+    if (endpoint == null) {
+      endpoint = env.getOrDefault("HF_ENDPOINT", "https://huggingface.co");
+    }
+    Secret token = Secret.ofNullable(node.string("token", null));
+    if (token == null) {
+      token = Secret.ofNullable(env.getOrDefault("HF_TOKEN", env.get("HUGGING_FACE_HUB_TOKEN")));
+    }
+    if (token == null) {
+      token = tokenFile();
+    }
+    HfConfig hf = new HfConfig(stripTrailingSlash(endpoint), token);
+    node.finish();
+    return hf;
+  }
+
+  /** An S3 endpoint must be an absolute http(s) URL. */
+  static void checkEndpoint(ConfigNode node, String endpoint) {
+    if (endpoint == null) {
+      return;
+    }
+    URI uri;
+    try {
+      uri = new URI(endpoint);
+    } catch (URISyntaxException e) {
+      uri = null;
+    }
+    if (uri == null
+        || uri.getHost() == null
+        || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
+      throw node.error(
+          node.qualify("endpoint"),
+          "must be an http(s) URL such as https://s3.example.com:9000, not '" + endpoint + "'");
+    }
+  }
+
+  /**
+   * The token that {@code huggingface-cli login} stored: {@code $HF_TOKEN_PATH}, else {@code
+   * $HF_HOME/token}, else {@code $XDG_CACHE_HOME/huggingface/token} or {@code
+   * ~/.cache/huggingface/token}.
+   */
+  private Secret tokenFile() {
+    Path file;
+    if (env.get("HF_TOKEN_PATH") != null) {
+      file = Path.of(env.get("HF_TOKEN_PATH"));
+    } else if (env.get("HF_HOME") != null) {
+      file = Path.of(env.get("HF_HOME"), "token");
+    } else if (env.get("XDG_CACHE_HOME") != null) {
+      file = Path.of(env.get("XDG_CACHE_HOME"), "huggingface", "token");
+    } else if (env.get("HOME") != null) {
+      file = Path.of(env.get("HOME"), ".cache", "huggingface", "token");
+    } else {
+      return null;
+    }
+    try {
+      return Files.isReadable(file)
+          ? Secret.ofNullable(Files.readString(file, StandardCharsets.UTF_8))
+          : null;
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  private static String stripTrailingSlash(String url) {
+    return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+  }
+}
