@@ -115,16 +115,28 @@ public final class S3Server implements AutoCloseable {
    * the version id (null when the bucket keeps no versions).
    */
   public String put(String bucket, String key, byte[] bytes, boolean checksum) {
-    return admin
-        .putObject(
-            b -> {
-              b.bucket(bucket).key(key);
-              if (checksum) {
-                b.checksumSHA256(base64Sha256(bytes));
-              }
-            },
-            RequestBody.fromBytes(bytes))
-        .versionId();
+    // The JDK's HTTP client keeps up to 5 idle connections per host; on a loaded machine the
+    // store may have closed several of them, and the SDK's 4 attempts can each draw a stale one
+    // ("Error writing request body to server"). Each failure discards its connection, so a few
+    // more rounds (bounded) always reach a live one. This is the test's set-up, not the source.
+    for (int round = 1; ; round++) {
+      try {
+        return admin
+            .putObject(
+                b -> {
+                  b.bucket(bucket).key(key);
+                  if (checksum) {
+                    b.checksumSHA256(base64Sha256(bytes));
+                  }
+                },
+                RequestBody.fromBytes(bytes))
+            .versionId();
+      } catch (software.amazon.awssdk.core.exception.SdkClientException e) {
+        if (round == 3) {
+          throw e;
+        }
+      }
+    }
   }
 
   public static String base64Sha256(byte[] bytes) {
