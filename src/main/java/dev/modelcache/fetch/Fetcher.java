@@ -4,28 +4,20 @@ import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelStates;
-import dev.modelcache.source.LimitedInputStream;
 import dev.modelcache.source.ModelSource;
-import dev.modelcache.source.RangeNotSatisfiableException;
 import dev.modelcache.source.RetryableSourceException;
 import dev.modelcache.source.Snapshot;
 import dev.modelcache.source.SourceException;
 import dev.modelcache.source.SourceFile;
-import dev.modelcache.store.BlobLock;
-import dev.modelcache.store.ByteSink;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.ChecksumMismatchException;
 import dev.modelcache.store.FileStamp;
 import dev.modelcache.store.HubTree;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
-import dev.modelcache.store.PartFile;
-import dev.modelcache.store.RangedPart;
 import dev.modelcache.store.StagedFile;
 import dev.modelcache.store.StoreException;
-import io.micrometer.core.instrument.Counter;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -39,19 +31,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
-import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
 
 /**
  * Brings one model from its source onto the volume: lists it, downloads the files the cache lacks
@@ -73,9 +54,6 @@ public final class Fetcher implements AutoCloseable {
   /** Files at least this large are fetched as several byte ranges at once. */
   static final long RANGED_MIN_BYTES = 64L << 20;
 
-  /** At most this many ranges per file. */
-  static final int RANGES = 4;
-
   private static final String TRANSIT_ADVICE =
       "The bytes were damaged in transit or by the server; fetch again, and if it persists report it upstream";
 
@@ -87,11 +65,9 @@ public final class Fetcher implements AutoCloseable {
   private final boolean offline;
   private final Backoff backoff;
   private final Backoff.Sleeper sleeper;
-  private final ExecutorService downloads;
+  private final Downloader downloader;
   private final Map<String, Set<String>> lockPinned =
       new java.util.concurrent.ConcurrentHashMap<>();
-  private final ExecutorService ranges;
-  private final long rangedMinBytes;
 
   public Fetcher(
       CacheStore store,
@@ -122,7 +98,6 @@ public final class Fetcher implements AutoCloseable {
       Backoff backoff,
       Backoff.Sleeper sleeper,
       long rangedMinBytes) {
-    this.rangedMinBytes = rangedMinBytes;
     this.store = store;
     this.sources = Map.copyOf(sources);
     this.states = states;
@@ -131,24 +106,8 @@ public final class Fetcher implements AutoCloseable {
     this.offline = offline;
     this.backoff = backoff;
     this.sleeper = sleeper;
-    AtomicInteger threads = new AtomicInteger();
-    AtomicInteger rangeThreads = new AtomicInteger();
-    this.ranges =
-        Executors.newCachedThreadPool(
-            task -> {
-              Thread thread =
-                  new Thread(task, "modelcache-range-" + rangeThreads.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
-    this.downloads =
-        Executors.newFixedThreadPool(
-            PARALLEL_FILES,
-            task -> {
-              Thread thread = new Thread(task, "modelcache-download-" + threads.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
+    this.downloader =
+        new Downloader(store, states, metrics, backoff, sleeper, PARALLEL_FILES, rangedMinBytes);
   }
 
   /** Fetches and verifies {@code model}; downloads nothing the cache already holds. */
@@ -503,7 +462,26 @@ public final class Fetcher implements AutoCloseable {
     }
     Map<String, StagedFile> staged;
     try {
-      staged = downloadAll(model, source, sourceLabel, snapshot, missing);
+      staged =
+          downloader.downloadAll(
+              model,
+              source,
+              sourceLabel,
+              snapshot,
+              missing,
+              new Downloader.Files() {
+                @Override
+                public Optional<CacheStore.Entry> inCache(ModelConfig m, SourceFile file)
+                    throws IOException {
+                  return Fetcher.this.inCache(m, file);
+                }
+
+                @Override
+                public void check(ModelConfig m, SourceFile file, StagedFile copy)
+                    throws ChecksumMismatchException {
+                  Fetcher.this.check(m, file, copy);
+                }
+              });
     } catch (SourceException e) {
       if (!outage(e)) {
         throw e;
@@ -885,525 +863,9 @@ public final class Fetcher implements AutoCloseable {
     }
   }
 
-  private static String expectedSha256(ModelConfig model, SourceFile file) {
+  static String expectedSha256(ModelConfig model, SourceFile file) {
     String pin = model.sha256().get(file.path());
     return pin != null ? pin : file.sha256();
-  }
-
-  /**
-   * Downloads {@code files} several at once. On the first failure the others are told to stop at
-   * their next chunk; every task is waited for, so no part is still being written when this returns
-   * or throws.
-   */
-  private Map<String, StagedFile> downloadAll(
-      ModelConfig model,
-      ModelSource source,
-      String sourceLabel,
-      Snapshot snapshot,
-      List<SourceFile> files)
-      throws IOException {
-    AtomicBoolean abort = new AtomicBoolean();
-    Map<String, Future<StagedFile>> running = new LinkedHashMap<>();
-    // The log fields of the caller (the model being prepared) follow the download threads.
-    Map<String, String> mdc = MDC.getCopyOfContextMap();
-    for (SourceFile file : files) {
-      running.put(
-          file.path(),
-          downloads.submit(
-              () -> {
-                if (mdc != null) {
-                  MDC.setContextMap(mdc);
-                }
-                try {
-                  return download(model, source, sourceLabel, snapshot, file, abort);
-                } finally {
-                  MDC.clear();
-                }
-              }));
-    }
-    Map<String, StagedFile> staged = new LinkedHashMap<>();
-    IOException failure = null;
-    boolean interrupted = false;
-    for (Map.Entry<String, Future<StagedFile>> task : running.entrySet()) {
-      while (true) {
-        try {
-          staged.put(task.getKey(), task.getValue().get());
-          break;
-        } catch (ExecutionException e) {
-          abort.set(true);
-          if (failure == null && !(e.getCause() instanceof DownloadAborted)) {
-            failure =
-                e.getCause() instanceof IOException io
-                    ? io
-                    : new IOException(model.name() + " - " + e.getCause(), e.getCause());
-          }
-          break;
-        } catch (InterruptedException e) {
-          // keep waiting: the tasks must finish before their parts can be cleaned up
-          interrupted = true;
-          abort.set(true);
-        }
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-      failure =
-          failure != null ? failure : new InterruptedIOException(model.name() + " - interrupted");
-    }
-    if (failure != null) {
-      throw failure; // verified files stay set aside for the next fetch
-    }
-    return staged;
-  }
-
-  /** Thrown inside a download when another file of the same fetch failed. */
-  private static final class DownloadAborted extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    DownloadAborted() {
-      super("stopped: another file of the fetch failed", null, false, false);
-    }
-  }
-
-  /**
-   * Downloads one file, resuming after cuts, and checks its size and digests. Files of {@link
-   * #RANGED_MIN_BYTES} or more are fetched as several byte ranges at once.
-   */
-  private StagedFile download(
-      ModelConfig model,
-      ModelSource source,
-      String sourceLabel,
-      Snapshot snapshot,
-      SourceFile file,
-      AtomicBoolean abort)
-      throws IOException, InterruptedException {
-    boolean hub = model.source().scheme() == SourceRef.Scheme.HF;
-    String known = hub ? file.etag() : expectedSha256(model, file);
-    String key = known != null ? known : "path-" + sha256Hex(file.path()).substring(0, 40);
-    try (BlobLock lock =
-        store.lock(
-            model,
-            key,
-            holder ->
-                log.info(
-                    "{} - {}: waiting for {}, which is downloading it ({} on disk so far)",
-                    model.name(),
-                    file.path(),
-                    holder,
-                    human(store.partBytes(model, key))))) {
-      if (!lock.crossProcess()) {
-        warnNoLocks();
-      }
-      if (known != null) {
-        // another process may have finished it while this one waited for the lock
-        Optional<CacheStore.Entry> cached = inCache(model, file);
-        if (cached.isPresent()) {
-          return cached.get().staged(); // null when it is already installed
-        }
-      }
-      Counter bytes = metrics.fetchBytes(model.name(), sourceLabel);
-      Transfer transfer = new Transfer(model, source, sourceLabel, snapshot, file);
-      // Bytes kept by an earlier attempt are checked, never trusted: when they do not fit the file
-      // (a 416 on the resume, a digest mismatch) they are dropped and the file is fetched once more
-      // from its start, so that no leftover can wedge the cache.
-      for (int attempt = 1; ; attempt++) {
-        Downloaded got;
-        try {
-          got =
-              file.size() >= rangedMinBytes
-                  ? downloadRanged(transfer, abort, bytes, key, lock)
-                  : downloadWhole(transfer, abort, bytes, key, lock);
-        } catch (StalePart e) {
-          if (attempt > 1) {
-            throw new SourceException(
-                model.name()
-                    + " - "
-                    + file.path()
-                    + ": the source refused a byte range even on a fresh start (HTTP 416): it"
-                    + " has fewer bytes than the "
-                    + file.size()
-                    + " it listed; fetch again, and if it persists report it upstream",
-                e.getCause());
-          }
-          log.warn(
-              "{} - {}: the source refused to resume it (HTTP 416): the bytes kept from an earlier"
-                  + " attempt were dropped; fetching the file again from its start",
-              model.name(),
-              file.path());
-          continue;
-        }
-        try {
-          check(model, file, got.copy());
-        } catch (ChecksumMismatchException e) {
-          store.discard(got.copy());
-          if (got.resumed() && attempt == 1) {
-            log.warn(
-                "{} - {}: the bytes kept from an earlier attempt do not match its digest ({}):"
-                    + " dropped; fetching the file again from its start",
-                model.name(),
-                file.path(),
-                e.getMessage());
-            continue;
-          }
-          throw e;
-        }
-        return store.setAside(model, got.copy(), hub ? file.etag() : got.copy().sha256());
-      }
-    }
-  }
-
-  /** A downloaded file and whether it began with bytes kept by an earlier attempt. */
-  private record Downloaded(StagedFile copy, boolean resumed) {}
-
-  /** Thrown (its part already dropped) when the source refused to resume a part: HTTP 416. */
-  private static final class StalePart extends IOException {
-    private static final long serialVersionUID = 1L;
-
-    StalePart(RangeNotSatisfiableException cause) {
-      super(cause.getMessage(), cause);
-    }
-  }
-
-  /** One file in one stream, into a part that survives the process. */
-  private Downloaded downloadWhole(
-      Transfer transfer, AtomicBoolean abort, Counter bytes, String key, BlobLock lock)
-      throws IOException, InterruptedException {
-    ModelConfig model = transfer.model();
-    SourceFile file = transfer.file();
-    try (PartFile part =
-        store.part(model, key, file.size(), file.gitSha1() != null ? file.size() : -1, lock)) {
-      boolean resumed = part.size() > 0;
-      if (resumed) {
-        log.info(
-            "{} - {}: resuming from byte {} left by an earlier attempt{}",
-            model.name(),
-            file.path(),
-            part.size(),
-            part.size() == file.size() ? " (complete: checking it)" : "");
-      }
-      try {
-        transfer.run(part, file.size(), abort::get, progress(model, abort::get, bytes));
-      } catch (RangeNotSatisfiableException e) {
-        part.delete();
-        throw new StalePart(e);
-      } catch (Overlong e) {
-        part.delete();
-        throw e;
-      } catch (StoreException e) {
-        throw diskFull(model, file, e, file.size() - part.size());
-      }
-      if (part.size() != file.size()) {
-        part.delete();
-        throw new SourceException(
-            model.name()
-                + " - "
-                + file.path()
-                + ": expected "
-                + file.size()
-                + " bytes, got "
-                + part.size()
-                + "; the source changed while fetching");
-      }
-      return new Downloaded(part.finish(), resumed);
-    }
-  }
-
-  /**
-   * A write to the volume failed: when it is full, says how many bytes are missing and what to do
-   * (the bytes written stay for the next fetch).
-   */
-  private StoreException diskFull(ModelConfig model, SourceFile file, StoreException e, long left) {
-    long usable = store.usableBytes();
-    String cause = String.valueOf(e.getCause() != null ? e.getCause().getMessage() : "");
-    boolean full =
-        cause.contains("No space left")
-            || cause.contains("Disk quota exceeded")
-            || (usable >= 0 && usable < left);
-    if (!full) {
-      return e;
-    }
-    return new StoreException(
-        model.name()
-            + " - "
-            + file.path()
-            + ": the cache volume is full ("
-            + cause
-            + "): "
-            + left
-            + " bytes ("
-            + human(left)
-            + ") of it still to write, "
-            + (usable < 0 ? "unknown" : usable + " bytes (" + human(usable) + ")")
-            + " free at "
-            + store.root()
-            + "; free space (modelcache gc --delete) or grow the volume, then fetch again: what was"
-            + " written is kept and the download resumes",
-        e);
-  }
-
-  private final AtomicBoolean warnedNoLocks = new AtomicBoolean();
-
-  private void warnNoLocks() {
-    if (warnedNoLocks.compareAndSet(false, true)) {
-      log.warn(
-          "the cache volume {} does not support file locks: processes sharing it may download the same"
-              + " file twice (every file is still published whole, by an atomic rename)",
-          store.root());
-    }
-  }
-
-  private static String sha256Hex(String text) {
-    try {
-      return java.util.HexFormat.of()
-          .formatHex(
-              java.security.MessageDigest.getInstance("SHA-256")
-                  .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every Java runtime has SHA-256", e);
-    }
-  }
-
-  /** Several ranges at once into one file, hashed in order behind the written frontier. */
-  private Downloaded downloadRanged(
-      Transfer transfer, AtomicBoolean abort, Counter bytes, String key, BlobLock lock)
-      throws IOException, InterruptedException {
-    SourceFile file = transfer.file();
-    int parts = (int) Math.min(RANGES, Math.max(2, file.size() / (rangedMinBytes / 2)));
-    try (RangedPart part =
-        store.rangedPart(transfer.model(), key, file.size(), parts, file.gitSha1() != null, lock)) {
-      boolean resumed = part.resumed();
-      if (resumed) {
-        log.info(
-            "{} - {}: resuming {} of {} bytes left by an earlier attempt",
-            transfer.model().name(),
-            file.path(),
-            part.written(),
-            file.size());
-      }
-      AtomicBoolean stop = new AtomicBoolean();
-      BooleanSupplier stopped = () -> stop.get() || abort.get();
-      LongConsumer progress = progress(transfer.model(), stopped, bytes);
-      AtomicReference<Exception> failure = new AtomicReference<>();
-      List<Future<?>> running = new ArrayList<>();
-      for (RangedPart.Region region : part.regions()) {
-        running.add(
-            ranges.submit(
-                () -> {
-                  try {
-                    transfer.run(region, region.end(), stopped, progress);
-                  } catch (DownloadAborted e) {
-                    part.fail();
-                  } catch (Exception e) {
-                    failure.compareAndSet(null, e);
-                    stop.set(true);
-                    part.fail();
-                  }
-                  return null;
-                }));
-      }
-      IOException hashFailure = null;
-      try {
-        part.hash(stopped);
-      } catch (IOException e) {
-        stop.set(true);
-        hashFailure = e;
-      }
-      awaitAll(running);
-      Exception first = failure.get();
-      if (first instanceof RangeNotSatisfiableException stale) {
-        part.delete();
-        throw new StalePart(stale);
-      } else if (first instanceof Overlong overlong) {
-        part.delete();
-        throw overlong;
-      } else if (first instanceof StoreException store) {
-        throw diskFull(transfer.model(), file, store, file.size() - part.written());
-      } else if (first instanceof IOException io) {
-        throw io;
-      } else if (first instanceof InterruptedException interrupted) {
-        throw interrupted;
-      } else if (first != null) {
-        throw new IOException(transfer.model().name() + " - " + first, first);
-      }
-      if (abort.get()) {
-        throw new DownloadAborted();
-      }
-      if (hashFailure != null) {
-        throw hashFailure;
-      }
-      return new Downloaded(part.finish(), resumed);
-    }
-  }
-
-  /**
-   * Waits until every task has ended, whatever happens, so nothing writes to a part after its
-   * cleanup.
-   */
-  private static void awaitAll(List<Future<?>> tasks) {
-    boolean interrupted = false;
-    for (Future<?> task : tasks) {
-      while (true) {
-        try {
-          task.get();
-          break;
-        } catch (InterruptedException e) {
-          interrupted = true;
-        } catch (ExecutionException e) {
-          break; // the task records its own failure
-        }
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  private LongConsumer progress(ModelConfig model, BooleanSupplier stopped, Counter bytes) {
-    return n -> {
-      if (stopped.getAsBoolean()) {
-        throw new DownloadAborted();
-      }
-      states.fetched(model.name(), n);
-      bytes.increment(n);
-    };
-  }
-
-  /** Moving the bytes of one file into a sink: resumes after cuts, retries with backoff. */
-  private final class Transfer {
-    private final ModelConfig model;
-    private final ModelSource source;
-    private final String sourceLabel;
-    private final Snapshot snapshot;
-    private final SourceFile file;
-
-    Transfer(
-        ModelConfig model,
-        ModelSource source,
-        String sourceLabel,
-        Snapshot snapshot,
-        SourceFile file) {
-      this.model = model;
-      this.source = source;
-      this.sourceLabel = sourceLabel;
-      this.snapshot = snapshot;
-      this.file = file;
-    }
-
-    ModelConfig model() {
-      return model;
-    }
-
-    SourceFile file() {
-      return file;
-    }
-
-    /** Fills {@code sink} up to {@code end}, resuming from its position after each cut. */
-    void run(ByteSink sink, long end, BooleanSupplier stopped, LongConsumer progress)
-        throws IOException, InterruptedException {
-      for (int attempt = 1; ; attempt++) {
-        if (stopped.getAsBoolean()) {
-          throw new DownloadAborted();
-        }
-        IOException cause;
-        long before = sink.position();
-        if (before >= end) {
-          return; // complete already (kept by an earlier attempt): nothing to ask for
-        }
-        // cut off at the bytes asked for: nothing past them reaches the disk
-        try (InputStream raw = source.open(model, snapshot, file, before, end);
-            LimitedInputStream in = new LimitedInputStream(raw, end - before)) {
-          sink.append(in, progress);
-          if (sink.position() >= end) {
-            requireEnd(in, model, file, before, end);
-            return;
-          }
-          cause =
-              new RetryableSourceException(
-                  "the transfer ended at byte " + sink.position() + " of " + end, null);
-        } catch (StoreException e) {
-          throw e;
-        } catch (RetryableSourceException e) {
-          cause = e;
-        } catch (SourceException e) {
-          throw e;
-        } catch (IOException e) {
-          if (Thread.currentThread().isInterrupted()) {
-            throw new InterruptedIOException(
-                model.name() + " - " + file.path() + ": download cancelled");
-          }
-          cause = e;
-        }
-        if (sink.position() > before) {
-          attempt = 1; // progress was made: the connection, not the file, is the problem
-        }
-        if (attempt >= backoff.maxAttempts()) {
-          throw new SourceException(
-              model.name()
-                  + " - "
-                  + file.path()
-                  + ": gave up after "
-                  + attempt
-                  + " attempts without progress; last error: "
-                  + cause.getMessage(),
-              cause);
-        }
-        Duration wait =
-            backoff.delay(
-                attempt, cause instanceof RetryableSourceException r ? r.retryAfter() : null);
-        metrics.fetchRetries(model.name(), sourceLabel).increment();
-        log.warn(
-            "{} - {}: {}; retrying in {} ms from byte {} (attempt {} of {})",
-            model.name(),
-            file.path(),
-            cause.getMessage(),
-            wait.toMillis(),
-            sink.position(),
-            attempt + 1,
-            backoff.maxAttempts());
-        sleeper.sleep(wait);
-      }
-    }
-  }
-
-  private static final long MAX_EXTRA_COUNTED = 1 << 20;
-
-  /**
-   * Fails when a body cut off at the bytes expected of it goes on past them, naming both sizes (the
-   * extra bytes are read, up to 1 MiB, to say how many came, and dropped).
-   */
-  private static void requireEnd(
-      LimitedInputStream in, ModelConfig model, SourceFile file, long from, long end)
-      throws IOException {
-    long extra = in.overrun(MAX_EXTRA_COUNTED);
-    if (extra == 0) {
-      return;
-    }
-    long expected = end - from;
-    boolean whole = from == 0 && end == file.size();
-    throw new Overlong(
-        model.name()
-            + " - "
-            + file.path()
-            + ": the source sent more bytes than expected for "
-            + (whole ? "the file" : "bytes " + from + "-" + (end - 1) + " of the file")
-            + " (expected "
-            + expected
-            + ", received "
-            + (extra > MAX_EXTRA_COUNTED ? "more than " : "")
-            + (expected + extra)
-            + (whole ? "" : "; the file is " + file.size() + " bytes as listed")
-            + "); it was cut off at the expected size and dropped: the source is misbehaving or"
-            + " the file changed since it was listed; fetch again, and if it persists report it"
-            + " upstream");
-  }
-
-  /** The source sent more than the bytes asked for: never retried, never written. */
-  private static final class Overlong extends SourceException {
-    private static final long serialVersionUID = 1L;
-
-    Overlong(String message) {
-      super(message);
-    }
   }
 
   private void check(ModelConfig model, SourceFile file, StagedFile copy)
@@ -1487,15 +949,7 @@ public final class Fetcher implements AutoCloseable {
 
   @Override
   public void close() {
-    ranges.shutdownNow();
-    downloads.shutdownNow();
-    try {
-      if (!downloads.awaitTermination(10, TimeUnit.SECONDS)) {
-        log.warn("download threads did not stop within 10 s");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    downloader.close();
   }
 
   static String human(long bytes) {
