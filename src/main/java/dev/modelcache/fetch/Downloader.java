@@ -23,7 +23,6 @@ import io.micrometer.core.instrument.Counter;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -66,8 +65,7 @@ final class Downloader implements AutoCloseable {
   private final CacheStore store;
   private final ModelStates states;
   private final Metrics metrics;
-  private final Backoff backoff;
-  private final Backoff.Sleeper sleeper;
+  private final Retrier retrier;
   private final long rangedMinBytes;
   private final ExecutorService downloads;
   private final ExecutorService ranges;
@@ -77,15 +75,13 @@ final class Downloader implements AutoCloseable {
       CacheStore store,
       ModelStates states,
       Metrics metrics,
-      Backoff backoff,
-      Backoff.Sleeper sleeper,
+      Retrier retrier,
       int parallelFiles,
       long rangedMinBytes) {
     this.store = store;
     this.states = states;
     this.metrics = metrics;
-    this.backoff = backoff;
-    this.sleeper = sleeper;
+    this.retrier = retrier;
     this.rangedMinBytes = rangedMinBytes;
     AtomicInteger threads = new AtomicInteger();
     AtomicInteger rangeThreads = new AtomicInteger();
@@ -553,7 +549,7 @@ final class Downloader implements AutoCloseable {
         if (sink.position() > before) {
           attempt = 1; // progress was made: the connection, not the file, is the problem
         }
-        if (attempt >= backoff.maxAttempts()) {
+        if (retrier.exhausted(attempt)) {
           throw new SourceException(
               model.name()
                   + " - "
@@ -564,20 +560,8 @@ final class Downloader implements AutoCloseable {
                   + cause.getMessage(),
               cause);
         }
-        Duration wait =
-            backoff.delay(
-                attempt, cause instanceof RetryableSourceException r ? r.retryAfter() : null);
-        metrics.fetchRetries(model.name(), sourceLabel).increment();
-        log.warn(
-            "{} - {}: {}; retrying in {} ms from byte {} (attempt {} of {})",
-            model.name(),
-            file.path(),
-            cause.getMessage(),
-            wait.toMillis(),
-            sink.position(),
-            attempt + 1,
-            backoff.maxAttempts());
-        sleeper.sleep(wait);
+        retrier.pause(
+            model, sourceLabel, file.path(), " from byte " + sink.position(), attempt, cause);
       }
     }
   }

@@ -18,7 +18,6 @@ import dev.modelcache.store.Lockfile;
 import dev.modelcache.store.StagedFile;
 import dev.modelcache.store.StoreException;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -63,8 +62,7 @@ public final class Fetcher implements AutoCloseable {
   private final Metrics metrics;
   private final Clock clock;
   private final boolean offline;
-  private final Backoff backoff;
-  private final Backoff.Sleeper sleeper;
+  private final Retrier retrier;
   private final Downloader downloader;
   private final Map<String, Set<String>> lockPinned =
       new java.util.concurrent.ConcurrentHashMap<>();
@@ -104,10 +102,9 @@ public final class Fetcher implements AutoCloseable {
     this.metrics = metrics;
     this.clock = clock;
     this.offline = offline;
-    this.backoff = backoff;
-    this.sleeper = sleeper;
+    this.retrier = new Retrier(backoff, sleeper, metrics);
     this.downloader =
-        new Downloader(store, states, metrics, backoff, sleeper, PARALLEL_FILES, rangedMinBytes);
+        new Downloader(store, states, metrics, retrier, PARALLEL_FILES, rangedMinBytes);
   }
 
   /** Fetches and verifies {@code model}; downloads nothing the cache already holds. */
@@ -398,7 +395,7 @@ public final class Fetcher implements AutoCloseable {
     Snapshot snapshot;
     try {
       snapshot =
-          withRetries(
+          retrier.call(
               given,
               sourceLabel,
               "listing " + given.source(),
@@ -898,53 +895,6 @@ public final class Fetcher implements AutoCloseable {
           copy.gitSha1(),
           TRANSIT_ADVICE);
     }
-  }
-
-  /**
-   * Runs {@code action}, retrying {@link RetryableSourceException}s with backoff; one that {@code
-   * giveUp} accepts is thrown at once.
-   */
-  private <T> T withRetries(
-      ModelConfig model,
-      String sourceLabel,
-      String what,
-      SourceCall<T> action,
-      java.util.function.Predicate<RetryableSourceException> giveUp)
-      throws IOException {
-    for (int attempt = 1; ; attempt++) {
-      try {
-        return action.call();
-      } catch (RetryableSourceException e) {
-        if (giveUp.test(e)) {
-          throw e;
-        }
-        if (attempt >= backoff.maxAttempts()) {
-          throw new SourceException(
-              e.getMessage() + " (gave up after " + attempt + " attempts)", e);
-        }
-        Duration wait = backoff.delay(attempt, e.retryAfter());
-        metrics.fetchRetries(model.name(), sourceLabel).increment();
-        log.warn(
-            "{} - {}: {}; retrying in {} ms (attempt {} of {})",
-            model.name(),
-            what,
-            e.getMessage(),
-            wait.toMillis(),
-            attempt + 1,
-            backoff.maxAttempts());
-        try {
-          sleeper.sleep(wait);
-        } catch (InterruptedException interrupted) {
-          Thread.currentThread().interrupt();
-          throw new InterruptedIOException(
-              model.name() + " - interrupted while waiting to retry " + what);
-        }
-      }
-    }
-  }
-
-  private interface SourceCall<T> {
-    T call() throws IOException;
   }
 
   @Override
