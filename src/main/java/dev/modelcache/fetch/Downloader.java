@@ -54,18 +54,11 @@ final class Downloader implements AutoCloseable {
   /** At most this many ranges per file. */
   static final int RANGES = 4;
 
-  /** What the fetch knows of a file: whether the cache holds it, whether a copy matches. */
-  interface Files {
-    Optional<CacheStore.Entry> inCache(ModelConfig model, SourceFile file) throws IOException;
-
-    void check(ModelConfig model, SourceFile file, StagedFile copy)
-        throws ChecksumMismatchException;
-  }
-
   private final CacheStore store;
   private final ModelStates states;
   private final Metrics metrics;
   private final Retrier retrier;
+  private final DigestPolicy digests;
   private final long rangedMinBytes;
   private final ExecutorService downloads;
   private final ExecutorService ranges;
@@ -76,12 +69,14 @@ final class Downloader implements AutoCloseable {
       ModelStates states,
       Metrics metrics,
       Retrier retrier,
+      DigestPolicy digests,
       int parallelFiles,
       long rangedMinBytes) {
     this.store = store;
     this.states = states;
     this.metrics = metrics;
     this.retrier = retrier;
+    this.digests = digests;
     this.rangedMinBytes = rangedMinBytes;
     AtomicInteger threads = new AtomicInteger();
     AtomicInteger rangeThreads = new AtomicInteger();
@@ -104,6 +99,34 @@ final class Downloader implements AutoCloseable {
   }
 
   /**
+   * The file when the cache already holds its bytes: installed in {@code blobs/}, or verified and
+   * set aside by an earlier fetch that did not finish. Only files whose blob name is known up front
+   * (the Hub's etag, a pin, the recorded digest of an unchanged local file) can be found.
+   */
+  Optional<CacheStore.Entry> inCache(ModelConfig model, SourceFile file) throws IOException {
+    String expected = DigestPolicy.expectedSha256(model, file);
+    String blob = model.source().scheme() == SourceRef.Scheme.HF ? file.etag() : expected;
+    if (blob == null) {
+      return Optional.empty();
+    }
+    // look where files come from before where they go: a verified file moves from the set-aside
+    // area into
+    // blobs/ when another process installs it, and must not slip between the two looks
+    Optional<java.nio.file.Path> aside = store.setAside(model, blob, file.size());
+    if (aside.isPresent()) {
+      String sha256 = expected != null ? expected : CacheStore.sha256Of(aside.get());
+      StagedFile staged = new StagedFile(aside.get(), file.size(), sha256, file.gitSha1());
+      return Optional.of(new CacheStore.Entry(file.path(), blob, file.size(), sha256, staged));
+    }
+    Optional<java.nio.file.Path> installed = store.blob(model, blob, file.size());
+    if (installed.isPresent()) {
+      String sha256 = expected != null ? expected : CacheStore.sha256Of(installed.get());
+      return Optional.of(new CacheStore.Entry(file.path(), blob, file.size(), sha256, null));
+    }
+    return Optional.empty();
+  }
+
+  /**
    * Downloads {@code files} several at once. On the first failure the others are told to stop at
    * their next chunk; every task is waited for, so no part is still being written when this returns
    * or throws.
@@ -113,8 +136,7 @@ final class Downloader implements AutoCloseable {
       ModelSource source,
       String sourceLabel,
       Snapshot snapshot,
-      List<SourceFile> files,
-      Files known)
+      List<SourceFile> files)
       throws IOException {
     AtomicBoolean abort = new AtomicBoolean();
     Map<String, Future<StagedFile>> running = new LinkedHashMap<>();
@@ -129,7 +151,7 @@ final class Downloader implements AutoCloseable {
                   MDC.setContextMap(mdc);
                 }
                 try {
-                  return download(model, source, sourceLabel, snapshot, file, abort, known);
+                  return download(model, source, sourceLabel, snapshot, file, abort);
                 } finally {
                   MDC.clear();
                 }
@@ -189,11 +211,10 @@ final class Downloader implements AutoCloseable {
       String sourceLabel,
       Snapshot snapshot,
       SourceFile file,
-      AtomicBoolean abort,
-      Files files)
+      AtomicBoolean abort)
       throws IOException, InterruptedException {
     boolean hub = model.source().scheme() == SourceRef.Scheme.HF;
-    String known = hub ? file.etag() : Fetcher.expectedSha256(model, file);
+    String known = hub ? file.etag() : DigestPolicy.expectedSha256(model, file);
     String key = known != null ? known : "path-" + sha256Hex(file.path()).substring(0, 40);
     try (BlobLock lock =
         store.lock(
@@ -211,7 +232,7 @@ final class Downloader implements AutoCloseable {
       }
       if (known != null) {
         // another process may have finished it while this one waited for the lock
-        Optional<CacheStore.Entry> cached = files.inCache(model, file);
+        Optional<CacheStore.Entry> cached = inCache(model, file);
         if (cached.isPresent()) {
           return cached.get().staged(); // null when it is already installed
         }
@@ -248,7 +269,7 @@ final class Downloader implements AutoCloseable {
           continue;
         }
         try {
-          files.check(model, file, got.copy());
+          digests.check(model, file, got.copy());
         } catch (ChecksumMismatchException e) {
           store.discard(got.copy());
           if (got.resumed() && attempt == 1) {

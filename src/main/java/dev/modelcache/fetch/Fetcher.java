@@ -10,7 +10,6 @@ import dev.modelcache.source.Snapshot;
 import dev.modelcache.source.SourceException;
 import dev.modelcache.source.SourceFile;
 import dev.modelcache.store.CacheStore;
-import dev.modelcache.store.ChecksumMismatchException;
 import dev.modelcache.store.FileStamp;
 import dev.modelcache.store.HubTree;
 import dev.modelcache.store.InstalledSnapshot;
@@ -53,9 +52,6 @@ public final class Fetcher implements AutoCloseable {
   /** Files at least this large are fetched as several byte ranges at once. */
   static final long RANGED_MIN_BYTES = 64L << 20;
 
-  private static final String TRANSIT_ADVICE =
-      "The bytes were damaged in transit or by the server; fetch again, and if it persists report it upstream";
-
   private final CacheStore store;
   private final Map<SourceRef.Scheme, ModelSource> sources;
   private final ModelStates states;
@@ -64,8 +60,7 @@ public final class Fetcher implements AutoCloseable {
   private final boolean offline;
   private final Retrier retrier;
   private final Downloader downloader;
-  private final Map<String, Set<String>> lockPinned =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private final DigestPolicy digests;
 
   public Fetcher(
       CacheStore store,
@@ -103,8 +98,9 @@ public final class Fetcher implements AutoCloseable {
     this.clock = clock;
     this.offline = offline;
     this.retrier = new Retrier(backoff, sleeper, metrics);
+    this.digests = new DigestPolicy(metrics);
     this.downloader =
-        new Downloader(store, states, metrics, retrier, PARALLEL_FILES, rangedMinBytes);
+        new Downloader(store, states, metrics, retrier, digests, PARALLEL_FILES, rangedMinBytes);
   }
 
   /** Fetches and verifies {@code model}; downloads nothing the cache already holds. */
@@ -170,7 +166,7 @@ public final class Fetcher implements AutoCloseable {
       }
       effective = model.with(source, pins);
     }
-    lockPinned.put(model.name(), fromLock);
+    digests.pinnedFromLock(model.name(), fromLock);
     try {
       InstalledSnapshot result =
           fetchResolved(
@@ -184,7 +180,7 @@ public final class Fetcher implements AutoCloseable {
       }
       return result;
     } finally {
-      lockPinned.remove(model.name());
+      digests.forget(model.name());
     }
   }
 
@@ -250,12 +246,6 @@ public final class Fetcher implements AutoCloseable {
     }
   }
 
-  private String pinnedBy(ModelConfig model, String path) {
-    return lockPinned.getOrDefault(model.name(), Set.of()).contains(path)
-        ? "pinned in modelcache.lock"
-        : "pinned in the config";
-  }
-
   /**
    * The pins that an S3 lock entry gives: the locked SHA-256 of every object whose size, ETag and
    * version are still the locked ones. An object replaced upstream is fetched again (and its new
@@ -287,7 +277,7 @@ public final class Fetcher implements AutoCloseable {
     }
     pins.putAll(model.sha256()); // the config's own pins win
     fromLock.removeAll(model.sha256().keySet());
-    lockPinned.put(model.name(), fromLock);
+    digests.pinnedFromLock(model.name(), fromLock);
     return model.with(model.source(), pins);
   }
 
@@ -295,45 +285,6 @@ public final class Fetcher implements AutoCloseable {
     return locked.size() == file.size()
         && (locked.etag() == null || locked.etag().equals(file.objectEtag()))
         && (locked.versionId() == null || locked.versionId().equals(file.versionId()));
-  }
-
-  /**
-   * Refuses, under {@code require_pins}, files that nothing vouches for; otherwise warns that the
-   * S3 ones are trusted on first use.
-   */
-  private static void checkVouched(ModelConfig model, Map<String, SourceFile> byPath)
-      throws SourceException {
-    List<String> unvouched =
-        byPath.values().stream()
-            .filter(f -> !f.vouched() && !model.sha256().containsKey(f.path()))
-            .map(SourceFile::path)
-            .toList();
-    if (unvouched.isEmpty()) {
-      return;
-    }
-    if (model.requirePins()) {
-      throw new SourceException(
-          model.name()
-              + " - require_pins is set and nothing vouches for "
-              + String.join(", ", unvouched)
-              + " (no sha256 pin in the config or modelcache.lock"
-              + (model.source().scheme() == SourceRef.Scheme.S3
-                  ? ", no x-amz-checksum-sha256, no .sha256 sidecar object, no modelcache.lock in the"
-                      + " bucket"
-                  : "")
-              + "); pin them, or run 'modelcache lock' where the bytes can be trusted");
-    }
-    if (model.source().scheme() == SourceRef.Scheme.S3) {
-      for (String path : unvouched) {
-        log.warn(
-            "{} - {}: nothing upstream vouches for its bytes (no pin, no x-amz-checksum-sha256, no"
-                + " {}.sha256 object): trusting them on first use; its SHA-256 is recorded in"
-                + " modelcache.lock",
-            model.name(),
-            path,
-            path);
-      }
-    }
   }
 
   /**
@@ -427,8 +378,8 @@ public final class Fetcher implements AutoCloseable {
       compareWithLock(given, byPath, frozen);
     }
     ModelConfig model = objectLock != null ? applyObjectLock(given, byPath, objectLock) : given;
-    checkPins(model, byPath);
-    checkVouched(model, byPath);
+    digests.checkPins(model, byPath);
+    DigestPolicy.checkVouched(model, byPath);
     listings.put(model.name(), snapshot);
     Map<String, FileStamp> localStamps =
         scheme == SourceRef.Scheme.FILE ? stampLocalFiles(model, byPath) : Map.of();
@@ -437,7 +388,7 @@ public final class Fetcher implements AutoCloseable {
     Map<String, CacheStore.Entry> present = new LinkedHashMap<>();
     List<SourceFile> missing = new ArrayList<>();
     for (SourceFile file : byPath.values()) {
-      Optional<CacheStore.Entry> entry = inCache(model, file);
+      Optional<CacheStore.Entry> entry = downloader.inCache(model, file);
       if (entry.isPresent()) {
         present.put(file.path(), entry.get());
       } else {
@@ -459,26 +410,7 @@ public final class Fetcher implements AutoCloseable {
     }
     Map<String, StagedFile> staged;
     try {
-      staged =
-          downloader.downloadAll(
-              model,
-              source,
-              sourceLabel,
-              snapshot,
-              missing,
-              new Downloader.Files() {
-                @Override
-                public Optional<CacheStore.Entry> inCache(ModelConfig m, SourceFile file)
-                    throws IOException {
-                  return Fetcher.this.inCache(m, file);
-                }
-
-                @Override
-                public void check(ModelConfig m, SourceFile file, StagedFile copy)
-                    throws ChecksumMismatchException {
-                  Fetcher.this.check(m, file, copy);
-                }
-              });
+      staged = downloader.downloadAll(model, source, sourceLabel, snapshot, missing);
     } catch (SourceException e) {
       if (!outage(e)) {
         throw e;
@@ -506,7 +438,8 @@ public final class Fetcher implements AutoCloseable {
                       copy.size(),
                       copy.sha256(),
                       copy)
-                  : inCache(model, file)
+                  : downloader
+                      .inCache(model, file)
                       .orElseThrow(
                           () ->
                               new IOException(
@@ -624,7 +557,8 @@ public final class Fetcher implements AutoCloseable {
         Optional<InstalledSnapshot.InstalledFile> file =
             installed.files().stream().filter(f -> f.path().equals(pin.getKey())).findFirst();
         if (file.isEmpty()) {
-          problems.add(pin.getKey() + " is " + pinnedBy(model, pin.getKey()) + " but not cached");
+          problems.add(
+              pin.getKey() + " is " + digests.pinnedBy(model, pin.getKey()) + " but not cached");
         } else if (!file.get().sha256().equals(pin.getValue())) {
           problems.add(
               pin.getKey()
@@ -633,7 +567,7 @@ public final class Fetcher implements AutoCloseable {
                   + " in the cache, "
                   + pin.getValue()
                   + " "
-                  + pinnedBy(model, pin.getKey()));
+                  + digests.pinnedBy(model, pin.getKey()));
         }
       }
       if (locked != null) {
@@ -757,7 +691,7 @@ public final class Fetcher implements AutoCloseable {
       }
       now.put(file.path(), stamp);
       CacheStore.SourceStamp before = recorded.get(file.path());
-      if (expectedSha256(model, file) == null
+      if (DigestPolicy.expectedSha256(model, file) == null
           && before != null
           && stamp.size() == file.size()
           && before.stamp().matches(stamp)
@@ -796,104 +730,6 @@ public final class Fetcher implements AutoCloseable {
               + " again",
           model.name(),
           e.getMessage());
-    }
-  }
-
-  /**
-   * The file when the cache already holds its bytes: installed in {@code blobs/}, or verified and
-   * set aside by an earlier fetch that did not finish. Only files whose blob name is known up front
-   * (the Hub's etag, a pin, the recorded digest of an unchanged local file) can be found.
-   */
-  private Optional<CacheStore.Entry> inCache(ModelConfig model, SourceFile file)
-      throws IOException {
-    String expected = expectedSha256(model, file);
-    String blob = model.source().scheme() == SourceRef.Scheme.HF ? file.etag() : expected;
-    if (blob == null) {
-      return Optional.empty();
-    }
-    // look where files come from before where they go: a verified file moves from the set-aside
-    // area into
-    // blobs/ when another process installs it, and must not slip between the two looks
-    Optional<java.nio.file.Path> aside = store.setAside(model, blob, file.size());
-    if (aside.isPresent()) {
-      String sha256 = expected != null ? expected : CacheStore.sha256Of(aside.get());
-      StagedFile staged = new StagedFile(aside.get(), file.size(), sha256, file.gitSha1());
-      return Optional.of(new CacheStore.Entry(file.path(), blob, file.size(), sha256, staged));
-    }
-    Optional<java.nio.file.Path> installed = store.blob(model, blob, file.size());
-    if (installed.isPresent()) {
-      String sha256 = expected != null ? expected : CacheStore.sha256Of(installed.get());
-      return Optional.of(new CacheStore.Entry(file.path(), blob, file.size(), sha256, null));
-    }
-    return Optional.empty();
-  }
-
-  private void checkPins(ModelConfig model, Map<String, SourceFile> byPath) throws IOException {
-    for (Map.Entry<String, String> pin : model.sha256().entrySet()) {
-      SourceFile file = byPath.get(pin.getKey());
-      if (file == null) {
-        throw new SourceException(
-            model.name()
-                + " - sha256 pin for '"
-                + pin.getKey()
-                + "' names a file that "
-                + model.source()
-                + " does not have (files: "
-                + String.join(", ", byPath.keySet())
-                + ")");
-      }
-      if (file.sha256() != null && !file.sha256().equals(pin.getValue())) {
-        metrics.verifyFailures(model.name()).increment();
-        throw new ChecksumMismatchException(
-            model.name(),
-            file.path(),
-            "sha256",
-            pin.getValue(),
-            pinnedBy(model, file.path()),
-            file.sha256()
-                + " ("
-                + (file.sha256Origin() != null ? file.sha256Origin() : "the source's digest")
-                + ")",
-            "The source now holds other bytes than the pin (a moved branch?), so nothing was downloaded: pin the"
-                + " revision to a commit, or update the pin if the new bytes are intended");
-      }
-    }
-  }
-
-  static String expectedSha256(ModelConfig model, SourceFile file) {
-    String pin = model.sha256().get(file.path());
-    return pin != null ? pin : file.sha256();
-  }
-
-  private void check(ModelConfig model, SourceFile file, StagedFile copy)
-      throws ChecksumMismatchException {
-    String pin = model.sha256().get(file.path());
-    String expected = pin != null ? pin : file.sha256();
-    if (expected != null && !expected.equals(copy.sha256())) {
-      metrics.verifyFailures(model.name()).increment();
-      if (pin != null) {
-        throw new ChecksumMismatchException(
-            model.name(), file.path(), expected, copy.sha256(), pinnedBy(model, file.path()));
-      }
-      throw new ChecksumMismatchException(
-          model.name(),
-          file.path(),
-          "sha256",
-          expected,
-          file.sha256Origin() != null ? file.sha256Origin() : "the source's digest",
-          copy.sha256(),
-          TRANSIT_ADVICE);
-    }
-    if (file.gitSha1() != null && !file.gitSha1().equals(copy.gitSha1())) {
-      metrics.verifyFailures(model.name()).increment();
-      throw new ChecksumMismatchException(
-          model.name(),
-          file.path(),
-          "git-sha1",
-          file.gitSha1(),
-          "the source's git blob digest",
-          copy.gitSha1(),
-          TRANSIT_ADVICE);
     }
   }
 
