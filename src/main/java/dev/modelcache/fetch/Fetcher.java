@@ -21,7 +21,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -116,57 +115,16 @@ public final class Fetcher implements AutoCloseable {
    */
   public InstalledSnapshot fetch(
       ModelConfig model, Optional<Lockfile.Locked> locked, boolean frozen) throws IOException {
-    Optional<Lockfile.Locked> lock = locked.filter(l -> l.source().equals(model.source().text()));
-    if (locked.isPresent() && lock.isEmpty()) {
-      if (frozen) {
-        throw new SourceException(
-            model.name()
-                + " - the source changed since modelcache.lock was written"
-                + " (locked: "
-                + locked.get().source()
-                + ", config: "
-                + model.source()
-                + "); run 'modelcache lock'");
-      }
-      log.warn(
-          "{} - modelcache.lock names source {} but the config says {}: the lock entry is ignored; run"
-              + " 'modelcache lock' to update it",
-          model.name(),
-          locked.get().source(),
-          model.source());
-    }
-    if (frozen && lock.isEmpty()) {
-      throw new SourceException(
-          model.name()
-              + " - not in modelcache.lock; run 'modelcache lock' first (--frozen"
-              + " fetches exactly what the lockfile names)");
-    }
-    ModelConfig effective = model;
-    Set<String> fromLock = new HashSet<>();
+    Optional<Lockfile.Locked> lock = LockCheck.entry(model, locked, frozen);
     // An S3 lock entry pins each object only while its ETag and version are the locked ones: that
-    // is known after the listing (see applyObjectLock).
+    // is known after the listing (see LockCheck.objectPins).
     boolean s3 = model.source().scheme() == SourceRef.Scheme.S3;
-    if (lock.isPresent() && !s3) {
-      Map<String, String> pins = new TreeMap<>();
-      for (Lockfile.LockedFile file : lock.get().files()) {
-        pins.put(file.path(), file.sha256());
-        fromLock.add(file.path());
-      }
-      pins.putAll(model.sha256()); // the config's own pins win
-      fromLock.removeAll(model.sha256().keySet());
-      SourceRef source = model.source();
-      if (frozen && source.scheme() == SourceRef.Scheme.HF) {
-        source =
-            new SourceRef(
-                source.scheme(),
-                source.location(),
-                lock.get().revision(),
-                source.repoType(),
-                source.text());
-      }
-      effective = model.with(source, pins);
-    }
-    digests.pinnedFromLock(model.name(), fromLock);
+    LockCheck.Pinned pinned =
+        lock.isPresent() && !s3
+            ? LockCheck.lockPins(model, lock.get(), frozen)
+            : new LockCheck.Pinned(model, Set.of());
+    ModelConfig effective = pinned.model();
+    digests.pinnedFromLock(model.name(), pinned.fromLock());
     try {
       InstalledSnapshot result =
           fetchResolved(
@@ -176,7 +134,7 @@ public final class Fetcher implements AutoCloseable {
               s3 ? lock.orElse(null) : null,
               lock.orElse(null));
       if (lock.isPresent() && (!s3 || frozen)) {
-        checkAgainstLock(model, result, lock.get());
+        LockCheck.requireMatch(model, result, lock.get());
       }
       return result;
     } finally {
@@ -184,107 +142,12 @@ public final class Fetcher implements AutoCloseable {
     }
   }
 
-  /** What is served must be what the lockfile names. */
-  private static void checkAgainstLock(
-      ModelConfig model, InstalledSnapshot snapshot, Lockfile.Locked lock) throws SourceException {
-    List<String> differences = lock.differences(snapshot);
-    if (!differences.isEmpty()) {
-      throw new SourceException(
-          model.name()
-              + " - the cache does not match modelcache.lock: "
-              + String.join("; ", differences)
-              + "; run 'modelcache fetch' (or 'modelcache lock' to accept it)");
-    }
-  }
-
-  /** With --frozen: upstream must list exactly the locked files, with the locked sizes. */
-  private static void compareWithLock(
-      ModelConfig model, Map<String, SourceFile> upstream, Lockfile.Locked lock)
-      throws SourceException {
-    List<String> differences = new ArrayList<>();
-    for (Lockfile.LockedFile locked : lock.files()) {
-      SourceFile file = upstream.get(locked.path());
-      if (file == null) {
-        differences.add(locked.path() + ": in modelcache.lock, no longer upstream");
-      } else if (file.size() != locked.size()) {
-        differences.add(
-            locked.path()
-                + ": "
-                + locked.size()
-                + " bytes in modelcache.lock, "
-                + file.size()
-                + " upstream");
-      } else if (locked.etag() != null && !locked.etag().equals(file.objectEtag())) {
-        differences.add(
-            locked.path()
-                + ": ETag "
-                + locked.etag()
-                + " in modelcache.lock, "
-                + file.objectEtag()
-                + " upstream");
-      } else if (locked.versionId() != null && !locked.versionId().equals(file.versionId())) {
-        differences.add(
-            locked.path()
-                + ": version "
-                + locked.versionId()
-                + " in modelcache.lock, "
-                + file.versionId()
-                + " upstream");
-      }
-    }
-    for (String path : upstream.keySet()) {
-      if (lock.file(path).isEmpty()) {
-        differences.add(path + ": upstream, not in modelcache.lock");
-      }
-    }
-    if (!differences.isEmpty()) {
-      throw new SourceException(
-          model.name()
-              + " - upstream no longer matches modelcache.lock (--frozen): "
-              + String.join("; ", differences)
-              + "; run 'modelcache lock' to accept the new state");
-    }
-  }
-
-  /**
-   * The pins that an S3 lock entry gives: the locked SHA-256 of every object whose size, ETag and
-   * version are still the locked ones. An object replaced upstream is fetched again (and its new
-   * digest goes into the lockfile); under {@code --frozen} it already failed.
-   */
-  private ModelConfig applyObjectLock(
+  /** {@code model} with the pins its S3 lock entry gives now that the objects are listed. */
+  private ModelConfig objectPins(
       ModelConfig model, Map<String, SourceFile> upstream, Lockfile.Locked lock) {
-    Map<String, String> pins = new TreeMap<>();
-    Set<String> fromLock = new HashSet<>();
-    for (SourceFile file : upstream.values()) {
-      Optional<Lockfile.LockedFile> locked = lock.file(file.path());
-      if (locked.isEmpty()) {
-        continue;
-      }
-      if (sameObject(locked.get(), file)) {
-        pins.put(file.path(), locked.get().sha256());
-        fromLock.add(file.path());
-      } else {
-        log.info(
-            "{} - {} changed upstream since modelcache.lock (ETag {} -> {}, {} -> {} bytes): fetching it"
-                + " again",
-            model.name(),
-            file.path(),
-            locked.get().etag(),
-            file.objectEtag(),
-            locked.get().size(),
-            file.size());
-      }
-    }
-    pins.putAll(model.sha256()); // the config's own pins win
-    fromLock.removeAll(model.sha256().keySet());
-    digests.pinnedFromLock(model.name(), fromLock);
-    return model.with(model.source(), pins);
-  }
-
-  private static boolean sameObject(Lockfile.LockedFile locked, SourceFile file) {
-    return locked.size() == file.size()
-        && (locked.etag() == null || locked.etag().equals(file.objectEtag()))
-        && (locked.versionId() == null || locked.versionId().equals(file.versionId()));
+    LockCheck.Pinned pinned = LockCheck.objectPins(model, upstream, lock);
+    digests.pinnedFromLock(model.name(), pinned.fromLock());
+    return pinned.model();
   }
 
   /**
@@ -375,9 +238,9 @@ public final class Fetcher implements AutoCloseable {
       byPath.put(file.path(), file);
     }
     if (frozen != null) {
-      compareWithLock(given, byPath, frozen);
+      LockCheck.compareUpstream(given, byPath, frozen);
     }
-    ModelConfig model = objectLock != null ? applyObjectLock(given, byPath, objectLock) : given;
+    ModelConfig model = objectLock != null ? objectPins(given, byPath, objectLock) : given;
     digests.checkPins(model, byPath);
     DigestPolicy.checkVouched(model, byPath);
     listings.put(model.name(), snapshot);
