@@ -15,7 +15,6 @@ import dev.modelcache.store.HubTree;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
 import dev.modelcache.store.StagedFile;
-import dev.modelcache.store.StoreException;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -60,6 +59,7 @@ public final class Fetcher implements AutoCloseable {
   private final Retrier retrier;
   private final Downloader downloader;
   private final DigestPolicy digests;
+  private final CacheFallback fallback;
 
   public Fetcher(
       CacheStore store,
@@ -98,6 +98,7 @@ public final class Fetcher implements AutoCloseable {
     this.offline = offline;
     this.retrier = new Retrier(backoff, sleeper, metrics);
     this.digests = new DigestPolicy(metrics);
+    this.fallback = new CacheFallback(store, states, digests);
     this.downloader =
         new Downloader(store, states, metrics, retrier, digests, PARALLEL_FILES, rangedMinBytes);
   }
@@ -205,7 +206,7 @@ public final class Fetcher implements AutoCloseable {
     metrics.fetchBytes(given.name(), sourceLabel);
     metrics.fetchRetries(given.name(), sourceLabel);
     Instant start = clock.instant();
-    Cached[] cached = {null}; // looked at only when the source fails
+    CacheFallback.Cached[] cached = {null}; // looked at only when the source fails
     Snapshot snapshot;
     try {
       snapshot =
@@ -220,7 +221,7 @@ public final class Fetcher implements AutoCloseable {
                 if (!e.noConnection()) {
                   return false;
                 }
-                cached[0] = cached(given, ref, locked);
+                cached[0] = fallback.cached(given, ref, locked);
                 return cached[0].servable();
               });
     } catch (SourceException e) {
@@ -229,7 +230,10 @@ public final class Fetcher implements AutoCloseable {
         throw e; // not an outage: a 404, 401 or 403 from a source that answered still fails
       }
       return serveCached(
-          given, cached[0] != null ? cached[0] : cached(given, ref, locked), sourceLabel, e);
+          given,
+          cached[0] != null ? cached[0] : fallback.cached(given, ref, locked),
+          sourceLabel,
+          e);
     }
     states.sourceReachable(given.name());
     Map<String, SourceFile> byPath = new TreeMap<>();
@@ -275,11 +279,11 @@ public final class Fetcher implements AutoCloseable {
     try {
       staged = downloader.downloadAll(model, source, sourceLabel, snapshot, missing);
     } catch (SourceException e) {
-      if (!outage(e)) {
+      if (!CacheFallback.outage(e)) {
         throw e;
       }
       // listed, but its bytes cannot be had (the CDN is down): the revision in the cache stands
-      Cached cachedNow = cached(given, ref, locked);
+      CacheFallback.Cached cachedNow = fallback.cached(given, ref, locked);
       if (!cachedNow.servable()) {
         throw e;
       }
@@ -356,134 +360,12 @@ public final class Fetcher implements AutoCloseable {
     }
   }
 
-  /**
-   * What the cache holds of {@code model} that may stand in for its source while the source cannot
-   * be reached, as {@code huggingface_hub} falls back to its cache: the revision that {@code
-   * modelcache.lock} names when the model is locked (or one holding exactly the locked files), else
-   * the commit itself when the revision is one, else the one its ref ({@code refs/{revision}},
-   * {@code refs/main}) points to; and only when modelcache installed that very revision, every blob
-   * is in place with its size, and the pins (config and lockfile) agree with every recorded digest.
-   *
-   * @param snapshot the revision to serve, or null when the cache holds none for this revision
-   * @param refusal why a cached revision may not be served, or null
-   */
-  private record Cached(InstalledSnapshot snapshot, String refusal) {
-    boolean servable() {
-      return snapshot != null && refusal == null;
-    }
-  }
-
-  private Cached cached(ModelConfig model, String ref, Lockfile.Locked locked) {
-    if (model.source().scheme() == SourceRef.Scheme.FILE) {
-      return new Cached(null, null);
-    }
-    try {
-      Optional<InstalledSnapshot> record = store.installed(model);
-      if (record.isEmpty()) {
-        return new Cached(null, null);
-      }
-      InstalledSnapshot installed = record.get();
-      boolean wanted;
-      if (locked != null && locked.revision() != null) {
-        // the locked revision, or one that holds exactly the locked files (a later commit of the
-        // branch that changed nothing the model includes)
-        wanted =
-            installed.id().equals(locked.revision())
-                || (locked.differences(installed).isEmpty()
-                    && installed.files().stream()
-                        .map(InstalledSnapshot.InstalledFile::path)
-                        .collect(java.util.stream.Collectors.toSet())
-                        .equals(
-                            locked.files().stream()
-                                .map(Lockfile.LockedFile::path)
-                                .collect(java.util.stream.Collectors.toSet())));
-      } else if (ref == null) {
-        wanted = installed.id().equals(model.source().revision());
-      } else {
-        java.nio.file.Path refFile = store.repoDir(model).resolve("refs").resolve(ref);
-        wanted =
-            java.nio.file.Files.isRegularFile(refFile)
-                && installed.id().equals(java.nio.file.Files.readString(refFile).strip());
-      }
-      if (!wanted) {
-        return new Cached(null, null);
-      }
-      List<String> problems = new ArrayList<>();
-      for (InstalledSnapshot.InstalledFile file : installed.files()) {
-        if (!java.nio.file.Files.isRegularFile(file.blob())
-            || java.nio.file.Files.size(file.blob()) != file.size()
-            || !java.nio.file.Files.isRegularFile(installed.dir().resolve(file.path()))) {
-          problems.add(file.path() + " is missing or incomplete in the cache");
-        }
-      }
-      for (Map.Entry<String, String> pin : model.sha256().entrySet()) {
-        Optional<InstalledSnapshot.InstalledFile> file =
-            installed.files().stream().filter(f -> f.path().equals(pin.getKey())).findFirst();
-        if (file.isEmpty()) {
-          problems.add(
-              pin.getKey() + " is " + digests.pinnedBy(model, pin.getKey()) + " but not cached");
-        } else if (!file.get().sha256().equals(pin.getValue())) {
-          problems.add(
-              pin.getKey()
-                  + ": sha256 "
-                  + file.get().sha256()
-                  + " in the cache, "
-                  + pin.getValue()
-                  + " "
-                  + digests.pinnedBy(model, pin.getKey()));
-        }
-      }
-      if (locked != null) {
-        problems.addAll(locked.differences(installed));
-      }
-      return new Cached(installed, problems.isEmpty() ? null : String.join("; ", problems));
-    } catch (IOException e) {
-      return new Cached(null, null); // an unreadable record or ref vouches for nothing
-    }
-  }
-
-  /**
-   * Whether a download failed because the source stayed unreachable (5xx, 429 or a cut connection
-   * on every attempt, without progress), rather than because it refused or sent wrong bytes.
-   */
-  private static boolean outage(SourceException e) {
-    Throwable cause = e.getCause();
-    return cause instanceof RetryableSourceException
-        || (cause instanceof IOException
-            && !(cause instanceof SourceException)
-            && !(cause instanceof StoreException));
-  }
-
-  /**
-   * The cached revision of {@code model} while its source is unreachable: WARN, flagged in {@link
-   * ModelStates#stale}; else the outage's own error, or why the cached revision is refused.
-   */
+  /** The cached revision served instead of an unreachable source: nothing was listed. */
   private InstalledSnapshot serveCached(
-      ModelConfig model, Cached cached, String sourceLabel, SourceException outage)
+      ModelConfig model, CacheFallback.Cached cached, String sourceLabel, SourceException outage)
       throws SourceException {
-    if (cached.snapshot() == null) {
-      throw outage;
-    }
-    if (cached.refusal() != null) {
-      throw new SourceException(
-          outage.getMessage()
-              + "; the cached revision "
-              + cached.snapshot().id()
-              + " is not served instead: "
-              + cached.refusal(),
-          outage);
-    }
-    InstalledSnapshot snapshot = cached.snapshot();
-    listings.remove(model.name()); // nothing was listed: the lockfile learns nothing from this
-    states.sourceUnreachable(model.name(), snapshot.id(), outage.getMessage());
-    log.warn(
-        "{} - source unreachable: serving revision {} from the cache ({} files, fetched and"
-            + " verified before); the next fetch or restart that reaches {} catches up. Cause: {}",
-        model.name(),
-        snapshot.id(),
-        snapshot.files().size(),
-        sourceLabel.equals("hf") ? "the Hub" : model.source().toString(),
-        outage.getMessage());
+    InstalledSnapshot snapshot = fallback.serve(model, cached, sourceLabel, outage);
+    listings.remove(model.name()); // the lockfile learns nothing from this
     return snapshot;
   }
 
