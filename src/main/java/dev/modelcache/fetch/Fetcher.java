@@ -19,8 +19,6 @@ import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -183,18 +181,7 @@ public final class Fetcher implements AutoCloseable {
       throws IOException {
     SourceRef.Scheme scheme = given.source().scheme();
     if (offline && scheme != SourceRef.Scheme.FILE) {
-      return store
-          .installed(given)
-          .orElseThrow(
-              () ->
-                  new SourceException(
-                      given.name()
-                          + " - offline"
-                          + " (cache.offline, MODELCACHE_OFFLINE or HF_HUB_OFFLINE) and not in the cache at "
-                          + store.repoDir(given)
-                          + "; run 'modelcache fetch' where "
-                          + given.source()
-                          + " is reachable, or turn offline mode off"));
+      return offlineInstalled(given);
     }
     ModelSource source = sources.get(scheme);
     if (source == null) {
@@ -251,18 +238,9 @@ public final class Fetcher implements AutoCloseable {
     Map<String, FileStamp> localStamps =
         scheme == SourceRef.Scheme.FILE ? stampLocalFiles(model, byPath) : Map.of();
 
-    boolean hub = scheme == SourceRef.Scheme.HF;
-    Map<String, CacheStore.Entry> present = new LinkedHashMap<>();
-    List<SourceFile> missing = new ArrayList<>();
-    for (SourceFile file : byPath.values()) {
-      Optional<CacheStore.Entry> entry = downloader.inCache(model, file);
-      if (entry.isPresent()) {
-        present.put(file.path(), entry.get());
-      } else {
-        missing.add(file);
-      }
-    }
-    long toFetch = missing.stream().mapToLong(SourceFile::size).sum();
+    FetchPlan plan = FetchPlan.of(model, snapshot, byPath, downloader);
+    List<SourceFile> missing = plan.missing();
+    long toFetch = plan.toFetch();
     store.checkSpace(toFetch); // [verify] fail early, naming both numbers, before any download
     if (!missing.isEmpty()) {
       states.fetching(model.name(), toFetch);
@@ -289,75 +267,84 @@ public final class Fetcher implements AutoCloseable {
       }
       return serveCached(given, cachedNow, sourceLabel, e);
     }
-    {
-      states.verifying(model.name());
-      List<CacheStore.Entry> entries = new ArrayList<>();
-      Map<String, String> sha256ByPath = new TreeMap<>();
-      for (SourceFile file : byPath.values()) {
-        CacheStore.Entry entry = present.get(file.path());
-        if (entry == null) {
-          StagedFile copy = staged.get(file.path());
-          entry =
-              copy != null
-                  ? new CacheStore.Entry(
-                      file.path(),
-                      hub ? file.etag() : copy.sha256(),
-                      copy.size(),
-                      copy.sha256(),
-                      copy)
-                  : downloader
-                      .inCache(model, file)
-                      .orElseThrow(
-                          () ->
-                              new IOException(
-                                  model.name() + " - " + file.path() + " vanished from the cache"));
-        }
-        entries.add(entry);
-        sha256ByPath.put(file.path(), entry.sha256());
-      }
-      String id = hub ? snapshot.revision() : CacheStore.snapshotId(sha256ByPath);
-      if (hub && !snapshot.tree().isEmpty()) {
-        // huggingface_hub needs it to read a commit-pinned snapshot offline
-        store.writeTree(
-            model,
-            id,
-            snapshot.tree().stream()
-                .map(
-                    f ->
-                        new HubTree.Entry(
-                            f.path(),
-                            f.size(),
-                            f.blobId(),
-                            f.lfsSha256(),
-                            f.lfsSize(),
-                            f.xetHash()))
-                .toList());
-      }
-      InstalledSnapshot result = store.install(model, id, ref, entries);
-      if (!localStamps.isEmpty()) {
-        recordLocalStamps(model, localStamps, sha256ByPath);
-      }
-      Duration took = Duration.between(start, clock.instant());
-      if (missing.isEmpty()) {
-        log.info(
-            "{} - up to date: snapshot {} ({} files, {}, all in the cache)",
-            model.name(),
-            id,
-            entries.size(),
-            human(result.totalBytes()));
-      } else {
-        metrics.fetched(model.name(), took);
-        log.info(
-            "{} - installed snapshot {} ({} files, {} fetched in {} ms, {}/s)",
-            model.name(),
-            id,
-            entries.size(),
-            human(toFetch),
-            took.toMillis(),
-            human((long) (toFetch / Math.max(0.001, took.toMillis() / 1000.0))));
-      }
-      return result;
+    return install(plan, staged, ref, localStamps, start);
+  }
+
+  /** Installs the snapshot once every file of {@code plan} verified, and says so. */
+  private InstalledSnapshot install(
+      FetchPlan plan,
+      Map<String, StagedFile> staged,
+      String ref,
+      Map<String, FileStamp> localStamps,
+      Instant start)
+      throws IOException {
+    ModelConfig model = plan.model();
+    Snapshot snapshot = plan.snapshot();
+    boolean hub = model.source().scheme() == SourceRef.Scheme.HF;
+    states.verifying(model.name());
+    List<CacheStore.Entry> entries = plan.entries(staged, downloader);
+    Map<String, String> sha256ByPath = new TreeMap<>();
+    for (CacheStore.Entry entry : entries) {
+      sha256ByPath.put(entry.path(), entry.sha256());
     }
+    String id = hub ? snapshot.revision() : CacheStore.snapshotId(sha256ByPath);
+    if (hub && !snapshot.tree().isEmpty()) {
+      writeTree(model, id, snapshot);
+    }
+    InstalledSnapshot result = store.install(model, id, ref, entries);
+    if (!localStamps.isEmpty()) {
+      recordLocalStamps(model, localStamps, sha256ByPath);
+    }
+    Duration took = Duration.between(start, clock.instant());
+    long toFetch = plan.toFetch();
+    if (plan.missing().isEmpty()) {
+      log.info(
+          "{} - up to date: snapshot {} ({} files, {}, all in the cache)",
+          model.name(),
+          id,
+          entries.size(),
+          human(result.totalBytes()));
+    } else {
+      metrics.fetched(model.name(), took);
+      log.info(
+          "{} - installed snapshot {} ({} files, {} fetched in {} ms, {}/s)",
+          model.name(),
+          id,
+          entries.size(),
+          human(toFetch),
+          took.toMillis(),
+          human((long) (toFetch / Math.max(0.001, took.toMillis() / 1000.0))));
+    }
+    return result;
+  }
+
+  /** huggingface_hub needs the commit's tree listing to read a commit-pinned snapshot offline. */
+  private void writeTree(ModelConfig model, String id, Snapshot snapshot) throws IOException {
+    store.writeTree(
+        model,
+        id,
+        snapshot.tree().stream()
+            .map(
+                f ->
+                    new HubTree.Entry(
+                        f.path(), f.size(), f.blobId(), f.lfsSha256(), f.lfsSize(), f.xetHash()))
+            .toList());
+  }
+
+  /** Offline, a model not from a folder is what the cache holds of it, or fails. */
+  private InstalledSnapshot offlineInstalled(ModelConfig given) throws IOException {
+    return store
+        .installed(given)
+        .orElseThrow(
+            () ->
+                new SourceException(
+                    given.name()
+                        + " - offline"
+                        + " (cache.offline, MODELCACHE_OFFLINE or HF_HUB_OFFLINE) and not in the cache at "
+                        + store.repoDir(given)
+                        + "; run 'modelcache fetch' where "
+                        + given.source()
+                        + " is reachable, or turn offline mode off"));
   }
 
   /** The cached revision served instead of an unreachable source: nothing was listed. */
