@@ -58,6 +58,7 @@ public final class Fetcher implements AutoCloseable {
   private final Downloader downloader;
   private final DigestPolicy digests;
   private final CacheFallback fallback;
+  private final LocalStamps localStamps;
 
   public Fetcher(
       CacheStore store,
@@ -97,6 +98,7 @@ public final class Fetcher implements AutoCloseable {
     this.retrier = new Retrier(backoff, sleeper, metrics);
     this.digests = new DigestPolicy(metrics);
     this.fallback = new CacheFallback(store, states, digests);
+    this.localStamps = new LocalStamps(store);
     this.downloader =
         new Downloader(store, states, metrics, retrier, digests, PARALLEL_FILES, rangedMinBytes);
   }
@@ -236,7 +238,7 @@ public final class Fetcher implements AutoCloseable {
     DigestPolicy.checkVouched(model, byPath);
     listings.put(model.name(), snapshot);
     Map<String, FileStamp> localStamps =
-        scheme == SourceRef.Scheme.FILE ? stampLocalFiles(model, byPath) : Map.of();
+        scheme == SourceRef.Scheme.FILE ? this.localStamps.stamp(model, byPath) : Map.of();
 
     FetchPlan plan = FetchPlan.of(model, snapshot, byPath, downloader);
     List<SourceFile> missing = plan.missing();
@@ -293,7 +295,7 @@ public final class Fetcher implements AutoCloseable {
     }
     InstalledSnapshot result = store.install(model, id, ref, entries);
     if (!localStamps.isEmpty()) {
-      recordLocalStamps(model, localStamps, sha256ByPath);
+      this.localStamps.record(model, localStamps, sha256ByPath);
     }
     Duration took = Duration.between(start, clock.instant());
     long toFetch = plan.toFetch();
@@ -401,68 +403,6 @@ public final class Fetcher implements AutoCloseable {
   /** Whether the last fetch of {@code model} served its cached revision, the source unreachable. */
   public boolean servedFromCache(ModelConfig model) {
     return states.stale(model.name()).isPresent();
-  }
-
-  /**
-   * For a local source: the stamp (size, mtime, inode) of every file now, before a byte is read. An
-   * unpinned file whose stamp is the one recorded when it was last copied, and whose blob is in
-   * place, takes the digest recorded then (in {@code byPath}), so that it is found in the cache
-   * instead of being copied again at every start, as {@code cache.verify: fast} trusts an unchanged
-   * stamp; a changed file is read again.
-   */
-  private Map<String, FileStamp> stampLocalFiles(ModelConfig model, Map<String, SourceFile> byPath)
-      throws IOException {
-    Map<String, CacheStore.SourceStamp> recorded = store.sourceStamps(model);
-    Map<String, FileStamp> now = new TreeMap<>();
-    for (SourceFile file : List.copyOf(byPath.values())) {
-      FileStamp stamp;
-      try {
-        stamp = FileStamp.of(model.source().directory().resolve(file.path()));
-      } catch (IOException e) {
-        continue; // vanished since the listing: the copy says so
-      }
-      now.put(file.path(), stamp);
-      CacheStore.SourceStamp before = recorded.get(file.path());
-      if (DigestPolicy.expectedSha256(model, file) == null
-          && before != null
-          && stamp.size() == file.size()
-          && before.stamp().matches(stamp)
-          && store.blob(model, before.sha256(), file.size()).isPresent()) {
-        byPath.put(
-            file.path(),
-            new SourceFile(
-                file.path(),
-                file.size(),
-                before.sha256(),
-                null,
-                "the digest recorded when it was last copied, its stamp unchanged since",
-                null,
-                null));
-      }
-    }
-    return now;
-  }
-
-  /** Records the source stamps taken before the copy, with the digests of what was installed. */
-  private void recordLocalStamps(
-      ModelConfig model, Map<String, FileStamp> stamps, Map<String, String> sha256ByPath) {
-    Map<String, CacheStore.SourceStamp> record = new TreeMap<>();
-    stamps.forEach(
-        (path, stamp) -> {
-          String sha256 = sha256ByPath.get(path);
-          if (sha256 != null) {
-            record.put(path, new CacheStore.SourceStamp(stamp, sha256));
-          }
-        });
-    try {
-      store.recordSourceStamps(model, record);
-    } catch (IOException e) {
-      log.warn(
-          "{} - cannot record the stamps of its source files ({}): the next fetch reads them all"
-              + " again",
-          model.name(),
-          e.getMessage());
-    }
   }
 
   @Override
