@@ -18,17 +18,13 @@ import dev.modelcache.store.StagedFile;
 import dev.modelcache.store.StoreException;
 import io.micrometer.core.instrument.Counter;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -36,7 +32,6 @@ import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
 
 /**
  * Moves the bytes of the files a fetch lacks onto the volume, several files at once: each under its
@@ -56,7 +51,6 @@ final class Downloader implements AutoCloseable {
   private final Retrier retrier;
   private final DigestPolicy digests;
   private final long rangedMinBytes;
-  private final ExecutorService downloads;
   private final ExecutorService ranges;
   private final AtomicBoolean warnedNoLocks = new AtomicBoolean();
 
@@ -66,7 +60,6 @@ final class Downloader implements AutoCloseable {
       Metrics metrics,
       Retrier retrier,
       DigestPolicy digests,
-      int parallelFiles,
       long rangedMinBytes) {
     this.store = store;
     this.states = states;
@@ -74,21 +67,12 @@ final class Downloader implements AutoCloseable {
     this.retrier = retrier;
     this.digests = digests;
     this.rangedMinBytes = rangedMinBytes;
-    AtomicInteger threads = new AtomicInteger();
     AtomicInteger rangeThreads = new AtomicInteger();
     this.ranges =
         Executors.newCachedThreadPool(
             task -> {
               Thread thread =
                   new Thread(task, "modelcache-range-" + rangeThreads.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
-    this.downloads =
-        Executors.newFixedThreadPool(
-            parallelFiles,
-            task -> {
-              Thread thread = new Thread(task, "modelcache-download-" + threads.incrementAndGet());
               thread.setDaemon(true);
               return thread;
             });
@@ -122,72 +106,6 @@ final class Downloader implements AutoCloseable {
     return Optional.empty();
   }
 
-  /**
-   * Downloads {@code files} several at once. On the first failure the others are told to stop at
-   * their next chunk; every task is waited for, so no part is still being written when this returns
-   * or throws.
-   */
-  Map<String, StagedFile> downloadAll(
-      ModelConfig model,
-      ModelSource source,
-      String sourceLabel,
-      Snapshot snapshot,
-      List<SourceFile> files)
-      throws IOException {
-    AtomicBoolean abort = new AtomicBoolean();
-    Map<String, Future<StagedFile>> running = new LinkedHashMap<>();
-    // The log fields of the caller (the model being prepared) follow the download threads.
-    Map<String, String> mdc = MDC.getCopyOfContextMap();
-    for (SourceFile file : files) {
-      running.put(
-          file.path(),
-          downloads.submit(
-              () -> {
-                if (mdc != null) {
-                  MDC.setContextMap(mdc);
-                }
-                try {
-                  return download(model, source, sourceLabel, snapshot, file, abort);
-                } finally {
-                  MDC.clear();
-                }
-              }));
-    }
-    Map<String, StagedFile> staged = new LinkedHashMap<>();
-    IOException failure = null;
-    boolean interrupted = false;
-    for (Map.Entry<String, Future<StagedFile>> task : running.entrySet()) {
-      while (true) {
-        try {
-          staged.put(task.getKey(), task.getValue().get());
-          break;
-        } catch (ExecutionException e) {
-          abort.set(true);
-          if (failure == null && !(e.getCause() instanceof DownloadAborted)) {
-            failure =
-                e.getCause() instanceof IOException io
-                    ? io
-                    : new IOException(model.name() + " - " + e.getCause(), e.getCause());
-          }
-          break;
-        } catch (InterruptedException e) {
-          // keep waiting: the tasks must finish before their parts can be cleaned up
-          interrupted = true;
-          abort.set(true);
-        }
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-      failure =
-          failure != null ? failure : new InterruptedIOException(model.name() + " - interrupted");
-    }
-    if (failure != null) {
-      throw failure; // verified files stay set aside for the next fetch
-    }
-    return staged;
-  }
-
   /** Thrown inside a download when another file of the same fetch failed. */
   static final class DownloadAborted extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -201,7 +119,7 @@ final class Downloader implements AutoCloseable {
    * Downloads one file, resuming after cuts, and checks its size and digests. Files of {@link
    * Fetcher#RANGED_MIN_BYTES} or more are fetched as several byte ranges at once.
    */
-  private StagedFile download(
+  StagedFile download(
       ModelConfig model,
       ModelSource source,
       String sourceLabel,
@@ -501,13 +419,5 @@ final class Downloader implements AutoCloseable {
   @Override
   public void close() {
     ranges.shutdownNow();
-    downloads.shutdownNow();
-    try {
-      if (!downloads.awaitTermination(10, TimeUnit.SECONDS)) {
-        log.warn("download threads did not stop within 10 s");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 }

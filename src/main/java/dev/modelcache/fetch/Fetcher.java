@@ -56,6 +56,7 @@ public final class Fetcher implements AutoCloseable {
   private final boolean offline;
   private final Retrier retrier;
   private final Downloader downloader;
+  private final ParallelDownloads parallel;
   private final DigestPolicy digests;
   private final CacheFallback fallback;
   private final LocalStamps localStamps;
@@ -99,8 +100,8 @@ public final class Fetcher implements AutoCloseable {
     this.digests = new DigestPolicy(metrics);
     this.fallback = new CacheFallback(store, states, digests);
     this.localStamps = new LocalStamps(store);
-    this.downloader =
-        new Downloader(store, states, metrics, retrier, digests, PARALLEL_FILES, rangedMinBytes);
+    this.downloader = new Downloader(store, states, metrics, retrier, digests, rangedMinBytes);
+    this.parallel = new ParallelDownloads(downloader, PARALLEL_FILES);
   }
 
   /** Fetches and verifies {@code model}; downloads nothing the cache already holds. */
@@ -257,7 +258,7 @@ public final class Fetcher implements AutoCloseable {
     }
     Map<String, StagedFile> staged;
     try {
-      staged = downloader.downloadAll(model, source, sourceLabel, snapshot, missing);
+      staged = parallel.downloadAll(model, source, sourceLabel, snapshot, missing);
     } catch (SourceException e) {
       if (!CacheFallback.outage(e)) {
         throw e;
@@ -408,6 +409,7 @@ public final class Fetcher implements AutoCloseable {
   @Override
   public void close() {
     downloader.close();
+    parallel.close();
   }
 
   static String human(long bytes) {
