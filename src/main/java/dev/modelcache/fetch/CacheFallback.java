@@ -3,7 +3,9 @@ package dev.modelcache.fetch;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.RetryableSourceException;
+import dev.modelcache.source.Snapshot;
 import dev.modelcache.source.SourceException;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
@@ -169,5 +171,46 @@ final class CacheFallback {
         sourceLabel.equals("hf") ? "the Hub" : model.source().toString(),
         outage.getMessage());
     return snapshot;
+  }
+
+  /**
+   * Asks the source of a model served from the cache (see {@link ModelStates#stale}) whether it
+   * answers again: one listing, no bytes, no state change but the flag. When it answers, the flag
+   * is cleared (the served revision is then as current as any running model's: a branch that moved
+   * meanwhile is fetched by the next {@code fetch} or restart, as ever); when it still fails, the
+   * flag keeps its time and takes the new reason.
+   *
+   * @return true when the source answered
+   */
+  boolean recheck(ModelConfig model, ModelSource source) {
+    Optional<ModelStates.Stale> stale = states.stale(model.name());
+    if (stale.isEmpty()) {
+      return false;
+    }
+    Snapshot snapshot;
+    try {
+      snapshot = source.resolve(model);
+    } catch (IOException e) {
+      states.sourceUnreachable(model.name(), stale.get().revision(), e.getMessage());
+      log.debug("{} - source still unreachable: {}", model.name(), e.getMessage());
+      return false;
+    }
+    states.sourceReachable(model.name());
+    if (snapshot.revision() != null && !snapshot.revision().equals(stale.get().revision())) {
+      log.info(
+          "{} - {} answers again and now holds revision {}; revision {} stays served until the next"
+              + " 'modelcache fetch' or restart",
+          model.name(),
+          model.source(),
+          snapshot.revision(),
+          stale.get().revision());
+    } else {
+      log.info(
+          "{} - {} answers again; revision {} is served",
+          model.name(),
+          model.source(),
+          stale.get().revision());
+    }
+    return true;
   }
 }

@@ -361,44 +361,13 @@ public final class Fetcher implements AutoCloseable {
 
   /**
    * Asks the source of a model served from the cache (see {@link ModelStates#stale}) whether it
-   * answers again: one listing, no bytes, no state change but the flag. When it answers, the flag
-   * is cleared (the served revision is then as current as any running model's: a branch that moved
-   * meanwhile is fetched by the next {@code fetch} or restart, as ever); when it still fails, the
-   * flag keeps its time and takes the new reason.
+   * answers again; see {@link CacheFallback#recheck}.
    *
    * @return true when the source answered
    */
   public boolean recheck(ModelConfig model) {
-    Optional<ModelStates.Stale> stale = states.stale(model.name());
     ModelSource source = sources.get(model.source().scheme());
-    if (stale.isEmpty() || source == null || offline) {
-      return false;
-    }
-    Snapshot snapshot;
-    try {
-      snapshot = source.resolve(model);
-    } catch (IOException e) {
-      states.sourceUnreachable(model.name(), stale.get().revision(), e.getMessage());
-      log.debug("{} - source still unreachable: {}", model.name(), e.getMessage());
-      return false;
-    }
-    states.sourceReachable(model.name());
-    if (snapshot.revision() != null && !snapshot.revision().equals(stale.get().revision())) {
-      log.info(
-          "{} - {} answers again and now holds revision {}; revision {} stays served until the next"
-              + " 'modelcache fetch' or restart",
-          model.name(),
-          model.source(),
-          snapshot.revision(),
-          stale.get().revision());
-    } else {
-      log.info(
-          "{} - {} answers again; revision {} is served",
-          model.name(),
-          model.source(),
-          stale.get().revision());
-    }
-    return true;
+    return source != null && !offline && fallback.recheck(model, source);
   }
 
   /** Whether the last fetch of {@code model} served its cached revision, the source unreachable. */
