@@ -5,6 +5,7 @@ import dev.modelcache.config.SourceRef;
 import dev.modelcache.source.Snapshot;
 import dev.modelcache.source.SourceFile;
 import dev.modelcache.store.CacheStore;
+import dev.modelcache.store.Lockfile;
 import dev.modelcache.store.StagedFile;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -12,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 
 /**
  * What one fetch of a model does, once its listing is checked against the pins and the lockfile:
@@ -23,6 +25,47 @@ record FetchPlan(
     Map<String, SourceFile> byPath,
     Map<String, CacheStore.Entry> present,
     List<SourceFile> missing) {
+
+  /** The listed files by path, each path checked to stay inside the snapshot. */
+  static Map<String, SourceFile> byPath(Snapshot snapshot) throws IOException {
+    Map<String, SourceFile> byPath = new TreeMap<>();
+    for (SourceFile file : snapshot.files()) {
+      CacheStore.checkRelativePath(file.path());
+      byPath.put(file.path(), file);
+    }
+    return byPath;
+  }
+
+  /**
+   * Checks the listing against the lockfile ({@code --frozen}), the pins and {@code require_pins}
+   * before anything is downloaded; returns the model with the pins of its S3 lock entry.
+   */
+  static ModelConfig checkListing(
+      ModelConfig given,
+      Map<String, SourceFile> byPath,
+      Lockfile.Locked frozen,
+      Lockfile.Locked objectLock,
+      DigestPolicy digests)
+      throws IOException {
+    if (frozen != null) {
+      LockCheck.compareUpstream(given, byPath, frozen);
+    }
+    ModelConfig model = objectLock != null ? objectPins(given, byPath, objectLock, digests) : given;
+    digests.checkPins(model, byPath);
+    DigestPolicy.checkVouched(model, byPath);
+    return model;
+  }
+
+  /** {@code model} with the pins its S3 lock entry gives now that the objects are listed. */
+  private static ModelConfig objectPins(
+      ModelConfig model,
+      Map<String, SourceFile> upstream,
+      Lockfile.Locked lock,
+      DigestPolicy digests) {
+    LockCheck.Pinned pinned = LockCheck.objectPins(model, upstream, lock);
+    digests.pinnedFromLock(model.name(), pinned.fromLock());
+    return pinned.model();
+  }
 
   /** Sorts the listed files {@code byPath} into those the cache holds and those it lacks. */
   static FetchPlan of(

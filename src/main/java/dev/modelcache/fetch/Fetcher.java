@@ -144,14 +144,6 @@ public final class Fetcher implements AutoCloseable {
     }
   }
 
-  /** {@code model} with the pins its S3 lock entry gives now that the objects are listed. */
-  private ModelConfig objectPins(
-      ModelConfig model, Map<String, SourceFile> upstream, Lockfile.Locked lock) {
-    LockCheck.Pinned pinned = LockCheck.objectPins(model, upstream, lock);
-    digests.pinnedFromLock(model.name(), pinned.fromLock());
-    return pinned.model();
-  }
-
   /**
    * The {@code modelcache.lock} entry of what {@link #fetch} just installed for {@code model}: with
    * the ETag and version id of every S3 object.
@@ -226,17 +218,8 @@ public final class Fetcher implements AutoCloseable {
           e);
     }
     states.sourceReachable(given.name());
-    Map<String, SourceFile> byPath = new TreeMap<>();
-    for (SourceFile file : snapshot.files()) {
-      CacheStore.checkRelativePath(file.path());
-      byPath.put(file.path(), file);
-    }
-    if (frozen != null) {
-      LockCheck.compareUpstream(given, byPath, frozen);
-    }
-    ModelConfig model = objectLock != null ? objectPins(given, byPath, objectLock) : given;
-    digests.checkPins(model, byPath);
-    DigestPolicy.checkVouched(model, byPath);
+    Map<String, SourceFile> byPath = FetchPlan.byPath(snapshot);
+    ModelConfig model = FetchPlan.checkListing(given, byPath, frozen, objectLock, digests);
     listings.put(model.name(), snapshot);
     Map<String, FileStamp> localStamps =
         scheme == SourceRef.Scheme.FILE ? this.localStamps.stamp(model, byPath) : Map.of();
@@ -246,15 +229,7 @@ public final class Fetcher implements AutoCloseable {
     long toFetch = plan.toFetch();
     store.checkSpace(toFetch); // [verify] fail early, naming both numbers, before any download
     if (!missing.isEmpty()) {
-      states.fetching(model.name(), toFetch);
-      log.info(
-          "{} - fetching {} of {} files, {} from {}{}",
-          model.name(),
-          missing.size(),
-          byPath.size(),
-          human(toFetch),
-          model.source(),
-          snapshot.revision() == null ? "" : " at " + snapshot.revision());
+      announce(plan);
     }
     Map<String, StagedFile> staged;
     try {
@@ -271,6 +246,21 @@ public final class Fetcher implements AutoCloseable {
       return serveCached(given, cachedNow, sourceLabel, e);
     }
     return install(plan, staged, ref, localStamps, start);
+  }
+
+  /** FETCHING, with the bytes to come, and one line saying what. */
+  private void announce(FetchPlan plan) {
+    ModelConfig model = plan.model();
+    long toFetch = plan.toFetch();
+    states.fetching(model.name(), toFetch);
+    log.info(
+        "{} - fetching {} of {} files, {} from {}{}",
+        model.name(),
+        plan.missing().size(),
+        plan.byPath().size(),
+        human(toFetch),
+        model.source(),
+        plan.snapshot().revision() == null ? "" : " at " + plan.snapshot().revision());
   }
 
   /** Installs the snapshot once every file of {@code plan} verified, and says so. */
