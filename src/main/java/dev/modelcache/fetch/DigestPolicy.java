@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Which SHA-256 each file must have and who vouches for it (a pin of the config, one of {@code
  * modelcache.lock}, the source's own digest), and the one place a file that does not match is
- * counted in {@code modelcache_verify_failures} and refused.
+ * counted ({@link Metrics#VERIFY_FAILURES}) and refused.
  */
 final class DigestPolicy {
   // the fetch's log category: operators and tests follow one logger for the whole fetch

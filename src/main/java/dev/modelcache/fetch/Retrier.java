@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The one retry policy of a fetch, for listings and transfers alike: what may pass (429, 5xx, a cut
  * connection) is tried again after a bounded, jittered backoff that honours {@code Retry-After},
- * each retry counted in {@code modelcache_fetch_retries} and logged.
+ * each retry counted ({@link Metrics#FETCH_RETRIES}) and logged.
  */
 final class Retrier {
   // the fetch's log category: operators and tests follow one logger for the whole fetch
