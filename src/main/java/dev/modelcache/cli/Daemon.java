@@ -309,16 +309,11 @@ final class Daemon implements AutoCloseable {
               + cannotFetch,
           null);
     }
-    java.util.Optional<dev.modelcache.store.Lockfile.Locked> locked =
-        lock.model(model.name()).filter(l -> l.source().equals(model.source().text()));
-    if (locked.isPresent() && !locked.get().differences(report.snapshot()).isEmpty()) {
-      throw new StoreException(
-          model.name()
-              + " - the cache does not match modelcache.lock: "
-              + String.join("; ", locked.get().differences(report.snapshot()))
-              + "; "
-              + cannotFetch,
-          null);
+    java.util.Optional<String> mismatch =
+        dev.modelcache.fetch.LockCheck.cacheMismatch(
+            model, report.snapshot(), lock.model(model.name()));
+    if (mismatch.isPresent()) {
+      throw new StoreException(mismatch.get() + "; " + cannotFetch, null);
     }
     return report.snapshot();
   }

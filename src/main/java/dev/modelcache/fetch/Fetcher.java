@@ -4,54 +4,29 @@ import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.ModelStates;
-import dev.modelcache.source.LimitedInputStream;
 import dev.modelcache.source.ModelSource;
-import dev.modelcache.source.RangeNotSatisfiableException;
 import dev.modelcache.source.RetryableSourceException;
 import dev.modelcache.source.Snapshot;
 import dev.modelcache.source.SourceException;
 import dev.modelcache.source.SourceFile;
-import dev.modelcache.store.BlobLock;
-import dev.modelcache.store.ByteSink;
 import dev.modelcache.store.CacheStore;
-import dev.modelcache.store.ChecksumMismatchException;
 import dev.modelcache.store.FileStamp;
 import dev.modelcache.store.HubTree;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
-import dev.modelcache.store.PartFile;
-import dev.modelcache.store.RangedPart;
 import dev.modelcache.store.StagedFile;
-import dev.modelcache.store.StoreException;
-import io.micrometer.core.instrument.Counter;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InterruptedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
-import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.MDC;
 
 /**
  * Brings one model from its source onto the volume: lists it, downloads the files the cache lacks
@@ -73,25 +48,18 @@ public final class Fetcher implements AutoCloseable {
   /** Files at least this large are fetched as several byte ranges at once. */
   static final long RANGED_MIN_BYTES = 64L << 20;
 
-  /** At most this many ranges per file. */
-  static final int RANGES = 4;
-
-  private static final String TRANSIT_ADVICE =
-      "The bytes were damaged in transit or by the server; fetch again, and if it persists report it upstream";
-
   private final CacheStore store;
   private final Map<SourceRef.Scheme, ModelSource> sources;
   private final ModelStates states;
   private final Metrics metrics;
   private final Clock clock;
   private final boolean offline;
-  private final Backoff backoff;
-  private final Backoff.Sleeper sleeper;
-  private final ExecutorService downloads;
-  private final Map<String, Set<String>> lockPinned =
-      new java.util.concurrent.ConcurrentHashMap<>();
-  private final ExecutorService ranges;
-  private final long rangedMinBytes;
+  private final Retrier retrier;
+  private final Downloader downloader;
+  private final ParallelDownloads parallel;
+  private final DigestPolicy digests;
+  private final CacheFallback fallback;
+  private final LocalStamps localStamps;
 
   public Fetcher(
       CacheStore store,
@@ -122,33 +90,18 @@ public final class Fetcher implements AutoCloseable {
       Backoff backoff,
       Backoff.Sleeper sleeper,
       long rangedMinBytes) {
-    this.rangedMinBytes = rangedMinBytes;
     this.store = store;
     this.sources = Map.copyOf(sources);
     this.states = states;
     this.metrics = metrics;
     this.clock = clock;
     this.offline = offline;
-    this.backoff = backoff;
-    this.sleeper = sleeper;
-    AtomicInteger threads = new AtomicInteger();
-    AtomicInteger rangeThreads = new AtomicInteger();
-    this.ranges =
-        Executors.newCachedThreadPool(
-            task -> {
-              Thread thread =
-                  new Thread(task, "modelcache-range-" + rangeThreads.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
-    this.downloads =
-        Executors.newFixedThreadPool(
-            PARALLEL_FILES,
-            task -> {
-              Thread thread = new Thread(task, "modelcache-download-" + threads.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
+    this.retrier = new Retrier(backoff, sleeper, metrics);
+    this.digests = new DigestPolicy(metrics);
+    this.fallback = new CacheFallback(store, states, digests);
+    this.localStamps = new LocalStamps(store);
+    this.downloader = new Downloader(store, states, metrics, retrier, digests, rangedMinBytes);
+    this.parallel = new ParallelDownloads(downloader, PARALLEL_FILES);
   }
 
   /** Fetches and verifies {@code model}; downloads nothing the cache already holds. */
@@ -164,57 +117,16 @@ public final class Fetcher implements AutoCloseable {
    */
   public InstalledSnapshot fetch(
       ModelConfig model, Optional<Lockfile.Locked> locked, boolean frozen) throws IOException {
-    Optional<Lockfile.Locked> lock = locked.filter(l -> l.source().equals(model.source().text()));
-    if (locked.isPresent() && lock.isEmpty()) {
-      if (frozen) {
-        throw new SourceException(
-            model.name()
-                + " - the source changed since modelcache.lock was written"
-                + " (locked: "
-                + locked.get().source()
-                + ", config: "
-                + model.source()
-                + "); run 'modelcache lock'");
-      }
-      log.warn(
-          "{} - modelcache.lock names source {} but the config says {}: the lock entry is ignored; run"
-              + " 'modelcache lock' to update it",
-          model.name(),
-          locked.get().source(),
-          model.source());
-    }
-    if (frozen && lock.isEmpty()) {
-      throw new SourceException(
-          model.name()
-              + " - not in modelcache.lock; run 'modelcache lock' first (--frozen"
-              + " fetches exactly what the lockfile names)");
-    }
-    ModelConfig effective = model;
-    Set<String> fromLock = new HashSet<>();
+    Optional<Lockfile.Locked> lock = LockCheck.entry(model, locked, frozen);
     // An S3 lock entry pins each object only while its ETag and version are the locked ones: that
-    // is known after the listing (see applyObjectLock).
+    // is known after the listing (see LockCheck.objectPins).
     boolean s3 = model.source().scheme() == SourceRef.Scheme.S3;
-    if (lock.isPresent() && !s3) {
-      Map<String, String> pins = new TreeMap<>();
-      for (Lockfile.LockedFile file : lock.get().files()) {
-        pins.put(file.path(), file.sha256());
-        fromLock.add(file.path());
-      }
-      pins.putAll(model.sha256()); // the config's own pins win
-      fromLock.removeAll(model.sha256().keySet());
-      SourceRef source = model.source();
-      if (frozen && source.scheme() == SourceRef.Scheme.HF) {
-        source =
-            new SourceRef(
-                source.scheme(),
-                source.location(),
-                lock.get().revision(),
-                source.repoType(),
-                source.text());
-      }
-      effective = model.with(source, pins);
-    }
-    lockPinned.put(model.name(), fromLock);
+    LockCheck.Pinned pinned =
+        lock.isPresent() && !s3
+            ? LockCheck.lockPins(model, lock.get(), frozen)
+            : new LockCheck.Pinned(model, Set.of());
+    ModelConfig effective = pinned.model();
+    digests.pinnedFromLock(model.name(), pinned.fromLock());
     try {
       InstalledSnapshot result =
           fetchResolved(
@@ -224,159 +136,11 @@ public final class Fetcher implements AutoCloseable {
               s3 ? lock.orElse(null) : null,
               lock.orElse(null));
       if (lock.isPresent() && (!s3 || frozen)) {
-        checkAgainstLock(model, result, lock.get());
+        LockCheck.requireMatch(model, result, lock.get());
       }
       return result;
     } finally {
-      lockPinned.remove(model.name());
-    }
-  }
-
-  /** What is served must be what the lockfile names. */
-  private static void checkAgainstLock(
-      ModelConfig model, InstalledSnapshot snapshot, Lockfile.Locked lock) throws SourceException {
-    List<String> differences = lock.differences(snapshot);
-    if (!differences.isEmpty()) {
-      throw new SourceException(
-          model.name()
-              + " - the cache does not match modelcache.lock: "
-              + String.join("; ", differences)
-              + "; run 'modelcache fetch' (or 'modelcache lock' to accept it)");
-    }
-  }
-
-  /** With --frozen: upstream must list exactly the locked files, with the locked sizes. */
-  private static void compareWithLock(
-      ModelConfig model, Map<String, SourceFile> upstream, Lockfile.Locked lock)
-      throws SourceException {
-    List<String> differences = new ArrayList<>();
-    for (Lockfile.LockedFile locked : lock.files()) {
-      SourceFile file = upstream.get(locked.path());
-      if (file == null) {
-        differences.add(locked.path() + ": in modelcache.lock, no longer upstream");
-      } else if (file.size() != locked.size()) {
-        differences.add(
-            locked.path()
-                + ": "
-                + locked.size()
-                + " bytes in modelcache.lock, "
-                + file.size()
-                + " upstream");
-      } else if (locked.etag() != null && !locked.etag().equals(file.objectEtag())) {
-        differences.add(
-            locked.path()
-                + ": ETag "
-                + locked.etag()
-                + " in modelcache.lock, "
-                + file.objectEtag()
-                + " upstream");
-      } else if (locked.versionId() != null && !locked.versionId().equals(file.versionId())) {
-        differences.add(
-            locked.path()
-                + ": version "
-                + locked.versionId()
-                + " in modelcache.lock, "
-                + file.versionId()
-                + " upstream");
-      }
-    }
-    for (String path : upstream.keySet()) {
-      if (lock.file(path).isEmpty()) {
-        differences.add(path + ": upstream, not in modelcache.lock");
-      }
-    }
-    if (!differences.isEmpty()) {
-      throw new SourceException(
-          model.name()
-              + " - upstream no longer matches modelcache.lock (--frozen): "
-              + String.join("; ", differences)
-              + "; run 'modelcache lock' to accept the new state");
-    }
-  }
-
-  private String pinnedBy(ModelConfig model, String path) {
-    return lockPinned.getOrDefault(model.name(), Set.of()).contains(path)
-        ? "pinned in modelcache.lock"
-        : "pinned in the config";
-  }
-
-  /**
-   * The pins that an S3 lock entry gives: the locked SHA-256 of every object whose size, ETag and
-   * version are still the locked ones. An object replaced upstream is fetched again (and its new
-   * digest goes into the lockfile); under {@code --frozen} it already failed.
-   */
-  private ModelConfig applyObjectLock(
-      ModelConfig model, Map<String, SourceFile> upstream, Lockfile.Locked lock) {
-    Map<String, String> pins = new TreeMap<>();
-    Set<String> fromLock = new HashSet<>();
-    for (SourceFile file : upstream.values()) {
-      Optional<Lockfile.LockedFile> locked = lock.file(file.path());
-      if (locked.isEmpty()) {
-        continue;
-      }
-      if (sameObject(locked.get(), file)) {
-        pins.put(file.path(), locked.get().sha256());
-        fromLock.add(file.path());
-      } else {
-        log.info(
-            "{} - {} changed upstream since modelcache.lock (ETag {} -> {}, {} -> {} bytes): fetching it"
-                + " again",
-            model.name(),
-            file.path(),
-            locked.get().etag(),
-            file.objectEtag(),
-            locked.get().size(),
-            file.size());
-      }
-    }
-    pins.putAll(model.sha256()); // the config's own pins win
-    fromLock.removeAll(model.sha256().keySet());
-    lockPinned.put(model.name(), fromLock);
-    return model.with(model.source(), pins);
-  }
-
-  private static boolean sameObject(Lockfile.LockedFile locked, SourceFile file) {
-    return locked.size() == file.size()
-        && (locked.etag() == null || locked.etag().equals(file.objectEtag()))
-        && (locked.versionId() == null || locked.versionId().equals(file.versionId()));
-  }
-
-  /**
-   * Refuses, under {@code require_pins}, files that nothing vouches for; otherwise warns that the
-   * S3 ones are trusted on first use.
-   */
-  private static void checkVouched(ModelConfig model, Map<String, SourceFile> byPath)
-      throws SourceException {
-    List<String> unvouched =
-        byPath.values().stream()
-            .filter(f -> !f.vouched() && !model.sha256().containsKey(f.path()))
-            .map(SourceFile::path)
-            .toList();
-    if (unvouched.isEmpty()) {
-      return;
-    }
-    if (model.requirePins()) {
-      throw new SourceException(
-          model.name()
-              + " - require_pins is set and nothing vouches for "
-              + String.join(", ", unvouched)
-              + " (no sha256 pin in the config or modelcache.lock"
-              + (model.source().scheme() == SourceRef.Scheme.S3
-                  ? ", no x-amz-checksum-sha256, no .sha256 sidecar object, no modelcache.lock in the"
-                      + " bucket"
-                  : "")
-              + "); pin them, or run 'modelcache lock' where the bytes can be trusted");
-    }
-    if (model.source().scheme() == SourceRef.Scheme.S3) {
-      for (String path : unvouched) {
-        log.warn(
-            "{} - {}: nothing upstream vouches for its bytes (no pin, no x-amz-checksum-sha256, no"
-                + " {}.sha256 object): trusting them on first use; its SHA-256 is recorded in"
-                + " modelcache.lock",
-            model.name(),
-            path,
-            path);
-      }
+      digests.forget(model.name());
     }
   }
 
@@ -412,18 +176,7 @@ public final class Fetcher implements AutoCloseable {
       throws IOException {
     SourceRef.Scheme scheme = given.source().scheme();
     if (offline && scheme != SourceRef.Scheme.FILE) {
-      return store
-          .installed(given)
-          .orElseThrow(
-              () ->
-                  new SourceException(
-                      given.name()
-                          + " - offline"
-                          + " (cache.offline, MODELCACHE_OFFLINE or HF_HUB_OFFLINE) and not in the cache at "
-                          + store.repoDir(given)
-                          + "; run 'modelcache fetch' where "
-                          + given.source()
-                          + " is reachable, or turn offline mode off"));
+      return offlineInstalled(given);
     }
     ModelSource source = sources.get(scheme);
     if (source == null) {
@@ -435,11 +188,11 @@ public final class Fetcher implements AutoCloseable {
     metrics.fetchBytes(given.name(), sourceLabel);
     metrics.fetchRetries(given.name(), sourceLabel);
     Instant start = clock.instant();
-    Cached[] cached = {null}; // looked at only when the source fails
+    CacheFallback.Cached[] cached = {null}; // looked at only when the source fails
     Snapshot snapshot;
     try {
       snapshot =
-          withRetries(
+          retrier.call(
               given,
               sourceLabel,
               "listing " + given.source(),
@@ -450,7 +203,7 @@ public final class Fetcher implements AutoCloseable {
                 if (!e.noConnection()) {
                   return false;
                 }
-                cached[0] = cached(given, ref, locked);
+                cached[0] = fallback.cached(given, ref, locked);
                 return cached[0].servable();
               });
     } catch (SourceException e) {
@@ -459,302 +212,152 @@ public final class Fetcher implements AutoCloseable {
         throw e; // not an outage: a 404, 401 or 403 from a source that answered still fails
       }
       return serveCached(
-          given, cached[0] != null ? cached[0] : cached(given, ref, locked), sourceLabel, e);
+          given,
+          cached[0] != null ? cached[0] : fallback.cached(given, ref, locked),
+          sourceLabel,
+          e);
     }
     states.sourceReachable(given.name());
-    Map<String, SourceFile> byPath = new TreeMap<>();
-    for (SourceFile file : snapshot.files()) {
-      CacheStore.checkRelativePath(file.path());
-      byPath.put(file.path(), file);
-    }
-    if (frozen != null) {
-      compareWithLock(given, byPath, frozen);
-    }
-    ModelConfig model = objectLock != null ? applyObjectLock(given, byPath, objectLock) : given;
-    checkPins(model, byPath);
-    checkVouched(model, byPath);
+    Map<String, SourceFile> byPath = FetchPlan.byPath(snapshot);
+    ModelConfig model = FetchPlan.checkListing(given, byPath, frozen, objectLock, digests);
     listings.put(model.name(), snapshot);
     Map<String, FileStamp> localStamps =
-        scheme == SourceRef.Scheme.FILE ? stampLocalFiles(model, byPath) : Map.of();
+        scheme == SourceRef.Scheme.FILE ? this.localStamps.stamp(model, byPath) : Map.of();
 
-    boolean hub = scheme == SourceRef.Scheme.HF;
-    Map<String, CacheStore.Entry> present = new LinkedHashMap<>();
-    List<SourceFile> missing = new ArrayList<>();
-    for (SourceFile file : byPath.values()) {
-      Optional<CacheStore.Entry> entry = inCache(model, file);
-      if (entry.isPresent()) {
-        present.put(file.path(), entry.get());
-      } else {
-        missing.add(file);
-      }
-    }
-    long toFetch = missing.stream().mapToLong(SourceFile::size).sum();
+    FetchPlan plan = FetchPlan.of(model, snapshot, byPath, downloader);
+    List<SourceFile> missing = plan.missing();
+    long toFetch = plan.toFetch();
     store.checkSpace(toFetch); // [verify] fail early, naming both numbers, before any download
     if (!missing.isEmpty()) {
-      states.fetching(model.name(), toFetch);
-      log.info(
-          "{} - fetching {} of {} files, {} from {}{}",
-          model.name(),
-          missing.size(),
-          byPath.size(),
-          human(toFetch),
-          model.source(),
-          snapshot.revision() == null ? "" : " at " + snapshot.revision());
+      announce(plan);
     }
     Map<String, StagedFile> staged;
     try {
-      staged = downloadAll(model, source, sourceLabel, snapshot, missing);
+      staged = parallel.downloadAll(model, source, sourceLabel, snapshot, missing);
     } catch (SourceException e) {
-      if (!outage(e)) {
+      if (!CacheFallback.outage(e)) {
         throw e;
       }
       // listed, but its bytes cannot be had (the CDN is down): the revision in the cache stands
-      Cached cachedNow = cached(given, ref, locked);
+      CacheFallback.Cached cachedNow = fallback.cached(given, ref, locked);
       if (!cachedNow.servable()) {
         throw e;
       }
       return serveCached(given, cachedNow, sourceLabel, e);
     }
-    {
-      states.verifying(model.name());
-      List<CacheStore.Entry> entries = new ArrayList<>();
-      Map<String, String> sha256ByPath = new TreeMap<>();
-      for (SourceFile file : byPath.values()) {
-        CacheStore.Entry entry = present.get(file.path());
-        if (entry == null) {
-          StagedFile copy = staged.get(file.path());
-          entry =
-              copy != null
-                  ? new CacheStore.Entry(
-                      file.path(),
-                      hub ? file.etag() : copy.sha256(),
-                      copy.size(),
-                      copy.sha256(),
-                      copy)
-                  : inCache(model, file)
-                      .orElseThrow(
-                          () ->
-                              new IOException(
-                                  model.name() + " - " + file.path() + " vanished from the cache"));
-        }
-        entries.add(entry);
-        sha256ByPath.put(file.path(), entry.sha256());
-      }
-      String id = hub ? snapshot.revision() : CacheStore.snapshotId(sha256ByPath);
-      if (hub && !snapshot.tree().isEmpty()) {
-        // huggingface_hub needs it to read a commit-pinned snapshot offline
-        store.writeTree(
-            model,
-            id,
-            snapshot.tree().stream()
-                .map(
-                    f ->
-                        new HubTree.Entry(
-                            f.path(),
-                            f.size(),
-                            f.blobId(),
-                            f.lfsSha256(),
-                            f.lfsSize(),
-                            f.xetHash()))
-                .toList());
-      }
-      InstalledSnapshot result = store.install(model, id, ref, entries);
-      if (!localStamps.isEmpty()) {
-        recordLocalStamps(model, localStamps, sha256ByPath);
-      }
-      Duration took = Duration.between(start, clock.instant());
-      if (missing.isEmpty()) {
-        log.info(
-            "{} - up to date: snapshot {} ({} files, {}, all in the cache)",
-            model.name(),
-            id,
-            entries.size(),
-            human(result.totalBytes()));
-      } else {
-        metrics.fetched(model.name(), took);
-        log.info(
-            "{} - installed snapshot {} ({} files, {} fetched in {} ms, {}/s)",
-            model.name(),
-            id,
-            entries.size(),
-            human(toFetch),
-            took.toMillis(),
-            human((long) (toFetch / Math.max(0.001, took.toMillis() / 1000.0))));
-      }
-      return result;
-    }
+    return install(plan, staged, ref, localStamps, start);
   }
 
-  /**
-   * What the cache holds of {@code model} that may stand in for its source while the source cannot
-   * be reached, as {@code huggingface_hub} falls back to its cache: the revision that {@code
-   * modelcache.lock} names when the model is locked (or one holding exactly the locked files), else
-   * the commit itself when the revision is one, else the one its ref ({@code refs/{revision}},
-   * {@code refs/main}) points to; and only when modelcache installed that very revision, every blob
-   * is in place with its size, and the pins (config and lockfile) agree with every recorded digest.
-   *
-   * @param snapshot the revision to serve, or null when the cache holds none for this revision
-   * @param refusal why a cached revision may not be served, or null
-   */
-  private record Cached(InstalledSnapshot snapshot, String refusal) {
-    boolean servable() {
-      return snapshot != null && refusal == null;
-    }
-  }
-
-  private Cached cached(ModelConfig model, String ref, Lockfile.Locked locked) {
-    if (model.source().scheme() == SourceRef.Scheme.FILE) {
-      return new Cached(null, null);
-    }
-    try {
-      Optional<InstalledSnapshot> record = store.installed(model);
-      if (record.isEmpty()) {
-        return new Cached(null, null);
-      }
-      InstalledSnapshot installed = record.get();
-      boolean wanted;
-      if (locked != null && locked.revision() != null) {
-        // the locked revision, or one that holds exactly the locked files (a later commit of the
-        // branch that changed nothing the model includes)
-        wanted =
-            installed.id().equals(locked.revision())
-                || (locked.differences(installed).isEmpty()
-                    && installed.files().stream()
-                        .map(InstalledSnapshot.InstalledFile::path)
-                        .collect(java.util.stream.Collectors.toSet())
-                        .equals(
-                            locked.files().stream()
-                                .map(Lockfile.LockedFile::path)
-                                .collect(java.util.stream.Collectors.toSet())));
-      } else if (ref == null) {
-        wanted = installed.id().equals(model.source().revision());
-      } else {
-        java.nio.file.Path refFile = store.repoDir(model).resolve("refs").resolve(ref);
-        wanted =
-            java.nio.file.Files.isRegularFile(refFile)
-                && installed.id().equals(java.nio.file.Files.readString(refFile).strip());
-      }
-      if (!wanted) {
-        return new Cached(null, null);
-      }
-      List<String> problems = new ArrayList<>();
-      for (InstalledSnapshot.InstalledFile file : installed.files()) {
-        if (!java.nio.file.Files.isRegularFile(file.blob())
-            || java.nio.file.Files.size(file.blob()) != file.size()
-            || !java.nio.file.Files.isRegularFile(installed.dir().resolve(file.path()))) {
-          problems.add(file.path() + " is missing or incomplete in the cache");
-        }
-      }
-      for (Map.Entry<String, String> pin : model.sha256().entrySet()) {
-        Optional<InstalledSnapshot.InstalledFile> file =
-            installed.files().stream().filter(f -> f.path().equals(pin.getKey())).findFirst();
-        if (file.isEmpty()) {
-          problems.add(pin.getKey() + " is " + pinnedBy(model, pin.getKey()) + " but not cached");
-        } else if (!file.get().sha256().equals(pin.getValue())) {
-          problems.add(
-              pin.getKey()
-                  + ": sha256 "
-                  + file.get().sha256()
-                  + " in the cache, "
-                  + pin.getValue()
-                  + " "
-                  + pinnedBy(model, pin.getKey()));
-        }
-      }
-      if (locked != null) {
-        problems.addAll(locked.differences(installed));
-      }
-      return new Cached(installed, problems.isEmpty() ? null : String.join("; ", problems));
-    } catch (IOException e) {
-      return new Cached(null, null); // an unreadable record or ref vouches for nothing
-    }
-  }
-
-  /**
-   * Whether a download failed because the source stayed unreachable (5xx, 429 or a cut connection
-   * on every attempt, without progress), rather than because it refused or sent wrong bytes.
-   */
-  private static boolean outage(SourceException e) {
-    Throwable cause = e.getCause();
-    return cause instanceof RetryableSourceException
-        || (cause instanceof IOException
-            && !(cause instanceof SourceException)
-            && !(cause instanceof StoreException));
-  }
-
-  /**
-   * The cached revision of {@code model} while its source is unreachable: WARN, flagged in {@link
-   * ModelStates#stale}; else the outage's own error, or why the cached revision is refused.
-   */
-  private InstalledSnapshot serveCached(
-      ModelConfig model, Cached cached, String sourceLabel, SourceException outage)
-      throws SourceException {
-    if (cached.snapshot() == null) {
-      throw outage;
-    }
-    if (cached.refusal() != null) {
-      throw new SourceException(
-          outage.getMessage()
-              + "; the cached revision "
-              + cached.snapshot().id()
-              + " is not served instead: "
-              + cached.refusal(),
-          outage);
-    }
-    InstalledSnapshot snapshot = cached.snapshot();
-    listings.remove(model.name()); // nothing was listed: the lockfile learns nothing from this
-    states.sourceUnreachable(model.name(), snapshot.id(), outage.getMessage());
-    log.warn(
-        "{} - source unreachable: serving revision {} from the cache ({} files, fetched and"
-            + " verified before); the next fetch or restart that reaches {} catches up. Cause: {}",
+  /** FETCHING, with the bytes to come, and one line saying what. */
+  private void announce(FetchPlan plan) {
+    ModelConfig model = plan.model();
+    long toFetch = plan.toFetch();
+    states.fetching(model.name(), toFetch);
+    log.info(
+        "{} - fetching {} of {} files, {} from {}{}",
         model.name(),
-        snapshot.id(),
-        snapshot.files().size(),
-        sourceLabel.equals("hf") ? "the Hub" : model.source().toString(),
-        outage.getMessage());
+        plan.missing().size(),
+        plan.byPath().size(),
+        human(toFetch),
+        model.source(),
+        plan.snapshot().revision() == null ? "" : " at " + plan.snapshot().revision());
+  }
+
+  /** Installs the snapshot once every file of {@code plan} verified, and says so. */
+  private InstalledSnapshot install(
+      FetchPlan plan,
+      Map<String, StagedFile> staged,
+      String ref,
+      Map<String, FileStamp> localStamps,
+      Instant start)
+      throws IOException {
+    ModelConfig model = plan.model();
+    Snapshot snapshot = plan.snapshot();
+    boolean hub = model.source().scheme() == SourceRef.Scheme.HF;
+    states.verifying(model.name());
+    List<CacheStore.Entry> entries = plan.entries(staged, downloader);
+    Map<String, String> sha256ByPath = new TreeMap<>();
+    for (CacheStore.Entry entry : entries) {
+      sha256ByPath.put(entry.path(), entry.sha256());
+    }
+    String id = hub ? snapshot.revision() : CacheStore.snapshotId(sha256ByPath);
+    if (hub && !snapshot.tree().isEmpty()) {
+      writeTree(model, id, snapshot);
+    }
+    InstalledSnapshot result = store.install(model, id, ref, entries);
+    if (!localStamps.isEmpty()) {
+      this.localStamps.record(model, localStamps, sha256ByPath);
+    }
+    Duration took = Duration.between(start, clock.instant());
+    long toFetch = plan.toFetch();
+    if (plan.missing().isEmpty()) {
+      log.info(
+          "{} - up to date: snapshot {} ({} files, {}, all in the cache)",
+          model.name(),
+          id,
+          entries.size(),
+          human(result.totalBytes()));
+    } else {
+      metrics.fetched(model.name(), took);
+      log.info(
+          "{} - installed snapshot {} ({} files, {} fetched in {} ms, {}/s)",
+          model.name(),
+          id,
+          entries.size(),
+          human(toFetch),
+          took.toMillis(),
+          human((long) (toFetch / Math.max(0.001, took.toMillis() / 1000.0))));
+    }
+    return result;
+  }
+
+  /** huggingface_hub needs the commit's tree listing to read a commit-pinned snapshot offline. */
+  private void writeTree(ModelConfig model, String id, Snapshot snapshot) throws IOException {
+    store.writeTree(
+        model,
+        id,
+        snapshot.tree().stream()
+            .map(
+                f ->
+                    new HubTree.Entry(
+                        f.path(), f.size(), f.blobId(), f.lfsSha256(), f.lfsSize(), f.xetHash()))
+            .toList());
+  }
+
+  /** Offline, a model not from a folder is what the cache holds of it, or fails. */
+  private InstalledSnapshot offlineInstalled(ModelConfig given) throws IOException {
+    return store
+        .installed(given)
+        .orElseThrow(
+            () ->
+                new SourceException(
+                    given.name()
+                        + " - offline"
+                        + " (cache.offline, MODELCACHE_OFFLINE or HF_HUB_OFFLINE) and not in the cache at "
+                        + store.repoDir(given)
+                        + "; run 'modelcache fetch' where "
+                        + given.source()
+                        + " is reachable, or turn offline mode off"));
+  }
+
+  /** The cached revision served instead of an unreachable source: nothing was listed. */
+  private InstalledSnapshot serveCached(
+      ModelConfig model, CacheFallback.Cached cached, String sourceLabel, SourceException outage)
+      throws SourceException {
+    InstalledSnapshot snapshot = fallback.serve(model, cached, sourceLabel, outage);
+    listings.remove(model.name()); // the lockfile learns nothing from this
     return snapshot;
   }
 
   /**
    * Asks the source of a model served from the cache (see {@link ModelStates#stale}) whether it
-   * answers again: one listing, no bytes, no state change but the flag. When it answers, the flag
-   * is cleared (the served revision is then as current as any running model's: a branch that moved
-   * meanwhile is fetched by the next {@code fetch} or restart, as ever); when it still fails, the
-   * flag keeps its time and takes the new reason.
+   * answers again; see {@link CacheFallback#recheck}.
    *
    * @return true when the source answered
    */
   public boolean recheck(ModelConfig model) {
-    Optional<ModelStates.Stale> stale = states.stale(model.name());
     ModelSource source = sources.get(model.source().scheme());
-    if (stale.isEmpty() || source == null || offline) {
-      return false;
-    }
-    Snapshot snapshot;
-    try {
-      snapshot = source.resolve(model);
-    } catch (IOException e) {
-      states.sourceUnreachable(model.name(), stale.get().revision(), e.getMessage());
-      log.debug("{} - source still unreachable: {}", model.name(), e.getMessage());
-      return false;
-    }
-    states.sourceReachable(model.name());
-    if (snapshot.revision() != null && !snapshot.revision().equals(stale.get().revision())) {
-      log.info(
-          "{} - {} answers again and now holds revision {}; revision {} stays served until the next"
-              + " 'modelcache fetch' or restart",
-          model.name(),
-          model.source(),
-          snapshot.revision(),
-          stale.get().revision());
-    } else {
-      log.info(
-          "{} - {} answers again; revision {} is served",
-          model.name(),
-          model.source(),
-          stale.get().revision());
-    }
-    return true;
+    return source != null && !offline && fallback.recheck(model, source);
   }
 
   /** Whether the last fetch of {@code model} served its cached revision, the source unreachable. */
@@ -762,740 +365,10 @@ public final class Fetcher implements AutoCloseable {
     return states.stale(model.name()).isPresent();
   }
 
-  /**
-   * For a local source: the stamp (size, mtime, inode) of every file now, before a byte is read. An
-   * unpinned file whose stamp is the one recorded when it was last copied, and whose blob is in
-   * place, takes the digest recorded then (in {@code byPath}), so that it is found in the cache
-   * instead of being copied again at every start, as {@code cache.verify: fast} trusts an unchanged
-   * stamp; a changed file is read again.
-   */
-  private Map<String, FileStamp> stampLocalFiles(ModelConfig model, Map<String, SourceFile> byPath)
-      throws IOException {
-    Map<String, CacheStore.SourceStamp> recorded = store.sourceStamps(model);
-    Map<String, FileStamp> now = new TreeMap<>();
-    for (SourceFile file : List.copyOf(byPath.values())) {
-      FileStamp stamp;
-      try {
-        stamp = FileStamp.of(model.source().directory().resolve(file.path()));
-      } catch (IOException e) {
-        continue; // vanished since the listing: the copy says so
-      }
-      now.put(file.path(), stamp);
-      CacheStore.SourceStamp before = recorded.get(file.path());
-      if (expectedSha256(model, file) == null
-          && before != null
-          && stamp.size() == file.size()
-          && before.stamp().matches(stamp)
-          && store.blob(model, before.sha256(), file.size()).isPresent()) {
-        byPath.put(
-            file.path(),
-            new SourceFile(
-                file.path(),
-                file.size(),
-                before.sha256(),
-                null,
-                "the digest recorded when it was last copied, its stamp unchanged since",
-                null,
-                null));
-      }
-    }
-    return now;
-  }
-
-  /** Records the source stamps taken before the copy, with the digests of what was installed. */
-  private void recordLocalStamps(
-      ModelConfig model, Map<String, FileStamp> stamps, Map<String, String> sha256ByPath) {
-    Map<String, CacheStore.SourceStamp> record = new TreeMap<>();
-    stamps.forEach(
-        (path, stamp) -> {
-          String sha256 = sha256ByPath.get(path);
-          if (sha256 != null) {
-            record.put(path, new CacheStore.SourceStamp(stamp, sha256));
-          }
-        });
-    try {
-      store.recordSourceStamps(model, record);
-    } catch (IOException e) {
-      log.warn(
-          "{} - cannot record the stamps of its source files ({}): the next fetch reads them all"
-              + " again",
-          model.name(),
-          e.getMessage());
-    }
-  }
-
-  /**
-   * The file when the cache already holds its bytes: installed in {@code blobs/}, or verified and
-   * set aside by an earlier fetch that did not finish. Only files whose blob name is known up front
-   * (the Hub's etag, a pin, the recorded digest of an unchanged local file) can be found.
-   */
-  private Optional<CacheStore.Entry> inCache(ModelConfig model, SourceFile file)
-      throws IOException {
-    String expected = expectedSha256(model, file);
-    String blob = model.source().scheme() == SourceRef.Scheme.HF ? file.etag() : expected;
-    if (blob == null) {
-      return Optional.empty();
-    }
-    // look where files come from before where they go: a verified file moves from the set-aside
-    // area into
-    // blobs/ when another process installs it, and must not slip between the two looks
-    Optional<java.nio.file.Path> aside = store.setAside(model, blob, file.size());
-    if (aside.isPresent()) {
-      String sha256 = expected != null ? expected : CacheStore.sha256Of(aside.get());
-      StagedFile staged = new StagedFile(aside.get(), file.size(), sha256, file.gitSha1());
-      return Optional.of(new CacheStore.Entry(file.path(), blob, file.size(), sha256, staged));
-    }
-    Optional<java.nio.file.Path> installed = store.blob(model, blob, file.size());
-    if (installed.isPresent()) {
-      String sha256 = expected != null ? expected : CacheStore.sha256Of(installed.get());
-      return Optional.of(new CacheStore.Entry(file.path(), blob, file.size(), sha256, null));
-    }
-    return Optional.empty();
-  }
-
-  private void checkPins(ModelConfig model, Map<String, SourceFile> byPath) throws IOException {
-    for (Map.Entry<String, String> pin : model.sha256().entrySet()) {
-      SourceFile file = byPath.get(pin.getKey());
-      if (file == null) {
-        throw new SourceException(
-            model.name()
-                + " - sha256 pin for '"
-                + pin.getKey()
-                + "' names a file that "
-                + model.source()
-                + " does not have (files: "
-                + String.join(", ", byPath.keySet())
-                + ")");
-      }
-      if (file.sha256() != null && !file.sha256().equals(pin.getValue())) {
-        metrics.verifyFailures(model.name()).increment();
-        throw new ChecksumMismatchException(
-            model.name(),
-            file.path(),
-            "sha256",
-            pin.getValue(),
-            pinnedBy(model, file.path()),
-            file.sha256()
-                + " ("
-                + (file.sha256Origin() != null ? file.sha256Origin() : "the source's digest")
-                + ")",
-            "The source now holds other bytes than the pin (a moved branch?), so nothing was downloaded: pin the"
-                + " revision to a commit, or update the pin if the new bytes are intended");
-      }
-    }
-  }
-
-  private static String expectedSha256(ModelConfig model, SourceFile file) {
-    String pin = model.sha256().get(file.path());
-    return pin != null ? pin : file.sha256();
-  }
-
-  /**
-   * Downloads {@code files} several at once. On the first failure the others are told to stop at
-   * their next chunk; every task is waited for, so no part is still being written when this returns
-   * or throws.
-   */
-  private Map<String, StagedFile> downloadAll(
-      ModelConfig model,
-      ModelSource source,
-      String sourceLabel,
-      Snapshot snapshot,
-      List<SourceFile> files)
-      throws IOException {
-    AtomicBoolean abort = new AtomicBoolean();
-    Map<String, Future<StagedFile>> running = new LinkedHashMap<>();
-    // The log fields of the caller (the model being prepared) follow the download threads.
-    Map<String, String> mdc = MDC.getCopyOfContextMap();
-    for (SourceFile file : files) {
-      running.put(
-          file.path(),
-          downloads.submit(
-              () -> {
-                if (mdc != null) {
-                  MDC.setContextMap(mdc);
-                }
-                try {
-                  return download(model, source, sourceLabel, snapshot, file, abort);
-                } finally {
-                  MDC.clear();
-                }
-              }));
-    }
-    Map<String, StagedFile> staged = new LinkedHashMap<>();
-    IOException failure = null;
-    boolean interrupted = false;
-    for (Map.Entry<String, Future<StagedFile>> task : running.entrySet()) {
-      while (true) {
-        try {
-          staged.put(task.getKey(), task.getValue().get());
-          break;
-        } catch (ExecutionException e) {
-          abort.set(true);
-          if (failure == null && !(e.getCause() instanceof DownloadAborted)) {
-            failure =
-                e.getCause() instanceof IOException io
-                    ? io
-                    : new IOException(model.name() + " - " + e.getCause(), e.getCause());
-          }
-          break;
-        } catch (InterruptedException e) {
-          // keep waiting: the tasks must finish before their parts can be cleaned up
-          interrupted = true;
-          abort.set(true);
-        }
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-      failure =
-          failure != null ? failure : new InterruptedIOException(model.name() + " - interrupted");
-    }
-    if (failure != null) {
-      throw failure; // verified files stay set aside for the next fetch
-    }
-    return staged;
-  }
-
-  /** Thrown inside a download when another file of the same fetch failed. */
-  private static final class DownloadAborted extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    DownloadAborted() {
-      super("stopped: another file of the fetch failed", null, false, false);
-    }
-  }
-
-  /**
-   * Downloads one file, resuming after cuts, and checks its size and digests. Files of {@link
-   * #RANGED_MIN_BYTES} or more are fetched as several byte ranges at once.
-   */
-  private StagedFile download(
-      ModelConfig model,
-      ModelSource source,
-      String sourceLabel,
-      Snapshot snapshot,
-      SourceFile file,
-      AtomicBoolean abort)
-      throws IOException, InterruptedException {
-    boolean hub = model.source().scheme() == SourceRef.Scheme.HF;
-    String known = hub ? file.etag() : expectedSha256(model, file);
-    String key = known != null ? known : "path-" + sha256Hex(file.path()).substring(0, 40);
-    try (BlobLock lock =
-        store.lock(
-            model,
-            key,
-            holder ->
-                log.info(
-                    "{} - {}: waiting for {}, which is downloading it ({} on disk so far)",
-                    model.name(),
-                    file.path(),
-                    holder,
-                    human(store.partBytes(model, key))))) {
-      if (!lock.crossProcess()) {
-        warnNoLocks();
-      }
-      if (known != null) {
-        // another process may have finished it while this one waited for the lock
-        Optional<CacheStore.Entry> cached = inCache(model, file);
-        if (cached.isPresent()) {
-          return cached.get().staged(); // null when it is already installed
-        }
-      }
-      Counter bytes = metrics.fetchBytes(model.name(), sourceLabel);
-      Transfer transfer = new Transfer(model, source, sourceLabel, snapshot, file);
-      // Bytes kept by an earlier attempt are checked, never trusted: when they do not fit the file
-      // (a 416 on the resume, a digest mismatch) they are dropped and the file is fetched once more
-      // from its start, so that no leftover can wedge the cache.
-      for (int attempt = 1; ; attempt++) {
-        Downloaded got;
-        try {
-          got =
-              file.size() >= rangedMinBytes
-                  ? downloadRanged(transfer, abort, bytes, key, lock)
-                  : downloadWhole(transfer, abort, bytes, key, lock);
-        } catch (StalePart e) {
-          if (attempt > 1) {
-            throw new SourceException(
-                model.name()
-                    + " - "
-                    + file.path()
-                    + ": the source refused a byte range even on a fresh start (HTTP 416): it"
-                    + " has fewer bytes than the "
-                    + file.size()
-                    + " it listed; fetch again, and if it persists report it upstream",
-                e.getCause());
-          }
-          log.warn(
-              "{} - {}: the source refused to resume it (HTTP 416): the bytes kept from an earlier"
-                  + " attempt were dropped; fetching the file again from its start",
-              model.name(),
-              file.path());
-          continue;
-        }
-        try {
-          check(model, file, got.copy());
-        } catch (ChecksumMismatchException e) {
-          store.discard(got.copy());
-          if (got.resumed() && attempt == 1) {
-            log.warn(
-                "{} - {}: the bytes kept from an earlier attempt do not match its digest ({}):"
-                    + " dropped; fetching the file again from its start",
-                model.name(),
-                file.path(),
-                e.getMessage());
-            continue;
-          }
-          throw e;
-        }
-        return store.setAside(model, got.copy(), hub ? file.etag() : got.copy().sha256());
-      }
-    }
-  }
-
-  /** A downloaded file and whether it began with bytes kept by an earlier attempt. */
-  private record Downloaded(StagedFile copy, boolean resumed) {}
-
-  /** Thrown (its part already dropped) when the source refused to resume a part: HTTP 416. */
-  private static final class StalePart extends IOException {
-    private static final long serialVersionUID = 1L;
-
-    StalePart(RangeNotSatisfiableException cause) {
-      super(cause.getMessage(), cause);
-    }
-  }
-
-  /** One file in one stream, into a part that survives the process. */
-  private Downloaded downloadWhole(
-      Transfer transfer, AtomicBoolean abort, Counter bytes, String key, BlobLock lock)
-      throws IOException, InterruptedException {
-    ModelConfig model = transfer.model();
-    SourceFile file = transfer.file();
-    try (PartFile part =
-        store.part(model, key, file.size(), file.gitSha1() != null ? file.size() : -1, lock)) {
-      boolean resumed = part.size() > 0;
-      if (resumed) {
-        log.info(
-            "{} - {}: resuming from byte {} left by an earlier attempt{}",
-            model.name(),
-            file.path(),
-            part.size(),
-            part.size() == file.size() ? " (complete: checking it)" : "");
-      }
-      try {
-        transfer.run(part, file.size(), abort::get, progress(model, abort::get, bytes));
-      } catch (RangeNotSatisfiableException e) {
-        part.delete();
-        throw new StalePart(e);
-      } catch (Overlong e) {
-        part.delete();
-        throw e;
-      } catch (StoreException e) {
-        throw diskFull(model, file, e, file.size() - part.size());
-      }
-      if (part.size() != file.size()) {
-        part.delete();
-        throw new SourceException(
-            model.name()
-                + " - "
-                + file.path()
-                + ": expected "
-                + file.size()
-                + " bytes, got "
-                + part.size()
-                + "; the source changed while fetching");
-      }
-      return new Downloaded(part.finish(), resumed);
-    }
-  }
-
-  /**
-   * A write to the volume failed: when it is full, says how many bytes are missing and what to do
-   * (the bytes written stay for the next fetch).
-   */
-  private StoreException diskFull(ModelConfig model, SourceFile file, StoreException e, long left) {
-    long usable = store.usableBytes();
-    String cause = String.valueOf(e.getCause() != null ? e.getCause().getMessage() : "");
-    boolean full =
-        cause.contains("No space left")
-            || cause.contains("Disk quota exceeded")
-            || (usable >= 0 && usable < left);
-    if (!full) {
-      return e;
-    }
-    return new StoreException(
-        model.name()
-            + " - "
-            + file.path()
-            + ": the cache volume is full ("
-            + cause
-            + "): "
-            + left
-            + " bytes ("
-            + human(left)
-            + ") of it still to write, "
-            + (usable < 0 ? "unknown" : usable + " bytes (" + human(usable) + ")")
-            + " free at "
-            + store.root()
-            + "; free space (modelcache gc --delete) or grow the volume, then fetch again: what was"
-            + " written is kept and the download resumes",
-        e);
-  }
-
-  private final AtomicBoolean warnedNoLocks = new AtomicBoolean();
-
-  private void warnNoLocks() {
-    if (warnedNoLocks.compareAndSet(false, true)) {
-      log.warn(
-          "the cache volume {} does not support file locks: processes sharing it may download the same"
-              + " file twice (every file is still published whole, by an atomic rename)",
-          store.root());
-    }
-  }
-
-  private static String sha256Hex(String text) {
-    try {
-      return java.util.HexFormat.of()
-          .formatHex(
-              java.security.MessageDigest.getInstance("SHA-256")
-                  .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every Java runtime has SHA-256", e);
-    }
-  }
-
-  /** Several ranges at once into one file, hashed in order behind the written frontier. */
-  private Downloaded downloadRanged(
-      Transfer transfer, AtomicBoolean abort, Counter bytes, String key, BlobLock lock)
-      throws IOException, InterruptedException {
-    SourceFile file = transfer.file();
-    int parts = (int) Math.min(RANGES, Math.max(2, file.size() / (rangedMinBytes / 2)));
-    try (RangedPart part =
-        store.rangedPart(transfer.model(), key, file.size(), parts, file.gitSha1() != null, lock)) {
-      boolean resumed = part.resumed();
-      if (resumed) {
-        log.info(
-            "{} - {}: resuming {} of {} bytes left by an earlier attempt",
-            transfer.model().name(),
-            file.path(),
-            part.written(),
-            file.size());
-      }
-      AtomicBoolean stop = new AtomicBoolean();
-      BooleanSupplier stopped = () -> stop.get() || abort.get();
-      LongConsumer progress = progress(transfer.model(), stopped, bytes);
-      AtomicReference<Exception> failure = new AtomicReference<>();
-      List<Future<?>> running = new ArrayList<>();
-      for (RangedPart.Region region : part.regions()) {
-        running.add(
-            ranges.submit(
-                () -> {
-                  try {
-                    transfer.run(region, region.end(), stopped, progress);
-                  } catch (DownloadAborted e) {
-                    part.fail();
-                  } catch (Exception e) {
-                    failure.compareAndSet(null, e);
-                    stop.set(true);
-                    part.fail();
-                  }
-                  return null;
-                }));
-      }
-      IOException hashFailure = null;
-      try {
-        part.hash(stopped);
-      } catch (IOException e) {
-        stop.set(true);
-        hashFailure = e;
-      }
-      awaitAll(running);
-      Exception first = failure.get();
-      if (first instanceof RangeNotSatisfiableException stale) {
-        part.delete();
-        throw new StalePart(stale);
-      } else if (first instanceof Overlong overlong) {
-        part.delete();
-        throw overlong;
-      } else if (first instanceof StoreException store) {
-        throw diskFull(transfer.model(), file, store, file.size() - part.written());
-      } else if (first instanceof IOException io) {
-        throw io;
-      } else if (first instanceof InterruptedException interrupted) {
-        throw interrupted;
-      } else if (first != null) {
-        throw new IOException(transfer.model().name() + " - " + first, first);
-      }
-      if (abort.get()) {
-        throw new DownloadAborted();
-      }
-      if (hashFailure != null) {
-        throw hashFailure;
-      }
-      return new Downloaded(part.finish(), resumed);
-    }
-  }
-
-  /**
-   * Waits until every task has ended, whatever happens, so nothing writes to a part after its
-   * cleanup.
-   */
-  private static void awaitAll(List<Future<?>> tasks) {
-    boolean interrupted = false;
-    for (Future<?> task : tasks) {
-      while (true) {
-        try {
-          task.get();
-          break;
-        } catch (InterruptedException e) {
-          interrupted = true;
-        } catch (ExecutionException e) {
-          break; // the task records its own failure
-        }
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  private LongConsumer progress(ModelConfig model, BooleanSupplier stopped, Counter bytes) {
-    return n -> {
-      if (stopped.getAsBoolean()) {
-        throw new DownloadAborted();
-      }
-      states.fetched(model.name(), n);
-      bytes.increment(n);
-    };
-  }
-
-  /** Moving the bytes of one file into a sink: resumes after cuts, retries with backoff. */
-  private final class Transfer {
-    private final ModelConfig model;
-    private final ModelSource source;
-    private final String sourceLabel;
-    private final Snapshot snapshot;
-    private final SourceFile file;
-
-    Transfer(
-        ModelConfig model,
-        ModelSource source,
-        String sourceLabel,
-        Snapshot snapshot,
-        SourceFile file) {
-      this.model = model;
-      this.source = source;
-      this.sourceLabel = sourceLabel;
-      this.snapshot = snapshot;
-      this.file = file;
-    }
-
-    ModelConfig model() {
-      return model;
-    }
-
-    SourceFile file() {
-      return file;
-    }
-
-    /** Fills {@code sink} up to {@code end}, resuming from its position after each cut. */
-    void run(ByteSink sink, long end, BooleanSupplier stopped, LongConsumer progress)
-        throws IOException, InterruptedException {
-      for (int attempt = 1; ; attempt++) {
-        if (stopped.getAsBoolean()) {
-          throw new DownloadAborted();
-        }
-        IOException cause;
-        long before = sink.position();
-        if (before >= end) {
-          return; // complete already (kept by an earlier attempt): nothing to ask for
-        }
-        // cut off at the bytes asked for: nothing past them reaches the disk
-        try (InputStream raw = source.open(model, snapshot, file, before, end);
-            LimitedInputStream in = new LimitedInputStream(raw, end - before)) {
-          sink.append(in, progress);
-          if (sink.position() >= end) {
-            requireEnd(in, model, file, before, end);
-            return;
-          }
-          cause =
-              new RetryableSourceException(
-                  "the transfer ended at byte " + sink.position() + " of " + end, null);
-        } catch (StoreException e) {
-          throw e;
-        } catch (RetryableSourceException e) {
-          cause = e;
-        } catch (SourceException e) {
-          throw e;
-        } catch (IOException e) {
-          if (Thread.currentThread().isInterrupted()) {
-            throw new InterruptedIOException(
-                model.name() + " - " + file.path() + ": download cancelled");
-          }
-          cause = e;
-        }
-        if (sink.position() > before) {
-          attempt = 1; // progress was made: the connection, not the file, is the problem
-        }
-        if (attempt >= backoff.maxAttempts()) {
-          throw new SourceException(
-              model.name()
-                  + " - "
-                  + file.path()
-                  + ": gave up after "
-                  + attempt
-                  + " attempts without progress; last error: "
-                  + cause.getMessage(),
-              cause);
-        }
-        Duration wait =
-            backoff.delay(
-                attempt, cause instanceof RetryableSourceException r ? r.retryAfter() : null);
-        metrics.fetchRetries(model.name(), sourceLabel).increment();
-        log.warn(
-            "{} - {}: {}; retrying in {} ms from byte {} (attempt {} of {})",
-            model.name(),
-            file.path(),
-            cause.getMessage(),
-            wait.toMillis(),
-            sink.position(),
-            attempt + 1,
-            backoff.maxAttempts());
-        sleeper.sleep(wait);
-      }
-    }
-  }
-
-  private static final long MAX_EXTRA_COUNTED = 1 << 20;
-
-  /**
-   * Fails when a body cut off at the bytes expected of it goes on past them, naming both sizes (the
-   * extra bytes are read, up to 1 MiB, to say how many came, and dropped).
-   */
-  private static void requireEnd(
-      LimitedInputStream in, ModelConfig model, SourceFile file, long from, long end)
-      throws IOException {
-    long extra = in.overrun(MAX_EXTRA_COUNTED);
-    if (extra == 0) {
-      return;
-    }
-    long expected = end - from;
-    boolean whole = from == 0 && end == file.size();
-    throw new Overlong(
-        model.name()
-            + " - "
-            + file.path()
-            + ": the source sent more bytes than expected for "
-            + (whole ? "the file" : "bytes " + from + "-" + (end - 1) + " of the file")
-            + " (expected "
-            + expected
-            + ", received "
-            + (extra > MAX_EXTRA_COUNTED ? "more than " : "")
-            + (expected + extra)
-            + (whole ? "" : "; the file is " + file.size() + " bytes as listed")
-            + "); it was cut off at the expected size and dropped: the source is misbehaving or"
-            + " the file changed since it was listed; fetch again, and if it persists report it"
-            + " upstream");
-  }
-
-  /** The source sent more than the bytes asked for: never retried, never written. */
-  private static final class Overlong extends SourceException {
-    private static final long serialVersionUID = 1L;
-
-    Overlong(String message) {
-      super(message);
-    }
-  }
-
-  private void check(ModelConfig model, SourceFile file, StagedFile copy)
-      throws ChecksumMismatchException {
-    String pin = model.sha256().get(file.path());
-    String expected = pin != null ? pin : file.sha256();
-    if (expected != null && !expected.equals(copy.sha256())) {
-      metrics.verifyFailures(model.name()).increment();
-      if (pin != null) {
-        throw new ChecksumMismatchException(
-            model.name(), file.path(), expected, copy.sha256(), pinnedBy(model, file.path()));
-      }
-      throw new ChecksumMismatchException(
-          model.name(),
-          file.path(),
-          "sha256",
-          expected,
-          file.sha256Origin() != null ? file.sha256Origin() : "the source's digest",
-          copy.sha256(),
-          TRANSIT_ADVICE);
-    }
-    if (file.gitSha1() != null && !file.gitSha1().equals(copy.gitSha1())) {
-      metrics.verifyFailures(model.name()).increment();
-      throw new ChecksumMismatchException(
-          model.name(),
-          file.path(),
-          "git-sha1",
-          file.gitSha1(),
-          "the source's git blob digest",
-          copy.gitSha1(),
-          TRANSIT_ADVICE);
-    }
-  }
-
-  /**
-   * Runs {@code action}, retrying {@link RetryableSourceException}s with backoff; one that {@code
-   * giveUp} accepts is thrown at once.
-   */
-  private <T> T withRetries(
-      ModelConfig model,
-      String sourceLabel,
-      String what,
-      SourceCall<T> action,
-      java.util.function.Predicate<RetryableSourceException> giveUp)
-      throws IOException {
-    for (int attempt = 1; ; attempt++) {
-      try {
-        return action.call();
-      } catch (RetryableSourceException e) {
-        if (giveUp.test(e)) {
-          throw e;
-        }
-        if (attempt >= backoff.maxAttempts()) {
-          throw new SourceException(
-              e.getMessage() + " (gave up after " + attempt + " attempts)", e);
-        }
-        Duration wait = backoff.delay(attempt, e.retryAfter());
-        metrics.fetchRetries(model.name(), sourceLabel).increment();
-        log.warn(
-            "{} - {}: {}; retrying in {} ms (attempt {} of {})",
-            model.name(),
-            what,
-            e.getMessage(),
-            wait.toMillis(),
-            attempt + 1,
-            backoff.maxAttempts());
-        try {
-          sleeper.sleep(wait);
-        } catch (InterruptedException interrupted) {
-          Thread.currentThread().interrupt();
-          throw new InterruptedIOException(
-              model.name() + " - interrupted while waiting to retry " + what);
-        }
-      }
-    }
-  }
-
-  private interface SourceCall<T> {
-    T call() throws IOException;
-  }
-
   @Override
   public void close() {
-    ranges.shutdownNow();
-    downloads.shutdownNow();
-    try {
-      if (!downloads.awaitTermination(10, TimeUnit.SECONDS)) {
-        log.warn("download threads did not stop within 10 s");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    downloader.close();
+    parallel.close();
   }
 
   static String human(long bytes) {

@@ -5,7 +5,7 @@ import java.io.IOException;
 /** A file's bytes do not match the digest they must have; the file was not installed. */
 public final class ChecksumMismatchException extends IOException {
   private static final long serialVersionUID = 1L;
-  static final String PIN_ADVICE =
+  public static final String PIN_ADVICE =
       "If the new bytes are intended, update the pin; otherwise restore the file";
   private final String file;
   private final String expected;
