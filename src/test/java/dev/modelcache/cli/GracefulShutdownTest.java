@@ -130,9 +130,16 @@ class GracefulShutdownTest {
                 .as("every answer, before or after the signal")
                 .isEqualTo(200);
           } else {
+            // After the signal the connector stops accepting: a new connection is refused, or,
+            // when it raced into the kernel's listen backlog just before, reset as the listening
+            // socket closes (the daemon never saw it). A request the daemon accepted is never cut:
+            // the exit code 0 above says none was left running when the drain ended.
+            assertThat(outcome.afterSignal())
+                .as("no failure before the signal: %s", outcome.failure())
+                .isTrue();
             assertThat(outcome.failure())
-                .as("only a refused connection, never a reset of an accepted request")
-                .isInstanceOf(ConnectException.class);
+                .as("only a refused or never-accepted connection")
+                .isInstanceOfAny(ConnectException.class, java.net.SocketException.class);
           }
         }
       }
