@@ -88,11 +88,13 @@ final class Retrier {
     Duration wait =
         backoff.delay(attempt, cause instanceof RetryableSourceException r ? r.retryAfter() : null);
     metrics.fetchRetries(model.name(), sourceLabel).increment();
+    // A source's message may already start with "<model> - <what>: " (the S3 source's do): said
+    // once
+    String head = model.name() + " - " + what;
+    String message = String.valueOf(cause.getMessage());
     log.warn(
-        "{} - {}: {}; retrying in {} ms{} (attempt {} of {})",
-        model.name(),
-        what,
-        cause.getMessage(),
+        "{}; retrying in {} ms{} (attempt {} of {})",
+        message.startsWith(head + ": ") ? message : head + ": " + message,
         wait.toMillis(),
         from,
         attempt + 1,
