@@ -1,23 +1,16 @@
 package dev.modelcache.source.hub;
 
+import dev.modelcache.PythonVenv;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
- * The real Python {@code huggingface_hub} client in a virtualenv under {@code target/hf-venv},
- * built once per JVM (or reused), so tests can check the fake Hub and the cache layout against it.
- * Tests skip with {@link #reason()} where Python, venv, pip or a package index is missing.
+ * The real Python {@code huggingface_hub} client in a virtualenv under {@code target/hf-venv} (a
+ * {@link PythonVenv}), so tests can check the fake Hub and the cache layout against it. Tests skip
+ * with {@link #reason()} where Python, venv, pip or a package index is missing.
  *
  * <pre>{@code
  * Optional<Path> python = PythonHub.python();
@@ -27,16 +20,9 @@ import java.util.stream.Stream;
  * }</pre>
  */
 public final class PythonHub {
-  private static final Duration VENV_TIMEOUT = Duration.ofSeconds(120);
-  private static final Duration INSTALL_TIMEOUT = Duration.ofSeconds(180);
-  private static final Duration CHECK_TIMEOUT = Duration.ofSeconds(60);
-  private static final String IMPORT_CHECK =
-      "import huggingface_hub; print(huggingface_hub.__version__)";
-
-  private static boolean tried; // guarded by PythonHub.class
-  private static Path python; // guarded by PythonHub.class
-  private static String version = ""; // guarded by PythonHub.class
-  private static String reason = "not tried yet"; // guarded by PythonHub.class
+  private static final PythonVenv VENV =
+      PythonVenv.of(
+          "hf", "import huggingface_hub; print(huggingface_hub.__version__)", "huggingface_hub");
 
   private PythonHub() {}
 
@@ -48,161 +34,24 @@ public final class PythonHub {
   }
 
   /** The venv's python with huggingface_hub importable, or empty (then see {@link #reason()}). */
-  public static synchronized Optional<Path> python() {
-    if (!tried) {
-      tried = true;
-      try {
-        python = setUp();
-        reason = "";
-      } catch (IOException e) {
-        reason = e.getMessage();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        reason = "interrupted while setting up " + venvDir();
-      }
-    }
-    return Optional.ofNullable(python);
+  public static Optional<Path> python() {
+    return VENV.python();
   }
 
   /** Why {@link #python()} is empty; "" when it is not. */
-  public static synchronized String reason() {
-    return reason;
+  public static String reason() {
+    return VENV.reason();
   }
 
   /** The installed {@code huggingface_hub.__version__}; "" when unavailable. */
-  public static synchronized String version() {
-    return version;
+  public static String version() {
+    return VENV.version();
   }
 
-  /**
-   * Runs {@code script} with the venv's python. The environment is this JVM's less every {@code
-   * HF_*}/{@code HUGGING_FACE_*} variable and every proxy variable (a proxy would take the loopback
-   * requests away from the fake), plus {@code env}.
-   */
+  /** Runs {@code script} with the venv's python; see {@link PythonVenv#run}. */
   public static Result run(Path python, String script, Map<String, String> env, Duration timeout)
       throws IOException, InterruptedException {
-    Path file = Files.createTempFile("hf-script-", ".py");
-    try {
-      Files.writeString(file, script);
-      ProcessBuilder builder = new ProcessBuilder(python.toString(), file.toString());
-      builder.environment().keySet().removeIf(PythonHub::isHubOrProxyVariable);
-      builder.environment().put("NO_PROXY", "localhost,127.0.0.1");
-      builder.environment().put("PYTHONUNBUFFERED", "1");
-      builder.environment().putAll(env);
-      return run(builder, timeout);
-    } finally {
-      Files.deleteIfExists(file);
-    }
-  }
-
-  private static Path setUp() throws IOException, InterruptedException {
-    Path venv = venvDir();
-    Path venvPython = venv.resolve("bin/python");
-    if (Files.isExecutable(venvPython)) {
-      Result check =
-          run(new ProcessBuilder(venvPython.toString(), "-c", IMPORT_CHECK), CHECK_TIMEOUT);
-      if (check.ok()) {
-        version = lastLine(check.output());
-        return venvPython;
-      }
-    } else if (Files.exists(venv)) {
-      deleteTree(venv); // a half-made venv from an interrupted run
-    }
-    if (!Files.isExecutable(venvPython)) {
-      String base =
-          Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
-      Result made;
-      try {
-        made = run(new ProcessBuilder(base, "-m", "venv", venv.toString()), VENV_TIMEOUT);
-      } catch (IOException e) {
-        throw new IOException("no python3 to build " + venv + " with: " + e.getMessage(), e);
-      }
-      if (!made.ok()) {
-        throw new IOException(
-            base
-                + " -m venv "
-                + venv
-                + " failed"
-                + describe(made)
-                + " (is python3-venv installed?)");
-      }
-    }
-    Result installed =
-        run(
-            new ProcessBuilder(
-                venvPython.toString(),
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                // one index that cannot be reached must not cost minutes of retries
-                "--retries",
-                "0",
-                "--timeout",
-                "30",
-                "huggingface_hub"),
-            INSTALL_TIMEOUT);
-    if (!installed.ok()) {
-      throw new IOException("pip install huggingface_hub failed" + describe(installed));
-    }
-    Result check =
-        run(new ProcessBuilder(venvPython.toString(), "-c", IMPORT_CHECK), CHECK_TIMEOUT);
-    if (!check.ok()) {
-      throw new IOException("huggingface_hub does not import after install" + describe(check));
-    }
-    version = lastLine(check.output());
-    return venvPython;
-  }
-
-  private static Result run(ProcessBuilder builder, Duration timeout)
-      throws IOException, InterruptedException {
-    Path log = Files.createTempFile("hf-process-", ".log");
-    try {
-      builder.redirectErrorStream(true).redirectOutput(log.toFile());
-      Process process = builder.start();
-      boolean finished = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      if (!finished) {
-        process.destroyForcibly();
-        process.waitFor(10, TimeUnit.SECONDS);
-      }
-      String output = new String(Files.readAllBytes(log), StandardCharsets.UTF_8);
-      return new Result(finished ? process.exitValue() : -1, !finished, output);
-    } finally {
-      Files.deleteIfExists(log);
-    }
-  }
-
-  private static String describe(Result result) {
-    String output = result.output().strip();
-    if (output.length() > 2000) {
-      output = "..." + output.substring(output.length() - 2000);
-    }
-    return (result.timedOut() ? " (timed out)" : " (exit " + result.exitCode() + ")")
-        + (output.isEmpty() ? "" : ":\n" + output);
-  }
-
-  private static String lastLine(String output) {
-    String[] lines = output.strip().split("\n");
-    return lines[lines.length - 1].strip();
-  }
-
-  private static boolean isHubOrProxyVariable(String name) {
-    String upper = name.toUpperCase(Locale.ROOT);
-    return upper.startsWith("HF_") || upper.startsWith("HUGGING_FACE_") || upper.endsWith("_PROXY");
-  }
-
-  private static Path venvDir() {
-    return Path.of("target", "hf-venv").toAbsolutePath();
-  }
-
-  private static void deleteTree(Path root) throws IOException {
-    List<Path> paths = new ArrayList<>();
-    try (Stream<Path> walk = Files.walk(root)) {
-      walk.sorted(Comparator.reverseOrder()).forEach(paths::add);
-    }
-    for (Path path : paths) {
-      Files.delete(path);
-    }
+    PythonVenv.Result r = PythonVenv.run(python, script, env, timeout);
+    return new Result(r.exitCode(), r.timedOut(), r.output());
   }
 }
