@@ -13,8 +13,9 @@ import software.amazon.awssdk.profiles.ProfileFile;
  *
  * <ul>
  *   <li>endpoint: {@code AWS_ENDPOINT_URL_S3}, else {@code AWS_ENDPOINT_URL}; neither when {@code
- *       AWS_IGNORE_CONFIGURED_ENDPOINT_URLS} is true. With none, the SDK itself looks in the
- *       profile ({@code services} section's {@code s3 = endpoint_url}, then the profile's {@code
+ *       AWS_IGNORE_CONFIGURED_ENDPOINT_URLS} (else the profile's {@code
+ *       ignore_configured_endpoint_urls}) is true. With none, the SDK itself looks in the profile
+ *       ({@code services} section's {@code s3 = endpoint_url}, then the profile's {@code
  *       endpoint_url}), then uses AWS's endpoint for the region.
  *   <li>region: {@code AWS_REGION}, else {@code AWS_DEFAULT_REGION}, else the profile's {@code
  *       region}, else {@value #DEFAULT_REGION}.
@@ -38,7 +39,11 @@ final class AwsEnvironment {
 
   /** The service-specific variable, else the generic one, else none (empty values do not count). */
   Optional<Endpoint> endpoint() {
-    if ("true".equalsIgnoreCase(value("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").orElse(""))) {
+    String ignore =
+        value("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .or(() -> profile().flatMap(p -> p.property("ignore_configured_endpoint_urls")))
+            .orElse("");
+    if ("true".equalsIgnoreCase(ignore.strip())) {
       return Optional.empty();
     }
     for (String variable : new String[] {"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"}) {

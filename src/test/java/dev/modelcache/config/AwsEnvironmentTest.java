@@ -33,7 +33,8 @@ class AwsEnvironmentTest {
         awsConfig,
         "[default]\nregion = eu-central-1\n\n"
             + "[profile dev]\nregion = eu-west-3\nendpoint_url = http://profile:9000\n\n"
-            + "[profile noregion]\noutput = json\n");
+            + "[profile noregion]\noutput = json\n\n"
+            + "[profile ignoring]\nignore_configured_endpoint_urls = true\n");
   }
 
   private S3Config s3(String yaml, Map<String, String> env) {
@@ -79,6 +80,19 @@ class AwsEnvironmentTest {
             "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
             "true");
     assertThat(s3(MODEL, ignored).endpoint()).isNull();
+    Map<String, String> byProfile =
+        env(
+            "AWS_ENDPOINT_URL",
+            "http://all:9000",
+            "AWS_CONFIG_FILE",
+            awsConfig.toString(),
+            "AWS_PROFILE",
+            "ignoring");
+    assertThat(s3(MODEL, byProfile).endpoint()).as("the profile's setting").isNull();
+    byProfile.put("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "false");
+    assertThat(s3(MODEL, byProfile).endpoint())
+        .as("the variable wins over the profile")
+        .isEqualTo("http://all:9000");
     assertThat(
             s3("sources:\n  s3:\n    endpoint: http://sources:9000\n" + MODEL, ignored).endpoint())
         .isEqualTo("http://sources:9000");
