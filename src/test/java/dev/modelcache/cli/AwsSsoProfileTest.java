@@ -100,8 +100,11 @@ class AwsSsoProfileTest {
     }
   }
 
-  @Test
-  void anSsoProfileWithACachedTokenGetsRoleCredentialsAndTheProfilesEndpoint() throws Exception {
+  /**
+   * Starts a child daemon serving s3://models/iris with only the SSO profile to go on; the cached
+   * token expires at {@code expiresAt}.
+   */
+  private ChildDaemon serve(Instant expiresAt, boolean required) throws Exception {
     Path home = tmp.resolve("home");
     Path cacheDir = home.resolve(".aws/sso/cache");
     Files.createDirectories(cacheDir);
@@ -118,7 +121,7 @@ class AwsSsoProfileTest {
             + " \"accessToken\": \""
             + ACCESS_TOKEN
             + "\", \"expiresAt\": \""
-            + Instant.now().plus(Duration.ofHours(8)).toString()
+            + expiresAt
             + "\"}");
     Path awsConfig = tmp.resolve("aws-config");
     Files.writeString(
@@ -147,18 +150,23 @@ class AwsSsoProfileTest {
             + tmp.resolve("cache")
             + "\nsources:\n  s3:\n    path_style: true\n"
             + "server:\n  host: 127.0.0.1\n  port: 0\nmodels:\n"
-            + "  - name: iris\n    source: s3://models/iris\n");
+            + "  - name: iris\n    source: s3://models/iris\n    required: "
+            + required
+            + "\n");
+    return ChildDaemon.start(
+        config,
+        Map.of(
+            "HOME", home.toString(),
+            "AWS_CONFIG_FILE", awsConfig.toString(),
+            "AWS_SHARED_CREDENTIALS_FILE", tmp.resolve("no-credentials").toString(),
+            "AWS_PROFILE", "dev",
+            "LOG_LEVEL", "DEBUG"));
+  }
 
+  @Test
+  void anSsoProfileWithACachedTokenGetsRoleCredentialsAndTheProfilesEndpoint() throws Exception {
     List<String> lines;
-    try (ChildDaemon child =
-        ChildDaemon.start(
-            config,
-            Map.of(
-                "HOME", home.toString(),
-                "AWS_CONFIG_FILE", awsConfig.toString(),
-                "AWS_SHARED_CREDENTIALS_FILE", tmp.resolve("no-credentials").toString(),
-                "AWS_PROFILE", "dev",
-                "LOG_LEVEL", "DEBUG"))) {
+    try (ChildDaemon child = serve(Instant.now().plus(Duration.ofHours(8)), true)) {
       int port = child.awaitReady(Duration.ofSeconds(120));
       try (Response response =
           new OkHttpClient()
@@ -188,5 +196,35 @@ class AwsSsoProfileTest {
         .noneMatch(line -> line.contains(ACCESS_TOKEN))
         .noneMatch(line -> line.contains(SESSION_TOKEN))
         .noneMatch(line -> line.contains(S3Server.SECRET));
+  }
+
+  @Test
+  void anExpiredSsoTokenFailsTheModelSayingToLogInAgain() throws Exception {
+    String reason;
+    try (ChildDaemon child = serve(Instant.now().minus(Duration.ofHours(1)), false)) {
+      int port = child.awaitReady(Duration.ofSeconds(120));
+      reason =
+          new com.fasterxml.jackson.databind.ObjectMapper()
+              .readTree(
+                  new OkHttpClient()
+                      .newCall(
+                          new Request.Builder()
+                              .url("http://127.0.0.1:" + port + "/models/iris")
+                              .build())
+                      .execute()
+                      .body()
+                      .string())
+              .path("reason")
+              .asText();
+    }
+    assertThat(reason)
+        .isEqualTo(
+            "iris - the IAM Identity Center (SSO) session of the AWS profile has expired or is"
+                + " invalid, so there are no credentials for s3://models/iris: run 'aws sso login'"
+                + " for that profile (it refreshes the token cached in ~/.aws/sso/cache), then"
+                + " fetch again");
+    synchronized (portalRequests) {
+      assertThat(portalRequests).as("an expired token is not sent").isEmpty();
+    }
   }
 }
