@@ -100,7 +100,7 @@ class AwsEnvironmentTest {
 
   @Test
   void noEndpointAnywhereLeavesItToTheSdkAndTheProfile() {
-    // the profile's endpoint_url is the SDK's to apply (AwsSsoProfileTest shows it does): the
+    // the profile's endpoint_url is the SDK's to apply (AwsProfileServeTest shows it does): the
     // config does not copy it, so that the SDK's own order (services section first) holds
     assertThat(s3(MODEL, env("AWS_CONFIG_FILE", awsConfig.toString(), "AWS_PROFILE", "dev")))
         .extracting(S3Config::endpoint)

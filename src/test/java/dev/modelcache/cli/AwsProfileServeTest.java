@@ -26,16 +26,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * An IAM Identity Center (SSO) profile, as {@code aws configure sso} and {@code aws sso login}
- * leave it, serves an S3 model in a child daemon: the profile ({@code AWS_PROFILE} in {@code
- * AWS_CONFIG_FILE}) has an {@code sso_session}, {@code sso_account_id} and {@code sso_role_name},
- * and a {@code services} section whose {@code s3} and {@code sso} endpoints are the test S3 server
- * and a fake SSO portal on loopback; the token cache under {@code $HOME/.aws/sso/cache} holds a
- * valid access token. The config names no endpoint, no region and no credentials: the AWS SDK finds
- * the S3 endpoint in the profile, trades the cached token for role credentials at the portal
- * ({@code GET /federation/credentials}) and signs with them, which the S3 server checks.
+ * The AWS CLI's conventions in a child daemon whose config names no S3 endpoint, region or
+ * credentials. An IAM Identity Center (SSO) profile, as {@code aws configure sso} and {@code aws
+ * sso login} leave it, serves an S3 model in a child daemon: the profile ({@code AWS_PROFILE} in
+ * {@code AWS_CONFIG_FILE}) has an {@code sso_session}, {@code sso_account_id} and {@code
+ * sso_role_name}, and a {@code services} section whose {@code s3} and {@code sso} endpoints are the
+ * test S3 server and a fake SSO portal on loopback; the token cache under {@code
+ * $HOME/.aws/sso/cache} holds a valid access token. The config names no endpoint, no region and no
+ * credentials: the AWS SDK finds the S3 endpoint in the profile, trades the cached token for role
+ * credentials at the portal ({@code GET /federation/credentials}) and signs with them, which the S3
+ * server checks. An expired token fails the model saying to log in again. And {@code
+ * AWS_ENDPOINT_URL_S3} wins over {@code AWS_ENDPOINT_URL} and the profile's {@code endpoint_url},
+ * both pointing at a closed port.
  */
-class AwsSsoProfileTest {
+class AwsProfileServeTest {
   private static final String ACCESS_TOKEN = "sso-access-token-4d2f1c";
   private static final String SESSION_TOKEN = "sso-role-session-token-93be";
 
@@ -225,6 +229,54 @@ class AwsSsoProfileTest {
                 + " fetch again");
     synchronized (portalRequests) {
       assertThat(portalRequests).as("an expired token is not sent").isEmpty();
+    }
+  }
+
+  @Test
+  void theServiceSpecificEndpointVariableWinsOverTheGenericOneAndTheProfile() throws Exception {
+    int closed;
+    try (java.net.ServerSocket socket =
+        new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closed = socket.getLocalPort();
+    }
+    Path awsConfig = tmp.resolve("aws-config");
+    Files.writeString(
+        awsConfig,
+        "[profile static]\nregion = eu-west-3\nendpoint_url = http://127.0.0.1:" + closed + "\n");
+    Path credentials = tmp.resolve("aws-credentials");
+    Files.writeString(
+        credentials,
+        "[static]\naws_access_key_id = "
+            + S3Server.IDENTITY
+            + "\naws_secret_access_key = "
+            + S3Server.SECRET
+            + "\n");
+    Path config = tmp.resolve("modelcache.yaml");
+    Files.writeString(
+        config,
+        "cache:\n  dir: "
+            + tmp.resolve("cache")
+            + "\nsources:\n  s3:\n    path_style: true\n"
+            + "server:\n  host: 127.0.0.1\n  port: 0\nmodels:\n"
+            + "  - name: iris\n    source: s3://models/iris\n");
+    try (ChildDaemon child =
+        ChildDaemon.start(
+            config,
+            Map.of(
+                "HOME", tmp.resolve("home").toString(),
+                "AWS_CONFIG_FILE", awsConfig.toString(),
+                "AWS_SHARED_CREDENTIALS_FILE", credentials.toString(),
+                "AWS_PROFILE", "static",
+                "AWS_ENDPOINT_URL", "http://127.0.0.1:" + closed,
+                "AWS_ENDPOINT_URL_S3", s3.endpoint().toString()))) {
+      int port = child.awaitReady(Duration.ofSeconds(120));
+      try (Response response =
+          new OkHttpClient()
+              .newCall(
+                  new Request.Builder().url("http://127.0.0.1:" + port + "/models/iris").build())
+              .execute()) {
+        assertThat(response.body().string()).contains("\"state\":\"READY\"");
+      }
     }
   }
 }
