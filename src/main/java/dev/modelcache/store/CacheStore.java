@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.Config.CacheConfig;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
+import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -19,15 +20,12 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -635,8 +633,7 @@ public final class CacheStore {
     StringBuilder listing = new StringBuilder();
     new TreeMap<>(sha256ByPath)
         .forEach((path, sha) -> listing.append(sha).append("  ").append(path).append('\n'));
-    byte[] digest = sha256().digest(listing.toString().getBytes(StandardCharsets.UTF_8));
-    return HexFormat.of().formatHex(digest).substring(0, 40);
+    return Digests.sha256Hex(listing.toString()).substring(0, 40);
   }
 
   /**
@@ -678,40 +675,9 @@ public final class CacheStore {
     return name;
   }
 
-  /**
-   * Re-reads a file and returns its SHA-256 in hex. The bytes go from the kernel into a direct
-   * buffer and are hashed from there (no copy into a heap array), a few percent faster than a
-   * stream; measured with {@code bench/run.sh verify}.
-   */
+  /** Re-reads a file and returns its SHA-256 in hex (see {@link Digests#sha256Hex(Path)}). */
   public static String sha256Of(Path file) throws IOException {
-    MessageDigest digest = sha256();
-    ByteBuffer buffer = HASH_BUFFER.get();
-    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      while (channel.read(buffer.clear()) >= 0) {
-        digest.update(buffer.flip());
-      }
-    }
-    return HexFormat.of().formatHex(digest.digest());
-  }
-
-  /** One direct read buffer per hashing thread (direct memory is slow to allocate). */
-  private static final ThreadLocal<ByteBuffer> HASH_BUFFER =
-      ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(1 << 18));
-
-  static MessageDigest sha256() {
-    return digest("SHA-256");
-  }
-
-  static MessageDigest sha1() {
-    return digest("SHA-1");
-  }
-
-  private static MessageDigest digest(String algorithm) {
-    try {
-      return MessageDigest.getInstance(algorithm);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every Java runtime has " + algorithm, e);
-    }
+    return Digests.sha256Hex(file);
   }
 
   /**
@@ -755,11 +721,11 @@ public final class CacheStore {
               + ": "
               + bytesNeeded
               + " bytes ("
-              + mib(bytesNeeded)
+              + ByteSize.mib(bytesNeeded)
               + ") still to fetch, "
               + usable
               + " bytes ("
-              + mib(usable)
+              + ByteSize.mib(usable)
               + ") usable on its volume; free space (modelcache gc --delete) or grow the volume",
           null);
     }
@@ -821,10 +787,6 @@ public final class CacheStore {
       existing = existing.getParent();
     }
     return existing;
-  }
-
-  private static String mib(long bytes) {
-    return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
   }
 
   Path tempDir() {

@@ -43,7 +43,7 @@ public final class RangedPart implements AutoCloseable {
   private final long size;
   private final FileChannel channel;
   private final List<Region> regions = new ArrayList<>();
-  private final MessageDigest sha256 = CacheStore.sha256();
+  private final MessageDigest sha256 = Digests.sha256();
   private final MessageDigest gitSha1;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition progressed = lock.newCondition();
@@ -78,8 +78,7 @@ public final class RangedPart implements AutoCloseable {
                 StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
     if (gitBlob) {
-      gitSha1 = CacheStore.sha1();
-      gitSha1.update(("blob " + size + "\0").getBytes(StandardCharsets.US_ASCII));
+      gitSha1 = Digests.gitBlobSha1(size);
     } else {
       gitSha1 = null;
     }

@@ -2,6 +2,7 @@ package dev.modelcache.store;
 
 import dev.modelcache.config.Config.VerifyMode;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
 import java.io.IOException;
@@ -16,7 +17,6 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
@@ -117,7 +117,7 @@ public final class Verifier implements AutoCloseable {
 
   /** A verifier hashing on one thread per available processor. */
   public Verifier(CacheStore store, Metrics metrics, Clock clock) {
-    this(store, metrics, clock, Runtime.getRuntime().availableProcessors(), CacheStore::sha256Of);
+    this(store, metrics, clock, Runtime.getRuntime().availableProcessors(), Digests::sha256Hex);
   }
 
   public Verifier(CacheStore store, Metrics metrics, Clock clock, int threads, Hasher hasher) {
@@ -195,7 +195,7 @@ public final class Verifier implements AutoCloseable {
         millis,
         files,
         hashed,
-        mib(bytes),
+        ByteSize.mib(bytes),
         hashed == 0 ? "" : " on " + Math.min(threads, hashed) + " threads");
     return reports;
   }
@@ -413,7 +413,7 @@ public final class Verifier implements AutoCloseable {
           plan.snapshot.files().size(),
           took.toMillis(),
           plan.hashes.size(),
-          mib(bytes),
+          ByteSize.mib(bytes),
           problems.isEmpty() ? "all match" : problems.size() + " problem(s)");
     }
     return report;
@@ -533,10 +533,6 @@ public final class Verifier implements AutoCloseable {
             + " (pinned in the config), actual "
             + actual
             + "; run 'modelcache fetch' after checking the pin");
-  }
-
-  private static String mib(long bytes) {
-    return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
   }
 
   @Override
