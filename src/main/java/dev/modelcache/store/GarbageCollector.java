@@ -163,7 +163,7 @@ public final class GarbageCollector {
         }
       }
     }
-    for (Path record : children(store.recordsDir())) {
+    for (Path record : children(store.layout().recordsDir())) {
       if (!configuredNames.contains(record.getFileName().toString())
           && record.getFileName().toString().endsWith(".json")) {
         garbage.add(new Garbage(Kind.RECORD, record, bytes(record)));
@@ -173,14 +173,15 @@ public final class GarbageCollector {
     // by a fetch
     // that did not finish (a download in progress touches its part all the time)
     Path state = store.root().resolve(".modelcache");
-    for (Path dir : List.of(store.tempDir(), state.resolve("parts"), state.resolve("verified"))) {
+    for (Path dir :
+        List.of(store.layout().tempDir(), state.resolve("parts"), state.resolve("verified"))) {
       for (Path part : regularFiles(dir)) {
         if (olderThan(part, cutoff)) {
           garbage.add(new Garbage(Kind.PART, part, bytes(part)));
         }
       }
     }
-    for (Path quarantined : regularFiles(store.quarantineDir())) {
+    for (Path quarantined : regularFiles(store.layout().quarantineDir())) {
       garbage.add(new Garbage(Kind.QUARANTINE, quarantined, bytes(quarantined)));
     }
     garbage.sort(Comparator.comparing(Garbage::path));

@@ -228,13 +228,13 @@ public final class Verifier implements AutoCloseable {
     plan.snapshot = snapshot;
     String name = model.name();
     try {
-      CacheStore.checkFolders(snapshot);
+      SnapshotLinks.checkFolders(snapshot);
     } catch (StoreException e) {
       plan.problems.add(unsafeLink(model, null, e));
       plan.foldersUnsafe = true;
     }
     try {
-      CacheStore.checkStrayLinks(snapshot);
+      SnapshotLinks.checkStrayLinks(snapshot);
     } catch (StoreException e) {
       plan.problems.add(unsafeLink(model, null, e));
     }
@@ -294,10 +294,10 @@ public final class Verifier implements AutoCloseable {
     Path real = null;
     if (!plan.foldersUnsafe) {
       try {
-        real = CacheStore.realPath(plan.snapshot, file);
+        real = SnapshotLinks.realPath(plan.snapshot, file);
       } catch (StoreException e) {
         plan.problems.add(
-            e.getMessage().endsWith(CacheStore.NOT_LINKED)
+            e.getMessage().endsWith(SnapshotLinks.NOT_LINKED)
                 ? new Problem(Kind.LINK, file.path(), model.name() + " - " + e.getMessage())
                 : unsafeLink(model, file.path(), e));
       }
