@@ -138,7 +138,7 @@ final class Installer {
     Path target = dir.resolve(checkedSegment(blobName));
     AtomicFiles.move(staged.temp(), target);
     AtomicFiles.fsyncDirectory(dir);
-    Files.deleteIfExists(RangedPart.stateOf(staged.temp())); // a ranged part's progress
+    Files.deleteIfExists(RangeProgress.of(staged.temp())); // a ranged part's progress
     return new StagedFile(target, staged.size(), staged.sha256(), staged.gitSha1());
   }
 
@@ -154,7 +154,7 @@ final class Installer {
   static void discard(StagedFile staged) {
     try {
       Files.deleteIfExists(staged.temp());
-      Files.deleteIfExists(RangedPart.stateOf(staged.temp()));
+      Files.deleteIfExists(RangeProgress.of(staged.temp()));
     } catch (IOException e) {
       // A leftover temp file is harmless; the caller is already reporting the real failure.
     }
