@@ -45,6 +45,11 @@ import java.util.function.Consumer;
  * under the root may lead outside it: {@link #realPath} is the one answer to "which bytes does this
  * snapshot file serve", for verification and load alike, and install writes nothing through a
  * symlinked folder.
+ *
+ * <p>This class is the facade the other packages use; the work is done behind it by package-private
+ * classes, one per seam: {@code CacheLayout} (paths and name checks), {@code PartFiles} (downloads
+ * in progress), {@code Installer} (publishing and quarantine), {@code InstallRecords} (records and
+ * stamps), {@code SnapshotLinks} (what a load reads) and {@code VolumeSpace} (writability, space).
  */
 public final class CacheStore {
   private final CacheLayout layout;
