@@ -63,11 +63,16 @@ final class OpenAiErrors {
   /** Writes {@code reply}, which {@link ErrorMapping} made of {@code e}, in OpenAI's shape. */
   static void write(Context ctx, ErrorMapping.Reply reply, Throwable e) {
     reply.headers().forEach(ctx::header);
+    ctx.status(reply.status()).json(body(reply, e));
+  }
+
+  /** The body of {@code reply}, which {@link ErrorMapping} made of {@code e}. */
+  static ObjectNode body(ErrorMapping.Reply reply, Throwable e) {
     String param =
         e instanceof ModelNotFoundException
             ? "model"
             : reply.status() == 400 && e instanceof InvalidInputException ? "input" : null;
-    ctx.status(reply.status()).json(body(reply.message(), reply.status(), param, code(reply, e)));
+    return body(reply.message(), reply.status(), param, code(reply, e));
   }
 
   static ObjectNode body(String message, int status, String param, String code) {
