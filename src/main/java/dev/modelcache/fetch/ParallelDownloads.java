@@ -55,24 +55,8 @@ final class ParallelDownloads implements AutoCloseable {
       List<SourceFile> files)
       throws IOException {
     AtomicBoolean abort = new AtomicBoolean();
-    Map<String, Future<StagedFile>> running = new LinkedHashMap<>();
-    // The log fields of the caller (the model being prepared) follow the download threads.
-    Map<String, String> mdc = MDC.getCopyOfContextMap();
-    for (SourceFile file : files) {
-      running.put(
-          file.path(),
-          downloads.submit(
-              () -> {
-                if (mdc != null) {
-                  MDC.setContextMap(mdc);
-                }
-                try {
-                  return downloader.download(model, source, sourceLabel, snapshot, file, abort);
-                } finally {
-                  MDC.clear();
-                }
-              }));
-    }
+    Map<String, Future<StagedFile>> running =
+        start(model, source, sourceLabel, snapshot, files, abort);
     Map<String, StagedFile> staged = new LinkedHashMap<>();
     IOException failure = null;
     boolean interrupted = false;
@@ -106,6 +90,35 @@ final class ParallelDownloads implements AutoCloseable {
       throw failure; // verified files stay set aside for the next fetch
     }
     return staged;
+  }
+
+  /** One download task per file, keyed by its path, all told to stop once {@code abort} is set. */
+  private Map<String, Future<StagedFile>> start(
+      ModelConfig model,
+      ModelSource source,
+      String sourceLabel,
+      Snapshot snapshot,
+      List<SourceFile> files,
+      AtomicBoolean abort) {
+    Map<String, Future<StagedFile>> running = new LinkedHashMap<>();
+    // The log fields of the caller (the model being prepared) follow the download threads.
+    Map<String, String> mdc = MDC.getCopyOfContextMap();
+    for (SourceFile file : files) {
+      running.put(
+          file.path(),
+          downloads.submit(
+              () -> {
+                if (mdc != null) {
+                  MDC.setContextMap(mdc);
+                }
+                try {
+                  return downloader.download(model, source, sourceLabel, snapshot, file, abort);
+                } finally {
+                  MDC.clear();
+                }
+              }));
+    }
+    return running;
   }
 
   @Override
