@@ -11,6 +11,7 @@ import dev.modelcache.store.PartFile;
 import dev.modelcache.store.RangedPart;
 import dev.modelcache.store.StagedFile;
 import dev.modelcache.store.StoreException;
+import dev.modelcache.threads.NamedThreads;
 import io.micrometer.core.instrument.Counter;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -20,7 +21,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
@@ -43,21 +43,13 @@ final class PartDownloads implements AutoCloseable {
   private final CacheStore store;
   private final ModelStates states;
   private final long rangedMinBytes;
-  private final ExecutorService ranges;
+  private final NamedThreads rangeThreads = NamedThreads.numbered("modelcache-range");
+  private final ExecutorService ranges = Executors.newCachedThreadPool(rangeThreads);
 
   PartDownloads(CacheStore store, ModelStates states, long rangedMinBytes) {
     this.store = store;
     this.states = states;
     this.rangedMinBytes = rangedMinBytes;
-    AtomicInteger rangeThreads = new AtomicInteger();
-    this.ranges =
-        Executors.newCachedThreadPool(
-            task -> {
-              Thread thread =
-                  new Thread(task, "modelcache-range-" + rangeThreads.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
   }
 
   /** A downloaded file and whether it began with bytes kept by an earlier attempt. */
@@ -292,6 +284,6 @@ final class PartDownloads implements AutoCloseable {
 
   @Override
   public void close() {
-    ranges.shutdownNow();
+    rangeThreads.stop(ranges, NamedThreads.STOP_WAIT, log);
   }
 }

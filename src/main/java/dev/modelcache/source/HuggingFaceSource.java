@@ -113,6 +113,13 @@ public final class HuggingFaceSource implements ModelSource {
     return commit;
   }
 
+  /**
+   * Nothing to release: the HTTP client, whose connections and threads this source shares, is its
+   * caller's to close.
+   */
+  @Override
+  public void close() {}
+
   @Override
   public InputStream open(
       ModelConfig model, Snapshot snapshot, SourceFile file, long offset, long end)
