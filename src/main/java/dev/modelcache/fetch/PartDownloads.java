@@ -1,6 +1,7 @@
 package dev.modelcache.fetch;
 
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.source.RangeNotSatisfiableException;
 import dev.modelcache.source.SourceException;
@@ -262,9 +263,9 @@ final class PartDownloads implements AutoCloseable {
             + "): "
             + left
             + " bytes ("
-            + Fetcher.human(left)
+            + ByteSize.human(left)
             + ") of it still to write, "
-            + (usable < 0 ? "unknown" : usable + " bytes (" + Fetcher.human(usable) + ")")
+            + (usable < 0 ? "unknown" : usable + " bytes (" + ByteSize.human(usable) + ")")
             + " free at "
             + store.root()
             + "; free space (modelcache gc --delete) or grow the volume, then fetch again: what was"

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.Config.Limits;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.task.TextEmbeddingTask;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Outcome;
 import dev.modelcache.metrics.ModelState;
@@ -278,6 +279,31 @@ public final class ModelRegistry implements AutoCloseable {
     Task<I, O> task = run.model().task();
     List<O> outputs = run.await(task.parseV2(inputs));
     return new V2Answer(run.model().snapshot().id(), task.renderV2(outputs));
+  }
+
+  /** The vectors of an embedding request, the tokens its texts held, and the revision. */
+  public record Embeddings(String revision, List<float[]> vectors, int tokens) {}
+
+  /**
+   * Embeds {@code texts} on a {@code text-embedding} model (the OpenAI-compatible route); the same
+   * failures as {@link #infer}, and {@link InvalidInputException} for a model of another task.
+   */
+  public Embeddings embed(String model, List<String> texts) {
+    return measured(model, loaded -> embeddings(loaded, texts));
+  }
+
+  @SuppressWarnings("unchecked")
+  private <I, O> Embeddings embeddings(Run<I, O> run, List<String> texts) {
+    if (!(run.model().task() instanceof TextEmbeddingTask task)) {
+      throw new InvalidInputException(
+          run.config().name()
+              + " is a "
+              + run.model().task().name()
+              + " model; only text-embedding models give embeddings");
+    }
+    TextEmbeddingTask.Encoded encoded = task.encode(texts);
+    List<O> vectors = run.await((List<I>) encoded.items());
+    return new Embeddings(run.model().snapshot().id(), (List<float[]>) vectors, encoded.tokens());
   }
 
   /** One request on one loaded model, with its deadline. */

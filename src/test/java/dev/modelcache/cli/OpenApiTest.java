@@ -79,8 +79,9 @@ class OpenApiTest {
         OpenApiInteractionValidator.createForInlineApiSpecification(Files.readString(SPEC)).build();
     Path cache = tmp.resolve("cache");
     Path sources = tmp.resolve("sources");
-    // iris and digits serve; 'broken' fails (its folder does not exist) and is not required, so
-    // the daemon is ready and that model answers 503 with its reason.
+    // iris, digits and minilm (text-embedding, for /v1) serve; 'broken' and 'asleep' fail (their
+    // folder does not exist) and are not required, so the daemon is ready and they answer 503 with
+    // the reason.
     String yaml =
         "cache:\n  dir: "
             + cache
@@ -89,7 +90,13 @@ class OpenApiTest {
             + TestModels.modelYaml("digits", TestModels.copy("digits", sources))
             + "  - name: broken\n    source: file:"
             + tmp.resolve("no-such-folder")
-            + "\n    required: false\n";
+            + "\n    required: false\n"
+            + "  - {name: minilm, source: 'file:"
+            + TestModels.minilm(sources)
+            + "', task: text-embedding}\n"
+            + "  - {name: asleep, source: 'file:"
+            + tmp.resolve("no-such-folder")
+            + "', task: text-embedding, required: false}\n";
     Config config =
         new ConfigLoader(Map.of("MODELCACHE_TOKEN", TOKEN), cache)
             .parse(yaml, "test config", cache);
@@ -172,6 +179,20 @@ class OpenApiTest {
     assertThat(broken.headers()).containsKey("Retry-After");
     assertThat(call(new Exchange("POST", "/inference/iris", "text/plain", "hello", true)).code())
         .isEqualTo(415);
+    assertThat(
+            call(Exchange.post("/v1/embeddings", "{\"model\":\"minilm\",\"input\":[1,2]}")).code())
+        .isEqualTo(400);
+    assertThat(call(Exchange.post("/v1/embeddings", "{\"model\":\"nope\",\"input\":\"a\"}")).code())
+        .isEqualTo(404);
+    assertThat(
+            call(Exchange.post("/v1/embeddings", "{\"model\":\"minilm\",\"input\":\"a\"}")
+                    .withoutToken())
+                .code())
+        .isEqualTo(401);
+    Answer asleep = call(Exchange.post("/v1/embeddings", "{\"model\":\"asleep\",\"input\":\"a\"}"));
+    assertThat(asleep.code()).isEqualTo(503);
+    assertThat(asleep.headers()).containsKey("Retry-After");
+    assertThat(call(Exchange.get("/v1/models/iris")).code()).isEqualTo(404);
   }
 
   private static List<Exchange> handWritten() {
@@ -193,7 +214,21 @@ class OpenApiTest {
         Exchange.post("/inference/digits", "{\"inputs\":[" + "0,".repeat(63) + "0]}"),
         Exchange.post("/inference/iris", "{\"inputs\":[5.1,3.4,1.5,0.2]}").withoutToken(),
         Exchange.post("/inference/broken", "{\"inputs\":[1]}"),
-        new Exchange("POST", "/inference/iris", "text/plain", "hello", true));
+        new Exchange("POST", "/inference/iris", "text/plain", "hello", true),
+        Exchange.post("/v1/embeddings", "{\"model\":\"minilm\",\"input\":[\"a cat\",\"a dog\"]}"),
+        Exchange.post(
+            "/v1/embeddings",
+            "{\"model\":\"minilm\",\"input\":\"a cat\",\"encoding_format\":\"base64\","
+                + "\"dimensions\":32,\"user\":\"u\"}"),
+        Exchange.post("/v1/embeddings", "{\"model\":\"minilm\",\"input\":[1,2]}"),
+        Exchange.post("/v1/embeddings", "{\"model\":\"nope\",\"input\":\"a\"}"),
+        Exchange.post("/v1/embeddings", "{\"model\":\"iris\",\"input\":\"a\"}"),
+        Exchange.post("/v1/embeddings", "{\"model\":\"asleep\",\"input\":\"a\"}"),
+        Exchange.post("/v1/embeddings", "{\"model\":\"minilm\",\"input\":\"a\"}").withoutToken(),
+        new Exchange("POST", "/v1/embeddings", "text/plain", "hello", true),
+        Exchange.get("/v1/models"),
+        Exchange.get("/v1/models/minilm"),
+        Exchange.get("/v1/models/iris"));
   }
 
   /**

@@ -89,6 +89,22 @@ public final class TextEmbeddingTask implements Task<Tokens, float[]>, AutoClose
     return vectors;
   }
 
+  /**
+   * Texts as this task's items, with the tokens they hold (special tokens included, after
+   * truncation to {@code max_length}): what the OpenAI-compatible route reports as {@code usage}.
+   */
+  public Encoded encode(List<String> texts) {
+    List<Tokens> items = encoder.encode(texts);
+    int tokens = 0;
+    for (Tokens item : items) {
+      tokens += item.ids().length;
+    }
+    return new Encoded(items, tokens);
+  }
+
+  /** Items of this task (to run as they are) and the tokens they hold in all. */
+  public record Encoded(List<?> items, int tokens) {}
+
   @Override
   public List<Tokens> parseV2(List<V2Tensor> inputs) {
     return encoder.encode(Inputs.v2Strings(inputs, "text", "text"));
