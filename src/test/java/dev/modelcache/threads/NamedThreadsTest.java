@@ -45,8 +45,8 @@ class NamedThreadsTest {
       assertThat(threads.stop(pool, Duration.ofSeconds(30), log)).isTrue();
       assertThat(capture.lines()).isEmpty();
     }
+    // its threads may still be alive for a moment: the pool ends as the last one leaves its loop
     assertThat(pool.isTerminated()).isTrue();
-    assertThat(threads.running()).isEmpty();
   }
 
   @Test
