@@ -40,12 +40,13 @@ final class LockCommand implements Callable<Integer> {
     List<String> names = loaded.models().stream().map(ModelConfig::name).toList();
     Lockfile lock = ConfigOption.lockfile(loaded);
     int failures = 0;
-    try (Fetcher fetcher =
-        Sources.fetcher(
-            loaded,
-            new CacheStore(loaded.cache()),
-            new ModelStates(names, Set.copyOf(names), Clock.systemUTC()),
-            Clock.systemUTC())) {
+    try (Sources sources = Sources.of(loaded);
+        Fetcher fetcher =
+            sources.fetcher(
+                loaded,
+                new CacheStore(loaded.cache()),
+                new ModelStates(names, Set.copyOf(names), Clock.systemUTC()),
+                Clock.systemUTC())) {
       for (ModelConfig model : loaded.models()) {
         try {
           InstalledSnapshot snapshot = fetcher.fetch(model);

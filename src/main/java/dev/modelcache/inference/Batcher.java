@@ -2,6 +2,7 @@ package dev.modelcache.inference;
 
 import ai.djl.inference.Predictor;
 import dev.modelcache.metrics.Metrics;
+import dev.modelcache.threads.NamedThreads;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -109,11 +110,9 @@ final class Batcher<I, O> implements AutoCloseable {
     this.capacity = capacity;
     this.depth = depth;
     this.metrics = metrics;
-    for (int i = 0; i < predictors.size(); i++) {
-      Predictor<List<I>, List<O>> predictor = predictors.get(i);
-      Thread thread = new Thread(() -> work(predictor), "modelcache-" + model + "-worker-" + i);
-      thread.setDaemon(true);
-      threads.add(thread);
+    NamedThreads workers = NamedThreads.numbered("modelcache-" + model + "-worker", 0);
+    for (Predictor<List<I>, List<O>> predictor : predictors) {
+      threads.add(workers.newThread(() -> work(predictor)));
     }
     threads.forEach(Thread::start);
   }

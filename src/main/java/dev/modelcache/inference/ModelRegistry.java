@@ -14,6 +14,7 @@ import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.StoreException;
+import dev.modelcache.threads.NamedThreads;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -436,8 +437,8 @@ public final class ModelRegistry implements AutoCloseable {
   private CompletableFuture<LoadedModel<?, ?>> startLazyLoad(Entry entry) {
     CompletableFuture<LoadedModel<?, ?>> loading = new CompletableFuture<>();
     String name = entry.config.name();
-    Thread thread =
-        new Thread(
+    NamedThreads.named("modelcache-load-" + name)
+        .start(
             () -> {
               MDC.put("model", name);
               try {
@@ -451,10 +452,7 @@ public final class ModelRegistry implements AutoCloseable {
                 log.error("{} - FAILED: {}", name, e.getMessage());
                 loading.completeExceptionally(e);
               }
-            },
-            "modelcache-load-" + name);
-    thread.setDaemon(true);
-    thread.start();
+            });
     return loading;
   }
 

@@ -6,6 +6,7 @@ import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
 import dev.modelcache.store.VerifyPlan.Hashed;
+import dev.modelcache.threads.NamedThreads;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,7 +22,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -110,6 +110,7 @@ public final class Verifier implements AutoCloseable {
   private final VerifyPlanner planner;
   private final Hasher hasher;
   private final int threads;
+  private final NamedThreads hashingThreads = NamedThreads.numbered("modelcache-verify");
   private final ExecutorService hashing;
 
   /** A verifier hashing on one thread per available processor. */
@@ -126,15 +127,7 @@ public final class Verifier implements AutoCloseable {
     this.planner = new VerifyPlanner(store, findings);
     this.hasher = hasher;
     this.threads = threads;
-    AtomicInteger count = new AtomicInteger();
-    this.hashing =
-        Executors.newFixedThreadPool(
-            threads,
-            task -> {
-              Thread thread = new Thread(task, "modelcache-verify-" + count.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
+    this.hashing = Executors.newFixedThreadPool(threads, hashingThreads);
   }
 
   public int threads() {
@@ -229,13 +222,6 @@ public final class Verifier implements AutoCloseable {
 
   @Override
   public void close() {
-    hashing.shutdownNow();
-    try {
-      if (!hashing.awaitTermination(10, TimeUnit.SECONDS)) {
-        log.warn("verify threads did not stop within 10 s");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    hashingThreads.stop(hashing, NamedThreads.STOP_WAIT, log);
   }
 }
