@@ -46,7 +46,7 @@ final class Sources {
   static dev.modelcache.fetch.Fetcher fetcher(
       Config config,
       dev.modelcache.store.CacheStore store,
-      dev.modelcache.metrics.ModelStates states,
+      dev.modelcache.inference.ModelStates states,
       java.time.Clock clock) {
     return new dev.modelcache.fetch.Fetcher(
         store,

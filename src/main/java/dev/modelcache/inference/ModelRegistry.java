@@ -7,9 +7,6 @@ import dev.modelcache.config.Config.Limits;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Outcome;
-import dev.modelcache.metrics.ModelState;
-import dev.modelcache.metrics.ModelStates;
-import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.StoreException;
@@ -186,7 +183,7 @@ public final class ModelRegistry implements AutoCloseable {
   /**
    * Runs a {@code POST /inference} request ({@code {"inputs": ...}}) on {@code model}.
    *
-   * @throws ModelNotFoundException when no such model is configured (404)
+   * @throws UnknownModelException when no such model is configured (404)
    * @throws ModelNotReadyException when it is not READY (503)
    * @throws InvalidInputException when the inputs do not fit it (400)
    * @throws QueueFullException when its queue is full (503)
@@ -445,7 +442,7 @@ public final class ModelRegistry implements AutoCloseable {
   private Entry entry(String model) {
     Entry entry = entries.get(model);
     if (entry == null) {
-      throw new ModelNotFoundException(
+      throw new UnknownModelException(
           "model '"
               + (model.length() <= 64 ? model : model.substring(0, 64) + "...")
               + "' is not configured (configured: "
@@ -464,7 +461,7 @@ public final class ModelRegistry implements AutoCloseable {
       throw notReady(states.status(entry.config.name()));
     }
     if (!version.equals(prepared.snapshot().id())) {
-      throw new ModelNotFoundException(
+      throw new UnknownModelException(
           "model '"
               + entry.config.name()
               + "' has no version '"

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -82,23 +83,38 @@ public final class Metrics {
   }
 
   /**
+   * What the per-model gauges read of each model's life; the inference layer's model states. Reads
+   * take no lock, so that a scrape never waits for a fetch or a request.
+   */
+  public interface ModelView {
+    /** Every state a model can be in, in order: one {@code modelcache_model_state} series each. */
+    List<String> stateNames();
+
+    /** The name of the state {@code model} is in now. */
+    String stateName(String model);
+
+    /** True while {@code model} serves a cached revision because its source was unreachable. */
+    boolean sourceUnreachable(String model);
+  }
+
+  /**
    * Registers the per-model gauges: one {@code modelcache_model_state} series per model and state.
    */
-  public void bindModels(ModelStates states, Iterable<String> models) {
+  public void bindModels(ModelView states, Iterable<String> models) {
     for (String model : models) {
       Gauge.builder(INFERENCE_QUEUE_DEPTH, queueDepth(model), AtomicInteger::get)
           .tags("model", model)
           .strongReference(true)
           .description("Inference requests waiting in the model's queue for a worker")
           .register(registry);
-      for (ModelState state : ModelState.values()) {
-        Gauge.builder(MODEL_STATE, states, s -> s.status(model).state() == state ? 1 : 0)
+      for (String state : states.stateNames()) {
+        Gauge.builder(MODEL_STATE, states, s -> s.stateName(model).equals(state) ? 1 : 0)
             .strongReference(true)
-            .tags("model", model, "state", state.name())
+            .tags("model", model, "state", state)
             .description("1 for the state each model is in, 0 for the others")
             .register(registry);
       }
-      Gauge.builder(MODEL_SOURCE_UNREACHABLE, states, s -> s.stale(model).isPresent() ? 1 : 0)
+      Gauge.builder(MODEL_SOURCE_UNREACHABLE, states, s -> s.sourceUnreachable(model) ? 1 : 0)
           .strongReference(true)
           .tags("model", model)
           .description(

@@ -8,8 +8,6 @@ import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.metrics.Metrics;
-import dev.modelcache.metrics.ModelState;
-import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.PartFile;
