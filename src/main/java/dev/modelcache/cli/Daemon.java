@@ -10,7 +10,7 @@ import dev.modelcache.inference.ModelState;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.inference.ModelStatus;
 import dev.modelcache.inference.TaskFactory;
-import dev.modelcache.inference.Tasks;
+import dev.modelcache.inference.task.BuiltInTasks;
 import dev.modelcache.metrics.JvmMetrics;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.CacheStore;
@@ -166,7 +166,7 @@ final class Daemon implements AutoCloseable {
             states,
             metrics,
             json,
-            tasks == null ? Tasks.factory(json) : tasks,
+            tasks == null ? BuiltInTasks.factory(json) : tasks,
             config.server().limits().maxItems());
     this.http =
         new HttpServer(config.server(), config.models(), states, registry, prometheus, json);

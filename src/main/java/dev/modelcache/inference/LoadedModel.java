@@ -60,19 +60,16 @@ final class LoadedModel<I, O> implements AutoCloseable {
       ModelConfig config,
       InstalledSnapshot snapshot,
       Task<I, O> task,
-      dev.modelcache.inference.task.Engines.Choice chosen,
+      Engines.Choice chosen,
       Metrics metrics)
       throws ModelLoadException {
     long start = System.nanoTime();
     // chosen is null when the files picked no engine: resolving again throws the reason
-    dev.modelcache.inference.task.Engines.Choice choice =
-        chosen != null
-            ? chosen
-            : dev.modelcache.inference.task.Engines.resolve(config, snapshot.dir());
+    Engines.Choice choice = chosen != null ? chosen : Engines.resolve(config, snapshot.dir());
     String engine = choice.engine();
     String file = choice.modelFile();
-    Device device = Engines.device(config, engine);
-    ZooModel<List<I>, List<O>> zoo = Engines.load(config, snapshot, file, engine, device, task);
+    Device device = choice.kind().device(config);
+    ZooModel<List<I>, List<O>> zoo = Engines.load(config, snapshot, choice, device, task);
     List<Predictor<List<I>, List<O>>> predictors = new ArrayList<>();
     String unbatched = null;
     long loaded = System.nanoTime();

@@ -67,17 +67,12 @@ public final class ModelRegistry implements AutoCloseable {
    *     none (the load then fails with the reason)
    */
   private record Prepared(
-      InstalledSnapshot snapshot,
-      Task<?, ?> task,
-      ModelMetadata metadata,
-      dev.modelcache.inference.task.Engines.Choice choice) {}
+      InstalledSnapshot snapshot, Task<?, ?> task, ModelMetadata metadata, Engines.Choice choice) {}
 
-  public ModelRegistry(
-      List<ModelConfig> models, ModelStates states, Metrics metrics, ObjectMapper json) {
-    this(models, states, metrics, json, Tasks.factory(json));
-  }
-
-  /** A registry whose tasks come from {@code tasks} (tests wrap the real ones). */
+  /**
+   * A registry whose tasks come from {@code tasks} ({@code BuiltInTasks.factory(json)}; tests wrap
+   * it).
+   */
   public ModelRegistry(
       List<ModelConfig> models,
       ModelStates states,
@@ -216,14 +211,13 @@ public final class ModelRegistry implements AutoCloseable {
     Entry entry = entries.get(model);
     Prepared prepared = entry == null ? null : entry.prepared;
     return prepared != null
-        && prepared.task() instanceof dev.modelcache.inference.task.RawBodyTask<?> raw
+        && prepared.task() instanceof RawBodyTask<?> raw
         && raw.acceptsRaw(contentType);
   }
 
   private <I, O> ObjectNode answerRaw(Run<I, O> run, String contentType, byte[] body) {
     Task<I, O> task = run.model().task();
-    if (!(task instanceof dev.modelcache.inference.task.RawBodyTask<?> raw)
-        || !raw.acceptsRaw(contentType)) {
+    if (!(task instanceof RawBodyTask<?> raw) || !raw.acceptsRaw(contentType)) {
       throw new InvalidInputException(
           run.config().name()
               + " ("
@@ -517,10 +511,9 @@ public final class ModelRegistry implements AutoCloseable {
   }
 
   /** The engine and model file {@code model}'s files pick, or null when they pick none. */
-  private static dev.modelcache.inference.task.Engines.Choice choiceOf(
-      ModelConfig model, InstalledSnapshot snapshot) {
+  private static Engines.Choice choiceOf(ModelConfig model, InstalledSnapshot snapshot) {
     try {
-      return dev.modelcache.inference.task.Engines.resolve(model, snapshot.dir());
+      return Engines.resolve(model, snapshot.dir());
     } catch (ModelLoadException e) {
       return null;
     }

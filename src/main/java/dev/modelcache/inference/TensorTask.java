@@ -2,9 +2,12 @@ package dev.modelcache.inference;
 
 import ai.djl.translate.Translator;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.config.ModelConfig;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -23,7 +26,7 @@ import java.util.Set;
  * are checked against them, an input without the batch dimension is accepted (and answered without
  * it), and the warm-up runs on zeros of the declared shapes.
  */
-final class TensorTask
+public final class TensorTask
     implements Task<TensorTask.Item, TensorTask.Item>,
         BatchKeyed<TensorTask.Item>,
         AnswerRenderer<TensorTask.Item> {
@@ -46,6 +49,18 @@ final class TensorTask
     this.model = model;
     this.labels = List.copyOf(labels);
     this.signature = signature;
+  }
+
+  /**
+   * The tensor task of {@code model}: labels and declared inputs from its {@code config.json}, if
+   * it has them.
+   */
+  public static TensorTask load(ModelConfig model, Path snapshotDir, ObjectMapper json)
+      throws ModelLoadException {
+    return new TensorTask(
+        model.name(),
+        ModelMetadata.read(snapshotDir, json, model.name()).labels(),
+        TensorSignature.read(snapshotDir, json, model.name()));
   }
 
   @Override

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.task.BuiltInTasks;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
@@ -50,7 +51,11 @@ class ModelRegistryLinksTest {
     ModelStates states = new ModelStates(List.of("iris"), Set.of("iris"), Clock.systemUTC());
     try (ModelRegistry registry =
         new ModelRegistry(
-            config.models(), states, new Metrics(new SimpleMeterRegistry()), new ObjectMapper())) {
+            config.models(),
+            states,
+            new Metrics(new SimpleMeterRegistry()),
+            new ObjectMapper(),
+            BuiltInTasks.factory(new ObjectMapper()))) {
       assertThatThrownBy(() -> registry.load(model, snapshot))
           .isInstanceOf(ModelLoadException.class)
           .hasMessage(
