@@ -79,7 +79,7 @@ class ModelRegistryLinksTest {
   }
 
   /** Installs the demo model's files as a fetch would: blobs by SHA-256, relative links. */
-  private static InstalledSnapshot install(CacheStore store, ModelConfig model) throws Exception {
+  static InstalledSnapshot install(CacheStore store, ModelConfig model) throws Exception {
     List<CacheStore.Entry> entries = new ArrayList<>();
     Map<String, String> sha256ByPath = new TreeMap<>();
     for (String path : List.of("config.json", "model.pt")) {
