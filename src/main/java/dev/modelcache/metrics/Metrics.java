@@ -73,6 +73,7 @@ public final class Metrics {
   private final MeterRegistry registry;
   private final Map<String, AtomicInteger> queueDepths = new ConcurrentHashMap<>();
   private final Map<String, AtomicLong> loadMillis = new ConcurrentHashMap<>();
+  private final Map<String, ModelMeters> modelMeters = new ConcurrentHashMap<>();
 
   public Metrics(MeterRegistry registry) {
     this.registry = registry;
@@ -165,21 +166,15 @@ public final class Metrics {
         .register(registry);
   }
 
+  /**
+   * Counts one inference request of {@code model} by outcome, and times it when it succeeded. The
+   * meters are built on a model's first request with that outcome and reused after.
+   */
   public void inference(String model, Outcome outcome, long nanos) {
-    Counter.builder(INFERENCE_REQUESTS)
-        .tags("model", model, "outcome", outcome.label())
-        .description("Inference requests by model and outcome")
-        .register(registry)
-        .increment();
+    ModelMeters meters = modelMeters(model);
+    meters.requests(outcome).increment();
     if (outcome == Outcome.SUCCESS) {
-      Timer.builder(INFERENCE_DURATION)
-          .tags("model", model)
-          .publishPercentileHistogram()
-          .minimumExpectedValue(Duration.ofMillis(1))
-          .maximumExpectedValue(Duration.ofSeconds(30))
-          .description("Time from request parsed to response ready, for successful inferences")
-          .register(registry)
-          .record(nanos, TimeUnit.NANOSECONDS);
+      meters.duration().record(nanos, TimeUnit.NANOSECONDS);
     }
   }
 
@@ -229,11 +224,7 @@ public final class Metrics {
 
   /** Records how many requests one forward pass of {@code model} served. */
   public void batch(String model, int requests) {
-    DistributionSummary.builder(INFERENCE_BATCH_SIZE)
-        .tags("model", model)
-        .description("Requests served by one forward pass of the model")
-        .register(registry)
-        .record(requests);
+    modelMeters(model).batchSize().record(requests);
   }
 
   /** How many requests wait in the queue of {@code model}; the inference layer counts them. */
@@ -254,6 +245,67 @@ public final class Metrics {
         .tags("model", model)
         .description("Files whose bytes did not match their expected SHA-256")
         .register(registry);
+  }
+
+  private ModelMeters modelMeters(String model) {
+    return modelMeters.computeIfAbsent(model, ModelMeters::new);
+  }
+
+  /**
+   * The per-request meters of one model, each built and registered once, on first use, so that a
+   * request costs a map lookup and no builder (a meter that never counted stays out of the scrape,
+   * as it did when each request built its own).
+   */
+  private final class ModelMeters {
+    private final String model;
+    private final Map<Outcome, Counter> requests = new ConcurrentHashMap<>();
+    private volatile Timer duration;
+    private volatile DistributionSummary batchSize;
+
+    ModelMeters(String model) {
+      this.model = model;
+    }
+
+    Counter requests(Outcome outcome) {
+      return requests.computeIfAbsent(
+          outcome,
+          o ->
+              Counter.builder(INFERENCE_REQUESTS)
+                  .tags("model", model, "outcome", o.label())
+                  .description("Inference requests by model and outcome")
+                  .register(registry));
+    }
+
+    Timer duration() {
+      Timer timer = duration;
+      if (timer == null) {
+        // registering twice is harmless: the registry hands back the one meter
+        timer =
+            Timer.builder(INFERENCE_DURATION)
+                .tags("model", model)
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofSeconds(30))
+                .description(
+                    "Time from request parsed to response ready, for successful inferences")
+                .register(registry);
+        duration = timer;
+      }
+      return timer;
+    }
+
+    DistributionSummary batchSize() {
+      DistributionSummary summary = batchSize;
+      if (summary == null) {
+        summary =
+            DistributionSummary.builder(INFERENCE_BATCH_SIZE)
+                .tags("model", model)
+                .description("Requests served by one forward pass of the model")
+                .register(registry);
+        batchSize = summary;
+      }
+      return summary;
+    }
   }
 
   private static double freeBytes(Path dir) {
