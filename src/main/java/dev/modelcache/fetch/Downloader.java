@@ -3,6 +3,7 @@ package dev.modelcache.fetch;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.inference.ModelStates;
+import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.RangeNotSatisfiableException;
@@ -12,6 +13,7 @@ import dev.modelcache.source.SourceFile;
 import dev.modelcache.store.BlobLock;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.ChecksumMismatchException;
+import dev.modelcache.store.Digests;
 import dev.modelcache.store.PartFile;
 import dev.modelcache.store.RangedPart;
 import dev.modelcache.store.StagedFile;
@@ -129,7 +131,7 @@ final class Downloader implements AutoCloseable {
       throws IOException, InterruptedException {
     boolean hub = model.source().scheme() == SourceRef.Scheme.HF;
     String known = hub ? file.etag() : DigestPolicy.expectedSha256(model, file);
-    String key = known != null ? known : "path-" + sha256Hex(file.path()).substring(0, 40);
+    String key = known != null ? known : "path-" + Digests.sha256Hex(file.path()).substring(0, 40);
     try (BlobLock lock =
         store.lock(
             model,
@@ -140,7 +142,7 @@ final class Downloader implements AutoCloseable {
                     model.name(),
                     file.path(),
                     holder,
-                    Fetcher.human(store.partBytes(model, key))))) {
+                    ByteSize.human(store.partBytes(model, key))))) {
       if (!lock.crossProcess()) {
         warnNoLocks();
       }
@@ -281,9 +283,9 @@ final class Downloader implements AutoCloseable {
             + "): "
             + left
             + " bytes ("
-            + Fetcher.human(left)
+            + ByteSize.human(left)
             + ") of it still to write, "
-            + (usable < 0 ? "unknown" : usable + " bytes (" + Fetcher.human(usable) + ")")
+            + (usable < 0 ? "unknown" : usable + " bytes (" + ByteSize.human(usable) + ")")
             + " free at "
             + store.root()
             + "; free space (modelcache gc --delete) or grow the volume, then fetch again: what was"
@@ -297,17 +299,6 @@ final class Downloader implements AutoCloseable {
           "the cache volume {} does not support file locks: processes sharing it may download the same"
               + " file twice (every file is still published whole, by an atomic rename)",
           store.root());
-    }
-  }
-
-  private static String sha256Hex(String text) {
-    try {
-      return java.util.HexFormat.of()
-          .formatHex(
-              java.security.MessageDigest.getInstance("SHA-256")
-                  .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every Java runtime has SHA-256", e);
     }
   }
 

@@ -3,6 +3,7 @@ package dev.modelcache.fetch;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.inference.ModelStates;
+import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.RetryableSourceException;
@@ -258,7 +259,7 @@ public final class Fetcher implements AutoCloseable {
         model.name(),
         plan.missing().size(),
         plan.byPath().size(),
-        human(toFetch),
+        ByteSize.human(toFetch),
         model.source(),
         plan.snapshot().revision() == null ? "" : " at " + plan.snapshot().revision());
   }
@@ -296,7 +297,7 @@ public final class Fetcher implements AutoCloseable {
           model.name(),
           id,
           entries.size(),
-          human(result.totalBytes()));
+          ByteSize.human(result.totalBytes()));
     } else {
       metrics.fetched(model.name(), took);
       log.info(
@@ -304,9 +305,9 @@ public final class Fetcher implements AutoCloseable {
           model.name(),
           id,
           entries.size(),
-          human(toFetch),
+          ByteSize.human(toFetch),
           took.toMillis(),
-          human((long) (toFetch / Math.max(0.001, took.toMillis() / 1000.0))));
+          ByteSize.human((long) (toFetch / Math.max(0.001, took.toMillis() / 1000.0))));
     }
     return result;
   }
@@ -369,18 +370,5 @@ public final class Fetcher implements AutoCloseable {
   public void close() {
     downloader.close();
     parallel.close();
-  }
-
-  static String human(long bytes) {
-    if (bytes < 1024) {
-      return bytes + " B";
-    }
-    if (bytes < 1024 * 1024) {
-      return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
-    }
-    if (bytes < 1024L * 1024 * 1024) {
-      return String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024));
-    }
-    return String.format(Locale.ROOT, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
   }
 }

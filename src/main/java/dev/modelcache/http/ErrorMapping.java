@@ -36,7 +36,8 @@ final class ErrorMapping {
   static final String ROUTES =
       "/health, /health/live, /health/ready, /models, /models/{name}, /inference,"
           + " /inference/{model}, /metrics, /v2, /v2/health/live, /v2/health/ready,"
-          + " /v2/models/{model}[/versions/{version}], .../ready, .../infer";
+          + " /v2/models/{model}[/versions/{version}], .../ready, .../infer, /v1/embeddings,"
+          + " /v1/models, /v1/models/{model}";
 
   /**
    * The types registered with Javalin, each named as before the split (Javalin looks a handler up
@@ -80,7 +81,12 @@ final class ErrorMapping {
   }
 
   private void handle(Exception e, Context ctx) {
-    write(ctx, reply(e, ctx.method().toString(), ctx.path()));
+    Reply reply = reply(e, ctx.method().toString(), ctx.path());
+    if (OpenAiErrors.covers(ctx.path())) {
+      OpenAiErrors.write(ctx, reply, e); // OpenAI's error shape, for its SDKs
+    } else {
+      write(ctx, reply);
+    }
   }
 
   /** Writes {@code reply} as the answer: its status, headers and {@code {"error": ...}}. */

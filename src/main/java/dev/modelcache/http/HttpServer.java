@@ -71,6 +71,7 @@ public final class HttpServer implements AutoCloseable {
               new ModelRoutes(known, states, registry, json).register(config.routes);
               new InferenceRoutes(known, registry, bodies).register(config.routes, guarded);
               new V2Routes(known, states, registry, json, bodies).register(config.routes, guarded);
+              new OpenAiRoutes(known, registry, bodies, json).register(config.routes, guarded);
               config.routes.get(
                   "/metrics", server.authMetrics() ? auth.authorized(metrics) : metrics);
               new ErrorMapping(server.maxBodyBytes()).register(config.routes);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.ModelRegistry.Embeddings;
 import dev.modelcache.inference.ModelRegistry.V2Answer;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Outcome;
@@ -62,6 +63,25 @@ final class InferenceRunner {
   /** An Open Inference Protocol request; see {@link ModelRegistry#inferV2}. */
   V2Answer inferV2(ModelEntry entry, List<V2Tensor> inputs) {
     return measured(entry, run -> answerV2(run, inputs));
+  }
+
+  /** Texts to embed; see {@link ModelRegistry#embed}. */
+  Embeddings embed(ModelEntry entry, List<String> texts) {
+    return measured(entry, run -> embeddings(run, texts));
+  }
+
+  @SuppressWarnings("unchecked")
+  private <I, O> Embeddings embeddings(Run<I, O> run, List<String> texts) {
+    if (!(run.model().task() instanceof Embedder embedder)) {
+      throw new InvalidInputException(
+          run.config().name()
+              + " is a "
+              + run.model().task().name()
+              + " model; only text-embedding models give embeddings");
+    }
+    Embedder.Encoded encoded = embedder.encode(texts);
+    List<O> vectors = run.await((List<I>) encoded.items());
+    return new Embeddings(run.model().snapshot().id(), (List<float[]>) vectors, encoded.tokens());
   }
 
   private <I, O> ObjectNode answerRaw(Run<I, O> run, String contentType, byte[] body) {

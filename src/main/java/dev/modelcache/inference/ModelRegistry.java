@@ -144,6 +144,17 @@ public final class ModelRegistry implements AutoCloseable {
     return runner.inferV2(entry, inputs);
   }
 
+  /** The vectors of an embedding request, the tokens its texts held, and the revision. */
+  public record Embeddings(String revision, List<float[]> vectors, int tokens) {}
+
+  /**
+   * Embeds {@code texts} on a {@code text-embedding} model (the OpenAI-compatible route); the same
+   * failures as {@link #infer}, and {@link InvalidInputException} for a model of another task.
+   */
+  public Embeddings embed(String model, List<String> texts) {
+    return runner.embed(entry(model), texts);
+  }
+
   private ModelEntry entry(String model) {
     ModelEntry entry = entries.get(model);
     if (entry == null) {
