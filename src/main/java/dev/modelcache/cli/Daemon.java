@@ -6,13 +6,13 @@ import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.http.HttpServer;
 import dev.modelcache.inference.ModelRegistry;
+import dev.modelcache.inference.ModelState;
+import dev.modelcache.inference.ModelStates;
+import dev.modelcache.inference.ModelStatus;
 import dev.modelcache.inference.TaskFactory;
-import dev.modelcache.inference.Tasks;
+import dev.modelcache.inference.task.BuiltInTasks;
 import dev.modelcache.metrics.JvmMetrics;
 import dev.modelcache.metrics.Metrics;
-import dev.modelcache.metrics.ModelState;
-import dev.modelcache.metrics.ModelStates;
-import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.StoreException;
@@ -173,7 +173,7 @@ final class Daemon implements AutoCloseable {
             states,
             metrics,
             json,
-            tasks == null ? Tasks.factory(json) : tasks,
+            tasks == null ? BuiltInTasks.factory(json) : tasks,
             config.server().limits().maxItems());
     this.http =
         new HttpServer(config.server(), config.models(), states, registry, prometheus, json);

@@ -3,7 +3,7 @@ package dev.modelcache.cli;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
-import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.threads.NamedThreads;

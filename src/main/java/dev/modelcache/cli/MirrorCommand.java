@@ -6,7 +6,7 @@ import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.fetch.Fetcher;
-import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.source.S3Mirror;
 import dev.modelcache.source.S3Source;
 import dev.modelcache.store.CacheStore;

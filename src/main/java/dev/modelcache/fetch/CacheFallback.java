@@ -2,7 +2,7 @@ package dev.modelcache.fetch;
 
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
-import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.RetryableSourceException;
 import dev.modelcache.source.Snapshot;

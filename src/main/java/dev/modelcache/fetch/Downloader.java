@@ -2,9 +2,9 @@ package dev.modelcache.fetch;
 
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.metrics.Metrics;
-import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.Snapshot;
 import dev.modelcache.source.SourceException;

@@ -5,10 +5,10 @@ import ai.djl.translate.TranslateException;
 import dev.modelcache.inference.InferenceFailedException;
 import dev.modelcache.inference.InferenceTimeoutException;
 import dev.modelcache.inference.InvalidInputException;
-import dev.modelcache.inference.ModelNotFoundException;
 import dev.modelcache.inference.ModelNotReadyException;
 import dev.modelcache.inference.QueueFullException;
 import dev.modelcache.inference.TooManyItemsException;
+import dev.modelcache.inference.UnknownModelException;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
@@ -46,7 +46,7 @@ final class ErrorMapping {
   private static final List<Class<? extends Exception>> HANDLED =
       List.of(
           InvalidInputException.class,
-          ModelNotFoundException.class,
+          UnknownModelException.class,
           ModelNotReadyException.class,
           QueueFullException.class,
           InferenceTimeoutException.class,
@@ -102,7 +102,7 @@ final class ErrorMapping {
   Reply reply(Throwable e, String method, String path) {
     if (e instanceof InvalidInputException) {
       return new Reply(400, e.getMessage());
-    } else if (e instanceof ModelNotFoundException) {
+    } else if (e instanceof UnknownModelException) {
       return new Reply(404, e.getMessage());
     } else if (e instanceof ModelNotReadyException) {
       return new Reply(503, e.getMessage(), Map.of("Retry-After", RETRY_AFTER_SECONDS));

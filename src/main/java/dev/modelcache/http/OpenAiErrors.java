@@ -3,9 +3,9 @@ package dev.modelcache.http;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.inference.InvalidInputException;
-import dev.modelcache.inference.ModelNotFoundException;
 import dev.modelcache.inference.ModelNotReadyException;
 import dev.modelcache.inference.QueueFullException;
+import dev.modelcache.inference.UnknownModelException;
 import io.javalin.http.Context;
 
 /**
@@ -69,7 +69,7 @@ final class OpenAiErrors {
   /** The body of {@code reply}, which {@link ErrorMapping} made of {@code e}. */
   static ObjectNode body(ErrorMapping.Reply reply, Throwable e) {
     String param =
-        e instanceof ModelNotFoundException
+        e instanceof UnknownModelException
             ? "model"
             : reply.status() == 400 && e instanceof InvalidInputException ? "input" : null;
     return body(reply.message(), reply.status(), param, code(reply, e));
@@ -87,7 +87,7 @@ final class OpenAiErrors {
 
   /** OpenAI's code where it has one for the case, else ours in its style; null for the rest. */
   private static String code(ErrorMapping.Reply reply, Throwable e) {
-    if (e instanceof ModelNotFoundException) {
+    if (e instanceof UnknownModelException) {
       return "model_not_found";
     } else if (e instanceof ModelNotReadyException) {
       return "model_not_ready";

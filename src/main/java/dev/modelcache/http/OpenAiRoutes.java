@@ -4,11 +4,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.ModelConfig;
-import dev.modelcache.config.ModelConfig.Task;
+import dev.modelcache.config.ModelConfig.TaskKind;
 import dev.modelcache.http.OpenAiErrors.BadParam;
-import dev.modelcache.inference.ModelNotFoundException;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelRegistry.Embeddings;
+import dev.modelcache.inference.UnknownModelException;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
@@ -54,7 +54,7 @@ final class OpenAiRoutes {
   private void embeddings(Context ctx) {
     EmbeddingRequest request = EmbeddingRequest.parse(bodies.json(ctx));
     ModelConfig model = models.known(request.model());
-    if (model.task() != Task.TEXT_EMBEDDING) {
+    if (model.task() != TaskKind.TEXT_EMBEDDING) {
       throw new BadParam(
           model.name()
               + " is a "
@@ -139,7 +139,7 @@ final class OpenAiRoutes {
     body.put("object", "list");
     ArrayNode data = body.putArray("data");
     for (ModelConfig model : models.all()) {
-      if (model.task() == Task.TEXT_EMBEDDING) {
+      if (model.task() == TaskKind.TEXT_EMBEDDING) {
         data.add(describe(model));
       }
     }
@@ -148,8 +148,8 @@ final class OpenAiRoutes {
 
   private void retrieve(Context ctx) {
     ModelConfig model = models.known(ctx.pathParam("model"));
-    if (model.task() != Task.TEXT_EMBEDDING) {
-      throw new ModelNotFoundException(
+    if (model.task() != TaskKind.TEXT_EMBEDDING) {
+      throw new UnknownModelException(
           "model '"
               + model.name()
               + "' is a "
@@ -188,7 +188,7 @@ final class OpenAiRoutes {
         String.join(
             ", ",
             models.all().stream()
-                .filter(m -> m.task() == Task.TEXT_EMBEDDING)
+                .filter(m -> m.task() == TaskKind.TEXT_EMBEDDING)
                 .map(ModelConfig::name)
                 .toList());
     return names.isEmpty() ? "none is configured" : "configured: " + names;

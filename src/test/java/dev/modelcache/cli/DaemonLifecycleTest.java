@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.config.SourceRef;
-import dev.modelcache.metrics.ModelState;
+import dev.modelcache.inference.ModelState;
 import dev.modelcache.source.FileSource;
 import dev.modelcache.source.S3Source;
 import dev.modelcache.source.s3.S3Server;

@@ -12,7 +12,7 @@ import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.inference.GatedTasks;
-import dev.modelcache.inference.Tasks;
+import dev.modelcache.inference.task.BuiltInTasks;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -87,7 +87,7 @@ class ServingTest {
     Config config = new ConfigLoader(Map.of(), tmp).parse(yaml, "test config", tmp);
     tasks =
         new GatedTasks(
-            Tasks.factory(new ObjectMapper()), List.of("batched", "busy", "slow", "dtypes"));
+            BuiltInTasks.factory(new ObjectMapper()), List.of("batched", "busy", "slow", "dtypes"));
     daemon = Daemon.withTasks(config, Clock.systemUTC(), tasks).start();
     daemon.prepared().get(120, TimeUnit.SECONDS);
     http = new OkHttpClient.Builder().readTimeout(60, TimeUnit.SECONDS).build();

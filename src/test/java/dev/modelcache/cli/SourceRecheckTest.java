@@ -8,7 +8,7 @@ import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.fetch.Fetcher;
-import dev.modelcache.metrics.ModelState;
+import dev.modelcache.inference.ModelState;
 import dev.modelcache.source.hub.FakeHub;
 import dev.modelcache.source.hub.FakeHub.Fault;
 import java.nio.charset.StandardCharsets;

@@ -6,10 +6,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.modelcache.LogCapture;
 import dev.modelcache.inference.InferenceTimeoutException;
 import dev.modelcache.inference.InvalidInputException;
-import dev.modelcache.inference.ModelNotFoundException;
 import dev.modelcache.inference.ModelNotReadyException;
 import dev.modelcache.inference.QueueFullException;
 import dev.modelcache.inference.TooManyItemsException;
+import dev.modelcache.inference.UnknownModelException;
 import org.junit.jupiter.api.Test;
 
 class OpenAiErrorsTest {
@@ -39,7 +39,7 @@ class OpenAiErrorsTest {
   @Test
   void eachFailureGetsOpenAisTypeParamAndCode() {
     assertShape(
-        new ModelNotFoundException("model 'x' is not configured"),
+        new UnknownModelException("model 'x' is not configured"),
         404,
         "invalid_request_error",
         "model",

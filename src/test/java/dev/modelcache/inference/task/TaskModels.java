@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.Engines;
 import dev.modelcache.inference.Task;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -81,6 +82,6 @@ final class TaskModels {
 
   @SuppressWarnings("unchecked")
   static <I, O> Task<I, O> task(ModelConfig config, Path dir) throws Exception {
-    return (Task<I, O>) TaskFactory.create(config, dir);
+    return (Task<I, O>) BuiltInTasks.create(config, dir);
   }
 }
