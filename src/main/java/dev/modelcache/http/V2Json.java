@@ -105,25 +105,8 @@ final class V2Json {
     }
     String name = node.get("name").asText();
     String label = "input '" + name + "'";
-    JsonNode shapeNode = node.path("shape");
-    if (!shapeNode.isArray()) {
-      throw new InvalidInputException(label + " needs 'shape' (a list of whole numbers)");
-    }
-    long[] shape = new long[shapeNode.size()];
-    long count = 1;
-    for (int i = 0; i < shape.length; i++) {
-      JsonNode d = shapeNode.get(i);
-      if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
-        throw new InvalidInputException(
-            label + " shape[" + i + "] is " + d + "; dimensions are whole numbers >= 0");
-      }
-      shape[i] = d.asLong();
-      try {
-        count = Math.multiplyExact(count, shape[i]);
-      } catch (ArithmeticException e) {
-        throw new InvalidInputException(label + " has a shape with too many elements");
-      }
-    }
+    long[] shape = shape(node.path("shape"), label);
+    long count = count(shape, label);
     JsonNode data = node.get("data");
     if (data == null || data.isNull()) {
       throw new InvalidInputException(label + " needs 'data' (a flat or nested list)");
@@ -141,6 +124,36 @@ final class V2Json {
               + count);
     }
     return new V2Tensor(name, shape, node.get("datatype").asText(), flat);
+  }
+
+  /** An input's {@code shape}: a list of whole numbers >= 0. */
+  static long[] shape(JsonNode shapeNode, String label) {
+    if (!shapeNode.isArray()) {
+      throw new InvalidInputException(label + " needs 'shape' (a list of whole numbers)");
+    }
+    long[] shape = new long[shapeNode.size()];
+    for (int i = 0; i < shape.length; i++) {
+      JsonNode d = shapeNode.get(i);
+      if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
+        throw new InvalidInputException(
+            label + " shape[" + i + "] is " + d + "; dimensions are whole numbers >= 0");
+      }
+      shape[i] = d.asLong();
+    }
+    return shape;
+  }
+
+  /** The number of elements of a tensor of {@code shape}. */
+  static long count(long[] shape, String label) {
+    long count = 1;
+    for (long d : shape) {
+      try {
+        count = Math.multiplyExact(count, d);
+      } catch (ArithmeticException e) {
+        throw new InvalidInputException(label + " has a shape with too many elements");
+      }
+    }
+    return count;
   }
 
   private static void flatten(JsonNode node, ArrayNode out) {
