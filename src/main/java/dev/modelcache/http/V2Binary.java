@@ -382,7 +382,7 @@ final class V2Binary {
   }
 
   /** A client's value as put in a message: at most 80 characters of it. */
-  private static String abbreviate(String text) {
+  static String abbreviate(String text) {
     return text.length() <= 80 ? text : text.substring(0, 80) + "...";
   }
 }

@@ -21,7 +21,9 @@ import java.util.Set;
  * nested; it is handed on flat, after its element count was checked against the shape.
  */
 final class V2Json {
-  private static final Set<String> REQUEST_FIELDS = Set.of("id", "parameters", "inputs", "outputs");
+  // model_name: Triton's documents send it; the path names the model (V2Routes checks they agree)
+  private static final Set<String> REQUEST_FIELDS =
+      Set.of("id", "model_name", "parameters", "inputs", "outputs");
   private static final Set<String> INPUT_FIELDS =
       Set.of("name", "shape", "datatype", "parameters", "data");
 
@@ -41,7 +43,7 @@ final class V2Json {
         throw new InvalidInputException(
             "inference request has an unknown field '"
                 + field
-                + "' (allowed: id, parameters, inputs, outputs)");
+                + "' (allowed: id, model_name, parameters, inputs, outputs)");
       }
     }
     JsonNode id = body.get("id");

@@ -85,6 +85,16 @@ final class V2Routes {
     String model = models.known(ctx.pathParam("model")).name();
     RequestLog.model(model);
     JsonNode body = request(ctx);
+    JsonNode named = body.path("model_name");
+    if (!named.isMissingNode() && !named.asText().equals(ctx.pathParam("model"))) {
+      throw new HttpError(
+          400,
+          "the request's model_name "
+              + V2Binary.abbreviate(named.toString())
+              + " is not the model of its path, '"
+              + ctx.pathParam("model")
+              + "'");
+    }
     V2Json.Request request = V2Json.parseRequest(body);
     V2Binary.Outputs binary = V2Binary.outputs(body);
     ObjectNode response =
