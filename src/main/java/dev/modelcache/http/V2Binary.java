@@ -1,24 +1,18 @@
 package dev.modelcache.http;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.inference.InvalidInputException;
-import java.io.ByteArrayOutputStream;
-import java.io.UncheckedIOException;
+import dev.modelcache.inference.V2Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
@@ -27,8 +21,8 @@ import java.util.regex.Pattern;
  * JSON header of {@code Inference-Header-Content-Length} bytes followed by the raw data of the
  * inputs that carry {@code parameters.binary_data_size}, in their order; outputs asked for with
  * {@code parameters.binary_data: true} (or all of them, with the request's {@code
- * parameters.binary_data_output: true}) come back the same way, as {@code
- * application/octet-stream}. Raw data is row-major and little-endian, a BOOL one byte (0 or 1), a
+ * parameters.binary_data_output: true}) come back the same way, as {@code application/octet-stream}
+ * ({@link V2BinaryOutputs}). Raw data is row-major and little-endian, a BOOL one byte (0 or 1), a
  * BYTES element a 4-byte little-endian length and its bytes.
  *
  * <p>Binary inputs become the JSON data {@link V2Json} reads, after every size was checked against
@@ -37,7 +31,7 @@ import java.util.regex.Pattern;
  * <pre>{@code
  * int length = V2Binary.headerLength(ctx.header(V2Binary.HEADER), body.length);
  * JsonNode request = V2Binary.inlineInputs(header, body, length, true);
- * List<byte[]> answer = V2Binary.answer(json, response, V2Binary.outputs(request));
+ * // a header of 0: V2Binary.rawRequest(model, metadata.inputs(), body)
  * }</pre>
  */
 final class V2Binary {
@@ -51,7 +45,8 @@ final class V2Binary {
 
   /**
    * The JSON header's length from the {@code Inference-Header-Content-Length} value: a whole number
-   * from 1 to the body's length, or a 400 saying what is wrong with it.
+   * from 0 (a raw binary request, see {@link #rawRequest}) to the body's length, or a 400 saying
+   * what is wrong with it.
    */
   static int headerLength(String value, int bodyLength) {
     String text = value.strip();
@@ -75,16 +70,76 @@ final class V2Binary {
               + bodyLength
               + " bytes; it must be the length of the JSON header at the start of the body");
     }
-    if (length == 0) {
-      throw new HttpError(
-          400,
-          HEADER
-              + " is 0, a raw binary request without a JSON header, which this server does not"
-              + " take; send the JSON inference request first, its inputs with"
+    return (int) length;
+  }
+
+  /**
+   * Triton's raw binary request ({@code Inference-Header-Content-Length: 0}): the whole body is the
+   * data of the model's only input, its shape deduced from the model's metadata (batch 1, at most
+   * one other variable dimension; a BYTES input is one element, its bytes without a length), and
+   * every output comes back as binary data.
+   */
+  static ObjectNode rawRequest(String model, List<V2Tensor.Spec> inputs, byte[] body) {
+    if (inputs.size() != 1) {
+      throw new InvalidInputException(
+          "a raw binary request ("
+              + HEADER
+              + ": 0, the body only the data of one input) is for models with one declared input;"
+              + " model "
+              + model
+              + " has "
+              + inputs.size()
+              + ": send the JSON inference request first, its inputs with"
               + " parameters.binary_data_size, and its length in "
               + HEADER);
     }
-    return (int) length;
+    V2Tensor.Spec spec = inputs.get(0);
+    String label = "input '" + spec.name() + "' of model " + model;
+    long[] shape = spec.shape().clone();
+    if (shape.length > 0 && shape[0] == -1) {
+      shape[0] = 1; // the batch dimension: a raw request is one item
+    }
+    ObjectNode request = JsonNodeFactory.instance.objectNode();
+    request.putObject("parameters").put("binary_data_output", true);
+    ObjectNode input = request.putArray("inputs").addObject();
+    input.put("name", spec.name()).put("datatype", spec.datatype());
+    if (spec.datatype().equals("BYTES")) {
+      if (!Arrays.equals(shape, new long[] {1})) {
+        throw new InvalidInputException(
+            label + " has shape " + Arrays.toString(spec.shape()) + "; raw BYTES data is one item");
+      }
+      input.putArray("data").add(text(wrap(body, 0, body.length), 0, label));
+    } else {
+      deduce(shape, body.length, width(spec.datatype(), label), label);
+      input.set("data", decode(wrap(body, 0, body.length), spec.datatype(), shape, label));
+    }
+    ArrayNode dims = input.putArray("shape");
+    Arrays.stream(shape).forEach(dims::add);
+    return request;
+  }
+
+  /** Fills the one variable dimension of {@code shape} (if any) from the data's size. */
+  private static void deduce(long[] shape, int size, int width, String label) {
+    int variable = -1;
+    long known = width; // capped past the size: then nothing fits, and decode says so
+    for (int i = 0; i < shape.length; i++) {
+      if (shape[i] < 0) {
+        if (variable >= 0) {
+          throw new InvalidInputException(
+              label + " has more than one variable dimension; send it with a JSON header");
+        }
+        variable = i;
+      } else {
+        known = Math.min(known * Math.min(shape[i], size + 1L), size + 1L);
+      }
+    }
+    if (variable >= 0) {
+      shape[variable] = known == 0 ? 0 : size / known;
+    }
+  }
+
+  private static ByteBuffer wrap(byte[] body, int at, int length) {
+    return ByteBuffer.wrap(body, at, length).slice().order(ByteOrder.LITTLE_ENDIAN);
   }
 
   /** Rejects a binary body's Content-Type other than none, octet-stream or JSON (415). */
@@ -176,8 +231,7 @@ final class V2Binary {
     }
     String datatype = input.get("datatype").asText();
     long[] shape = V2Json.shape(input.path("shape"), label);
-    ByteBuffer data = ByteBuffer.wrap(body, at, (int) bytes).slice().order(ByteOrder.LITTLE_ENDIAN);
-    input.set("data", decode(data, datatype, shape, label));
+    input.set("data", decode(wrap(body, at, (int) bytes), datatype, shape, label));
     ((ObjectNode) input.get("parameters")).remove("binary_data_size");
     return at + (int) bytes;
   }
@@ -192,9 +246,9 @@ final class V2Binary {
     if (count > size || count * width != size) {
       throw new InvalidInputException(
           label
-              + " has parameters.binary_data_size "
+              + " has "
               + size
-              + " but its shape "
+              + " bytes of binary data but its shape "
               + Arrays.toString(shape)
               + " of "
               + datatype
@@ -229,7 +283,6 @@ final class V2Binary {
   /** BYTES elements: each a 4-byte little-endian length and that many bytes of UTF-8 text. */
   private static ArrayNode strings(ByteBuffer data, long count, String label) {
     ArrayNode out = JsonNodeFactory.instance.arrayNode((int) Math.min(count, data.remaining() / 4));
-    var utf8 = StandardCharsets.UTF_8.newDecoder();
     for (long k = 0; k < count; k++) {
       if (data.remaining() < 4) {
         throw new InvalidInputException(
@@ -252,13 +305,7 @@ final class V2Binary {
                 + data.remaining()
                 + " bytes of its binary_data_size are left");
       }
-      ByteBuffer element = data.slice().limit((int) length);
-      try {
-        out.add(utf8.decode(element).toString());
-      } catch (CharacterCodingException e) {
-        throw new InvalidInputException(
-            label + " BYTES element " + k + " is not UTF-8 text (images are sent base64)");
-      }
+      out.add(text(data.slice().limit((int) length), k, label));
       data.position(data.position() + (int) length);
     }
     if (data.hasRemaining()) {
@@ -273,7 +320,16 @@ final class V2Binary {
     return out;
   }
 
-  private static int width(String datatype, String label) {
+  private static String text(ByteBuffer element, long k, String label) {
+    try {
+      return StandardCharsets.UTF_8.newDecoder().decode(element).toString();
+    } catch (CharacterCodingException e) {
+      throw new InvalidInputException(
+          label + " BYTES element " + k + " is not UTF-8 text (images are sent base64)");
+    }
+  }
+
+  static int width(String datatype, String label) {
     return switch (datatype) {
       case "BOOL" -> 1;
       case "FP32", "INT32" -> 4;
@@ -286,99 +342,6 @@ final class V2Binary {
                   + "'; the models here take "
                   + DATATYPES);
     };
-  }
-
-  /**
-   * Which outputs a request wants as binary data: those with {@code parameters.binary_data: true},
-   * and when its {@code parameters.binary_data_output} is true every output without {@code
-   * binary_data: false}.
-   */
-  record Outputs(boolean all, Map<String, Boolean> byName) {
-    boolean binary(String name) {
-      return byName.getOrDefault(name, all);
-    }
-  }
-
-  static Outputs outputs(JsonNode request) {
-    boolean all =
-        flag(
-            request.path("parameters").path("binary_data_output"), "parameters.binary_data_output");
-    Map<String, Boolean> byName = new HashMap<>();
-    JsonNode outputs = request.path("outputs");
-    for (int i = 0; outputs.isArray() && i < outputs.size(); i++) {
-      JsonNode binary = outputs.get(i).path("parameters").path("binary_data");
-      if (!binary.isMissingNode()) {
-        byName.put(
-            outputs.get(i).path("name").asText(),
-            flag(binary, "outputs[" + i + "].parameters.binary_data"));
-      }
-    }
-    return new Outputs(all, byName);
-  }
-
-  private static boolean flag(JsonNode node, String name) {
-    if (node.isMissingNode()) {
-      return false;
-    }
-    if (!node.isBoolean()) {
-      throw new InvalidInputException(
-          name + " is " + abbreviate(node.toString()) + "; it must be true or false");
-    }
-    return node.booleanValue();
-  }
-
-  /**
-   * The binary answer for an inference {@code response} (changed in place): the JSON header first,
-   * then the data of each output asked for as binary, which carries {@code
-   * parameters.binary_data_size} in place of {@code data}; empty when no output is binary (then the
-   * answer is the plain JSON).
-   */
-  static List<byte[]> answer(ObjectMapper json, ObjectNode response, Outputs wanted) {
-    List<byte[]> parts = new ArrayList<>();
-    parts.add(new byte[0]);
-    for (JsonNode node : response.path("outputs")) {
-      ObjectNode output = (ObjectNode) node;
-      if (wanted.binary(output.path("name").asText())) {
-        byte[] data = encode(output.path("datatype").asText(), output.path("data"));
-        output.remove("data");
-        output.putObject("parameters").put("binary_data_size", data.length);
-        parts.add(data);
-      }
-    }
-    if (parts.size() == 1) {
-      return List.of();
-    }
-    try {
-      parts.set(0, json.writeValueAsBytes(response));
-    } catch (JsonProcessingException e) {
-      throw new UncheckedIOException(e);
-    }
-    return parts;
-  }
-
-  private static byte[] encode(String datatype, JsonNode data) {
-    if (datatype.equals("BYTES")) {
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      ByteBuffer length = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
-      for (JsonNode value : data) {
-        byte[] bytes = value.asText().getBytes(StandardCharsets.UTF_8);
-        out.writeBytes(length.putInt(0, bytes.length).array());
-        out.writeBytes(bytes);
-      }
-      return out.toByteArray();
-    }
-    int width = width(datatype, "output");
-    ByteBuffer out = ByteBuffer.allocate(data.size() * width).order(ByteOrder.LITTLE_ENDIAN);
-    for (JsonNode value : data) {
-      switch (datatype) {
-        case "FP32" -> out.putFloat(value.floatValue());
-        case "FP64" -> out.putDouble(value.doubleValue());
-        case "INT32" -> out.putInt(value.intValue());
-        case "INT64" -> out.putLong(value.longValue());
-        default -> out.put((byte) (value.booleanValue() ? 1 : 0));
-      }
-    }
-    return out.array();
   }
 
   /** A client's value as put in a message: at most 80 characters of it. */

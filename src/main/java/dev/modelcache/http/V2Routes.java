@@ -84,7 +84,7 @@ final class V2Routes {
   private void infer(Context ctx) {
     String model = models.known(ctx.pathParam("model")).name();
     RequestLog.model(model);
-    JsonNode body = request(ctx);
+    JsonNode body = request(ctx, model);
     JsonNode named = body.path("model_name");
     if (!named.isMissingNode() && !named.asText().equals(ctx.pathParam("model"))) {
       throw new HttpError(
@@ -96,11 +96,11 @@ final class V2Routes {
               + "'");
     }
     V2Json.Request request = V2Json.parseRequest(body);
-    V2Binary.Outputs binary = V2Binary.outputs(body);
+    V2BinaryOutputs.Wanted binary = V2BinaryOutputs.of(body);
     ObjectNode response =
         V2Json.response(
             json, model, request, registry.inferV2(model, version(ctx), request.inputs()));
-    List<byte[]> parts = V2Binary.answer(json, response, binary);
+    List<byte[]> parts = V2BinaryOutputs.answer(json, response, binary);
     if (parts.isEmpty()) {
       bodies.respond(ctx, response);
     } else {
@@ -110,7 +110,7 @@ final class V2Routes {
   }
 
   /** The inference request: a JSON body, or Triton's JSON header and binary tensor data. */
-  private JsonNode request(Context ctx) {
+  private JsonNode request(Context ctx, String model) {
     String header = ctx.header(V2Binary.HEADER);
     if (header == null) {
       return V2Binary.inlineInputs(bodies.json(ctx), new byte[0], 0, false);
@@ -118,6 +118,9 @@ final class V2Routes {
     V2Binary.checkContentType(ctx.contentType());
     byte[] bytes = bodies.bytes(ctx);
     int length = V2Binary.headerLength(header, bytes.length);
+    if (length == 0) {
+      return V2Binary.rawRequest(model, registry.v2Metadata(model, version(ctx)).inputs(), bytes);
+    }
     JsonNode head =
         bodies.object(
             bytes,

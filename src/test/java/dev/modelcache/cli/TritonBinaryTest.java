@@ -372,15 +372,6 @@ class TritonBinaryTest {
                     + (okLength + 16)
                     + " bytes; it must be the length of the JSON header at the start of the body"),
             new Hostile(
-                "0",
-                ok,
-                row,
-                400,
-                "Inference-Header-Content-Length is 0, a raw binary request without a JSON header,"
-                    + " which this server does not take; send the JSON inference request first,"
-                    + " its inputs with parameters.binary_data_size, and its length in"
-                    + " Inference-Header-Content-Length"),
-            new Hostile(
                 Integer.toString(okLength - 3),
                 ok,
                 row,
@@ -410,15 +401,15 @@ class TritonBinaryTest {
                 iris("FP32", "[2, 4]", "{\"binary_data_size\": 16}"),
                 row,
                 400,
-                "input 'input0' has parameters.binary_data_size 16 but its shape [2, 4] of FP32"
-                    + " needs 8 x 4 bytes = 32"),
+                "input 'input0' has 16 bytes of binary data but its shape [2, 4] of FP32 needs 8 x"
+                    + " 4 bytes = 32"),
             new Hostile(
                 null,
                 iris("FP32", "[4294967296, 2]", "{\"binary_data_size\": 16}"),
                 row,
                 400,
-                "input 'input0' has parameters.binary_data_size 16 but its shape [4294967296, 2]"
-                    + " of FP32 needs 8589934592 x 4 bytes"),
+                "input 'input0' has 16 bytes of binary data but its shape [4294967296, 2] of FP32"
+                    + " needs 8589934592 x 4 bytes"),
             new Hostile(
                 null,
                 ok.replace("}}]}", "}, \"data\": [1, 2, 3, 4]}]}"),
@@ -501,6 +492,45 @@ class TritonBinaryTest {
         assertThat(error).isEqualTo(c.error());
       }
     }
+  }
+
+  @Test
+  void rawBinaryRequestsFeedTheOnlyInputAsOneItemAndAnswerBinary() throws Exception {
+    JsonNode plain =
+        postJson(
+                "/v2/models/iris/infer",
+                "{\"inputs\": [{\"name\": \"input0\", \"datatype\": \"FP32\", \"shape\": [1, 4],"
+                    + " \"data\": [5.1, 3.4, 1.5, 0.2]}]}")
+            .json();
+
+    Answer raw = postRaw("/v2/models/iris/infer", "0", floats(5.1f, 3.4f, 1.5f, 0.2f));
+
+    assertThat(raw.code()).as(raw.json().toString()).isEqualTo(200);
+    assertThat(raw.contentType()).isEqualTo("application/octet-stream");
+    assertThat(raw.json().get("outputs").get(0).get("parameters").get("binary_data_size").asInt())
+        .isEqualTo(12);
+    assertSameNumbers(raw.json(), plain);
+
+    byte[] text = "What a wonderful day!".getBytes(StandardCharsets.UTF_8);
+    Answer label = postRaw("/v2/models/sentiment/infer", "0", text);
+    assertThat(label.code()).as(label.json().toString()).isEqualTo(200);
+    assertThat(label.json().get("outputs").get(0).get("data").get(0).asText())
+        .isEqualTo(TestModels.reference("sentiment").get("cases").get(0).get("label").asText());
+
+    Answer twoRows = postRaw("/v2/models/iris/infer", "0", floats(new float[8]));
+    assertThat(twoRows.code()).isEqualTo(400);
+    assertThat(twoRows.json().get("error").asText())
+        .isEqualTo(
+            "input 'input0' of model iris has 32 bytes of binary data but its shape [1, 4] of"
+                + " FP32 needs 4 x 4 bytes = 16");
+    Answer severalInputs = postRaw("/v2/models/dtypes/infer", "0", new byte[8]);
+    assertThat(severalInputs.code()).isEqualTo(400);
+    assertThat(severalInputs.json().get("error").asText())
+        .isEqualTo(
+            "a raw binary request (Inference-Header-Content-Length: 0, the body only the data of"
+                + " one input) is for models with one declared input; model dtypes has 5: send"
+                + " the JSON inference request first, its inputs with parameters.binary_data_size,"
+                + " and its length in Inference-Header-Content-Length");
   }
 
   @Test
