@@ -127,7 +127,11 @@ class TritonBinaryTest {
 
   /** Raw tensor data as the extension lays it out. */
   static byte[] encode(String datatype, JsonNode values) {
-    ByteBuffer out = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+    int capacity = 0;
+    for (JsonNode v : values) {
+      capacity += 8 + (v.isTextual() ? 4 + v.asText().getBytes(StandardCharsets.UTF_8).length : 0);
+    }
+    ByteBuffer out = ByteBuffer.allocate(capacity).order(ByteOrder.LITTLE_ENDIAN);
     for (JsonNode v : values) {
       switch (datatype) {
         case "FP32" -> out.putFloat(v.floatValue());
