@@ -86,7 +86,9 @@ final class V2Routes {
     RequestLog.model(model);
     JsonNode body = request(ctx, model);
     JsonNode named = body.path("model_name");
-    if (!named.isMissingNode() && !named.asText().equals(ctx.pathParam("model"))) {
+    if (!named.isMissingNode()
+        && !named.asText().equals(model)
+        && !named.asText().equals(ctx.pathParam("model"))) {
       throw new HttpError(
           400,
           "the request's model_name "
