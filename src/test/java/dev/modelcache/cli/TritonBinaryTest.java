@@ -18,6 +18,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -28,6 +29,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Triton's binary tensor data extension on {@code /v2/models/{m}/infer}, with requests built by
@@ -338,163 +341,175 @@ class TritonBinaryTest {
         + "}]}";
   }
 
-  @Test
-  void malformedBinaryRequestsGet400NamingTheProblem() throws Exception {
-    byte[] row = floats(5.1f, 3.5f, 1.4f, 0.2f);
-    String ok = iris("FP32", "[1, 4]", "{\"binary_data_size\": 16}");
-    int okLength = ok.getBytes(StandardCharsets.UTF_8).length;
-    byte[] bytesElement = {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 'a'};
-    List<Hostile> cases =
-        List.of(
-            new Hostile(
-                "abc",
-                ok,
-                row,
-                400,
-                "Inference-Header-Content-Length is 'abc'; it must be the length in bytes of the"
-                    + " JSON header at the start of the body, a whole number"),
-            new Hostile(
-                "-5",
-                ok,
-                row,
-                400,
-                "Inference-Header-Content-Length is '-5'; it must be the length in bytes of the"
-                    + " JSON header at the start of the body, a whole number"),
-            new Hostile(
-                "99999999999999999999",
-                ok,
-                row,
-                400,
-                "Inference-Header-Content-Length is '99999999999999999999'; it must be the length"
-                    + " in bytes of the JSON header at the start of the body, a whole number"),
-            new Hostile(
-                "1000",
-                ok,
-                row,
-                400,
-                "Inference-Header-Content-Length is 1000 but the body has only "
-                    + (okLength + 16)
-                    + " bytes; it must be the length of the JSON header at the start of the body"),
-            new Hostile(
-                Integer.toString(okLength - 3),
-                ok,
-                row,
-                400,
-                "the JSON header (the first "
-                    + (okLength - 3)
-                    + " bytes, Inference-Header-Content-Length) is not valid JSON: Unexpected"
-                    + " end-of-input..."),
-            new Hostile(
-                null,
-                ok,
-                floats(5.1f, 3.5f, 1.4f, 0.2f, 9f),
-                400,
-                "4 bytes follow the inputs' binary data: their parameters.binary_data_size add up"
-                    + " to 16 bytes, but the body has 20 bytes after its "
-                    + okLength
-                    + "-byte JSON header (Inference-Header-Content-Length)"),
-            new Hostile(
-                null,
-                ok,
-                floats(5.1f, 3.5f),
-                400,
-                "input 'input0' has parameters.binary_data_size 16 but only 8 bytes of binary data"
-                    + " are left in the body"),
-            new Hostile(
-                null,
-                iris("FP32", "[2, 4]", "{\"binary_data_size\": 16}"),
-                row,
-                400,
-                "input 'input0' has 16 bytes of binary data but its shape [2, 4] of FP32 needs 8 x"
-                    + " 4 bytes = 32"),
-            new Hostile(
-                null,
-                iris("FP32", "[4294967296, 2]", "{\"binary_data_size\": 16}"),
-                row,
-                400,
-                "input 'input0' has 16 bytes of binary data but its shape [4294967296, 2] of FP32"
-                    + " needs 8589934592 x 4 bytes"),
-            new Hostile(
-                null,
-                ok.replace("}}]}", "}, \"data\": [1, 2, 3, 4]}]}"),
-                row,
-                400,
-                "input 'input0' has both 'data' and parameters.binary_data_size; send its values"
-                    + " once, in 'data' or as binary data after the JSON header"),
-            new Hostile(
-                null,
-                iris("FP32", "[1, 4]", "{\"binary_data_size\": -16}"),
-                row,
-                400,
-                "input 'input0' has parameters.binary_data_size -16; it must be a whole number of"
-                    + " bytes >= 0"),
-            new Hostile(
-                null,
-                iris("FP32", "[1, 4]", "{\"binary_data_size\": \"16\"}"),
-                row,
-                400,
-                "input 'input0' has parameters.binary_data_size \"16\"; it must be a whole number"
-                    + " of bytes >= 0"),
-            new Hostile(
-                null,
-                iris("FP32", "[1, 4]", "{\"binary_data_size\": 1e30}"),
-                row,
-                400,
-                "input 'input0' has parameters.binary_data_size 1.0E30; it must be a whole number"
-                    + " of bytes >= 0"),
-            new Hostile(
-                null,
-                iris("UINT8", "[1, 4]", "{\"binary_data_size\": 4}"),
-                new byte[4],
-                400,
-                "input 'input0' has datatype 'UINT8'; the models here take FP32, FP64, INT32,"
-                    + " INT64, BOOL or BYTES"),
-            new Hostile(
-                null,
-                iris("BOOL", "[1, 4]", "{\"binary_data_size\": 4}"),
-                new byte[] {0, 1, 7, 0},
-                400,
-                "input 'input0' element 2 is the byte 7; a BOOL is one byte, 0 or 1"),
-            new Hostile(
-                null,
-                iris("BYTES", "[2000000000]", "{\"binary_data_size\": 5}"),
-                bytesElement,
-                400,
-                "input 'input0' BYTES element 0 has the length 4294967295 but only 1 bytes of its"
-                    + " binary_data_size are left"),
-            new Hostile(
-                null,
-                iris("BYTES", "[1]", "{\"binary_data_size\": 5}"),
-                new byte[] {1, 0, 0, 0, (byte) 0xc3},
-                400,
-                "input 'input0' BYTES element 0 is not UTF-8 text (images are sent base64)"),
-            new Hostile(
-                null,
-                ok.replace("}]}", "}], \"parameters\": {\"binary_data_output\": \"yes\"}}"),
-                row,
-                400,
-                "parameters.binary_data_output is \"yes\"; it must be true or false"),
-            new Hostile(
-                null,
-                ok.replace("\"input0\"", "\"x\"").replace("}]}", "}], \"model_name\": \"dtypes\"}"),
-                row,
-                400,
-                "the request's model_name \"dtypes\" is not the model of its path, 'iris'"));
-    for (Hostile c : cases) {
-      byte[] header = c.header().getBytes(StandardCharsets.UTF_8);
-      ByteArrayOutputStream body = new ByteArrayOutputStream();
-      body.writeBytes(header);
-      body.writeBytes(c.data());
-      String length = c.headerLength() != null ? c.headerLength() : Integer.toString(header.length);
-      Answer answer = postRaw("/v2/models/iris/infer", length, body.toByteArray());
-      assertThat(answer.code()).as(c.error()).isEqualTo(c.code());
-      OipShapes.assertError(answer.json());
-      String error = answer.json().get("error").asText();
-      if (c.error().endsWith("...")) { // Jackson's words follow
-        assertThat(error).startsWith(c.error().substring(0, c.error().length() - 3));
-      } else {
-        assertThat(error).isEqualTo(c.error());
-      }
+  private static final byte[] ROW = floats(5.1f, 3.5f, 1.4f, 0.2f);
+  private static final String OK = iris("FP32", "[1, 4]", "{\"binary_data_size\": 16}");
+  private static final int OK_LENGTH = OK.getBytes(StandardCharsets.UTF_8).length;
+
+  /** Inference-Header-Content-Length values and the JSON header it delimits. */
+  static Stream<Hostile> headerCases() {
+    return Stream.of(
+        new Hostile(
+            "abc",
+            OK,
+            ROW,
+            400,
+            "Inference-Header-Content-Length is 'abc'; it must be the length in bytes of the"
+                + " JSON header at the start of the body, a whole number"),
+        new Hostile(
+            "-5",
+            OK,
+            ROW,
+            400,
+            "Inference-Header-Content-Length is '-5'; it must be the length in bytes of the"
+                + " JSON header at the start of the body, a whole number"),
+        new Hostile(
+            "99999999999999999999",
+            OK,
+            ROW,
+            400,
+            "Inference-Header-Content-Length is '99999999999999999999'; it must be the length"
+                + " in bytes of the JSON header at the start of the body, a whole number"),
+        new Hostile(
+            "1000",
+            OK,
+            ROW,
+            400,
+            "Inference-Header-Content-Length is 1000 but the body has only "
+                + (OK_LENGTH + 16)
+                + " bytes; it must be the length of the JSON header at the start of the body"),
+        new Hostile(
+            Integer.toString(OK_LENGTH - 3),
+            OK,
+            ROW,
+            400,
+            "the JSON header (the first "
+                + (OK_LENGTH - 3)
+                + " bytes, Inference-Header-Content-Length) is not valid JSON: Unexpected"
+                + " end-of-input..."));
+  }
+
+  /** binary_data_size values that do not add up with the body, the shape or the data. */
+  static Stream<Hostile> sizeCases() {
+    return Stream.of(
+        new Hostile(
+            null,
+            OK,
+            floats(5.1f, 3.5f, 1.4f, 0.2f, 9f),
+            400,
+            "4 bytes follow the inputs' binary data: their parameters.binary_data_size add up"
+                + " to 16 bytes, but the body has 20 bytes after its "
+                + OK_LENGTH
+                + "-byte JSON header (Inference-Header-Content-Length)"),
+        new Hostile(
+            null,
+            OK,
+            floats(5.1f, 3.5f),
+            400,
+            "input 'input0' has parameters.binary_data_size 16 but only 8 bytes of binary data"
+                + " are left in the body"),
+        new Hostile(
+            null,
+            iris("FP32", "[2, 4]", "{\"binary_data_size\": 16}"),
+            ROW,
+            400,
+            "input 'input0' has 16 bytes of binary data but its shape [2, 4] of FP32 needs 8 x"
+                + " 4 bytes = 32"),
+        new Hostile(
+            null,
+            iris("FP32", "[4294967296, 2]", "{\"binary_data_size\": 16}"),
+            ROW,
+            400,
+            "input 'input0' has 16 bytes of binary data but its shape [4294967296, 2] of FP32"
+                + " needs 8589934592 x 4 bytes"),
+        new Hostile(
+            null,
+            OK.replace("}}]}", "}, \"data\": [1, 2, 3, 4]}]}"),
+            ROW,
+            400,
+            "input 'input0' has both 'data' and parameters.binary_data_size; send its values"
+                + " once, in 'data' or as binary data after the JSON header"),
+        new Hostile(
+            null,
+            iris("FP32", "[1, 4]", "{\"binary_data_size\": -16}"),
+            ROW,
+            400,
+            "input 'input0' has parameters.binary_data_size -16; it must be a whole number of"
+                + " bytes >= 0"),
+        new Hostile(
+            null,
+            iris("FP32", "[1, 4]", "{\"binary_data_size\": \"16\"}"),
+            ROW,
+            400,
+            "input 'input0' has parameters.binary_data_size \"16\"; it must be a whole number"
+                + " of bytes >= 0"),
+        new Hostile(
+            null,
+            iris("FP32", "[1, 4]", "{\"binary_data_size\": 1e30}"),
+            ROW,
+            400,
+            "input 'input0' has parameters.binary_data_size 1.0E30; it must be a whole number"
+                + " of bytes >= 0"));
+  }
+
+  /** Data the datatype does not allow, and parameters of the wrong type. */
+  static Stream<Hostile> valueCases() {
+    return Stream.of(
+        new Hostile(
+            null,
+            iris("UINT8", "[1, 4]", "{\"binary_data_size\": 4}"),
+            new byte[4],
+            400,
+            "input 'input0' has datatype 'UINT8'; the models here take FP32, FP64, INT32,"
+                + " INT64, BOOL or BYTES"),
+        new Hostile(
+            null,
+            iris("BOOL", "[1, 4]", "{\"binary_data_size\": 4}"),
+            new byte[] {0, 1, 7, 0},
+            400,
+            "input 'input0' element 2 is the byte 7; a BOOL is one byte, 0 or 1"),
+        new Hostile(
+            null,
+            iris("BYTES", "[2000000000]", "{\"binary_data_size\": 5}"),
+            new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 'a'},
+            400,
+            "input 'input0' BYTES element 0 has the length 4294967295 but only 1 bytes of its"
+                + " binary_data_size are left"),
+        new Hostile(
+            null,
+            iris("BYTES", "[1]", "{\"binary_data_size\": 5}"),
+            new byte[] {1, 0, 0, 0, (byte) 0xc3},
+            400,
+            "input 'input0' BYTES element 0 is not UTF-8 text (images are sent base64)"),
+        new Hostile(
+            null,
+            OK.replace("}]}", "}], \"parameters\": {\"binary_data_output\": \"yes\"}}"),
+            ROW,
+            400,
+            "parameters.binary_data_output is \"yes\"; it must be true or false"),
+        new Hostile(
+            null,
+            OK.replace("\"input0\"", "\"x\"").replace("}]}", "}], \"model_name\": \"dtypes\"}"),
+            ROW,
+            400,
+            "the request's model_name \"dtypes\" is not the model of its path, 'iris'"));
+  }
+
+  @ParameterizedTest
+  @MethodSource({"headerCases", "sizeCases", "valueCases"})
+  void malformedBinaryRequestsGet400NamingTheProblem(Hostile c) throws Exception {
+    byte[] header = c.header().getBytes(StandardCharsets.UTF_8);
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    body.writeBytes(header);
+    body.writeBytes(c.data());
+    String length = c.headerLength() != null ? c.headerLength() : Integer.toString(header.length);
+    Answer answer = postRaw("/v2/models/iris/infer", length, body.toByteArray());
+    assertThat(answer.code()).as(c.error()).isEqualTo(c.code());
+    OipShapes.assertError(answer.json());
+    String error = answer.json().get("error").asText();
+    if (c.error().endsWith("...")) { // Jackson's words follow
+      assertThat(error).startsWith(c.error().substring(0, c.error().length() - 3));
+    } else {
+      assertThat(error).isEqualTo(c.error());
     }
   }
 
