@@ -47,6 +47,9 @@ public final class PeersBench {
       Pattern.compile(
           "RESULT requests=(\\d+) seconds=([0-9.]+) p50_us=(\\d+) p99_us=(\\d+) errors=(\\d+)");
 
+  /** Why the Python peers were skipped, when {@link #setUpPython} returned null. */
+  private static String pythonSkip = "";
+
   private PeersBench() {}
 
   public static void main(String[] args) throws Exception {
@@ -197,8 +200,6 @@ public final class PeersBench {
         "peers: DJL Serving not run: ai.djl.serving:serving is not on Maven Central"
             + " (docs/performance.md, Peers); no gRPC row yet: the OIP gRPC path is not on main");
   }
-
-  private static String pythonSkip = "";
 
   /** bench/peers/setup.sh; the peers' package versions, or null (and {@link #pythonSkip}). */
   private static String setUpPython() throws Exception {
