@@ -4,11 +4,12 @@ the model loaded once per process, inference_mode, inference inline in the event
 costs microseconds: a thread-pool hop would cost more than it), the answer serialised once.
 
 Same request and answer as modelcache's POST /inference/{model} on a tensor model:
-{"inputs": [[5.1, 3.4, 1.5, 0.2]]} -> {"model", "outputs", "shape", "dtype", "predictions"}.
+{"inputs": [[5.1, 3.4, 1.5, 0.2]]} -> {"model", "revision", "outputs", "shape", "dtype", "predictions"}.
 
 Run by bench/peers/serve.sh; PEER_MODEL_DIR is the model's folder (model.pt, config.json).
 """
 
+import hashlib
 import json
 import os
 
@@ -22,6 +23,8 @@ torch.set_num_interop_threads(1)
 
 MODEL_DIR = os.environ["PEER_MODEL_DIR"]
 NAME = os.path.basename(os.path.normpath(MODEL_DIR))
+with open(os.path.join(MODEL_DIR, "model.pt"), "rb") as f:
+    REVISION = hashlib.sha1(f.read()).hexdigest()  # a stand-in for modelcache's snapshot id
 MODEL = torch.jit.load(os.path.join(MODEL_DIR, "model.pt"), map_location="cpu").eval()
 with open(os.path.join(MODEL_DIR, "config.json"), encoding="utf-8") as f:
     ID2LABEL = json.load(f).get("id2label", {})
@@ -43,6 +46,7 @@ async def infer(model: str, request: Request) -> Response:
     rows = out.tolist()
     answer = {
         "model": NAME,
+        "revision": REVISION,
         "outputs": rows,
         "shape": list(out.shape),
         "dtype": "float32",

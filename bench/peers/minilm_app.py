@@ -6,11 +6,12 @@ truncation (max_length from tokenizer.json, 128 here), no fixed padding (a batch
 longest text), mean pooling of last_hidden_state over the real tokens, then L2 normalisation.
 
 Same request and answer as modelcache's POST /inference/{model} on a text-embedding model:
-{"inputs": "a sentence"} or {"inputs": ["a", "b"]} -> {"model", "outputs": [[...384 floats]]}.
+{"inputs": "a sentence"} or {"inputs": ["a", "b"]} -> {"model", "revision", "outputs": [[...384 floats]]}.
 
 Run by bench/peers/serve.sh; PEER_MODEL_DIR is the folder with model.onnx and tokenizer.json.
 """
 
+import hashlib
 import json
 import os
 
@@ -23,6 +24,8 @@ from tokenizers import Tokenizer
 
 MODEL_DIR = os.environ["PEER_MODEL_DIR"]
 NAME = os.environ.get("PEER_MODEL_NAME") or os.path.basename(os.path.normpath(MODEL_DIR))
+with open(os.path.join(MODEL_DIR, "model.onnx"), "rb") as f:
+    REVISION = hashlib.sha1(f.read()).hexdigest()  # a stand-in for modelcache's snapshot id
 
 options = ort.SessionOptions()
 options.intra_op_num_threads = 1
@@ -72,7 +75,7 @@ async def infer(model: str, request: Request) -> Response:
         raise HTTPException(status_code=400, detail="inputs: no text")
     vectors = embed(texts)
     return Response(
-        json.dumps({"model": NAME, "outputs": vectors.tolist()}), media_type="application/json"
+        json.dumps({"model": NAME, "revision": REVISION, "outputs": vectors.tolist()}), media_type="application/json"
     )
 
 
