@@ -148,7 +148,7 @@ public final class PeersBench {
     load[1] = loadAverage();
 
     table.section(
-        "Peers (`bench/run.sh inference`, the same run): req/s by concurrency, medians of "
+        "Peers, all in this run: req/s by concurrency, medians of "
             + rounds
             + " interleaved rounds of "
             + phase.toSeconds()
