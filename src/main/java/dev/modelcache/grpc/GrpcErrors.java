@@ -64,6 +64,10 @@ final class GrpcErrors {
               + e.detail()
               + "); retry later or with fewer inputs");
     }
+    if (first(cause, InterruptedException.class) != null) {
+      return Status.UNAVAILABLE.withDescription(
+          e.model() + " - stopped while it ran this request (the daemon is stopping); retry");
+    }
     if (first(cause, EngineException.class) != null) {
       log.error("{} - engine failure on {}; answered INTERNAL", e.model(), method, e);
       return Status.INTERNAL.withDescription(

@@ -136,6 +136,8 @@ public final class GrpcServer implements AutoCloseable {
     }
     int cut = tracker.active();
     if (!drained) {
+      // Cancels the calls left: their contexts are cancelled on the executor, which must still
+      // run, and that interrupts their waits for a model (DeadlineWatch).
       grpc.shutdownNow();
       if (cut > 0) {
         log.warn(
@@ -144,6 +146,7 @@ public final class GrpcServer implements AutoCloseable {
             cut,
             server.shutdownGraceSeconds());
       }
+      awaitTermination();
     }
     executor.shutdown();
     try {
@@ -154,6 +157,16 @@ public final class GrpcServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     return drained || cut == 0;
+  }
+
+  private void awaitTermination() {
+    try {
+      if (!grpc.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.warn("gRPC - connections still open 5 s after they were closed; leaving them");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   @Override
