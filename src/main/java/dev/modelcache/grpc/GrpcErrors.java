@@ -5,10 +5,10 @@ import ai.djl.translate.TranslateException;
 import dev.modelcache.inference.InferenceFailedException;
 import dev.modelcache.inference.InferenceTimeoutException;
 import dev.modelcache.inference.InvalidInputException;
-import dev.modelcache.inference.ModelNotFoundException;
 import dev.modelcache.inference.ModelNotReadyException;
 import dev.modelcache.inference.QueueFullException;
 import dev.modelcache.inference.TooManyItemsException;
+import dev.modelcache.inference.UnknownModelException;
 import io.grpc.Status;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,7 +28,7 @@ final class GrpcErrors {
   static Status status(Throwable e, String method) {
     if (e instanceof InvalidInputException) {
       return Status.INVALID_ARGUMENT.withDescription(e.getMessage());
-    } else if (e instanceof ModelNotFoundException) {
+    } else if (e instanceof UnknownModelException) {
       return Status.NOT_FOUND.withDescription(e.getMessage());
     } else if (e instanceof ModelNotReadyException || e instanceof QueueFullException) {
       return Status.UNAVAILABLE.withDescription(e.getMessage());

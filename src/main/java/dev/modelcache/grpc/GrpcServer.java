@@ -4,8 +4,9 @@ import dev.modelcache.config.Config.ServerConfig;
 import dev.modelcache.grpc.proto.GRPCInferenceServiceGrpc;
 import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.inference.ModelRegistry;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
-import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.threads.NamedThreads;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -16,7 +17,6 @@ import java.util.Set;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,6 +41,7 @@ public final class GrpcServer implements AutoCloseable {
 
   private final ServerConfig server;
   private final CallTracker tracker;
+  private final NamedThreads threads = NamedThreads.numbered("modelcache-grpc");
   private final ThreadPoolExecutor executor;
   private final Server grpc;
 
@@ -52,19 +53,9 @@ public final class GrpcServer implements AutoCloseable {
       Metrics metrics) {
     this.server = server;
     this.tracker = new CallTracker(metrics);
-    AtomicInteger threads = new AtomicInteger();
     this.executor =
         new ThreadPoolExecutor(
-            THREADS,
-            THREADS,
-            60,
-            TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(),
-            task -> {
-              Thread thread = new Thread(task, "modelcache-grpc-" + threads.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
+            THREADS, THREADS, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), threads);
     executor.allowCoreThreadTimeOut(true);
     BearerInterceptor auth =
         new BearerInterceptor(
@@ -148,14 +139,7 @@ public final class GrpcServer implements AutoCloseable {
       }
       awaitTermination();
     }
-    executor.shutdown();
-    try {
-      if (!executor.awaitTermination(5, TimeUnit.SECONDS)) {
-        log.warn("gRPC - call threads still busy 5 s after the stop; leaving them");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    threads.stop(executor, NamedThreads.STOP_WAIT, log);
     return drained || cut == 0;
   }
 

@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.util.List;
 import java.util.Locale;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,21 +44,29 @@ final class RequestBodies {
               + " (with curl: -H 'Content-Type: application/json')");
     }
     byte[] bytes = bytes(ctx);
-    if (bytes.length == 0) {
+    return object(bytes, bytes.length, "request body");
+  }
+
+  /**
+   * The first {@code length} bytes of {@code bytes} as one JSON object: 400 naming {@code what}
+   * (such as "request body") when they are empty, not JSON, or not an object.
+   */
+  JsonNode object(byte[] bytes, int length, String what) {
+    if (length == 0) {
       throw new HttpError(
-          400, "request body is empty; send a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
+          400, what + " is empty; send a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
     }
     JsonNode body;
     try {
-      body = json.readTree(bytes);
+      body = json.readTree(bytes, 0, length);
     } catch (JsonProcessingException e) {
-      throw new HttpError(400, "request body is not valid JSON: " + where(e));
+      throw new HttpError(400, what + " is not valid JSON: " + where(e));
     } catch (IOException e) {
-      throw new HttpError(400, "request body could not be read: " + e.getMessage(), e);
+      throw new HttpError(400, what + " could not be read: " + e.getMessage(), e);
     }
     if (body == null || !body.isObject()) {
       throw new HttpError(
-          400, "request body must be a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
+          400, what + " must be a JSON object such as {\"inputs\": [[1, 2, 3, 4]]}");
     }
     return body;
   }
@@ -112,11 +122,33 @@ final class RequestBodies {
       // streamed: a large answer is never held a second time as bytes
       json.writeValue(ctx.outputStream(), answer);
     } catch (IOException e) {
-      log.debug(
-          "{} {} - the client left while its answer was sent: {}",
-          ctx.method(),
-          ctx.path(),
-          e.toString());
+      left(ctx, e);
     }
+  }
+
+  /** An answer already in parts (such as a JSON header and binary tensors), sent in one body. */
+  void respond(Context ctx, String contentType, List<byte[]> parts) {
+    long length = 0;
+    for (byte[] part : parts) {
+      length += part.length;
+    }
+    ctx.contentType(contentType);
+    ctx.header("Content-Length", Long.toString(length));
+    try {
+      OutputStream out = ctx.outputStream();
+      for (byte[] part : parts) {
+        out.write(part);
+      }
+    } catch (IOException e) {
+      left(ctx, e);
+    }
+  }
+
+  private static void left(Context ctx, IOException e) {
+    log.debug(
+        "{} {} - the client left while its answer was sent: {}",
+        ctx.method(),
+        ctx.path(),
+        e.toString());
   }
 }

@@ -21,7 +21,9 @@ import java.util.Set;
  * nested; it is handed on flat, after its element count was checked against the shape.
  */
 final class V2Json {
-  private static final Set<String> REQUEST_FIELDS = Set.of("id", "parameters", "inputs", "outputs");
+  // model_name: Triton's documents send it; the path names the model (V2Routes checks they agree)
+  private static final Set<String> REQUEST_FIELDS =
+      Set.of("id", "model_name", "parameters", "inputs", "outputs");
   private static final Set<String> INPUT_FIELDS =
       Set.of("name", "shape", "datatype", "parameters", "data");
 
@@ -41,7 +43,7 @@ final class V2Json {
         throw new InvalidInputException(
             "inference request has an unknown field '"
                 + field
-                + "' (allowed: id, parameters, inputs, outputs)");
+                + "' (allowed: id, model_name, parameters, inputs, outputs)");
       }
     }
     JsonNode id = body.get("id");
@@ -105,25 +107,8 @@ final class V2Json {
     }
     String name = node.get("name").asText();
     String label = "input '" + name + "'";
-    JsonNode shapeNode = node.path("shape");
-    if (!shapeNode.isArray()) {
-      throw new InvalidInputException(label + " needs 'shape' (a list of whole numbers)");
-    }
-    long[] shape = new long[shapeNode.size()];
-    long count = 1;
-    for (int i = 0; i < shape.length; i++) {
-      JsonNode d = shapeNode.get(i);
-      if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
-        throw new InvalidInputException(
-            label + " shape[" + i + "] is " + d + "; dimensions are whole numbers >= 0");
-      }
-      shape[i] = d.asLong();
-      try {
-        count = Math.multiplyExact(count, shape[i]);
-      } catch (ArithmeticException e) {
-        throw new InvalidInputException(label + " has a shape with too many elements");
-      }
-    }
+    long[] shape = shape(node.path("shape"), label);
+    long count = count(shape, label);
     JsonNode data = node.get("data");
     if (data == null || data.isNull()) {
       throw new InvalidInputException(label + " needs 'data' (a flat or nested list)");
@@ -141,6 +126,36 @@ final class V2Json {
               + count);
     }
     return new V2Tensor(name, shape, node.get("datatype").asText(), flat);
+  }
+
+  /** An input's {@code shape}: a list of whole numbers >= 0. */
+  static long[] shape(JsonNode shapeNode, String label) {
+    if (!shapeNode.isArray()) {
+      throw new InvalidInputException(label + " needs 'shape' (a list of whole numbers)");
+    }
+    long[] shape = new long[shapeNode.size()];
+    for (int i = 0; i < shape.length; i++) {
+      JsonNode d = shapeNode.get(i);
+      if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
+        throw new InvalidInputException(
+            label + " shape[" + i + "] is " + d + "; dimensions are whole numbers >= 0");
+      }
+      shape[i] = d.asLong();
+    }
+    return shape;
+  }
+
+  /** The number of elements of a tensor of {@code shape}. */
+  static long count(long[] shape, String label) {
+    long count = 1;
+    for (long d : shape) {
+      try {
+        count = Math.multiplyExact(count, d);
+      } catch (ArithmeticException e) {
+        throw new InvalidInputException(label + " has a shape with too many elements");
+      }
+    }
+    return count;
   }
 
   private static void flatten(JsonNode node, ArrayNode out) {

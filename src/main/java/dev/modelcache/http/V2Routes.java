@@ -1,9 +1,10 @@
 package dev.modelcache.http;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.inference.ModelRegistry;
-import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.inference.ModelStates;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
@@ -14,7 +15,8 @@ import java.util.function.UnaryOperator;
 /**
  * The KServe Open Inference Protocol v2 REST routes: {@code /v2}, its health, and per model
  * (optionally at {@code /versions/{version}}, the revision served) metadata, readiness and {@code
- * infer}; the JSON shapes are {@link V2Json}'s.
+ * infer}; the JSON shapes are {@link V2Json}'s, and {@code infer} also speaks Triton's binary
+ * tensor data extension ({@link V2Binary}).
  */
 final class V2Routes {
   private final KnownModels models;
@@ -53,7 +55,7 @@ final class V2Routes {
     body.put("name", "modelcache");
     String version = HttpServer.class.getPackage().getImplementationVersion();
     body.put("version", version == null ? "dev" : version);
-    body.putArray("extensions");
+    body.putArray("extensions").add(V2Binary.EXTENSION);
     ctx.json(body);
   }
 
@@ -82,11 +84,51 @@ final class V2Routes {
   private void infer(Context ctx) {
     String model = models.known(ctx.pathParam("model")).name();
     RequestLog.model(model);
-    V2Json.Request request = V2Json.parseRequest(bodies.json(ctx));
-    bodies.respond(
-        ctx,
+    JsonNode body = request(ctx, model);
+    JsonNode named = body.path("model_name");
+    if (!named.isMissingNode()
+        && !named.asText().equals(model)
+        && !named.asText().equals(ctx.pathParam("model"))) {
+      throw new HttpError(
+          400,
+          "the request's model_name "
+              + V2Binary.abbreviate(named.toString())
+              + " is not the model of its path, '"
+              + ctx.pathParam("model")
+              + "'");
+    }
+    V2Json.Request request = V2Json.parseRequest(body);
+    V2BinaryOutputs.Wanted binary = V2BinaryOutputs.of(body);
+    ObjectNode response =
         V2Json.response(
-            json, model, request, registry.inferV2(model, version(ctx), request.inputs())));
+            json, model, request, registry.inferV2(model, version(ctx), request.inputs()));
+    List<byte[]> parts = V2BinaryOutputs.answer(json, response, binary);
+    if (parts.isEmpty()) {
+      bodies.respond(ctx, response);
+    } else {
+      ctx.header(V2Binary.HEADER, Integer.toString(parts.get(0).length));
+      bodies.respond(ctx, V2Binary.CONTENT_TYPE, parts);
+    }
+  }
+
+  /** The inference request: a JSON body, or Triton's JSON header and binary tensor data. */
+  private JsonNode request(Context ctx, String model) {
+    String header = ctx.header(V2Binary.HEADER);
+    if (header == null) {
+      return V2Binary.inlineInputs(bodies.json(ctx), new byte[0], 0, false);
+    }
+    V2Binary.checkContentType(ctx.contentType());
+    byte[] bytes = bodies.bytes(ctx);
+    int length = V2Binary.headerLength(header, bytes.length);
+    if (length == 0) {
+      return V2Binary.rawRequest(model, registry.v2Metadata(model, version(ctx)).inputs(), bytes);
+    }
+    JsonNode head =
+        bodies.object(
+            bytes,
+            length,
+            "the JSON header (the first " + length + " bytes, " + V2Binary.HEADER + ")");
+    return V2Binary.inlineInputs(head, bytes, length, true);
   }
 
   private static String version(Context ctx) {

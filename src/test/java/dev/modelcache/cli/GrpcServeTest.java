@@ -23,7 +23,7 @@ import dev.modelcache.grpc.proto.ServerLiveRequest;
 import dev.modelcache.grpc.proto.ServerMetadataRequest;
 import dev.modelcache.grpc.proto.ServerReadyRequest;
 import dev.modelcache.inference.GatedTasks;
-import dev.modelcache.inference.Tasks;
+import dev.modelcache.inference.task.BuiltInTasks;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Metadata;
@@ -98,7 +98,9 @@ class GrpcServeTest {
             + "', required: false}\n";
     Config config =
         new ConfigLoader(Map.of("MODELCACHE_TOKEN", TOKEN), tmp).parse(yaml, "test config", tmp);
-    tasks = new GatedTasks(Tasks.factory(new ObjectMapper()), List.of("slow", "busy", "patient"));
+    tasks =
+        new GatedTasks(
+            BuiltInTasks.factory(new ObjectMapper()), List.of("slow", "busy", "patient"));
     daemon = Daemon.withTasks(config, Clock.systemUTC(), tasks).start();
     daemon.prepared().get(120, TimeUnit.SECONDS);
     channel =

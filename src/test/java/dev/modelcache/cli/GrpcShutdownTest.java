@@ -14,7 +14,7 @@ import dev.modelcache.grpc.proto.ModelInferRequest.InferInputTensor;
 import dev.modelcache.grpc.proto.ModelInferResponse;
 import dev.modelcache.grpc.proto.ServerLiveRequest;
 import dev.modelcache.inference.GatedTasks;
-import dev.modelcache.inference.Tasks;
+import dev.modelcache.inference.task.BuiltInTasks;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
@@ -73,7 +73,7 @@ class GrpcShutdownTest {
 
   @Test
   void callsInFlightFinishAndNewOnesAreRefused() throws Exception {
-    GatedTasks tasks = new GatedTasks(Tasks.factory(new ObjectMapper()), List.of("iris"));
+    GatedTasks tasks = new GatedTasks(BuiltInTasks.factory(new ObjectMapper()), List.of("iris"));
     Daemon daemon = start(tasks, 20);
     int port = daemon.grpcPort();
     ManagedChannel channel =
@@ -102,7 +102,7 @@ class GrpcShutdownTest {
 
   @Test
   void callsOutlivingTheGracePeriodAreCancelled() throws Exception {
-    GatedTasks tasks = new GatedTasks(Tasks.factory(new ObjectMapper()), List.of("iris"));
+    GatedTasks tasks = new GatedTasks(BuiltInTasks.factory(new ObjectMapper()), List.of("iris"));
     Daemon daemon = start(tasks, 1);
     ManagedChannel channel =
         ManagedChannelBuilder.forAddress("127.0.0.1", daemon.grpcPort()).usePlaintext().build();

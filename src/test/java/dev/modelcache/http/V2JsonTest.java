@@ -141,7 +141,7 @@ class V2JsonTest {
       textBlock =
           """
           {"inputs": [{"name": "a", "shape": [1], "datatype": "FP32", "data": [1]}], "foo": 1} \
-            | inference request has an unknown field 'foo' (allowed: id, parameters, inputs, outputs)
+            | inference request has an unknown field 'foo' (allowed: id, model_name, parameters, inputs, outputs)
           {"id": 42, "inputs": []} | 'id' must be a string
           {"parameters": [], "inputs": []} | 'parameters' must be an object
           {} | inference request needs 'inputs': a non-empty list of {"name", "shape", "datatype", "data"}
