@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.within;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.protobuf.ByteString;
+import dev.modelcache.Poll;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
@@ -457,13 +458,6 @@ class GrpcServeTest {
 
   /** Waits until {@code series} reaches {@code value} (a scrape every 20 ms, at most WAIT). */
   private void awaitMetric(String series, double value) throws Exception {
-    long end = System.nanoTime() + WAIT.toNanos();
-    while (metric(series) != value) {
-      if (System.nanoTime() > end) {
-        throw new AssertionError(series + " is " + metric(series) + ", not " + value);
-      }
-      Thread.onSpinWait();
-      java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
-    }
+    Poll.until(WAIT, Duration.ofMillis(20), series + " = " + value, () -> metric(series) == value);
   }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.modelcache.Poll;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
@@ -28,7 +29,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -129,23 +129,23 @@ class GrpcShutdownTest {
   }
 
   /** Waits until a new connection's call is refused (the server stopped taking calls). */
-  private static void awaitRefused(int port) {
-    long end = System.nanoTime() + WAIT.toNanos();
-    while (System.nanoTime() < end) {
-      ManagedChannel fresh =
-          ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
-      try {
-        GRPCInferenceServiceGrpc.newBlockingStub(fresh)
-            .withDeadlineAfter(5, TimeUnit.SECONDS)
-            .serverLive(ServerLiveRequest.getDefaultInstance());
-      } catch (StatusRuntimeException e) {
-        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-        return;
-      } finally {
-        fresh.shutdownNow();
-      }
-      LockSupport.parkNanos(20_000_000);
+  private static void awaitRefused(int port) throws Exception {
+    Poll.until(WAIT, Duration.ofMillis(20), "new gRPC calls to be refused", () -> refused(port));
+  }
+
+  private static boolean refused(int port) {
+    ManagedChannel fresh =
+        ManagedChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    try {
+      GRPCInferenceServiceGrpc.newBlockingStub(fresh)
+          .withDeadlineAfter(5, TimeUnit.SECONDS)
+          .serverLive(ServerLiveRequest.getDefaultInstance());
+      return false;
+    } catch (StatusRuntimeException e) {
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+      return true;
+    } finally {
+      fresh.shutdownNow();
     }
-    throw new AssertionError("new gRPC calls were still taken " + WAIT + " into the stop");
   }
 }
