@@ -3,6 +3,7 @@ package dev.modelcache.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.Config.ServerConfig;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
@@ -52,10 +53,29 @@ public final class HttpServer implements AutoCloseable {
       ModelRegistry registry,
       PrometheusMeterRegistry prometheus,
       ObjectMapper json) {
+    this(
+        server,
+        models,
+        states,
+        registry,
+        prometheus,
+        json,
+        new MemoryBudget(server.limits().memoryBudget(Runtime.getRuntime().maxMemory())));
+  }
+
+  /** A server whose inference requests reserve their heap in {@code budget} (shared with gRPC). */
+  public HttpServer(
+      ServerConfig server,
+      List<ModelConfig> models,
+      ModelStates states,
+      ModelRegistry registry,
+      PrometheusMeterRegistry prometheus,
+      ObjectMapper json,
+      MemoryBudget budget) {
     this.server = server;
     KnownModels known = new KnownModels(models);
     Admission admission =
-        new Admission(server, Runtime.getRuntime().maxMemory(), new Metrics(prometheus));
+        new Admission(server, Runtime.getRuntime().maxMemory(), budget, new Metrics(prometheus));
     BearerAuth auth = new BearerAuth(server);
     RequestBodies bodies = new RequestBodies(json, admission);
     UnaryOperator<Handler> guarded = handler -> auth.authorized(admission.admitted(handler));
