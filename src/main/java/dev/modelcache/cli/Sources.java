@@ -40,8 +40,8 @@ final class Sources {
   }
 
   /**
-   * A fetcher for a one-shot command ({@code fetch}, {@code lock}): the config's sources, meters
-   * kept in memory.
+   * A fetcher for a one-shot command ('fetch', 'lock'): the config's sources, meters kept in
+   * memory.
    */
   static dev.modelcache.fetch.Fetcher fetcher(
       Config config,

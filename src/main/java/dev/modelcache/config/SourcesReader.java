@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads {@code sources:}: the Hub's endpoint and token ({@code HF_ENDPOINT}, {@code HF_TOKEN} and
@@ -27,7 +28,7 @@ final class SourcesReader {
     ConfigNode s3Node = node.child("s3");
     S3Config s3 =
         new S3Config(
-            s3Node.string("endpoint", env.get("AWS_ENDPOINT_URL")),
+            s3Node.stringOrNull("endpoint", env.get("AWS_ENDPOINT_URL")),
             s3Node.string("region", env.getOrDefault("AWS_REGION", "us-east-1")),
             s3Node.bool("path_style", false),
             s3Node.bool("anonymous", false),
@@ -39,11 +40,11 @@ final class SourcesReader {
   }
 
   private HfConfig hf(ConfigNode node) {
-    String endpoint = node.string("endpoint", null);
+    String endpoint = node.string("endpoint");
     if (endpoint == null) {
       endpoint = env.getOrDefault("HF_ENDPOINT", "https://huggingface.co");
     }
-    Secret token = Secret.ofNullable(node.string("token", null));
+    Secret token = Secret.ofNullable(node.string("token"));
     if (token == null) {
       token = Secret.ofNullable(env.getOrDefault("HF_TOKEN", env.get("HUGGING_FACE_HUB_TOKEN")));
     }
@@ -56,7 +57,7 @@ final class SourcesReader {
   }
 
   /** An S3 endpoint must be an absolute http(s) URL. */
-  static void checkEndpoint(ConfigNode node, String endpoint) {
+  static void checkEndpoint(ConfigNode node, @Nullable String endpoint) {
     if (endpoint == null) {
       return;
     }
@@ -80,7 +81,7 @@ final class SourcesReader {
    * $HF_HOME/token}, else {@code $XDG_CACHE_HOME/huggingface/token} or {@code
    * ~/.cache/huggingface/token}.
    */
-  private Secret tokenFile() {
+  private @Nullable Secret tokenFile() {
     Path file;
     if (env.get("HF_TOKEN_PATH") != null) {
       file = Path.of(env.get("HF_TOKEN_PATH"));

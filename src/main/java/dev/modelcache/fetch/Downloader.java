@@ -412,7 +412,7 @@ final class Downloader implements AutoCloseable {
         throw new DownloadAborted();
       }
       states.fetched(model.name(), n);
-      bytes.increment(n);
+      bytes.increment((double) n);
     };
   }
 

@@ -1,5 +1,7 @@
 package dev.modelcache.http;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Admission control of the heap that inference requests in flight hold: each request reserves an
  * estimate of its cost before its body is read, and gives it back when its answer is ready. A
@@ -36,7 +38,7 @@ final class MemoryBudget {
   }
 
   /** Reserves {@code bytes}, or returns null when they do not fit beside what is reserved. */
-  synchronized Permit tryAcquire(long bytes) {
+  synchronized @Nullable Permit tryAcquire(long bytes) {
     if (bytes > capacity - used) {
       return null;
     }

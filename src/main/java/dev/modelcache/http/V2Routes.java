@@ -10,6 +10,7 @@ import io.javalin.http.Handler;
 import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The KServe Open Inference Protocol v2 REST routes: {@code /v2}, its health, and per model
@@ -89,7 +90,7 @@ final class V2Routes {
             json, model, request, registry.inferV2(model, version(ctx), request.inputs())));
   }
 
-  private static String version(Context ctx) {
+  private static @Nullable String version(Context ctx) {
     return ctx.pathParamMap().get("version");
   }
 }

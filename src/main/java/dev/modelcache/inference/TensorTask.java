@@ -410,7 +410,7 @@ final class TensorTask
       boolean[] bools = new boolean[size];
       for (int i = 0; k > 0 && i < size; i++) {
         floats[i] = k * 0.75 + i * 0.125 * (k % 2 == 0 ? -1 : 1);
-        ints[i] = k + i;
+        ints[i] = (long) k + i;
         bools[i] = (k + i) % 2 == 0;
       }
       String dtype = TensorCodec.fromV2(spec.datatype(), spec.name());

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What every configured model is doing right now, written by the fetch and load steps and read by
@@ -41,7 +42,7 @@ public final class ModelStates {
     this.clock = clock;
     this.required = Set.copyOf(required);
     for (String model : models) {
-      entries.put(model, new Entry(model, clock.instant()));
+      entries.put(model, new Entry(clock.instant()));
     }
   }
 
@@ -74,7 +75,7 @@ public final class ModelStates {
     set(model, ModelState.READY, null);
   }
 
-  public void failed(String model, String reason) {
+  public void failed(String model, @Nullable String reason) {
     set(model, ModelState.FAILED, reason);
   }
 
@@ -159,7 +160,7 @@ public final class ModelStates {
     return required.stream().allMatch(model -> status(model).state() == ModelState.READY);
   }
 
-  private void set(String model, ModelState state, String reason) {
+  private void set(String model, ModelState state, @Nullable String reason) {
     Entry entry = entry(model);
     synchronized (entry) {
       entry.set(state, reason, clock.instant());
@@ -184,12 +185,12 @@ public final class ModelStates {
     final Deque<Sample> samples = new ArrayDeque<>();
 
     ModelState state = ModelState.PENDING;
-    String reason;
+    @Nullable String reason;
     Instant since;
     long bytesTotal;
-    Stale stale;
+    @Nullable Stale stale;
 
-    Entry(String model, Instant since) {
+    Entry(Instant since) {
       this.since = since;
     }
 
@@ -226,7 +227,7 @@ public final class ModelStates {
       return Duration.between(sample.at(), now).toNanos();
     }
 
-    void set(ModelState state, String reason, Instant since) {
+    void set(ModelState state, @Nullable String reason, Instant since) {
       this.state = state;
       this.reason = reason;
       this.since = since;

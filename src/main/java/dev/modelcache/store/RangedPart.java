@@ -132,7 +132,7 @@ public final class RangedPart implements AutoCloseable {
 
   /** {@code start end written crc32c durable}, or null when it does not fit {@code region}. */
   private static long[] parseLine(String line, Region region) {
-    String[] parts = line.split(" ");
+    String[] parts = line.split(" ", 0); // 0: trailing empty fields dropped
     if (parts.length != 5) {
       return null;
     }
@@ -410,6 +410,7 @@ public final class RangedPart implements AutoCloseable {
     }
 
     @Override
+    @SuppressWarnings("NonAtomicVolatileUpdate") // one thread writes a range; others only read
     public void append(InputStream in, LongConsumer progress) throws IOException {
       byte[] buffer = new byte[1 << 16];
       int n;
