@@ -117,9 +117,6 @@ public final class Metrics {
   }
 
   /**
-   * Registers cache size and free-space gauges; the size walk is cached so a scrape stays cheap.
-   */
-  /**
    * Registers the cache size and free-space gauges.
    *
    * @param cacheBytes counts the bytes under the cache (a walk of the volume); called at most every

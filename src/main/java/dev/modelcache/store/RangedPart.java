@@ -370,10 +370,10 @@ public final class RangedPart implements AutoCloseable {
     Files.deleteIfExists(state);
   }
 
-  /** One byte range {@code [start, end)}, written in order from {@code start}. */
   /** A range's bytes written and the CRC32C of them, published together. */
   private record Mark(long written, long crc) {}
 
+  /** One byte range {@code [start, end)}, written in order from {@code start}. */
   public final class Region implements ByteSink {
     private final long start;
     private final long end;
