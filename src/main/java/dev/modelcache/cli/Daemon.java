@@ -6,18 +6,19 @@ import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.http.HttpServer;
 import dev.modelcache.inference.ModelRegistry;
+import dev.modelcache.inference.ModelState;
+import dev.modelcache.inference.ModelStates;
+import dev.modelcache.inference.ModelStatus;
 import dev.modelcache.inference.TaskFactory;
-import dev.modelcache.inference.Tasks;
+import dev.modelcache.inference.task.BuiltInTasks;
 import dev.modelcache.metrics.JvmMetrics;
 import dev.modelcache.metrics.Metrics;
-import dev.modelcache.metrics.ModelState;
-import dev.modelcache.metrics.ModelStates;
-import dev.modelcache.metrics.ModelStatus;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.StoreException;
 import dev.modelcache.store.Verifier;
 import dev.modelcache.store.Volume;
+import dev.modelcache.threads.NamedThreads;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -67,26 +68,20 @@ final class Daemon implements AutoCloseable {
   private final JvmMetrics jvmMetrics = new JvmMetrics();
   private final Executor preparer;
   private final dev.modelcache.store.Lockfile lock;
+  private final Sources sources;
+  private final NamedThreads progressThread = NamedThreads.named("modelcache-progress");
   private final ScheduledExecutorService progress =
-      Executors.newSingleThreadScheduledExecutor(
-          task -> {
-            Thread thread = new Thread(task, "modelcache-progress");
-            thread.setDaemon(true);
-            return thread;
-          });
+      Executors.newSingleThreadScheduledExecutor(progressThread);
   private final AtomicBoolean closed = new AtomicBoolean();
 
   /** How often a model served from the cache, its source unreachable, asks the source again. */
   static final java.time.Duration RECHECK_EVERY = java.time.Duration.ofSeconds(60);
 
   private final java.time.Duration recheckEvery;
+  private final NamedThreads recheckThread = NamedThreads.named("modelcache-recheck");
   private final ScheduledExecutorService recheck =
-      Executors.newSingleThreadScheduledExecutor(
-          task -> {
-            Thread thread = new Thread(task, "modelcache-recheck");
-            thread.setDaemon(true);
-            return thread;
-          });
+      Executors.newSingleThreadScheduledExecutor(recheckThread);
+  private static final NamedThreads PREPARE_THREAD = NamedThreads.named("modelcache-prepare");
 
   /** A daemon that prepares models on its own thread. */
   Daemon(Config config, Clock clock) {
@@ -95,9 +90,7 @@ final class Daemon implements AutoCloseable {
 
   /** Runs a model's preparation on a daemon thread of its own. */
   private static void prepareOnOwnThread(Runnable task) {
-    Thread thread = new Thread(task, "modelcache-prepare");
-    thread.setDaemon(true);
-    thread.start();
+    PREPARE_THREAD.start(task);
   }
 
   /**
@@ -124,12 +117,24 @@ final class Daemon implements AutoCloseable {
    */
   static Daemon withRecheck(Config config, Clock clock, java.time.Duration recheckEvery) {
     return new Daemon(
-        config, clock, Daemon::prepareOnOwnThread, Volume.system(), null, recheckEvery);
+        config,
+        clock,
+        Daemon::prepareOnOwnThread,
+        Volume.system(),
+        null,
+        recheckEvery,
+        Sources.of(config));
+  }
+
+  /** A daemon fetching from {@code sources}, which it closes on shutdown (tests observe that). */
+  static Daemon withSources(Config config, Clock clock, Sources sources) {
+    return new Daemon(
+        config, clock, Daemon::prepareOnOwnThread, Volume.system(), null, RECHECK_EVERY, sources);
   }
 
   private Daemon(
       Config config, Clock clock, Executor preparer, Volume volume, @Nullable TaskFactory tasks) {
-    this(config, clock, preparer, volume, tasks, RECHECK_EVERY);
+    this(config, clock, preparer, volume, tasks, RECHECK_EVERY, Sources.of(config));
   }
 
   private Daemon(
@@ -138,7 +143,9 @@ final class Daemon implements AutoCloseable {
       Executor preparer,
       Volume volume,
       @Nullable TaskFactory tasks,
-      java.time.Duration recheckEvery) {
+      java.time.Duration recheckEvery,
+      Sources sources) {
+    this.sources = sources;
     this.recheckEvery = recheckEvery;
     this.preparer = preparer;
     this.lock = ConfigOption.lockfile(config);
@@ -161,14 +168,14 @@ final class Daemon implements AutoCloseable {
     this.store = new CacheStore(config.cache().dir(), config.cache().hubDir(), volume);
     this.verifier = new Verifier(store, metrics, clock);
     this.fetcher =
-        new Fetcher(store, Sources.of(config), states, metrics, clock, config.cache().offline());
+        new Fetcher(store, sources.byScheme(), states, metrics, clock, config.cache().offline());
     this.registry =
         new ModelRegistry(
             config.models(),
             states,
             metrics,
             json,
-            tasks == null ? Tasks.factory(json) : tasks,
+            tasks == null ? BuiltInTasks.factory(json) : tasks,
             config.server().limits().maxItems());
     this.http =
         new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
@@ -352,8 +359,8 @@ final class Daemon implements AutoCloseable {
 
   /**
    * Stops: HTTP first (no new connections; requests in flight get up to {@code
-   * server.shutdown_grace_seconds}), then the models, fetches and meters. Only the first call does
-   * anything.
+   * server.shutdown_grace_seconds}), then the models, fetches, background tasks, sources (their
+   * clients and connections) and meters. Only the first call does anything.
    *
    * @return true when every request in flight finished within the grace period
    */
@@ -366,6 +373,9 @@ final class Daemon implements AutoCloseable {
     boolean drained = http.stop();
     registry.close();
     fetcher.close();
+    progressThread.stop(progress, NamedThreads.STOP_WAIT, log);
+    recheckThread.stop(recheck, NamedThreads.STOP_WAIT, log);
+    sources.close();
     verifier.close();
     jvmMetrics.close();
     prometheus.close();

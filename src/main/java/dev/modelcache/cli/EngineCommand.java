@@ -127,7 +127,7 @@ final class EngineCommand implements Callable<Integer> {
   }
 
   private static String natives(String engine) {
-    if (engine.equals("PyTorch")) {
+    if (engine.equals(dev.modelcache.inference.Engine.PYTORCH.djlName())) {
       return ai.djl.pytorch.jni.LibUtils.getLibtorchPath();
     }
     return Utils.getEngineCacheDir(engine.toLowerCase(java.util.Locale.ROOT)).toString();

@@ -3,9 +3,10 @@ package dev.modelcache.cli;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
-import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
+import dev.modelcache.threads.NamedThreads;
 import java.io.Console;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -79,13 +80,8 @@ final class FetchCommand implements Callable<Integer> {
       // log lines (written to System.err by Logback) take the progress lines off first
       System.setErr(new PrintStream(progress.guarding(stderr), true, Charset.defaultCharset()));
     }
-    ScheduledExecutorService ticker =
-        Executors.newSingleThreadScheduledExecutor(
-            task -> {
-              Thread thread = new Thread(task, "modelcache-progress");
-              thread.setDaemon(true);
-              return thread;
-            });
+    NamedThreads tickerThread = NamedThreads.named("modelcache-progress");
+    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(tickerThread);
     long period = FetchProgress.TERMINAL_INTERVAL.toMillis();
     // Ends when the ticker is shut down below.
     var unused =
@@ -100,7 +96,8 @@ final class FetchCommand implements Callable<Integer> {
             period,
             period,
             TimeUnit.MILLISECONDS);
-    try (Fetcher fetcher = Sources.fetcher(loaded, store, states, clock)) {
+    try (Sources sources = Sources.of(loaded);
+        Fetcher fetcher = sources.fetcher(loaded, store, states, clock)) {
       int failures = 0;
       for (ModelConfig model : loaded.models()) {
         try {
@@ -129,7 +126,7 @@ final class FetchCommand implements Callable<Integer> {
       }
       return failures == 0 ? 0 : 1;
     } finally {
-      ticker.shutdownNow();
+      tickerThread.stop(ticker, NamedThreads.STOP_WAIT, log);
       progress.finish();
       out.flush();
       err.flush();

@@ -1,8 +1,8 @@
 package dev.modelcache.cli;
 
-import dev.modelcache.metrics.ModelState;
-import dev.modelcache.metrics.ModelStates;
-import dev.modelcache.metrics.ModelStatus;
+import dev.modelcache.inference.ModelState;
+import dev.modelcache.inference.ModelStates;
+import dev.modelcache.inference.ModelStatus;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;

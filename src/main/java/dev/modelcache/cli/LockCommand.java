@@ -3,7 +3,7 @@ package dev.modelcache.cli;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
-import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
@@ -40,12 +40,13 @@ final class LockCommand implements Callable<Integer> {
     List<String> names = loaded.models().stream().map(ModelConfig::name).toList();
     Lockfile lock = ConfigOption.lockfile(loaded);
     int failures = 0;
-    try (Fetcher fetcher =
-        Sources.fetcher(
-            loaded,
-            new CacheStore(loaded.cache()),
-            new ModelStates(names, Set.copyOf(names), Clock.systemUTC()),
-            Clock.systemUTC())) {
+    try (Sources sources = Sources.of(loaded);
+        Fetcher fetcher =
+            sources.fetcher(
+                loaded,
+                new CacheStore(loaded.cache()),
+                new ModelStates(names, Set.copyOf(names), Clock.systemUTC()),
+                Clock.systemUTC())) {
       for (ModelConfig model : loaded.models()) {
         try {
           InstalledSnapshot snapshot = fetcher.fetch(model);

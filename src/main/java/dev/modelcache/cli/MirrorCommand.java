@@ -6,14 +6,12 @@ import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.fetch.Fetcher;
-import dev.modelcache.metrics.Metrics;
-import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.source.S3Mirror;
 import dev.modelcache.source.S3Source;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -84,14 +82,10 @@ final class MirrorCommand implements Callable<Integer> {
         configured.isPresent()
             ? ConfigOption.lockfile(loaded).model(model.name())
             : Optional.empty();
-    try (Fetcher fetcher =
-            new Fetcher(
-                store,
-                Sources.of(loaded, Sources.httpClient()),
-                new ModelStates(names, Set.copyOf(names), clock),
-                new Metrics(new SimpleMeterRegistry()),
-                clock,
-                loaded.cache().offline());
+    try (Sources sources = Sources.all(loaded);
+        Fetcher fetcher =
+            sources.fetcher(
+                loaded, store, new ModelStates(names, Set.copyOf(names), clock), clock);
         S3Client s3 = S3Source.client(loaded.sources().s3(), true)) {
       InstalledSnapshot snapshot = fetcher.fetch(model, lock, false);
       List<S3Mirror.Upload> uploads =

@@ -1,6 +1,7 @@
 package dev.modelcache.cli;
 
 import dev.modelcache.config.Config;
+import dev.modelcache.threads.NamedThreads;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.Clock;
@@ -71,31 +72,31 @@ final class ServeCommand implements Callable<Integer> {
                 grace,
                 signal);
             Thread shutdown =
-                new Thread(
-                    () -> {
-                      try {
-                        boolean drained = daemon.shutdown();
-                        exitCode.set(drained ? 0 : 1);
-                        log.info("stopped{}", drained ? "" : " (requests were cut: exit 1)");
-                      } finally {
-                        stopped.countDown();
-                      }
-                    },
-                    "modelcache-shutdown");
+                NamedThreads.named("modelcache-shutdown")
+                    .newThread(
+                        () -> {
+                          try {
+                            boolean drained = daemon.shutdown();
+                            exitCode.set(drained ? 0 : 1);
+                            log.info("stopped{}", drained ? "" : " (requests were cut: exit 1)");
+                          } finally {
+                            stopped.countDown();
+                          }
+                        });
             shutdown.start();
           });
     }
     // Any other way out of the JVM (System.exit elsewhere, SIGHUP, or no signal API) still closes.
     Runtime.getRuntime()
         .addShutdownHook(
-            new Thread(
-                () -> {
-                  if (stopping.compareAndSet(false, true)) {
-                    log.info("shutting down");
-                    daemon.shutdown();
-                  }
-                },
-                "modelcache-shutdown-hook"));
+            NamedThreads.named("modelcache-shutdown-hook")
+                .newThread(
+                    () -> {
+                      if (stopping.compareAndSet(false, true)) {
+                        log.info("shutting down");
+                        daemon.shutdown();
+                      }
+                    }));
     stopped.await();
     return exitCode.get();
   }

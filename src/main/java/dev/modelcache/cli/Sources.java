@@ -2,59 +2,115 @@ package dev.modelcache.cli;
 
 import dev.modelcache.config.Config;
 import dev.modelcache.config.SourceRef;
+import dev.modelcache.fetch.Fetcher;
+import dev.modelcache.inference.ModelStates;
+import dev.modelcache.metrics.Metrics;
 import dev.modelcache.source.FileSource;
 import dev.modelcache.source.HuggingFaceSource;
 import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.S3Source;
+import dev.modelcache.store.CacheStore;
+import dev.modelcache.threads.NamedThreads;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import okhttp3.Dispatcher;
 import okhttp3.OkHttpClient;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** Builds the sources of a config, and the one HTTP client they share. */
-final class Sources {
-  private Sources() {}
+/**
+ * The sources of a config and the one HTTP client they share, closed together: each source (the S3
+ * source's SDK clients and their connections), then the HTTP client's threads and idle connections.
+ *
+ * <pre>{@code
+ * try (Sources sources = Sources.of(config);
+ *     Fetcher fetcher = sources.fetcher(config, store, states, clock)) {
+ *   fetcher.fetch(model);
+ * }
+ * }</pre>
+ */
+final class Sources implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Sources.class);
 
-  static OkHttpClient httpClient() {
-    return new OkHttpClient.Builder()
-        .connectTimeout(Duration.ofSeconds(15))
-        .readTimeout(Duration.ofSeconds(60))
-        .callTimeout(Duration.ZERO)
-        .build();
+  private final Map<SourceRef.Scheme, ModelSource> byScheme;
+  private final NamedThreads httpThreads = NamedThreads.numbered("modelcache-http");
+  private final @Nullable ExecutorService httpDispatcher; // null when no HTTP client was built
+  private final @Nullable OkHttpClient http;
+
+  /** {@code byScheme}, which the new instance owns and closes. */
+  Sources(Map<SourceRef.Scheme, ModelSource> byScheme) {
+    this.byScheme = Map.copyOf(byScheme);
+    this.httpDispatcher = null;
+    this.http = null;
+  }
+
+  private Sources(Config config) {
+    this.httpDispatcher = Executors.newCachedThreadPool(httpThreads);
+    this.http =
+        new OkHttpClient.Builder()
+            .dispatcher(new Dispatcher(httpDispatcher))
+            .connectTimeout(Duration.ofSeconds(15))
+            .readTimeout(Duration.ofSeconds(60))
+            .callTimeout(Duration.ZERO)
+            .build();
+    this.byScheme =
+        Map.of(
+            SourceRef.Scheme.FILE, new FileSource(),
+            SourceRef.Scheme.HF, new HuggingFaceSource(config.sources().hf(), http),
+            SourceRef.Scheme.S3, new S3Source());
   }
 
   /**
    * The sources of {@code config}; the HTTP client (whose TLS set-up costs about half a second at
    * start) is built only when a model needs it.
    */
-  static Map<SourceRef.Scheme, ModelSource> of(Config config) {
+  static Sources of(Config config) {
     boolean remote =
         config.models().stream().anyMatch(m -> m.source().scheme() != SourceRef.Scheme.FILE);
-    return remote ? of(config, httpClient()) : Map.of(SourceRef.Scheme.FILE, new FileSource());
+    return remote ? all(config) : new Sources(Map.of(SourceRef.Scheme.FILE, new FileSource()));
   }
 
-  static Map<SourceRef.Scheme, ModelSource> of(Config config, OkHttpClient http) {
-    return Map.of(
-        SourceRef.Scheme.FILE, new FileSource(),
-        SourceRef.Scheme.HF, new HuggingFaceSource(config.sources().hf(), http),
-        SourceRef.Scheme.S3, new S3Source());
+  /** Every source, whatever the config's models need ({@code mirror} names its own). */
+  static Sources all(Config config) {
+    return new Sources(config);
+  }
+
+  Map<SourceRef.Scheme, ModelSource> byScheme() {
+    return byScheme;
   }
 
   /**
-   * A fetcher for a one-shot command ('fetch', 'lock'): the config's sources, meters kept in
-   * memory.
+   * A fetcher over these sources for a one-shot command ('fetch', 'lock'), meters kept in memory;
+   * close it before the sources.
    */
-  static dev.modelcache.fetch.Fetcher fetcher(
-      Config config,
-      dev.modelcache.store.CacheStore store,
-      dev.modelcache.metrics.ModelStates states,
-      java.time.Clock clock) {
-    return new dev.modelcache.fetch.Fetcher(
+  Fetcher fetcher(Config config, CacheStore store, ModelStates states, Clock clock) {
+    return new Fetcher(
         store,
-        of(config),
+        byScheme,
         states,
-        new dev.modelcache.metrics.Metrics(
-            new io.micrometer.core.instrument.simple.SimpleMeterRegistry()),
+        new Metrics(new SimpleMeterRegistry()),
         clock,
         config.cache().offline());
+  }
+
+  /** Closes every source, then the HTTP client's threads and connections. */
+  @Override
+  public void close() {
+    for (Map.Entry<SourceRef.Scheme, ModelSource> source : byScheme.entrySet()) {
+      try {
+        source.getValue().close();
+      } catch (RuntimeException e) {
+        log.warn("{} source - closing it failed: {}", source.getKey(), e.toString());
+      }
+    }
+    if (http != null && httpDispatcher != null) { // built together
+      httpThreads.stop(httpDispatcher, NamedThreads.STOP_WAIT, log);
+      http.connectionPool().evictAll();
+    }
   }
 }

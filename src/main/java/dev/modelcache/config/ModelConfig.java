@@ -30,7 +30,7 @@ public record ModelConfig(
     List<String> exclude,
     Map<String, String> sha256,
     String engine,
-    Task task,
+    TaskKind task,
     String device,
     int workers,
     int batchMaxSize,
@@ -82,7 +82,7 @@ public record ModelConfig(
   }
 
   /** What a model does with a request. */
-  public enum Task {
+  public enum TaskKind {
     TENSOR("tensor"),
     TEXT_EMBEDDING("text-embedding"),
     TEXT_CLASSIFICATION("text-classification"),
@@ -90,7 +90,7 @@ public record ModelConfig(
 
     private final String key;
 
-    Task(String key) {
+    TaskKind(String key) {
       this.key = key;
     }
 

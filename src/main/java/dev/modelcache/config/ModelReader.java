@@ -1,7 +1,7 @@
 package dev.modelcache.config;
 
 import dev.modelcache.config.Config.S3Config;
-import dev.modelcache.config.ModelConfig.Task;
+import dev.modelcache.config.ModelConfig.TaskKind;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -94,7 +94,7 @@ final class ModelReader {
     final Map<String, String> rawPins;
     final String engine;
     final @Nullable String modelFile;
-    final Task task;
+    final TaskKind task;
     final TaskOptions taskOptions;
     final String device;
     final int workers;
@@ -119,7 +119,7 @@ final class ModelReader {
       rawPins = node.stringMap("sha256");
       engine = node.string("engine", "auto");
       modelFile = node.string("model_file");
-      task = node.choice("task", Task.TENSOR, Task.class);
+      task = node.choice("task", TaskKind.TENSOR, TaskKind.class);
       taskOptions = TaskOptionsReader.read(node.child("task_options"), task);
       device = node.string("device", "auto").strip().toLowerCase(Locale.ROOT);
       workers = node.integer("workers", 1, 1, 64);

@@ -14,7 +14,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Reads {@code sources:}: the Hub's endpoint and token ({@code HF_ENDPOINT}, {@code HF_TOKEN} and
- * the token file of {@code huggingface-cli login} as fallbacks) and the S3 defaults.
+ * the token file of {@code huggingface-cli login} as fallbacks) and the S3 defaults: the keys, else
+ * the AWS CLI's environment variables and profile ({@link AwsEnvironment}).
  */
 final class SourcesReader {
   private final Map<String, String> env;
@@ -26,14 +27,25 @@ final class SourcesReader {
   SourcesConfig read(ConfigNode node) {
     HfConfig hf = hf(node.child("hf"));
     ConfigNode s3Node = node.child("s3");
+    AwsEnvironment aws = new AwsEnvironment(env);
+    String endpoint = s3Node.string("endpoint");
+    if (endpoint != null) {
+      checkEndpoint(s3Node, endpoint);
+    } else {
+      AwsEnvironment.Endpoint fromEnv = aws.endpoint().orElse(null);
+      if (fromEnv != null) {
+        checkEndpoint(fromEnv.variable() + " (the environment)", fromEnv.url());
+        endpoint = fromEnv.url();
+      }
+    }
+    String region = s3Node.string("region");
     S3Config s3 =
         new S3Config(
-            s3Node.stringOrNull("endpoint", env.get("AWS_ENDPOINT_URL")),
-            s3Node.string("region", env.getOrDefault("AWS_REGION", "us-east-1")),
+            endpoint,
+            region != null ? region : aws.region(),
             s3Node.bool("path_style", false),
             s3Node.bool("anonymous", false),
             s3Node.bool("require_pins", false));
-    checkEndpoint(s3Node, s3.endpoint());
     s3Node.finish();
     node.finish();
     return new SourcesConfig(hf, s3);
@@ -58,22 +70,32 @@ final class SourcesReader {
 
   /** An S3 endpoint must be an absolute http(s) URL. */
   static void checkEndpoint(ConfigNode node, @Nullable String endpoint) {
-    if (endpoint == null) {
-      return;
+    if (endpoint != null && !isHttpUrl(endpoint)) {
+      throw node.error(node.qualify("endpoint"), mustBeUrl(endpoint));
     }
+  }
+
+  /** The same for an endpoint from an environment variable, named by {@code where}. */
+  private static void checkEndpoint(String where, String endpoint) {
+    if (!isHttpUrl(endpoint)) {
+      throw new ConfigException(where + " " + mustBeUrl(endpoint));
+    }
+  }
+
+  private static String mustBeUrl(String endpoint) {
+    return "must be an http(s) URL such as https://s3.example.com:9000, not '" + endpoint + "'";
+  }
+
+  private static boolean isHttpUrl(String endpoint) {
     URI uri;
     try {
       uri = new URI(endpoint);
     } catch (URISyntaxException e) {
       uri = null;
     }
-    if (uri == null
-        || uri.getHost() == null
-        || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))) {
-      throw node.error(
-          node.qualify("endpoint"),
-          "must be an http(s) URL such as https://s3.example.com:9000, not '" + endpoint + "'");
-    }
+    return uri != null
+        && uri.getHost() != null
+        && ("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()));
   }
 
   /**

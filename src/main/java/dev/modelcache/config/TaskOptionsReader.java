@@ -1,6 +1,6 @@
 package dev.modelcache.config;
 
-import dev.modelcache.config.ModelConfig.Task;
+import dev.modelcache.config.ModelConfig.TaskKind;
 import dev.modelcache.config.TaskOptions.Pooling;
 import dev.modelcache.config.TaskOptions.Scores;
 import java.util.LinkedHashMap;
@@ -15,20 +15,20 @@ import org.jspecify.annotations.Nullable;
  */
 final class TaskOptionsReader {
   /** The {@code task_options} each task takes. */
-  private static final Map<Task, List<String>> TASK_OPTIONS =
+  private static final Map<TaskKind, List<String>> TASK_OPTIONS =
       Map.of(
-          Task.TENSOR,
+          TaskKind.TENSOR,
           List.of(),
-          Task.TEXT_EMBEDDING,
+          TaskKind.TEXT_EMBEDDING,
           List.of("max_length", "pooling", "normalize"),
-          Task.TEXT_CLASSIFICATION,
+          TaskKind.TEXT_CLASSIFICATION,
           List.of("max_length", "top_k", "scores"),
-          Task.IMAGE_CLASSIFICATION,
+          TaskKind.IMAGE_CLASSIFICATION,
           List.of("image_size", "resize", "mean", "std", "top_k", "scores"));
 
   private TaskOptionsReader() {}
 
-  static TaskOptions read(ConfigNode node, Task task) {
+  static TaskOptions read(ConfigNode node, TaskKind task) {
     Integer maxLength = node.has("max_length") ? node.integer("max_length", 0, 1, 65_536) : null;
     Pooling pooling = node.choice("pooling", Pooling.class);
     Boolean normalize = node.has("normalize") ? node.bool("normalize", false) : null;
@@ -66,7 +66,7 @@ final class TaskOptionsReader {
   }
 
   /** Fails on the first option of {@code set} (name: whether given) that {@code task} lacks. */
-  private static void checkApplies(ConfigNode node, Task task, Map<String, Boolean> set) {
+  private static void checkApplies(ConfigNode node, TaskKind task, Map<String, Boolean> set) {
     List<String> allowed =
         Objects.requireNonNull(TASK_OPTIONS.get(task), "TASK_OPTIONS lists every task");
     for (Map.Entry<String, Boolean> option : set.entrySet()) {

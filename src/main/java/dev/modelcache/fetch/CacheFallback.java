@@ -2,7 +2,7 @@ package dev.modelcache.fetch;
 
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
-import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.RetryableSourceException;
 import dev.modelcache.source.Snapshot;
@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The revision in the cache that stands in for a model's source while the source cannot be reached,
- * as {@code huggingface_hub} falls back to its cache, and whether it may.
+ * as {@code huggingface_hub} falls back to its cache, and whether it may; offline, the revision
+ * installed.
  */
 final class CacheFallback {
   // the fetch's log category: operators and tests follow one logger for the whole fetch
@@ -35,6 +36,25 @@ final class CacheFallback {
     this.store = store;
     this.states = states;
     this.digests = digests;
+  }
+
+  /**
+   * Offline (config, {@code MODELCACHE_OFFLINE} or {@code HF_HUB_OFFLINE}), a model not from a
+   * folder is what the cache holds of it, or fails.
+   */
+  InstalledSnapshot offline(ModelConfig given) throws IOException {
+    return store
+        .installed(given)
+        .orElseThrow(
+            () ->
+                new SourceException(
+                    given.name()
+                        + " - offline"
+                        + " (cache.offline, MODELCACHE_OFFLINE or HF_HUB_OFFLINE) and not in the cache at "
+                        + store.repoDir(given)
+                        + "; run 'modelcache fetch' where "
+                        + given.source()
+                        + " is reachable, or turn offline mode off"));
   }
 
   /**

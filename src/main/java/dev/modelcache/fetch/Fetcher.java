@@ -2,8 +2,9 @@ package dev.modelcache.fetch;
 
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
+import dev.modelcache.inference.ModelStates;
+import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.metrics.Metrics;
-import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.RetryableSourceException;
 import dev.modelcache.source.Snapshot;
@@ -176,36 +177,15 @@ public final class Fetcher implements AutoCloseable {
       throws IOException {
     SourceRef.Scheme scheme = given.source().scheme();
     if (offline && scheme != SourceRef.Scheme.FILE) {
-      return offlineInstalled(given);
+      return fallback.offline(given);
     }
-    ModelSource source = sources.get(scheme);
-    if (source == null) {
-      throw new SourceException(
-          given.name() + " - no source for " + given.source() + " in this version");
-    }
-    String sourceLabel = scheme.name().toLowerCase(Locale.ROOT);
-    // Registered at 0 now, so that increase() over the counters sees their first step.
-    metrics.fetchBytes(given.name(), sourceLabel);
-    metrics.fetchRetries(given.name(), sourceLabel);
+    ModelSource source = sourceFor(given);
+    String sourceLabel = sourceLabel(given);
     Instant start = clock.instant();
     CacheFallback.Cached[] cached = {null}; // looked at only when the source fails
     Snapshot snapshot;
     try {
-      snapshot =
-          retrier.call(
-              given,
-              sourceLabel,
-              "listing " + given.source(),
-              () -> source.resolve(given),
-              e -> {
-                // no connection at all, and a revision to serve: fall back at once, as
-                // huggingface_hub does on a connection error, instead of delaying readiness
-                if (!e.noConnection()) {
-                  return false;
-                }
-                cached[0] = fallback.cached(given, ref, locked);
-                return cached[0].servable();
-              });
+      snapshot = resolve(source, given, sourceLabel, ref, locked, cached);
     } catch (SourceException e) {
       if (!(e instanceof RetryableSourceException)
           && !(e.getCause() instanceof RetryableSourceException)) {
@@ -225,15 +205,14 @@ public final class Fetcher implements AutoCloseable {
         scheme == SourceRef.Scheme.FILE ? this.localStamps.stamp(model, byPath) : Map.of();
 
     FetchPlan plan = FetchPlan.of(model, snapshot, byPath, downloader);
-    List<SourceFile> missing = plan.missing();
-    long toFetch = plan.toFetch();
-    store.checkSpace(toFetch); // [verify] fail early, naming both numbers, before any download
-    if (!missing.isEmpty()) {
+    store.checkSpace(
+        plan.toFetch()); // [verify] fail early, naming both numbers, before any download
+    if (!plan.missing().isEmpty()) {
       announce(plan);
     }
     Map<String, StagedFile> staged;
     try {
-      staged = parallel.downloadAll(model, source, sourceLabel, snapshot, missing);
+      staged = parallel.downloadAll(model, source, sourceLabel, snapshot, plan.missing());
     } catch (SourceException e) {
       if (!CacheFallback.outage(e)) {
         throw e;
@@ -248,6 +227,52 @@ public final class Fetcher implements AutoCloseable {
     return install(plan, staged, ref, localStamps, start);
   }
 
+  /** The source's label on the meters, whose counters are registered at 0 here. */
+  private String sourceLabel(ModelConfig model) {
+    String label = model.source().scheme().name().toLowerCase(Locale.ROOT);
+    // Registered at 0 now, so that increase() over the counters sees their first step.
+    metrics.fetchBytes(model.name(), label);
+    metrics.fetchRetries(model.name(), label);
+    return label;
+  }
+
+  private ModelSource sourceFor(ModelConfig model) throws SourceException {
+    ModelSource source = sources.get(model.source().scheme());
+    if (source == null) {
+      throw new SourceException(
+          model.name() + " - no source for " + model.source() + " in this version");
+    }
+    return source;
+  }
+
+  /**
+   * The source's listing of {@code given}, retried. With no connection at all and a revision in the
+   * cache to serve, it gives up at once, leaving that revision in {@code cached[0]}.
+   */
+  private Snapshot resolve(
+      ModelSource source,
+      ModelConfig given,
+      String sourceLabel,
+      String ref,
+      Lockfile.Locked locked,
+      CacheFallback.Cached[] cached)
+      throws IOException {
+    return retrier.call(
+        given,
+        sourceLabel,
+        "listing " + given.source(),
+        () -> source.resolve(given),
+        e -> {
+          // no connection at all, and a revision to serve: fall back at once, as
+          // huggingface_hub does on a connection error, instead of delaying readiness
+          if (!e.noConnection()) {
+            return false;
+          }
+          cached[0] = fallback.cached(given, ref, locked);
+          return cached[0].servable();
+        });
+  }
+
   /** FETCHING, with the bytes to come, and one line saying what. */
   private void announce(FetchPlan plan) {
     ModelConfig model = plan.model();
@@ -258,7 +283,7 @@ public final class Fetcher implements AutoCloseable {
         model.name(),
         plan.missing().size(),
         plan.byPath().size(),
-        human(toFetch),
+        ByteSize.human(toFetch),
         model.source(),
         plan.snapshot().revision() == null ? "" : " at " + plan.snapshot().revision());
   }
@@ -296,7 +321,7 @@ public final class Fetcher implements AutoCloseable {
           model.name(),
           id,
           entries.size(),
-          human(result.totalBytes()));
+          ByteSize.human(result.totalBytes()));
     } else {
       metrics.fetched(model.name(), took);
       log.info(
@@ -304,9 +329,9 @@ public final class Fetcher implements AutoCloseable {
           model.name(),
           id,
           entries.size(),
-          human(toFetch),
+          ByteSize.human(toFetch),
           took.toMillis(),
-          human((long) (toFetch / Math.max(0.001, took.toMillis() / 1000.0))));
+          ByteSize.human((long) (toFetch / Math.max(0.001, took.toMillis() / 1000.0))));
     }
     return result;
   }
@@ -322,22 +347,6 @@ public final class Fetcher implements AutoCloseable {
                     new HubTree.Entry(
                         f.path(), f.size(), f.blobId(), f.lfsSha256(), f.lfsSize(), f.xetHash()))
             .toList());
-  }
-
-  /** Offline, a model not from a folder is what the cache holds of it, or fails. */
-  private InstalledSnapshot offlineInstalled(ModelConfig given) throws IOException {
-    return store
-        .installed(given)
-        .orElseThrow(
-            () ->
-                new SourceException(
-                    given.name()
-                        + " - offline"
-                        + " (cache.offline, MODELCACHE_OFFLINE or HF_HUB_OFFLINE) and not in the cache at "
-                        + store.repoDir(given)
-                        + "; run 'modelcache fetch' where "
-                        + given.source()
-                        + " is reachable, or turn offline mode off"));
   }
 
   /** The cached revision served instead of an unreachable source: nothing was listed. */
@@ -369,18 +378,5 @@ public final class Fetcher implements AutoCloseable {
   public void close() {
     downloader.close();
     parallel.close();
-  }
-
-  static String human(long bytes) {
-    if (bytes < 1024) {
-      return bytes + " B";
-    }
-    if (bytes < 1024 * 1024) {
-      return String.format(Locale.ROOT, "%.1f KiB", bytes / 1024.0);
-    }
-    if (bytes < 1024L * 1024 * 1024) {
-      return String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024));
-    }
-    return String.format(Locale.ROOT, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
   }
 }

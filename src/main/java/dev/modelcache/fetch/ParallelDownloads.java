@@ -5,6 +5,7 @@ import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.Snapshot;
 import dev.modelcache.source.SourceFile;
 import dev.modelcache.store.StagedFile;
+import dev.modelcache.threads.NamedThreads;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.util.LinkedHashMap;
@@ -14,9 +15,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -27,19 +26,12 @@ final class ParallelDownloads implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Fetcher.class);
 
   private final Downloader downloader;
+  private final NamedThreads threads = NamedThreads.numbered("modelcache-download");
   private final ExecutorService downloads;
 
   ParallelDownloads(Downloader downloader, int parallelFiles) {
     this.downloader = downloader;
-    AtomicInteger threads = new AtomicInteger();
-    this.downloads =
-        Executors.newFixedThreadPool(
-            parallelFiles,
-            task -> {
-              Thread thread = new Thread(task, "modelcache-download-" + threads.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
+    this.downloads = Executors.newFixedThreadPool(parallelFiles, threads);
   }
 
   /**
@@ -55,24 +47,8 @@ final class ParallelDownloads implements AutoCloseable {
       List<SourceFile> files)
       throws IOException {
     AtomicBoolean abort = new AtomicBoolean();
-    Map<String, Future<StagedFile>> running = new LinkedHashMap<>();
-    // The log fields of the caller (the model being prepared) follow the download threads.
-    Map<String, String> mdc = MDC.getCopyOfContextMap();
-    for (SourceFile file : files) {
-      running.put(
-          file.path(),
-          downloads.submit(
-              () -> {
-                if (mdc != null) {
-                  MDC.setContextMap(mdc);
-                }
-                try {
-                  return downloader.download(model, source, sourceLabel, snapshot, file, abort);
-                } finally {
-                  MDC.clear();
-                }
-              }));
-    }
+    Map<String, Future<StagedFile>> running =
+        start(model, source, sourceLabel, snapshot, files, abort);
     Map<String, StagedFile> staged = new LinkedHashMap<>();
     IOException failure = null;
     boolean interrupted = false;
@@ -108,15 +84,37 @@ final class ParallelDownloads implements AutoCloseable {
     return staged;
   }
 
+  /** One download task per file, keyed by its path, all told to stop once {@code abort} is set. */
+  private Map<String, Future<StagedFile>> start(
+      ModelConfig model,
+      ModelSource source,
+      String sourceLabel,
+      Snapshot snapshot,
+      List<SourceFile> files,
+      AtomicBoolean abort) {
+    Map<String, Future<StagedFile>> running = new LinkedHashMap<>();
+    // The log fields of the caller (the model being prepared) follow the download threads.
+    Map<String, String> mdc = MDC.getCopyOfContextMap();
+    for (SourceFile file : files) {
+      running.put(
+          file.path(),
+          downloads.submit(
+              () -> {
+                if (mdc != null) {
+                  MDC.setContextMap(mdc);
+                }
+                try {
+                  return downloader.download(model, source, sourceLabel, snapshot, file, abort);
+                } finally {
+                  MDC.clear();
+                }
+              }));
+    }
+    return running;
+  }
+
   @Override
   public void close() {
-    downloads.shutdownNow();
-    try {
-      if (!downloads.awaitTermination(10, TimeUnit.SECONDS)) {
-        log.warn("download threads did not stop within 10 s");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    threads.stop(downloads, NamedThreads.STOP_WAIT, log);
   }
 }

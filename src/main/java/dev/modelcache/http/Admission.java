@@ -1,11 +1,11 @@
 package dev.modelcache.http;
 
 import dev.modelcache.config.Config.ServerConfig;
+import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Rejection;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
-import java.util.Locale;
 
 /**
  * Admission control of the inference routes ({@code server.limits}): each request reserves its
@@ -94,7 +94,7 @@ final class Admission {
             + " - this request's body of "
             + bodyBytes
             + " bytes needs an estimated "
-            + mib(cost)
+            + ByteSize.mib(cost)
             + " of heap ("
             + bodyBytes
             + " bytes x server.limits.body_expansion "
@@ -111,13 +111,13 @@ final class Admission {
         503,
         subject(ctx)
             + " - the requests in flight hold an estimated "
-            + mib(budget.used())
+            + ByteSize.mib(budget.used())
             + " of the budget for requests in flight ("
             + budgetDescription()
             + "), and this one ("
             + (bodyBytes < 0 ? "a chunked body" : bodyBytes + " bytes")
             + ") needs an estimated "
-            + mib(cost)
+            + ByteSize.mib(cost)
             + "; retry after "
             + ErrorMapping.QUEUE_FULL_RETRY_AFTER_SECONDS
             + " s, send fewer inputs per request, or raise server.limits.memory_percent or the"
@@ -125,21 +125,17 @@ final class Admission {
   }
 
   private String budgetDescription() {
-    return mib(budget.capacity())
+    return ByteSize.mib(budget.capacity())
         + ": server.limits.memory_percent "
         + server.limits().memoryPercent()
         + " % of the "
-        + mib(maxHeap)
+        + ByteSize.mib(maxHeap)
         + " heap";
   }
 
   private static String subject(Context ctx) {
     String model = ctx.pathParamMap().get("model");
     return model != null ? model : ctx.method() + " " + ctx.path();
-  }
-
-  private static String mib(long bytes) {
-    return String.format(Locale.ROOT, "%.1f MiB", bytes / (1024.0 * 1024));
   }
 
   /**

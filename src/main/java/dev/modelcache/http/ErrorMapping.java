@@ -5,10 +5,10 @@ import ai.djl.translate.TranslateException;
 import dev.modelcache.inference.InferenceFailedException;
 import dev.modelcache.inference.InferenceTimeoutException;
 import dev.modelcache.inference.InvalidInputException;
-import dev.modelcache.inference.ModelNotFoundException;
 import dev.modelcache.inference.ModelNotReadyException;
 import dev.modelcache.inference.QueueFullException;
 import dev.modelcache.inference.TooManyItemsException;
+import dev.modelcache.inference.UnknownModelException;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
@@ -37,7 +37,8 @@ final class ErrorMapping {
   static final String ROUTES =
       "/health, /health/live, /health/ready, /models, /models/{name}, /inference,"
           + " /inference/{model}, /metrics, /v2, /v2/health/live, /v2/health/ready,"
-          + " /v2/models/{model}[/versions/{version}], .../ready, .../infer";
+          + " /v2/models/{model}[/versions/{version}], .../ready, .../infer, /v1/embeddings,"
+          + " /v1/models, /v1/models/{model}";
 
   /**
    * The types registered with Javalin, each named as before the split (Javalin looks a handler up
@@ -46,7 +47,7 @@ final class ErrorMapping {
   private static final List<Class<? extends Exception>> HANDLED =
       List.of(
           InvalidInputException.class,
-          ModelNotFoundException.class,
+          UnknownModelException.class,
           ModelNotReadyException.class,
           QueueFullException.class,
           InferenceTimeoutException.class,
@@ -81,7 +82,12 @@ final class ErrorMapping {
   }
 
   private void handle(Exception e, Context ctx) {
-    write(ctx, reply(e, ctx.method().toString(), ctx.path()));
+    Reply reply = reply(e, ctx.method().toString(), ctx.path());
+    if (OpenAiErrors.covers(ctx.path())) {
+      OpenAiErrors.write(ctx, reply, e); // OpenAI's error shape, for its SDKs
+    } else {
+      write(ctx, reply);
+    }
   }
 
   /** Writes {@code reply} as the answer: its status, headers and {@code {"error": ...}}. */
@@ -97,7 +103,7 @@ final class ErrorMapping {
   Reply reply(Throwable e, String method, String path) {
     if (e instanceof InvalidInputException) {
       return new Reply(400, messageOf(e, 400));
-    } else if (e instanceof ModelNotFoundException) {
+    } else if (e instanceof UnknownModelException) {
       return new Reply(404, messageOf(e, 404));
     } else if (e instanceof ModelNotReadyException) {
       return new Reply(503, messageOf(e, 503), Map.of("Retry-After", RETRY_AFTER_SECONDS));

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.Config.ServerConfig;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.inference.ModelRegistry;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
-import dev.modelcache.metrics.ModelStates;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Handler;
@@ -72,6 +72,7 @@ public final class HttpServer implements AutoCloseable {
               new ModelRoutes(known, states, registry, json).register(config.routes);
               new InferenceRoutes(known, registry, bodies).register(config.routes, guarded);
               new V2Routes(known, states, registry, json, bodies).register(config.routes, guarded);
+              new OpenAiRoutes(known, registry, bodies, json).register(config.routes, guarded);
               config.routes.get(
                   "/metrics", server.authMetrics() ? auth.authorized(metrics) : metrics);
               new ErrorMapping(server.maxBodyBytes()).register(config.routes);

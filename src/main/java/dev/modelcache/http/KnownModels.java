@@ -1,7 +1,7 @@
 package dev.modelcache.http;
 
 import dev.modelcache.config.ModelConfig;
-import dev.modelcache.inference.ModelNotFoundException;
+import dev.modelcache.inference.UnknownModelException;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -28,12 +28,12 @@ final class KnownModels {
   /**
    * The model named {@code name}.
    *
-   * @throws ModelNotFoundException naming the configured ones when there is none (404)
+   * @throws UnknownModelException naming the configured ones when there is none (404)
    */
   ModelConfig known(String name) {
     ModelConfig model = models.get(name);
     if (model == null) {
-      throw new ModelNotFoundException(
+      throw new UnknownModelException(
           "model '"
               + (name.length() > 64 ? name.substring(0, 64) + "..." : name)
               + "' is not configured (configured: "

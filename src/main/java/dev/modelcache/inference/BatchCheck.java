@@ -45,8 +45,7 @@ final class BatchCheck {
   static <I, O> String reason(
       Task<I, O> task, Predictor<List<I>, List<O>> predictor, Path modelFile, String engine)
       throws IOException {
-    if (dev.modelcache.inference.task.Engines.ONNX_RUNTIME.equals(engine)
-        && contains(modelFile, DYNAMIC_QUANTIZE)) {
+    if (Engine.ONNX_RUNTIME.djlName().equals(engine) && contains(modelFile, DYNAMIC_QUANTIZE)) {
       return "its ONNX graph quantises activations at run time ("
           + DYNAMIC_QUANTIZE
           + "), with one scale for every item of a pass";

@@ -2,6 +2,7 @@ package dev.modelcache.inference;
 
 import ai.djl.inference.Predictor;
 import dev.modelcache.metrics.Metrics;
+import dev.modelcache.threads.NamedThreads;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -48,6 +50,7 @@ final class Batcher<I, O> implements AutoCloseable {
   private final BlockingQueue<Request<I, O>> queue = new LinkedBlockingQueue<>();
   private final AtomicInteger depth;
   private final Metrics metrics;
+  private final LongSupplier nanoClock;
   private final List<Thread> threads = new ArrayList<>();
   private volatile boolean closed;
 
@@ -72,8 +75,8 @@ final class Batcher<I, O> implements AutoCloseable {
     }
 
     /** Its client has its answer (a 504, a failure) or will get a 504: nothing more to run. */
-    boolean abandoned() {
-      return result.isDone() || System.nanoTime() - deadline >= 0;
+    boolean abandoned(long now) {
+      return result.isDone() || now - deadline >= 0;
     }
 
     int left() {
@@ -92,6 +95,8 @@ final class Batcher<I, O> implements AutoCloseable {
    * Starts one thread per predictor; the batcher owns and closes the predictors.
    *
    * @param depth counts the requests in the queue (the queue-depth gauge)
+   * @param nanoClock what deadlines and the batching delay are read against ({@link
+   *     System#nanoTime} but in tests)
    */
   Batcher(
       String model,
@@ -101,7 +106,8 @@ final class Batcher<I, O> implements AutoCloseable {
       Duration maxDelay,
       int capacity,
       AtomicInteger depth,
-      Metrics metrics) {
+      Metrics metrics,
+      LongSupplier nanoClock) {
     this.model = model;
     this.task = task;
     this.maxItems = maxItems;
@@ -109,11 +115,10 @@ final class Batcher<I, O> implements AutoCloseable {
     this.capacity = capacity;
     this.depth = depth;
     this.metrics = metrics;
-    for (int i = 0; i < predictors.size(); i++) {
-      Predictor<List<I>, List<O>> predictor = predictors.get(i);
-      Thread thread = new Thread(() -> work(predictor), "modelcache-" + model + "-worker-" + i);
-      thread.setDaemon(true);
-      threads.add(thread);
+    this.nanoClock = nanoClock;
+    NamedThreads workers = NamedThreads.numbered("modelcache-" + model + "-worker", 0);
+    for (Predictor<List<I>, List<O>> predictor : predictors) {
+      threads.add(workers.newThread(() -> work(predictor)));
     }
     threads.forEach(Thread::start);
   }
@@ -126,7 +131,7 @@ final class Batcher<I, O> implements AutoCloseable {
   /**
    * Queues {@code items}; the future completes with their outputs, in order, or with the failure.
    * Cancelling it (a timed-out request) takes the request out of the queue if it is still there;
-   * after {@code deadline} ({@link System#nanoTime()}) no more of its items are run.
+   * after {@code deadline} (on the batcher's nano clock) no more of its items are run.
    *
    * @throws QueueFullException at once when {@code queue} requests are already waiting
    */
@@ -179,21 +184,21 @@ final class Batcher<I, O> implements AutoCloseable {
       while (!closed) {
         Request<I, O> first = carried != null ? carried : take();
         carried = null;
-        if (first.abandoned()) {
+        if (first.abandoned(nanoClock.getAsLong())) {
           continue; // timed out while it waited: its client has (or gets) its 504
         }
         List<Slice<I, O>> batch = new ArrayList<>();
         int items = Math.min(first.left(), maxItems);
         batch.add(new Slice<>(first, first.done, first.done + items));
-        long until = System.nanoTime() + maxDelayNanos;
+        long until = nanoClock.getAsLong() + maxDelayNanos;
         while (items < maxItems) {
-          long left = until - System.nanoTime();
+          long left = until - nanoClock.getAsLong();
           Request<I, O> next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
           if (next == null) {
             break;
           }
           depth.decrementAndGet();
-          if (next.abandoned()) {
+          if (next.abandoned(nanoClock.getAsLong())) {
             continue;
           }
           if (!next.key.equals(first.key)) {
@@ -214,7 +219,7 @@ final class Batcher<I, O> implements AutoCloseable {
             @SuppressWarnings("unchecked")
             List<O> outputs = (List<O>) List.of(request.outputs);
             request.result.complete(outputs);
-          } else if (!request.abandoned()) {
+          } else if (!request.abandoned(nanoClock.getAsLong())) {
             depth.incrementAndGet(); // its next chunk, after the requests queued meanwhile
             queue.add(request);
           }

@@ -3,6 +3,7 @@ package dev.modelcache.inference;
 import ai.djl.Device;
 import ai.djl.inference.Predictor;
 import ai.djl.repository.zoo.ZooModel;
+import ai.djl.translate.TranslateException;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.InstalledSnapshot;
@@ -10,6 +11,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongSupplier;
 
 /**
  * One model loaded in its engine: the weights once, one {@link Predictor} per worker over them, and
@@ -26,6 +29,7 @@ final class LoadedModel<I, O> implements AutoCloseable {
   private final Duration loadTime;
   private final Duration warmupTime;
   private final String unbatched;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private LoadedModel(
       Task<I, O> task,
@@ -55,24 +59,24 @@ final class LoadedModel<I, O> implements AutoCloseable {
    * {@code workers} predictors, runs the task's warm-up item through each (so that no request pays
    * for the engine's first-call work), checks with batching on that batching leaves answers as they
    * are ({@link BatchCheck}; if not, every item runs alone), and starts the workers.
+   *
+   * @param nanoClock what the batcher reads request deadlines against
    */
   static <I, O> LoadedModel<I, O> load(
       ModelConfig config,
       InstalledSnapshot snapshot,
       Task<I, O> task,
-      dev.modelcache.inference.task.Engines.Choice chosen,
-      Metrics metrics)
+      Engines.Choice chosen,
+      Metrics metrics,
+      LongSupplier nanoClock)
       throws ModelLoadException {
     long start = System.nanoTime();
     // chosen is null when the files picked no engine: resolving again throws the reason
-    dev.modelcache.inference.task.Engines.Choice choice =
-        chosen != null
-            ? chosen
-            : dev.modelcache.inference.task.Engines.resolve(config, snapshot.dir());
+    Engines.Choice choice = chosen != null ? chosen : Engines.resolve(config, snapshot.dir());
     String engine = choice.engine();
     String file = choice.modelFile();
-    Device device = Engines.device(config, engine);
-    ZooModel<List<I>, List<O>> zoo = Engines.load(config, snapshot, file, engine, device, task);
+    Device device = choice.kind().device(config);
+    ZooModel<List<I>, List<O>> zoo = Engines.load(config, snapshot, choice, device, task);
     List<Predictor<List<I>, List<O>>> predictors = new ArrayList<>();
     String unbatched = null;
     long loaded = System.nanoTime();
@@ -80,12 +84,7 @@ final class LoadedModel<I, O> implements AutoCloseable {
       for (int i = 0; i < config.workers(); i++) {
         predictors.add(zoo.newPredictor());
       }
-      I warmup = task.warmupItem();
-      if (warmup != null) {
-        for (Predictor<List<I>, List<O>> predictor : predictors) {
-          predictor.predict(List.of(warmup));
-        }
-      }
+      warmUp(task, predictors);
       if (config.batchMaxSize() > 1) {
         unbatched =
             BatchCheck.reason(task, predictors.get(0), snapshot.dir().resolve(file), engine);
@@ -106,7 +105,8 @@ final class LoadedModel<I, O> implements AutoCloseable {
             Duration.ofMillis(config.batchMaxDelayMs()),
             config.queue(),
             metrics.queueDepth(config.name()),
-            metrics);
+            metrics,
+            nanoClock);
     return new LoadedModel<>(
         task,
         zoo,
@@ -118,6 +118,17 @@ final class LoadedModel<I, O> implements AutoCloseable {
         Duration.ofNanos(end - start),
         Duration.ofNanos(end - loaded),
         unbatched);
+  }
+
+  /** Runs the task's warm-up item, if it has one, through each predictor. */
+  private static <I, O> void warmUp(Task<I, O> task, List<Predictor<List<I>, List<O>>> predictors)
+      throws TranslateException {
+    I warmup = task.warmupItem();
+    if (warmup != null) {
+      for (Predictor<List<I>, List<O>> predictor : predictors) {
+        predictor.predict(List.of(warmup));
+      }
+    }
   }
 
   /**
@@ -169,8 +180,12 @@ final class LoadedModel<I, O> implements AutoCloseable {
     return device;
   }
 
+  /** Stops the workers and closes the model; a second call does nothing. */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return; // the registry's close and a lazy load's install may both close it
+    }
     if (!batcher.stop()) {
       // a worker is still inside a forward pass: closing the model under it would crash the
       // engine's native code and the JVM; the process is stopping or replacing the model, so its

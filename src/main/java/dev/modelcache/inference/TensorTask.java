@@ -2,15 +2,15 @@ package dev.modelcache.inference;
 
 import ai.djl.translate.Translator;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.config.ModelConfig;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 
 /**
  * The {@code tensor} task: numbers in, numbers out, any shape, dtypes float32, float64, int32,
@@ -23,7 +23,7 @@ import java.util.Set;
  * are checked against them, an input without the batch dimension is accepted (and answered without
  * it), and the warm-up runs on zeros of the declared shapes.
  */
-final class TensorTask
+public final class TensorTask
     implements Task<TensorTask.Item, TensorTask.Item>,
         BatchKeyed<TensorTask.Item>,
         AnswerRenderer<TensorTask.Item> {
@@ -36,16 +36,26 @@ final class TensorTask
    */
   record Item(List<Tensor> tensors, boolean unbatched) {}
 
-  private static final Set<String> TYPED_FIELDS = Set.of("name", "data", "dtype", "shape");
-
-  private final String model;
   private final List<String> labels;
   private final TensorSignature signature;
+  private final TensorRequest request;
 
   TensorTask(String model, List<String> labels, TensorSignature signature) {
-    this.model = model;
     this.labels = List.copyOf(labels);
     this.signature = signature;
+    this.request = new TensorRequest(model, signature);
+  }
+
+  /**
+   * The tensor task of {@code model}: labels and declared inputs from its {@code config.json}, if
+   * it has them.
+   */
+  public static TensorTask load(ModelConfig model, Path snapshotDir, ObjectMapper json)
+      throws ModelLoadException {
+    return new TensorTask(
+        model.name(),
+        ModelMetadata.read(snapshotDir, json, model.name()).labels(),
+        TensorSignature.read(snapshotDir, json, model.name()));
   }
 
   @Override
@@ -60,188 +70,12 @@ final class TensorTask
 
   @Override
   public List<Item> parse(JsonNode inputs) {
-    List<Tensor> tensors = new ArrayList<>();
-    if (inputs.isObject()) {
-      tensors.add(typed(inputs, "inputs", 0));
-    } else if (inputs.isArray() && !inputs.isEmpty() && inputs.get(0).isObject()) {
-      for (int i = 0; i < inputs.size(); i++) {
-        if (!inputs.get(i).isObject()) {
-          throw new InvalidInputException(
-              "inputs["
-                  + i
-                  + "] is "
-                  + TensorCodec.kind(inputs.get(i))
-                  + "; expected an object"
-                  + " {\"data\": ..., \"dtype\": ...} like inputs[0]");
-        }
-        tensors.add(typed(inputs.get(i), "inputs[" + i + "]", i));
-      }
-    } else {
-      tensors.add(TensorCodec.parseNested(inputs, "inputs", declaredDtype(0)));
-    }
-    return List.of(fit(tensors, "inputs"));
+    return List.of(request.parse(inputs));
   }
 
-  private Tensor typed(JsonNode node, String path, int index) {
-    for (String field : (Iterable<String>) node::fieldNames) {
-      if (!TYPED_FIELDS.contains(field)) {
-        throw new InvalidInputException(
-            path + " has an unknown field '" + field + "' (allowed: data, dtype, shape, name)");
-      }
-    }
-    JsonNode data = node.get("data");
-    if (data == null || data.isNull()) {
-      throw new InvalidInputException(path + " has no 'data' (a number or nested array)");
-    }
-    JsonNode dtypeNode = node.get("dtype");
-    if (dtypeNode != null && !dtypeNode.isTextual()) {
-      throw new InvalidInputException(
-          path + ".dtype must be a string: one of " + String.join(", ", TensorCodec.DTYPES));
-    }
-    String dtype =
-        dtypeNode == null
-            ? declaredDtype(index)
-            : TensorCodec.dtype(dtypeNode.asText(), path + ".dtype");
-    JsonNode shape = node.get("shape");
-    if (shape == null || shape.isNull()) {
-      return TensorCodec.parseNested(data, path + ".data", dtype);
-    }
-    if (dtype == null) {
-      dtype = firstLeaf(data).isBoolean() ? "bool" : "float32";
-    }
-    return TensorCodec.parseFlat(data, shapeOf(shape, path + ".shape"), dtype, path + ".data");
-  }
-
-  private static JsonNode firstLeaf(JsonNode node) {
-    JsonNode leaf = node;
-    while (leaf.isArray() && !leaf.isEmpty()) {
-      leaf = leaf.get(0);
-    }
-    return leaf;
-  }
-
-  static long[] shapeOf(JsonNode shape, String path) {
-    if (!shape.isArray()) {
-      throw new InvalidInputException(path + " must be a list of whole numbers");
-    }
-    long[] dims = new long[shape.size()];
-    for (int i = 0; i < dims.length; i++) {
-      JsonNode d = shape.get(i);
-      if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
-        throw new InvalidInputException(
-            path + "[" + i + "] is " + d + "; dimensions are whole numbers >= 0");
-      }
-      dims[i] = d.asLong();
-    }
-    return dims;
-  }
-
-  private String declaredDtype(int index) {
-    List<V2Tensor.Spec> inputs = signature.inputs();
-    return index < inputs.size()
-        ? TensorCodec.fromV2(inputs.get(index).datatype(), inputs.get(index).name())
-        : null;
-  }
-
-  /**
-   * Checks the tensors against the declared inputs; adds the batch dimension when the request left
-   * it out.
-   */
-  private Item fit(List<Tensor> tensors, String what) {
-    List<V2Tensor.Spec> declared = signature.inputs();
-    if (declared.isEmpty()) {
-      return new Item(List.copyOf(tensors), false);
-    }
-    if (tensors.size() != declared.size()) {
-      throw new InvalidInputException(
-          "model "
-              + model
-              + " takes "
-              + declared.size()
-              + " input tensor(s) ("
-              + String.join(", ", declared.stream().map(V2Tensor.Spec::name).toList())
-              + ") but the request has "
-              + tensors.size());
-    }
-    Boolean unbatched = null;
-    long rows = -1;
-    for (int i = 0; i < tensors.size(); i++) {
-      Tensor tensor = tensors.get(i);
-      V2Tensor.Spec spec = declared.get(i);
-      String label = declared.size() == 1 ? what : "input '" + spec.name() + "'";
-      String dtype = TensorCodec.fromV2(spec.datatype(), spec.name());
-      if (!tensor.dtype().equals(dtype)) {
-        throw new InvalidInputException(
-            label + " is " + tensor.dtype() + " but model " + model + " takes " + dtype);
-      }
-      long[] shape = tensor.shape();
-      boolean one = matches(shape, spec.shape());
-      boolean many =
-          shape.length == spec.shape().length + 1
-              && matches(Arrays.copyOfRange(shape, 1, shape.length), spec.shape());
-      if (!one && !many) {
-        throw new InvalidInputException(
-            label
-                + (label.equals("inputs") ? " have shape " : " has shape ")
-                + Arrays.toString(shape)
-                + " but model "
-                + model
-                + " takes "
-                + describe(spec.shape(), false)
-                + " (one input) or "
-                + describe(spec.shape(), true)
-                + " (a batch)");
-      }
-      if (unbatched != null && unbatched != one) {
-        throw new InvalidInputException(
-            "the inputs of model "
-                + model
-                + " must all have the batch dimension or none; input '"
-                + spec.name()
-                + "' differs from the first");
-      }
-      unbatched = one;
-      if (many) {
-        if (rows >= 0 && shape[0] != rows) {
-          throw new InvalidInputException(
-              "input '"
-                  + spec.name()
-                  + "' has "
-                  + shape[0]
-                  + " rows but the first input has "
-                  + rows
-                  + "; every input needs the same batch size");
-        }
-        rows = shape[0];
-      }
-    }
-    if (Boolean.TRUE.equals(unbatched)) {
-      return new Item(tensors.stream().map(Tensor::withBatchOfOne).toList(), true);
-    }
-    return new Item(List.copyOf(tensors), false);
-  }
-
-  private static boolean matches(long[] shape, long[] declared) {
-    if (shape.length != declared.length) {
-      return false;
-    }
-    for (int i = 0; i < shape.length; i++) {
-      if (declared[i] != -1 && declared[i] != shape[i]) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private static String describe(long[] declared, boolean batch) {
-    List<String> dims = new ArrayList<>();
-    if (batch) {
-      dims.add("N");
-    }
-    for (long d : declared) {
-      dims.add(d == -1 ? "*" : Long.toString(d));
-    }
-    return "[" + String.join(", ", dims) + "]";
+  @Override
+  public List<Item> parseV2(List<V2Tensor> inputs) {
+    return List.of(request.parseV2(inputs));
   }
 
   @Override
@@ -313,30 +147,6 @@ final class TensorTask
     return item.tensors().stream()
         .map(t -> t.shape().length > 0 && t.shape()[0] == 1 ? t.withoutBatch() : t)
         .toList();
-  }
-
-  @Override
-  public List<Item> parseV2(List<V2Tensor> inputs) {
-    List<V2Tensor> ordered = inputs;
-    List<V2Tensor.Spec> declared = signature.inputs();
-    if (!declared.isEmpty() && declared.size() == inputs.size()) {
-      Map<String, V2Tensor> byName = new HashMap<>();
-      inputs.forEach(t -> byName.put(t.name(), t));
-      if (declared.stream().allMatch(s -> byName.containsKey(s.name()))) {
-        ordered = declared.stream().map(s -> byName.get(s.name())).toList();
-      }
-    }
-    List<Tensor> tensors = new ArrayList<>(ordered.size());
-    for (V2Tensor input : ordered) {
-      String where = "input '" + input.name() + "'";
-      tensors.add(
-          TensorCodec.parseFlat(
-              input.data(),
-              input.shape(),
-              TensorCodec.fromV2(input.datatype(), where),
-              where + " data"));
-    }
-    return List.of(fit(tensors, "input '" + ordered.get(0).name() + "'"));
   }
 
   @Override

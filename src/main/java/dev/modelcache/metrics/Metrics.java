@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -16,6 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * modelcache's own meters. Names are Micrometer names; the Prometheus registry renders them as the
@@ -72,6 +74,7 @@ public final class Metrics {
   private final MeterRegistry registry;
   private final Map<String, AtomicInteger> queueDepths = new ConcurrentHashMap<>();
   private final Map<String, AtomicLong> loadMillis = new ConcurrentHashMap<>();
+  private final Map<String, ModelMeters> modelMeters = new ConcurrentHashMap<>();
 
   public Metrics(MeterRegistry registry) {
     this.registry = registry;
@@ -82,23 +85,38 @@ public final class Metrics {
   }
 
   /**
+   * What the per-model gauges read of each model's life; the inference layer's model states. Reads
+   * take no lock, so that a scrape never waits for a fetch or a request.
+   */
+  public interface ModelView {
+    /** Every state a model can be in, in order: one {@code modelcache_model_state} series each. */
+    List<String> stateNames();
+
+    /** The name of the state {@code model} is in now. */
+    String stateName(String model);
+
+    /** True while {@code model} serves a cached revision because its source was unreachable. */
+    boolean sourceUnreachable(String model);
+  }
+
+  /**
    * Registers the per-model gauges: one {@code modelcache_model_state} series per model and state.
    */
-  public void bindModels(ModelStates states, Iterable<String> models) {
+  public void bindModels(ModelView states, Iterable<String> models) {
     for (String model : models) {
       Gauge.builder(INFERENCE_QUEUE_DEPTH, queueDepth(model), AtomicInteger::get)
           .tags("model", model)
           .strongReference(true)
           .description("Inference requests waiting in the model's queue for a worker")
           .register(registry);
-      for (ModelState state : ModelState.values()) {
-        Gauge.builder(MODEL_STATE, states, s -> s.status(model).state() == state ? 1 : 0)
+      for (String state : states.stateNames()) {
+        Gauge.builder(MODEL_STATE, states, s -> s.stateName(model).equals(state) ? 1 : 0)
             .strongReference(true)
-            .tags("model", model, "state", state.name())
+            .tags("model", model, "state", state)
             .description("1 for the state each model is in, 0 for the others")
             .register(registry);
       }
-      Gauge.builder(MODEL_SOURCE_UNREACHABLE, states, s -> s.stale(model).isPresent() ? 1 : 0)
+      Gauge.builder(MODEL_SOURCE_UNREACHABLE, states, s -> s.sourceUnreachable(model) ? 1 : 0)
           .strongReference(true)
           .tags("model", model)
           .description(
@@ -146,21 +164,15 @@ public final class Metrics {
         .register(registry);
   }
 
+  /**
+   * Counts one inference request of {@code model} by outcome, and times it when it succeeded. The
+   * meters are built on a model's first request with that outcome and reused after.
+   */
   public void inference(String model, Outcome outcome, long nanos) {
-    Counter.builder(INFERENCE_REQUESTS)
-        .tags("model", model, "outcome", outcome.label())
-        .description("Inference requests by model and outcome")
-        .register(registry)
-        .increment();
+    ModelMeters meters = modelMeters(model);
+    meters.requests(outcome).increment();
     if (outcome == Outcome.SUCCESS) {
-      Timer.builder(INFERENCE_DURATION)
-          .tags("model", model)
-          .publishPercentileHistogram()
-          .minimumExpectedValue(Duration.ofMillis(1))
-          .maximumExpectedValue(Duration.ofSeconds(30))
-          .description("Time from request parsed to response ready, for successful inferences")
-          .register(registry)
-          .record(nanos, TimeUnit.NANOSECONDS);
+      meters.duration().record(nanos, TimeUnit.NANOSECONDS);
     }
   }
 
@@ -210,11 +222,7 @@ public final class Metrics {
 
   /** Records how many requests one forward pass of {@code model} served. */
   public void batch(String model, int requests) {
-    DistributionSummary.builder(INFERENCE_BATCH_SIZE)
-        .tags("model", model)
-        .description("Requests served by one forward pass of the model")
-        .register(registry)
-        .record(requests);
+    modelMeters(model).batchSize().record(requests);
   }
 
   /** How many requests wait in the queue of {@code model}; the inference layer counts them. */
@@ -235,6 +243,67 @@ public final class Metrics {
         .tags("model", model)
         .description("Files whose bytes did not match their expected SHA-256")
         .register(registry);
+  }
+
+  private ModelMeters modelMeters(String model) {
+    return modelMeters.computeIfAbsent(model, ModelMeters::new);
+  }
+
+  /**
+   * The per-request meters of one model, each built and registered once, on first use, so that a
+   * request costs a map lookup and no builder (a meter that never counted stays out of the scrape,
+   * as it did when each request built its own).
+   */
+  private final class ModelMeters {
+    private final String model;
+    private final Map<Outcome, Counter> requests = new ConcurrentHashMap<>();
+    private volatile @Nullable Timer duration;
+    private volatile @Nullable DistributionSummary batchSize;
+
+    ModelMeters(String model) {
+      this.model = model;
+    }
+
+    Counter requests(Outcome outcome) {
+      return requests.computeIfAbsent(
+          outcome,
+          o ->
+              Counter.builder(INFERENCE_REQUESTS)
+                  .tags("model", model, "outcome", o.label())
+                  .description("Inference requests by model and outcome")
+                  .register(registry));
+    }
+
+    Timer duration() {
+      Timer timer = duration;
+      if (timer == null) {
+        // registering twice is harmless: the registry hands back the one meter
+        timer =
+            Timer.builder(INFERENCE_DURATION)
+                .tags("model", model)
+                .publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofSeconds(30))
+                .description(
+                    "Time from request parsed to response ready, for successful inferences")
+                .register(registry);
+        duration = timer;
+      }
+      return timer;
+    }
+
+    DistributionSummary batchSize() {
+      DistributionSummary summary = batchSize;
+      if (summary == null) {
+        summary =
+            DistributionSummary.builder(INFERENCE_BATCH_SIZE)
+                .tags("model", model)
+                .description("Requests served by one forward pass of the model")
+                .register(registry);
+        batchSize = summary;
+      }
+      return summary;
+    }
   }
 
   private static double freeBytes(Path dir) {

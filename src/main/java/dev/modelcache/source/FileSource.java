@@ -24,6 +24,10 @@ import java.util.stream.Stream;
  */
 public final class FileSource implements ModelSource {
 
+  /** Nothing to release: every file is opened per read and closed by its reader. */
+  @Override
+  public void close() {}
+
   @Override
   public Snapshot resolve(ModelConfig model) throws IOException {
     Path root = model.source().directory();

@@ -4,8 +4,11 @@ import dev.modelcache.config.ModelConfig;
 import java.io.IOException;
 import java.io.InputStream;
 
-/** Where a model's files come from: lists what exists upstream and opens the bytes of each file. */
-public interface ModelSource {
+/**
+ * Where a model's files come from: lists what exists upstream and opens the bytes of each file.
+ * Whoever makes a source closes it, once nothing reads from it any more.
+ */
+public interface ModelSource extends AutoCloseable {
 
   /** Lists the files of {@code model} upstream, after its include/exclude patterns. */
   Snapshot resolve(ModelConfig model) throws IOException;
@@ -17,4 +20,8 @@ public interface ModelSource {
    */
   InputStream open(ModelConfig model, Snapshot snapshot, SourceFile file, long offset, long end)
       throws IOException;
+
+  /** Releases what the source holds open (clients, connections, threads); quiet, never throws. */
+  @Override
+  void close();
 }

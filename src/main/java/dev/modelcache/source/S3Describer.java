@@ -6,6 +6,7 @@ import static dev.modelcache.source.S3Source.SIDECAR_SUFFIX;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.source.S3Listing.Listing;
 import dev.modelcache.source.S3Listing.LockedDigest;
+import dev.modelcache.threads.NamedThreads;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +19,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.exception.SdkException;
@@ -37,18 +37,10 @@ final class S3Describer implements AutoCloseable {
   // logged under the source's name: the logger operators know for S3
   private static final Logger log = LoggerFactory.getLogger(S3Source.class);
   private static final int PARALLEL_HEADS = 8;
-  private static final AtomicInteger HEAD_THREADS = new AtomicInteger();
   private static final int MAX_SIDECAR_BYTES = 4096;
 
-  private final ExecutorService heads =
-      Executors.newFixedThreadPool(
-          PARALLEL_HEADS,
-          task -> {
-            Thread thread =
-                new Thread(task, "modelcache-s3-head-" + HEAD_THREADS.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-          });
+  private final NamedThreads threads = NamedThreads.numbered("modelcache-s3-head");
+  private final ExecutorService heads = Executors.newFixedThreadPool(PARALLEL_HEADS, threads);
 
   /** A SHA-256 and what vouches for it; both null when nothing does. */
   private record Digest(String sha256, String origin) {}
@@ -223,6 +215,6 @@ final class S3Describer implements AutoCloseable {
 
   @Override
   public void close() {
-    heads.shutdownNow();
+    threads.stop(heads, NamedThreads.STOP_WAIT, log);
   }
 }

@@ -43,7 +43,8 @@ final class S3Errors {
   record Rule(String name, Predicate<Failure> when, Outcome outcome, String template) {}
 
   private static final String CHECK_ENDPOINT =
-      "check the endpoint (sources.s3.endpoint, the model's s3.endpoint or AWS_ENDPOINT_URL) and the"
+      "check the endpoint (sources.s3.endpoint, the model's s3.endpoint, AWS_ENDPOINT_URL_S3,"
+          + " AWS_ENDPOINT_URL or the AWS profile's endpoint_url) and the"
           + " network";
 
   /** The table, in order: the first rule that matches a failure gives its outcome and message. */
@@ -111,7 +112,8 @@ final class S3Errors {
                   Set.of("PermanentRedirect", "AuthorizationHeaderMalformed"), Set.of(301)),
               Outcome.FAILS,
               "{model} - bucket '{bucket}' is not in region {region} ({said}); set region to"
-                  + " {bucketRegion} (sources.s3.region, the model's s3.region or AWS_REGION)"),
+                  + " {bucketRegion} (sources.s3.region, the model's s3.region, AWS_REGION or the AWS"
+                  + " profile's region)"),
           new Rule(
               "access denied",
               codeOrStatus(
@@ -130,6 +132,16 @@ final class S3Errors {
               Failure::service,
               Outcome.FAILS,
               "{model} - {what}: the store answered {said} at {where}{detail}"),
+          new Rule(
+              "sso session expired",
+              f ->
+                  f.error() instanceof SdkClientException
+                      && (String.valueOf(f.error().getMessage()).contains("SSO session")
+                          || String.valueOf(f.error().getMessage()).contains("Token is expired")),
+              Outcome.FAILS,
+              "{model} - the IAM Identity Center (SSO) session of the AWS profile has expired or is"
+                  + " invalid, so there are no credentials for {source}: run 'aws sso login' for that"
+                  + " profile (it refreshes the token cached in ~/.aws/sso/cache), then fetch again"),
           new Rule(
               "no credentials",
               f ->

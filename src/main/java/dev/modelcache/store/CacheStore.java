@@ -1,41 +1,19 @@
 package dev.modelcache.store;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.Config.CacheConfig;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.TreeMap;
-import java.util.UUID;
-import java.util.regex.Pattern;
+import java.util.function.Consumer;
 
 /**
  * The shared volume. Every model lives in a repository folder with HuggingFace's structure: {@code
@@ -67,18 +45,18 @@ import java.util.regex.Pattern;
  * under the root may lead outside it: {@link #realPath} is the one answer to "which bytes does this
  * snapshot file serve", for verification and load alike, and install writes nothing through a
  * symlinked folder.
+ *
+ * <p>This class is the facade the other packages use; the work is done behind it by package-private
+ * classes, one per seam: {@code CacheLayout} (paths and name checks), {@code PartFiles} (downloads
+ * in progress), {@code Installer} (publishing and quarantine), {@code InstallRecords} (records and
+ * stamps), {@code SnapshotLinks} (what a load reads) and {@code VolumeSpace} (writability, space).
  */
 public final class CacheStore {
-  /** How {@link #realPath} ends its message about a snapshot path that is no link to a blob. */
-  static final String NOT_LINKED = " does not link to its blob; run 'modelcache fetch'";
-
-  private static final Pattern SHA1_HEX = Pattern.compile("[0-9a-f]{40}");
-  private static final DateTimeFormatter QUARANTINE_TIME =
-      DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss.SSS'Z'", Locale.ROOT).withZone(ZoneOffset.UTC);
-  private final Path root;
-  private final Path hubDir;
-  private final Volume volume;
-  private final ObjectMapper json = new ObjectMapper();
+  private final CacheLayout layout;
+  private final VolumeSpace space;
+  private final PartFiles parts;
+  private final InstallRecords records;
+  private final Installer installer;
 
   public CacheStore(Path root) {
     this(root, Volume.system());
@@ -99,32 +77,25 @@ public final class CacheStore {
    *     root/hub}, or the one {@code HF_HUB_CACHE} names), so that everything stays under the root
    */
   public CacheStore(Path root, Path hubDir, Volume volume) {
-    this.root = root.toAbsolutePath().normalize();
-    this.hubDir = hubDir.toAbsolutePath().normalize();
-    this.volume = volume;
-    if (!this.root.equals(this.hubDir.getParent())) {
-      throw new IllegalArgumentException(
-          "the Hub cache ("
-              + hubDir
-              + ") must be a folder directly in the cache root ("
-              + root
-              + ")");
-    }
+    this.layout = new CacheLayout(root, hubDir);
+    this.space = new VolumeSpace(layout.root(), volume);
+    this.parts = new PartFiles(layout);
+    this.records = new InstallRecords(layout);
+    this.installer = new Installer(layout, records);
   }
 
   public Path root() {
-    return root;
+    return layout.root();
   }
 
   /** Where the Hub's repositories are, in HuggingFace's layout ({@code HF_HUB_CACHE}). */
   public Path hubDir() {
-    return hubDir;
+    return layout.hubDir();
   }
 
   /** The repository folder of {@code model} on the volume. */
   public Path repoDir(ModelConfig model) {
-    SourceRef source = model.source();
-    return repoDir(source.scheme(), source.location(), source.repoType(), model.name());
+    return layout.repoDir(model);
   }
 
   /**
@@ -133,16 +104,12 @@ public final class CacheStore {
    * s3/{bucket}--{prefix}} for {@code s3://} (location {@code bucket/prefix}).
    */
   public Path repoDir(SourceRef.Scheme scheme, String location, String repoType, String name) {
-    return switch (scheme) {
-      case FILE -> root.resolve("local").resolve(name);
-      case HF -> hubDir.resolve(hubFolder(repoType, location));
-      case S3 -> root.resolve("s3").resolve(location.replace("/", "--"));
-    };
+    return layout.repoDir(scheme, location, repoType, name);
   }
 
   /** HuggingFace's folder name for a repository: {@code models--org--name}. */
   public static String hubFolder(String repoType, String repoId) {
-    return repoType + "s--" + repoId.replace("/", "--");
+    return CacheLayout.hubFolder(repoType, repoId);
   }
 
   /**
@@ -150,11 +117,7 @@ public final class CacheStore {
    * commit.
    */
   public static String refName(ModelConfig model) {
-    if (model.source().scheme() != SourceRef.Scheme.HF) {
-      return "main";
-    }
-    String revision = model.source().revision();
-    return SHA1_HEX.matcher(revision).matches() ? null : revision;
+    return CacheLayout.refName(model);
   }
 
   /**
@@ -163,8 +126,7 @@ public final class CacheStore {
    * @param gitBlobSize the expected size when the git blob SHA-1 must be computed too, else -1
    */
   public PartFile newPart(long gitBlobSize) throws IOException {
-    Files.createDirectories(tempDir());
-    return new PartFile(tempDir().resolve(UUID.randomUUID() + ".part"), gitBlobSize);
+    return parts.newPart(gitBlobSize);
   }
 
   /**
@@ -174,8 +136,7 @@ public final class CacheStore {
    * @param gitBlob whether the git blob SHA-1 must be computed too
    */
   public RangedPart newRangedPart(long size, int parts, boolean gitBlob) throws IOException {
-    Files.createDirectories(tempDir());
-    return new RangedPart(tempDir().resolve(UUID.randomUUID() + ".part"), size, parts, gitBlob);
+    return this.parts.newRangedPart(size, parts, gitBlob);
   }
 
   /**
@@ -185,10 +146,8 @@ public final class CacheStore {
    *     from its path
    * @param waiting told who holds the lock when this call has to wait for it
    */
-  public BlobLock lock(ModelConfig model, String key, java.util.function.Consumer<String> waiting)
-      throws IOException {
-    return BlobLock.acquire(
-        stateDir("locks", model).resolve(checkedSegment(key) + ".lock"), waiting);
+  public BlobLock lock(ModelConfig model, String key, Consumer<String> waiting) throws IOException {
+    return parts.lock(model, key, waiting);
   }
 
   /**
@@ -200,24 +159,22 @@ public final class CacheStore {
    */
   public PartFile part(ModelConfig model, String key, long size, long gitBlobSize, BlobLock lock)
       throws IOException {
-    if (!lock.crossProcess()) {
-      return newPart(gitBlobSize); // another process may be at the same blob: a name of its own
-    }
-    Path dir = stateDir("parts", model);
-    Files.createDirectories(dir);
-    return new PartFile(dir.resolve(checkedSegment(key) + ".part"), gitBlobSize, size, true);
+    return parts.part(model, key, size, gitBlobSize, lock);
   }
 
   /** Like {@link #part}, for a download in several ranges at once (see {@link RangedPart}). */
   public RangedPart rangedPart(
       ModelConfig model, String key, long size, int parts, boolean gitBlob, BlobLock lock)
       throws IOException {
-    if (!lock.crossProcess()) {
-      return newRangedPart(size, parts, gitBlob);
-    }
-    Path dir = stateDir("parts", model);
-    Files.createDirectories(dir);
-    return new RangedPart(dir.resolve(checkedSegment(key) + ".ranged"), size, parts, gitBlob, true);
+    return this.parts.rangedPart(model, key, size, parts, gitBlob, lock);
+  }
+
+  /**
+   * How many bytes the part of one blob's download holds on disk (for "how far did it get"
+   * messages).
+   */
+  public long partBytes(ModelConfig model, String key) {
+    return parts.partBytes(model, key);
   }
 
   /**
@@ -227,57 +184,19 @@ public final class CacheStore {
    */
   public StagedFile setAside(ModelConfig model, StagedFile staged, String blobName)
       throws IOException {
-    Path dir = stateDir("verified", model);
-    Files.createDirectories(dir);
-    Path target = dir.resolve(checkedSegment(blobName));
-    moveAtomically(staged.temp(), target);
-    fsyncDirectory(dir);
-    Files.deleteIfExists(RangedPart.stateOf(staged.temp())); // a ranged part's progress
-    return new StagedFile(target, staged.size(), staged.sha256(), staged.gitSha1());
+    return installer.setAside(model, staged, blobName);
   }
 
   /**
    * A verified download set aside earlier under {@code blobName}, when it has {@code size} bytes.
    */
   public Optional<Path> setAside(ModelConfig model, String blobName, long size) throws IOException {
-    Path file = stateDir("verified", model).resolve(checkedSegment(blobName));
-    return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) && Files.size(file) == size
-        ? Optional.of(file)
-        : Optional.empty();
-  }
-
-  /**
-   * How many bytes the part of one blob's download holds on disk (for "how far did it get"
-   * messages).
-   */
-  public long partBytes(ModelConfig model, String key) {
-    Path dir = stateDir("parts", model);
-    long bytes = 0;
-    for (String suffix : List.of(".part", ".ranged")) {
-      try {
-        bytes = Math.max(bytes, Files.size(dir.resolve(key + suffix)));
-      } catch (IOException e) {
-        // no such part yet
-      }
-    }
-    return bytes;
-  }
-
-  private Path stateDir(String kind, ModelConfig model) {
-    return root.resolve(".modelcache")
-        .resolve(kind)
-        .resolve(
-            root.relativize(repoDir(model)).toString().replace(java.io.File.separatorChar, '-'));
+    return installer.setAside(model, blobName, size);
   }
 
   /** Deletes a staged file that will not be installed. */
   public void discard(StagedFile staged) {
-    try {
-      Files.deleteIfExists(staged.temp());
-      Files.deleteIfExists(RangedPart.stateOf(staged.temp()));
-    } catch (IOException e) {
-      // A leftover temp file is harmless; the caller is already reporting the real failure.
-    }
+    Installer.discard(staged);
   }
 
   /**
@@ -310,64 +229,7 @@ public final class CacheStore {
    */
   public InstalledSnapshot install(
       ModelConfig model, String snapshotId, String ref, List<Entry> files) throws IOException {
-    Path repo = repoDir(model);
-    Path blobs = repo.resolve("blobs");
-    Path snapshot = repo.resolve("snapshots").resolve(checkedSegment(snapshotId));
-    for (Entry file : files) {
-      checkRelativePath(file.path());
-      checkedSegment(file.blob());
-    }
-    realFolders(blobs, null);
-    Files.createDirectories(blobs);
-    Map<Path, FileStamp> previousStamps = previousStamps(model);
-    Set<Path> moved = new HashSet<>();
-    for (Entry file : files) {
-      if (file.staged() == null) {
-        continue;
-      }
-      Path blob = blobs.resolve(file.blob());
-      if (Files.isRegularFile(blob, LinkOption.NOFOLLOW_LINKS) && Files.size(blob) == file.size()) {
-        Files.deleteIfExists(
-            file.staged().temp()); // another process installed the same bytes first
-      } else {
-        moveAtomically(file.staged().temp(), blob);
-        moved.add(blob);
-      }
-    }
-    if (!moved.isEmpty()) {
-      fsyncDirectory(blobs);
-    }
-    List<InstalledFile> installed = new ArrayList<>();
-    for (Entry file : files) {
-      Path link = snapshot.resolve(file.path());
-      Path target = link.getParent().relativize(blobs.resolve(file.blob()));
-      realFolders(link.getParent(), snapshot);
-      if (!Files.isSymbolicLink(link) || !Files.readSymbolicLink(link).equals(target)) {
-        Files.createDirectories(link.getParent());
-        Path temp =
-            link.resolveSibling("." + link.getFileName() + "." + UUID.randomUUID() + ".tmp");
-        Files.createSymbolicLink(temp, target);
-        moveAtomically(temp, link);
-        fsyncDirectory(link.getParent());
-      }
-      Path blob = blobs.resolve(file.blob());
-      // Stamp only bytes this install verified; a blob found in place keeps the stamp its last
-      // verification gave it, or none, so that the next verification re-hashes it.
-      FileStamp stamp = moved.contains(blob) ? FileStamp.of(blob) : previousStamps.get(blob);
-      installed.add(new InstalledFile(file.path(), file.size(), file.sha256(), blob, stamp));
-    }
-    InstalledSnapshot result = new InstalledSnapshot(snapshotId, snapshot, installed);
-    writeRecord(model, result);
-    if (ref != null) {
-      Path refFile = repo.resolve("refs").resolve(ref);
-      if (!Files.isRegularFile(refFile)
-          || !Files.readString(refFile, StandardCharsets.UTF_8).equals(snapshotId)) {
-        realFolders(refFile.getParent(), null);
-        Files.createDirectories(refFile.getParent());
-        writeAtomically(refFile, snapshotId);
-      }
-    }
-    return result;
+    return installer.install(model, snapshotId, ref, files);
   }
 
   /**
@@ -377,99 +239,12 @@ public final class CacheStore {
    */
   public void writeTree(ModelConfig model, String commit, List<HubTree.Entry> entries)
       throws IOException {
-    Path trees = repoDir(model).resolve("trees");
-    Path file = trees.resolve(checkedSegment(commit) + ".json");
-    String text = HubTree.json(entries);
-    realFolders(trees, null);
-    if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
-        && Files.readString(file, StandardCharsets.UTF_8).equals(text)) {
-      return;
-    }
-    Files.createDirectories(trees);
-    writeAtomically(file, text);
+    installer.writeTree(model, commit, entries);
   }
 
   /** What modelcache last installed for {@code model}, or empty when it never did. */
   public Optional<InstalledSnapshot> installed(ModelConfig model) throws IOException {
-    Path record = recordFile(model);
-    JsonNode node;
-    try {
-      node = json.readTree(Files.readAllBytes(record));
-    } catch (NoSuchFileException e) {
-      return Optional.empty();
-    }
-    Path repo = repoDir(model);
-    String id = node.path("snapshot").asText();
-    if (!recordedRepo(repo, node.path("repo").asText())) {
-      return Optional
-          .empty(); // the model's source changed since: the record is about another repository
-    }
-    Path snapshot = repo.resolve("snapshots").resolve(checkedSegment(id));
-    List<InstalledFile> files = new ArrayList<>();
-    for (JsonNode file : node.path("files")) {
-      JsonNode stamp = file.path("stamp");
-      files.add(
-          new InstalledFile(
-              file.path("path").asText(),
-              file.path("size").asLong(),
-              file.path("sha256").asText(),
-              repo.resolve("blobs").resolve(checkedSegment(file.path("blob").asText())),
-              stamp.isObject()
-                  ? new FileStamp(
-                      stamp.path("size").asLong(),
-                      stamp.path("mtime_ns").asLong(),
-                      stamp.path("inode").asLong(FileStamp.NO_INODE))
-                  : null));
-    }
-    return Optional.of(new InstalledSnapshot(id, snapshot, files));
-  }
-
-  /**
-   * Whether an install record's {@code repo} names {@code repo}: a path relative to the cache root,
-   * as records are written, or an absolute one, as records written before were. An absolute one is
-   * re-rooted (its tail compared), for the cache may have been moved or mounted elsewhere since.
-   */
-  private boolean recordedRepo(Path repo, String recorded) {
-    Path relative = root.relativize(repo);
-    Path path;
-    try {
-      path = Path.of(recorded);
-    } catch (java.nio.file.InvalidPathException e) {
-      return false;
-    }
-    return path.isAbsolute() ? path.endsWith(relative) : path.equals(relative);
-  }
-
-  /** {@code path} relative to the cache root, '/'-separated: how records name paths. */
-  private String relative(Path path) {
-    return root.relativize(path).toString().replace(java.io.File.separatorChar, '/');
-  }
-
-  /**
-   * Makes sure that what {@link #install} writes under {@code dir} stays in the cache: no folder
-   * from the root down to {@code dir} may be a symlink. One at or under {@code replaceable} (a
-   * snapshot folder, rebuilt from the blobs) is removed, the link only, never what it leads to; any
-   * other is an error naming it.
-   */
-  private void realFolders(Path dir, Path replaceable) throws IOException {
-    Path at = root;
-    for (Path name : root.relativize(dir)) {
-      at = at.resolve(name);
-      if (!Files.isSymbolicLink(at)) {
-        continue;
-      }
-      if (replaceable != null && at.startsWith(replaceable)) {
-        Files.delete(at);
-        continue;
-      }
-      throw new StoreException(
-          at
-              + " is a symlink to "
-              + Files.readSymbolicLink(at)
-              + ": modelcache writes nothing through a symlink in the cache; replace it with a"
-              + " folder, or set cache.dir to the real path",
-          null);
-    }
+    return records.read(model);
   }
 
   /**
@@ -484,150 +259,18 @@ public final class CacheStore {
    */
   public static Path realPath(InstalledSnapshot snapshot, InstalledFile file)
       throws StoreException {
-    Path root = snapshot.root();
-    Path realRoot = realRoot(root);
-    Path link = snapshot.dir().resolve(file.path());
-    Path real;
-    try {
-      real = link.toRealPath();
-    } catch (IOException e) {
-      throw new StoreException(file.path() + ": " + link + NOT_LINKED, e);
-    }
-    if (!real.startsWith(realRoot)) {
-      throw new StoreException(
-          file.path() + ": " + leavesTheCache(link, real, root) + "; run 'modelcache fetch'", null);
-    }
-    if (!real.equals(realRoot.resolve(root.relativize(file.blob())))) {
-      boolean leads =
-          Files.isSymbolicLink(link) || !real.equals(realRoot.resolve(root.relativize(link)));
-      throw new StoreException(
-          file.path()
-              + ": "
-              + link
-              + (leads
-                  ? " leads to "
-                      + real
-                      + ", not to its blob "
-                      + file.blob()
-                      + ": other bytes; run 'modelcache fetch'"
-                  : NOT_LINKED),
-          null);
-    }
-    return real;
+    return SnapshotLinks.realPath(snapshot, file);
   }
 
   /**
-   * Checks that the folder of {@code snapshot} is a folder of its repository: none of the folders
-   * from the cache root down to it is a symlink (a symlinked repository or snapshot folder serves
-   * other bytes than the ones verified, or bytes outside the cache).
-   *
-   * @throws StoreException naming the first symlinked folder and where it leads
-   */
-  public static void checkFolders(InstalledSnapshot snapshot) throws StoreException {
-    Path root = snapshot.root();
-    Path at = root;
-    for (Path name : root.relativize(snapshot.dir())) {
-      at = at.resolve(name);
-      if (!Files.isSymbolicLink(at)) {
-        continue;
-      }
-      // a fetch replaces a symlinked snapshot folder; it writes nothing through any other
-      String advice =
-          at.equals(snapshot.dir())
-              ? "; run 'modelcache fetch'"
-              : "; replace it with a real folder, or set cache.dir to the real path";
-      Path real;
-      try {
-        real = at.toRealPath();
-      } catch (IOException e) {
-        throw new StoreException(at + " is a symlink that leads nowhere" + advice, e);
-      }
-      if (!real.startsWith(realRoot(root))) {
-        throw new StoreException(leavesTheCache(at, real, root) + advice, null);
-      }
-      throw new StoreException(
-          at
-              + " is a symlink to "
-              + real
-              + ": the folders of a snapshot must be folders of the cache, not links to other ones"
-              + advice,
-          null);
-    }
-  }
-
-  /**
-   * Checks that no symlink in the folder of {@code snapshot} that its install record does not name
-   * leads out of the cache: a loader may read any file of the folder.
-   *
-   * @throws StoreException naming the first such symlink and where it leads
-   */
-  public static void checkStrayLinks(InstalledSnapshot snapshot) throws StoreException {
-    Path dir = snapshot.dir();
-    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-      return;
-    }
-    Set<Path> recorded = new HashSet<>();
-    snapshot.files().forEach(f -> recorded.add(dir.resolve(f.path())));
-    Path root = snapshot.root();
-    try (java.util.stream.Stream<Path> walk = Files.walk(dir)) {
-      for (Path link : (Iterable<Path>) walk.filter(Files::isSymbolicLink)::iterator) {
-        if (recorded.contains(link)) {
-          continue;
-        }
-        Path real;
-        try {
-          real = link.toRealPath();
-        } catch (IOException e) {
-          continue; // leads nowhere: nothing can be read through it
-        }
-        if (!real.startsWith(realRoot(root))) {
-          throw new StoreException(
-              dir.relativize(link)
-                  + ": "
-                  + leavesTheCache(link, real, root)
-                  + "; it is no file of snapshot "
-                  + snapshot.id()
-                  + ": remove it",
-              null);
-        }
-      }
-    } catch (StoreException e) {
-      throw e;
-    } catch (IOException | java.io.UncheckedIOException e) {
-      throw new StoreException("cannot list " + dir + ": " + e.getMessage(), e);
-    }
-  }
-
-  /**
-   * Checks what a loader reads from {@code snapshot}: its folders ({@link #checkFolders}), the real
-   * path of every file ({@link #realPath}) and the symlinks no record names ({@link
-   * #checkStrayLinks}).
+   * Checks what a loader reads from {@code snapshot}: its folders (none a symlink), the real path
+   * of every file ({@link #realPath}) and the symlinks no record names (none leading out of the
+   * cache).
    *
    * @throws StoreException naming the first path that leaves the cache or leads to other bytes
    */
   public static void checkServable(InstalledSnapshot snapshot) throws StoreException {
-    checkFolders(snapshot);
-    for (InstalledFile file : snapshot.files()) {
-      realPath(snapshot, file);
-    }
-    checkStrayLinks(snapshot);
-  }
-
-  private static String leavesTheCache(Path link, Path real, Path root) {
-    return link
-        + " leads outside the cache "
-        + root
-        + ", to "
-        + real
-        + ": modelcache never follows a symlink out of the cache";
-  }
-
-  private static Path realRoot(Path root) throws StoreException {
-    try {
-      return root.toRealPath();
-    } catch (IOException e) {
-      throw new StoreException("the cache " + root + " cannot be read: " + e.getMessage(), e);
-    }
+    SnapshotLinks.checkServable(snapshot);
   }
 
   /** The snapshot id of a listing of local or S3 files: see the class comment. */
@@ -635,8 +278,7 @@ public final class CacheStore {
     StringBuilder listing = new StringBuilder();
     new TreeMap<>(sha256ByPath)
         .forEach((path, sha) -> listing.append(sha).append("  ").append(path).append('\n'));
-    byte[] digest = sha256().digest(listing.toString().getBytes(StandardCharsets.UTF_8));
-    return HexFormat.of().formatHex(digest).substring(0, 40);
+    return Digests.sha256Hex(listing.toString()).substring(0, 40);
   }
 
   /**
@@ -644,74 +286,12 @@ public final class CacheStore {
    * {@code ..} or empty segments, backslashes or control characters.
    */
   public static String checkRelativePath(String path) throws IOException {
-    boolean bad =
-        path.isEmpty()
-            || path.startsWith("/")
-            || path.contains("\\")
-            || path.chars().anyMatch(c -> c < 0x20);
-    if (!bad) {
-      for (String segment : path.split("/", -1)) {
-        if (segment.isEmpty() || segment.equals("..") || segment.equals(".")) {
-          bad = true;
-          break;
-        }
-      }
-    }
-    if (bad) {
-      throw new IOException(
-          "refusing file path '"
-              + path.replaceAll("\\p{Cntrl}", "?")
-              + "' from the source: it is absolute, has '..', '.' or empty segments, or control characters, and"
-              + " could escape the model's folder");
-    }
-    return path;
+    return CacheLayout.checkRelativePath(path);
   }
 
-  private static String checkedSegment(String name) throws IOException {
-    if (name.isEmpty()
-        || name.contains("/")
-        || name.contains("\\")
-        || name.equals("..")
-        || name.equals(".")) {
-      throw new IOException("refusing name '" + name + "': it must be a single path segment");
-    }
-    return name;
-  }
-
-  /**
-   * Re-reads a file and returns its SHA-256 in hex. The bytes go from the kernel into a direct
-   * buffer and are hashed from there (no copy into a heap array), a few percent faster than a
-   * stream; measured with {@code bench/run.sh verify}.
-   */
+  /** Re-reads a file and returns its SHA-256 in hex (see {@link Digests#sha256Hex(Path)}). */
   public static String sha256Of(Path file) throws IOException {
-    MessageDigest digest = sha256();
-    ByteBuffer buffer = HASH_BUFFER.get();
-    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      while (channel.read(buffer.clear()) >= 0) {
-        digest.update(buffer.flip());
-      }
-    }
-    return HexFormat.of().formatHex(digest.digest());
-  }
-
-  /** One direct read buffer per hashing thread (direct memory is slow to allocate). */
-  private static final ThreadLocal<ByteBuffer> HASH_BUFFER =
-      ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(1 << 18));
-
-  static MessageDigest sha256() {
-    return digest("SHA-256");
-  }
-
-  static MessageDigest sha1() {
-    return digest("SHA-1");
-  }
-
-  private static MessageDigest digest(String algorithm) {
-    try {
-      return MessageDigest.getInstance(algorithm);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every Java runtime has " + algorithm, e);
-    }
+    return Digests.sha256Hex(file);
   }
 
   /**
@@ -719,18 +299,12 @@ public final class CacheStore {
    * Asks the volume without writing (a probe file would change the folder's mtime).
    */
   public boolean writable() {
-    Path existing = existingAncestor(root);
-    return existing != null && volume.writable(existing);
+    return space.writable();
   }
 
   /** Usable bytes on the cache's volume, or -1 when it cannot tell. */
   public long usableBytes() {
-    Path existing = existingAncestor(root);
-    try {
-      return existing == null ? -1 : volume.usableBytes(existing);
-    } catch (IOException e) {
-      return -1;
-    }
+    return space.usableBytes();
   }
 
   /**
@@ -738,31 +312,7 @@ public final class CacheStore {
    * naming both; passes when the volume cannot tell (the download then finds out).
    */
   public void checkSpace(long bytesNeeded) throws StoreException {
-    Path existing = existingAncestor(root);
-    if (bytesNeeded <= 0 || existing == null) {
-      return;
-    }
-    long usable;
-    try {
-      usable = volume.usableBytes(existing);
-    } catch (IOException e) {
-      return;
-    }
-    if (usable < bytesNeeded) {
-      throw new StoreException(
-          "not enough space for the cache at "
-              + root
-              + ": "
-              + bytesNeeded
-              + " bytes ("
-              + mib(bytesNeeded)
-              + ") still to fetch, "
-              + usable
-              + " bytes ("
-              + mib(usable)
-              + ") usable on its volume; free space (modelcache gc --delete) or grow the volume",
-          null);
-    }
+    space.checkSpace(bytesNeeded);
   }
 
   /**
@@ -771,18 +321,8 @@ public final class CacheStore {
    * snapshot's link to it dangles until a fetch brings the blob back.
    */
   public Path quarantine(ModelConfig model, Path blob, Instant when) throws IOException {
-    requireWritable("quarantine " + blob);
-    Path dir = quarantineDir().resolve(checkedSegment(model.name()));
-    Files.createDirectories(dir);
-    String time = QUARANTINE_TIME.format(when);
-    Path target = dir.resolve(time + "--" + blob.getFileName());
-    for (int i = 2; Files.exists(target, LinkOption.NOFOLLOW_LINKS) && i < 1000; i++) {
-      target = dir.resolve(time + "-" + i + "--" + blob.getFileName());
-    }
-    moveAtomically(blob, target);
-    fsyncDirectory(dir);
-    fsyncDirectory(blob.getParent());
-    return target;
+    space.requireWritable("quarantine " + blob);
+    return installer.quarantine(model, blob, when);
   }
 
   /**
@@ -790,125 +330,13 @@ public final class CacheStore {
    * verification re-hashed files whose stamps had changed.
    */
   public void recordStamps(ModelConfig model, InstalledSnapshot snapshot) throws IOException {
-    requireWritable("record the stamps of " + model.name());
-    writeRecord(model, snapshot);
+    space.requireWritable("record the stamps of " + model.name());
+    records.write(model, snapshot);
   }
 
-  private void requireWritable(String what) throws StoreException {
-    if (!writable()) {
-      throw new StoreException("the cache at " + root + " is read-only: cannot " + what, null);
-    }
-  }
-
-  private Map<Path, FileStamp> previousStamps(ModelConfig model) {
-    Map<Path, FileStamp> stamps = new HashMap<>();
-    try {
-      installed(model)
-          .ifPresent(
-              previous ->
-                  previous.files().stream()
-                      .filter(f -> f.stamp() != null)
-                      .forEach(f -> stamps.put(f.blob(), f.stamp())));
-    } catch (IOException e) {
-      // an unreadable record vouches for nothing: its blobs are re-hashed at the next verification
-    }
-    return stamps;
-  }
-
-  private static Path existingAncestor(Path dir) {
-    Path existing = dir;
-    while (existing != null && !Files.isDirectory(existing)) {
-      existing = existing.getParent();
-    }
-    return existing;
-  }
-
-  private static String mib(long bytes) {
-    return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
-  }
-
-  Path tempDir() {
-    return root.resolve(".modelcache").resolve("tmp");
-  }
-
-  Path quarantineDir() {
-    return root.resolve(".modelcache").resolve("quarantine");
-  }
-
-  Path recordsDir() {
-    return root.resolve(".modelcache").resolve("models");
-  }
-
-  private Path recordFile(ModelConfig model) {
-    return recordsDir().resolve(model.name() + ".json");
-  }
-
-  private void writeRecord(ModelConfig model, InstalledSnapshot snapshot) throws IOException {
-    ObjectNode node = json.createObjectNode();
-    node.put("model", model.name());
-    node.put("source", model.source().text());
-    node.put("repo", relative(repoDir(model)));
-    node.put("snapshot", snapshot.id());
-    ArrayNode files = node.putArray("files");
-    for (InstalledFile file : snapshot.files()) {
-      ObjectNode entry =
-          files
-              .addObject()
-              .put("path", file.path())
-              .put("size", file.size())
-              .put("sha256", file.sha256())
-              .put("blob", file.blob().getFileName().toString());
-      if (file.stamp() != null) {
-        entry
-            .putObject("stamp")
-            .put("size", file.stamp().size())
-            .put("mtime_ns", file.stamp().mtimeNanos())
-            .put("inode", file.stamp().inode());
-      }
-    }
-    String text = json.writerWithDefaultPrettyPrinter().writeValueAsString(node);
-    Path record = recordFile(model);
-    if (Files.isRegularFile(record)
-        && Files.readString(record, StandardCharsets.UTF_8).equals(text)) {
-      return;
-    }
-    Files.createDirectories(record.getParent());
-    writeAtomically(record, text);
-  }
-
-  private static void writeAtomically(Path target, String content) throws IOException {
-    Path temp =
-        target.resolveSibling("." + target.getFileName() + "." + UUID.randomUUID() + ".tmp");
-    try (FileChannel channel =
-        FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-      channel.write(ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8)));
-      channel.force(true);
-    }
-    moveAtomically(temp, target);
-    fsyncDirectory(target.getParent());
-  }
-
-  private static void moveAtomically(Path from, Path to) throws IOException {
-    try {
-      Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } catch (AtomicMoveNotSupportedException e) {
-      throw new IOException(
-          "cannot rename "
-              + from
-              + " to "
-              + to
-              + " atomically: the cache's .modelcache/tmp and"
-              + " its models must be on one filesystem",
-          e);
-    }
-  }
-
-  static void fsyncDirectory(Path dir) {
-    try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-      channel.force(true);
-    } catch (IOException e) {
-      // Some filesystems refuse fsync on a directory; the rename is still atomic there.
-    }
+  /** Where everything lives under the root; for the store's own classes. */
+  CacheLayout layout() {
+    return layout;
   }
 
   /**
@@ -917,29 +345,7 @@ public final class CacheStore {
    * an error.
    */
   public static long bytesUnder(Path path) {
-    long[] total = {0};
-    try {
-      Files.walkFileTree(
-          path,
-          new java.nio.file.SimpleFileVisitor<>() {
-            @Override
-            public java.nio.file.FileVisitResult visitFile(
-                Path file, java.nio.file.attribute.BasicFileAttributes attrs) {
-              if (attrs.isRegularFile()) {
-                total[0] += attrs.size();
-              }
-              return java.nio.file.FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) {
-              return java.nio.file.FileVisitResult.CONTINUE;
-            }
-          });
-    } catch (IOException e) {
-      // the visitor swallows per-file failures; what was counted stands
-    }
-    return total[0];
+    return VolumeSpace.bytesUnder(path);
   }
 
   /**
@@ -955,57 +361,12 @@ public final class CacheStore {
    * unpinned local file be recognised without reading it.
    */
   public Map<String, SourceStamp> sourceStamps(ModelConfig model) {
-    JsonNode node;
-    try {
-      node = json.readTree(Files.readAllBytes(sourceStampsFile(model)));
-    } catch (IOException e) {
-      return Map.of(); // none yet, or unreadable: every file is read again
-    }
-    if (!model.source().text().equals(node.path("source").asText())) {
-      return Map.of();
-    }
-    Map<String, SourceStamp> stamps = new TreeMap<>();
-    for (Map.Entry<String, JsonNode> file : node.path("files").properties()) {
-      JsonNode f = file.getValue();
-      stamps.put(
-          file.getKey(),
-          new SourceStamp(
-              new FileStamp(
-                  f.path("size").asLong(),
-                  f.path("mtime_ns").asLong(),
-                  f.path("inode").asLong(FileStamp.NO_INODE)),
-              f.path("sha256").asText()));
-    }
-    return stamps;
+    return records.sourceStamps(model);
   }
 
   /** Records {@code stamps} as {@code model}'s source stamps; writes nothing when unchanged. */
   public void recordSourceStamps(ModelConfig model, Map<String, SourceStamp> stamps)
       throws IOException {
-    if (new TreeMap<>(stamps).equals(sourceStamps(model))) {
-      return;
-    }
-    ObjectNode node = json.createObjectNode();
-    node.put("model", model.name());
-    node.put("source", model.source().text());
-    ObjectNode files = node.putObject("files");
-    new TreeMap<>(stamps)
-        .forEach(
-            (path, stamp) ->
-                files
-                    .putObject(path)
-                    .put("size", stamp.stamp().size())
-                    .put("mtime_ns", stamp.stamp().mtimeNanos())
-                    .put("inode", stamp.stamp().inode())
-                    .put("sha256", stamp.sha256()));
-    Path file = sourceStampsFile(model);
-    Files.createDirectories(file.getParent());
-    writeAtomically(file, json.writerWithDefaultPrettyPrinter().writeValueAsString(node));
-  }
-
-  private Path sourceStampsFile(ModelConfig model) throws IOException {
-    return root.resolve(".modelcache")
-        .resolve("sources")
-        .resolve(checkedSegment(model.name()) + ".json");
+    records.recordSourceStamps(model, stamps);
   }
 }

@@ -90,101 +90,112 @@ public final class GarbageCollector {
   /** Everything removable, sorted by path. Reads only. */
   public List<Garbage> find() throws IOException {
     Instant cutoff = clock.instant().minus(GRACE);
-    Set<Path> neededBlobs = new HashSet<>();
-    Set<Path> neededSnapshots = new HashSet<>();
-    Set<Path> keepWholeRepos = new HashSet<>();
-    Set<Path> configuredRepos = new HashSet<>();
-    Set<String> configuredNames = new HashSet<>();
-    for (Map.Entry<String, Lockfile.Locked> entry : lock.models().entrySet()) {
-      Lockfile.Locked locked = entry.getValue();
-      configuredNames.add(entry.getKey() + ".json");
-      for (Path repo : lockedRepos(entry.getKey(), locked.source())) {
-        configuredRepos.add(repo);
-        for (Lockfile.LockedFile file : locked.files()) {
-          neededBlobs.add(repo.resolve("blobs").resolve(file.sha256()));
-        }
-        Path snapshot = repo.resolve("snapshots").resolve(locked.revision());
-        neededSnapshots.add(snapshot);
-        neededBlobs.addAll(linkedBlobs(snapshot));
-      }
-    }
-    for (ModelConfig model : models) {
-      configuredNames.add(model.name() + ".json");
-      Path repo = store.repoDir(model);
-      configuredRepos.add(repo);
-      Optional<InstalledSnapshot> installed = store.installed(model);
-      if (installed.isEmpty()) {
-        keepWholeRepos.add(repo);
-        continue;
-      }
-      neededSnapshots.add(installed.get().dir());
-      for (InstalledFile file : installed.get().files()) {
-        neededBlobs.add(file.blob());
-      }
-    }
-
+    Needed needed = needed();
     List<Garbage> garbage = new ArrayList<>();
-    Path root = store.root();
-    for (Path repo : repositories(root, store.hubDir())) {
-      if (keepWholeRepos.contains(repo)) {
-        continue;
-      }
-      Set<Path> removedSnapshots = new HashSet<>();
-      for (Path blob : children(repo.resolve("blobs"))) {
-        if (!neededBlobs.contains(blob) && olderThan(blob, cutoff)) {
-          garbage.add(new Garbage(Kind.BLOB, blob, bytes(blob)));
-        }
-      }
-      for (Path snapshot : children(repo.resolve("snapshots"))) {
-        if (!neededSnapshots.contains(snapshot) && olderThan(snapshot, cutoff)) {
-          garbage.add(new Garbage(Kind.SNAPSHOT, snapshot, bytes(snapshot)));
-          removedSnapshots.add(snapshot);
-        }
-      }
-      // a Hub commit's tree listing (trees/{commit}.json) goes with its snapshot
-      for (Path tree : children(repo.resolve("trees"))) {
-        String name = tree.getFileName().toString();
-        Path snapshot =
-            repo.resolve("snapshots").resolve(name.substring(0, Math.max(0, name.length() - 5)));
-        if (name.endsWith(".json")
-            && (removedSnapshots.contains(snapshot)
-                || (!Files.exists(snapshot, LinkOption.NOFOLLOW_LINKS)
-                    && olderThan(tree, cutoff)))) {
-          garbage.add(new Garbage(Kind.TREE, tree, bytes(tree)));
-        }
-      }
-      for (Path ref : regularFiles(repo.resolve("refs"))) {
-        Path target =
-            repo.resolve("snapshots")
-                .resolve(Files.readString(ref, StandardCharsets.UTF_8).strip());
-        if (removedSnapshots.contains(target)
-            || (!configuredRepos.contains(repo) && olderThan(ref, cutoff))) {
-          garbage.add(new Garbage(Kind.REF, ref, bytes(ref)));
-        }
+    for (Path repo : repositories(store.root(), store.hubDir())) {
+      if (!needed.keepWholeRepos.contains(repo)) {
+        findInRepository(repo, needed, cutoff, garbage);
       }
     }
-    for (Path record : children(store.recordsDir())) {
-      if (!configuredNames.contains(record.getFileName().toString())
+    for (Path record : children(store.layout().recordsDir())) {
+      if (!needed.configuredNames.contains(record.getFileName().toString())
           && record.getFileName().toString().endsWith(".json")) {
         garbage.add(new Garbage(Kind.RECORD, record, bytes(record)));
       }
     }
     // downloads abandoned for an hour: parts (with their range state), and verified files set aside
-    // by a fetch
-    // that did not finish (a download in progress touches its part all the time)
+    // by a fetch that did not finish (a download in progress touches its part all the time)
     Path state = store.root().resolve(".modelcache");
-    for (Path dir : List.of(store.tempDir(), state.resolve("parts"), state.resolve("verified"))) {
+    for (Path dir :
+        List.of(store.layout().tempDir(), state.resolve("parts"), state.resolve("verified"))) {
       for (Path part : regularFiles(dir)) {
         if (olderThan(part, cutoff)) {
           garbage.add(new Garbage(Kind.PART, part, bytes(part)));
         }
       }
     }
-    for (Path quarantined : regularFiles(store.quarantineDir())) {
+    for (Path quarantined : regularFiles(store.layout().quarantineDir())) {
       garbage.add(new Garbage(Kind.QUARANTINE, quarantined, bytes(quarantined)));
     }
     garbage.sort(Comparator.comparing(Garbage::path));
     return garbage;
+  }
+
+  /** What the lockfile and the configured models need kept. */
+  private static final class Needed {
+    final Set<Path> blobs = new HashSet<>();
+    final Set<Path> snapshots = new HashSet<>();
+    final Set<Path> keepWholeRepos = new HashSet<>();
+    final Set<Path> configuredRepos = new HashSet<>();
+    final Set<String> configuredNames = new HashSet<>();
+  }
+
+  private Needed needed() throws IOException {
+    Needed needed = new Needed();
+    for (Map.Entry<String, Lockfile.Locked> entry : lock.models().entrySet()) {
+      Lockfile.Locked locked = entry.getValue();
+      needed.configuredNames.add(entry.getKey() + ".json");
+      for (Path repo : lockedRepos(entry.getKey(), locked.source())) {
+        needed.configuredRepos.add(repo);
+        for (Lockfile.LockedFile file : locked.files()) {
+          needed.blobs.add(repo.resolve("blobs").resolve(file.sha256()));
+        }
+        Path snapshot = repo.resolve("snapshots").resolve(locked.revision());
+        needed.snapshots.add(snapshot);
+        needed.blobs.addAll(linkedBlobs(snapshot));
+      }
+    }
+    for (ModelConfig model : models) {
+      needed.configuredNames.add(model.name() + ".json");
+      Path repo = store.repoDir(model);
+      needed.configuredRepos.add(repo);
+      Optional<InstalledSnapshot> installed = store.installed(model);
+      if (installed.isEmpty()) {
+        needed.keepWholeRepos.add(repo);
+        continue;
+      }
+      needed.snapshots.add(installed.get().dir());
+      for (InstalledFile file : installed.get().files()) {
+        needed.blobs.add(file.blob());
+      }
+    }
+    return needed;
+  }
+
+  /** The blobs, snapshots, tree listings and refs of {@code repo} that nothing needs. */
+  private static void findInRepository(
+      Path repo, Needed needed, Instant cutoff, List<Garbage> garbage) throws IOException {
+    Set<Path> removedSnapshots = new HashSet<>();
+    for (Path blob : children(repo.resolve("blobs"))) {
+      if (!needed.blobs.contains(blob) && olderThan(blob, cutoff)) {
+        garbage.add(new Garbage(Kind.BLOB, blob, bytes(blob)));
+      }
+    }
+    for (Path snapshot : children(repo.resolve("snapshots"))) {
+      if (!needed.snapshots.contains(snapshot) && olderThan(snapshot, cutoff)) {
+        garbage.add(new Garbage(Kind.SNAPSHOT, snapshot, bytes(snapshot)));
+        removedSnapshots.add(snapshot);
+      }
+    }
+    // a Hub commit's tree listing (trees/{commit}.json) goes with its snapshot
+    for (Path tree : children(repo.resolve("trees"))) {
+      String name = tree.getFileName().toString();
+      Path snapshot =
+          repo.resolve("snapshots").resolve(name.substring(0, Math.max(0, name.length() - 5)));
+      if (name.endsWith(".json")
+          && (removedSnapshots.contains(snapshot)
+              || (!Files.exists(snapshot, LinkOption.NOFOLLOW_LINKS) && olderThan(tree, cutoff)))) {
+        garbage.add(new Garbage(Kind.TREE, tree, bytes(tree)));
+      }
+    }
+    for (Path ref : regularFiles(repo.resolve("refs"))) {
+      Path target =
+          repo.resolve("snapshots").resolve(Files.readString(ref, StandardCharsets.UTF_8).strip());
+      if (removedSnapshots.contains(target)
+          || (!needed.configuredRepos.contains(repo) && olderThan(ref, cutoff))) {
+        garbage.add(new Garbage(Kind.REF, ref, bytes(ref)));
+      }
+    }
   }
 
   /**

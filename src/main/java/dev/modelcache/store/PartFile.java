@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -19,7 +18,7 @@ import java.util.function.LongConsumer;
 public final class PartFile implements ByteSink, AutoCloseable {
   private final Path temp;
   private final FileChannel channel;
-  private final MessageDigest sha256 = CacheStore.sha256();
+  private final MessageDigest sha256 = Digests.sha256();
   private final MessageDigest gitSha1;
   private final byte[] buffer = new byte[1 << 16];
   private final boolean keep;
@@ -44,8 +43,7 @@ public final class PartFile implements ByteSink, AutoCloseable {
     this.temp = temp;
     this.keep = resumable;
     if (expectedSize >= 0) {
-      gitSha1 = CacheStore.sha1();
-      gitSha1.update(("blob " + expectedSize + "\0").getBytes(StandardCharsets.US_ASCII));
+      gitSha1 = Digests.gitBlobSha1(expectedSize);
     } else {
       gitSha1 = null;
     }

@@ -5,7 +5,6 @@ import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -43,12 +42,12 @@ public final class RangedPart implements AutoCloseable {
   private final long size;
   private final FileChannel channel;
   private final List<Region> regions = new ArrayList<>();
-  private final MessageDigest sha256 = CacheStore.sha256();
+  private final MessageDigest sha256 = Digests.sha256();
   private final MessageDigest gitSha1;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition progressed = lock.newCondition();
   private final boolean resumable;
-  private final Path state;
+  private final RangeProgress progress;
   private volatile boolean failed;
   private boolean hashed;
   private boolean finished;
@@ -67,7 +66,7 @@ public final class RangedPart implements AutoCloseable {
     this.temp = temp;
     this.size = size;
     this.resumable = resumable;
-    this.state = stateOf(temp);
+    this.progress = new RangeProgress(temp);
     this.channel =
         resumable
             ? FileChannel.open(
@@ -78,8 +77,7 @@ public final class RangedPart implements AutoCloseable {
                 StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
     if (gitBlob) {
-      gitSha1 = CacheStore.sha1();
-      gitSha1.update(("blob " + size + "\0").getBytes(StandardCharsets.US_ASCII));
+      gitSha1 = Digests.gitBlobSha1(size);
     } else {
       gitSha1 = null;
     }
@@ -98,19 +96,9 @@ public final class RangedPart implements AutoCloseable {
    * state file that is missing, empty, unreadable or for another layout starts the file over.
    */
   private void restoreState() throws IOException {
-    List<String> lines;
-    try {
-      lines = Files.exists(state) ? Files.readAllLines(state) : List.of();
-    } catch (IOException e) {
-      lines = List.of(); // unreadable: start over
-    }
-    long[][] saved = new long[regions.size()][];
-    boolean matches = lines.size() == regions.size() + 1 && lines.get(0).equals("size " + size);
-    for (int i = 0; matches && i < regions.size(); i++) {
-      saved[i] = parseLine(lines.get(i + 1), regions.get(i));
-      matches = saved[i] != null;
-    }
-    if (!matches) {
+    List<long[]> ranges = regions.stream().map(r -> new long[] {r.start, r.end}).toList();
+    List<RangeProgress.Line> saved = progress.read(size, ranges);
+    if (saved == null) {
       if (channel.size() > 0) {
         channel.truncate(0);
       }
@@ -119,37 +107,14 @@ public final class RangedPart implements AutoCloseable {
     long onDisk = channel.size();
     for (int i = 0; i < regions.size(); i++) {
       Region region = regions.get(i);
-      long claimed = saved[i][0];
-      long durable = saved[i][2];
+      long claimed = saved.get(i).written();
+      long durable = saved.get(i).durable();
       CRC32C crc = crcOf(region.start, Math.min(claimed, onDisk - region.start));
-      if (region.start + claimed > onDisk || crc.getValue() != saved[i][1]) {
+      if (region.start + claimed > onDisk || crc.getValue() != saved.get(i).crc()) {
         claimed = Math.max(0, Math.min(durable, onDisk - region.start));
         crc = crcOf(region.start, claimed);
       }
       region.restore(claimed, durable, crc);
-    }
-  }
-
-  /** {@code start end written crc32c durable}, or null when it does not fit {@code region}. */
-  private static long[] parseLine(String line, Region region) {
-    String[] parts = line.split(" ", 0); // 0: trailing empty fields dropped
-    if (parts.length != 5) {
-      return null;
-    }
-    try {
-      long written = Long.parseLong(parts[2]);
-      long crc = Long.parseLong(parts[3]);
-      long durable = Long.parseLong(parts[4]);
-      boolean fits =
-          Long.parseLong(parts[0]) == region.start
-              && Long.parseLong(parts[1]) == region.end
-              && written >= 0
-              && written <= region.end - region.start
-              && durable >= 0
-              && durable <= written;
-      return fits ? new long[] {written, crc, durable} : null;
-    } catch (NumberFormatException e) {
-      return null;
     }
   }
 
@@ -189,45 +154,18 @@ public final class RangedPart implements AutoCloseable {
     if (!resumable) {
       return;
     }
-    StringBuilder text = new StringBuilder("size " + size + "\n");
+    List<RangeProgress.Line> lines = new ArrayList<>();
     for (Region region : regions) {
       Mark mark = region.mark;
-      text.append(region.start)
-          .append(' ')
-          .append(region.end)
-          .append(' ')
-          .append(mark.written())
-          .append(' ')
-          .append(mark.crc())
-          .append(' ')
-          .append(Math.min(region.flushed, mark.written()))
-          .append('\n');
+      lines.add(
+          new RangeProgress.Line(
+              region.start,
+              region.end,
+              mark.written(),
+              mark.crc(),
+              Math.min(region.flushed, mark.written())));
     }
-    Path tempState = state.resolveSibling(state.getFileName() + ".tmp");
-    try {
-      try (FileChannel out =
-          FileChannel.open(
-              tempState,
-              StandardOpenOption.CREATE,
-              StandardOpenOption.TRUNCATE_EXISTING,
-              StandardOpenOption.WRITE)) {
-        ByteBuffer bytes = ByteBuffer.wrap(text.toString().getBytes(StandardCharsets.US_ASCII));
-        while (bytes.hasRemaining()) {
-          out.write(bytes);
-        }
-        if (sync) {
-          out.force(true);
-        }
-      }
-      Files.move(
-          tempState,
-          state,
-          java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-    } catch (IOException e) {
-      Files.deleteIfExists(tempState); // the last complete state file stays
-      throw new StoreException("cannot save the progress of " + temp + ": " + e.getMessage(), e);
-    }
+    progress.save(size, lines, sync);
   }
 
   /**
@@ -355,19 +293,14 @@ public final class RangedPart implements AutoCloseable {
     // nothing written (or not resumable): no empty part or state file is left behind
     channel.close();
     Files.deleteIfExists(temp);
-    Files.deleteIfExists(state);
-  }
-
-  /** Where the saved progress of the part at {@code temp} lives. */
-  static Path stateOf(Path temp) {
-    return temp.resolveSibling(temp.getFileName() + ".state");
+    progress.delete();
   }
 
   /** Drops the bytes and the saved progress: the next attempt starts over. */
   public void delete() throws IOException {
     channel.close();
     Files.deleteIfExists(temp);
-    Files.deleteIfExists(state);
+    progress.delete();
   }
 
   /** A range's bytes written and the CRC32C of them, published together. */

@@ -2,7 +2,6 @@ package dev.modelcache.store;
 
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.util.HexFormat;
 
 /**
  * Bytes written and fsynced under a temporary name, with their digests, waiting to be installed or
@@ -17,11 +16,7 @@ public record StagedFile(Path temp, long size, String sha256, String gitSha1) {
    * null).
    */
   static StagedFile digested(Path temp, long size, MessageDigest sha256, MessageDigest gitSha1) {
-    HexFormat hex = HexFormat.of();
     return new StagedFile(
-        temp,
-        size,
-        hex.formatHex(sha256.digest()),
-        gitSha1 == null ? null : hex.formatHex(gitSha1.digest()));
+        temp, size, Digests.hex(sha256), gitSha1 == null ? null : Digests.hex(gitSha1));
   }
 }

@@ -10,6 +10,7 @@ import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.NoopTranslator;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.modelcache.Poll;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -499,26 +500,30 @@ public final class InferenceBench {
               .start();
       Daemon daemon = new Daemon(process, port, log);
       OkHttpClient http = new OkHttpClient();
-      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-      while (true) {
-        if (!process.isAlive()) {
-          throw new IllegalStateException("modelcache exited: see " + log);
-        }
-        try (Response response =
-            http.newCall(
-                    new Request.Builder().url("http://127.0.0.1:" + port + "/health/ready").build())
-                .execute()) {
-          if (response.code() == 200) {
-            return daemon;
-          }
-        } catch (IOException e) {
-          // not listening yet
-        }
-        if (System.nanoTime() > deadline) {
-          daemon.close();
-          throw new IllegalStateException("modelcache not ready in 2 minutes: see " + log);
-        }
-        Thread.sleep(100); // polling a child process for readiness, not synchronising threads
+      try {
+        Poll.until(
+            Duration.ofMinutes(2),
+            Duration.ofMillis(100),
+            "modelcache to be ready: see " + log,
+            () -> {
+              if (!process.isAlive()) {
+                throw new IllegalStateException("modelcache exited: see " + log);
+              }
+              try (Response response =
+                  http.newCall(
+                          new Request.Builder()
+                              .url("http://127.0.0.1:" + port + "/health/ready")
+                              .build())
+                      .execute()) {
+                return response.code() == 200;
+              } catch (IOException e) {
+                return false; // not listening yet
+              }
+            });
+        return daemon;
+      } catch (Exception | AssertionError e) {
+        daemon.close();
+        throw e;
       }
     }
 

@@ -1,11 +1,13 @@
 package dev.modelcache.bench;
 
+import dev.modelcache.Poll;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -401,22 +403,26 @@ public final class LoadBench {
               .start();
       Child child = new Child(process, "http://127.0.0.1:" + port);
       OkHttpClient http = client(1);
-      // poll every 50 ms for at most 120 s: a benchmark, not a test
-      for (int i = 0; i < 2400; i++) {
-        if (!process.isAlive()) {
-          throw new IllegalStateException("serve exited: see " + work.resolve("serve.log"));
-        }
-        try (Response response = http.newCall(get(child.base + "/health/ready")).execute()) {
-          if (response.code() == 200) {
-            return child;
-          }
-        } catch (IOException notYet) {
-          // keep polling
-        }
-        Thread.sleep(50);
+      try {
+        Poll.until(
+            Duration.ofSeconds(120),
+            Duration.ofMillis(50),
+            "serve to be ready: see " + work.resolve("serve.log"),
+            () -> {
+              if (!process.isAlive()) {
+                throw new IllegalStateException("serve exited: see " + work.resolve("serve.log"));
+              }
+              try (Response response = http.newCall(get(child.base + "/health/ready")).execute()) {
+                return response.code() == 200;
+              } catch (IOException notYet) {
+                return false;
+              }
+            });
+        return child;
+      } catch (Exception | AssertionError e) {
+        child.close();
+        throw e;
       }
-      child.close();
-      throw new IllegalStateException("not ready in 120 s: see " + work.resolve("serve.log"));
     }
 
     /** RSS samples (kB) taken by {@link #rssKb()}, one per call, with their time from the first. */

@@ -2,6 +2,7 @@ package dev.modelcache.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.modelcache.Poll;
 import dev.modelcache.store.CacheStore;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -11,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -206,27 +208,23 @@ public final class VerifyBench {
             .redirectOutput(log.toFile())
             .start();
     try {
-      double ready = -1;
-      // poll every 10 ms for at most 120 s: a benchmark, not a test
-      for (int i = 0; i < 12_000 && ready < 0; i++) {
-        if (!serve.isAlive()) {
-          throw new IllegalStateException("serve exited " + serve.exitValue() + ": see " + log);
-        }
-        try (Response response =
-            http.newCall(new Request.Builder().url(base + "/health/ready").build()).execute()) {
-          if (response.code() == 200) {
-            ready = seconds(start);
-          }
-        } catch (IOException notListeningYet) {
-          // keep polling
-        }
-        if (ready < 0) {
-          Thread.sleep(10);
-        }
-      }
-      if (ready < 0) {
-        throw new IllegalStateException("not ready within 120 s: see " + log);
-      }
+      // asked every 10 ms: the time to readiness is what is measured
+      Poll.until(
+          Duration.ofSeconds(120),
+          Duration.ofMillis(10),
+          "serve to be ready: see " + log,
+          () -> {
+            if (!serve.isAlive()) {
+              throw new IllegalStateException("serve exited " + serve.exitValue() + ": see " + log);
+            }
+            try (Response response =
+                http.newCall(new Request.Builder().url(base + "/health/ready").build()).execute()) {
+              return response.code() == 200;
+            } catch (IOException notListeningYet) {
+              return false;
+            }
+          });
+      double ready = seconds(start);
       double loads = 0;
       try (Response response =
           http.newCall(new Request.Builder().url(base + "/models").build()).execute()) {

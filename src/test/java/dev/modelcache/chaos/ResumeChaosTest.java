@@ -2,12 +2,14 @@ package dev.modelcache.chaos;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.modelcache.Poll;
 import dev.modelcache.source.hub.FakeHub;
 import dev.modelcache.store.CacheStore;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -87,18 +89,14 @@ class ResumeChaosTest {
       // a random moment of the transfer: somewhere in the next 1/(kills+1) of the model, on average
       long killAt = startedAt + (long) (total / (kills + 1.0) * (0.2 + 1.6 * random.nextDouble()));
       Process fetch = child(config);
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-      boolean ended = false;
-      // poll the bytes sent, bounded in time; waitFor doubles as the pause and sees an early end
-      while (hub.bodyBytesSent() < killAt) {
-        if (fetch.waitFor(2, TimeUnit.MILLISECONDS)) {
-          ended = true;
-          break;
-        }
-        assertThat(System.nanoTime())
-            .as("kill point %d reached within 120 s", i)
-            .isLessThan(deadline);
-      }
+      int kill = i;
+      // the bytes sent, asked every 2 ms: the kill point, or the fetch's early end
+      Poll.until(
+          Duration.ofSeconds(120),
+          Duration.ofMillis(2),
+          "kill point " + kill + " (byte " + killAt + " sent) or the fetch's end",
+          () -> hub.bodyBytesSent() >= killAt || !fetch.isAlive());
+      boolean ended = hub.bodyBytesSent() < killAt;
       if (ended) {
         assertThat(fetch.exitValue()).as(log(children.size() - 1)).isZero();
         finishedEarly++;

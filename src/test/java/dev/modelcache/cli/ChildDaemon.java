@@ -44,7 +44,10 @@ final class ChildDaemon implements AutoCloseable {
     reader.start();
   }
 
-  /** Starts {@code modelcache serve -c config} with LOG_FORMAT=json and {@code env} added. */
+  /**
+   * Starts {@code modelcache serve -c config} with LOG_FORMAT=json and {@code env} added (and no
+   * MODELCACHE_ or AWS_ variable of this process).
+   */
   static ChildDaemon start(Path config, Map<String, String> env) throws IOException {
     return start(config, env, List.of());
   }
@@ -74,7 +77,12 @@ final class ChildDaemon implements AutoCloseable {
             "-c",
             config.toString()));
     ProcessBuilder builder = new ProcessBuilder(command);
-    builder.environment().keySet().removeIf(name -> name.startsWith("MODELCACHE_"));
+    // hermetic: none of the caller's MODELCACHE_ or AWS_ variables (credentials, profile,
+    // endpoints)
+    builder
+        .environment()
+        .keySet()
+        .removeIf(name -> name.startsWith("MODELCACHE_") || name.startsWith("AWS_"));
     builder.environment().putAll(env);
     return start(builder);
   }

@@ -40,7 +40,7 @@ class DockerImageTest {
   @TempDir Path tmp;
 
   @Test
-  void buildsTheJarInAMavenStageOrTakesItFromTheContextAndRunsItOnATemurin17Jre()
+  void buildsTheJarInAMavenStageOrTakesItFromTheContextAndRunsItOnAJlinkRuntime()
       throws IOException {
     Stage build = IMAGE.stage("jar-build");
     assertThat(build.from()).isEqualTo("${BUILD_IMAGE}");
@@ -63,8 +63,14 @@ class DockerImageTest {
                     .containsExactly("target/modelcache.jar", "/src/target/modelcache.jar"));
     assertThat(IMAGE.stage("jar").from()).isEqualTo("jar-${JAR}");
     assertThat(globalArg("JAR")).isEqualTo("build");
-    assertThat(IMAGE.stage("base-cpu").from()).isEqualTo("${JRE_IMAGE}");
-    assertThat(globalArg("JRE_IMAGE")).startsWith("eclipse-temurin:17-jre");
+    // The Java runtime is jlinked in JDK_IMAGE and copied onto BASE_IMAGE (the OS with curl).
+    Stage jre = IMAGE.stage("jre");
+    assertThat(jre.from()).isEqualTo("${JDK_IMAGE}");
+    assertThat(globalArg("JDK_IMAGE")).startsWith("eclipse-temurin:17-jdk");
+    assertThat(jre.last("RUN").orElseThrow().args()).contains("--add-modules", "--strip-debug");
+    assertThat(IMAGE.stage("base-cpu").from()).isEqualTo("${BASE_IMAGE}");
+    assertThat(copies(IMAGE.stage("base-cpu")))
+        .anySatisfy(copy -> assertThat(copy.flags()).containsEntry("from", "jre"));
     assertThat(IMAGE.last().from()).isEqualTo("base-${FLAVOR}");
     assertThat(globalArg("FLAVOR")).isEqualTo("cpu");
     // The natives are unpacked in a stage of their own and dropped from the jar there, so that
@@ -78,10 +84,14 @@ class DockerImageTest {
             });
     assertThat(natives.last("RUN").orElseThrow().args())
         .contains("modelcache engine --prune-jar /opt/modelcache/modelcache.jar");
+    // Then stripped of their symbols (binutils' strip, in JDK_IMAGE).
+    Stage stripped = IMAGE.stage("natives-stripped");
+    assertThat(stripped.last("RUN").orElseThrow().args()).contains("strip --strip-unneeded");
     assertThat(copies(IMAGE.last()))
-        .filteredOn(copy -> "natives".equals(copy.flags().get("from")))
-        .extracting(copy -> copy.words().get(0))
-        .containsExactlyInAnyOrder("/opt/modelcache/djl", "/opt/modelcache/modelcache.jar");
+        .filteredOn(copy -> String.valueOf(copy.flags().get("from")).startsWith("natives"))
+        .extracting(copy -> copy.flags().get("from") + ":" + copy.words().get(0))
+        .containsExactlyInAnyOrder(
+            "natives-stripped:/opt/modelcache/djl", "natives:/opt/modelcache/modelcache.jar");
     assertThat(Files.readString(Path.of("pom.xml"))).contains("<finalName>modelcache</finalName>");
     // A '# syntax=' line would pull a frontend image from Docker Hub at every build.
     assertThat(Files.readAllLines(DOCKERFILE)).noneMatch(line -> line.startsWith("# syntax="));

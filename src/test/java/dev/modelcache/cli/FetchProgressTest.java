@@ -3,7 +3,7 @@ package dev.modelcache.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.modelcache.FakeClock;
-import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.inference.ModelStates;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.time.Duration;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.modelcache.Poll;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -136,9 +138,11 @@ class GiantRequestTest {
             });
     // the giant request is in flight once the scrape is not the only request being handled
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (metric(ACTIVE) < 2 && !giantReply.isDone() && System.nanoTime() < deadline) {
-      Thread.onSpinWait();
-    }
+    Poll.until(
+        Duration.ofSeconds(30),
+        Duration.ofMillis(1),
+        "the giant request to be handled (or answered)",
+        () -> metric(ACTIVE) >= 2 || giantReply.isDone());
     List<Integer> others = new ArrayList<>();
     while (!giantReply.isDone() && System.nanoTime() < deadline) {
       Reply small = post(List.of("this is terrible"));

@@ -3,6 +3,7 @@ package dev.modelcache.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.modelcache.Poll;
 import dev.modelcache.TestModels;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -201,20 +202,20 @@ class GracefulShutdownTest {
    * another process, so its state can only be asked for.
    */
   private static void awaitActiveRequests(OkHttpClient http, String base, int atLeast)
-      throws IOException, InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    String last = "";
-    while (System.nanoTime() < deadline) {
-      try (Response metrics =
-          http.newCall(new Request.Builder().url(base + "/metrics").build()).execute()) {
-        last = metrics.body().string();
-      }
-      Matcher matcher = ACTIVE.matcher(last);
-      if (matcher.find() && Integer.parseInt(matcher.group(1)) >= atLeast) {
-        return;
-      }
-      TimeUnit.MILLISECONDS.sleep(20); // pacing the poll of another process
-    }
-    throw new AssertionError("fewer than " + atLeast + " requests active within 20 s:\n" + last);
+      throws Exception {
+    Poll.until(
+        Duration.ofSeconds(20),
+        Duration.ofMillis(20),
+        () -> {
+          try (Response metrics =
+              http.newCall(new Request.Builder().url(base + "/metrics").build()).execute()) {
+            return metrics.body().string();
+          }
+        },
+        scrape -> {
+          Matcher matcher = ACTIVE.matcher(scrape);
+          return matcher.find() && Integer.parseInt(matcher.group(1)) >= atLeast;
+        },
+        scrape -> "fewer than " + atLeast + " requests active within 20 s:\n" + scrape);
   }
 }

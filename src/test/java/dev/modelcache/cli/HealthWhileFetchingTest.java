@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.modelcache.Poll;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
@@ -11,10 +12,10 @@ import dev.modelcache.source.hub.FakeHub;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -27,6 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
  * only then.
  */
 class HealthWhileFetchingTest {
+  /** One answer of {@code /health}: its status and the model's entry. */
+  private record Probe(int status, JsonNode iris) {}
+
   private static final ObjectMapper MAPPER = new ObjectMapper();
   private static final long BYTES_PER_SECOND = 4000; // model.pt (8 KiB) takes about 2 s
 
@@ -57,24 +61,30 @@ class HealthWhileFetchingTest {
       try (Daemon daemon = new Daemon(config, Clock.systemUTC()).start()) {
         String base = "http://127.0.0.1:" + daemon.port();
         List<JsonNode> fetching = new ArrayList<>();
-        JsonNode iris = null;
-        int status = 0;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline) {
-          try (Response health =
-              http.newCall(new Request.Builder().url(base + "/health").build()).execute()) {
-            status = health.code();
-            iris = MAPPER.readTree(health.body().string()).get("models").get(0);
-          }
-          if (iris.get("state").asText().equals("FETCHING")) {
-            fetching.add(iris);
-          }
-          if (!List.of("PENDING", "FETCHING", "VERIFYING", "LOADING")
-              .contains(iris.get("state").asText())) {
-            break;
-          }
-          TimeUnit.MILLISECONDS.sleep(100); // pacing the probe, as a kubelet would
-        }
+        // probed every 100 ms, as a kubelet would
+        Probe settled =
+            Poll.until(
+                Duration.ofSeconds(60),
+                Duration.ofMillis(100),
+                () -> {
+                  try (Response health =
+                      http.newCall(new Request.Builder().url(base + "/health").build()).execute()) {
+                    Probe probe =
+                        new Probe(
+                            health.code(),
+                            MAPPER.readTree(health.body().string()).get("models").get(0));
+                    if (probe.iris().get("state").asText().equals("FETCHING")) {
+                      fetching.add(probe.iris());
+                    }
+                    return probe;
+                  }
+                },
+                probe ->
+                    !List.of("PENDING", "FETCHING", "VERIFYING", "LOADING")
+                        .contains(probe.iris().get("state").asText()),
+                probe -> "iris still " + probe.iris() + " after 60 s");
+        JsonNode iris = settled.iris();
+        int status = settled.status();
 
         assertThat(iris.get("state").asText()).as(iris.toString()).isEqualTo("READY");
         assertThat(status).isEqualTo(200);

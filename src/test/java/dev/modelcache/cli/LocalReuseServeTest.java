@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
-import dev.modelcache.metrics.ModelState;
+import dev.modelcache.inference.ModelState;
 import dev.modelcache.store.FileStamp;
 import java.nio.file.Files;
 import java.nio.file.Path;

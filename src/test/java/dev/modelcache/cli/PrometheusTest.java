@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.modelcache.Poll;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
@@ -16,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -213,31 +215,43 @@ class PrometheusTest {
   private JsonNode poll(
       String api, String query, Predicate<JsonNode> done, Process server, Path log)
       throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    String last = "(no answer)";
-    while (System.nanoTime() < deadline && server.isAlive()) {
-      Request request =
-          new Request.Builder().url(api + URLEncoder.encode(query, StandardCharsets.UTF_8)).build();
-      try (Response response = http.newCall(request).execute()) {
-        last = response.body().string();
-        if (response.code() == 200) {
-          JsonNode result = MAPPER.readTree(last).get("data").get("result");
-          if (done.test(result)) {
-            return result;
-          }
-        }
-      } catch (IOException e) {
-        last = e.toString(); // not listening yet
-      }
-      TimeUnit.MILLISECONDS.sleep(200);
+    Request request =
+        new Request.Builder().url(api + URLEncoder.encode(query, StandardCharsets.UTF_8)).build();
+    return Poll.until(
+            Duration.ofSeconds(30),
+            Duration.ofMillis(200),
+            () -> {
+              if (!server.isAlive()) {
+                throw new AssertionError(
+                    "Prometheus exited while asked "
+                        + query
+                        + "; its log:\n"
+                        + Files.readString(log));
+              }
+              return ask(request);
+            },
+            answer -> answer.result() != null && done.test(answer.result()),
+            answer ->
+                "Prometheus never answered "
+                    + query
+                    + " as expected; last answer: "
+                    + answer.text()
+                    + "\nits log:\n"
+                    + Files.readString(log))
+        .result();
+  }
+
+  /** An answer of Prometheus's query API: its text, and its result when it gave one. */
+  private record Answer(String text, JsonNode result) {}
+
+  private Answer ask(Request request) {
+    try (Response response = http.newCall(request).execute()) {
+      String text = response.body().string();
+      return new Answer(
+          text, response.code() == 200 ? MAPPER.readTree(text).get("data").get("result") : null);
+    } catch (IOException e) {
+      return new Answer(e.toString(), null); // not listening yet
     }
-    throw new AssertionError(
-        "Prometheus never answered "
-            + query
-            + " as expected; last answer: "
-            + last
-            + "\nits log:\n"
-            + Files.readString(log));
   }
 
   record Run(int exit, String output) {}

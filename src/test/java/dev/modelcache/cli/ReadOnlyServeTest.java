@@ -7,7 +7,7 @@ import dev.modelcache.LoopbackCounter;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
-import dev.modelcache.metrics.ModelState;
+import dev.modelcache.inference.ModelState;
 import dev.modelcache.source.hub.FakeHub;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.Volume;

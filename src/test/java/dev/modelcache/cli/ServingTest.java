@@ -7,11 +7,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.Poll;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.inference.GatedTasks;
-import dev.modelcache.inference.Tasks;
+import dev.modelcache.inference.task.BuiltInTasks;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -28,8 +29,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import okhttp3.MediaType;
@@ -88,7 +87,7 @@ class ServingTest {
     Config config = new ConfigLoader(Map.of(), tmp).parse(yaml, "test config", tmp);
     tasks =
         new GatedTasks(
-            Tasks.factory(new ObjectMapper()), List.of("batched", "busy", "slow", "dtypes"));
+            BuiltInTasks.factory(new ObjectMapper()), List.of("batched", "busy", "slow", "dtypes"));
     daemon = Daemon.withTasks(config, Clock.systemUTC(), tasks).start();
     daemon.prepared().get(120, TimeUnit.SECONDS);
     http = new OkHttpClient.Builder().readTimeout(60, TimeUnit.SECONDS).build();
@@ -154,9 +153,13 @@ class ServingTest {
     return Double.isNaN(value) ? 0 : value;
   }
 
-  private void awaitQueueDepth(String model, int depth) throws IOException {
+  private void awaitQueueDepth(String model, int depth) throws Exception {
     String series = "modelcache_inference_queue_depth{model=\"" + model + "\"}";
-    await(() -> metricQuietly(series) == depth, "queue depth of " + model + " to reach " + depth);
+    Poll.until(
+        WAIT,
+        Duration.ofMillis(5),
+        "queue depth of " + model + " to reach " + depth,
+        () -> metricQuietly(series) == depth);
   }
 
   private double metricQuietly(String series) {
@@ -164,16 +167,6 @@ class ServingTest {
       return metric(series);
     } catch (IOException e) {
       return Double.NaN;
-    }
-  }
-
-  private static void await(BooleanSupplier condition, String what) {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("waited " + WAIT + " for " + what);
-      }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
     }
   }
 

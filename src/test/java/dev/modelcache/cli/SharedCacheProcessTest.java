@@ -2,6 +2,7 @@ package dev.modelcache.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.modelcache.Poll;
 import dev.modelcache.TestModels;
 import dev.modelcache.source.hub.FakeHub;
 import dev.modelcache.store.CacheStore;
@@ -158,20 +159,19 @@ class SharedCacheProcessTest {
       child("serve", "-c", config("  - name: iris\n    source: hf://demo/iris\n", port).toString());
     }
     OkHttpClient http = new OkHttpClient.Builder().callTimeout(Duration.ofSeconds(5)).build();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
     for (int i = 0; i < ports.size(); i++) {
       int port = ports.get(i);
-      while (!ready(http, port)) {
-        if (System.nanoTime() > deadline) {
-          throw new AssertionError(
+      Path log = tmp.resolve("child-" + i + ".log");
+      Poll.until(
+          Duration.ofSeconds(120),
+          Duration.ofMillis(100),
+          () -> ready(http, port),
+          ready -> ready,
+          notReady ->
               "daemon on port "
                   + port
                   + " not ready within 120 s; its log:\n"
-                  + Files.readString(tmp.resolve("child-" + i + ".log")));
-        }
-        // polling another process's readiness, bounded by the deadline
-        TimeUnit.MILLISECONDS.sleep(100);
-      }
+                  + Files.readString(log));
     }
     Map<String, Long> gets =
         hub.requests().stream()

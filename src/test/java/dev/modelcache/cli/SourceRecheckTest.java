@@ -3,11 +3,12 @@ package dev.modelcache.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.modelcache.LogCapture;
+import dev.modelcache.Poll;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.fetch.Fetcher;
-import dev.modelcache.metrics.ModelState;
+import dev.modelcache.inference.ModelState;
 import dev.modelcache.source.hub.FakeHub;
 import dev.modelcache.source.hub.FakeHub.Fault;
 import java.nio.charset.StandardCharsets;
@@ -67,12 +68,14 @@ class SourceRecheckTest {
         daemon.prepared().get(60, TimeUnit.SECONDS);
         assertThat(daemon.states().status("iris").state()).isEqualTo(ModelState.READY);
 
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (daemon.states().stale("iris").isPresent() && System.nanoTime() < deadline) {
-          assertThat(daemon.states().status("iris").state()).isEqualTo(ModelState.READY);
-          TimeUnit.MILLISECONDS.sleep(20); // polling a condition, bounded by the deadline
-        }
-        assertThat(daemon.states().stale("iris")).as("cleared by a re-check").isEmpty();
+        Poll.until(
+            Duration.ofSeconds(20),
+            Duration.ofMillis(20),
+            "a re-check to clear the stale mark of iris",
+            () -> {
+              assertThat(daemon.states().status("iris").state()).isEqualTo(ModelState.READY);
+              return daemon.states().stale("iris").isEmpty();
+            });
         assertThat(log.lines())
             .contains(
                 "INFO iris - hf://demo/iris answers again and now holds revision "

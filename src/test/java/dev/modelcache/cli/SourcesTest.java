@@ -13,11 +13,14 @@ class SourcesTest {
 
   @Test
   void aConfigOfLocalFoldersBuildsNoHttpClient() {
-    assertThat(
-            Sources.of(TestModels.config(tmp, "  - name: m\n    source: file:/nowhere\n")).keySet())
-        .containsExactly(SourceRef.Scheme.FILE);
-    assertThat(
-            Sources.of(TestModels.config(tmp, "  - name: m\n    source: hf://org/name\n")).keySet())
-        .containsExactlyInAnyOrder(SourceRef.Scheme.FILE, SourceRef.Scheme.HF, SourceRef.Scheme.S3);
+    try (Sources local =
+            Sources.of(TestModels.config(tmp, "  - name: m\n    source: file:/nowhere\n"));
+        Sources remote =
+            Sources.of(TestModels.config(tmp, "  - name: m\n    source: hf://org/name\n"))) {
+      assertThat(local.byScheme().keySet()).containsExactly(SourceRef.Scheme.FILE);
+      assertThat(remote.byScheme().keySet())
+          .containsExactlyInAnyOrder(
+              SourceRef.Scheme.FILE, SourceRef.Scheme.HF, SourceRef.Scheme.S3);
+    }
   }
 }

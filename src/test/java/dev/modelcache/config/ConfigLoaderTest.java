@@ -34,7 +34,7 @@ class ConfigLoaderTest {
     assertThat(iris.batchMaxSize()).isEqualTo(1);
     assertThat(iris.queue()).isEqualTo(64);
     assertThat(iris.required()).isTrue();
-    assertThat(iris.task()).isEqualTo(ModelConfig.Task.TENSOR);
+    assertThat(iris.task()).isEqualTo(ModelConfig.TaskKind.TENSOR);
   }
 
   @Test
@@ -410,7 +410,7 @@ class ConfigLoaderTest {
     ModelConfig b = config.models().get(1);
     assertThat(b.engine()).isEqualTo("OnnxRuntime");
     assertThat(b.modelFile()).isEqualTo("onnx/model.onnx");
-    assertThat(b.task()).isEqualTo(ModelConfig.Task.TEXT_EMBEDDING);
+    assertThat(b.task()).isEqualTo(ModelConfig.TaskKind.TEXT_EMBEDDING);
     assertThat(b.taskOptions().pooling()).isEqualTo(TaskOptions.Pooling.CLS);
     assertThat(b.taskOptions().normalize()).isTrue();
     assertThat(b.taskOptions().maxLength()).isEqualTo(256);

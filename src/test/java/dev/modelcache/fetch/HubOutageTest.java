@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.modelcache.LogCapture;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
-import dev.modelcache.metrics.ModelStates;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.source.SourceException;
 import dev.modelcache.source.hub.FakeHub;
 import dev.modelcache.source.hub.FakeHub.Fault;

@@ -9,8 +9,8 @@ import dev.modelcache.config.Config;
 import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.SourceRef;
+import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
-import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.source.S3Source;
 import dev.modelcache.source.SourceException;
 import dev.modelcache.source.s3.FaultProxy;
@@ -444,8 +444,9 @@ class S3FetchTest {
                 + closedPort
                 + " (ConnectException: ")
         .hasMessageEndingWith(
-            "); check the endpoint (sources.s3.endpoint, the model's s3.endpoint or"
-                + " AWS_ENDPOINT_URL) and the network (gave up after 4 attempts)");
+            "); check the endpoint (sources.s3.endpoint, the model's s3.endpoint,"
+                + " AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or the AWS profile's endpoint_url) and"
+                + " the network (gave up after 4 attempts)");
     assertThat(sleeps).hasSize(3);
   }
 

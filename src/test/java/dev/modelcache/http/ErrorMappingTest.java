@@ -8,10 +8,10 @@ import dev.modelcache.LogCapture;
 import dev.modelcache.inference.InferenceFailedException;
 import dev.modelcache.inference.InferenceTimeoutException;
 import dev.modelcache.inference.InvalidInputException;
-import dev.modelcache.inference.ModelNotFoundException;
 import dev.modelcache.inference.ModelNotReadyException;
 import dev.modelcache.inference.QueueFullException;
 import dev.modelcache.inference.TooManyItemsException;
+import dev.modelcache.inference.UnknownModelException;
 import io.javalin.http.HttpResponseException;
 import java.util.List;
 import java.util.Map;
@@ -144,7 +144,7 @@ class ErrorMappingTest {
   void domainExceptionsKeepTheirStatuses() {
     assertThat(reply(new InvalidInputException("inputs[0] is a string")))
         .isEqualTo(new ErrorMapping.Reply(400, "inputs[0] is a string"));
-    assertThat(reply(new ModelNotFoundException("model 'x' is not configured")))
+    assertThat(reply(new UnknownModelException("model 'x' is not configured")))
         .isEqualTo(new ErrorMapping.Reply(404, "model 'x' is not configured"));
     assertThat(reply(new ModelNotReadyException("iris is LOADING")))
         .isEqualTo(new ErrorMapping.Reply(503, "iris is LOADING", Map.of("Retry-After", "5")));

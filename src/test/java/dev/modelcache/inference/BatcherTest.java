@@ -11,6 +11,7 @@ import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorContext;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.modelcache.FakeClock;
 import dev.modelcache.metrics.Metrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
@@ -21,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -44,6 +46,11 @@ class BatcherTest {
   }
 
   private Batcher<Integer, Integer> start(int workers, int maxItems, int capacity) {
+    return start(workers, maxItems, capacity, System::nanoTime);
+  }
+
+  private Batcher<Integer, Integer> start(
+      int workers, int maxItems, int capacity, LongSupplier nanoClock) {
     List<Predictor<List<Integer>, List<Integer>>> predictors = new ArrayList<>();
     for (int i = 0; i < workers; i++) {
       predictors.add(model.newPredictor(task.translator()));
@@ -57,7 +64,8 @@ class BatcherTest {
             Duration.ZERO,
             capacity,
             depth,
-            new Metrics(new SimpleMeterRegistry()));
+            new Metrics(new SimpleMeterRegistry()),
+            nanoClock);
     return batcher;
   }
 
@@ -164,6 +172,26 @@ class BatcherTest {
     assertThat(get(first)).containsExactly(2);
     assertThat(get(next)).containsExactly(4);
     assertThat(late).isNotDone();
+    assertThat(task.items()).containsExactly(1, 2);
+  }
+
+  @Test
+  void aRequestIsDroppedOnceTheInjectedClockPassesItsDeadlineWithoutRealWaiting() throws Exception {
+    FakeClock clock = new FakeClock();
+    start(1, 8, 8, clock::nanoTime);
+    long hour = Duration.ofHours(1).toNanos();
+    task.gate.shut();
+    CompletableFuture<List<Integer>> first = batcher.submit(List.of(1), clock.nanoTime() + hour);
+    task.gate.awaitHeld(WAIT);
+    CompletableFuture<List<Integer>> expiring =
+        batcher.submit(List.of(7), clock.nanoTime() + Duration.ofMillis(300).toNanos());
+    CompletableFuture<List<Integer>> next = batcher.submit(List.of(2), clock.nanoTime() + hour);
+    clock.advance(Duration.ofMillis(300)); // the deadline passes in no real time
+    task.gate.open();
+
+    assertThat(get(first)).containsExactly(2);
+    assertThat(get(next)).containsExactly(4);
+    assertThat(expiring).isNotDone();
     assertThat(task.items()).containsExactly(1, 2);
   }
 

@@ -7,9 +7,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.task.BuiltInTasks;
 import dev.modelcache.metrics.Metrics;
-import dev.modelcache.metrics.ModelState;
-import dev.modelcache.metrics.ModelStates;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.PartFile;
@@ -52,7 +51,11 @@ class ModelRegistryLinksTest {
     ModelStates states = new ModelStates(List.of("iris"), Set.of("iris"), Clock.systemUTC());
     try (ModelRegistry registry =
         new ModelRegistry(
-            config.models(), states, new Metrics(new SimpleMeterRegistry()), new ObjectMapper())) {
+            config.models(),
+            states,
+            new Metrics(new SimpleMeterRegistry()),
+            new ObjectMapper(),
+            BuiltInTasks.factory(new ObjectMapper()))) {
       assertThatThrownBy(() -> registry.load(model, snapshot))
           .isInstanceOf(ModelLoadException.class)
           .hasMessage(
@@ -76,7 +79,7 @@ class ModelRegistryLinksTest {
   }
 
   /** Installs the demo model's files as a fetch would: blobs by SHA-256, relative links. */
-  private static InstalledSnapshot install(CacheStore store, ModelConfig model) throws Exception {
+  static InstalledSnapshot install(CacheStore store, ModelConfig model) throws Exception {
     List<CacheStore.Entry> entries = new ArrayList<>();
     Map<String, String> sha256ByPath = new TreeMap<>();
     for (String path : List.of("config.json", "model.pt")) {

@@ -133,6 +133,16 @@ class S3ErrorsTest {
             + " AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, web identity,"
             + " container and instance roles); provide some, or set anonymous: true for a public"
             + " bucket");
+    assertFails(
+        SdkClientException.create(
+            "Unable to load credentials from any of the providers in the chain:"
+                + " ProfileCredentialsProvider(profileName=dev): The SSO session associated with"
+                + " this profile has expired or is otherwise invalid."),
+        null,
+        "sso session expired",
+        "m - the IAM Identity Center (SSO) session of the AWS profile has expired or is invalid,"
+            + " so there are no credentials for s3://bkt/m: run 'aws sso login' for that profile"
+            + " (it refreshes the token cached in ~/.aws/sso/cache), then fetch again");
   }
 
   @Test
@@ -188,14 +198,15 @@ class S3ErrorsTest {
         null,
         "wrong region",
         "m - bucket 'bkt' is not in region us-east-1 (PermanentRedirect, HTTP 301); set region"
-            + " to eu-central-1 (sources.s3.region, the model's s3.region or AWS_REGION)");
+            + " to eu-central-1 (sources.s3.region, the model's s3.region, AWS_REGION or the AWS"
+            + " profile's region)");
     assertThat(
             S3Errors.failure(aws, "GET x", null, s3(400, "AuthorizationHeaderMalformed", null))
                 .getMessage())
         .isEqualTo(
             "a - bucket 'bkt' is not in region eu-west-3 (AuthorizationHeaderMalformed, HTTP 400);"
-                + " set region to the bucket's region (sources.s3.region, the model's s3.region or"
-                + " AWS_REGION)");
+                + " set region to the bucket's region (sources.s3.region, the model's s3.region,"
+                + " AWS_REGION or the AWS profile's region)");
   }
 
   @Test
@@ -251,8 +262,8 @@ class S3ErrorsTest {
   @Test
   void anUnreachableEndpointMayPassAndSaysWhetherItConnectedAtAll() {
     String check =
-        "; check the endpoint (sources.s3.endpoint, the model's s3.endpoint or AWS_ENDPOINT_URL)"
-            + " and the network";
+        "; check the endpoint (sources.s3.endpoint, the model's s3.endpoint, AWS_ENDPOINT_URL_S3,"
+            + " AWS_ENDPOINT_URL or the AWS profile's endpoint_url) and the network";
     assertRetryable(
         clientError(new ConnectException("Connection refused")),
         true,
@@ -321,6 +332,11 @@ class S3ErrorsTest {
     examples.put("access denied", s3(403, null, null));
     examples.put("not found", s3(404, null, null));
     examples.put("any other S3 error", s3(400, "InvalidArgument", null));
+    examples.put(
+        "sso session expired",
+        SdkClientException.create(
+            "Unable to load credentials from any of the providers in the chain: [...,"
+                + " ProfileCredentialsProvider(profileName=dev): Token is expired, ...]"));
     examples.put("no credentials", SdkClientException.create("Unable to load credentials"));
     examples.put("unreachable", clientError(new ConnectException("Connection refused")));
     examples.put("anything else", SdkClientException.create("Unable to marshall request"));

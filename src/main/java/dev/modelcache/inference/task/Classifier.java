@@ -5,7 +5,11 @@ import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.config.ModelConfig;
+import dev.modelcache.config.TaskOptions;
 import dev.modelcache.config.TaskOptions.Scores;
+import dev.modelcache.inference.ModelLoadException;
+import dev.modelcache.inference.ModelMetadata;
 import dev.modelcache.inference.V2Tensor;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -16,6 +20,9 @@ import java.util.List;
  * the top k labels, and their JSON and Open Inference Protocol v2 forms.
  */
 final class Classifier {
+  /** Labels per item when {@code task_options.top_k} is not set. */
+  static final int DEFAULT_TOP_K = 5;
+
   private final List<String> labels;
   private final Scores scores;
   private final int topK;
@@ -28,6 +35,24 @@ final class Classifier {
     this.labels = List.copyOf(labels);
     this.scores = scores;
     this.topK = topK;
+  }
+
+  /**
+   * The classifier of {@code model}: labels from {@code config.json}'s {@code id2label}; scores by
+   * {@code task_options.scores}, else sigmoid for {@code problem_type: multi_label_classification},
+   * else softmax.
+   */
+  static Classifier of(ModelConfig model, RepoFiles repo) throws ModelLoadException {
+    TaskOptions options = model.taskOptions();
+    ModelMetadata metadata = ModelMetadata.read(repo.dir(), RepoFiles.JSON, model.name());
+    Scores scores = options.scores();
+    if (scores == null) {
+      JsonNode problem = repo.json("config.json").path("problem_type");
+      scores =
+          "multi_label_classification".equals(problem.asText()) ? Scores.SIGMOID : Scores.SOFTMAX;
+    }
+    int topK = options.topK() != null ? options.topK() : DEFAULT_TOP_K;
+    return new Classifier(metadata.labels(), scores, topK);
   }
 
   List<String> labels() {

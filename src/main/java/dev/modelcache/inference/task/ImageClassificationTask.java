@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.inference.InvalidInputException;
 import dev.modelcache.inference.ModelLoadException;
+import dev.modelcache.inference.RawBodyTask;
 import dev.modelcache.inference.Task;
 import dev.modelcache.inference.V2Tensor;
 import java.util.ArrayList;
@@ -44,7 +45,7 @@ public final class ImageClassificationTask
 
   static ImageClassificationTask load(ModelConfig model, RepoFiles repo) throws ModelLoadException {
     return new ImageClassificationTask(
-        ImagePreprocessor.of(model, repo), TaskFactory.classifier(model, repo));
+        ImagePreprocessor.of(model, repo), Classifier.of(model, repo));
   }
 
   ImagePreprocessor preprocessor() {

@@ -185,34 +185,7 @@ record ImagePreprocessor(
         // picture that fills the heap.
         long w = reader.getWidth(0);
         long h = reader.getHeight(0);
-        if (w < 1 || h < 1 || w > MAX_SIDE || h > MAX_SIDE || w * h > MAX_PIXELS) {
-          throw new InvalidInputException(
-              where
-                  + " is "
-                  + w
-                  + " x "
-                  + h
-                  + " pixels; at most "
-                  + MAX_SIDE
-                  + " per side and "
-                  + MAX_PIXELS / 1_000_000
-                  + " million in all are taken: scale it down first");
-        }
-        int cost = decodeCost(w, h);
-        if (cost > DECODE_BUDGET_MIB) {
-          throw new InvalidInputException(
-              where
-                  + " is "
-                  + w
-                  + " x "
-                  + h
-                  + " pixels, about "
-                  + cost
-                  + " MiB to decode, more than the "
-                  + DECODE_BUDGET_MIB
-                  + " MiB (a quarter of the heap) images may take: scale it down first, or give"
-                  + " the JVM more heap");
-        }
+        int cost = checkedCost(where, w, h);
         if (!DECODING.tryAcquire(cost, DECODE_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
           throw new QueueFullException(
               where
@@ -245,6 +218,42 @@ record ImagePreprocessor(
       throw new InvalidInputException(
           where + " could not be decoded as " + formatOf(bytes) + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The MiB decoding a {@code w} x {@code h} picture takes, checked against the limits before
+   * decoding, so a small file cannot claim a picture that fills the heap.
+   */
+  private static int checkedCost(String where, long w, long h) {
+    if (w < 1 || h < 1 || w > MAX_SIDE || h > MAX_SIDE || w * h > MAX_PIXELS) {
+      throw new InvalidInputException(
+          where
+              + " is "
+              + w
+              + " x "
+              + h
+              + " pixels; at most "
+              + MAX_SIDE
+              + " per side and "
+              + MAX_PIXELS / 1_000_000
+              + " million in all are taken: scale it down first");
+    }
+    int cost = decodeCost(w, h);
+    if (cost > DECODE_BUDGET_MIB) {
+      throw new InvalidInputException(
+          where
+              + " is "
+              + w
+              + " x "
+              + h
+              + " pixels, about "
+              + cost
+              + " MiB to decode, more than the "
+              + DECODE_BUDGET_MIB
+              + " MiB (a quarter of the heap) images may take: scale it down first, or give"
+              + " the JVM more heap");
+    }
+    return cost;
   }
 
   private static String formatOf(byte[] bytes) {

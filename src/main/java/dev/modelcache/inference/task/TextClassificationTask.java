@@ -33,8 +33,7 @@ public final class TextClassificationTask implements Task<Tokens, List<Predictio
   }
 
   static TextClassificationTask load(ModelConfig model, RepoFiles repo) throws ModelLoadException {
-    return new TextClassificationTask(
-        TextEncoder.load(model, repo), TaskFactory.classifier(model, repo));
+    return new TextClassificationTask(TextEncoder.load(model, repo), Classifier.of(model, repo));
   }
 
   Classifier classifier() {

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.TaskOptions;
 import dev.modelcache.config.TaskOptions.Pooling;
+import dev.modelcache.inference.Embedder;
 import dev.modelcache.inference.ModelLoadException;
 import dev.modelcache.inference.Task;
 import dev.modelcache.inference.V2Tensor;
@@ -28,7 +29,7 @@ import java.util.List;
  * sentence-transformers files ({@code modules.json}, {@code 1_Pooling/config.json}), else mean and
  * none.
  */
-public final class TextEmbeddingTask implements Task<Tokens, float[]>, AutoCloseable {
+public final class TextEmbeddingTask implements Task<Tokens, float[]>, Embedder, AutoCloseable {
   static final String NAME = "text-embedding";
   private static final String EXAMPLE = "[\"a sentence\", \"another one\"]";
 
@@ -87,6 +88,16 @@ public final class TextEmbeddingTask implements Task<Tokens, float[]>, AutoClose
       }
     }
     return vectors;
+  }
+
+  @Override
+  public Encoded encode(List<String> texts) {
+    List<Tokens> items = encoder.encode(texts);
+    int tokens = 0;
+    for (Tokens item : items) {
+      tokens += item.ids().length;
+    }
+    return new Encoded(items, tokens);
   }
 
   @Override

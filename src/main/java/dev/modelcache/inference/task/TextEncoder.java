@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.util.PairList;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.Engine;
 import dev.modelcache.inference.ModelLoadException;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -161,7 +162,7 @@ final class TextEncoder implements AutoCloseable {
    * passed by name; TorchScript ones are given {@code (input_ids, attention_mask)} by position.
    */
   static ModelInputs inputsOf(Model model) {
-    if (Engines.ONNX_RUNTIME.equals(model.getNDManager().getEngine().getEngineName())) {
+    if (Engine.ONNX_RUNTIME.djlName().equals(model.getNDManager().getEngine().getEngineName())) {
       PairList<String, Shape> described = model.describeInput();
       List<String> names = described == null ? List.of() : described.keys();
       for (String name : names) {

@@ -3,6 +3,7 @@ package dev.modelcache.inference.task;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.modelcache.inference.Engines;
 import dev.modelcache.inference.ModelLoadException;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.RawBodyTask;
 import dev.modelcache.inference.Task;
 import dev.modelcache.inference.V2Tensor;
 import java.nio.file.Path;
@@ -101,7 +102,7 @@ class ImageClassificationTaskTest {
     ModelConfig config =
         TaskModels.config(
             "colors", DIR, "task: image-classification\ntask_options: {resize: 40, top_k: 1}");
-    ImageClassificationTask cropped = (ImageClassificationTask) TaskFactory.create(config, DIR);
+    ImageClassificationTask cropped = (ImageClassificationTask) BuiltInTasks.create(config, DIR);
     // 48 x 64 -> shorter side 40 (40 x 53) -> centre 32 x 32
     List<float[]> items =
         cropped.parse(TaskModels.JSON.valueToTree(CASES.get(4).get("png_base64")));

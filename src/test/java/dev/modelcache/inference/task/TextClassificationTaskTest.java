@@ -108,7 +108,7 @@ class TextClassificationTaskTest {
   void topKLimitsTheLabels() throws Exception {
     ModelConfig config =
         TaskModels.config("sentiment", DIR, "task: text-classification\ntask_options: {top_k: 1}");
-    try (TextClassificationTask top1 = (TextClassificationTask) TaskFactory.create(config, DIR);
+    try (TextClassificationTask top1 = (TextClassificationTask) BuiltInTasks.create(config, DIR);
         TaskModels.Loaded<Tokens, List<Prediction>> model =
             new TaskModels.Loaded<>(top1, config, DIR)) {
       List<List<Prediction>> out =

@@ -95,7 +95,7 @@ class TextEmbeddingTaskTest {
     Files.writeString(dir.resolve("sentence_bert_config.json"), "{\"max_seq_length\": 16}");
     try {
       ModelConfig config = TaskModels.config("minilm", dir, "task: text-embedding");
-      try (TextEmbeddingTask fromFiles = (TextEmbeddingTask) TaskFactory.create(config, dir)) {
+      try (TextEmbeddingTask fromFiles = (TextEmbeddingTask) BuiltInTasks.create(config, dir)) {
         assertThat(fromFiles.pooling()).isEqualTo(Pooling.CLS);
         assertThat(fromFiles.normalize()).isFalse();
         assertThat(fromFiles.maxLength()).isEqualTo(16);

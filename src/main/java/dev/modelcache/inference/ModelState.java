@@ -1,4 +1,4 @@
-package dev.modelcache.metrics;
+package dev.modelcache.inference;
 
 /**
  * Where a model is in its life: PENDING -> FETCHING -> VERIFYING -> LOADING -> READY, or FAILED

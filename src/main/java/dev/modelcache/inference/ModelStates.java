@@ -1,5 +1,6 @@
-package dev.modelcache.metrics;
+package dev.modelcache.inference;
 
+import dev.modelcache.metrics.Metrics;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -12,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -23,7 +25,7 @@ import org.jspecify.annotations.Nullable;
  * is younger), so that a stalled transfer shows a falling rate and an unknown ETA instead of the
  * average of its good start.
  */
-public final class ModelStates {
+public final class ModelStates implements Metrics.ModelView {
   /** How far back the fetch rate looks. */
   public static final Duration RATE_WINDOW = Duration.ofSeconds(10);
 
@@ -139,6 +141,29 @@ public final class ModelStates {
     }
   }
 
+  /**
+   * The state {@code model} is in now; a read without the lock that {@link #status} takes, cheap
+   * enough for every request.
+   */
+  public ModelState state(String model) {
+    return entry(model).state;
+  }
+
+  @Override
+  public List<String> stateNames() {
+    return Stream.of(ModelState.values()).map(ModelState::name).toList();
+  }
+
+  @Override
+  public String stateName(String model) {
+    return state(model).name();
+  }
+
+  @Override
+  public boolean sourceUnreachable(String model) {
+    return entry(model).stale != null;
+  }
+
   public List<ModelStatus> all() {
     List<ModelStatus> all = new ArrayList<>();
     for (String model : entries.keySet()) {
@@ -157,7 +182,7 @@ public final class ModelStates {
 
   /** True when every required model is READY. */
   public boolean ready() {
-    return required.stream().allMatch(model -> status(model).state() == ModelState.READY);
+    return required.stream().allMatch(model -> state(model) == ModelState.READY);
   }
 
   private void set(String model, ModelState state, @Nullable String reason) {
@@ -184,11 +209,15 @@ public final class ModelStates {
     /** Oldest first; the first is at least RATE_WINDOW old once the fetch is (guarded by this). */
     final Deque<Sample> samples = new ArrayDeque<>();
 
-    ModelState state = ModelState.PENDING;
+    /** Written under this; read without it by {@link ModelStates#state}. */
+    volatile ModelState state = ModelState.PENDING;
+
     @Nullable String reason;
     Instant since;
     long bytesTotal;
-    @Nullable Stale stale;
+
+    /** Written under this; read without it by {@link ModelStates#sourceUnreachable}. */
+    volatile @Nullable Stale stale;
 
     Entry(Instant since) {
       this.since = since;

@@ -1,4 +1,4 @@
-package dev.modelcache.metrics;
+package dev.modelcache.inference;
 
 import java.time.Instant;
 import org.jspecify.annotations.Nullable;

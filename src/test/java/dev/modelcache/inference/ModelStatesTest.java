@@ -1,4 +1,4 @@
-package dev.modelcache.metrics;
+package dev.modelcache.inference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

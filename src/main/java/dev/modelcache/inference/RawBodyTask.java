@@ -1,4 +1,4 @@
-package dev.modelcache.inference.task;
+package dev.modelcache.inference;
 
 import java.util.List;
 
@@ -19,8 +19,6 @@ public interface RawBodyTask<I> {
   /** Whether a body of this content type (parameters such as {@code ;charset} allowed) is raw. */
   boolean acceptsRaw(String contentType);
 
-  /**
-   * The body as one item; bad bytes throw {@link dev.modelcache.inference.InvalidInputException}.
-   */
+  /** The body as one item; bad bytes throw {@link InvalidInputException}. */
   List<I> parseRaw(byte[] body);
 }

@@ -1,14 +1,14 @@
 package dev.modelcache.inference;
 
 /** No model of that name is configured. */
-public final class ModelNotFoundException extends RuntimeException {
+public final class UnknownModelException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
-  public ModelNotFoundException(String message) {
+  public UnknownModelException(String message) {
     super(message);
   }
 
-  public ModelNotFoundException(String message, Throwable cause) {
+  public UnknownModelException(String message, Throwable cause) {
     super(message, cause);
   }
 }

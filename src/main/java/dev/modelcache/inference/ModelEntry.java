@@ -1,0 +1,43 @@
+package dev.modelcache.inference;
+
+import dev.modelcache.config.ModelConfig;
+import dev.modelcache.store.InstalledSnapshot;
+import java.util.concurrent.CompletableFuture;
+
+/** What the registry knows of one configured model. */
+final class ModelEntry {
+  final ModelConfig config;
+  volatile LoadedModel<?, ?> loaded;
+
+  /** Set once its files are ready: the snapshot, its task and labels. */
+  volatile Prepared prepared;
+
+  /** The lazy load under way or done (guarded by this). */
+  CompletableFuture<LoadedModel<?, ?>> loading;
+
+  /**
+   * A model whose files are ready to load.
+   *
+   * @param choice the engine and model file its files pick, decided once here; null when they pick
+   *     none (the load then fails with the reason)
+   */
+  record Prepared(
+      InstalledSnapshot snapshot, Task<?, ?> task, ModelMetadata metadata, Engines.Choice choice) {}
+
+  ModelEntry(ModelConfig config) {
+    this.config = config;
+  }
+
+  String name() {
+    return config.name();
+  }
+
+  /** The engine the model runs on: the loaded one's, else the one its files pick. */
+  String engine(Prepared prepared) {
+    LoadedModel<?, ?> current = loaded;
+    if (current != null) {
+      return current.engine();
+    }
+    return prepared.choice() != null ? prepared.choice().engine() : config.engine();
+  }
+}
