@@ -35,6 +35,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -65,7 +66,7 @@ final class Daemon implements AutoCloseable {
   private final Fetcher fetcher;
   private final ModelRegistry registry;
   private final HttpServer http;
-  private final GrpcServer grpc; // null unless server.grpc.enabled
+  private final @Nullable GrpcServer grpc; // null unless server.grpc.enabled
   private final CompletableFuture<Void> prepared = new CompletableFuture<>();
   private final JvmMetrics jvmMetrics = new JvmMetrics();
   private final Executor preparer;
@@ -134,7 +135,8 @@ final class Daemon implements AutoCloseable {
         config, clock, Daemon::prepareOnOwnThread, Volume.system(), null, RECHECK_EVERY, sources);
   }
 
-  private Daemon(Config config, Clock clock, Executor preparer, Volume volume, TaskFactory tasks) {
+  private Daemon(
+      Config config, Clock clock, Executor preparer, Volume volume, @Nullable TaskFactory tasks) {
     this(config, clock, preparer, volume, tasks, RECHECK_EVERY, Sources.of(config));
   }
 
@@ -143,7 +145,7 @@ final class Daemon implements AutoCloseable {
       Clock clock,
       Executor preparer,
       Volume volume,
-      TaskFactory tasks,
+      @Nullable TaskFactory tasks,
       java.time.Duration recheckEvery,
       Sources sources) {
     this.sources = sources;
@@ -207,12 +209,14 @@ final class Daemon implements AutoCloseable {
     if (grpc != null) {
       grpc.start();
     }
-    progress.scheduleAtFixedRate(this::logProgress, 5, 5, TimeUnit.SECONDS);
-    recheck.scheduleWithFixedDelay(
-        this::recheckStale,
-        recheckEvery.toMillis(),
-        recheckEvery.toMillis(),
-        TimeUnit.MILLISECONDS);
+    // Periodic tasks: their futures only end when close() shuts the executors down.
+    var unused = progress.scheduleAtFixedRate(this::logProgress, 5, 5, TimeUnit.SECONDS);
+    unused =
+        recheck.scheduleWithFixedDelay(
+            this::recheckStale,
+            recheckEvery.toMillis(),
+            recheckEvery.toMillis(),
+            TimeUnit.MILLISECONDS);
     return this;
   }
 
@@ -312,8 +316,8 @@ final class Daemon implements AutoCloseable {
    * The snapshot to load: fetched (which brings back what verification found missing or moved to
    * quarantine) when the model can be fetched, else the one installed, which must have verified.
    */
-  private InstalledSnapshot prepare(ModelConfig model, Verifier.Report report, boolean writable)
-      throws IOException {
+  private InstalledSnapshot prepare(
+      ModelConfig model, Verifier.@Nullable Report report, boolean writable) throws IOException {
     String cannotFetch = Preflight.cannotFetch(config, model, writable);
     if (cannotFetch == null) {
       if (report != null && !report.ok() && report.snapshot() != null) {

@@ -3,6 +3,7 @@ package dev.modelcache.config;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The whole effective configuration, immutable, validated once at start by {@link ConfigLoader}.
@@ -173,7 +174,7 @@ public record Config(
   public record SourcesConfig(HfConfig hf, S3Config s3) {}
 
   /** The HuggingFace Hub: endpoint and the token sent to it. */
-  public record HfConfig(String endpoint, Secret token) {}
+  public record HfConfig(String endpoint, @Nullable Secret token) {}
 
   /**
    * S3 and S3-compatible stores: {@code sources.s3}, or one model's {@code s3:} (which overrides it
@@ -185,7 +186,11 @@ public record Config(
    *     digest) is refused instead of trusted on first use
    */
   public record S3Config(
-      String endpoint, String region, boolean pathStyle, boolean anonymous, boolean requirePins) {
+      @Nullable String endpoint,
+      String region,
+      boolean pathStyle,
+      boolean anonymous,
+      boolean requirePins) {
 
     /** The settings that the S3 client depends on: models that share them share one client. */
     public S3Config client() {
@@ -207,7 +212,7 @@ public record Config(
       String host,
       int port,
       String tokenEnv,
-      Secret token,
+      @Nullable Secret token,
       long maxBodyBytes,
       boolean authMetrics,
       int shutdownGraceSeconds,

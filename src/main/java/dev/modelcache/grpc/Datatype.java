@@ -3,6 +3,7 @@ package dev.modelcache.grpc;
 import dev.modelcache.inference.InvalidInputException;
 import java.util.Arrays;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The tensor datatypes of the Open Inference Protocol, with the bytes one element takes in {@code
@@ -51,7 +52,7 @@ enum Datatype {
   }
 
   /** The field of {@code InferTensorContents} that holds this datatype, or null (FP16, BF16). */
-  String contentsField() {
+  @Nullable String contentsField() {
     return switch (this) {
       case BOOL -> "bool_contents";
       case INT8, INT16, INT32 -> "int_contents";

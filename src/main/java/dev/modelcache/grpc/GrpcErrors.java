@@ -10,6 +10,7 @@ import dev.modelcache.inference.QueueFullException;
 import dev.modelcache.inference.TooManyItemsException;
 import dev.modelcache.inference.UnknownModelException;
 import io.grpc.Status;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -91,7 +92,7 @@ final class GrpcErrors {
   }
 
   /** The first throwable of {@code type} in {@code e}'s cause chain, {@code e} included. */
-  private static Throwable first(Throwable e, Class<? extends Throwable> type) {
+  private static @Nullable Throwable first(@Nullable Throwable e, Class<? extends Throwable> type) {
     for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
       if (type.isInstance(t)) {
         return t;

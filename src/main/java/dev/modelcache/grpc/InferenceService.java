@@ -32,6 +32,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code inference.GRPCInferenceService} of KServe's {@code grpc_predict_v2.proto} on the models of
@@ -209,7 +210,7 @@ final class InferenceService extends GRPCInferenceServiceGrpc.GRPCInferenceServi
   }
 
   /** The version a request names: null for the empty string (the one served). */
-  private static String version(String version) {
+  private static @Nullable String version(String version) {
     return version.isEmpty() ? null : version;
   }
 

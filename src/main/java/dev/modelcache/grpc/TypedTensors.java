@@ -31,7 +31,7 @@ final class TypedTensors {
       throw new InvalidInputException(
           label + " is " + type + ", which has no typed contents: send it in raw_input_contents");
     }
-    List<?> values = values(contents).get(field);
+    List<?> values = java.util.Objects.requireNonNull(values(contents).get(field), field);
     if (values.size() != count) {
       throw new InvalidInputException(
           label

@@ -21,6 +21,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.UnaryOperator;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,7 +45,7 @@ public final class HttpServer implements AutoCloseable {
   private final List<String> routes = Collections.synchronizedList(new ArrayList<>());
   private final DrainingHandler draining = new DrainingHandler();
   private final Javalin app;
-  private volatile Server jetty;
+  private volatile @Nullable Server jetty;
 
   public HttpServer(
       ServerConfig server,
@@ -166,14 +167,14 @@ public final class HttpServer implements AutoCloseable {
       // refused), the DrainingHandler completes once no request is in flight, and stop() then
       // closes the connections left.
       for (Connector connector : started.getConnectors()) {
-        connector.shutdown();
+        var unused = connector.shutdown(); // the DrainingHandler's future below is waited on
       }
       try {
         draining.shutdown().get(server.shutdownGraceSeconds(), TimeUnit.SECONDS);
       } catch (TimeoutException e) {
         cut = draining.active();
       } catch (ExecutionException e) {
-        log.warn("HTTP - graceful stop failed: {}", e.getCause().toString());
+        log.warn("HTTP - graceful stop failed: {}", String.valueOf(e.getCause()));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         cut = draining.active();

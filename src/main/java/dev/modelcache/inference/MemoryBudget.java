@@ -1,5 +1,7 @@
 package dev.modelcache.inference;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Admission control of the heap that inference requests in flight hold: each request reserves an
  * estimate of its cost before its body is read, and gives it back when its answer is ready. A
@@ -37,7 +39,7 @@ public final class MemoryBudget {
   }
 
   /** Reserves {@code bytes}, or returns null when they do not fit beside what is reserved. */
-  public synchronized Permit tryAcquire(long bytes) {
+  public synchronized @Nullable Permit tryAcquire(long bytes) {
     if (bytes > capacity - used) {
       return null;
     }

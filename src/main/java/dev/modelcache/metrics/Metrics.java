@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * modelcache's own meters. Names are Micrometer names; the Prometheus registry renders them as the
@@ -278,8 +279,8 @@ public final class Metrics {
   private final class ModelMeters {
     private final String model;
     private final Map<Outcome, Counter> requests = new ConcurrentHashMap<>();
-    private volatile Timer duration;
-    private volatile DistributionSummary batchSize;
+    private volatile @Nullable Timer duration;
+    private volatile @Nullable DistributionSummary batchSize;
 
     ModelMeters(String model) {
       this.model = model;
