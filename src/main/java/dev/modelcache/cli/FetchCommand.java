@@ -81,9 +81,33 @@ final class FetchCommand implements Callable<Integer> {
       System.setErr(new PrintStream(progress.guarding(stderr), true, Charset.defaultCharset()));
     }
     NamedThreads tickerThread = NamedThreads.named("modelcache-progress");
+    ScheduledExecutorService ticker = startTicker(tickerThread, progress);
+    try (Sources sources = Sources.of(loaded);
+        Fetcher fetcher = sources.fetcher(loaded, store, states, clock)) {
+      int failures = 0;
+      for (ModelConfig model : loaded.models()) {
+        if (!fetchOne(loaded, fetcher, model, lock, states, progress, out, err)) {
+          failures++;
+        }
+      }
+      return failures == 0 ? 0 : 1;
+    } finally {
+      tickerThread.stop(ticker, NamedThreads.STOP_WAIT, log);
+      progress.finish();
+      out.flush();
+      err.flush();
+      if (terminal) {
+        System.setErr(stderr);
+      }
+    }
+  }
+
+  /** Redraws the progress display every {@link FetchProgress#TERMINAL_INTERVAL} until stopped. */
+  private static ScheduledExecutorService startTicker(
+      NamedThreads tickerThread, FetchProgress progress) {
     ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(tickerThread);
     long period = FetchProgress.TERMINAL_INTERVAL.toMillis();
-    // Ends when the ticker is shut down below.
+    // Ends when the ticker is shut down.
     var unused =
         ticker.scheduleAtFixedRate(
             () -> {
@@ -96,43 +120,42 @@ final class FetchCommand implements Callable<Integer> {
             period,
             period,
             TimeUnit.MILLISECONDS);
-    try (Sources sources = Sources.of(loaded);
-        Fetcher fetcher = sources.fetcher(loaded, store, states, clock)) {
-      int failures = 0;
-      for (ModelConfig model : loaded.models()) {
-        try {
-          InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), frozen);
-          if (!frozen) {
-            LockRecorder.record(loaded, fetcher, model, snapshot);
-          }
-          states.ready(model.name());
-          progress.println(
-              out,
-              String.format(
-                  "ok %s: snapshot %s, %d files, %d bytes, in %s%s",
-                  model.name(),
-                  snapshot.id(),
-                  snapshot.files().size(),
-                  snapshot.totalBytes(),
-                  snapshot.dir(),
-                  fetcher.servedFromCache(model)
-                      ? " (from the cache: the source is unreachable, see the WARN above)"
-                      : ""));
-        } catch (Exception e) {
-          failures++;
-          states.failed(model.name(), e.getMessage());
-          progress.println(err, String.format("FAILED %s: %s", model.name(), e.getMessage()));
-        }
+    return ticker;
+  }
+
+  /** Fetches one model and prints its "ok" or "FAILED" line; false when it failed. */
+  private boolean fetchOne(
+      Config loaded,
+      Fetcher fetcher,
+      ModelConfig model,
+      dev.modelcache.store.Lockfile lock,
+      ModelStates states,
+      FetchProgress progress,
+      PrintWriter out,
+      PrintWriter err) {
+    try {
+      InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), frozen);
+      if (!frozen) {
+        LockRecorder.record(loaded, fetcher, model, snapshot);
       }
-      return failures == 0 ? 0 : 1;
-    } finally {
-      tickerThread.stop(ticker, NamedThreads.STOP_WAIT, log);
-      progress.finish();
-      out.flush();
-      err.flush();
-      if (terminal) {
-        System.setErr(stderr);
-      }
+      states.ready(model.name());
+      progress.println(
+          out,
+          String.format(
+              "ok %s: snapshot %s, %d files, %d bytes, in %s%s",
+              model.name(),
+              snapshot.id(),
+              snapshot.files().size(),
+              snapshot.totalBytes(),
+              snapshot.dir(),
+              fetcher.servedFromCache(model)
+                  ? " (from the cache: the source is unreachable, see the WARN above)"
+                  : ""));
+      return true;
+    } catch (Exception e) {
+      states.failed(model.name(), e.getMessage());
+      progress.println(err, String.format("FAILED %s: %s", model.name(), e.getMessage()));
+      return false;
     }
   }
 
