@@ -67,6 +67,7 @@ final class Daemon implements AutoCloseable {
   private final JvmMetrics jvmMetrics = new JvmMetrics();
   private final Executor preparer;
   private final dev.modelcache.store.Lockfile lock;
+  private final dev.modelcache.store.SignedLock signed;
   private final Sources sources;
   private final NamedThreads progressThread = NamedThreads.named("modelcache-progress");
   private final ScheduledExecutorService progress =
@@ -146,7 +147,8 @@ final class Daemon implements AutoCloseable {
     this.sources = sources;
     this.recheckEvery = recheckEvery;
     this.preparer = preparer;
-    this.lock = ConfigOption.lockfile(config);
+    this.signed = ConfigOption.signedLock(config);
+    this.lock = signed.lockfile();
     this.config = config;
     ObjectMapper json = new ObjectMapper();
     this.prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -176,7 +178,14 @@ final class Daemon implements AutoCloseable {
             tasks == null ? BuiltInTasks.factory(json) : tasks,
             config.server().limits().maxItems());
     this.http =
-        new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
+        new HttpServer(
+            config.server(),
+            config.models(),
+            states,
+            registry,
+            prometheus,
+            json,
+            name -> config.model(name).flatMap(signed::signedBy));
     metrics.bindHttp(http::activeRequests);
   }
 
@@ -266,7 +275,9 @@ final class Daemon implements AutoCloseable {
         }
         MDC.put("model", model.name());
         try {
+          signed.requireSigned(model);
           InstalledSnapshot snapshot = prepare(model, reports.get(model.name()), writable);
+          signed.requireNamed(model, snapshot);
           registry.load(model, snapshot);
         } catch (Exception e) {
           if (closed.get()) {
@@ -300,8 +311,11 @@ final class Daemon implements AutoCloseable {
       if (report != null && !report.ok() && report.snapshot() != null) {
         log.info("{} - fetching again what verification found missing or changed", model.name());
       }
-      InstalledSnapshot fetched = fetcher.fetch(model, lock.model(model.name()), false);
-      LockRecorder.record(config, fetcher, model, fetched);
+      // under require_signature: exactly what the signed lockfile names, and it is never rewritten
+      InstalledSnapshot fetched = fetcher.fetch(model, lock.model(model.name()), signed.required());
+      if (!signed.required()) {
+        LockRecorder.record(config, fetcher, model, fetched);
+      }
       return fetched;
     }
     if (report == null) {

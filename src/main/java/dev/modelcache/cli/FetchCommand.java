@@ -60,7 +60,10 @@ final class FetchCommand implements Callable<Integer> {
     Clock clock = Clock.systemUTC();
     ModelStates states = new ModelStates(names, Set.copyOf(names), clock);
     CacheStore store = new CacheStore(loaded.cache());
-    dev.modelcache.store.Lockfile lock = ConfigOption.lockfile(loaded);
+    dev.modelcache.store.SignedLock signed = ConfigOption.signedLock(loaded);
+    dev.modelcache.store.Lockfile lock = signed.lockfile();
+    // a signed lockfile is held to exactly: fetch what it names, and never rewrite it
+    boolean exact = frozen || signed.required();
     List<String> missing = Preflight.missing(loaded, store, store.writable());
     if (!missing.isEmpty()) {
       missing.forEach(err::println);
@@ -94,8 +97,10 @@ final class FetchCommand implements Callable<Integer> {
       int failures = 0;
       for (ModelConfig model : loaded.models()) {
         try {
-          InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), frozen);
-          if (!frozen) {
+          signed.requireSigned(model);
+          InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), exact);
+          signed.requireNamed(model, snapshot);
+          if (!exact) {
             LockRecorder.record(loaded, fetcher, model, snapshot);
           }
           states.ready(model.name());

@@ -6,6 +6,7 @@ import dev.modelcache.config.ModelConfig;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
+import dev.modelcache.store.LockSignature;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Handler;
@@ -52,6 +53,21 @@ public final class HttpServer implements AutoCloseable {
       ModelRegistry registry,
       PrometheusMeterRegistry prometheus,
       ObjectMapper json) {
+    this(server, models, states, registry, prometheus, json, model -> java.util.Optional.empty());
+  }
+
+  /**
+   * A server whose {@code /models} names the key that signed each model's lockfile entry ({@code
+   * signedBy}).
+   */
+  public HttpServer(
+      ServerConfig server,
+      List<ModelConfig> models,
+      ModelStates states,
+      ModelRegistry registry,
+      PrometheusMeterRegistry prometheus,
+      ObjectMapper json,
+      java.util.function.Function<String, java.util.Optional<LockSignature.Signer>> signedBy) {
     this.server = server;
     KnownModels known = new KnownModels(models);
     Admission admission =
@@ -68,7 +84,7 @@ public final class HttpServer implements AutoCloseable {
               configure(config, json);
               config.routes.before(RequestLog::start);
               new HealthRoutes(states, json).register(config.routes);
-              new ModelRoutes(known, states, registry, json).register(config.routes);
+              new ModelRoutes(known, states, registry, json, signedBy).register(config.routes);
               new InferenceRoutes(known, registry, bodies).register(config.routes, guarded);
               new V2Routes(known, states, registry, json, bodies).register(config.routes, guarded);
               new OpenAiRoutes(known, registry, bodies, json).register(config.routes, guarded);
