@@ -135,7 +135,7 @@ public final class ConfigLoader {
     SourcesConfig sources = new SourcesReader(env).read(top.child("sources"));
     ServerConfig server = new ServerReader(env).read(top.child("server"));
     Config.VerificationConfig verification =
-        VerificationReader.read(top.child("verification"), baseDir);
+        new VerificationReader(env).read(top.child("verification"), baseDir);
 
     List<ModelConfig> models = new ArrayList<>();
     Set<String> names = new HashSet<>();

@@ -7,7 +7,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Reads {@code verification:}: the public keys trusted to sign {@code modelcache.lock}, each a PEM
@@ -18,10 +20,21 @@ import java.util.List;
 final class VerificationReader {
   static final String PEM_PUBLIC_KEY = "-----BEGIN PUBLIC KEY-----";
 
-  private VerificationReader() {}
+  private final Map<String, String> env;
 
-  static VerificationConfig read(ConfigNode node, Path baseDir) {
-    List<String> given = node.strings("public_keys");
+  VerificationReader(Map<String, String> env) {
+    this.env = env;
+  }
+
+  VerificationConfig read(ConfigNode node, Path baseDir) {
+    // the variable holds file paths separated by commas; the file a list of paths or PEM texts
+    List<String> given =
+        env.get(node.envName("public_keys")) == null
+            ? node.strings("public_keys")
+            : Arrays.stream(node.string("public_keys", "").split(","))
+                .map(String::strip)
+                .filter(path -> !path.isEmpty())
+                .toList();
     boolean required = node.bool("require_signature", false);
     String key = node.qualify("public_keys");
     List<PublicKeyConfig> keys = new ArrayList<>();
