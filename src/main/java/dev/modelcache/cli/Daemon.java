@@ -149,6 +149,7 @@ final class Daemon implements AutoCloseable {
     this.preparer = preparer;
     this.signed = ConfigOption.signedLock(config);
     this.lock = signed.lockfile();
+    var signers = signed.signers(config.models());
     this.config = config;
     ObjectMapper json = new ObjectMapper();
     this.prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -179,13 +180,7 @@ final class Daemon implements AutoCloseable {
             config.server().limits().maxItems());
     this.http =
         new HttpServer(
-            config.server(),
-            config.models(),
-            states,
-            registry,
-            prometheus,
-            json,
-            name -> config.model(name).flatMap(signed::signedBy));
+            config.server(), config.models(), states, registry, prometheus, json, signers);
     metrics.bindHttp(http::activeRequests);
   }
 

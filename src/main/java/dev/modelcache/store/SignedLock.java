@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -120,6 +121,12 @@ public final class SignedLock {
     return lock.model(model.name())
         .filter(entry -> entry.source().equals(model.source().text()))
         .flatMap(entry -> signer);
+  }
+
+  /** {@link #signedBy} of each of {@code models}, by name (what {@code /models} shows). */
+  public Function<String, Optional<LockSignature.Signer>> signers(List<ModelConfig> models) {
+    return name ->
+        models.stream().filter(m -> m.name().equals(name)).findFirst().flatMap(this::signedBy);
   }
 
   /**
