@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
+import dev.modelcache.grpc.GrpcServer;
 import dev.modelcache.http.HttpServer;
+import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelState;
 import dev.modelcache.inference.ModelStates;
@@ -63,10 +65,10 @@ final class Daemon implements AutoCloseable {
   private final Fetcher fetcher;
   private final ModelRegistry registry;
   private final HttpServer http;
+  private final GrpcServer grpc; // null unless server.grpc.enabled
   private final CompletableFuture<Void> prepared = new CompletableFuture<>();
   private final JvmMetrics jvmMetrics = new JvmMetrics();
   private final Executor preparer;
-  private final dev.modelcache.store.Lockfile lock;
   private final dev.modelcache.store.SignedLock signed;
   private final Sources sources;
   private final NamedThreads progressThread = NamedThreads.named("modelcache-progress");
@@ -148,7 +150,6 @@ final class Daemon implements AutoCloseable {
     this.recheckEvery = recheckEvery;
     this.preparer = preparer;
     this.signed = ConfigOption.signedLock(config);
-    this.lock = signed.lockfile();
     var signers = signed.signers(config.models());
     this.config = config;
     ObjectMapper json = new ObjectMapper();
@@ -178,10 +179,17 @@ final class Daemon implements AutoCloseable {
             json,
             tasks == null ? BuiltInTasks.factory(json) : tasks,
             config.server().limits().maxItems());
+    // HTTP and gRPC requests in flight spend one heap: one budget for both.
+    MemoryBudget budget =
+        new MemoryBudget(config.server().limits().memoryBudget(Runtime.getRuntime().maxMemory()));
     this.http =
         new HttpServer(
-            config.server(), config.models(), states, registry, prometheus, json, signers);
+            config.server(), config.models(), states, registry, prometheus, json, budget, signers);
     metrics.bindHttp(http::activeRequests);
+    this.grpc =
+        config.server().grpc().enabled()
+            ? new GrpcServer(config.server(), registry, states, budget, metrics)
+            : null;
   }
 
   /**
@@ -192,11 +200,14 @@ final class Daemon implements AutoCloseable {
     return Preflight.missing(config, store, store.writable());
   }
 
-  /** Starts HTTP and the background preparation of every model; returns at once. */
+  /** Starts HTTP (and gRPC) and the background preparation of every model; returns at once. */
   Daemon start() {
     // Preparation first: loading the engine overlaps with Jetty's start on another core.
     preparer.execute(this::prepareAll);
     http.start();
+    if (grpc != null) {
+      grpc.start();
+    }
     progress.scheduleAtFixedRate(this::logProgress, 5, 5, TimeUnit.SECONDS);
     recheck.scheduleWithFixedDelay(
         this::recheckStale,
@@ -244,6 +255,11 @@ final class Daemon implements AutoCloseable {
 
   HttpServer http() {
     return http;
+  }
+
+  /** The gRPC port, or -1 when {@code server.grpc} is not enabled. */
+  int grpcPort() {
+    return grpc == null ? -1 : grpc.port();
   }
 
   private void prepareAll() {
@@ -306,11 +322,10 @@ final class Daemon implements AutoCloseable {
       if (report != null && !report.ok() && report.snapshot() != null) {
         log.info("{} - fetching again what verification found missing or changed", model.name());
       }
-      // under require_signature: exactly what the signed lockfile names, and it is never rewritten
-      InstalledSnapshot fetched = fetcher.fetch(model, lock.model(model.name()), signed.required());
-      if (!signed.required()) {
-        LockRecorder.record(config, fetcher, model, fetched);
-      }
+      // under require_signature: exactly what the signed lockfile names (frozen)
+      InstalledSnapshot fetched =
+          fetcher.fetch(model, signed.lockfile().model(model.name()), signed.required());
+      LockRecorder.record(config, fetcher, model, fetched);
       return fetched;
     }
     if (report == null) {
@@ -327,7 +342,7 @@ final class Daemon implements AutoCloseable {
     }
     java.util.Optional<String> mismatch =
         dev.modelcache.fetch.LockCheck.cacheMismatch(
-            model, report.snapshot(), lock.model(model.name()));
+            model, report.snapshot(), signed.lockfile().model(model.name()));
     if (mismatch.isPresent()) {
       throw new StoreException(mismatch.get() + "; " + cannotFetch, null);
     }
@@ -357,15 +372,16 @@ final class Daemon implements AutoCloseable {
     }
   }
 
-  /** Requests being handled now. */
+  /** Requests (HTTP) and calls (gRPC) being handled now. */
   int activeRequests() {
-    return http.activeRequests();
+    return http.activeRequests() + (grpc == null ? 0 : grpc.activeCalls());
   }
 
   /**
-   * Stops: HTTP first (no new connections; requests in flight get up to {@code
-   * server.shutdown_grace_seconds}), then the models, fetches, background tasks, sources (their
-   * clients and connections) and meters. Only the first call does anything.
+   * Stops: HTTP and gRPC first (no new connections or calls; requests in flight get up to {@code
+   * server.shutdown_grace_seconds}, both servers draining at once), then the models, fetches,
+   * background tasks, sources (their clients and connections) and meters. Only the first call does
+   * anything.
    *
    * @return true when every request in flight finished within the grace period
    */
@@ -375,7 +391,13 @@ final class Daemon implements AutoCloseable {
     }
     progress.shutdownNow();
     recheck.shutdownNow();
+    if (grpc != null) {
+      grpc.beginStop(); // drains while HTTP does
+    }
     boolean drained = http.stop();
+    if (grpc != null) {
+      drained &= grpc.stop();
+    }
     registry.close();
     fetcher.close();
     progressThread.stop(progress, NamedThreads.STOP_WAIT, log);

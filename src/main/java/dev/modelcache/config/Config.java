@@ -128,7 +128,7 @@ public record Config(
         + (m.exclude().isEmpty() ? "" : " exclude=" + m.exclude());
   }
 
-  /** {@code server:}, its limits and auth: one log line. */
+  /** {@code server:}, its limits, auth and gRPC: one log line. */
   private String describeServer() {
     return "server.host="
         + server.host()
@@ -149,7 +149,11 @@ public record Config(
         + " ("
         + (server.token() == null ? "not set: inference is open" : "set: " + server.token())
         + ") server.auth.metrics="
-        + server.authMetrics();
+        + server.authMetrics()
+        + " server.grpc.enabled="
+        + server.grpc().enabled()
+        + " server.grpc.port="
+        + server.grpc().port();
   }
 
   public Optional<ModelConfig> model(String name) {
@@ -214,6 +218,7 @@ public record Config(
    * @param authMetrics whether {@code /metrics} requires the token too
    * @param shutdownGraceSeconds how long a stop waits for requests in flight before cutting them
    * @param limits what requests in flight may take
+   * @param grpc the Open Inference Protocol's gRPC endpoint beside HTTP
    */
   public record ServerConfig(
       String host,
@@ -223,7 +228,20 @@ public record Config(
       long maxBodyBytes,
       boolean authMetrics,
       int shutdownGraceSeconds,
-      Limits limits) {}
+      Limits limits,
+      GrpcConfig grpc) {}
+
+  /**
+   * {@code server.grpc}: the Open Inference Protocol v2 over gRPC ({@code
+   * inference.GRPCInferenceService}) on a port of its own, on {@code server.host}, with the same
+   * token, body limit and memory budget as HTTP.
+   *
+   * @param enabled whether it listens at all
+   * @param port its port; 0 picks a free one
+   */
+  public record GrpcConfig(boolean enabled, int port) {
+    public static final GrpcConfig DEFAULT = new GrpcConfig(false, 8081);
+  }
 
   /**
    * {@code server.limits}: admission control, so that no combination of valid requests can run the

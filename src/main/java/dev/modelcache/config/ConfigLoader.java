@@ -46,6 +46,8 @@ public final class ConfigLoader {
       Map.of(
           "MODELCACHE_PORT",
           "MODELCACHE_SERVER_PORT",
+          "MODELCACHE_GRPC_PORT",
+          "MODELCACHE_SERVER_GRPC_PORT",
           "MODELCACHE_OFFLINE",
           "MODELCACHE_CACHE_OFFLINE");
 
@@ -217,7 +219,7 @@ public final class ConfigLoader {
                 + name
                 + " is not a modelcache setting (known: "
                 + String.join(", ", new TreeSet<>(known))
-                + ", MODELCACHE_PORT, MODELCACHE_OFFLINE, MODELCACHE_CONFIG, "
+                + ", MODELCACHE_PORT, MODELCACHE_GRPC_PORT, MODELCACHE_OFFLINE, MODELCACHE_CONFIG, "
                 + "MODELCACHE_TOKEN); unset it or fix its name");
       }
     }

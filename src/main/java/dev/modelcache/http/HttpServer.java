@@ -3,6 +3,7 @@ package dev.modelcache.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.Config.ServerConfig;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
@@ -15,9 +16,11 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;
@@ -53,7 +56,26 @@ public final class HttpServer implements AutoCloseable {
       ModelRegistry registry,
       PrometheusMeterRegistry prometheus,
       ObjectMapper json) {
-    this(server, models, states, registry, prometheus, json, model -> java.util.Optional.empty());
+    this(
+        server,
+        models,
+        states,
+        registry,
+        prometheus,
+        json,
+        new MemoryBudget(server.limits().memoryBudget(Runtime.getRuntime().maxMemory())));
+  }
+
+  /** A server whose inference requests reserve their heap in {@code budget} (shared with gRPC). */
+  public HttpServer(
+      ServerConfig server,
+      List<ModelConfig> models,
+      ModelStates states,
+      ModelRegistry registry,
+      PrometheusMeterRegistry prometheus,
+      ObjectMapper json,
+      MemoryBudget budget) {
+    this(server, models, states, registry, prometheus, json, budget, model -> Optional.empty());
   }
 
   /**
@@ -67,11 +89,12 @@ public final class HttpServer implements AutoCloseable {
       ModelRegistry registry,
       PrometheusMeterRegistry prometheus,
       ObjectMapper json,
-      java.util.function.Function<String, java.util.Optional<LockSignature.Signer>> signedBy) {
+      MemoryBudget budget,
+      Function<String, Optional<LockSignature.Signer>> signedBy) {
     this.server = server;
     KnownModels known = new KnownModels(models);
     Admission admission =
-        new Admission(server, Runtime.getRuntime().maxMemory(), new Metrics(prometheus));
+        new Admission(server, Runtime.getRuntime().maxMemory(), budget, new Metrics(prometheus));
     BearerAuth auth = new BearerAuth(server);
     RequestBodies bodies = new RequestBodies(json, admission);
     UnaryOperator<Handler> guarded = handler -> auth.authorized(admission.admitted(handler));
