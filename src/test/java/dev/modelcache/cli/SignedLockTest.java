@@ -135,6 +135,19 @@ class SignedLockTest {
   }
 
   @Test
+  void lockSignRefusesAnEncryptedKeyBeforeFetchingWithoutQuotingIt() throws Exception {
+    config("ec.pub", "");
+    openssl.run("pkcs8", "-topk8", "-in", "ec.pem", "-out", "enc.pem", "-passout", "pass:hunter2");
+    CliRun lock = run("lock", "--sign", tmp.resolve("enc.pem").toString());
+    assertThat(lock.code()).isNotZero();
+    assertThat(lock.err())
+        .contains(tmp.resolve("enc.pem") + " is encrypted; modelcache takes no passphrase")
+        .doesNotContain(Files.readString(tmp.resolve("enc.pem")).lines().skip(1).findFirst().get());
+    assertThat(lockfile).doesNotExist();
+    assertThat(tmp.resolve("cache")).doesNotExist();
+  }
+
+  @Test
   void refusesAModelTheSignedLockfileDoesNotName() throws Exception {
     config("ec.pub", "");
     assertThat(run("lock", "--sign", tmp.resolve("ec.pem").toString()).code()).isZero();
