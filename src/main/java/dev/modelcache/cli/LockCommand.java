@@ -27,7 +27,8 @@ import picocli.CommandLine.Spec;
  * {@code modelcache lock}: fetch every model as the config says (branches resolved anew, the old
  * lockfile not consulted) and write {@code modelcache.lock} next to the config: revision, and every
  * file's path, size and SHA-256. Commit it; {@code modelcache fetch --frozen} then fetches exactly
- * that.
+ * that. With {@code --sign KEY} it also signs the bytes written into {@code modelcache.lock.sig},
+ * which {@code verification.require_signature} requires.
  */
 @Command(
     name = "lock",
