@@ -95,7 +95,8 @@ class SignedLockTest {
   }
 
   @Test
-  void refusesALockfileChangedAfterSigningAnotherKeyAndAMissingSignature() throws Exception {
+  void refusesALockfileChangedAfterSigningAnotherKeyAMissingSignatureAndNoLockfile()
+      throws Exception {
     config("ec.pub", "");
     assertThat(run("lock", "--sign", tmp.resolve("ec.pem").toString()).code()).isZero();
     String signed = Files.readString(lockfile);
@@ -132,6 +133,16 @@ class SignedLockTest {
                 + " is missing: modelcache.lock is not signed; sign it with 'modelcache lock"
                 + " --sign KEY'");
     assertThat(unsigned.out()).doesNotContain("ok iris");
+
+    Files.delete(lockfile);
+    CliRun unlocked = run("fetch");
+    assertThat(unlocked.code()).isEqualTo(1);
+    assertThat(unlocked.err().strip())
+        .isEqualTo(
+            "FAILED iris: "
+                + REFUSED
+                + lockfile
+                + " is missing; write and sign it with 'modelcache lock --sign KEY'");
   }
 
   @Test
