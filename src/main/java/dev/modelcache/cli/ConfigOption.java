@@ -28,6 +28,18 @@ final class ConfigOption {
     }
   }
 
+  /**
+   * The config's {@code modelcache.lock} with the verdict on its signature ({@code verification:});
+   * a broken lockfile or an unreadable trusted key stops the command.
+   */
+  static dev.modelcache.store.SignedLock signedLock(Config config) {
+    try {
+      return dev.modelcache.store.SignedLock.read(config.lockfile(), config.verification());
+    } catch (java.io.IOException e) {
+      throw new dev.modelcache.config.ConfigException(String.valueOf(e.getMessage()), e);
+    }
+  }
+
   Config load() {
     return new ConfigLoader(System.getenv(), Path.of("")).load(file);
   }

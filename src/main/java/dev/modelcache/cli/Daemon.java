@@ -70,7 +70,7 @@ final class Daemon implements AutoCloseable {
   private final CompletableFuture<Void> prepared = new CompletableFuture<>();
   private final JvmMetrics jvmMetrics = new JvmMetrics();
   private final Executor preparer;
-  private final dev.modelcache.store.Lockfile lock;
+  private final dev.modelcache.store.SignedLock signed;
   private final Sources sources;
   private final NamedThreads progressThread = NamedThreads.named("modelcache-progress");
   private final ScheduledExecutorService progress =
@@ -151,7 +151,8 @@ final class Daemon implements AutoCloseable {
     this.sources = sources;
     this.recheckEvery = recheckEvery;
     this.preparer = preparer;
-    this.lock = ConfigOption.lockfile(config);
+    this.signed = ConfigOption.signedLock(config);
+    var signers = signed.signers(config.models());
     this.config = config;
     ObjectMapper json = new ObjectMapper();
     this.prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -185,7 +186,7 @@ final class Daemon implements AutoCloseable {
         new MemoryBudget(config.server().limits().memoryBudget(Runtime.getRuntime().maxMemory()));
     this.http =
         new HttpServer(
-            config.server(), config.models(), states, registry, prometheus, json, budget);
+            config.server(), config.models(), states, registry, prometheus, json, budget, signers);
     metrics.bindHttp(http::activeRequests);
     this.grpc =
         config.server().grpc().enabled()
@@ -289,7 +290,9 @@ final class Daemon implements AutoCloseable {
         }
         MDC.put("model", model.name());
         try {
+          signed.requireSigned(model);
           InstalledSnapshot snapshot = prepare(model, reports.get(model.name()), writable);
+          signed.requireNamed(model, snapshot);
           registry.load(model, snapshot);
         } catch (Exception e) {
           if (closed.get()) {
@@ -323,7 +326,9 @@ final class Daemon implements AutoCloseable {
       if (report != null && !report.ok() && report.snapshot() != null) {
         log.info("{} - fetching again what verification found missing or changed", model.name());
       }
-      InstalledSnapshot fetched = fetcher.fetch(model, lock.model(model.name()), false);
+      // under require_signature: exactly what the signed lockfile names (frozen)
+      InstalledSnapshot fetched =
+          fetcher.fetch(model, signed.lockfile().model(model.name()), signed.required());
       LockRecorder.record(config, fetcher, model, fetched);
       return fetched;
     }
@@ -341,7 +346,7 @@ final class Daemon implements AutoCloseable {
     }
     java.util.Optional<String> mismatch =
         dev.modelcache.fetch.LockCheck.cacheMismatch(
-            model, report.snapshot(), lock.model(model.name()));
+            model, report.snapshot(), signed.lockfile().model(model.name()));
     if (mismatch.isPresent()) {
       throw new StoreException(mismatch.get() + "; " + cannotFetch, null);
     }

@@ -61,7 +61,10 @@ final class FetchCommand implements Callable<Integer> {
     Clock clock = Clock.systemUTC();
     ModelStates states = new ModelStates(names, Set.copyOf(names), clock);
     CacheStore store = new CacheStore(loaded.cache());
-    dev.modelcache.store.Lockfile lock = ConfigOption.lockfile(loaded);
+    dev.modelcache.store.SignedLock signed = ConfigOption.signedLock(loaded);
+    dev.modelcache.store.Lockfile lock = signed.lockfile();
+    // a signed lockfile is held to exactly: fetch what it names, and never rewrite it
+    boolean exact = frozen || signed.required();
     List<String> missing = Preflight.missing(loaded, store, store.writable());
     if (!missing.isEmpty()) {
       missing.forEach(err::println);
@@ -86,7 +89,7 @@ final class FetchCommand implements Callable<Integer> {
         Fetcher fetcher = sources.fetcher(loaded, store, states, clock)) {
       int failures = 0;
       for (ModelConfig model : loaded.models()) {
-        if (!fetchOne(loaded, fetcher, model, lock, states, progress, out, err)) {
+        if (!fetchOne(loaded, fetcher, model, signed, exact, states, progress, out, err)) {
           failures++;
         }
       }
@@ -128,14 +131,18 @@ final class FetchCommand implements Callable<Integer> {
       Config loaded,
       Fetcher fetcher,
       ModelConfig model,
-      dev.modelcache.store.Lockfile lock,
+      dev.modelcache.store.SignedLock signed,
+      boolean exact,
       ModelStates states,
       FetchProgress progress,
       PrintWriter out,
       PrintWriter err) {
     try {
-      InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), frozen);
-      if (!frozen) {
+      signed.requireSigned(model);
+      InstalledSnapshot snapshot =
+          fetcher.fetch(model, signed.lockfile().model(model.name()), exact);
+      signed.requireNamed(model, snapshot);
+      if (!exact) {
         LockRecorder.record(loaded, fetcher, model, snapshot);
       }
       states.ready(model.name());

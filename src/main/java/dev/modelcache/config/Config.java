@@ -18,10 +18,22 @@ public record Config(
     CacheConfig cache,
     SourcesConfig sources,
     ServerConfig server,
-    List<ModelConfig> models) {
+    List<ModelConfig> models,
+    VerificationConfig verification) {
 
   public Config {
     models = List.copyOf(models);
+  }
+
+  /** A config without {@code verification:} (no keys, no signature required). */
+  public Config(
+      String origin,
+      Path baseDir,
+      CacheConfig cache,
+      SourcesConfig sources,
+      ServerConfig server,
+      List<ModelConfig> models) {
+    this(origin, baseDir, cache, sources, server, models, VerificationConfig.NONE);
   }
 
   /**
@@ -62,6 +74,11 @@ public record Config(
             + " sources.s3.require_pins="
             + sources.s3().requirePins());
     lines.add(describeServer());
+    lines.add(
+        "verification.public_keys="
+            + verification.publicKeys().stream().map(PublicKeyConfig::origin).toList()
+            + " verification.require_signature="
+            + verification.requireSignature());
     for (ModelConfig m : models) {
       lines.add(describe(m));
     }
@@ -247,6 +264,35 @@ public record Config(
     /** The in-flight budget in bytes for a heap of {@code maxHeapBytes}. */
     public long memoryBudget(long maxHeapBytes) {
       return maxHeapBytes / 100 * memoryPercent;
+    }
+  }
+
+  /**
+   * {@code verification:}: the keys whose signature of {@code modelcache.lock} (in {@code
+   * modelcache.lock.sig}) is trusted.
+   *
+   * @param requireSignature true: a model not named by a lockfile with a valid signature from one
+   *     of {@code publicKeys} is neither fetched nor served
+   */
+  public record VerificationConfig(List<PublicKeyConfig> publicKeys, boolean requireSignature) {
+    public static final VerificationConfig NONE = new VerificationConfig(List.of(), false);
+
+    public VerificationConfig {
+      publicKeys = List.copyOf(publicKeys);
+    }
+  }
+
+  /**
+   * One trusted public key.
+   *
+   * @param origin where it was given, for messages: its file, or {@code
+   *     verification.public_keys[i]}
+   * @param pem its PEM text ({@code -----BEGIN PUBLIC KEY-----}, SubjectPublicKeyInfo)
+   */
+  public record PublicKeyConfig(String origin, String pem) {
+    @Override
+    public String toString() {
+      return origin;
     }
   }
 }

@@ -139,6 +139,8 @@ public final class ConfigLoader {
     CacheConfig cache = new CacheReader(env, workDir).read(top.child("cache"), baseDir);
     SourcesConfig sources = new SourcesReader(env).read(top.child("sources"));
     ServerConfig server = new ServerReader(env).read(top.child("server"));
+    Config.VerificationConfig verification =
+        new VerificationReader(env).read(top.child("verification"), baseDir);
 
     List<ModelConfig> models = new ArrayList<>();
     Set<String> names = new HashSet<>();
@@ -155,7 +157,7 @@ public final class ConfigLoader {
     top.finish();
     keysRead = Set.copyOf(top.keys());
     rejectUnknownOverrides(effectiveEnv, envNames, server.tokenEnv());
-    return new Config(origin, baseDir, cache, sources, server, models);
+    return new Config(origin, baseDir, cache, sources, server, models, verification);
   }
 
   /**

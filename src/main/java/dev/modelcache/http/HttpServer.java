@@ -7,6 +7,7 @@ import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
+import dev.modelcache.store.LockSignature;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Handler;
@@ -15,9 +16,11 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;
@@ -73,6 +76,22 @@ public final class HttpServer implements AutoCloseable {
       PrometheusMeterRegistry prometheus,
       ObjectMapper json,
       MemoryBudget budget) {
+    this(server, models, states, registry, prometheus, json, budget, model -> Optional.empty());
+  }
+
+  /**
+   * A server whose {@code /models} names the key that signed each model's lockfile entry ({@code
+   * signedBy}).
+   */
+  public HttpServer(
+      ServerConfig server,
+      List<ModelConfig> models,
+      ModelStates states,
+      ModelRegistry registry,
+      PrometheusMeterRegistry prometheus,
+      ObjectMapper json,
+      MemoryBudget budget,
+      Function<String, Optional<LockSignature.Signer>> signedBy) {
     this.server = server;
     KnownModels known = new KnownModels(models);
     Admission admission =
@@ -89,7 +108,7 @@ public final class HttpServer implements AutoCloseable {
               configure(config, json);
               config.routes.before(RequestLog::start);
               new HealthRoutes(states, json).register(config.routes);
-              new ModelRoutes(known, states, registry, json).register(config.routes);
+              new ModelRoutes(known, states, registry, json, signedBy).register(config.routes);
               new InferenceRoutes(known, registry, bodies).register(config.routes, guarded);
               new V2Routes(known, states, registry, json, bodies).register(config.routes, guarded);
               new OpenAiRoutes(known, registry, bodies, json).register(config.routes, guarded);
