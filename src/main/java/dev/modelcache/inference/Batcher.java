@@ -23,14 +23,15 @@ import org.slf4j.MDC;
  *
  * <p>A worker takes the oldest request, then gathers more (up to {@code batch.max_size} items, for
  * at most {@code batch.max_delay_ms} after the first; only what is already queued when the delay is
- * 0) whose items may share its forward pass ({@link BatchKeyed}), runs them as one {@link
- * Predictor#predict} call, and completes each request with its own outputs. No pass holds more than
- * {@code max_size} items: a request with more runs in chunks of {@code max_size}, and after each
- * chunk it goes back to the end of the queue, so that chunks of different requests take turns and
- * one client's giant request cannot make the others time out. A request whose deadline has passed
- * (its client got 504) is dropped before its next chunk, so it does not hold a worker any longer.
- * When a batch of several requests fails, each runs again alone, so that one bad request fails only
- * itself.
+ * 0, or when no other request was queued as it took the first: a lone request never waits for
+ * company that is not coming) whose items may share its forward pass ({@link BatchKeyed}), runs
+ * them as one {@link Predictor#predict} call, and completes each request with its own outputs. No
+ * pass holds more than {@code max_size} items: a request with more runs in chunks of {@code
+ * max_size}, and after each chunk it goes back to the end of the queue, so that chunks of different
+ * requests take turns and one client's giant request cannot make the others time out. A request
+ * whose deadline has passed (its client got 504) is dropped before its next chunk, so it does not
+ * hold a worker any longer. When a batch of several requests fails, each runs again alone, so that
+ * one bad request fails only itself.
  *
  * <pre>{@code
  * CompletableFuture<List<O>> outputs = batcher.submit(items, deadline); // QueueFullException
@@ -189,7 +190,9 @@ final class Batcher<I, O> implements AutoCloseable {
         List<Slice<I, O>> batch = new ArrayList<>();
         int items = Math.min(first.left(), maxItems);
         batch.add(new Slice<>(first, first.done, first.done + items));
-        long until = nanoClock.getAsLong() + maxDelayNanos;
+        // alone: no other request waits, so none is on its way to share the pass (at concurrency 1
+        // the delay would be pure latency): run it with only what is already queued
+        long until = nanoClock.getAsLong() + (queue.isEmpty() ? 0 : maxDelayNanos);
         while (items < maxItems) {
           long left = until - nanoClock.getAsLong();
           Request<I, O> next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
