@@ -48,7 +48,7 @@ final class Batcher<I, O> implements AutoCloseable {
   private final int capacity;
   // unbounded: submit() bounds new requests by capacity; a request between two of its chunks
   // always goes back in
-  private final BlockingQueue<Request<I, O>> queue = new LinkedBlockingQueue<>();
+  private final BlockingQueue<Request> queue = new LinkedBlockingQueue<>();
   private final AtomicInteger depth;
   private final Metrics metrics;
   private final LongSupplier nanoClock;
@@ -60,11 +60,11 @@ final class Batcher<I, O> implements AutoCloseable {
    * outputs so far. Only the worker that holds it (out of the queue) touches {@code done} and
    * {@code outputs}.
    */
-  private static final class Request<I, O> {
+  private final class Request extends CompletableFuture<List<O>> {
     final List<I> items;
     final Object key;
     final long deadline;
-    final CompletableFuture<List<O>> result = new CompletableFuture<>();
+    final CompletableFuture<List<O>> result = this;
     final Object[] outputs;
     int done;
 
@@ -73,6 +73,16 @@ final class Batcher<I, O> implements AutoCloseable {
       this.key = key;
       this.deadline = deadline;
       this.outputs = new Object[items.size()];
+    }
+
+    /** Cancelled (its client timed out): out of the queue if it is still there. */
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      boolean cancelled = super.cancel(mayInterruptIfRunning);
+      if (cancelled && queue.remove(this)) {
+        depth.decrementAndGet();
+      }
+      return cancelled;
     }
 
     /** Its client has its answer (a 504, a failure) or will get a 504: nothing more to run. */
@@ -86,7 +96,7 @@ final class Batcher<I, O> implements AutoCloseable {
   }
 
   /** The items {@code [from, to)} of a request, run in one pass. */
-  private record Slice<I, O>(Request<I, O> request, int from, int to) {
+  private record Slice<I, O>(Batcher<I, O>.Request request, int from, int to) {
     List<I> items() {
       return request.items.subList(from, to);
     }
@@ -140,7 +150,7 @@ final class Batcher<I, O> implements AutoCloseable {
     if (closed) {
       throw new ModelNotReadyException(model + " is shutting down");
     }
-    Request<I, O> request = new Request<>(List.copyOf(items), key(items), deadline);
+    Request request = new Request(List.copyOf(items), key(items), deadline);
     if (depth.incrementAndGet() > capacity) {
       depth.decrementAndGet();
       throw new QueueFullException(
@@ -152,14 +162,7 @@ final class Batcher<I, O> implements AutoCloseable {
               + " worker(s)); retry shortly, or raise the model's queue or workers");
     }
     queue.add(request);
-    CompletableFuture<List<O>> result = request.result;
-    result.whenComplete(
-        (outputs, failure) -> {
-          if (result.isCancelled() && queue.remove(request)) {
-            depth.decrementAndGet();
-          }
-        });
-    return result;
+    return request; // cancel() takes it out of the queue: no completion stage per request
   }
 
   private Object key(List<I> items) {
@@ -179,10 +182,10 @@ final class Batcher<I, O> implements AutoCloseable {
 
   private void work(Predictor<List<I>, List<O>> predictor) {
     MDC.put("model", model);
-    Request<I, O> carried = null;
+    Request carried = null;
     try {
       while (!closed) {
-        Request<I, O> first = carried != null ? carried : take();
+        Request first = carried != null ? carried : take();
         carried = null;
         if (first.abandoned(nanoClock.getAsLong())) {
           continue; // timed out while it waited: its client has (or gets) its 504
@@ -195,7 +198,7 @@ final class Batcher<I, O> implements AutoCloseable {
         long until = nanoClock.getAsLong() + (queue.isEmpty() ? 0 : maxDelayNanos);
         while (items < maxItems) {
           long left = until - nanoClock.getAsLong();
-          Request<I, O> next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
+          Request next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
           if (next == null) {
             break;
           }
@@ -213,7 +216,7 @@ final class Batcher<I, O> implements AutoCloseable {
         }
         run(predictor, batch);
         for (Slice<I, O> slice : batch) {
-          Request<I, O> request = slice.request();
+          Request request = slice.request();
           if (request.result.isDone()) {
             continue;
           }
@@ -237,8 +240,8 @@ final class Batcher<I, O> implements AutoCloseable {
     }
   }
 
-  private Request<I, O> take() throws InterruptedException {
-    Request<I, O> request = queue.take();
+  private Request take() throws InterruptedException {
+    Request request = queue.take();
     depth.decrementAndGet();
     return request;
   }
@@ -286,7 +289,7 @@ final class Batcher<I, O> implements AutoCloseable {
     }
     int from = 0;
     for (Slice<I, O> slice : batch) {
-      Request<I, O> request = slice.request();
+      Request request = slice.request();
       for (int i = slice.from(); i < slice.to(); i++) {
         request.outputs[i] = outputs.get(from++);
       }
@@ -330,7 +333,7 @@ final class Batcher<I, O> implements AutoCloseable {
         break;
       }
     }
-    Request<I, O> left;
+    Request left;
     while ((left = queue.poll()) != null) {
       depth.decrementAndGet();
       left.result.completeExceptionally(shuttingDown());
