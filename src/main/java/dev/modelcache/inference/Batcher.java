@@ -248,8 +248,13 @@ final class Batcher<I, O> implements AutoCloseable {
 
   /** Runs the slices in one pass and records each one's outputs in its request. */
   private void run(Predictor<List<I>, List<O>> predictor, List<Slice<I, O>> batch) {
-    List<I> items = new ArrayList<>();
-    batch.forEach(slice -> items.addAll(slice.items()));
+    List<I> items;
+    if (batch.size() == 1) {
+      items = batch.get(0).items(); // a view: no copy of a lone request's items
+    } else {
+      items = new ArrayList<>();
+      batch.forEach(slice -> items.addAll(slice.items()));
+    }
     List<O> outputs;
     try {
       outputs = predictor.predict(items);

@@ -51,7 +51,10 @@ public final class TensorCodec {
       probe = probe.get(0);
     }
     String type = dtype != null ? dtype : probe.isBoolean() ? "bool" : "float32";
-    long[] dims = shape.stream().mapToLong(Long::longValue).toArray();
+    long[] dims = new long[shape.size()];
+    for (int i = 0; i < dims.length; i++) {
+      dims[i] = shape.get(i);
+    }
     // Every write consumes a distinct leaf and a wrong-sized array is reported before its elements
     // are written, so min(product, leaves) slots suffice even for a ragged or hostile input.
     long product = product(dims, name);
