@@ -27,6 +27,11 @@ final class Admission {
   private final MemoryBudget budget;
   private final Metrics metrics;
 
+  /** {@code server.max_body_bytes}: past it a body is answered 413 when it is read. */
+  long maxBodyBytes() {
+    return server.maxBodyBytes();
+  }
+
   Admission(ServerConfig server, long maxHeap, Metrics metrics) {
     this(server, maxHeap, new MemoryBudget(server.limits().memoryBudget(maxHeap)), metrics);
   }

@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.ModelConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -106,7 +105,9 @@ public final class TensorTask
     Tensor first = tensors.get(0);
     answer.set("outputs", TensorCodec.toJson(first));
     ArrayNode shape = answer.putArray("shape");
-    Arrays.stream(first.shape()).forEach(shape::add);
+    for (long dim : first.shape()) {
+      shape.add(dim);
+    }
     answer.put("dtype", first.dtype());
     long[] s = first.shape();
     long classes = s.length == 0 ? 0 : s[s.length - 1];
@@ -133,7 +134,9 @@ public final class TensorTask
         ObjectNode entry = more.addObject();
         entry.set("outputs", TensorCodec.toJson(tensor));
         ArrayNode dims = entry.putArray("shape");
-        Arrays.stream(tensor.shape()).forEach(dims::add);
+        for (long dim : tensor.shape()) {
+          dims.add(dim);
+        }
         entry.put("dtype", tensor.dtype());
       }
     }
@@ -144,9 +147,11 @@ public final class TensorTask
     if (!item.unbatched()) {
       return item.tensors();
     }
-    return item.tensors().stream()
-        .map(t -> t.shape().length > 0 && t.shape()[0] == 1 ? t.withoutBatch() : t)
-        .toList();
+    List<Tensor> tensors = new ArrayList<>(item.tensors().size());
+    for (Tensor t : item.tensors()) {
+      tensors.add(t.shape().length > 0 && t.shape()[0] == 1 ? t.withoutBatch() : t);
+    }
+    return tensors;
   }
 
   @Override
