@@ -10,7 +10,6 @@ import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelState;
 import dev.modelcache.inference.ModelStates;
-import dev.modelcache.inference.ModelStatus;
 import dev.modelcache.inference.TaskFactory;
 import dev.modelcache.inference.task.BuiltInTasks;
 import dev.modelcache.metrics.JvmMetrics;
@@ -211,7 +210,8 @@ final class Daemon implements AutoCloseable {
       grpc.start();
     }
     // Periodic tasks: their futures only end when close() shuts the executors down.
-    var unused = progress.scheduleAtFixedRate(this::logProgress, 5, 5, TimeUnit.SECONDS);
+    var unused =
+        progress.scheduleAtFixedRate(() -> FetchingLog.log(states, log), 5, 5, TimeUnit.SECONDS);
     unused =
         recheck.scheduleWithFixedDelay(
             this::recheckStale,
@@ -351,29 +351,6 @@ final class Daemon implements AutoCloseable {
       throw new StoreException(mismatch.get() + "; " + cannotFetch, null);
     }
     return report.snapshot();
-  }
-
-  /** One line per model still fetching: done/total, rate and time left. */
-  private void logProgress() {
-    try {
-      for (ModelStatus status : states.all()) {
-        if (status.state() == ModelState.FETCHING && status.bytesTotal() > 0) {
-          MDC.put("model", status.model());
-          log.info(
-              "{} - fetching {}% ({} of {} MiB, {} MiB/s, ETA {})",
-              status.model(),
-              status.bytesDone() * 100 / status.bytesTotal(),
-              status.bytesDone() >> 20,
-              status.bytesTotal() >> 20,
-              String.format(java.util.Locale.ROOT, "%.1f", status.bytesPerSecond() / (1 << 20)),
-              status.etaSeconds() < 0 ? "unknown" : status.etaSeconds() + " s");
-        }
-      }
-    } catch (RuntimeException e) {
-      log.warn("progress report failed", e);
-    } finally {
-      MDC.remove("model");
-    }
   }
 
   /** Requests (HTTP) and calls (gRPC) being handled now. */
