@@ -7,6 +7,7 @@ import java.util.regex.Pattern;
 import okhttp3.HttpUrl;
 import okhttp3.Request;
 import okhttp3.Response;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One file of a Hub commit as a {@link SourceFile}: a {@code HEAD} on its resolve URL that follows
@@ -43,7 +44,7 @@ final class HubDescriber {
   }
 
   /** Where {@code response} redirects to when that is on the host and port asked; else null. */
-  private static HttpUrl sameHostRedirect(HttpUrl asked, Response response) {
+  private static @Nullable HttpUrl sameHostRedirect(HttpUrl asked, Response response) {
     if (!response.isRedirect() || response.header("Location") == null) {
       return null;
     }
@@ -96,7 +97,7 @@ final class HubDescriber {
             + "') is neither a SHA-256 nor a git SHA-1, so the file cannot be verified");
   }
 
-  static String normaliseEtag(String etag) {
+  static @Nullable String normaliseEtag(@Nullable String etag) {
     if (etag == null) {
       return null;
     }

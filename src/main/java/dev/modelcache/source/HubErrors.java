@@ -9,6 +9,7 @@ import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import okhttp3.HttpUrl;
 import okhttp3.Response;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a failed answer of the Hub means, as a {@link SourceException} that says what to do: 429 and
@@ -133,7 +134,7 @@ final class HubErrors {
   }
 
   /** {@code Retry-After} in seconds or as an HTTP date; null when absent or unreadable. */
-  static Duration retryAfter(Response response) {
+  static @Nullable Duration retryAfter(Response response) {
     String value = response.header("Retry-After");
     if (value == null) {
       return null;

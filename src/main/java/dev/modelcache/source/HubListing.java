@@ -11,6 +11,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import okhttp3.HttpUrl;
 import okhttp3.Response;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A commit's files as the Hub's tree API lists them ({@code /api/{kind}/{repo}/tree/{commit}
@@ -103,7 +104,7 @@ final class HubListing {
         entry.hasNonNull("xetHash") ? entry.path("xetHash").asText() : null);
   }
 
-  private static HttpUrl nextPage(Response response, HttpUrl current) {
+  private static @Nullable HttpUrl nextPage(Response response, HttpUrl current) {
     for (String link : response.headers("Link")) {
       Matcher next = NEXT_LINK.matcher(link);
       if (next.find()) {

@@ -126,7 +126,8 @@ public final class HuggingFaceSource implements ModelSource {
       throws IOException {
     String repo = model.source().location();
     String kind = model.source().repoType() + "s";
-    HttpUrl url = http.resolveUrl(kind, repo, snapshot.revision(), file.path());
+    String commit = Objects.requireNonNull(snapshot.revision(), "a Hub snapshot has its commit");
+    HttpUrl url = http.resolveUrl(kind, repo, commit, file.path());
     Request.Builder request = http.authorize(url, new Request.Builder().url(url).get());
     boolean partial = offset > 0 || end < file.size();
     if (partial) {

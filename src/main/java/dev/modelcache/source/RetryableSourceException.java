@@ -1,6 +1,7 @@
 package dev.modelcache.source;
 
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The source failed in a way that may pass (HTTP 429, 5xx, a connection cut): worth retrying after
@@ -10,11 +11,11 @@ import java.time.Duration;
  */
 public final class RetryableSourceException extends SourceException {
   private static final long serialVersionUID = 1L;
-  private final transient Duration retryAfter;
+  private final transient @Nullable Duration retryAfter;
 
   private final boolean noConnection;
 
-  public RetryableSourceException(String message, Duration retryAfter) {
+  public RetryableSourceException(String message, @Nullable Duration retryAfter) {
     this(message, retryAfter, false);
   }
 
@@ -22,7 +23,8 @@ public final class RetryableSourceException extends SourceException {
    * @param noConnection true when no connection could be made at all (connection refused, unknown
    *     host, no route): the source is down or unreachable from here, not merely slow
    */
-  public RetryableSourceException(String message, Duration retryAfter, boolean noConnection) {
+  public RetryableSourceException(
+      String message, @Nullable Duration retryAfter, boolean noConnection) {
     super(message);
     this.retryAfter = retryAfter;
     this.noConnection = noConnection;
@@ -38,14 +40,14 @@ public final class RetryableSourceException extends SourceException {
   }
 
   /** Whether {@code e} is a failure to connect at all (refused, unknown host, no route). */
-  public static boolean isNoConnection(Throwable e) {
+  public static boolean isNoConnection(@Nullable Throwable e) {
     return e instanceof java.net.ConnectException
         || e instanceof java.net.UnknownHostException
         || e instanceof java.net.NoRouteToHostException;
   }
 
   /** How long the server asked to wait (its {@code Retry-After}), or null when it did not say. */
-  public Duration retryAfter() {
+  public @Nullable Duration retryAfter() {
     return retryAfter;
   }
 }

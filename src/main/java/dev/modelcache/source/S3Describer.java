@@ -15,10 +15,12 @@ import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.exception.SdkException;
@@ -43,7 +45,7 @@ final class S3Describer implements AutoCloseable {
   private final ExecutorService heads = Executors.newFixedThreadPool(PARALLEL_HEADS, threads);
 
   /** A SHA-256 and what vouches for it; both null when nothing does. */
-  private record Digest(String sha256, String origin) {}
+  private record Digest(@Nullable String sha256, @Nullable String origin) {}
 
   /** Every file of {@code listing}, in its order; the first failure is thrown once all are done. */
   List<SourceFile> describe(ModelConfig model, S3Client s3, Listing listing) throws IOException {
@@ -133,7 +135,7 @@ final class S3Describer implements AutoCloseable {
           LOCK_OBJECT,
           size);
     } else if (locked != null) {
-      if (own != null && !own.sha256().equals(locked.sha256())) {
+      if (own != null && !Objects.equals(own.sha256(), locked.sha256())) {
         throw new SourceException(
             model.name()
                 + " - "
@@ -165,7 +167,7 @@ final class S3Describer implements AutoCloseable {
   }
 
   /** The object's full-object {@code x-amz-checksum-sha256}, or null (none, or a composite). */
-  private static Digest ownChecksum(HeadObjectResponse head) {
+  private static @Nullable Digest ownChecksum(HeadObjectResponse head) {
     String checksum = head.checksumSHA256();
     if (checksum == null
         || head.checksumType() == ChecksumType.COMPOSITE
@@ -200,7 +202,7 @@ final class S3Describer implements AutoCloseable {
     return first;
   }
 
-  private static String fromBase64(String value) {
+  private static @Nullable String fromBase64(String value) {
     try {
       byte[] bytes = Base64.getDecoder().decode(value);
       return bytes.length == 32 ? HexFormat.of().formatHex(bytes) : null;
@@ -209,7 +211,7 @@ final class S3Describer implements AutoCloseable {
     }
   }
 
-  private static String normaliseVersion(String versionId) {
+  private static @Nullable String normaliseVersion(@Nullable String versionId) {
     return versionId == null || versionId.isEmpty() || versionId.equals("null") ? null : versionId;
   }
 

@@ -1,12 +1,15 @@
 package dev.modelcache.source;
 
+import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
 import java.io.IOException;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
@@ -172,7 +175,7 @@ final class S3Errors {
    * for (null when none).
    */
   static SourceException failure(
-      ModelConfig model, String what, String versionId, SdkException error) {
+      ModelConfig model, String what, @Nullable String versionId, SdkException error) {
     Failure failure = new Failure(model, what, versionId, error);
     return failure.become(rule(failure));
   }
@@ -185,7 +188,7 @@ final class S3Errors {
   /**
    * One failed request: the model, what was asked, the version asked for, and what the SDK threw.
    */
-  record Failure(ModelConfig model, String what, String versionId, SdkException error) {
+  record Failure(ModelConfig model, String what, @Nullable String versionId, SdkException error) {
     /** Whether the store itself answered (an S3 error response), as opposed to the client. */
     boolean service() {
       return error instanceof S3Exception;
@@ -205,7 +208,7 @@ final class S3Errors {
     }
 
     /** The first {@link IOException} under a client error, or the last cause when none is. */
-    IOException ioCause() {
+    @Nullable IOException ioCause() {
       Throwable cause = error;
       while (cause.getCause() != null && !(cause instanceof IOException)) {
         cause = cause.getCause();
@@ -242,25 +245,30 @@ final class S3Errors {
         case "bucket" -> S3Source.bucket(model);
         case "where" -> model.source() + endpointNote();
         case "endpointNote" -> endpointNote();
-        case "endpoint" ->
-            model.s3().endpoint() != null
-                ? model.s3().endpoint()
-                : "of AWS in " + model.s3().region();
-        case "region" -> model.s3().region();
+        case "endpoint" -> s3().endpoint() != null ? s3().endpoint() : "of AWS in " + s3().region();
+        case "region" -> s3().region();
         case "bucketRegion" -> bucketRegion();
         case "version" -> String.valueOf(versionId);
         case "said" -> (code().isEmpty() ? "" : code() + ", ") + "HTTP " + status();
         case "detail" -> detail();
-        case "cause" -> ioCause().getClass().getSimpleName() + ": " + ioCause().getMessage();
+        case "cause" -> cause().getClass().getSimpleName() + ": " + cause().getMessage();
         case "message" -> String.valueOf(error.getMessage());
         default -> throw new IllegalArgumentException("no value {" + name + "} in a template");
       };
     }
 
     private String endpointNote() {
-      return model.s3().endpoint() != null
-          ? " at " + model.s3().endpoint()
-          : " in AWS region " + model.s3().region();
+      return s3().endpoint() != null ? " at " + s3().endpoint() : " in AWS region " + s3().region();
+    }
+
+    /** The model's S3 settings: an S3 failure is always an {@code s3://} model's. */
+    private Config.S3Config s3() {
+      return Objects.requireNonNull(model.s3(), "an s3:// model has S3 settings");
+    }
+
+    /** {@link #ioCause()} where a rule's template says {cause}: its matcher found one. */
+    private IOException cause() {
+      return Objects.requireNonNull(ioCause(), "a {cause} rule matches an IOException");
     }
 
     /** The region the store says the bucket is in ({@code x-amz-bucket-region}), if it said. */

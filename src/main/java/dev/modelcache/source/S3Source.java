@@ -9,8 +9,10 @@ import java.io.InputStream;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
@@ -108,7 +110,8 @@ public final class S3Source implements ModelSource, AutoCloseable {
   }
 
   private S3Client clientFor(ModelConfig model) {
-    return clients.computeIfAbsent(model.s3().client(), factory);
+    return clients.computeIfAbsent(
+        Objects.requireNonNull(model.s3(), "an s3:// model has S3 settings").client(), factory);
   }
 
   /** The bucket of {@code s3://bucket/prefix}. */
@@ -189,7 +192,7 @@ public final class S3Source implements ModelSource, AutoCloseable {
     }
   }
 
-  static String unquote(String etag) {
+  static @Nullable String unquote(@Nullable String etag) {
     if (etag == null) {
       return null;
     }

@@ -1,6 +1,7 @@
 package dev.modelcache.source;
 
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What a source holds for one model at one revision.
@@ -10,13 +11,13 @@ import java.util.List;
  * @param tree the Hub's whole tree listing of the commit (every file, before patterns), empty for
  *     other sources
  */
-public record Snapshot(String revision, List<SourceFile> files, List<TreeFile> tree) {
+public record Snapshot(@Nullable String revision, List<SourceFile> files, List<TreeFile> tree) {
   public Snapshot {
     files = List.copyOf(files);
     tree = List.copyOf(tree);
   }
 
-  public Snapshot(String revision, List<SourceFile> files) {
+  public Snapshot(@Nullable String revision, List<SourceFile> files) {
     this(revision, files, List.of());
   }
 

@@ -1,6 +1,7 @@
 package dev.modelcache.source;
 
 import java.io.IOException;
+import org.jspecify.annotations.Nullable;
 
 /** The source cannot give what was asked; the message says what and what to check. */
 public class SourceException extends IOException {
@@ -10,7 +11,7 @@ public class SourceException extends IOException {
     super(message);
   }
 
-  public SourceException(String message, Throwable cause) {
+  public SourceException(String message, @Nullable Throwable cause) {
     super(message, cause);
   }
 }

@@ -1,5 +1,7 @@
 package dev.modelcache.source;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * One file of a snapshot.
  *
@@ -17,18 +19,18 @@ package dev.modelcache.source;
 public record SourceFile(
     String path,
     long size,
-    String sha256,
-    String gitSha1,
-    String sha256Origin,
-    String objectEtag,
-    String versionId) {
+    @Nullable String sha256,
+    @Nullable String gitSha1,
+    @Nullable String sha256Origin,
+    @Nullable String objectEtag,
+    @Nullable String versionId) {
 
-  public SourceFile(String path, long size, String sha256, String gitSha1) {
+  public SourceFile(String path, long size, @Nullable String sha256, @Nullable String gitSha1) {
     this(path, size, sha256, gitSha1, null, null, null);
   }
 
   /** The Hub's etag: what the HuggingFace cache names the blob. */
-  public String etag() {
+  public @Nullable String etag() {
     return sha256 != null ? sha256 : gitSha1;
   }
 

@@ -1,5 +1,7 @@
 package dev.modelcache.source;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * One file of a commit's whole tree listing, as the Hub's tree API gives it (before include/exclude
  * patterns): what huggingface_hub caches as {@code trees/{commit}.json}.
@@ -10,4 +12,9 @@ package dev.modelcache.source;
  * @param xetHash the Xet hash ({@code xetHash}) of a file stored in Xet, or null
  */
 public record TreeFile(
-    String path, long size, String blobId, String lfsSha256, Long lfsSize, String xetHash) {}
+    String path,
+    long size,
+    String blobId,
+    @Nullable String lfsSha256,
+    @Nullable Long lfsSize,
+    @Nullable String xetHash) {}
