@@ -344,13 +344,14 @@ final class Daemon implements AutoCloseable {
               + cannotFetch,
           null);
     }
+    InstalledSnapshot verified = java.util.Objects.requireNonNull(report.snapshot());
     java.util.Optional<String> mismatch =
         dev.modelcache.fetch.LockCheck.cacheMismatch(
-            model, report.snapshot(), signed.lockfile().model(model.name()));
+            model, verified, signed.lockfile().model(model.name()));
     if (mismatch.isPresent()) {
       throw new StoreException(mismatch.get() + "; " + cannotFetch, null);
     }
-    return report.snapshot();
+    return verified;
   }
 
   /** Requests (HTTP) and calls (gRPC) being handled now. */

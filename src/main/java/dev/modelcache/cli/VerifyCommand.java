@@ -13,6 +13,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -75,7 +76,8 @@ final class VerifyCommand implements Callable<Integer> {
         hashed += report.hashed();
         bytes += report.bytesHashed();
         if (report.ok()) {
-          files += report.snapshot().files().size();
+          // no problem, so installed: a model not in the cache is a problem
+          files += Objects.requireNonNull(report.snapshot()).files().size();
           out.printf(
               "ok %s: snapshot %s verified (%s: %d files, %d re-hashed)%n",
               report.model().name(),

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.Objects;
 import java.util.UUID;
 
 /**
@@ -29,7 +30,12 @@ final class AtomicFiles {
       channel.force(true);
     }
     move(temp, target);
-    fsyncDirectory(target.getParent());
+    fsyncDirectory(folderOf(target));
+  }
+
+  /** The folder holding {@code file}: whatever the store writes is in a folder of the cache. */
+  static Path folderOf(Path file) {
+    return Objects.requireNonNull(file.getParent(), () -> file + " is in no folder");
   }
 
   /** Renames {@code from} over {@code to} atomically; fails when the two are on two filesystems. */

@@ -14,6 +14,7 @@ import java.time.Instant;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Exclusive right to download one blob, across threads of this process and across processes sharing
@@ -30,9 +31,9 @@ public final class BlobLock implements AutoCloseable {
 
   private final ReentrantLock local;
   private final FileChannel channel;
-  private final FileLock lock;
+  private final @Nullable FileLock lock;
 
-  private BlobLock(ReentrantLock local, FileChannel channel, FileLock lock) {
+  private BlobLock(ReentrantLock local, FileChannel channel, @Nullable FileLock lock) {
     this.local = local;
     this.channel = channel;
     this.lock = lock;

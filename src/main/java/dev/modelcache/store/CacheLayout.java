@@ -7,7 +7,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.util.Objects;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where everything lives under the cache root (see {@link CacheStore} for the layout): repository
@@ -49,10 +51,13 @@ final class CacheLayout {
     return repoDir(source.scheme(), source.location(), source.repoType(), model.name());
   }
 
-  Path repoDir(SourceRef.Scheme scheme, String location, String repoType, String name) {
+  Path repoDir(SourceRef.Scheme scheme, String location, @Nullable String repoType, String name) {
     return switch (scheme) {
       case FILE -> root.resolve("local").resolve(name);
-      case HF -> hubDir.resolve(hubFolder(repoType, location));
+      case HF ->
+          hubDir.resolve(
+              hubFolder(
+                  Objects.requireNonNull(repoType, "an hf:// source has a repo type"), location));
       case S3 -> root.resolve("s3").resolve(location.replace("/", "--"));
     };
   }
@@ -61,7 +66,7 @@ final class CacheLayout {
     return repoType + "s--" + repoId.replace("/", "--");
   }
 
-  static String refName(ModelConfig model) {
+  static @Nullable String refName(ModelConfig model) {
     if (model.source().scheme() != SourceRef.Scheme.HF) {
       return "main";
     }
@@ -125,7 +130,7 @@ final class CacheLayout {
    * folder, rebuilt from the blobs) is removed, the link only, never what it leads to; any other is
    * an error naming it.
    */
-  void realFolders(Path dir, Path replaceable) throws IOException {
+  void realFolders(Path dir, @Nullable Path replaceable) throws IOException {
     Path at = root;
     for (Path name : root.relativize(dir)) {
       at = at.resolve(name);

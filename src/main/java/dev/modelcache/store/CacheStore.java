@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The shared volume. Every model lives in a repository folder with HuggingFace's structure: {@code
@@ -103,7 +104,8 @@ public final class CacheStore {
    * hub/{repoType}s--{org}--{name}} for {@code hf://} (location {@code org/name}), {@code
    * s3/{bucket}--{prefix}} for {@code s3://} (location {@code bucket/prefix}).
    */
-  public Path repoDir(SourceRef.Scheme scheme, String location, String repoType, String name) {
+  public Path repoDir(
+      SourceRef.Scheme scheme, String location, @Nullable String repoType, String name) {
     return layout.repoDir(scheme, location, repoType, name);
   }
 
@@ -116,7 +118,7 @@ public final class CacheStore {
    * The name of the ref a fetch of {@code model} moves, or null when the revision is itself a
    * commit.
    */
-  public static String refName(ModelConfig model) {
+  public static @Nullable String refName(ModelConfig model) {
     return CacheLayout.refName(model);
   }
 
@@ -216,7 +218,8 @@ public final class CacheStore {
    * @param blob the blob's name in {@code blobs/}
    * @param staged the verified bytes to publish, or null when the blob is already in place
    */
-  public record Entry(String path, String blob, long size, String sha256, StagedFile staged) {}
+  public record Entry(
+      String path, String blob, long size, String sha256, @Nullable StagedFile staged) {}
 
   /**
    * Publishes a complete, verified set of files as {@code model}'s snapshot {@code snapshotId}:
@@ -228,7 +231,8 @@ public final class CacheStore {
    *     ref)
    */
   public InstalledSnapshot install(
-      ModelConfig model, String snapshotId, String ref, List<Entry> files) throws IOException {
+      ModelConfig model, String snapshotId, @Nullable String ref, List<Entry> files)
+      throws IOException {
     return installer.install(model, snapshotId, ref, files);
   }
 

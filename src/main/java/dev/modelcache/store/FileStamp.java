@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -29,9 +30,10 @@ public record FileStamp(long size, long mtimeNanos, long inode) {
       try {
         Map<String, Object> unix = Files.readAttributes(file, "unix:size,lastModifiedTime,ino");
         return new FileStamp(
-            (Long) unix.get("size"),
-            ((FileTime) unix.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS),
-            ((Number) unix.get("ino")).longValue());
+            (Long) Objects.requireNonNull(unix.get("size"), "size"),
+            ((FileTime) Objects.requireNonNull(unix.get("lastModifiedTime"), "lastModifiedTime"))
+                .to(TimeUnit.NANOSECONDS),
+            ((Number) Objects.requireNonNull(unix.get("ino"), "ino")).longValue());
       } catch (UnsupportedOperationException | IllegalArgumentException e) {
         // a provider that lists "unix" but lacks one of the attributes: fall back to basic
       }

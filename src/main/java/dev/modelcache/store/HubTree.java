@@ -2,6 +2,7 @@ package dev.modelcache.store;
 
 import java.util.Comparator;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A commit's tree listing in huggingface_hub's on-disk format ({@code <repo>/trees/{commit}.json},
@@ -23,7 +24,12 @@ public final class HubTree {
    * @param xetHash the Xet hash, or null
    */
   public record Entry(
-      String path, long size, String blobId, String lfsSha256, Long lfsSize, String xetHash) {}
+      String path,
+      long size,
+      String blobId,
+      @Nullable String lfsSha256,
+      @Nullable Long lfsSize,
+      @Nullable String xetHash) {}
 
   /** The JSON text huggingface_hub writes for {@code entries}. */
   public static String json(List<Entry> entries) {

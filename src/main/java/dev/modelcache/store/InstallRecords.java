@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * modelcache's own records about each model, in JSON under {@code .modelcache/}: the install record
@@ -151,7 +152,7 @@ final class InstallRecords {
   }
 
   /** The stamp {@code node} holds, or null when it is no object. */
-  private static FileStamp stampOf(JsonNode node) {
+  private static @Nullable FileStamp stampOf(JsonNode node) {
     return node.isObject() ? readStamp(node) : null;
   }
 

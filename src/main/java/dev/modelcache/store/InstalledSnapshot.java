@@ -2,6 +2,8 @@ package dev.modelcache.store;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The files of one model as installed on the volume.
@@ -19,7 +21,11 @@ public record InstalledSnapshot(String id, Path dir, List<InstalledFile> files) 
    * The cache root: a snapshot folder is always {@code <root>/<kind>/<repository>/snapshots/<id>}.
    */
   public Path root() {
-    return dir.getParent().getParent().getParent().getParent();
+    Path root = dir;
+    for (int up = 0; up < 4; up++) {
+      root = Objects.requireNonNull(root.getParent(), () -> dir + " is no snapshot folder");
+    }
+    return root;
   }
 
   public long totalBytes() {
@@ -32,7 +38,8 @@ public record InstalledSnapshot(String id, Path dir, List<InstalledFile> files) 
    * @param stamp the blob's stamp when its bytes were last known to match {@code sha256}, or null
    *     when they were never checked by this install (the next verification re-hashes it)
    */
-  public record InstalledFile(String path, long size, String sha256, Path blob, FileStamp stamp) {
+  public record InstalledFile(
+      String path, long size, String sha256, Path blob, @Nullable FileStamp stamp) {
     public InstalledFile(String path, long size, String sha256, Path blob) {
       this(path, size, sha256, blob, null);
     }

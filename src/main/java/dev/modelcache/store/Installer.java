@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Publishes verified downloads: a staged file set aside under {@code .modelcache/verified}, then
@@ -41,7 +42,8 @@ final class Installer {
   }
 
   /** See {@link CacheStore#install}. */
-  InstalledSnapshot install(ModelConfig model, String snapshotId, String ref, List<Entry> files)
+  InstalledSnapshot install(
+      ModelConfig model, String snapshotId, @Nullable String ref, List<Entry> files)
       throws IOException {
     Path repo = layout.repoDir(model);
     Path blobs = repo.resolve("blobs");
@@ -96,14 +98,15 @@ final class Installer {
   /** Points {@code path} of {@code snapshot} at {@code blob} by a relative symlink, atomically. */
   private void link(Path snapshot, String path, Path blob) throws IOException {
     Path link = snapshot.resolve(path);
-    Path target = link.getParent().relativize(blob);
-    layout.realFolders(link.getParent(), snapshot);
+    Path folder = AtomicFiles.folderOf(link);
+    Path target = folder.relativize(blob);
+    layout.realFolders(folder, snapshot);
     if (!Files.isSymbolicLink(link) || !Files.readSymbolicLink(link).equals(target)) {
-      Files.createDirectories(link.getParent());
+      Files.createDirectories(folder);
       Path temp = link.resolveSibling("." + link.getFileName() + "." + UUID.randomUUID() + ".tmp");
       Files.createSymbolicLink(temp, target);
       AtomicFiles.move(temp, link);
-      AtomicFiles.fsyncDirectory(link.getParent());
+      AtomicFiles.fsyncDirectory(folder);
     }
   }
 
@@ -111,7 +114,7 @@ final class Installer {
   private void moveRef(Path refFile, String snapshotId) throws IOException {
     if (!Files.isRegularFile(refFile)
         || !Files.readString(refFile, StandardCharsets.UTF_8).equals(snapshotId)) {
-      layout.realFolders(refFile.getParent(), null);
+      layout.realFolders(AtomicFiles.folderOf(refFile), null);
       Files.createDirectories(refFile.getParent());
       AtomicFiles.write(refFile, snapshotId);
     }
@@ -171,7 +174,7 @@ final class Installer {
     }
     AtomicFiles.move(blob, target);
     AtomicFiles.fsyncDirectory(dir);
-    AtomicFiles.fsyncDirectory(blob.getParent());
+    AtomicFiles.fsyncDirectory(AtomicFiles.folderOf(blob));
     return target;
   }
 }

@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code modelcache.lock}: for every model, the source it came from, the resolved revision (the Hub
@@ -117,7 +118,8 @@ public final class Lockfile {
    * @param etag the S3 object's ETag when it came from S3, else null
    * @param versionId the S3 object's version id when the bucket keeps versions, else null
    */
-  public record LockedFile(String path, long size, String sha256, String etag, String versionId) {
+  public record LockedFile(
+      String path, long size, String sha256, @Nullable String etag, @Nullable String versionId) {
     public LockedFile(String path, long size, String sha256) {
       this(path, size, sha256, null, null);
     }

@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.function.LongConsumer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A download in progress: bytes appended in order to a temporary file while their SHA-256 (and, for
@@ -19,7 +20,7 @@ public final class PartFile implements ByteSink, AutoCloseable {
   private final Path temp;
   private final FileChannel channel;
   private final MessageDigest sha256 = Digests.sha256();
-  private final MessageDigest gitSha1;
+  private final @Nullable MessageDigest gitSha1;
   private final byte[] buffer = new byte[1 << 16];
   private final boolean keep;
   private long size;

@@ -10,6 +10,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@code .state} file beside a {@link RangedPart}: {@code size <bytes>}, then one line per
@@ -39,7 +40,7 @@ final class RangeProgress {
    * The progress saved for a part of {@code size} bytes in these ranges ({@code start end} pairs),
    * one line per range; null when the file is missing, empty, unreadable or for another layout.
    */
-  List<Line> read(long size, List<long[]> ranges) {
+  @Nullable List<Line> read(long size, List<long[]> ranges) {
     List<String> lines;
     try {
       lines = Files.exists(state) ? Files.readAllLines(state) : List.of();
@@ -63,7 +64,7 @@ final class RangeProgress {
   /**
    * {@code start end written crc32c durable}, or null when it does not fit {@code [start, end)}.
    */
-  private static Line parse(String text, long start, long end) {
+  private static @Nullable Line parse(String text, long start, long end) {
     String[] parts = text.split(" ", 0); // 0: trailing empty fields dropped
     if (parts.length != 5) {
       return null;

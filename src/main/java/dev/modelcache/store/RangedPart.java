@@ -17,6 +17,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
 import java.util.zip.CRC32C;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A large download written as several byte ranges at once, each at its place in one temporary file,
@@ -43,7 +44,7 @@ public final class RangedPart implements AutoCloseable {
   private final FileChannel channel;
   private final List<Region> regions = new ArrayList<>();
   private final MessageDigest sha256 = Digests.sha256();
-  private final MessageDigest gitSha1;
+  private final @Nullable MessageDigest gitSha1;
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition progressed = lock.newCondition();
   private final boolean resumable;

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,11 +33,14 @@ public final class SignedLock {
 
   private final Lockfile lock;
   private final Optional<LockSignature.Signer> signer;
-  private final String refusal;
+  private final @Nullable String refusal;
   private final boolean required;
 
   private SignedLock(
-      Lockfile lock, Optional<LockSignature.Signer> signer, String refusal, boolean required) {
+      Lockfile lock,
+      Optional<LockSignature.Signer> signer,
+      @Nullable String refusal,
+      boolean required) {
     this.lock = lock;
     this.signer = signer;
     this.refusal = refusal;

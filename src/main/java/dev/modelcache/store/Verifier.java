@@ -17,11 +17,13 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -79,7 +81,7 @@ public final class Verifier implements AutoCloseable {
    * @param path the file's path in the snapshot, or null for the model as a whole
    * @param message one line, starting with the model's name
    */
-  public record Problem(Kind kind, String path, String message) {}
+  public record Problem(Kind kind, @Nullable String path, String message) {}
 
   /**
    * The verification of one model.
@@ -90,7 +92,7 @@ public final class Verifier implements AutoCloseable {
    */
   public record Report(
       ModelConfig model,
-      InstalledSnapshot snapshot,
+      @Nullable InstalledSnapshot snapshot,
       VerifyMode mode,
       int hashed,
       long bytesHashed,
@@ -201,7 +203,8 @@ public final class Verifier implements AutoCloseable {
     jobs.sort(Comparator.comparingLong((Job job) -> job.file().size()).reversed());
     Map<Job, Future<Hashed>> futures = new HashMap<>();
     for (Job job : jobs) {
-      Path real = job.plan().real.get(job.file());
+      Path real =
+          Objects.requireNonNull(job.plan().real.get(job.file()), "a file to hash has its path");
       futures.put(job, hashing.submit(() -> hash(real)));
     }
     for (VerifyPlan plan : plans) {

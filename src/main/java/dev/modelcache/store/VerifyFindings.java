@@ -7,6 +7,7 @@ import dev.modelcache.store.Verifier.Kind;
 import dev.modelcache.store.Verifier.Problem;
 import java.io.IOException;
 import java.time.Clock;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,18 +64,18 @@ final class VerifyFindings {
    * A symlink that leaves the cache or leads to other bytes: a verification failure, logged at WARN
    * and counted like a corrupted file.
    */
-  Problem unsafeLink(ModelConfig model, String path, StoreException e) {
+  Problem unsafeLink(ModelConfig model, @Nullable String path, StoreException e) {
     return unsafeLink(model, path, e.getMessage());
   }
 
-  Problem unsafeLink(ModelConfig model, String path, String what) {
+  Problem unsafeLink(ModelConfig model, @Nullable String path, @Nullable String what) {
     metrics.verifyFailures(model.name()).increment();
     String message = model.name() + " - " + what;
     log.warn("{}", message);
     return new Problem(Kind.LINK, path, message);
   }
 
-  static Problem unreadable(ModelConfig model, String path, String what) {
+  static Problem unreadable(ModelConfig model, @Nullable String path, String what) {
     return new Problem(Kind.UNREADABLE, path, model.name() + " - " + what);
   }
 

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Future;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One model of a {@link Verifier} run between planning ({@link VerifyPlanner}: what was found
@@ -26,7 +27,7 @@ final class VerifyPlan {
   /** The real path of each file to hash: what a load reads ({@link CacheStore#realPath}). */
   final Map<InstalledFile, Path> real = new HashMap<>();
 
-  InstalledSnapshot snapshot;
+  @Nullable InstalledSnapshot snapshot;
   boolean foldersUnsafe;
   long nanos;
 
@@ -40,5 +41,5 @@ final class VerifyPlan {
    *
    * @param stamp the file's stamp, or null when it changed while it was read
    */
-  record Hashed(String sha256, FileStamp stamp, long nanos) {}
+  record Hashed(String sha256, @Nullable FileStamp stamp, long nanos) {}
 }

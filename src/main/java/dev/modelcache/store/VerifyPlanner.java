@@ -11,7 +11,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.Objects;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The cheap part of a verification, in the caller's thread: the install record, pins, blobs, links
@@ -19,6 +21,9 @@ import java.util.Optional;
  * hash.
  */
 final class VerifyPlanner {
+  /** Planning a file or the folders comes after the install record named the snapshot. */
+  private static final String SNAPSHOT_FOUND = "the snapshot is found first";
+
   private final CacheStore store;
   private final VerifyFindings findings;
 
@@ -69,14 +74,15 @@ final class VerifyPlanner {
 
   /** The snapshot's folders and the links no record names (see {@link SnapshotLinks}). */
   private void planFolders(VerifyPlan plan) {
+    InstalledSnapshot snapshot = Objects.requireNonNull(plan.snapshot, SNAPSHOT_FOUND);
     try {
-      SnapshotLinks.checkFolders(plan.snapshot);
+      SnapshotLinks.checkFolders(snapshot);
     } catch (StoreException e) {
       plan.problems.add(findings.unsafeLink(plan.model, null, e));
       plan.foldersUnsafe = true;
     }
     try {
-      SnapshotLinks.checkStrayLinks(plan.snapshot);
+      SnapshotLinks.checkStrayLinks(snapshot);
     } catch (StoreException e) {
       plan.problems.add(findings.unsafeLink(plan.model, null, e));
     }
@@ -122,12 +128,13 @@ final class VerifyPlanner {
   }
 
   /** Where a load reads {@code file}, or null (the problem reported) when it is unsafe. */
-  private Path realPath(VerifyPlan plan, InstalledFile file) {
+  private @Nullable Path realPath(VerifyPlan plan, InstalledFile file) {
     try {
-      return SnapshotLinks.realPath(plan.snapshot, file);
+      return SnapshotLinks.realPath(Objects.requireNonNull(plan.snapshot, SNAPSHOT_FOUND), file);
     } catch (StoreException e) {
       plan.problems.add(
-          e.getMessage().endsWith(SnapshotLinks.NOT_LINKED)
+          Objects.requireNonNull(e.getMessage(), "a StoreException has a message")
+                  .endsWith(SnapshotLinks.NOT_LINKED)
               ? new Problem(Kind.LINK, file.path(), plan.model.name() + " - " + e.getMessage())
               : findings.unsafeLink(plan.model, file.path(), e));
       return null;

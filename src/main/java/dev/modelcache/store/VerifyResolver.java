@@ -15,8 +15,10 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -77,7 +79,7 @@ final class VerifyResolver {
    * The hash of {@code file}, or null when there is none to check: its blob was quarantined
    * already, or could not be read (the problem added to {@code problems}).
    */
-  private Hashed awaitHash(
+  private @Nullable Hashed awaitHash(
       ModelConfig model, InstalledFile file, Future<Hashed> future, List<Problem> problems) {
     Quarantined earlier = quarantined.get(file.blob());
     if (earlier != null) {
@@ -131,7 +133,8 @@ final class VerifyResolver {
       return;
     }
     List<InstalledFile> files = new ArrayList<>();
-    for (InstalledFile file : plan.snapshot.files()) {
+    for (InstalledFile file :
+        Objects.requireNonNull(plan.snapshot, "stamps of a snapshot").files()) {
       FileStamp stamp = restamped.get(file);
       files.add(stamp == null ? file : file.withStamp(stamp));
     }
@@ -159,7 +162,8 @@ final class VerifyResolver {
       if (e.getCause() instanceof IOException io) {
         throw io;
       }
-      throw new IOException(e.getCause().toString(), e.getCause());
+      Throwable cause = Objects.requireNonNull(e.getCause(), "an ExecutionException has a cause");
+      throw new IOException(cause.toString(), cause);
     }
   }
 

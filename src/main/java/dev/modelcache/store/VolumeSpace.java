@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the cache's volume allows: writing at all, and how many bytes; asked of the {@link Volume}
@@ -96,7 +97,7 @@ final class VolumeSpace {
     return total[0];
   }
 
-  private static Path existingAncestor(Path dir) {
+  private static @Nullable Path existingAncestor(Path dir) {
     Path existing = dir;
     while (existing != null && !Files.isDirectory(existing)) {
       existing = existing.getParent();
