@@ -2,6 +2,7 @@ package dev.modelcache.fetch;
 
 import java.time.Duration;
 import java.util.function.DoubleSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Bounded exponential backoff with jitter: attempt {@code n} waits a random time between half and
@@ -22,7 +23,7 @@ record Backoff(
   }
 
   /** The wait before retry number {@code attempt} (1 for the first retry). */
-  Duration delay(int attempt, Duration retryAfter) {
+  Duration delay(int attempt, @Nullable Duration retryAfter) {
     if (retryAfter != null) {
       return retryAfter.compareTo(maxRetryAfter) > 0 ? maxRetryAfter : retryAfter;
     }

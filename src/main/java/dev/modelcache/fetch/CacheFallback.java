@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,13 +69,13 @@ final class CacheFallback {
    * @param snapshot the revision to serve, or null when the cache holds none for this revision
    * @param refusal why a cached revision may not be served, or null
    */
-  record Cached(InstalledSnapshot snapshot, String refusal) {
+  record Cached(@Nullable InstalledSnapshot snapshot, @Nullable String refusal) {
     boolean servable() {
       return snapshot != null && refusal == null;
     }
   }
 
-  Cached cached(ModelConfig model, String ref, Lockfile.Locked locked) {
+  Cached cached(ModelConfig model, @Nullable String ref, Lockfile.@Nullable Locked locked) {
     if (model.source().scheme() == SourceRef.Scheme.FILE) {
       return new Cached(null, null);
     }
@@ -93,7 +94,10 @@ final class CacheFallback {
 
   /** Whether {@code installed} is the revision that {@code locked}, or else the ref, names. */
   private boolean wanted(
-      ModelConfig model, String ref, Lockfile.Locked locked, InstalledSnapshot installed)
+      ModelConfig model,
+      @Nullable String ref,
+      Lockfile.@Nullable Locked locked,
+      InstalledSnapshot installed)
       throws IOException {
     if (locked != null && locked.revision() != null) {
       // the locked revision, or one that holds exactly the locked files (a later commit of the
@@ -117,7 +121,8 @@ final class CacheFallback {
 
   /** Why {@code installed} may not be served: files missing, pins or the lockfile disagreeing. */
   private List<String> problems(
-      ModelConfig model, Lockfile.Locked locked, InstalledSnapshot installed) throws IOException {
+      ModelConfig model, Lockfile.@Nullable Locked locked, InstalledSnapshot installed)
+      throws IOException {
     List<String> problems = new ArrayList<>();
     for (InstalledSnapshot.InstalledFile file : installed.files()) {
       if (!java.nio.file.Files.isRegularFile(file.blob())

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,7 +56,7 @@ final class DigestPolicy {
   }
 
   /** The SHA-256 the file must have: its pin, else the source's digest, else null. */
-  static String expectedSha256(ModelConfig model, SourceFile file) {
+  static @Nullable String expectedSha256(ModelConfig model, SourceFile file) {
     String pin = model.sha256().get(file.path());
     return pin != null ? pin : file.sha256();
   }
@@ -169,7 +170,7 @@ final class DigestPolicy {
       String algorithm,
       String expected,
       String expectedBy,
-      String actual,
+      @Nullable String actual,
       String advice) {
     metrics.verifyFailures(model.name()).increment();
     return new ChecksumMismatchException(

@@ -16,8 +16,10 @@ import dev.modelcache.store.Digests;
 import dev.modelcache.store.StagedFile;
 import io.micrometer.core.instrument.Counter;
 import java.io.IOException;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +39,9 @@ final class Downloader implements AutoCloseable {
   private final DigestPolicy digests;
   private final PartDownloads parts;
   private final AtomicBoolean warnedNoLocks = new AtomicBoolean();
+
+  /** A Hub file is listed only with its etag ({@code HubDescriber} refuses one without). */
+  static final String HUB_ETAG = "a Hub file has an etag";
 
   Downloader(
       CacheStore store,
@@ -93,7 +98,7 @@ final class Downloader implements AutoCloseable {
    * Downloads one file, resuming after cuts, and checks its size and digests. Files of {@link
    * Fetcher#RANGED_MIN_BYTES} or more are fetched as several byte ranges at once.
    */
-  StagedFile download(
+  @Nullable StagedFile download(
       ModelConfig model,
       ModelSource source,
       String sourceLabel,
@@ -184,7 +189,10 @@ final class Downloader implements AutoCloseable {
         }
         throw e;
       }
-      return store.setAside(model, got.copy(), hub ? file.etag() : got.copy().sha256());
+      return store.setAside(
+          model,
+          got.copy(),
+          hub ? Objects.requireNonNull(file.etag(), HUB_ETAG) : got.copy().sha256());
     }
   }
 

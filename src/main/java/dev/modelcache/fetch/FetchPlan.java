@@ -12,8 +12,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What one fetch of a model does, once its listing is checked against the pins and the lockfile:
@@ -43,8 +45,8 @@ record FetchPlan(
   static ModelConfig checkListing(
       ModelConfig given,
       Map<String, SourceFile> byPath,
-      Lockfile.Locked frozen,
-      Lockfile.Locked objectLock,
+      Lockfile.@Nullable Locked frozen,
+      Lockfile.@Nullable Locked objectLock,
       DigestPolicy digests)
       throws IOException {
     if (frozen != null) {
@@ -102,7 +104,7 @@ record FetchPlan(
             copy != null
                 ? new CacheStore.Entry(
                     file.path(),
-                    hub ? file.etag() : copy.sha256(),
+                    hub ? Objects.requireNonNull(file.etag(), Downloader.HUB_ETAG) : copy.sha256(),
                     copy.size(),
                     copy.sha256(),
                     copy)

@@ -23,9 +23,11 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -170,10 +172,10 @@ public final class Fetcher implements AutoCloseable {
    */
   private InstalledSnapshot fetchResolved(
       ModelConfig given,
-      String ref,
-      Lockfile.Locked frozen,
-      Lockfile.Locked objectLock,
-      Lockfile.Locked locked)
+      @Nullable String ref,
+      Lockfile.@Nullable Locked frozen,
+      Lockfile.@Nullable Locked objectLock,
+      Lockfile.@Nullable Locked locked)
       throws IOException {
     SourceRef.Scheme scheme = given.source().scheme();
     if (offline && scheme != SourceRef.Scheme.FILE) {
@@ -253,8 +255,8 @@ public final class Fetcher implements AutoCloseable {
       ModelSource source,
       ModelConfig given,
       String sourceLabel,
-      String ref,
-      Lockfile.Locked locked,
+      @Nullable String ref,
+      Lockfile.@Nullable Locked locked,
       CacheFallback.Cached[] cached)
       throws IOException {
     return retrier.call(
@@ -292,7 +294,7 @@ public final class Fetcher implements AutoCloseable {
   private InstalledSnapshot install(
       FetchPlan plan,
       Map<String, StagedFile> staged,
-      String ref,
+      @Nullable String ref,
       Map<String, FileStamp> localStamps,
       Instant start)
       throws IOException {
@@ -305,7 +307,10 @@ public final class Fetcher implements AutoCloseable {
     for (CacheStore.Entry entry : entries) {
       sha256ByPath.put(entry.path(), entry.sha256());
     }
-    String id = hub ? snapshot.revision() : CacheStore.snapshotId(sha256ByPath);
+    String id =
+        hub
+            ? Objects.requireNonNull(snapshot.revision(), "a Hub snapshot has its commit")
+            : CacheStore.snapshotId(sha256ByPath);
     if (hub && !snapshot.tree().isEmpty()) {
       writeTree(model, id, snapshot);
     }

@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongConsumer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -197,7 +198,7 @@ final class PartDownloads implements AutoCloseable {
   }
 
   /** Throws what the first failed region met, its part dropped where it cannot be resumed. */
-  private void throwRegionFailure(Transfer transfer, RangedPart part, Exception first)
+  private void throwRegionFailure(Transfer transfer, RangedPart part, @Nullable Exception first)
       throws IOException, InterruptedException {
     SourceFile file = transfer.file();
     if (first instanceof RangeNotSatisfiableException stale) {

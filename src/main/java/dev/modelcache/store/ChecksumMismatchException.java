@@ -1,6 +1,7 @@
 package dev.modelcache.store;
 
 import java.io.IOException;
+import org.jspecify.annotations.Nullable;
 
 /** A file's bytes do not match the digest they must have; the file was not installed. */
 public final class ChecksumMismatchException extends IOException {
@@ -9,7 +10,7 @@ public final class ChecksumMismatchException extends IOException {
       "If the new bytes are intended, update the pin; otherwise restore the file";
   private final String file;
   private final String expected;
-  private final String actual;
+  private final @Nullable String actual;
 
   /** A SHA-256 that differs from a pin of the config. */
   public ChecksumMismatchException(
@@ -28,7 +29,7 @@ public final class ChecksumMismatchException extends IOException {
       String algorithm,
       String expected,
       String expectedBy,
-      String actual,
+      @Nullable String actual,
       String advice) {
     super(
         model
@@ -57,7 +58,7 @@ public final class ChecksumMismatchException extends IOException {
     return expected;
   }
 
-  public String actual() {
+  public @Nullable String actual() {
     return actual;
   }
 }

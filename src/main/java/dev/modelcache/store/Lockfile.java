@@ -110,7 +110,7 @@ public final class Lockfile {
   }
 
   /** Which S3 object a file came from: its ETag and version id (null when unversioned). */
-  public record ObjectId(String etag, String versionId) {}
+  public record ObjectId(@Nullable String etag, @Nullable String versionId) {}
 
   /**
    * One file as locked.
