@@ -62,7 +62,6 @@ final class FetchCommand implements Callable<Integer> {
     ModelStates states = new ModelStates(names, Set.copyOf(names), clock);
     CacheStore store = new CacheStore(loaded.cache());
     dev.modelcache.store.SignedLock signed = ConfigOption.signedLock(loaded);
-    dev.modelcache.store.Lockfile lock = signed.lockfile();
     // a signed lockfile is held to exactly: fetch what it names, and never rewrite it
     boolean exact = frozen || signed.required();
     List<String> missing = Preflight.missing(loaded, store, store.writable());

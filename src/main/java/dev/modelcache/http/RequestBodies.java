@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.util.List;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -123,7 +124,7 @@ final class RequestBodies {
    * its size (Javalin's {@code bodyAsBytes} reads through an 8 KiB buffer and a growing copy: a
    * fifth of a small request's garbage); null for any other body, which Javalin reads and limits.
    */
-  private byte[] small(Context ctx) throws IOException {
+  private byte @Nullable [] small(Context ctx) throws IOException {
     long declared = ctx.req().getContentLengthLong();
     if (declared < 0 || declared > SMALL_BODY || declared > admission.maxBodyBytes()) {
       return null;
