@@ -35,19 +35,33 @@ final class ModelReader {
   ModelConfig read(ConfigNode node) {
     Keys keys = new Keys(node, s3Defaults);
     checkName(node, keys.name);
-    if (keys.sourceText == null) {
+    boolean isUrl =
+        keys.sourceText == null ? !keys.files.isEmpty() : keys.sourceText.strip().equals("url");
+    if (keys.sourceText == null && !isUrl) {
       throw node.error(
           node.qualify("source"),
           "is missing for model '"
               + keys.name
-              + "' (file:<dir>, hf://org/name or s3://bucket/prefix)");
+              + "' (file:<dir>, hf://org/name, s3://bucket/prefix, or url with files:)");
     }
-    SourceRef source = SourceRefReader.read(keys.sourceText, keys.repoType, node, baseDir);
-    boolean isS3 = source.scheme() == SourceRef.Scheme.S3;
+    if (!isUrl && !keys.files.isEmpty()) {
+      throw node.error(node.qualify("files"), "only applies to url models (source: url)");
+    }
+    boolean isS3 = !isUrl && keys.sourceText.startsWith("s3://");
     checkS3Keys(node, isS3, keys.s3Given, keys.versionIds);
     boolean requirePins =
-        keys.requirePinsText == null ? isS3 && keys.s3.requirePins() : keys.requirePins;
-    Map<String, String> pins = pins(node, keys.rawPins);
+        keys.requirePinsText == null ? isUrl || (isS3 && keys.s3.requirePins()) : keys.requirePins;
+    SourceRef source;
+    Map<String, String> pins;
+    if (isUrl) {
+      checkUrlKeys(node, keys);
+      UrlFilesReader.UrlModel url = UrlFilesReader.read(keys.name, keys.files, requirePins, node);
+      source = url.source();
+      pins = url.pins();
+    } else {
+      source = SourceRefReader.read(keys.sourceText, keys.repoType, node, baseDir);
+      pins = pins(node, keys.rawPins);
+    }
     String engine = engine(node, keys.engine);
     checkModelFile(node, keys.modelFile);
     if (!keys.load.equals("preload") && !keys.load.equals("lazy")) {
@@ -108,11 +122,13 @@ final class ModelReader {
     final Map<String, String> versionIds;
     final S3Config s3;
     final boolean s3Given;
+    final List<UrlFilesReader.Item> files;
 
     Keys(ConfigNode node, S3Config s3Defaults) {
       name = node.string("name", null);
       sourceText = node.string("source", null);
       repoType = node.string("repo_type", null);
+      files = node.list("files").stream().map(UrlFilesReader.Item::read).toList();
       include = node.strings("include");
       exclude = node.strings("exclude");
       rawPins = node.stringMap("sha256");
@@ -158,6 +174,22 @@ final class ModelReader {
           "'"
               + name
               + "' is not URL-safe: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+    }
+  }
+
+  /** A url model's files come with their pins and paths: no patterns, no {@code sha256:} map. */
+  private static void checkUrlKeys(ConfigNode node, Keys keys) {
+    String misplaced =
+        !keys.include.isEmpty()
+            ? "include"
+            : !keys.exclude.isEmpty()
+                ? "exclude"
+                : !keys.rawPins.isEmpty() ? "sha256" : keys.repoType != null ? "repo_type" : null;
+    if (misplaced != null) {
+      throw node.error(
+          node.qualify(misplaced),
+          "does not apply to url models: list exactly the files wanted under files:, each with"
+              + " its own sha256");
     }
   }
 
