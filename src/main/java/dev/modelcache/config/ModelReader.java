@@ -35,33 +35,23 @@ final class ModelReader {
   ModelConfig read(ConfigNode node) {
     Keys keys = new Keys(node, s3Defaults);
     checkName(node, keys.name);
-    boolean isUrl =
-        keys.sourceText == null ? !keys.files.isEmpty() : keys.sourceText.strip().equals("url");
-    if (keys.sourceText == null && !isUrl) {
-      throw node.error(
-          node.qualify("source"),
-          "is missing for model '"
-              + keys.name
-              + "' (file:<dir>, hf://org/name, s3://bucket/prefix, or url with files:)");
-    }
-    if (!isUrl && !keys.files.isEmpty()) {
-      throw node.error(node.qualify("files"), "only applies to url models (source: url)");
-    }
+    boolean isUrl = isUrl(node, keys);
     boolean isS3 = !isUrl && keys.sourceText.startsWith("s3://");
     checkS3Keys(node, isS3, keys.s3Given, keys.versionIds);
     boolean requirePins =
         keys.requirePinsText == null ? isUrl || (isS3 && keys.s3.requirePins()) : keys.requirePins;
-    SourceRef source;
-    Map<String, String> pins;
+    UrlFilesReader.SourceAndPins read;
     if (isUrl) {
       checkUrlKeys(node, keys);
-      UrlFilesReader.UrlModel url = UrlFilesReader.read(keys.name, keys.files, requirePins, node);
-      source = url.source();
-      pins = url.pins();
+      read = UrlFilesReader.read(keys.name, keys.files, requirePins, node);
     } else {
-      source = SourceRefReader.read(keys.sourceText, keys.repoType, node, baseDir);
-      pins = pins(node, keys.rawPins);
+      read =
+          new UrlFilesReader.SourceAndPins(
+              SourceRefReader.read(keys.sourceText, keys.repoType, node, baseDir),
+              pins(node, keys.rawPins));
     }
+    SourceRef source = read.source();
+    Map<String, String> pins = read.pins();
     String engine = engine(node, keys.engine);
     checkModelFile(node, keys.modelFile);
     if (!keys.load.equals("preload") && !keys.load.equals("lazy")) {
@@ -175,6 +165,26 @@ final class ModelReader {
               + name
               + "' is not URL-safe: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
     }
+  }
+
+  /**
+   * Whether the model is a url one ({@code source: url}, or {@code files:} without a source); fails
+   * when it has no source at all, or {@code files:} with another source.
+   */
+  private static boolean isUrl(ConfigNode node, Keys keys) {
+    boolean isUrl =
+        keys.sourceText == null ? !keys.files.isEmpty() : keys.sourceText.strip().equals("url");
+    if (keys.sourceText == null && !isUrl) {
+      throw node.error(
+          node.qualify("source"),
+          "is missing for model '"
+              + keys.name
+              + "' (file:<dir>, hf://org/name, s3://bucket/prefix, or url with files:)");
+    }
+    if (!isUrl && !keys.files.isEmpty()) {
+      throw node.error(node.qualify("files"), "only applies to url models (source: url)");
+    }
+    return isUrl;
   }
 
   /** A url model's files come with their pins and paths: no patterns, no {@code sha256:} map. */

@@ -42,10 +42,11 @@ final class UrlFilesReader {
     }
   }
 
-  /** The source and the pins of a url model, each file checked. */
-  record UrlModel(SourceRef source, Map<String, String> pins) {}
+  /** A model's source and its pins. */
+  record SourceAndPins(SourceRef source, Map<String, String> pins) {}
 
-  static UrlModel read(String name, List<Item> items, boolean requirePins, ConfigNode model) {
+  /** The source and the pins of a url model, each file checked. */
+  static SourceAndPins read(String name, List<Item> items, boolean requirePins, ConfigNode model) {
     if (items.isEmpty()) {
       throw model.error(
           model.qualify("files"),
@@ -75,7 +76,8 @@ final class UrlFilesReader {
         pins.put(path, pin);
       }
     }
-    return new UrlModel(new SourceRef(SourceRef.Scheme.URL, name, null, null, "url", files), pins);
+    return new SourceAndPins(
+        new SourceRef(SourceRef.Scheme.URL, name, null, null, "url", files), pins);
   }
 
   private static String url(ConfigNode node, String text) {
