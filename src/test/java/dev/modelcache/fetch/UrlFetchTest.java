@@ -270,4 +270,31 @@ class UrlFetchTest {
     assertThat(fetch(moved, Optional.of(entry)).dir().resolve("onnx/model.bin"))
         .hasBinaryContent(other);
   }
+
+  @Test
+  void aBusyServerIsRetriedAfterTheDelayItAsksFor() throws Exception {
+    server.failOnce("weights.bin", 503);
+    InstalledSnapshot snapshot = fetch(model(pinned(server.url("weights.bin")), ""));
+    assertThat(snapshot.dir().resolve("onnx/model.bin")).hasBinaryContent(WEIGHTS);
+    assertThat(sleeps).containsExactly(Duration.ofSeconds(7));
+  }
+
+  @Test
+  void frozenFailsWhenAFileMovedToAnotherUrlSinceTheLock() throws Exception {
+    ModelConfig model = model(weights(server.url("weights.bin"), ""), "    require_pins: false\n");
+    InstalledSnapshot first = fetch(model);
+    Lockfile.Locked locked = fetcher.lockEntry(model, first); // as 'modelcache lock' writes it
+    server.put("other.bin", WEIGHTS);
+    ModelConfig moved = model(weights(server.url("other.bin"), ""), "    require_pins: false\n");
+    assertThatThrownBy(() -> fetcher.fetch(moved, Optional.of(locked), true))
+        .isInstanceOf(SourceException.class)
+        .hasMessage(
+            "m - upstream no longer matches modelcache.lock (--frozen): onnx/model.bin: URL "
+                + server.url("weights.bin")
+                + " in modelcache.lock, "
+                + server.url("other.bin")
+                + " in the config; run 'modelcache lock' to accept the new state");
+    assertThat(fetcher.fetch(model, Optional.of(locked), true).dir().resolve("onnx/model.bin"))
+        .hasBinaryContent(WEIGHTS);
+  }
 }

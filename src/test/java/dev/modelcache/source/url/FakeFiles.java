@@ -44,6 +44,7 @@ public final class FakeFiles implements AutoCloseable {
   private final Map<String, byte[]> files = new ConcurrentHashMap<>();
   private final Map<String, long[]> cuts = new ConcurrentHashMap<>();
   private final Map<String, Boolean> flips = new ConcurrentHashMap<>();
+  private final Map<String, Integer> statuses = new ConcurrentHashMap<>();
   private final List<Recorded> requests = Collections.synchronizedList(new ArrayList<>());
   private final AtomicLong bodyBytes = new AtomicLong();
   private volatile boolean ranges = true;
@@ -97,6 +98,11 @@ public final class FakeFiles implements AutoCloseable {
     cuts.put(name, new long[] {afterBytes, skip});
   }
 
+  /** The next request for {@code name} answers {@code status} with {@code Retry-After: 7}. */
+  public void failOnce(String name, int status) {
+    statuses.put(name, status);
+  }
+
   /** Every body of {@code name} has its middle byte flipped from now on. */
   public void wrongBytes(String name) {
     flips.put(name, true);
@@ -143,7 +149,11 @@ public final class FakeFiles implements AutoCloseable {
       exchange.sendResponseHeaders(302, -1);
     } else {
       byte[] content = path.startsWith("/files/") ? files.get(path.substring(7)) : null;
-      if (content == null) {
+      Integer status = statuses.remove(path.substring(path.lastIndexOf('/') + 1));
+      if (status != null) {
+        exchange.getResponseHeaders().set("Retry-After", "7");
+        exchange.sendResponseHeaders(status, -1);
+      } else if (content == null) {
         exchange.sendResponseHeaders(404, -1);
       } else if (method.equals("HEAD") && !head) {
         exchange.getResponseHeaders().set("Allow", "GET");
