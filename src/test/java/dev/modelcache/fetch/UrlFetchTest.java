@@ -297,4 +297,21 @@ class UrlFetchTest {
     assertThat(fetcher.fetch(model, Optional.of(locked), true).dir().resolve("onnx/model.bin"))
         .hasBinaryContent(WEIGHTS);
   }
+
+  @Test
+  void offlineTheInstalledSnapshotIsServedWithoutARequest() throws Exception {
+    ModelConfig model = model(pinned(server.url("weights.bin")), "");
+    String id = fetch(model).id();
+    server.close();
+    try (Fetcher offline =
+        new Fetcher(
+            new CacheStore(tmp.resolve("cache")),
+            Map.of(SourceRef.Scheme.URL, new UrlSource(new OkHttpClient())),
+            new ModelStates(List.of("m"), Set.of("m"), Clock.systemUTC()),
+            new Metrics(new SimpleMeterRegistry()),
+            Clock.systemUTC(),
+            true)) {
+      assertThat(offline.fetch(model).id()).isEqualTo(id);
+    }
+  }
 }
