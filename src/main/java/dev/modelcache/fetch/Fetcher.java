@@ -122,9 +122,9 @@ public final class Fetcher implements AutoCloseable {
     // An S3 lock entry pins each object only while its ETag and version are the locked ones, a url
     // one each file only while its URL is the locked one: that is known after the listing (see
     // LockCheck.objectPins).
-    boolean s3 = LockCheck.perObject(model);
+    boolean perObject = LockCheck.perObject(model);
     LockCheck.Pinned pinned =
-        lock.isPresent() && !s3
+        lock.isPresent() && !perObject
             ? LockCheck.lockPins(model, lock.get(), frozen)
             : new LockCheck.Pinned(model, Set.of());
     ModelConfig effective = pinned.model();
@@ -135,9 +135,9 @@ public final class Fetcher implements AutoCloseable {
               effective,
               CacheStore.refName(model),
               frozen ? lock.orElseThrow() : null,
-              s3 ? lock.orElse(null) : null,
+              perObject ? lock.orElse(null) : null,
               lock.orElse(null));
-      if (lock.isPresent() && (!s3 || frozen)) {
+      if (lock.isPresent() && (!perObject || frozen)) {
         LockCheck.requireMatch(model, result, lock.get());
       }
       return result;

@@ -121,15 +121,15 @@ public final class LockCheck {
         pins.put(file.path(), locked.get().sha256());
         fromLock.add(file.path());
       } else {
+        String url = url(model, file.path());
         log.info(
-            "{} - {} changed upstream since modelcache.lock (ETag {} -> {}, URL {} -> {}, {} -> {}"
-                + " bytes): fetching it again",
+            "{} - {} changed upstream since modelcache.lock ({} {} -> {}, {} -> {} bytes): fetching"
+                + " it again",
             model.name(),
             file.path(),
-            locked.get().etag(),
-            file.objectEtag(),
-            locked.get().url(),
-            url(model, file.path()),
+            url != null ? "URL" : "ETag",
+            url != null ? locked.get().url() : locked.get().etag(),
+            url != null ? url : file.objectEtag(),
             locked.get().size(),
             file.size());
       }

@@ -267,8 +267,17 @@ class UrlFetchTest {
     // another URL for the file: the old pin no longer applies, the new bytes are trusted anew
     server.put("other.bin", other);
     ModelConfig moved = model(weights(server.url("other.bin"), ""), "    require_pins: false\n");
-    assertThat(fetch(moved, Optional.of(entry)).dir().resolve("onnx/model.bin"))
-        .hasBinaryContent(other);
+    try (LogCapture log = new LogCapture(Fetcher.class)) {
+      assertThat(fetch(moved, Optional.of(entry)).dir().resolve("onnx/model.bin"))
+          .hasBinaryContent(other);
+      assertThat(log.lines())
+          .contains(
+              "INFO m - onnx/model.bin changed upstream since modelcache.lock (URL "
+                  + server.url("weights.bin")
+                  + " -> "
+                  + server.url("other.bin")
+                  + ", 200000 -> 200000 bytes): fetching it again");
+    }
   }
 
   @Test
