@@ -269,7 +269,7 @@ public final class GarbageCollector {
         repos.add(repo);
       }
     }
-    for (String kind : List.of("local", "s3")) {
+    for (String kind : List.of("local", "s3", "url")) {
       for (Path repo : children(root.resolve(kind))) {
         if (Files.isDirectory(repo, LinkOption.NOFOLLOW_LINKS)) {
           repos.add(repo);
