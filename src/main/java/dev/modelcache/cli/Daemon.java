@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
+import dev.modelcache.grpc.GrpcServer;
 import dev.modelcache.http.HttpServer;
+import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelState;
 import dev.modelcache.inference.ModelStates;
@@ -33,6 +35,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -63,6 +66,7 @@ final class Daemon implements AutoCloseable {
   private final Fetcher fetcher;
   private final ModelRegistry registry;
   private final HttpServer http;
+  private final @Nullable GrpcServer grpc; // null unless server.grpc.enabled
   private final CompletableFuture<Void> prepared = new CompletableFuture<>();
   private final JvmMetrics jvmMetrics = new JvmMetrics();
   private final Executor preparer;
@@ -131,7 +135,8 @@ final class Daemon implements AutoCloseable {
         config, clock, Daemon::prepareOnOwnThread, Volume.system(), null, RECHECK_EVERY, sources);
   }
 
-  private Daemon(Config config, Clock clock, Executor preparer, Volume volume, TaskFactory tasks) {
+  private Daemon(
+      Config config, Clock clock, Executor preparer, Volume volume, @Nullable TaskFactory tasks) {
     this(config, clock, preparer, volume, tasks, RECHECK_EVERY, Sources.of(config));
   }
 
@@ -140,7 +145,7 @@ final class Daemon implements AutoCloseable {
       Clock clock,
       Executor preparer,
       Volume volume,
-      TaskFactory tasks,
+      @Nullable TaskFactory tasks,
       java.time.Duration recheckEvery,
       Sources sources) {
     this.sources = sources;
@@ -175,9 +180,17 @@ final class Daemon implements AutoCloseable {
             json,
             tasks == null ? BuiltInTasks.factory(json) : tasks,
             config.server().limits().maxItems());
+    // HTTP and gRPC requests in flight spend one heap: one budget for both.
+    MemoryBudget budget =
+        new MemoryBudget(config.server().limits().memoryBudget(Runtime.getRuntime().maxMemory()));
     this.http =
-        new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
+        new HttpServer(
+            config.server(), config.models(), states, registry, prometheus, json, budget);
     metrics.bindHttp(http::activeRequests);
+    this.grpc =
+        config.server().grpc().enabled()
+            ? new GrpcServer(config.server(), registry, states, budget, metrics)
+            : null;
   }
 
   /**
@@ -188,17 +201,22 @@ final class Daemon implements AutoCloseable {
     return Preflight.missing(config, store, store.writable());
   }
 
-  /** Starts HTTP and the background preparation of every model; returns at once. */
+  /** Starts HTTP (and gRPC) and the background preparation of every model; returns at once. */
   Daemon start() {
     // Preparation first: loading the engine overlaps with Jetty's start on another core.
     preparer.execute(this::prepareAll);
     http.start();
-    progress.scheduleAtFixedRate(this::logProgress, 5, 5, TimeUnit.SECONDS);
-    recheck.scheduleWithFixedDelay(
-        this::recheckStale,
-        recheckEvery.toMillis(),
-        recheckEvery.toMillis(),
-        TimeUnit.MILLISECONDS);
+    if (grpc != null) {
+      grpc.start();
+    }
+    // Periodic tasks: their futures only end when close() shuts the executors down.
+    var unused = progress.scheduleAtFixedRate(this::logProgress, 5, 5, TimeUnit.SECONDS);
+    unused =
+        recheck.scheduleWithFixedDelay(
+            this::recheckStale,
+            recheckEvery.toMillis(),
+            recheckEvery.toMillis(),
+            TimeUnit.MILLISECONDS);
     return this;
   }
 
@@ -240,6 +258,11 @@ final class Daemon implements AutoCloseable {
 
   HttpServer http() {
     return http;
+  }
+
+  /** The gRPC port, or -1 when {@code server.grpc} is not enabled. */
+  int grpcPort() {
+    return grpc == null ? -1 : grpc.port();
   }
 
   private void prepareAll() {
@@ -293,8 +316,8 @@ final class Daemon implements AutoCloseable {
    * The snapshot to load: fetched (which brings back what verification found missing or moved to
    * quarantine) when the model can be fetched, else the one installed, which must have verified.
    */
-  private InstalledSnapshot prepare(ModelConfig model, Verifier.Report report, boolean writable)
-      throws IOException {
+  private InstalledSnapshot prepare(
+      ModelConfig model, Verifier.@Nullable Report report, boolean writable) throws IOException {
     String cannotFetch = Preflight.cannotFetch(config, model, writable);
     if (cannotFetch == null) {
       if (report != null && !report.ok() && report.snapshot() != null) {
@@ -348,15 +371,16 @@ final class Daemon implements AutoCloseable {
     }
   }
 
-  /** Requests being handled now. */
+  /** Requests (HTTP) and calls (gRPC) being handled now. */
   int activeRequests() {
-    return http.activeRequests();
+    return http.activeRequests() + (grpc == null ? 0 : grpc.activeCalls());
   }
 
   /**
-   * Stops: HTTP first (no new connections; requests in flight get up to {@code
-   * server.shutdown_grace_seconds}), then the models, fetches, background tasks, sources (their
-   * clients and connections) and meters. Only the first call does anything.
+   * Stops: HTTP and gRPC first (no new connections or calls; requests in flight get up to {@code
+   * server.shutdown_grace_seconds}, both servers draining at once), then the models, fetches,
+   * background tasks, sources (their clients and connections) and meters. Only the first call does
+   * anything.
    *
    * @return true when every request in flight finished within the grace period
    */
@@ -366,7 +390,13 @@ final class Daemon implements AutoCloseable {
     }
     progress.shutdownNow();
     recheck.shutdownNow();
+    if (grpc != null) {
+      grpc.beginStop(); // drains while HTTP does
+    }
     boolean drained = http.stop();
+    if (grpc != null) {
+      drained &= grpc.stop();
+    }
     registry.close();
     fetcher.close();
     progressThread.stop(progress, NamedThreads.STOP_WAIT, log);

@@ -19,6 +19,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -70,7 +71,11 @@ final class FetchCommand implements Callable<Integer> {
     boolean terminal = isTerminal(System.console());
     PrintStream stderr = System.err;
     FetchProgress progress =
-        new FetchProgress(states, terminal ? new PrintWriter(stderr, true) : err, terminal, clock);
+        new FetchProgress(
+            states,
+            terminal ? new PrintWriter(stderr, true, Charset.defaultCharset()) : err,
+            terminal,
+            clock);
     if (terminal) {
       // log lines (written to System.err by Logback) take the progress lines off first
       System.setErr(new PrintStream(progress.guarding(stderr), true, Charset.defaultCharset()));
@@ -78,17 +83,19 @@ final class FetchCommand implements Callable<Integer> {
     NamedThreads tickerThread = NamedThreads.named("modelcache-progress");
     ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(tickerThread);
     long period = FetchProgress.TERMINAL_INTERVAL.toMillis();
-    ticker.scheduleAtFixedRate(
-        () -> {
-          try {
-            progress.tick();
-          } catch (RuntimeException e) {
-            log.warn("progress display failed", e);
-          }
-        },
-        period,
-        period,
-        TimeUnit.MILLISECONDS);
+    // Ends when the ticker is shut down below.
+    var unused =
+        ticker.scheduleAtFixedRate(
+            () -> {
+              try {
+                progress.tick();
+              } catch (RuntimeException e) {
+                log.warn("progress display failed", e);
+              }
+            },
+            period,
+            period,
+            TimeUnit.MILLISECONDS);
     try (Sources sources = Sources.of(loaded);
         Fetcher fetcher = sources.fetcher(loaded, store, states, clock)) {
       int failures = 0;
@@ -133,7 +140,7 @@ final class FetchCommand implements Callable<Integer> {
    * Whether stdin and stdout are a terminal (Java 22+ hands out a Console for pipes too and says so
    * through {@code isTerminal()}, looked up here because this code targets Java 17).
    */
-  static boolean isTerminal(Console console) {
+  static boolean isTerminal(@Nullable Console console) {
     if (console == null) {
       return false;
     }

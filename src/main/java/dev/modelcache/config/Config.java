@@ -3,6 +3,7 @@ package dev.modelcache.config;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The whole effective configuration, immutable, validated once at start by {@link ConfigLoader}.
@@ -111,7 +112,7 @@ public record Config(
         + (m.exclude().isEmpty() ? "" : " exclude=" + m.exclude());
   }
 
-  /** {@code server:}, its limits and auth: one log line. */
+  /** {@code server:}, its limits, auth and gRPC: one log line. */
   private String describeServer() {
     return "server.host="
         + server.host()
@@ -132,7 +133,11 @@ public record Config(
         + " ("
         + (server.token() == null ? "not set: inference is open" : "set: " + server.token())
         + ") server.auth.metrics="
-        + server.authMetrics();
+        + server.authMetrics()
+        + " server.grpc.enabled="
+        + server.grpc().enabled()
+        + " server.grpc.port="
+        + server.grpc().port();
   }
 
   public Optional<ModelConfig> model(String name) {
@@ -169,7 +174,7 @@ public record Config(
   public record SourcesConfig(HfConfig hf, S3Config s3) {}
 
   /** The HuggingFace Hub: endpoint and the token sent to it. */
-  public record HfConfig(String endpoint, Secret token) {}
+  public record HfConfig(String endpoint, @Nullable Secret token) {}
 
   /**
    * S3 and S3-compatible stores: {@code sources.s3}, or one model's {@code s3:} (which overrides it
@@ -181,7 +186,11 @@ public record Config(
    *     digest) is refused instead of trusted on first use
    */
   public record S3Config(
-      String endpoint, String region, boolean pathStyle, boolean anonymous, boolean requirePins) {
+      @Nullable String endpoint,
+      String region,
+      boolean pathStyle,
+      boolean anonymous,
+      boolean requirePins) {
 
     /** The settings that the S3 client depends on: models that share them share one client. */
     public S3Config client() {
@@ -197,16 +206,30 @@ public record Config(
    * @param authMetrics whether {@code /metrics} requires the token too
    * @param shutdownGraceSeconds how long a stop waits for requests in flight before cutting them
    * @param limits what requests in flight may take
+   * @param grpc the Open Inference Protocol's gRPC endpoint beside HTTP
    */
   public record ServerConfig(
       String host,
       int port,
       String tokenEnv,
-      Secret token,
+      @Nullable Secret token,
       long maxBodyBytes,
       boolean authMetrics,
       int shutdownGraceSeconds,
-      Limits limits) {}
+      Limits limits,
+      GrpcConfig grpc) {}
+
+  /**
+   * {@code server.grpc}: the Open Inference Protocol v2 over gRPC ({@code
+   * inference.GRPCInferenceService}) on a port of its own, on {@code server.host}, with the same
+   * token, body limit and memory budget as HTTP.
+   *
+   * @param enabled whether it listens at all
+   * @param port its port; 0 picks a free one
+   */
+  public record GrpcConfig(boolean enabled, int port) {
+    public static final GrpcConfig DEFAULT = new GrpcConfig(false, 8081);
+  }
 
   /**
    * {@code server.limits}: admission control, so that no combination of valid requests can run the

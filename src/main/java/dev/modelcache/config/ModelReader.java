@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads one item of {@code models:}, its {@code batch:}, {@code task_options:} and {@code s3:}
@@ -34,20 +35,21 @@ final class ModelReader {
 
   ModelConfig read(ConfigNode node) {
     Keys keys = new Keys(node, s3Defaults);
-    checkName(node, keys.name);
-    boolean isUrl = isUrl(node, keys);
-    boolean isS3 = !isUrl && keys.sourceText.startsWith("s3://");
+    String name = checkName(node, keys.name);
+    String sourceText = sourceText(node, keys, name);
+    boolean isUrl = sourceText.equals("url");
+    boolean isS3 = !isUrl && sourceText.startsWith("s3://");
     checkS3Keys(node, isS3, keys.s3Given, keys.versionIds);
     boolean requirePins =
         keys.requirePinsText == null ? isUrl || (isS3 && keys.s3.requirePins()) : keys.requirePins;
     UrlFilesReader.SourceAndPins read;
     if (isUrl) {
       checkUrlKeys(node, keys);
-      read = UrlFilesReader.read(keys.name, keys.files, requirePins, node);
+      read = UrlFilesReader.read(name, keys.files, requirePins, node);
     } else {
       read =
           new UrlFilesReader.SourceAndPins(
-              SourceRefReader.read(keys.sourceText, keys.repoType, node, baseDir),
+              SourceRefReader.read(sourceText, keys.repoType, node, baseDir),
               pins(node, keys.rawPins));
     }
     SourceRef source = read.source();
@@ -62,7 +64,7 @@ final class ModelReader {
           node.qualify("device"), "must be auto, cpu, gpu or gpu:N, not '" + keys.device + "'");
     }
     return new ModelConfig(
-        keys.name,
+        name,
         source,
         keys.include,
         keys.exclude,
@@ -89,14 +91,14 @@ final class ModelReader {
    * rather than as a missing one.
    */
   private static final class Keys {
-    final String name;
-    final String sourceText;
-    final String repoType;
+    final @Nullable String name;
+    final @Nullable String sourceText;
+    final @Nullable String repoType;
     final List<String> include;
     final List<String> exclude;
     final Map<String, String> rawPins;
     final String engine;
-    final String modelFile;
+    final @Nullable String modelFile;
     final TaskKind task;
     final TaskOptions taskOptions;
     final String device;
@@ -107,7 +109,7 @@ final class ModelReader {
     final int timeoutMs;
     final String load;
     final boolean required;
-    final String requirePinsText;
+    final @Nullable String requirePinsText;
     final boolean requirePins;
     final Map<String, String> versionIds;
     final S3Config s3;
@@ -115,15 +117,15 @@ final class ModelReader {
     final List<UrlFilesReader.Item> files;
 
     Keys(ConfigNode node, S3Config s3Defaults) {
-      name = node.string("name", null);
-      sourceText = node.string("source", null);
-      repoType = node.string("repo_type", null);
+      name = node.string("name");
+      sourceText = node.string("source");
+      repoType = node.string("repo_type");
       files = node.list("files").stream().map(UrlFilesReader.Item::read).toList();
       include = node.strings("include");
       exclude = node.strings("exclude");
       rawPins = node.stringMap("sha256");
       engine = node.string("engine", "auto");
-      modelFile = node.string("model_file", null);
+      modelFile = node.string("model_file");
       task = node.choice("task", TaskKind.TENSOR, TaskKind.class);
       taskOptions = TaskOptionsReader.read(node.child("task_options"), task);
       device = node.string("device", "auto").strip().toLowerCase(Locale.ROOT);
@@ -136,13 +138,13 @@ final class ModelReader {
       timeoutMs = node.integer("timeout_ms", 30_000, 1, 3_600_000);
       load = node.string("load", "preload").strip().toLowerCase(Locale.ROOT);
       required = node.bool("required", true);
-      requirePinsText = node.string("require_pins", null);
+      requirePinsText = node.string("require_pins");
       requirePins = node.bool("require_pins", false);
       versionIds = node.stringMap("version_ids");
       ConfigNode s3Node = node.child("s3");
       s3 =
           new S3Config(
-              s3Node.string("endpoint", s3Defaults.endpoint()),
+              s3Node.stringOrNull("endpoint", s3Defaults.endpoint()),
               s3Node.string("region", s3Defaults.region()),
               s3Node.bool("path_style", s3Defaults.pathStyle()),
               s3Node.bool("anonymous", s3Defaults.anonymous()),
@@ -154,7 +156,7 @@ final class ModelReader {
     }
   }
 
-  private static void checkName(ConfigNode node, String name) {
+  private static String checkName(ConfigNode node, @Nullable String name) {
     if (name == null) {
       throw node.error(node.qualify("name"), "is missing: every model needs a URL-safe name");
     }
@@ -165,26 +167,29 @@ final class ModelReader {
               + name
               + "' is not URL-safe: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
     }
+    return name;
   }
 
   /**
-   * Whether the model is a url one ({@code source: url}, or {@code files:} without a source); fails
-   * when it has no source at all, or {@code files:} with another source.
+   * The model's source text: {@code url} for a url model ({@code source: url}, or {@code files:}
+   * without a source); fails when it has no source at all, or {@code files:} with another source.
    */
-  private static boolean isUrl(ConfigNode node, Keys keys) {
-    boolean isUrl =
-        keys.sourceText == null ? !keys.files.isEmpty() : keys.sourceText.strip().equals("url");
-    if (keys.sourceText == null && !isUrl) {
-      throw node.error(
-          node.qualify("source"),
-          "is missing for model '"
-              + keys.name
-              + "' (file:<dir>, hf://org/name, s3://bucket/prefix, or url with files:)");
+  private static String sourceText(ConfigNode node, Keys keys, String name) {
+    if (keys.sourceText == null) {
+      if (keys.files.isEmpty()) {
+        throw node.error(
+            node.qualify("source"),
+            "is missing for model '"
+                + name
+                + "' (file:<dir>, hf://org/name, s3://bucket/prefix, or url with files:)");
+      }
+      return "url";
     }
-    if (!isUrl && !keys.files.isEmpty()) {
+    String text = keys.sourceText.strip().equals("url") ? "url" : keys.sourceText;
+    if (!text.equals("url") && !keys.files.isEmpty()) {
       throw node.error(node.qualify("files"), "only applies to url models (source: url)");
     }
-    return isUrl;
+    return text;
   }
 
   /** A url model's files come with their pins and paths: no patterns, no {@code sha256:} map. */
@@ -252,7 +257,7 @@ final class ModelReader {
                     "must be one of " + String.join(", ", ENGINES) + ", not '" + text + "'"));
   }
 
-  private static void checkModelFile(ConfigNode node, String modelFile) {
+  private static void checkModelFile(ConfigNode node, @Nullable String modelFile) {
     if (modelFile != null
         && (modelFile.isBlank()
             || modelFile.startsWith("/")

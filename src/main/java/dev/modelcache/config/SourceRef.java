@@ -3,6 +3,7 @@ package dev.modelcache.config;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where a model comes from, parsed from its {@code source:} string (and, for {@code url} models,
@@ -22,8 +23,8 @@ import java.util.Optional;
 public record SourceRef(
     Scheme scheme,
     String location,
-    String revision,
-    String repoType,
+    @Nullable String revision,
+    @Nullable String repoType,
     String text,
     List<UrlFile> urls) {
 
@@ -55,10 +56,15 @@ public record SourceRef(
   }
 
   public SourceRef {
-    urls = urls == null ? List.of() : List.copyOf(urls);
+    urls = List.copyOf(urls);
   }
 
-  public SourceRef(Scheme scheme, String location, String revision, String repoType, String text) {
+  public SourceRef(
+      Scheme scheme,
+      String location,
+      @Nullable String revision,
+      @Nullable String repoType,
+      String text) {
     this(scheme, location, revision, repoType, text, List.of());
   }
 

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads the {@code files:} of a {@code url} model: each item's {@code url} ({@code http(s)://}, no
@@ -29,14 +30,10 @@ final class UrlFilesReader {
   private UrlFilesReader() {}
 
   /** One item of {@code files:}, its keys read but not yet checked. */
-  record Item(ConfigNode node, String url, String path, String sha256) {
+  record Item(
+      ConfigNode node, @Nullable String url, @Nullable String path, @Nullable String sha256) {
     static Item read(ConfigNode node) {
-      Item item =
-          new Item(
-              node,
-              node.string("url", null),
-              node.string("path", null),
-              node.string("sha256", null));
+      Item item = new Item(node, node.string("url"), node.string("path"), node.string("sha256"));
       node.finish();
       return item;
     }
@@ -60,7 +57,8 @@ final class UrlFilesReader {
     for (Item item : items) {
       ConfigNode node = item.node();
       String url = url(node, item.url());
-      String path = path(node, item.path() != null ? item.path() : lastSegment(node, url));
+      String given = item.path();
+      String path = path(node, given != null ? given : lastSegment(node, url));
       for (SourceRef.UrlFile other : files) {
         if (other.path().equals(path)
             || other.path().startsWith(path + "/")
@@ -80,7 +78,7 @@ final class UrlFilesReader {
         new SourceRef(SourceRef.Scheme.URL, name, null, null, "url", files), pins);
   }
 
-  private static String url(ConfigNode node, String text) {
+  private static String url(ConfigNode node, @Nullable String text) {
     if (text == null || text.isBlank()) {
       throw node.error(node.qualify("url"), "is missing: every file needs its http(s):// URL");
     }
@@ -91,7 +89,7 @@ final class UrlFilesReader {
       throw node.error(node.qualify("url"), "is not a URL (" + e.getReason() + ")");
     }
     String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-    if (!scheme.equals("https") && !scheme.equals("http") || uri.getHost() == null) {
+    if ((!scheme.equals("https") && !scheme.equals("http")) || uri.getHost() == null) {
       throw node.error(
           node.qualify("url"),
           "must be an https:// (or, for an internal mirror, http://) URL with a host, not '"
@@ -142,7 +140,8 @@ final class UrlFilesReader {
     return path;
   }
 
-  private static String sha256(ConfigNode node, String text, boolean requirePins) {
+  private static @Nullable String sha256(
+      ConfigNode node, @Nullable String text, boolean requirePins) {
     if (text == null) {
       if (requirePins) {
         throw node.error(

@@ -279,7 +279,7 @@ final class PartDownloads implements AutoCloseable {
         throw new Downloader.DownloadAborted();
       }
       states.fetched(model.name(), n);
-      bytes.increment(n);
+      bytes.increment((double) n);
     };
   }
 

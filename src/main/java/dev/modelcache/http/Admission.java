@@ -1,6 +1,7 @@
 package dev.modelcache.http;
 
 import dev.modelcache.config.Config.ServerConfig;
+import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Rejection;
@@ -27,9 +28,14 @@ final class Admission {
   private final Metrics metrics;
 
   Admission(ServerConfig server, long maxHeap, Metrics metrics) {
+    this(server, maxHeap, new MemoryBudget(server.limits().memoryBudget(maxHeap)), metrics);
+  }
+
+  /** Admission into {@code budget}, which other servers (gRPC) may share. */
+  Admission(ServerConfig server, long maxHeap, MemoryBudget budget, Metrics metrics) {
     this.server = server;
     this.maxHeap = maxHeap;
-    this.budget = new MemoryBudget(server.limits().memoryBudget(maxHeap));
+    this.budget = budget;
     this.metrics = metrics;
   }
 

@@ -3,6 +3,7 @@ package dev.modelcache.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.Config.ServerConfig;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
@@ -20,6 +21,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.UnaryOperator;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -43,7 +45,7 @@ public final class HttpServer implements AutoCloseable {
   private final List<String> routes = Collections.synchronizedList(new ArrayList<>());
   private final DrainingHandler draining = new DrainingHandler();
   private final Javalin app;
-  private volatile Server jetty;
+  private volatile @Nullable Server jetty;
 
   public HttpServer(
       ServerConfig server,
@@ -52,10 +54,29 @@ public final class HttpServer implements AutoCloseable {
       ModelRegistry registry,
       PrometheusMeterRegistry prometheus,
       ObjectMapper json) {
+    this(
+        server,
+        models,
+        states,
+        registry,
+        prometheus,
+        json,
+        new MemoryBudget(server.limits().memoryBudget(Runtime.getRuntime().maxMemory())));
+  }
+
+  /** A server whose inference requests reserve their heap in {@code budget} (shared with gRPC). */
+  public HttpServer(
+      ServerConfig server,
+      List<ModelConfig> models,
+      ModelStates states,
+      ModelRegistry registry,
+      PrometheusMeterRegistry prometheus,
+      ObjectMapper json,
+      MemoryBudget budget) {
     this.server = server;
     KnownModels known = new KnownModels(models);
     Admission admission =
-        new Admission(server, Runtime.getRuntime().maxMemory(), new Metrics(prometheus));
+        new Admission(server, Runtime.getRuntime().maxMemory(), budget, new Metrics(prometheus));
     BearerAuth auth = new BearerAuth(server);
     RequestBodies bodies = new RequestBodies(json, admission);
     UnaryOperator<Handler> guarded = handler -> auth.authorized(admission.admitted(handler));
@@ -146,14 +167,14 @@ public final class HttpServer implements AutoCloseable {
       // refused), the DrainingHandler completes once no request is in flight, and stop() then
       // closes the connections left.
       for (Connector connector : started.getConnectors()) {
-        connector.shutdown();
+        var unused = connector.shutdown(); // the DrainingHandler's future below is waited on
       }
       try {
         draining.shutdown().get(server.shutdownGraceSeconds(), TimeUnit.SECONDS);
       } catch (TimeoutException e) {
         cut = draining.active();
       } catch (ExecutionException e) {
-        log.warn("HTTP - graceful stop failed: {}", e.getCause().toString());
+        log.warn("HTTP - graceful stop failed: {}", String.valueOf(e.getCause()));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         cut = draining.active();

@@ -152,12 +152,13 @@ final class Batcher<I, O> implements AutoCloseable {
     }
     queue.add(request);
     CompletableFuture<List<O>> result = request.result;
-    result.whenComplete(
-        (outputs, failure) -> {
-          if (result.isCancelled() && queue.remove(request)) {
-            depth.decrementAndGet();
-          }
-        });
+    var unused =
+        result.whenComplete(
+            (outputs, failure) -> {
+              if (result.isCancelled() && queue.remove(request)) {
+                depth.decrementAndGet();
+              }
+            });
     return result;
   }
 

@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What every configured model is doing right now, written by the fetch and load steps and read by
@@ -43,7 +44,7 @@ public final class ModelStates implements Metrics.ModelView {
     this.clock = clock;
     this.required = Set.copyOf(required);
     for (String model : models) {
-      entries.put(model, new Entry(model, clock.instant()));
+      entries.put(model, new Entry(clock.instant()));
     }
   }
 
@@ -76,7 +77,7 @@ public final class ModelStates implements Metrics.ModelView {
     set(model, ModelState.READY, null);
   }
 
-  public void failed(String model, String reason) {
+  public void failed(String model, @Nullable String reason) {
     set(model, ModelState.FAILED, reason);
   }
 
@@ -184,7 +185,7 @@ public final class ModelStates implements Metrics.ModelView {
     return required.stream().allMatch(model -> state(model) == ModelState.READY);
   }
 
-  private void set(String model, ModelState state, String reason) {
+  private void set(String model, ModelState state, @Nullable String reason) {
     Entry entry = entry(model);
     synchronized (entry) {
       entry.set(state, reason, clock.instant());
@@ -211,14 +212,14 @@ public final class ModelStates implements Metrics.ModelView {
     /** Written under this; read without it by {@link ModelStates#state}. */
     volatile ModelState state = ModelState.PENDING;
 
-    String reason;
+    @Nullable String reason;
     Instant since;
     long bytesTotal;
 
     /** Written under this; read without it by {@link ModelStates#sourceUnreachable}. */
-    volatile Stale stale;
+    volatile @Nullable Stale stale;
 
-    Entry(String model, Instant since) {
+    Entry(Instant since) {
       this.since = since;
     }
 
@@ -255,7 +256,7 @@ public final class ModelStates implements Metrics.ModelView {
       return Duration.between(sample.at(), now).toNanos();
     }
 
-    void set(ModelState state, String reason, Instant since) {
+    void set(ModelState state, @Nullable String reason, Instant since) {
       this.state = state;
       this.reason = reason;
       this.since = since;

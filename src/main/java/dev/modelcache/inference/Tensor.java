@@ -7,7 +7,7 @@ import java.util.List;
  * A dense tensor in row-major order, as it crosses the JSON boundary. Exactly one of the arrays is
  * set, by dtype.
  *
- * @param dtype {@code float32}, {@code float64}, {@code int32}, {@code int64} or {@code bool}
+ * @param dtype {@code float32}, {@code float64}, {@code int32}, {@code int64} or "bool"
  */
 record Tensor(String dtype, long[] shape, double[] floats, long[] ints, boolean[] bools) {
 

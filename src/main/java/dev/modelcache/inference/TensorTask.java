@@ -36,13 +36,11 @@ public final class TensorTask
    */
   record Item(List<Tensor> tensors, boolean unbatched) {}
 
-  private final String model;
   private final List<String> labels;
   private final TensorSignature signature;
   private final TensorRequest request;
 
   TensorTask(String model, List<String> labels, TensorSignature signature) {
-    this.model = model;
     this.labels = List.copyOf(labels);
     this.signature = signature;
     this.request = new TensorRequest(model, signature);
@@ -222,7 +220,7 @@ public final class TensorTask
       boolean[] bools = new boolean[size];
       for (int i = 0; k > 0 && i < size; i++) {
         floats[i] = k * 0.75 + i * 0.125 * (k % 2 == 0 ? -1 : 1);
-        ints[i] = k + i;
+        ints[i] = (long) k + i;
         bools[i] = (k + i) % 2 == 0;
       }
       String dtype = TensorCodec.fromV2(spec.datatype(), spec.name());
