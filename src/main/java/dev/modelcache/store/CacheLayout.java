@@ -54,6 +54,7 @@ final class CacheLayout {
       case FILE -> root.resolve("local").resolve(name);
       case HF -> hubDir.resolve(hubFolder(repoType, location));
       case S3 -> root.resolve("s3").resolve(location.replace("/", "--"));
+      case URL -> root.resolve("url").resolve(name);
     };
   }
 
