@@ -64,7 +64,7 @@ class ConfigCheckTest {
             f + ":19: model name 'ok' is used twice; names must be unique",
             f
                 + ":21: unknown key 'extra' (allowed at the top: cache, sources, server,"
-                + " models)",
+                + " verification, models)",
             f + ": 11 errors; fix them and run 'modelcache config check' again");
   }
 
