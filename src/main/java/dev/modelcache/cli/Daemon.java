@@ -15,7 +15,6 @@ import dev.modelcache.metrics.JvmMetrics;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
-import dev.modelcache.store.StoreException;
 import dev.modelcache.store.Verifier;
 import dev.modelcache.store.Volume;
 import dev.modelcache.threads.NamedThreads;
@@ -26,6 +25,7 @@ import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
@@ -55,7 +55,7 @@ import org.slf4j.MDC;
 final class Daemon implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Daemon.class);
 
-  private final Config config;
+  private volatile Config config;
   private final PrometheusMeterRegistry prometheus;
   private final ModelStates states;
   private final CacheStore store;
@@ -66,7 +66,10 @@ final class Daemon implements AutoCloseable {
   private final CompletableFuture<Void> prepared = new CompletableFuture<>();
   private final JvmMetrics jvmMetrics = new JvmMetrics();
   private final Executor preparer;
-  private final dev.modelcache.store.Lockfile lock;
+  private volatile dev.modelcache.store.Lockfile lock;
+  private final Metrics metrics;
+  private final Clock clock;
+  private volatile Reloader reloader;
   private final Sources sources;
   private final NamedThreads progressThread = NamedThreads.named("modelcache-progress");
   private final ScheduledExecutorService progress =
@@ -152,6 +155,8 @@ final class Daemon implements AutoCloseable {
     this.prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     jvmMetrics.bindTo(prometheus);
     Metrics metrics = new Metrics(prometheus);
+    this.metrics = metrics;
+    this.clock = clock;
     List<String> names = config.models().stream().map(ModelConfig::name).toList();
     this.states =
         new ModelStates(
@@ -223,6 +228,22 @@ final class Daemon implements AutoCloseable {
         MDC.remove("model");
       }
     }
+  }
+
+  /** The reloader of the config (SIGHUP, {@code server.reload.watch}), reading it with loader. */
+  synchronized Reloader reloader(java.util.function.Supplier<Config> loader) {
+    if (reloader == null) {
+      var parts =
+          new ModelUpdates.Parts(
+              states, registry, http, metrics, store, verifier, fetcher, sources, clock);
+      reloader = new Reloader(config, lock, loader, parts, prepared, this::configured);
+    }
+    return reloader;
+  }
+
+  private void configured(Config next, dev.modelcache.store.Lockfile nextLock) {
+    config = next;
+    lock = nextLock;
   }
 
   /** Completes when every model is READY or FAILED. */
@@ -304,25 +325,7 @@ final class Daemon implements AutoCloseable {
       LockRecorder.record(config, fetcher, model, fetched);
       return fetched;
     }
-    if (report == null) {
-      throw new StoreException(model.name() + " - could not be verified; " + cannotFetch, null);
-    }
-    if (!report.ok()) {
-      throw new StoreException(
-          report.problems().stream()
-                  .map(Verifier.Problem::message)
-                  .collect(Collectors.joining("; "))
-              + "; "
-              + cannotFetch,
-          null);
-    }
-    java.util.Optional<String> mismatch =
-        dev.modelcache.fetch.LockCheck.cacheMismatch(
-            model, report.snapshot(), lock.model(model.name()));
-    if (mismatch.isPresent()) {
-      throw new StoreException(mismatch.get() + "; " + cannotFetch, null);
-    }
-    return report.snapshot();
+    return ModelUpdates.installed(model, report, lock, cannotFetch);
   }
 
   /** One line per model still fetching: done/total, rate and time left. */
@@ -367,6 +370,7 @@ final class Daemon implements AutoCloseable {
     progress.shutdownNow();
     recheck.shutdownNow();
     boolean drained = http.stop();
+    Optional.ofNullable(reloader).ifPresent(Reloader::close);
     registry.close();
     fetcher.close();
     progressThread.stop(progress, NamedThreads.STOP_WAIT, log);

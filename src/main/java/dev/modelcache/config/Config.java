@@ -132,7 +132,11 @@ public record Config(
         + " ("
         + (server.token() == null ? "not set: inference is open" : "set: " + server.token())
         + ") server.auth.metrics="
-        + server.authMetrics();
+        + server.authMetrics()
+        + " server.reload.watch="
+        + server.reload().watch()
+        + " server.reload.debounce_ms="
+        + server.reload().debounceMs();
   }
 
   public Optional<ModelConfig> model(String name) {
@@ -206,7 +210,18 @@ public record Config(
       long maxBodyBytes,
       boolean authMetrics,
       int shutdownGraceSeconds,
-      Limits limits) {}
+      Limits limits,
+      Reload reload) {}
+
+  /**
+   * {@code server.reload}: how a changed config file is taken up (SIGHUP always reloads).
+   *
+   * @param watch whether a change of the config file (or of {@code modelcache.lock}) reloads it
+   * @param debounceMs how long the file must stay unchanged before it is read
+   */
+  public record Reload(boolean watch, int debounceMs) {
+    public static final Reload DEFAULT = new Reload(false, 1000);
+  }
 
   /**
    * {@code server.limits}: admission control, so that no combination of valid requests can run the

@@ -25,6 +25,12 @@ final class ServerReader {
     boolean authMetrics = authNode.bool("metrics", false);
     authNode.finish();
     Limits limits = limits(node.child("limits"));
+    ConfigNode reloadNode = node.child("reload");
+    Config.Reload reload =
+        new Config.Reload(
+            reloadNode.bool("watch", Config.Reload.DEFAULT.watch()),
+            reloadNode.integer("debounce_ms", Config.Reload.DEFAULT.debounceMs(), 50, 60_000));
+    reloadNode.finish();
     node.finish();
     return new ServerConfig(
         host,
@@ -34,7 +40,8 @@ final class ServerReader {
         maxBody,
         authMetrics,
         shutdownGrace,
-        limits);
+        limits,
+        reload);
   }
 
   private static Limits limits(ConfigNode node) {

@@ -156,8 +156,10 @@ final class InferenceRunner {
     long start = nanoClock.getAsLong();
     long deadline = start + TimeUnit.MILLISECONDS.toNanos(entry.config.timeoutMs());
     Outcome outcome = Outcome.ERROR;
+    Run<?, ?> run = null;
     try {
-      T answer = body.apply(run(entry, deadline));
+      run = run(entry, deadline);
+      T answer = body.apply(run);
       outcome = Outcome.SUCCESS;
       return answer;
     } catch (InvalidInputException e) {
@@ -177,6 +179,9 @@ final class InferenceRunner {
       outcome = Outcome.TIMEOUT;
       throw e;
     } finally {
+      if (run != null) {
+        run.model().release(); // picked once, in loadedOrLoad; a swap drains it
+      }
       metrics.inference(entry.name(), outcome, nanoClock.getAsLong() - start);
     }
   }

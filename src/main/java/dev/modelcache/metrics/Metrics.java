@@ -41,6 +41,8 @@ public final class Metrics {
   public static final String CACHE_FREE = "modelcache.cache.free";
   public static final String HTTP_REQUESTS_ACTIVE = "modelcache.http.requests.active";
   public static final String INFERENCE_REJECTED = "modelcache.inference.rejected";
+  public static final String CONFIG_RELOAD = "modelcache.config.reload";
+  public static final String MODEL_UPDATE_FAILED = "modelcache.model.update.failed";
 
   /** Why admission control refused an inference request, the {@code reason} label. */
   public enum Rejection {
@@ -96,13 +98,25 @@ public final class Metrics {
 
     /** True while {@code model} serves a cached revision because its source was unreachable. */
     boolean sourceUnreachable(String model);
+
+    /** True while the last attempt to bring in a new revision of {@code model} failed. */
+    default boolean updateFailed(String model) {
+      return false;
+    }
   }
 
   /**
-   * Registers the per-model gauges: one {@code modelcache_model_state} series per model and state.
+   * Registers the per-model meters: one {@code modelcache_model_state} series per model and state,
+   * and the request counters of every outcome and the duration histogram at zero, so that alert
+   * rules ({@code rate()}, {@code absent()}) see each configured model before its first request.
    */
   public void bindModels(ModelView states, Iterable<String> models) {
     for (String model : models) {
+      ModelMeters meters = modelMeters(model);
+      for (Outcome outcome : Outcome.values()) {
+        meters.requests(outcome);
+      }
+      meters.duration();
       Gauge.builder(INFERENCE_QUEUE_DEPTH, queueDepth(model), AtomicInteger::get)
           .tags("model", model)
           .strongReference(true)
@@ -121,6 +135,13 @@ public final class Metrics {
           .description(
               "1 while the model serves a revision from the cache because its source was"
                   + " unreachable at the last check, else 0")
+          .register(registry);
+      Gauge.builder(MODEL_UPDATE_FAILED, states, s -> s.updateFailed(model) ? 1 : 0)
+          .strongReference(true)
+          .tags("model", model)
+          .description(
+              "1 while the last attempt to bring in a new revision or config of the model failed"
+                  + " (the old one serves), else 0")
           .register(registry);
       AtomicLong millis = loadMillis.computeIfAbsent(model, m -> new AtomicLong());
       Gauge.builder(MODEL_LOAD_DURATION, millis, m -> m.get() / 1000.0)
@@ -176,6 +197,40 @@ public final class Metrics {
     if (outcome == Outcome.SUCCESS) {
       meters.duration().record(nanos, TimeUnit.NANOSECONDS);
     }
+  }
+
+  /**
+   * Removes every meter labelled with {@code model} (a model the config no longer names), so that
+   * no series of it outlives it.
+   */
+  public void unbindModel(String model) {
+    for (io.micrometer.core.instrument.Meter meter : List.copyOf(registry.getMeters())) {
+      if (model.equals(meter.getId().getTag("model"))) {
+        registry.remove(meter);
+      }
+    }
+    modelMeters.remove(model);
+    queueDepths.remove(model);
+    loadMillis.remove(model);
+  }
+
+  /** How a config reload ended, the {@code outcome} label; both registered at zero. */
+  public void bindReload() {
+    reload(true, 0);
+    reload(false, 0);
+  }
+
+  /** Counts one config reload (SIGHUP or a change of the file) that applied or was refused. */
+  public void reloaded(boolean success) {
+    reload(success, 1);
+  }
+
+  private void reload(boolean success, int count) {
+    Counter.builder(CONFIG_RELOAD)
+        .tags("outcome", success ? "success" : "failure")
+        .description("Config reloads (SIGHUP or a change of the file) by outcome")
+        .register(registry)
+        .increment(count);
   }
 
   /**
@@ -252,9 +307,9 @@ public final class Metrics {
   }
 
   /**
-   * The per-request meters of one model, each built and registered once, on first use, so that a
-   * request costs a map lookup and no builder (a meter that never counted stays out of the scrape,
-   * as it did when each request built its own).
+   * The per-request meters of one model, each built and registered once (the request counters and
+   * the histogram when the model is bound, the batch summary on first use), so that a request costs
+   * a map lookup and no builder.
    */
   private final class ModelMeters {
     private final String model;

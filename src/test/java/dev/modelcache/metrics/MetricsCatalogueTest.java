@@ -57,6 +57,7 @@ class MetricsCatalogueTest {
     metrics.bindModels(states, List.of("iris"));
     metrics.bindCache(cache, () -> dev.modelcache.store.CacheStore.bytesUnder(cache));
     metrics.bindHttp(() -> 1);
+    metrics.bindReload();
     for (Metrics.Outcome outcome : Metrics.Outcome.values()) {
       metrics.inference("iris", outcome, 1_000_000);
     }
