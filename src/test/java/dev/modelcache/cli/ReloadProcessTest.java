@@ -94,6 +94,23 @@ class ReloadProcessTest {
     }
   }
 
+  @Test
+  void aChangeOfTheWatchedConfigFileReloadsIt() throws Exception {
+    Path iris = TestModels.copy("iris", tmp.resolve("src"));
+    Path config = tmp.resolve("modelcache.yaml");
+    String watch = "  reload:\n    watch: true\n    debounce_ms: 200\n";
+    Files.writeString(config, yaml(tmp, watch, model("iris", iris)));
+    OkHttpClient http = client();
+    try (ChildDaemon child = ChildDaemon.start(config, Map.of())) {
+      String base = "http://127.0.0.1:" + child.awaitReady(WAIT);
+      Files.writeString(config, yaml(tmp, watch, model("iris", iris) + model("extra", iris)));
+      Poll.until(WAIT, EVERY, "extra answers", () -> infer(http, base, "extra").code == 200);
+      child.awaitMessage(m -> m.startsWith("config reloaded (change of modelcache.yaml)"), WAIT);
+      assertThat(get(http, base + "/metrics").body)
+          .contains("modelcache_config_reload_total{outcome=\"success\"} 1.0");
+    }
+  }
+
   private static List<String> refusals(ChildDaemon child) {
     return child.lines().stream()
         .map(ChildDaemon::parse)
