@@ -82,7 +82,14 @@ final class Reloader implements AutoCloseable {
   }
 
   private void run(String why) {
-    started.join();
+    try {
+      started.get(); // the start-up preparation owns the models until it is done
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return; // stopping
+    } catch (java.util.concurrent.ExecutionException e) {
+      // it completes normally; nothing to wait for
+    }
     queued.set(false);
     try {
       reload(why);
