@@ -178,11 +178,16 @@ final class InferenceRunner {
     } catch (InferenceTimeoutException e) {
       outcome = Outcome.TIMEOUT;
       throw e;
+    } catch (UnknownModelException e) {
+      outcome = null; // removed by a reload as the request came: a 404, and no meters of it again
+      throw e;
     } finally {
       if (run != null) {
         run.model().release(); // picked once, in loadedOrLoad; a swap drains it
       }
-      metrics.inference(entry.name(), outcome, nanoClock.getAsLong() - start);
+      if (outcome != null) {
+        metrics.inference(entry.name(), outcome, nanoClock.getAsLong() - start);
+      }
     }
   }
 

@@ -178,7 +178,11 @@ public final class ModelStates implements Metrics.ModelView {
   public record Stale(String revision, String reason, Instant since) {}
 
   public ModelStatus status(String model) {
-    Entry entry = entry(model);
+    return status(entry(model));
+  }
+
+  private ModelStatus status(Entry entry) {
+    String model = entry.model;
     synchronized (entry) {
       long done = entry.bytesDone.get();
       boolean fetching = entry.state == ModelState.FETCHING;
@@ -229,7 +233,7 @@ public final class ModelStates implements Metrics.ModelView {
   public List<ModelStatus> all() {
     List<ModelStatus> all = new ArrayList<>();
     for (Entry entry : entries.values()) {
-      all.add(status(entry.model));
+      all.add(status(entry));
     }
     return all;
   }
