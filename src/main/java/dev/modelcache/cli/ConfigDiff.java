@@ -55,6 +55,12 @@ record ConfigDiff(
         fixed.stream().distinct().toList(), added, List.copyOf(before.keySet()), changed);
   }
 
+  static List<ModelConfig> concat(List<ModelConfig> a, List<ModelConfig> b) {
+    List<ModelConfig> all = new ArrayList<>(a);
+    all.addAll(b);
+    return all;
+  }
+
   boolean modelsUnchanged() {
     return added.isEmpty() && removed.isEmpty() && changed.isEmpty();
   }

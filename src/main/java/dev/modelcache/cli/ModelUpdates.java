@@ -98,6 +98,7 @@ final class ModelUpdates implements AutoCloseable {
       load(config, lock, model);
     }
     for (ModelConfig model : diff.changed()) {
+      parts.states().add(model.name(), model.required()); // known: only `required` may change
       int generation = generations.merge(model.name(), 1, Integer::sum);
       update(config, lock, model, generation, 0);
     }

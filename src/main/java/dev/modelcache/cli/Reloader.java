@@ -117,7 +117,7 @@ final class Reloader implements AutoCloseable {
                   .collect(Collectors.joining("; "))
               + " (these cannot change while the daemon runs)");
     }
-    for (ModelConfig model : diff.added()) {
+    for (ModelConfig model : ConfigDiff.concat(diff.added(), diff.changed())) {
       if (!parts.sources().byScheme().containsKey(model.source().scheme())) {
         return refuse(
             why,
@@ -155,18 +155,23 @@ final class Reloader implements AutoCloseable {
    * Starts watching the config file and its lockfile when {@code server.reload.watch} is on (and
    * the config came from a file).
    */
-  void watch() throws java.io.IOException {
+  void watch() {
     Config.Reload settings = config.server().reload();
     if (!settings.watch() || config.origin().equals(dev.modelcache.config.ConfigLoader.EMBEDDED)) {
       return;
     }
     java.nio.file.Path file = java.nio.file.Path.of(config.origin()).toAbsolutePath().normalize();
-    watch =
-        new ConfigWatch(
-            file.getParent(),
-            java.util.Set.of(file, config.lockfile()),
-            java.time.Duration.ofMillis(settings.debounceMs()),
-            this::request);
+    try {
+      watch =
+          new ConfigWatch(
+              file.getParent(),
+              java.util.Set.of(file, config.lockfile()),
+              java.time.Duration.ofMillis(settings.debounceMs()),
+              this::request);
+    } catch (java.io.IOException e) {
+      log.error(
+          "cannot watch {} (server.reload.watch): {}; reload it with SIGHUP", file, e.toString());
+    }
   }
 
   /** The config in force. */

@@ -117,6 +117,14 @@ public final class ModelRegistry implements AutoCloseable {
   public String swap(ModelConfig model, InstalledSnapshot snapshot, Duration drain)
       throws ModelLoadException {
     ModelEntry old = entry(model.name());
+    Prepared served = old.prepared;
+    if (old.config.equals(model)
+        && served != null
+        && served.snapshot().id().equals(snapshot.id())
+        && (old.loaded != null || model.lazy())) {
+      return snapshot
+          .id(); // the same bytes and settings (a lockfile entry recorded): nothing to do
+    }
     ModelEntry next = new ModelEntry(model);
     swap.bringIn(old, next, snapshot);
     synchronized (this) {
