@@ -53,21 +53,32 @@ final class ModelSwap {
         next.name(),
         next.prepared.snapshot().id(),
         previous == null ? "" : " (was " + previous.snapshot().id() + "): draining the old one");
-    close(next.name(), previous, drain);
+    close(next.name(), previous, atLeastTimeout(drain, old));
   }
 
   /** Stops serving {@code entry} (removed from the config): drains and closes its model. */
   void retire(ModelEntry entry, Duration drain) {
     entry.retired = true;
-    close(entry.name(), entry.loaded, drain);
+    close(entry.name(), entry.loaded, atLeastTimeout(drain, entry));
+  }
+
+  /**
+   * The drain, at least the model's {@code timeout_ms}: by then every request on it has had its
+   * answer, a 504 at worst, so none is cut by the close.
+   */
+  private static Duration atLeastTimeout(Duration drain, ModelEntry entry) {
+    Duration timeout = Duration.ofMillis(entry.config.timeoutMs()).plusMillis(100);
+    return drain.compareTo(timeout) >= 0 ? drain : timeout;
   }
 
   private static void close(String name, LoadedModel<?, ?> model, Duration drain) {
     if (model == null) {
       return;
     }
+    boolean drained = false;
     try {
-      if (!model.awaitIdle(drain)) {
+      drained = model.awaitIdle(drain);
+      if (!drained) {
         log.warn(
             "{} - {} request(s) still use revision {} {} ms after it was replaced; closing it",
             name,
@@ -79,6 +90,8 @@ final class ModelSwap {
       Thread.currentThread().interrupt();
     }
     model.close();
-    log.info("{} - revision {} drained and unloaded", name, model.snapshot().id());
+    if (drained) {
+      log.info("{} - revision {} drained and unloaded", name, model.snapshot().id());
+    }
   }
 }
