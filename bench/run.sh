@@ -19,25 +19,40 @@
 #                                    # throughput at 32, dynamic batching (max_size 16, 5 ms) against max_size 1,
 #                                    # and the daemon's RSS; BENCH_MODEL (a folder of models/, default iris),
 #                                    # BENCH_INPUT, BENCH_WORKERS (2), BENCH_SECONDS (10) and BENCH_REQUESTS (20000)
-#                                    # change the model, its input and the caps of each phase
+#                                    # change the model, its input and the caps of each phase; then the peers:
+#   bench/run.sh peers               # the peers alone: modelcache, FastAPI + uvicorn (bench/peers/, set up once in
+#                                    # target/bench/peers-venv by bench/peers/setup.sh) and modelcache's
+#                                    # /health/live as the ceiling, on iris and all-MiniLM-L6-v2, under wrk at
+#                                    # concurrency 1, 8, 32: req/s, p50, p99, RSS; BENCH_SECONDS (10) a phase,
+#                                    # BENCH_ROUNDS (2) interleaved rounds; BENCH_SECONDS=2 BENCH_ROUNDS=1 for a
+#                                    # quick look. Needs wrk (Debian: apt-get install wrk); the Python peers are
+#                                    # skipped, with the reason, when their environment cannot be set up
 # MVN_FLAGS is passed to Maven (e.g. MVN_FLAGS=-o to build offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=all
 case "${1:-}" in
-  all | fetch | verify | s3 | inference | load | soak) name=$1; shift ;;
+  all | fetch | verify | s3 | inference | peers | load | soak) name=$1; shift ;;
 esac
 case "$name" in
-  all) main=dev.modelcache.bench.BenchAll; tools=(curl openssl xargs java mvn) ;;
+  all) main=dev.modelcache.bench.BenchAll; tools=(curl openssl xargs wrk java mvn) ;;
   fetch) main=dev.modelcache.bench.FetchBench; tools=(curl openssl java mvn) ;;
   verify) main=dev.modelcache.bench.VerifyBench; tools=(openssl xargs java mvn) ;;
   s3) main=dev.modelcache.bench.S3Bench; tools=(openssl sync java mvn) ;;
   load) main=dev.modelcache.bench.LoadBench; tools=(java mvn) ;;
   soak) main=dev.modelcache.bench.LoadBench; set -- soak "$@"; tools=(java jcmd mvn) ;;
-  inference) main=dev.modelcache.bench.InferenceBench; tools=(java mvn) ;;
+  inference) main=dev.modelcache.bench.InferenceBench; tools=(wrk java mvn) ;;
+  peers) main=dev.modelcache.bench.PeersBench; tools=(wrk java mvn) ;;
 esac
 for tool in "${tools[@]}"; do
-  command -v "$tool" >/dev/null || { echo "bench needs $tool" >&2; exit 2; }
+  if ! command -v "$tool" >/dev/null; then
+    case "$tool" in
+      wrk) echo "bench $name needs wrk, the external load generator of the peers rows: it is not on PATH" \
+        "(Debian/Ubuntu: apt-get install wrk)" >&2 ;;
+      *) echo "bench needs $tool" >&2 ;;
+    esac
+    exit 2
+  fi
 done
 mvn -q -B ${MVN_FLAGS:-} -Pquick package
 mvn -q -B ${MVN_FLAGS:-} dependency:build-classpath -Dmdep.includeScope=test \

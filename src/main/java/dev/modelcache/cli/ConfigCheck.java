@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
@@ -37,7 +38,7 @@ final class ConfigCheck {
   record Problem(int line, String message) {}
 
   /** The outcome: the loaded config when there was no error, else every error, by line. */
-  record Result(Config config, List<Problem> problems) {}
+  record Result(@Nullable Config config, List<Problem> problems) {}
 
   /**
    * Keys of a model that other keys depend on: an error there (or in {@code task_options}, which

@@ -12,6 +12,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
@@ -82,10 +83,12 @@ final class ConfigCommand implements Callable<Integer> {
           err.flush();
           return 1;
         }
-        result = new ConfigCheck(env).check(text, origin, absolute.getParent());
+        // A file that could be read is not the root: it has a parent folder.
+        result =
+            new ConfigCheck(env).check(text, origin, Objects.requireNonNull(absolute.getParent()));
       }
       if (result.problems().isEmpty()) {
-        Config loaded = result.config();
+        Config loaded = Objects.requireNonNull(result.config(), "no problems: it loaded");
         out.printf(
             "%s: valid: %d model%s (%s), cache %s, port %d%n",
             origin,

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,7 +53,7 @@ final class ConfigWatch implements AutoCloseable {
   private void watch() {
     try {
       while (true) {
-        String changed = changed(watcher.take());
+        @Nullable String changed = changed(watcher.take());
         // debounce: wait until nothing changes for the debounce time
         WatchKey more;
         while ((more = watcher.poll(debounce.toMillis(), TimeUnit.MILLISECONDS)) != null) {
@@ -69,7 +70,7 @@ final class ConfigWatch implements AutoCloseable {
   }
 
   /** The watched file among {@code key}'s events, or null; resets the key. */
-  private String changed(WatchKey key) {
+  private @Nullable String changed(WatchKey key) {
     String changed = null;
     for (WatchEvent<?> event : key.pollEvents()) {
       // "..data" is the symlink a Kubernetes ConfigMap swaps on each update

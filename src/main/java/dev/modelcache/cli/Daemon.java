@@ -4,11 +4,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.fetch.Fetcher;
+import dev.modelcache.grpc.GrpcServer;
 import dev.modelcache.http.HttpServer;
+import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelState;
 import dev.modelcache.inference.ModelStates;
-import dev.modelcache.inference.ModelStatus;
 import dev.modelcache.inference.TaskFactory;
 import dev.modelcache.inference.task.BuiltInTasks;
 import dev.modelcache.metrics.JvmMetrics;
@@ -33,6 +34,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -63,13 +65,14 @@ final class Daemon implements AutoCloseable {
   private final Fetcher fetcher;
   private final ModelRegistry registry;
   private final HttpServer http;
+  private final @Nullable GrpcServer grpc; // null unless server.grpc.enabled
   private final CompletableFuture<Void> prepared = new CompletableFuture<>();
   private final JvmMetrics jvmMetrics = new JvmMetrics();
   private final Executor preparer;
-  private volatile dev.modelcache.store.Lockfile lock;
   private final Metrics metrics;
   private final Clock clock;
-  private volatile Reloader reloader;
+  private volatile @Nullable Reloader reloader;
+  private volatile dev.modelcache.store.SignedLock signed;
   private final Sources sources;
   private final NamedThreads progressThread = NamedThreads.named("modelcache-progress");
   private final ScheduledExecutorService progress =
@@ -134,7 +137,8 @@ final class Daemon implements AutoCloseable {
         config, clock, Daemon::prepareOnOwnThread, Volume.system(), null, RECHECK_EVERY, sources);
   }
 
-  private Daemon(Config config, Clock clock, Executor preparer, Volume volume, TaskFactory tasks) {
+  private Daemon(
+      Config config, Clock clock, Executor preparer, Volume volume, @Nullable TaskFactory tasks) {
     this(config, clock, preparer, volume, tasks, RECHECK_EVERY, Sources.of(config));
   }
 
@@ -143,13 +147,14 @@ final class Daemon implements AutoCloseable {
       Clock clock,
       Executor preparer,
       Volume volume,
-      TaskFactory tasks,
+      @Nullable TaskFactory tasks,
       java.time.Duration recheckEvery,
       Sources sources) {
     this.sources = sources;
     this.recheckEvery = recheckEvery;
     this.preparer = preparer;
-    this.lock = ConfigOption.lockfile(config);
+    this.signed = ConfigOption.signedLock(config);
+    var signers = signed.signers(config.models());
     this.config = config;
     ObjectMapper json = new ObjectMapper();
     this.prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -180,9 +185,17 @@ final class Daemon implements AutoCloseable {
             json,
             tasks == null ? BuiltInTasks.factory(json) : tasks,
             config.server().limits().maxItems());
+    // HTTP and gRPC requests in flight spend one heap: one budget for both.
+    MemoryBudget budget =
+        new MemoryBudget(config.server().limits().memoryBudget(Runtime.getRuntime().maxMemory()));
     this.http =
-        new HttpServer(config.server(), config.models(), states, registry, prometheus, json);
+        new HttpServer(
+            config.server(), config.models(), states, registry, prometheus, json, budget, signers);
     metrics.bindHttp(http::activeRequests);
+    this.grpc =
+        config.server().grpc().enabled()
+            ? new GrpcServer(config.server(), registry, states, budget, metrics)
+            : null;
   }
 
   /**
@@ -193,17 +206,23 @@ final class Daemon implements AutoCloseable {
     return Preflight.missing(config, store, store.writable());
   }
 
-  /** Starts HTTP and the background preparation of every model; returns at once. */
+  /** Starts HTTP (and gRPC) and the background preparation of every model; returns at once. */
   Daemon start() {
     // Preparation first: loading the engine overlaps with Jetty's start on another core.
     preparer.execute(this::prepareAll);
     http.start();
-    progress.scheduleAtFixedRate(this::logProgress, 5, 5, TimeUnit.SECONDS);
-    recheck.scheduleWithFixedDelay(
-        this::recheckStale,
-        recheckEvery.toMillis(),
-        recheckEvery.toMillis(),
-        TimeUnit.MILLISECONDS);
+    if (grpc != null) {
+      grpc.start();
+    }
+    // Periodic tasks: their futures only end when close() shuts the executors down.
+    var unused =
+        progress.scheduleAtFixedRate(() -> FetchingLog.log(states, log), 5, 5, TimeUnit.SECONDS);
+    unused =
+        recheck.scheduleWithFixedDelay(
+            this::recheckStale,
+            recheckEvery.toMillis(),
+            recheckEvery.toMillis(),
+            TimeUnit.MILLISECONDS);
     return this;
   }
 
@@ -236,14 +255,14 @@ final class Daemon implements AutoCloseable {
       var parts =
           new ModelUpdates.Parts(
               states, registry, http, metrics, store, verifier, fetcher, sources, clock);
-      reloader = new Reloader(config, lock, loader, parts, prepared, this::configured);
+      reloader = new Reloader(config, signed, loader, parts, prepared, this::configured);
     }
     return reloader;
   }
 
-  private void configured(Config next, dev.modelcache.store.Lockfile nextLock) {
+  private void configured(Config next, dev.modelcache.store.SignedLock nextSigned) {
     config = next;
-    lock = nextLock;
+    signed = nextSigned;
   }
 
   /** Completes when every model is READY or FAILED. */
@@ -261,6 +280,11 @@ final class Daemon implements AutoCloseable {
 
   HttpServer http() {
     return http;
+  }
+
+  /** The gRPC port, or -1 when {@code server.grpc} is not enabled. */
+  int grpcPort() {
+    return grpc == null ? -1 : grpc.port();
   }
 
   private void prepareAll() {
@@ -287,7 +311,9 @@ final class Daemon implements AutoCloseable {
         }
         MDC.put("model", model.name());
         try {
+          signed.requireSigned(model);
           InstalledSnapshot snapshot = prepare(model, reports.get(model.name()), writable);
+          signed.requireNamed(model, snapshot);
           registry.load(model, snapshot);
         } catch (Exception e) {
           if (closed.get()) {
@@ -314,52 +340,32 @@ final class Daemon implements AutoCloseable {
    * The snapshot to load: fetched (which brings back what verification found missing or moved to
    * quarantine) when the model can be fetched, else the one installed, which must have verified.
    */
-  private InstalledSnapshot prepare(ModelConfig model, Verifier.Report report, boolean writable)
-      throws IOException {
+  private InstalledSnapshot prepare(
+      ModelConfig model, Verifier.@Nullable Report report, boolean writable) throws IOException {
     String cannotFetch = Preflight.cannotFetch(config, model, writable);
     if (cannotFetch == null) {
       if (report != null && !report.ok() && report.snapshot() != null) {
         log.info("{} - fetching again what verification found missing or changed", model.name());
       }
-      InstalledSnapshot fetched = fetcher.fetch(model, lock.model(model.name()), false);
+      // under require_signature: exactly what the signed lockfile names (frozen)
+      InstalledSnapshot fetched =
+          fetcher.fetch(model, signed.lockfile().model(model.name()), signed.required());
       LockRecorder.record(config, fetcher, model, fetched);
       return fetched;
     }
-    return ModelUpdates.installed(model, report, lock, cannotFetch);
+    return ModelUpdates.installed(model, report, signed.lockfile(), cannotFetch);
   }
 
-  /** One line per model still fetching: done/total, rate and time left. */
-  private void logProgress() {
-    try {
-      for (ModelStatus status : states.all()) {
-        if (status.state() == ModelState.FETCHING && status.bytesTotal() > 0) {
-          MDC.put("model", status.model());
-          log.info(
-              "{} - fetching {}% ({} of {} MiB, {} MiB/s, ETA {})",
-              status.model(),
-              status.bytesDone() * 100 / status.bytesTotal(),
-              status.bytesDone() >> 20,
-              status.bytesTotal() >> 20,
-              String.format(java.util.Locale.ROOT, "%.1f", status.bytesPerSecond() / (1 << 20)),
-              status.etaSeconds() < 0 ? "unknown" : status.etaSeconds() + " s");
-        }
-      }
-    } catch (RuntimeException e) {
-      log.warn("progress report failed", e);
-    } finally {
-      MDC.remove("model");
-    }
-  }
-
-  /** Requests being handled now. */
+  /** Requests (HTTP) and calls (gRPC) being handled now. */
   int activeRequests() {
-    return http.activeRequests();
+    return http.activeRequests() + (grpc == null ? 0 : grpc.activeCalls());
   }
 
   /**
-   * Stops: HTTP first (no new connections; requests in flight get up to {@code
-   * server.shutdown_grace_seconds}), then the models, fetches, background tasks, sources (their
-   * clients and connections) and meters. Only the first call does anything.
+   * Stops: HTTP and gRPC first (no new connections or calls; requests in flight get up to {@code
+   * server.shutdown_grace_seconds}, both servers draining at once), then the models, fetches,
+   * background tasks, sources (their clients and connections) and meters. Only the first call does
+   * anything.
    *
    * @return true when every request in flight finished within the grace period
    */
@@ -369,7 +375,13 @@ final class Daemon implements AutoCloseable {
     }
     progress.shutdownNow();
     recheck.shutdownNow();
+    if (grpc != null) {
+      grpc.beginStop(); // drains while HTTP does
+    }
     boolean drained = http.stop();
+    if (grpc != null) {
+      drained &= grpc.stop();
+    }
     Optional.ofNullable(reloader).ifPresent(Reloader::close);
     registry.close();
     fetcher.close();

@@ -14,6 +14,7 @@ import java.util.concurrent.Callable;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -51,7 +52,7 @@ final class EngineCommand implements Callable<Integer> {
           "after loading, remove from JAR (this jar, as the image holds it) the PyTorch and"
               + " tokenizers native libraries just unpacked into DJL_CACHE_DIR: the image keeps"
               + " one copy of them (about 110 MB less); that jar then needs this DJL_CACHE_DIR")
-  Path pruneJar;
+  @Nullable Path pruneJar;
 
   @Override
   public Integer call() {

@@ -19,6 +19,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -60,7 +61,9 @@ final class FetchCommand implements Callable<Integer> {
     Clock clock = Clock.systemUTC();
     ModelStates states = new ModelStates(names, Set.copyOf(names), clock);
     CacheStore store = new CacheStore(loaded.cache());
-    dev.modelcache.store.Lockfile lock = ConfigOption.lockfile(loaded);
+    dev.modelcache.store.SignedLock signed = ConfigOption.signedLock(loaded);
+    // a signed lockfile is held to exactly: fetch what it names, and never rewrite it
+    boolean exact = frozen || signed.required();
     List<String> missing = Preflight.missing(loaded, store, store.writable());
     if (!missing.isEmpty()) {
       missing.forEach(err::println);
@@ -70,51 +73,23 @@ final class FetchCommand implements Callable<Integer> {
     boolean terminal = isTerminal(System.console());
     PrintStream stderr = System.err;
     FetchProgress progress =
-        new FetchProgress(states, terminal ? new PrintWriter(stderr, true) : err, terminal, clock);
+        new FetchProgress(
+            states,
+            terminal ? new PrintWriter(stderr, true, Charset.defaultCharset()) : err,
+            terminal,
+            clock);
     if (terminal) {
       // log lines (written to System.err by Logback) take the progress lines off first
       System.setErr(new PrintStream(progress.guarding(stderr), true, Charset.defaultCharset()));
     }
     NamedThreads tickerThread = NamedThreads.named("modelcache-progress");
-    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(tickerThread);
-    long period = FetchProgress.TERMINAL_INTERVAL.toMillis();
-    ticker.scheduleAtFixedRate(
-        () -> {
-          try {
-            progress.tick();
-          } catch (RuntimeException e) {
-            log.warn("progress display failed", e);
-          }
-        },
-        period,
-        period,
-        TimeUnit.MILLISECONDS);
+    ScheduledExecutorService ticker = startTicker(tickerThread, progress);
     try (Sources sources = Sources.of(loaded);
         Fetcher fetcher = sources.fetcher(loaded, store, states, clock)) {
       int failures = 0;
       for (ModelConfig model : loaded.models()) {
-        try {
-          InstalledSnapshot snapshot = fetcher.fetch(model, lock.model(model.name()), frozen);
-          if (!frozen) {
-            LockRecorder.record(loaded, fetcher, model, snapshot);
-          }
-          states.ready(model.name());
-          progress.println(
-              out,
-              String.format(
-                  "ok %s: snapshot %s, %d files, %d bytes, in %s%s",
-                  model.name(),
-                  snapshot.id(),
-                  snapshot.files().size(),
-                  snapshot.totalBytes(),
-                  snapshot.dir(),
-                  fetcher.servedFromCache(model)
-                      ? " (from the cache: the source is unreachable, see the WARN above)"
-                      : ""));
-        } catch (Exception e) {
+        if (!fetchOne(loaded, fetcher, model, signed, exact, states, progress, out, err)) {
           failures++;
-          states.failed(model.name(), e.getMessage());
-          progress.println(err, String.format("FAILED %s: %s", model.name(), e.getMessage()));
         }
       }
       return failures == 0 ? 0 : 1;
@@ -129,11 +104,72 @@ final class FetchCommand implements Callable<Integer> {
     }
   }
 
+  /** Redraws the progress display every {@link FetchProgress#TERMINAL_INTERVAL} until stopped. */
+  private static ScheduledExecutorService startTicker(
+      NamedThreads tickerThread, FetchProgress progress) {
+    ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(tickerThread);
+    long period = FetchProgress.TERMINAL_INTERVAL.toMillis();
+    // Ends when the ticker is shut down.
+    var unused =
+        ticker.scheduleAtFixedRate(
+            () -> {
+              try {
+                progress.tick();
+              } catch (RuntimeException e) {
+                log.warn("progress display failed", e);
+              }
+            },
+            period,
+            period,
+            TimeUnit.MILLISECONDS);
+    return ticker;
+  }
+
+  /** Fetches one model and prints its "ok" or "FAILED" line; false when it failed. */
+  private boolean fetchOne(
+      Config loaded,
+      Fetcher fetcher,
+      ModelConfig model,
+      dev.modelcache.store.SignedLock signed,
+      boolean exact,
+      ModelStates states,
+      FetchProgress progress,
+      PrintWriter out,
+      PrintWriter err) {
+    try {
+      signed.requireSigned(model);
+      InstalledSnapshot snapshot =
+          fetcher.fetch(model, signed.lockfile().model(model.name()), exact);
+      signed.requireNamed(model, snapshot);
+      if (!exact) {
+        LockRecorder.record(loaded, fetcher, model, snapshot);
+      }
+      states.ready(model.name());
+      progress.println(
+          out,
+          String.format(
+              "ok %s: snapshot %s, %d files, %d bytes, in %s%s",
+              model.name(),
+              snapshot.id(),
+              snapshot.files().size(),
+              snapshot.totalBytes(),
+              snapshot.dir(),
+              fetcher.servedFromCache(model)
+                  ? " (from the cache: the source is unreachable, see the WARN above)"
+                  : ""));
+      return true;
+    } catch (Exception e) {
+      states.failed(model.name(), e.getMessage());
+      progress.println(err, String.format("FAILED %s: %s", model.name(), e.getMessage()));
+      return false;
+    }
+  }
+
   /**
    * Whether stdin and stdout are a terminal (Java 22+ hands out a Console for pipes too and says so
    * through {@code isTerminal()}, looked up here because this code targets Java 17).
    */
-  static boolean isTerminal(Console console) {
+  static boolean isTerminal(@Nullable Console console) {
     if (console == null) {
       return false;
     }

@@ -12,6 +12,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What {@code modelcache fetch} shows while it downloads. On a terminal: one line per model being
@@ -34,7 +35,7 @@ final class FetchProgress {
   private final PrintWriter out;
   private final boolean terminal;
   private final Clock clock;
-  private Instant last;
+  private @Nullable Instant last;
   private int linesShown; // terminal: the lines of the last drawing, still on screen
 
   /**

@@ -6,22 +6,30 @@ import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
+import dev.modelcache.store.LockSignature;
 import dev.modelcache.store.Lockfile;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.jspecify.annotations.Nullable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
  * {@code modelcache lock}: fetch every model as the config says (branches resolved anew, the old
  * lockfile not consulted) and write {@code modelcache.lock} next to the config: revision, and every
  * file's path, size and SHA-256. Commit it; {@code modelcache fetch --frozen} then fetches exactly
- * that.
+ * that. With {@code --sign KEY} it also signs the bytes written into {@code modelcache.lock.sig},
+ * which {@code verification.require_signature} requires.
  */
 @Command(
     name = "lock",
@@ -30,6 +38,15 @@ import picocli.CommandLine.Spec;
             + " config with each model's revision and every file's path, size and SHA-256.")
 final class LockCommand implements Callable<Integer> {
   @Mixin ConfigOption config;
+
+  @Option(
+      names = "--sign",
+      paramLabel = "KEY",
+      description =
+          "sign the lockfile written with this PEM private key (ECDSA P-256 or Ed25519; PKCS#8, or SEC1"
+              + " 'BEGIN EC PRIVATE KEY'), into modelcache.lock.sig")
+  @Nullable Path signingKey;
+
   @Spec CommandSpec spec;
 
   @Override
@@ -39,6 +56,9 @@ final class LockCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     List<String> names = loaded.models().stream().map(ModelConfig::name).toList();
     Lockfile lock = ConfigOption.lockfile(loaded);
+    if (signingKey != null) {
+      LockSignature.sign(signingKey, new byte[0]); // a bad key fails before anything is fetched
+    }
     int failures = 0;
     try (Sources sources = Sources.of(loaded);
         Fetcher fetcher =
@@ -73,11 +93,34 @@ final class LockCommand implements Callable<Integer> {
     if (failures == 0) {
       lock.write(loaded.lockfile());
       out.printf("wrote %s%n", loaded.lockfile());
+      sign(loaded.lockfile(), out, err);
     } else {
       err.printf("%s not written: %d model(s) failed%n", loaded.lockfile(), failures);
     }
     out.flush();
     err.flush();
     return failures == 0 ? 0 : 1;
+  }
+
+  /**
+   * Signs the bytes of {@code lockfile} as written into its {@code .sig} (with {@code --sign}), or
+   * warns that a signature left from before no longer matches.
+   */
+  private void sign(Path lockfile, PrintWriter out, PrintWriter err) throws IOException {
+    Path sigFile = LockSignature.sigFile(lockfile);
+    if (signingKey == null) {
+      if (Files.exists(sigFile)) {
+        err.printf(
+            "%s is left from an earlier lock and no longer matches %s: sign it again with"
+                + " 'modelcache lock --sign KEY'%n",
+            sigFile, lockfile.getFileName());
+      }
+      return;
+    }
+    byte[] signature = LockSignature.sign(signingKey, Files.readAllBytes(lockfile));
+    Path temp = sigFile.resolveSibling("." + sigFile.getFileName() + ".tmp");
+    Files.write(temp, signature);
+    Files.move(temp, sigFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    out.printf("signed %s: %s%n", lockfile.getFileName(), sigFile);
   }
 }

@@ -26,6 +26,9 @@ final class LockRecorder {
     if (model.source().scheme() != SourceRef.Scheme.S3 || fetcher.servedFromCache(model)) {
       return; // served from the cache, the source unreachable: nothing new was learnt
     }
+    if (config.verification().requireSignature()) {
+      return; // a signed lockfile is held to exactly and never rewritten: 'lock --sign' updates it
+    }
     Lockfile.Locked entry = fetcher.lockEntry(model, snapshot);
     synchronized (LockRecorder.class) {
       try {

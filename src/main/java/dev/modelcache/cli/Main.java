@@ -2,6 +2,7 @@ package dev.modelcache.cli;
 
 import dev.modelcache.config.ConfigException;
 import java.io.PrintWriter;
+import java.nio.charset.Charset;
 import java.util.Set;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -40,7 +41,11 @@ public final class Main {
   private static final Set<String> TOP_LEVEL = Set.of("-h", "--help", "-V", "--version", "help");
 
   public static void main(String[] args) {
-    System.exit(run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args));
+    System.exit(
+        run(
+            new PrintWriter(System.out, true, Charset.defaultCharset()),
+            new PrintWriter(System.err, true, Charset.defaultCharset()),
+            args));
   }
 
   /**

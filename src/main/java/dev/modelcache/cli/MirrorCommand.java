@@ -97,24 +97,7 @@ final class MirrorCommand implements Callable<Integer> {
               .with(model.name(), Lockfile.Locked.of(to.source().text(), snapshot))
               .toJson();
       S3Mirror.Result result = S3Mirror.mirror(s3, to, uploads, lockJson);
-      for (String stray : result.strays()) {
-        err.printf(
-            "WARN s3://%s/%s is not a file of the mirrored snapshot: a fetch of %s includes it;"
-                + " delete it or exclude it%n",
-            S3Source.bucket(to), stray, to.source());
-      }
-      out.printf(
-          "mirrored %s (snapshot %s, %d files, %d bytes) to %s: %d uploaded (%d bytes), %d already"
-              + " there, and %s%n",
-          model.source(),
-          snapshot.id(),
-          snapshot.files().size(),
-          snapshot.totalBytes(),
-          to.source(),
-          result.uploaded(),
-          result.bytesUploaded(),
-          result.present(),
-          "modelcache.lock");
+      report(model, to, snapshot, result, out, err);
       return 0;
     } catch (IOException e) {
       err.printf("FAILED mirror %s to %s: %s%n", model.source(), target, e.getMessage());
@@ -123,5 +106,33 @@ final class MirrorCommand implements Callable<Integer> {
       out.flush();
       err.flush();
     }
+  }
+
+  /** The strays left in the target (WARN) and the one line that says what was mirrored. */
+  private static void report(
+      ModelConfig model,
+      ModelConfig to,
+      InstalledSnapshot snapshot,
+      S3Mirror.Result result,
+      PrintWriter out,
+      PrintWriter err) {
+    for (String stray : result.strays()) {
+      err.printf(
+          "WARN s3://%s/%s is not a file of the mirrored snapshot: a fetch of %s includes it;"
+              + " delete it or exclude it%n",
+          S3Source.bucket(to), stray, to.source());
+    }
+    out.printf(
+        "mirrored %s (snapshot %s, %d files, %d bytes) to %s: %d uploaded (%d bytes), %d already"
+            + " there, and %s%n",
+        model.source(),
+        snapshot.id(),
+        snapshot.files().size(),
+        snapshot.totalBytes(),
+        to.source(),
+        result.uploaded(),
+        result.bytesUploaded(),
+        result.present(),
+        "modelcache.lock");
   }
 }

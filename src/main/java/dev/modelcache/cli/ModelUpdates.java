@@ -11,6 +11,7 @@ import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
+import dev.modelcache.store.SignedLock;
 import dev.modelcache.store.StoreException;
 import dev.modelcache.store.Verifier;
 import java.io.IOException;
@@ -24,6 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -79,7 +81,7 @@ final class ModelUpdates implements AutoCloseable {
   }
 
   /** Applies {@code diff}, which brought {@code config} and {@code lock} into force. */
-  void apply(Config config, Lockfile lock, ConfigDiff diff) {
+  void apply(Config config, SignedLock lock, ConfigDiff diff) {
     Duration drain = Duration.ofSeconds(config.server().shutdownGraceSeconds());
     for (ModelConfig model : diff.added()) {
       parts.states().add(model.name(), model.required());
@@ -105,7 +107,7 @@ final class ModelUpdates implements AutoCloseable {
   }
 
   /** Fetches and loads a model the reload added (or one that served nothing yet). */
-  private void load(Config config, Lockfile lock, ModelConfig model) {
+  private void load(Config config, SignedLock lock, ModelConfig model) {
     MDC.put("model", model.name());
     try {
       InstalledSnapshot snapshot = snapshot(config, lock, model, parts.fetcher());
@@ -122,7 +124,8 @@ final class ModelUpdates implements AutoCloseable {
    * Brings in the changed {@code model} beside the version it serves; on failure the old one keeps
    * serving and the next attempt comes after {@link #backoff}.
    */
-  private void update(Config config, Lockfile lock, ModelConfig model, int generation, int tries) {
+  private void update(
+      Config config, SignedLock lock, ModelConfig model, int generation, int tries) {
     String name = model.name();
     if (generations.getOrDefault(name, -1) != generation) {
       return; // a later reload changed or removed it
@@ -158,10 +161,12 @@ final class ModelUpdates implements AutoCloseable {
           serving.get(),
           wait.toSeconds(),
           error);
-      executor.schedule(
-          () -> update(config, lock, model, generation, tries + 1),
-          wait.toMillis(),
-          TimeUnit.MILLISECONDS);
+      // update catches what the attempt throws: the future has nothing to report
+      var unused =
+          executor.schedule(
+              () -> update(config, lock, model, generation, tries + 1),
+              wait.toMillis(),
+              TimeUnit.MILLISECONDS);
     } finally {
       shadow.remove(name);
       MDC.remove("model");
@@ -176,6 +181,14 @@ final class ModelUpdates implements AutoCloseable {
 
   /** The snapshot to serve: fetched when it can be, else the installed one, which must verify. */
   private InstalledSnapshot snapshot(
+      Config config, SignedLock signed, ModelConfig model, Fetcher fetcher) throws IOException {
+    signed.requireSigned(model);
+    InstalledSnapshot snapshot = unsignedSnapshot(config, signed.lockfile(), model, fetcher);
+    signed.requireNamed(model, snapshot);
+    return snapshot;
+  }
+
+  private InstalledSnapshot unsignedSnapshot(
       Config config, Lockfile lock, ModelConfig model, Fetcher fetcher) throws IOException {
     String cannotFetch = Preflight.cannotFetch(config, model, parts.store().writable());
     if (cannotFetch == null) {
@@ -193,7 +206,7 @@ final class ModelUpdates implements AutoCloseable {
    * must have verified ({@code report}) and match {@code modelcache.lock}.
    */
   static InstalledSnapshot installed(
-      ModelConfig model, Verifier.Report report, Lockfile lock, String cannotFetch)
+      ModelConfig model, Verifier.@Nullable Report report, Lockfile lock, String cannotFetch)
       throws StoreException {
     if (report == null) {
       throw new StoreException(model.name() + " - could not be verified; " + cannotFetch, null);

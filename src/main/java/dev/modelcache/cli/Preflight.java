@@ -8,6 +8,7 @@ import dev.modelcache.store.Verifier;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Which models can be fetched now, and what is missing of those that cannot: {@code serve} and
@@ -21,7 +22,7 @@ final class Preflight {
    * Why {@code model} cannot be fetched now, as the end of a message, or null when it can: the
    * cache is read-only, or offline mode is on and the source is not a local folder.
    */
-  static String cannotFetch(Config config, ModelConfig model, boolean writable) {
+  static @Nullable String cannotFetch(Config config, ModelConfig model, boolean writable) {
     if (!writable) {
       return "the cache at "
           + config.cache().dir()

@@ -2,7 +2,7 @@ package dev.modelcache.cli;
 
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
-import dev.modelcache.store.Lockfile;
+import dev.modelcache.store.SignedLock;
 import dev.modelcache.threads.NamedThreads;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,7 +37,7 @@ final class Reloader implements AutoCloseable {
 
   private final Supplier<Config> loader;
   private final ModelUpdates.Parts parts;
-  private final BiConsumer<Config, Lockfile> applied;
+  private final BiConsumer<Config, SignedLock> applied;
   private final CompletableFuture<Void> started;
   private final NamedThreads thread = NamedThreads.named("modelcache-reload");
   private final ScheduledExecutorService executor =
@@ -44,8 +45,8 @@ final class Reloader implements AutoCloseable {
   private final ModelUpdates updates;
   private final AtomicBoolean queued = new AtomicBoolean();
   private volatile Config config;
-  private volatile Lockfile lock;
-  private volatile ConfigWatch watch;
+  private volatile SignedLock signed;
+  private volatile @Nullable ConfigWatch watch;
 
   /**
    * @param loader reads the config as at start (the same file, loader and environment)
@@ -54,13 +55,13 @@ final class Reloader implements AutoCloseable {
    */
   Reloader(
       Config config,
-      Lockfile lock,
+      SignedLock signed,
       Supplier<Config> loader,
       ModelUpdates.Parts parts,
       CompletableFuture<Void> started,
-      BiConsumer<Config, Lockfile> applied) {
+      BiConsumer<Config, SignedLock> applied) {
     this.config = config;
-    this.lock = lock;
+    this.signed = signed;
     this.loader = loader;
     this.parts = parts;
     this.started = started;
@@ -101,14 +102,14 @@ final class Reloader implements AutoCloseable {
   /** Reads, checks and puts in force the config; true when it was. */
   boolean reload(String why) {
     Config next;
-    Lockfile nextLock;
+    SignedLock nextSigned;
     try {
       next = loader.get();
-      nextLock = ConfigOption.lockfile(next);
+      nextSigned = ConfigOption.signedLock(next); // a signature that does not verify refuses it
     } catch (RuntimeException e) {
-      return refuse(why, e.getMessage());
+      return refuse(why, e.getMessage() == null ? e.toString() : e.getMessage());
     }
-    ConfigDiff diff = ConfigDiff.of(config, lock, next, nextLock);
+    ConfigDiff diff = ConfigDiff.of(config, signed.lockfile(), next, nextSigned.lockfile());
     if (!diff.fixed().isEmpty()) {
       return refuse(
           why,
@@ -128,8 +129,8 @@ final class Reloader implements AutoCloseable {
       }
     }
     config = next;
-    lock = nextLock;
-    applied.accept(next, nextLock);
+    signed = nextSigned;
+    applied.accept(next, nextSigned);
     parts.metrics().reloaded(true);
     log.info(
         "config reloaded ({}): models added {}, removed {}, changed {}",
@@ -137,7 +138,7 @@ final class Reloader implements AutoCloseable {
         names(diff.added()),
         diff.removed(),
         names(diff.changed()));
-    updates.apply(next, nextLock, diff);
+    updates.apply(next, nextSigned, diff);
     return true;
   }
 
@@ -164,7 +165,7 @@ final class Reloader implements AutoCloseable {
     try {
       watch =
           new ConfigWatch(
-              file.getParent(),
+              java.util.Objects.requireNonNull(file.getParent(), "a file has a folder"),
               java.util.Set.of(file, config.lockfile()),
               java.time.Duration.ofMillis(settings.debounceMs()),
               this::request);

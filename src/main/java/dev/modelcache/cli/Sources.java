@@ -19,6 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import okhttp3.Dispatcher;
 import okhttp3.OkHttpClient;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,8 +39,8 @@ final class Sources implements AutoCloseable {
 
   private final Map<SourceRef.Scheme, ModelSource> byScheme;
   private final NamedThreads httpThreads = NamedThreads.numbered("modelcache-http");
-  private final ExecutorService httpDispatcher; // null when no HTTP client was built
-  private final OkHttpClient http;
+  private final @Nullable ExecutorService httpDispatcher; // null when no HTTP client was built
+  private final @Nullable OkHttpClient http;
 
   /** {@code byScheme}, which the new instance owns and closes. */
   Sources(Map<SourceRef.Scheme, ModelSource> byScheme) {
@@ -84,8 +85,8 @@ final class Sources implements AutoCloseable {
   }
 
   /**
-   * A fetcher over these sources for a one-shot command ({@code fetch}, {@code lock}), meters kept
-   * in memory; close it before the sources.
+   * A fetcher over these sources for a one-shot command ('fetch', 'lock'), meters kept in memory;
+   * close it before the sources.
    */
   Fetcher fetcher(Config config, CacheStore store, ModelStates states, Clock clock) {
     return new Fetcher(
@@ -107,7 +108,7 @@ final class Sources implements AutoCloseable {
         log.warn("{} source - closing it failed: {}", source.getKey(), e.toString());
       }
     }
-    if (http != null) {
+    if (http != null && httpDispatcher != null) { // built together
       httpThreads.stop(httpDispatcher, NamedThreads.STOP_WAIT, log);
       http.connectionPool().evictAll();
     }

@@ -4,6 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 import software.amazon.awssdk.profiles.Profile;
 import software.amazon.awssdk.profiles.ProfileFile;
 
@@ -88,7 +89,7 @@ final class AwsEnvironment {
   }
 
   /** {@code AWS_CONFIG_FILE}, else {@code $HOME/.aws/config}; null without either. */
-  private Path configFile() {
+  private @Nullable Path configFile() {
     Optional<String> named = value("AWS_CONFIG_FILE");
     if (named.isPresent()) {
       return Path.of(expandHome(named.get()));

@@ -5,7 +5,9 @@ import dev.modelcache.config.Config.VerifyMode;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,7 +35,7 @@ final class CacheReader {
 
   CacheConfig read(ConfigNode node, Path baseDir) {
     boolean hfOffline = truthy(env.get("HF_HUB_OFFLINE"));
-    String dirSetting = node.string("dir", null);
+    String dirSetting = node.string("dir");
     Path cacheDir;
     Path hubDir;
     if (dirSetting != null) {
@@ -42,7 +44,10 @@ final class CacheReader {
       warnIfTheHubCacheDiffers(hubDir);
     } else {
       hubDir = hfHubCache();
-      cacheDir = hubDir == null ? Path.of(DEFAULT_CACHE_DIR) : hubDir.getParent();
+      cacheDir =
+          hubDir == null
+              ? Path.of(DEFAULT_CACHE_DIR)
+              : Objects.requireNonNull(hubDir.getParent(), "hfHubCache() checked the parent");
       hubDir = hubDir == null ? cacheDir.resolve("hub") : hubDir;
     }
     CacheConfig cache =
@@ -60,15 +65,17 @@ final class CacheReader {
    * HF_HUB_CACHE}, else {@code $HF_HOME/hub}, {@code ~} expanded and relative paths taken from the
    * working directory as Python does; null when neither is set. Its parent becomes the cache root.
    */
-  private Path hfHubCache() {
+  private @Nullable Path hfHubCache() {
     String variable;
     String value;
-    if (!blank(env.get("HF_HUB_CACHE"))) {
+    String hubCache = env.get("HF_HUB_CACHE");
+    String hfHome = env.get("HF_HOME");
+    if (hubCache != null && !hubCache.isBlank()) {
       variable = "HF_HUB_CACHE";
-      value = env.get("HF_HUB_CACHE");
-    } else if (!blank(env.get("HF_HOME"))) {
+      value = hubCache;
+    } else if (hfHome != null && !hfHome.isBlank()) {
       variable = "HF_HOME";
-      value = env.get("HF_HOME");
+      value = hfHome;
     } else {
       return null;
     }
@@ -123,11 +130,11 @@ final class CacheReader {
     return value;
   }
 
-  private static boolean blank(String value) {
+  private static boolean blank(@Nullable String value) {
     return value == null || value.isBlank();
   }
 
-  private static boolean truthy(String value) {
+  private static boolean truthy(@Nullable String value) {
     return value != null
         && Set.of("1", "true", "yes", "on").contains(value.strip().toLowerCase(Locale.ROOT));
   }

@@ -3,6 +3,7 @@ package dev.modelcache.config;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The whole effective configuration, immutable, validated once at start by {@link ConfigLoader}.
@@ -17,10 +18,22 @@ public record Config(
     CacheConfig cache,
     SourcesConfig sources,
     ServerConfig server,
-    List<ModelConfig> models) {
+    List<ModelConfig> models,
+    VerificationConfig verification) {
 
   public Config {
     models = List.copyOf(models);
+  }
+
+  /** A config without {@code verification:} (no keys, no signature required). */
+  public Config(
+      String origin,
+      Path baseDir,
+      CacheConfig cache,
+      SourcesConfig sources,
+      ServerConfig server,
+      List<ModelConfig> models) {
+    this(origin, baseDir, cache, sources, server, models, VerificationConfig.NONE);
   }
 
   /**
@@ -61,6 +74,11 @@ public record Config(
             + " sources.s3.require_pins="
             + sources.s3().requirePins());
     lines.add(describeServer());
+    lines.add(
+        "verification.public_keys="
+            + verification.publicKeys().stream().map(PublicKeyConfig::origin).toList()
+            + " verification.require_signature="
+            + verification.requireSignature());
     for (ModelConfig m : models) {
       lines.add(describe(m));
     }
@@ -111,7 +129,7 @@ public record Config(
         + (m.exclude().isEmpty() ? "" : " exclude=" + m.exclude());
   }
 
-  /** {@code server:}, its limits and auth: one log line. */
+  /** {@code server:}, its limits, auth and gRPC: one log line. */
   private String describeServer() {
     return "server.host="
         + server.host()
@@ -136,7 +154,11 @@ public record Config(
         + " server.reload.watch="
         + server.reload().watch()
         + " server.reload.debounce_ms="
-        + server.reload().debounceMs();
+        + server.reload().debounceMs()
+        + " server.grpc.enabled="
+        + server.grpc().enabled()
+        + " server.grpc.port="
+        + server.grpc().port();
   }
 
   public Optional<ModelConfig> model(String name) {
@@ -173,7 +195,7 @@ public record Config(
   public record SourcesConfig(HfConfig hf, S3Config s3) {}
 
   /** The HuggingFace Hub: endpoint and the token sent to it. */
-  public record HfConfig(String endpoint, Secret token) {}
+  public record HfConfig(String endpoint, @Nullable Secret token) {}
 
   /**
    * S3 and S3-compatible stores: {@code sources.s3}, or one model's {@code s3:} (which overrides it
@@ -185,7 +207,11 @@ public record Config(
    *     digest) is refused instead of trusted on first use
    */
   public record S3Config(
-      String endpoint, String region, boolean pathStyle, boolean anonymous, boolean requirePins) {
+      @Nullable String endpoint,
+      String region,
+      boolean pathStyle,
+      boolean anonymous,
+      boolean requirePins) {
 
     /** The settings that the S3 client depends on: models that share them share one client. */
     public S3Config client() {
@@ -201,17 +227,19 @@ public record Config(
    * @param authMetrics whether {@code /metrics} requires the token too
    * @param shutdownGraceSeconds how long a stop waits for requests in flight before cutting them
    * @param limits what requests in flight may take
+   * @param grpc the Open Inference Protocol's gRPC endpoint beside HTTP
    */
   public record ServerConfig(
       String host,
       int port,
       String tokenEnv,
-      Secret token,
+      @Nullable Secret token,
       long maxBodyBytes,
       boolean authMetrics,
       int shutdownGraceSeconds,
       Limits limits,
-      Reload reload) {}
+      Reload reload,
+      GrpcConfig grpc) {}
 
   /**
    * {@code server.reload}: how a changed config file is taken up (SIGHUP always reloads).
@@ -221,6 +249,18 @@ public record Config(
    */
   public record Reload(boolean watch, int debounceMs) {
     public static final Reload DEFAULT = new Reload(false, 1000);
+  }
+
+  /**
+   * {@code server.grpc}: the Open Inference Protocol v2 over gRPC ({@code
+   * inference.GRPCInferenceService}) on a port of its own, on {@code server.host}, with the same
+   * token, body limit and memory budget as HTTP.
+   *
+   * @param enabled whether it listens at all
+   * @param port its port; 0 picks a free one
+   */
+  public record GrpcConfig(boolean enabled, int port) {
+    public static final GrpcConfig DEFAULT = new GrpcConfig(false, 8081);
   }
 
   /**
@@ -239,6 +279,35 @@ public record Config(
     /** The in-flight budget in bytes for a heap of {@code maxHeapBytes}. */
     public long memoryBudget(long maxHeapBytes) {
       return maxHeapBytes / 100 * memoryPercent;
+    }
+  }
+
+  /**
+   * {@code verification:}: the keys whose signature of {@code modelcache.lock} (in {@code
+   * modelcache.lock.sig}) is trusted.
+   *
+   * @param requireSignature true: a model not named by a lockfile with a valid signature from one
+   *     of {@code publicKeys} is neither fetched nor served
+   */
+  public record VerificationConfig(List<PublicKeyConfig> publicKeys, boolean requireSignature) {
+    public static final VerificationConfig NONE = new VerificationConfig(List.of(), false);
+
+    public VerificationConfig {
+      publicKeys = List.copyOf(publicKeys);
+    }
+  }
+
+  /**
+   * One trusted public key.
+   *
+   * @param origin where it was given, for messages: its file, or {@code
+   *     verification.public_keys[i]}
+   * @param pem its PEM text ({@code -----BEGIN PUBLIC KEY-----}, SubjectPublicKeyInfo)
+   */
+  public record PublicKeyConfig(String origin, String pem) {
+    @Override
+    public String toString() {
+      return origin;
     }
   }
 }

@@ -18,9 +18,11 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads the YAML configuration once, applies {@code MODELCACHE_*} environment overrides, checks
@@ -46,6 +48,8 @@ public final class ConfigLoader {
       Map.of(
           "MODELCACHE_PORT",
           "MODELCACHE_SERVER_PORT",
+          "MODELCACHE_GRPC_PORT",
+          "MODELCACHE_SERVER_GRPC_PORT",
           "MODELCACHE_OFFLINE",
           "MODELCACHE_CACHE_OFFLINE");
 
@@ -83,7 +87,7 @@ public final class ConfigLoader {
    * Loads {@code file}, or {@code MODELCACHE_CONFIG} when it is null, or the embedded default when
    * both are.
    */
-  public Config load(Path file) {
+  public Config load(@Nullable Path file) {
     if (file == null
         && env.get("MODELCACHE_CONFIG") != null
         && !env.get("MODELCACHE_CONFIG").isBlank()) {
@@ -109,7 +113,8 @@ public final class ConfigLoader {
     } catch (IOException e) {
       throw new ConfigException(file + ": cannot read config file: " + e.getMessage(), e);
     }
-    return parse(text, file.toString(), absolute.getParent());
+    // A file that could be read is not the root: it has a parent folder.
+    return parse(text, file.toString(), Objects.requireNonNull(absolute.getParent()));
   }
 
   /**
@@ -134,6 +139,8 @@ public final class ConfigLoader {
     CacheConfig cache = new CacheReader(env, workDir).read(top.child("cache"), baseDir);
     SourcesConfig sources = new SourcesReader(env).read(top.child("sources"));
     ServerConfig server = new ServerReader(env).read(top.child("server"));
+    Config.VerificationConfig verification =
+        new VerificationReader(env).read(top.child("verification"), baseDir);
 
     List<ModelConfig> models = new ArrayList<>();
     Set<String> names = new HashSet<>();
@@ -150,7 +157,7 @@ public final class ConfigLoader {
     top.finish();
     keysRead = Set.copyOf(top.keys());
     rejectUnknownOverrides(effectiveEnv, envNames, server.tokenEnv());
-    return new Config(origin, baseDir, cache, sources, server, models);
+    return new Config(origin, baseDir, cache, sources, server, models, verification);
   }
 
   /**
@@ -215,7 +222,7 @@ public final class ConfigLoader {
                 + name
                 + " is not a modelcache setting (known: "
                 + String.join(", ", new TreeSet<>(known))
-                + ", MODELCACHE_PORT, MODELCACHE_OFFLINE, MODELCACHE_CONFIG, "
+                + ", MODELCACHE_PORT, MODELCACHE_GRPC_PORT, MODELCACHE_OFFLINE, MODELCACHE_CONFIG, "
                 + "MODELCACHE_TOKEN); unset it or fix its name");
       }
     }

@@ -12,6 +12,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One mapping of the YAML tree while it is read: every key read is remembered, and {@link
@@ -38,7 +39,7 @@ final class ConfigNode {
   }
 
   private ConfigNode(
-      JsonNode node,
+      @Nullable JsonNode node,
       String path,
       String origin,
       Map<String, String> env,
@@ -58,7 +59,7 @@ final class ConfigNode {
   }
 
   /** The environment variable that overrides {@code key} here, or null inside lists. */
-  String envName(String key) {
+  @Nullable String envName(String key) {
     return envOverrides
         ? ("MODELCACHE_" + qualify(key)).replace('.', '_').toUpperCase(Locale.ROOT)
         : null;
@@ -85,7 +86,7 @@ final class ConfigNode {
     return origin;
   }
 
-  private String raw(String key) {
+  private @Nullable String raw(String key) {
     leaf(key);
     String name = envName(key);
     if (name != null) {
@@ -114,21 +115,30 @@ final class ConfigNode {
     return value == null ? fallback : value;
   }
 
+  /** The value of {@code key}, or null when it is not given. */
+  @Nullable String string(String key) {
+    return raw(key);
+  }
+
+  /** The value of {@code key}, else {@code fallback}, which may be null. */
+  @Nullable String stringOrNull(String key, @Nullable String fallback) {
+    String value = raw(key);
+    return value == null ? fallback : value;
+  }
+
   boolean bool(String key, boolean fallback) {
     String value = raw(key);
     if (value == null) {
       return fallback;
     }
-    switch (value.strip().toLowerCase(Locale.ROOT)) {
-      case "true", "yes", "on", "1":
-        return true;
-      case "false", "no", "off", "0":
-        return false;
-      default:
-        throw new ConfigException(
-            source(key) + ": " + qualify(key) + " must be true or false, not '" + value + "'",
-            qualify(key));
-    }
+    return switch (value.strip().toLowerCase(Locale.ROOT)) {
+      case "true", "yes", "on", "1" -> true;
+      case "false", "no", "off", "0" -> false;
+      default ->
+          throw new ConfigException(
+              source(key) + ": " + qualify(key) + " must be true or false, not '" + value + "'",
+              qualify(key));
+    };
   }
 
   int integer(String key, int fallback, int min, int max) {
@@ -174,7 +184,7 @@ final class ConfigNode {
    * A list of numbers (a single number is a list of one), each between {@code min} and {@code max};
    * null when the key is absent.
    */
-  List<Double> numbers(String key, double min, double max) {
+  @Nullable List<Double> numbers(String key, double min, double max) {
     leaf(key);
     JsonNode value = node.get(key);
     if (value == null || value.isNull()) {
@@ -195,11 +205,18 @@ final class ConfigNode {
     return items;
   }
 
+  /** The constant of {@code type} that {@code key} names, or null when it is not given. */
+  <E extends Enum<E>> @Nullable E choice(String key, Class<E> type) {
+    String value = raw(key);
+    return value == null ? null : constant(key, value, type);
+  }
+
   <E extends Enum<E>> E choice(String key, E fallback, Class<E> type) {
     String value = raw(key);
-    if (value == null) {
-      return fallback;
-    }
+    return value == null ? fallback : constant(key, value, type);
+  }
+
+  private <E extends Enum<E>> E constant(String key, String value, Class<E> type) {
     for (E constant : type.getEnumConstants()) {
       if (constant.toString().equalsIgnoreCase(value.strip())) {
         return constant;

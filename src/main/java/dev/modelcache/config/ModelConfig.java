@@ -3,6 +3,7 @@ package dev.modelcache.config;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One model of the {@code models:} list.
@@ -38,10 +39,10 @@ public record ModelConfig(
     int timeoutMs,
     boolean lazy,
     boolean required,
-    String modelFile,
+    @Nullable String modelFile,
     TaskOptions taskOptions,
     boolean requirePins,
-    Config.S3Config s3,
+    Config.@Nullable S3Config s3,
     Map<String, String> versionIds) {
 
   public ModelConfig {

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads one item of {@code models:}, its {@code batch:}, {@code task_options:} and {@code s3:}
@@ -34,7 +35,7 @@ final class ModelReader {
 
   ModelConfig read(ConfigNode node) {
     Keys keys = new Keys(node, s3Defaults);
-    checkName(node, keys.name);
+    String name = checkName(node, keys.name);
     if (keys.sourceText == null) {
       throw node.error(
           node.qualify("source"),
@@ -58,7 +59,7 @@ final class ModelReader {
           node.qualify("device"), "must be auto, cpu, gpu or gpu:N, not '" + keys.device + "'");
     }
     return new ModelConfig(
-        keys.name,
+        name,
         source,
         keys.include,
         keys.exclude,
@@ -85,14 +86,14 @@ final class ModelReader {
    * rather than as a missing one.
    */
   private static final class Keys {
-    final String name;
-    final String sourceText;
-    final String repoType;
+    final @Nullable String name;
+    final @Nullable String sourceText;
+    final @Nullable String repoType;
     final List<String> include;
     final List<String> exclude;
     final Map<String, String> rawPins;
     final String engine;
-    final String modelFile;
+    final @Nullable String modelFile;
     final TaskKind task;
     final TaskOptions taskOptions;
     final String device;
@@ -103,21 +104,21 @@ final class ModelReader {
     final int timeoutMs;
     final String load;
     final boolean required;
-    final String requirePinsText;
+    final @Nullable String requirePinsText;
     final boolean requirePins;
     final Map<String, String> versionIds;
     final S3Config s3;
     final boolean s3Given;
 
     Keys(ConfigNode node, S3Config s3Defaults) {
-      name = node.string("name", null);
-      sourceText = node.string("source", null);
-      repoType = node.string("repo_type", null);
+      name = node.string("name");
+      sourceText = node.string("source");
+      repoType = node.string("repo_type");
       include = node.strings("include");
       exclude = node.strings("exclude");
       rawPins = node.stringMap("sha256");
       engine = node.string("engine", "auto");
-      modelFile = node.string("model_file", null);
+      modelFile = node.string("model_file");
       task = node.choice("task", TaskKind.TENSOR, TaskKind.class);
       taskOptions = TaskOptionsReader.read(node.child("task_options"), task);
       device = node.string("device", "auto").strip().toLowerCase(Locale.ROOT);
@@ -130,13 +131,13 @@ final class ModelReader {
       timeoutMs = node.integer("timeout_ms", 30_000, 1, 3_600_000);
       load = node.string("load", "preload").strip().toLowerCase(Locale.ROOT);
       required = node.bool("required", true);
-      requirePinsText = node.string("require_pins", null);
+      requirePinsText = node.string("require_pins");
       requirePins = node.bool("require_pins", false);
       versionIds = node.stringMap("version_ids");
       ConfigNode s3Node = node.child("s3");
       s3 =
           new S3Config(
-              s3Node.string("endpoint", s3Defaults.endpoint()),
+              s3Node.stringOrNull("endpoint", s3Defaults.endpoint()),
               s3Node.string("region", s3Defaults.region()),
               s3Node.bool("path_style", s3Defaults.pathStyle()),
               s3Node.bool("anonymous", s3Defaults.anonymous()),
@@ -148,7 +149,7 @@ final class ModelReader {
     }
   }
 
-  private static void checkName(ConfigNode node, String name) {
+  private static String checkName(ConfigNode node, @Nullable String name) {
     if (name == null) {
       throw node.error(node.qualify("name"), "is missing: every model needs a URL-safe name");
     }
@@ -159,6 +160,7 @@ final class ModelReader {
               + name
               + "' is not URL-safe: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
     }
+    return name;
   }
 
   /** {@code s3:} and {@code version_ids:} apply to s3:// sources only; version ids are ASCII. */
@@ -210,7 +212,7 @@ final class ModelReader {
                     "must be one of " + String.join(", ", ENGINES) + ", not '" + text + "'"));
   }
 
-  private static void checkModelFile(ConfigNode node, String modelFile) {
+  private static void checkModelFile(ConfigNode node, @Nullable String modelFile) {
     if (modelFile != null
         && (modelFile.isBlank()
             || modelFile.startsWith("/")

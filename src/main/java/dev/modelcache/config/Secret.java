@@ -2,6 +2,7 @@ package dev.modelcache.config;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A credential that never prints itself: {@code toString()} is masked so it cannot reach logs or
@@ -15,7 +16,7 @@ public final class Secret {
   }
 
   /** Returns the secret, or {@code null} when {@code value} is null or blank. */
-  public static Secret ofNullable(String value) {
+  public static @Nullable Secret ofNullable(@Nullable String value) {
     return value == null || value.isBlank() ? null : new Secret(value.strip());
   }
 
@@ -25,7 +26,7 @@ public final class Secret {
   }
 
   /** Compares in time independent of where the strings differ. */
-  public boolean matches(String candidate) {
+  public boolean matches(@Nullable String candidate) {
     if (candidate == null) {
       return false;
     }

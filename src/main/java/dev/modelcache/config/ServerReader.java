@@ -1,12 +1,13 @@
 package dev.modelcache.config;
 
+import dev.modelcache.config.Config.GrpcConfig;
 import dev.modelcache.config.Config.Limits;
 import dev.modelcache.config.Config.ServerConfig;
 import java.util.Map;
 
 /**
  * Reads {@code server:}, its {@code auth:} (the variable that holds the token, whose value is read
- * here) and its {@code limits:}.
+ * here), its {@code limits:} and its {@code grpc:}.
  */
 final class ServerReader {
   private final Map<String, String> env;
@@ -31,6 +32,7 @@ final class ServerReader {
             reloadNode.bool("watch", Config.Reload.DEFAULT.watch()),
             reloadNode.integer("debounce_ms", Config.Reload.DEFAULT.debounceMs(), 50, 60_000));
     reloadNode.finish();
+    GrpcConfig grpc = grpc(node.child("grpc"));
     node.finish();
     return new ServerConfig(
         host,
@@ -41,7 +43,17 @@ final class ServerReader {
         authMetrics,
         shutdownGrace,
         limits,
-        reload);
+        reload,
+        grpc);
+  }
+
+  private static GrpcConfig grpc(ConfigNode node) {
+    GrpcConfig grpc =
+        new GrpcConfig(
+            node.bool("enabled", GrpcConfig.DEFAULT.enabled()),
+            node.integer("port", GrpcConfig.DEFAULT.port(), 0, 65535));
+    node.finish();
+    return grpc;
   }
 
   private static Limits limits(ConfigNode node) {

@@ -1,6 +1,7 @@
 package dev.modelcache.config;
 
 import java.nio.file.Path;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Where a model comes from, parsed from its {@code source:} string.
@@ -13,7 +14,11 @@ import java.nio.file.Path;
  * </ul>
  */
 public record SourceRef(
-    Scheme scheme, String location, String revision, String repoType, String text) {
+    Scheme scheme,
+    String location,
+    @Nullable String revision,
+    @Nullable String repoType,
+    String text) {
 
   /** The kinds of source. */
   public enum Scheme {

@@ -3,6 +3,7 @@ package dev.modelcache.config;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads a model's {@code source:} (with its {@code repo_type:}) into a {@link SourceRef}: {@code
@@ -16,7 +17,7 @@ final class SourceRefReader {
 
   private SourceRefReader() {}
 
-  static SourceRef read(String text, String repoType, ConfigNode node, Path baseDir) {
+  static SourceRef read(String text, @Nullable String repoType, ConfigNode node, Path baseDir) {
     if (repoType != null && !text.startsWith("hf://")) {
       throw node.error(node.qualify("repo_type"), "only applies to hf:// sources");
     }
@@ -52,7 +53,7 @@ final class SourceRefReader {
         SourceRef.Scheme.FILE, baseDir.resolve(location).normalize().toString(), null, null, text);
   }
 
-  private static SourceRef hf(String text, String repoType, ConfigNode node) {
+  private static SourceRef hf(String text, @Nullable String repoType, ConfigNode node) {
     String rest = text.substring("hf://".length());
     int at = rest.indexOf('@');
     String repo = at < 0 ? rest : rest.substring(0, at);

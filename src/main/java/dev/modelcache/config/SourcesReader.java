@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads {@code sources:}: the Hub's endpoint and token ({@code HF_ENDPOINT}, {@code HF_TOKEN} and
@@ -27,7 +28,7 @@ final class SourcesReader {
     HfConfig hf = hf(node.child("hf"));
     ConfigNode s3Node = node.child("s3");
     AwsEnvironment aws = new AwsEnvironment(env);
-    String endpoint = s3Node.string("endpoint", null);
+    String endpoint = s3Node.string("endpoint");
     if (endpoint != null) {
       checkEndpoint(s3Node, endpoint);
     } else {
@@ -37,7 +38,7 @@ final class SourcesReader {
         endpoint = fromEnv.url();
       }
     }
-    String region = s3Node.string("region", null);
+    String region = s3Node.string("region");
     S3Config s3 =
         new S3Config(
             endpoint,
@@ -51,11 +52,11 @@ final class SourcesReader {
   }
 
   private HfConfig hf(ConfigNode node) {
-    String endpoint = node.string("endpoint", null);
+    String endpoint = node.string("endpoint");
     if (endpoint == null) {
       endpoint = env.getOrDefault("HF_ENDPOINT", "https://huggingface.co");
     }
-    Secret token = Secret.ofNullable(node.string("token", null));
+    Secret token = Secret.ofNullable(node.string("token"));
     if (token == null) {
       token = Secret.ofNullable(env.getOrDefault("HF_TOKEN", env.get("HUGGING_FACE_HUB_TOKEN")));
     }
@@ -68,7 +69,7 @@ final class SourcesReader {
   }
 
   /** An S3 endpoint must be an absolute http(s) URL. */
-  static void checkEndpoint(ConfigNode node, String endpoint) {
+  static void checkEndpoint(ConfigNode node, @Nullable String endpoint) {
     if (endpoint != null && !isHttpUrl(endpoint)) {
       throw node.error(node.qualify("endpoint"), mustBeUrl(endpoint));
     }
@@ -102,7 +103,7 @@ final class SourcesReader {
    * $HF_HOME/token}, else {@code $XDG_CACHE_HOME/huggingface/token} or {@code
    * ~/.cache/huggingface/token}.
    */
-  private Secret tokenFile() {
+  private @Nullable Secret tokenFile() {
     Path file;
     if (env.get("HF_TOKEN_PATH") != null) {
       file = Path.of(env.get("HF_TOKEN_PATH"));

@@ -1,6 +1,7 @@
 package dev.modelcache.config;
 
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@code task_options:} of one model: how its task turns requests into tensors and outputs into
@@ -20,15 +21,15 @@ import java.util.List;
  * @param std image-classification: per-channel (RGB) standard deviation divided by
  */
 public record TaskOptions(
-    Integer maxLength,
-    Pooling pooling,
-    Boolean normalize,
-    Integer topK,
-    Scores scores,
-    List<Integer> imageSize,
-    Integer resize,
-    List<Double> mean,
-    List<Double> std) {
+    @Nullable Integer maxLength,
+    @Nullable Pooling pooling,
+    @Nullable Boolean normalize,
+    @Nullable Integer topK,
+    @Nullable Scores scores,
+    @Nullable List<Integer> imageSize,
+    @Nullable Integer resize,
+    @Nullable List<Double> mean,
+    @Nullable List<Double> std) {
 
   /** No option set. */
   public static final TaskOptions NONE =

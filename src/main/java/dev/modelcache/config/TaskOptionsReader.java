@@ -6,6 +6,8 @@ import dev.modelcache.config.TaskOptions.Scores;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Reads one model's {@code task_options:}; each option is checked against the task it applies to,
@@ -28,10 +30,10 @@ final class TaskOptionsReader {
 
   static TaskOptions read(ConfigNode node, TaskKind task) {
     Integer maxLength = node.has("max_length") ? node.integer("max_length", 0, 1, 65_536) : null;
-    Pooling pooling = node.choice("pooling", null, Pooling.class);
+    Pooling pooling = node.choice("pooling", Pooling.class);
     Boolean normalize = node.has("normalize") ? node.bool("normalize", false) : null;
     Integer topK = node.has("top_k") ? node.integer("top_k", 0, 0, 100_000) : null;
-    Scores scores = node.choice("scores", null, Scores.class);
+    Scores scores = node.choice("scores", Scores.class);
     List<Double> size = node.numbers("image_size", 1, 4096);
     Integer resize = node.has("resize") ? node.integer("resize", 0, 1, 8192) : null;
     List<Double> mean = node.numbers("mean", -1000, 1000);
@@ -65,7 +67,8 @@ final class TaskOptionsReader {
 
   /** Fails on the first option of {@code set} (name: whether given) that {@code task} lacks. */
   private static void checkApplies(ConfigNode node, TaskKind task, Map<String, Boolean> set) {
-    List<String> allowed = TASK_OPTIONS.get(task);
+    List<String> allowed =
+        Objects.requireNonNull(TASK_OPTIONS.get(task), "TASK_OPTIONS lists every task");
     for (Map.Entry<String, Boolean> option : set.entrySet()) {
       if (option.getValue() && !allowed.contains(option.getKey())) {
         throw node.error(
@@ -80,7 +83,7 @@ final class TaskOptionsReader {
   }
 
   /** {@code image_size} as {@code [height, width]}; one number is both. */
-  private static List<Integer> imageSize(ConfigNode node, List<Double> size) {
+  private static @Nullable List<Integer> imageSize(ConfigNode node, @Nullable List<Double> size) {
     if (size == null) {
       return null;
     }
@@ -92,7 +95,7 @@ final class TaskOptionsReader {
     return List.of(height, size.size() == 2 ? size.get(1).intValue() : height);
   }
 
-  private static void checkChannels(ConfigNode node, String key, List<Double> values) {
+  private static void checkChannels(ConfigNode node, String key, @Nullable List<Double> values) {
     if (values != null && values.size() != 1 && values.size() != 3) {
       throw node.error(
           node.qualify(key),
@@ -100,7 +103,7 @@ final class TaskOptionsReader {
     }
   }
 
-  private static List<Double> threeChannels(List<Double> values) {
+  private static @Nullable List<Double> threeChannels(@Nullable List<Double> values) {
     return values == null || values.size() == 3
         ? values
         : List.of(values.get(0), values.get(0), values.get(0));

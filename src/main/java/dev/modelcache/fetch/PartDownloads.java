@@ -1,8 +1,8 @@
 package dev.modelcache.fetch;
 
 import dev.modelcache.config.ModelConfig;
-import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.inference.ModelStates;
+import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.source.RangeNotSatisfiableException;
 import dev.modelcache.source.SourceException;
 import dev.modelcache.source.SourceFile;
@@ -279,7 +279,7 @@ final class PartDownloads implements AutoCloseable {
         throw new Downloader.DownloadAborted();
       }
       states.fetched(model.name(), n);
-      bytes.increment(n);
+      bytes.increment((double) n);
     };
   }
 

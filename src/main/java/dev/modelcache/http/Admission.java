@@ -1,6 +1,7 @@
 package dev.modelcache.http;
 
 import dev.modelcache.config.Config.ServerConfig;
+import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Rejection;
@@ -26,10 +27,20 @@ final class Admission {
   private final MemoryBudget budget;
   private final Metrics metrics;
 
+  /** {@code server.max_body_bytes}: past it a body is answered 413 when it is read. */
+  long maxBodyBytes() {
+    return server.maxBodyBytes();
+  }
+
   Admission(ServerConfig server, long maxHeap, Metrics metrics) {
+    this(server, maxHeap, new MemoryBudget(server.limits().memoryBudget(maxHeap)), metrics);
+  }
+
+  /** Admission into {@code budget}, which other servers (gRPC) may share. */
+  Admission(ServerConfig server, long maxHeap, MemoryBudget budget, Metrics metrics) {
     this.server = server;
     this.maxHeap = maxHeap;
-    this.budget = new MemoryBudget(server.limits().memoryBudget(maxHeap));
+    this.budget = budget;
     this.metrics = metrics;
   }
 

@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@code POST /v1/embeddings} body, checked field by field as OpenAI's API checks it: {@code
@@ -21,7 +22,8 @@ import java.util.Set;
  *
  * @param dimensions the width asked for, or null for the model's own
  */
-record EmbeddingRequest(String model, List<String> texts, boolean base64, Integer dimensions) {
+record EmbeddingRequest(
+    String model, List<String> texts, boolean base64, @Nullable Integer dimensions) {
   private static final Set<String> FIELDS =
       Set.of("model", "input", "encoding_format", "dimensions", "user");
   private static final String EXAMPLE = "{\"model\": \"minilm\", \"input\": [\"a text\"]}";
@@ -134,7 +136,7 @@ record EmbeddingRequest(String model, List<String> texts, boolean base64, Intege
         "unsupported_value");
   }
 
-  private static Integer dimensions(JsonNode dimensions) {
+  private static @Nullable Integer dimensions(JsonNode dimensions) {
     if (dimensions.isMissingNode() || dimensions.isNull()) {
       return null;
     }

@@ -14,6 +14,7 @@ import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -101,17 +102,18 @@ final class ErrorMapping {
    */
   Reply reply(Throwable e, String method, String path) {
     if (e instanceof InvalidInputException) {
-      return new Reply(400, e.getMessage());
+      return new Reply(400, messageOf(e, 400));
     } else if (e instanceof UnknownModelException) {
-      return new Reply(404, e.getMessage());
+      return new Reply(404, messageOf(e, 404));
     } else if (e instanceof ModelNotReadyException) {
-      return new Reply(503, e.getMessage(), Map.of("Retry-After", RETRY_AFTER_SECONDS));
+      return new Reply(503, messageOf(e, 503), Map.of("Retry-After", RETRY_AFTER_SECONDS));
     } else if (e instanceof QueueFullException) {
-      return new Reply(503, e.getMessage(), Map.of("Retry-After", QUEUE_FULL_RETRY_AFTER_SECONDS));
+      return new Reply(
+          503, messageOf(e, 503), Map.of("Retry-After", QUEUE_FULL_RETRY_AFTER_SECONDS));
     } else if (e instanceof InferenceTimeoutException) {
-      return new Reply(504, e.getMessage());
+      return new Reply(504, messageOf(e, 504));
     } else if (e instanceof TooManyItemsException) {
-      return new Reply(413, e.getMessage());
+      return new Reply(413, messageOf(e, 413));
     } else if (e instanceof HttpError error) {
       return httpError(error);
     } else if (e instanceof HttpResponseException javalin) {
@@ -124,12 +126,13 @@ final class ErrorMapping {
 
   private static Reply httpError(HttpError e) {
     if (e.status() == 401) {
-      return new Reply(401, e.getMessage(), Map.of("WWW-Authenticate", "Bearer"));
+      return new Reply(401, messageOf(e, 401), Map.of("WWW-Authenticate", "Bearer"));
     }
     if (e.status() == 503) {
-      return new Reply(503, e.getMessage(), Map.of("Retry-After", QUEUE_FULL_RETRY_AFTER_SECONDS));
+      return new Reply(
+          503, messageOf(e, 503), Map.of("Retry-After", QUEUE_FULL_RETRY_AFTER_SECONDS));
     }
-    return new Reply(e.status(), e.getMessage());
+    return new Reply(e.status(), messageOf(e, e.status()));
   }
 
   private String routing(HttpResponseException e, String method, String path) {
@@ -137,7 +140,7 @@ final class ErrorMapping {
       case 404 -> "no route " + method + " " + path + " (routes: " + ROUTES + ")";
       case 405 -> "method " + method + " is not allowed on " + path;
       case 413 -> "request body is larger than server.max_body_bytes (" + maxBodyBytes + " bytes)";
-      default -> e.getMessage();
+      default -> messageOf(e, e.getStatus());
     };
   }
 
@@ -155,7 +158,7 @@ final class ErrorMapping {
           "{} - out of memory on {}; answered 503: {}",
           e.model(),
           on,
-          first(cause, OutOfMemoryError.class).toString());
+          String.valueOf(first(cause, OutOfMemoryError.class)));
       return new Reply(
           503,
           e.model() + " - ran out of memory (" + e.detail() + "); retry later or with fewer inputs",
@@ -194,18 +197,24 @@ final class ErrorMapping {
             + ")");
   }
 
-  private static boolean causedBy(Throwable e, Class<? extends Throwable> type) {
+  private static boolean causedBy(@Nullable Throwable e, Class<? extends Throwable> type) {
     return first(e, type) != null;
   }
 
   /** The first throwable of {@code type} in {@code e}'s cause chain, {@code e} included. */
-  private static Throwable first(Throwable e, Class<? extends Throwable> type) {
+  private static @Nullable Throwable first(@Nullable Throwable e, Class<? extends Throwable> type) {
     for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
       if (type.isInstance(t)) {
         return t;
       }
     }
     return null;
+  }
+
+  /** {@code e}'s message; these exceptions are built with one, else "HTTP {@code status}". */
+  private static String messageOf(Throwable e, int status) {
+    String message = e.getMessage();
+    return message == null ? "HTTP " + status : message;
   }
 
   private static Reply bug(Throwable e, String method, String path) {

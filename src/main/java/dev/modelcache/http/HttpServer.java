@@ -3,9 +3,11 @@ package dev.modelcache.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.Config.ServerConfig;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.inference.MemoryBudget;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
+import dev.modelcache.store.LockSignature;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Handler;
@@ -14,12 +16,15 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,7 +49,7 @@ public final class HttpServer implements AutoCloseable {
   private final DrainingHandler draining = new DrainingHandler();
   private final Javalin app;
   private final KnownModels known;
-  private volatile Server jetty;
+  private volatile @Nullable Server jetty;
 
   public HttpServer(
       ServerConfig server,
@@ -53,10 +58,45 @@ public final class HttpServer implements AutoCloseable {
       ModelRegistry registry,
       PrometheusMeterRegistry prometheus,
       ObjectMapper json) {
+    this(
+        server,
+        models,
+        states,
+        registry,
+        prometheus,
+        json,
+        new MemoryBudget(server.limits().memoryBudget(Runtime.getRuntime().maxMemory())));
+  }
+
+  /** A server whose inference requests reserve their heap in {@code budget} (shared with gRPC). */
+  public HttpServer(
+      ServerConfig server,
+      List<ModelConfig> models,
+      ModelStates states,
+      ModelRegistry registry,
+      PrometheusMeterRegistry prometheus,
+      ObjectMapper json,
+      MemoryBudget budget) {
+    this(server, models, states, registry, prometheus, json, budget, model -> Optional.empty());
+  }
+
+  /**
+   * A server whose {@code /models} names the key that signed each model's lockfile entry ({@code
+   * signedBy}).
+   */
+  public HttpServer(
+      ServerConfig server,
+      List<ModelConfig> models,
+      ModelStates states,
+      ModelRegistry registry,
+      PrometheusMeterRegistry prometheus,
+      ObjectMapper json,
+      MemoryBudget budget,
+      Function<String, Optional<LockSignature.Signer>> signedBy) {
     this.server = server;
     this.known = new KnownModels(models);
     Admission admission =
-        new Admission(server, Runtime.getRuntime().maxMemory(), new Metrics(prometheus));
+        new Admission(server, Runtime.getRuntime().maxMemory(), budget, new Metrics(prometheus));
     BearerAuth auth = new BearerAuth(server);
     RequestBodies bodies = new RequestBodies(json, admission);
     UnaryOperator<Handler> guarded = handler -> auth.authorized(admission.admitted(handler));
@@ -69,7 +109,7 @@ public final class HttpServer implements AutoCloseable {
               configure(config, json);
               config.routes.before(RequestLog::start);
               new HealthRoutes(states, json).register(config.routes);
-              new ModelRoutes(known, states, registry, json).register(config.routes);
+              new ModelRoutes(known, states, registry, json, signedBy).register(config.routes);
               new InferenceRoutes(known, registry, bodies).register(config.routes, guarded);
               new V2Routes(known, states, registry, json, bodies).register(config.routes, guarded);
               new OpenAiRoutes(known, registry, bodies, json).register(config.routes, guarded);
@@ -155,14 +195,14 @@ public final class HttpServer implements AutoCloseable {
       // refused), the DrainingHandler completes once no request is in flight, and stop() then
       // closes the connections left.
       for (Connector connector : started.getConnectors()) {
-        connector.shutdown();
+        var unused = connector.shutdown(); // the DrainingHandler's future below is waited on
       }
       try {
         draining.shutdown().get(server.shutdownGraceSeconds(), TimeUnit.SECONDS);
       } catch (TimeoutException e) {
         cut = draining.active();
       } catch (ExecutionException e) {
-        log.warn("HTTP - graceful stop failed: {}", e.getCause().toString());
+        log.warn("HTTP - graceful stop failed: {}", String.valueOf(e.getCause()));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         cut = draining.active();

@@ -6,6 +6,7 @@ import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
 import java.util.function.UnaryOperator;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code POST /inference} ({@code {"model": ..., "inputs": ...}}) and {@code POST
@@ -29,7 +30,7 @@ final class InferenceRoutes {
     routes.post("/inference/{model}", guarded.apply(ctx -> infer(ctx, ctx.pathParam("model"))));
   }
 
-  private void infer(Context ctx, String pathModel) {
+  private void infer(Context ctx, @Nullable String pathModel) {
     String type = ctx.contentType();
     if (pathModel != null
         && type != null

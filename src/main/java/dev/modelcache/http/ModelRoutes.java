@@ -9,8 +9,11 @@ import dev.modelcache.inference.ModelRegistry.LoadedInfo;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.inference.ModelStatus;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
+import dev.modelcache.store.LockSignature;
 import io.javalin.config.RoutesConfig;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * The model listing: {@code GET /models} and {@code /models/{name}}, each model's config, state,
@@ -21,8 +24,15 @@ final class ModelRoutes {
   private final ModelStates states;
   private final ModelRegistry registry;
   private final ObjectMapper json;
+  private final Function<String, Optional<LockSignature.Signer>> signedBy;
 
-  ModelRoutes(KnownModels models, ModelStates states, ModelRegistry registry, ObjectMapper json) {
+  ModelRoutes(
+      KnownModels models,
+      ModelStates states,
+      ModelRegistry registry,
+      ObjectMapper json,
+      Function<String, Optional<LockSignature.Signer>> signedBy) {
+    this.signedBy = signedBy;
     this.models = models;
     this.states = states;
     this.registry = registry;
@@ -58,6 +68,13 @@ final class ModelRoutes {
     m.put("queue", model.queue());
     m.put("timeout_ms", model.timeoutMs());
     registry.info(model.name()).ifPresent(info -> describeLoaded(m, info));
+    signedBy
+        .apply(model.name())
+        .ifPresent(
+            signer ->
+                m.putObject("signed_by")
+                    .put("key_id", signer.keyId())
+                    .put("algorithm", signer.algorithm()));
     return m;
   }
 

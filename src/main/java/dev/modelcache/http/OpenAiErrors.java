@@ -7,6 +7,7 @@ import dev.modelcache.inference.ModelNotReadyException;
 import dev.modelcache.inference.QueueFullException;
 import dev.modelcache.inference.UnknownModelException;
 import io.javalin.http.Context;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The errors of the OpenAI-compatible routes ({@code /v1/...}) in OpenAI's shape, {@code {"error":
@@ -57,7 +58,7 @@ final class OpenAiErrors {
 
   /** Writes a {@link BadParam} as a 400. */
   static void badParam(BadParam e, Context ctx) {
-    ctx.status(400).json(body(e.getMessage(), 400, e.param(), e.code()));
+    ctx.status(400).json(body(String.valueOf(e.getMessage()), 400, e.param(), e.code()));
   }
 
   /** Writes {@code reply}, which {@link ErrorMapping} made of {@code e}, in OpenAI's shape. */
@@ -75,7 +76,8 @@ final class OpenAiErrors {
     return body(reply.message(), reply.status(), param, code(reply, e));
   }
 
-  static ObjectNode body(String message, int status, String param, String code) {
+  static ObjectNode body(
+      String message, int status, @Nullable String param, @Nullable String code) {
     ObjectNode body = JsonNodeFactory.instance.objectNode();
     body.putObject("error")
         .put("message", message)
@@ -86,7 +88,7 @@ final class OpenAiErrors {
   }
 
   /** OpenAI's code where it has one for the case, else ours in its style; null for the rest. */
-  private static String code(ErrorMapping.Reply reply, Throwable e) {
+  private static @Nullable String code(ErrorMapping.Reply reply, Throwable e) {
     if (e instanceof UnknownModelException) {
       return "model_not_found";
     } else if (e instanceof ModelNotReadyException) {

@@ -14,6 +14,7 @@ import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The JSON of the Open Inference Protocol v2 REST API (KServe's {@code rest_predict_v2.yaml}):
@@ -35,7 +36,7 @@ final class V2Json {
    * @param id echoed in the response; null when the request has none
    * @param outputs the output names asked for; empty for all
    */
-  record Request(String id, List<V2Tensor> inputs, List<String> outputs) {}
+  record Request(@Nullable String id, List<V2Tensor> inputs, List<String> outputs) {}
 
   static Request parseRequest(JsonNode body) {
     for (String field : (Iterable<String>) body::fieldNames) {

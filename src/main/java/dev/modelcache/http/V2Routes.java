@@ -11,6 +11,7 @@ import io.javalin.http.Handler;
 import java.util.List;
 import java.util.Map;
 import java.util.function.UnaryOperator;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The KServe Open Inference Protocol v2 REST routes: {@code /v2}, its health, and per model
@@ -131,7 +132,7 @@ final class V2Routes {
     return V2Binary.inlineInputs(head, bytes, length, true);
   }
 
-  private static String version(Context ctx) {
+  private static @Nullable String version(Context ctx) {
     return ctx.pathParamMap().get("version");
   }
 }

@@ -23,14 +23,15 @@ import org.slf4j.MDC;
  *
  * <p>A worker takes the oldest request, then gathers more (up to {@code batch.max_size} items, for
  * at most {@code batch.max_delay_ms} after the first; only what is already queued when the delay is
- * 0) whose items may share its forward pass ({@link BatchKeyed}), runs them as one {@link
- * Predictor#predict} call, and completes each request with its own outputs. No pass holds more than
- * {@code max_size} items: a request with more runs in chunks of {@code max_size}, and after each
- * chunk it goes back to the end of the queue, so that chunks of different requests take turns and
- * one client's giant request cannot make the others time out. A request whose deadline has passed
- * (its client got 504) is dropped before its next chunk, so it does not hold a worker any longer.
- * When a batch of several requests fails, each runs again alone, so that one bad request fails only
- * itself.
+ * 0, or when no other request was queued as it took the first: a lone request never waits for
+ * company that is not coming) whose items may share its forward pass ({@link BatchKeyed}), runs
+ * them as one {@link Predictor#predict} call, and completes each request with its own outputs. No
+ * pass holds more than {@code max_size} items: a request with more runs in chunks of {@code
+ * max_size}, and after each chunk it goes back to the end of the queue, so that chunks of different
+ * requests take turns and one client's giant request cannot make the others time out. A request
+ * whose deadline has passed (its client got 504) is dropped before its next chunk, so it does not
+ * hold a worker any longer. When a batch of several requests fails, each runs again alone, so that
+ * one bad request fails only itself.
  *
  * <pre>{@code
  * CompletableFuture<List<O>> outputs = batcher.submit(items, deadline); // QueueFullException
@@ -47,7 +48,7 @@ final class Batcher<I, O> implements AutoCloseable {
   private final int capacity;
   // unbounded: submit() bounds new requests by capacity; a request between two of its chunks
   // always goes back in
-  private final BlockingQueue<Request<I, O>> queue = new LinkedBlockingQueue<>();
+  private final BlockingQueue<Request> queue = new LinkedBlockingQueue<>();
   private final AtomicInteger depth;
   private final Metrics metrics;
   private final LongSupplier nanoClock;
@@ -59,11 +60,11 @@ final class Batcher<I, O> implements AutoCloseable {
    * outputs so far. Only the worker that holds it (out of the queue) touches {@code done} and
    * {@code outputs}.
    */
-  private static final class Request<I, O> {
+  private final class Request extends CompletableFuture<List<O>> {
     final List<I> items;
     final Object key;
     final long deadline;
-    final CompletableFuture<List<O>> result = new CompletableFuture<>();
+    final CompletableFuture<List<O>> result = this;
     final Object[] outputs;
     int done;
 
@@ -72,6 +73,16 @@ final class Batcher<I, O> implements AutoCloseable {
       this.key = key;
       this.deadline = deadline;
       this.outputs = new Object[items.size()];
+    }
+
+    /** Cancelled (its client timed out): out of the queue if it is still there. */
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      boolean cancelled = super.cancel(mayInterruptIfRunning);
+      if (cancelled && queue.remove(this)) {
+        depth.decrementAndGet();
+      }
+      return cancelled;
     }
 
     /** Its client has its answer (a 504, a failure) or will get a 504: nothing more to run. */
@@ -85,7 +96,7 @@ final class Batcher<I, O> implements AutoCloseable {
   }
 
   /** The items {@code [from, to)} of a request, run in one pass. */
-  private record Slice<I, O>(Request<I, O> request, int from, int to) {
+  private record Slice<I, O>(Batcher<I, O>.Request request, int from, int to) {
     List<I> items() {
       return request.items.subList(from, to);
     }
@@ -139,7 +150,7 @@ final class Batcher<I, O> implements AutoCloseable {
     if (closed) {
       throw new ModelNotReadyException(model + " is shutting down");
     }
-    Request<I, O> request = new Request<>(List.copyOf(items), key(items), deadline);
+    Request request = new Request(List.copyOf(items), key(items), deadline);
     if (depth.incrementAndGet() > capacity) {
       depth.decrementAndGet();
       throw new QueueFullException(
@@ -151,14 +162,7 @@ final class Batcher<I, O> implements AutoCloseable {
               + " worker(s)); retry shortly, or raise the model's queue or workers");
     }
     queue.add(request);
-    CompletableFuture<List<O>> result = request.result;
-    result.whenComplete(
-        (outputs, failure) -> {
-          if (result.isCancelled() && queue.remove(request)) {
-            depth.decrementAndGet();
-          }
-        });
-    return result;
+    return request; // cancel() takes it out of the queue: no completion stage per request
   }
 
   private Object key(List<I> items) {
@@ -178,10 +182,10 @@ final class Batcher<I, O> implements AutoCloseable {
 
   private void work(Predictor<List<I>, List<O>> predictor) {
     MDC.put("model", model);
-    Request<I, O> carried = null;
+    Request carried = null;
     try {
       while (!closed) {
-        Request<I, O> first = carried != null ? carried : take();
+        Request first = carried != null ? carried : take();
         carried = null;
         if (first.abandoned(nanoClock.getAsLong())) {
           continue; // timed out while it waited: its client has (or gets) its 504
@@ -189,10 +193,12 @@ final class Batcher<I, O> implements AutoCloseable {
         List<Slice<I, O>> batch = new ArrayList<>();
         int items = Math.min(first.left(), maxItems);
         batch.add(new Slice<>(first, first.done, first.done + items));
-        long until = nanoClock.getAsLong() + maxDelayNanos;
+        // alone: no other request waits, so none is on its way to share the pass (at concurrency 1
+        // the delay would be pure latency): run it with only what is already queued
+        long until = nanoClock.getAsLong() + (queue.isEmpty() ? 0 : maxDelayNanos);
         while (items < maxItems) {
           long left = until - nanoClock.getAsLong();
-          Request<I, O> next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
+          Request next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
           if (next == null) {
             break;
           }
@@ -210,7 +216,7 @@ final class Batcher<I, O> implements AutoCloseable {
         }
         run(predictor, batch);
         for (Slice<I, O> slice : batch) {
-          Request<I, O> request = slice.request();
+          Request request = slice.request();
           if (request.result.isDone()) {
             continue;
           }
@@ -234,16 +240,21 @@ final class Batcher<I, O> implements AutoCloseable {
     }
   }
 
-  private Request<I, O> take() throws InterruptedException {
-    Request<I, O> request = queue.take();
+  private Request take() throws InterruptedException {
+    Request request = queue.take();
     depth.decrementAndGet();
     return request;
   }
 
   /** Runs the slices in one pass and records each one's outputs in its request. */
   private void run(Predictor<List<I>, List<O>> predictor, List<Slice<I, O>> batch) {
-    List<I> items = new ArrayList<>();
-    batch.forEach(slice -> items.addAll(slice.items()));
+    List<I> items;
+    if (batch.size() == 1) {
+      items = batch.get(0).items(); // a view: no copy of a lone request's items
+    } else {
+      items = new ArrayList<>();
+      batch.forEach(slice -> items.addAll(slice.items()));
+    }
     List<O> outputs;
     try {
       outputs = predictor.predict(items);
@@ -283,7 +294,7 @@ final class Batcher<I, O> implements AutoCloseable {
     }
     int from = 0;
     for (Slice<I, O> slice : batch) {
-      Request<I, O> request = slice.request();
+      Request request = slice.request();
       for (int i = slice.from(); i < slice.to(); i++) {
         request.outputs[i] = outputs.get(from++);
       }
@@ -327,7 +338,7 @@ final class Batcher<I, O> implements AutoCloseable {
         break;
       }
     }
-    Request<I, O> left;
+    Request left;
     while ((left = queue.poll()) != null) {
       depth.decrementAndGet();
       left.result.completeExceptionally(shuttingDown());

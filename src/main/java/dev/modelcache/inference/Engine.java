@@ -32,8 +32,13 @@ public enum Engine {
 
   private final String djlName;
   private final String platform;
+
+  @SuppressWarnings("ImmutableEnumChecker") // List.copyOf: unmodifiable
   private final List<String> suffixes;
+
+  @SuppressWarnings("ImmutableEnumChecker") // List.copyOf: unmodifiable
   private final List<String> preferred;
+
   private final String fileKind;
 
   Engine(
@@ -44,8 +49,8 @@ public enum Engine {
       String fileKind) {
     this.djlName = djlName;
     this.platform = platform;
-    this.suffixes = suffixes;
-    this.preferred = preferred;
+    this.suffixes = List.copyOf(suffixes);
+    this.preferred = List.copyOf(preferred);
     this.fileKind = fileKind;
   }
 

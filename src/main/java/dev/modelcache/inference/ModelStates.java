@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What every configured model is doing right now, written by the fetch and load steps and read by
@@ -127,7 +128,7 @@ public final class ModelStates implements Metrics.ModelView {
     set(model, ModelState.READY, null);
   }
 
-  public void failed(String model, String reason) {
+  public void failed(String model, @Nullable String reason) {
     set(model, ModelState.FAILED, reason);
   }
 
@@ -254,7 +255,7 @@ public final class ModelStates implements Metrics.ModelView {
         .allMatch(entry -> entry == null || entry.state == ModelState.READY);
   }
 
-  private void set(String model, ModelState state, String reason) {
+  private void set(String model, ModelState state, @Nullable String reason) {
     Entry entry = entry(model);
     synchronized (entry) {
       entry.set(state, reason, clock.instant());
@@ -281,12 +282,12 @@ public final class ModelStates implements Metrics.ModelView {
     /** Written under this; read without it by {@link ModelStates#state}. */
     volatile ModelState state = ModelState.PENDING;
 
-    String reason;
+    @Nullable String reason;
     Instant since;
     long bytesTotal;
 
     /** Written under this; read without it by {@link ModelStates#sourceUnreachable}. */
-    volatile Stale stale;
+    volatile @Nullable Stale stale;
 
     volatile Update update;
 
@@ -330,7 +331,7 @@ public final class ModelStates implements Metrics.ModelView {
       return Duration.between(sample.at(), now).toNanos();
     }
 
-    void set(ModelState state, String reason, Instant since) {
+    void set(ModelState state, @Nullable String reason, Instant since) {
       this.state = state;
       this.reason = reason;
       this.since = since;

@@ -1,6 +1,7 @@
 package dev.modelcache.inference;
 
 import java.time.Instant;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A consistent view of one model's progress at one moment.
@@ -18,7 +19,7 @@ public record ModelStatus(
     long bytesDone,
     long bytesTotal,
     double bytesPerSecond,
-    String reason,
+    @Nullable String reason,
     Instant since) {
 
   /** Seconds left at the current rate, or -1 when unknown (nothing moved lately). */

@@ -8,6 +8,8 @@ import java.nio.file.Path;
 public interface TaskFactory {
 
   /**
+   * The task of {@code model}, built from the files of its snapshot.
+   *
    * @throws ModelLoadException when the snapshot lacks what the task needs (a tokenizer, labels)
    */
   Task<?, ?> create(ModelConfig model, Path snapshotDir) throws ModelLoadException;

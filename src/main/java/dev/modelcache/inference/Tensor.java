@@ -7,7 +7,7 @@ import java.util.List;
  * A dense tensor in row-major order, as it crosses the JSON boundary. Exactly one of the arrays is
  * set, by dtype.
  *
- * @param dtype {@code float32}, {@code float64}, {@code int32}, {@code int64} or {@code bool}
+ * @param dtype {@code float32}, {@code float64}, {@code int32}, {@code int64} or "bool"
  */
 record Tensor(String dtype, long[] shape, double[] floats, long[] ints, boolean[] bools) {
 
@@ -52,7 +52,11 @@ record Tensor(String dtype, long[] shape, double[] floats, long[] ints, boolean[
 
   /** The dimensions after the first: what tensors concatenated along dimension 0 must share. */
   List<Long> rowShape() {
-    return Arrays.stream(shape, 1, shape.length).boxed().toList();
+    Long[] row = new Long[shape.length - 1]; // no stream: this is every request's batch key
+    for (int i = 1; i < shape.length; i++) {
+      row[i - 1] = shape[i];
+    }
+    return List.of(row);
   }
 
   /**

@@ -51,12 +51,15 @@ public final class TensorCodec {
       probe = probe.get(0);
     }
     String type = dtype != null ? dtype : probe.isBoolean() ? "bool" : "float32";
-    long[] dims = shape.stream().mapToLong(Long::longValue).toArray();
+    long[] dims = new long[shape.size()];
+    for (int i = 0; i < dims.length; i++) {
+      dims[i] = shape.get(i);
+    }
     // Every write consumes a distinct leaf and a wrong-sized array is reported before its elements
     // are written, so min(product, leaves) slots suffice even for a ragged or hostile input.
     long product = product(dims, name);
     Values values = new Values(type, (int) Math.min(product, countLeaves(node)));
-    fill(node, dims, 0, name, values);
+    fill(node, dims, 0, new ElementPath(name), values);
     return values.toTensor(dims);
   }
 
@@ -88,7 +91,7 @@ public final class TensorCodec {
               + product);
     }
     Values values = new Values(dtype, (int) leaves);
-    flatten(data, name, values);
+    flatten(data, new ElementPath(name), values);
     return values.toTensor(shape.clone());
   }
 
@@ -119,26 +122,22 @@ public final class TensorCodec {
     return count;
   }
 
-  private static void flatten(JsonNode node, String path, Values out) {
+  private static void flatten(JsonNode node, ElementPath path, Values out) {
     if (node.isArray()) {
+      path.down();
       for (int i = 0; i < node.size(); i++) {
-        flatten(node.get(i), path + "[" + i + "]", out);
+        path.at(i);
+        flatten(node.get(i), path, out);
       }
+      path.up();
     } else {
       out.add(node, path, null);
     }
   }
 
-  private static void fill(JsonNode node, long[] dims, int depth, String path, Values out) {
+  private static void fill(JsonNode node, long[] dims, int depth, ElementPath path, Values out) {
     if (depth == dims.length) {
-      out.add(
-          node,
-          path,
-          dims.length == 0
-              ? null
-              : path.substring(0, path.indexOf('['))
-                  + " must be a rectangular array of shape "
-                  + Arrays.toString(dims));
+      out.add(node, path, dims.length == 0 ? null : dims);
       return;
     }
     if (!node.isArray()) {
@@ -161,9 +160,12 @@ public final class TensorCodec {
               + " were expected: inputs must be a rectangular array of shape "
               + Arrays.toString(dims));
     }
+    path.down();
     for (int i = 0; i < node.size(); i++) {
-      fill(node.get(i), dims, depth + 1, path + "[" + i + "]", out);
+      path.at(i);
+      fill(node.get(i), dims, depth + 1, path, out);
     }
+    path.up();
   }
 
   /** What a JSON value is, for messages: "a string", "an array", "null", ... */
@@ -294,15 +296,14 @@ public final class TensorCodec {
     }
 
     /**
-     * @param rule what the whole input must be, added to a type error, or null
+     * @param rectangular the shape the whole input must have, added to a type error, or null
      */
-    void add(JsonNode leaf, String path, String rule) {
-      String suffix = rule == null ? "" : " (" + rule + ")";
+    void add(JsonNode leaf, ElementPath path, long[] rectangular) {
       switch (dtype) {
         case "float32", "float64" -> {
           if (!leaf.isNumber()) {
             throw new InvalidInputException(
-                path + " is " + kind(leaf) + "; expected a number" + suffix);
+                path + " is " + kind(leaf) + "; expected a number" + suffix(path, rectangular));
           }
           double value = leaf.doubleValue();
           if (!Double.isFinite(value)
@@ -315,7 +316,13 @@ public final class TensorCodec {
         case "int32", "int64" -> {
           if (!leaf.isNumber()) {
             throw new InvalidInputException(
-                path + " is " + kind(leaf) + "; expected a whole number (" + dtype + ")" + suffix);
+                path
+                    + " is "
+                    + kind(leaf)
+                    + "; expected a whole number ("
+                    + dtype
+                    + ")"
+                    + suffix(path, rectangular));
           }
           if (!leaf.isIntegralNumber() || !leaf.canConvertToLong()) {
             throw new InvalidInputException(
@@ -330,11 +337,28 @@ public final class TensorCodec {
         default -> {
           if (!leaf.isBoolean()) {
             throw new InvalidInputException(
-                path + " is " + kind(leaf) + "; expected true or false (bool)" + suffix);
+                path
+                    + " is "
+                    + kind(leaf)
+                    + "; expected true or false (bool)"
+                    + suffix(path, rectangular));
           }
           bools[size++] = leaf.booleanValue();
         }
       }
+    }
+
+    /** The rule of a nested input, " (inputs must be a rectangular array of shape [2, 4])". */
+    private static String suffix(ElementPath path, long[] rectangular) {
+      if (rectangular == null) {
+        return "";
+      }
+      String text = path.toString();
+      return " ("
+          + text.substring(0, text.indexOf('['))
+          + " must be a rectangular array of shape "
+          + Arrays.toString(rectangular)
+          + ")";
     }
 
     Tensor toTensor(long[] shape) {

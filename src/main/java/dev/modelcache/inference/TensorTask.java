@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.ModelConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -36,13 +35,11 @@ public final class TensorTask
    */
   record Item(List<Tensor> tensors, boolean unbatched) {}
 
-  private final String model;
   private final List<String> labels;
   private final TensorSignature signature;
   private final TensorRequest request;
 
   TensorTask(String model, List<String> labels, TensorSignature signature) {
-    this.model = model;
     this.labels = List.copyOf(labels);
     this.signature = signature;
     this.request = new TensorRequest(model, signature);
@@ -108,7 +105,9 @@ public final class TensorTask
     Tensor first = tensors.get(0);
     answer.set("outputs", TensorCodec.toJson(first));
     ArrayNode shape = answer.putArray("shape");
-    Arrays.stream(first.shape()).forEach(shape::add);
+    for (long dim : first.shape()) {
+      shape.add(dim);
+    }
     answer.put("dtype", first.dtype());
     long[] s = first.shape();
     long classes = s.length == 0 ? 0 : s[s.length - 1];
@@ -135,7 +134,9 @@ public final class TensorTask
         ObjectNode entry = more.addObject();
         entry.set("outputs", TensorCodec.toJson(tensor));
         ArrayNode dims = entry.putArray("shape");
-        Arrays.stream(tensor.shape()).forEach(dims::add);
+        for (long dim : tensor.shape()) {
+          dims.add(dim);
+        }
         entry.put("dtype", tensor.dtype());
       }
     }
@@ -146,9 +147,11 @@ public final class TensorTask
     if (!item.unbatched()) {
       return item.tensors();
     }
-    return item.tensors().stream()
-        .map(t -> t.shape().length > 0 && t.shape()[0] == 1 ? t.withoutBatch() : t)
-        .toList();
+    List<Tensor> tensors = new ArrayList<>(item.tensors().size());
+    for (Tensor t : item.tensors()) {
+      tensors.add(t.shape().length > 0 && t.shape()[0] == 1 ? t.withoutBatch() : t);
+    }
+    return tensors;
   }
 
   @Override
@@ -222,7 +225,7 @@ public final class TensorTask
       boolean[] bools = new boolean[size];
       for (int i = 0; k > 0 && i < size; i++) {
         floats[i] = k * 0.75 + i * 0.125 * (k % 2 == 0 ? -1 : 1);
-        ints[i] = k + i;
+        ints[i] = (long) k + i;
         bools[i] = (k + i) % 2 == 0;
       }
       String dtype = TensorCodec.fromV2(spec.datatype(), spec.name());

@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * modelcache's own meters. Names are Micrometer names; the Prometheus registry renders them as the
@@ -43,6 +44,8 @@ public final class Metrics {
   public static final String INFERENCE_REJECTED = "modelcache.inference.rejected";
   public static final String CONFIG_RELOAD = "modelcache.config.reload";
   public static final String MODEL_UPDATE_FAILED = "modelcache.model.update.failed";
+  public static final String GRPC_REQUESTS = "modelcache.grpc.requests";
+  public static final String GRPC_CALLS_ACTIVE = "modelcache.grpc.calls.active";
 
   /** Why admission control refused an inference request, the {@code reason} label. */
   public enum Rejection {
@@ -155,9 +158,6 @@ public final class Metrics {
   }
 
   /**
-   * Registers cache size and free-space gauges; the size walk is cached so a scrape stays cheap.
-   */
-  /**
    * Registers the cache size and free-space gauges.
    *
    * @param cacheBytes counts the bytes under the cache (a walk of the volume); called at most every
@@ -185,6 +185,26 @@ public final class Metrics {
         .strongReference(true)
         .description("HTTP requests being handled now, this scrape included")
         .register(registry);
+  }
+
+  /** Registers the gauge of gRPC calls being handled (the ones a graceful stop waits for). */
+  public void bindGrpc(IntSupplier activeCalls) {
+    Gauge.builder(GRPC_CALLS_ACTIVE, activeCalls, IntSupplier::getAsInt)
+        .strongReference(true)
+        .description("gRPC calls being handled now")
+        .register(registry);
+  }
+
+  /**
+   * Counts a finished gRPC call by its method ({@code ModelInfer}, ...) and status code ({@code
+   * OK}, {@code INVALID_ARGUMENT}, ...).
+   */
+  public void grpcCall(String method, String code) {
+    Counter.builder(GRPC_REQUESTS)
+        .tags("method", method, "code", code)
+        .description("gRPC calls of inference.GRPCInferenceService by method and status code")
+        .register(registry)
+        .increment();
   }
 
   /**
@@ -314,8 +334,8 @@ public final class Metrics {
   private final class ModelMeters {
     private final String model;
     private final Map<Outcome, Counter> requests = new ConcurrentHashMap<>();
-    private volatile Timer duration;
-    private volatile DistributionSummary batchSize;
+    private volatile @Nullable Timer duration;
+    private volatile @Nullable DistributionSummary batchSize;
 
     ModelMeters(String model) {
       this.model = model;

@@ -125,11 +125,20 @@ public final class Lockfile {
 
   /** Reads {@code file}; a missing file is an empty lockfile. */
   public static Lockfile read(Path file) throws IOException {
-    JsonNode root;
+    byte[] bytes;
     try {
-      root = JSON.readTree(Files.readAllBytes(file));
+      bytes = Files.readAllBytes(file);
     } catch (NoSuchFileException e) {
       return empty();
+    }
+    return parse(bytes, file);
+  }
+
+  /** The lockfile whose text is {@code bytes}, read from {@code file} (named in messages). */
+  public static Lockfile parse(byte[] bytes, Path file) throws IOException {
+    JsonNode root;
+    try {
+      root = JSON.readTree(bytes);
     } catch (IOException e) {
       throw new IOException(
           file

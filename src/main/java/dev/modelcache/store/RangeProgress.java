@@ -64,7 +64,7 @@ final class RangeProgress {
    * {@code start end written crc32c durable}, or null when it does not fit {@code [start, end)}.
    */
   private static Line parse(String text, long start, long end) {
-    String[] parts = text.split(" ");
+    String[] parts = text.split(" ", 0); // 0: trailing empty fields dropped
     if (parts.length != 5) {
       return null;
     }

@@ -343,6 +343,7 @@ public final class RangedPart implements AutoCloseable {
     }
 
     @Override
+    @SuppressWarnings("NonAtomicVolatileUpdate") // one thread writes a range; others only read
     public void append(InputStream in, LongConsumer progress) throws IOException {
       byte[] buffer = new byte[1 << 16];
       int n;

@@ -42,6 +42,7 @@ public final class BenchTable {
 
   private final List<Row> rows = new ArrayList<>();
   private final List<String> notes = new ArrayList<>();
+  private final List<String> sections = new ArrayList<>();
 
   public synchronized void add(
       String area,
@@ -61,6 +62,22 @@ public final class BenchTable {
   /** A line printed under the table (the set-up of one benchmark). */
   public synchronized void note(String format, Object... args) {
     notes.add(String.format(Locale.ROOT, format, args));
+  }
+
+  /**
+   * A table of its own, printed after the main one and its notes: {@code title} as a heading line,
+   * then {@code header} and {@code lines} as markdown rows (the peers of {@link PeersBench}, whose
+   * rows are servers, not measures).
+   */
+  public synchronized void section(String title, List<String> header, List<List<String>> lines) {
+    StringBuilder out = new StringBuilder();
+    out.append("\n").append(title).append("\n\n");
+    out.append("| ").append(String.join(" | ", header)).append(" |\n");
+    out.append("|").append("---|".repeat(header.size())).append('\n');
+    for (List<String> line : lines) {
+      out.append("| ").append(String.join(" | ", line)).append(" |\n");
+    }
+    sections.add(out.toString());
   }
 
   public synchronized List<Row> rows() {
@@ -90,6 +107,7 @@ public final class BenchTable {
       out.append('\n');
       notes.forEach(n -> out.append("- ").append(n).append('\n'));
     }
+    sections.forEach(out::append);
     return out.toString();
   }
 

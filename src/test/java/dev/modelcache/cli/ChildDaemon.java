@@ -31,6 +31,7 @@ import java.util.regex.Pattern;
 final class ChildDaemon implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern LISTENING = Pattern.compile("HTTP listening on [^:]+:(\\d+)");
+  private static final Pattern GRPC_LISTENING = Pattern.compile("gRPC listening on [^:]+:(\\d+)");
 
   private final Process process;
   private final List<String> lines = new ArrayList<>(); // guarded by itself
@@ -171,9 +172,18 @@ final class ChildDaemon implements AutoCloseable {
   }
 
   int port() throws InterruptedException {
+    return port(LISTENING);
+  }
+
+  /** The gRPC port (with {@code server.grpc.enabled}), from its listening line. */
+  int grpcPort() throws InterruptedException {
+    return port(GRPC_LISTENING);
+  }
+
+  private int port(Pattern listening) throws InterruptedException {
     Matcher matcher =
-        LISTENING.matcher(
-            awaitMessage(m -> LISTENING.matcher(m).find(), Duration.ofSeconds(30))
+        listening.matcher(
+            awaitMessage(m -> listening.matcher(m).find(), Duration.ofSeconds(30))
                 .path("message")
                 .asText());
     if (!matcher.find()) {

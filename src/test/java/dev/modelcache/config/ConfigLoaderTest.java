@@ -80,6 +80,27 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void readsTheGrpcSectionWithItsDefaultsAndOverrides() {
+    Config defaults = parse("models: []\n", Map.of());
+    assertThat(defaults.server().grpc()).isEqualTo(new Config.GrpcConfig(false, 8081));
+    Config config =
+        parse(
+            "server:\n  grpc: {enabled: true, port: 9001}\n", Map.of("MODELCACHE_GRPC_PORT", "0"));
+    assertThat(config.server().grpc()).isEqualTo(new Config.GrpcConfig(true, 0));
+    assertThat(
+            parse(
+                    "server:\n  grpc: {port: 9001}\n",
+                    Map.of("MODELCACHE_SERVER_GRPC_ENABLED", "true"))
+                .server()
+                .grpc())
+        .isEqualTo(new Config.GrpcConfig(true, 9001));
+    assertThatThrownBy(() -> parse("server:\n  grpc: {prot: 1}\n", Map.of()))
+        .hasMessageStartingWith("test.yaml: unknown key 'server.grpc.prot'");
+    assertThatThrownBy(() -> parse("server:\n  grpc: {port: 70000}\n", Map.of()))
+        .hasMessageContaining("server.grpc.port");
+  }
+
+  @Test
   void readsTheServingKeysOfAModel() {
     ModelConfig model =
         parse(

@@ -51,6 +51,11 @@ class BatcherTest {
 
   private Batcher<Integer, Integer> start(
       int workers, int maxItems, int capacity, LongSupplier nanoClock) {
+    return start(workers, maxItems, capacity, Duration.ZERO, nanoClock);
+  }
+
+  private Batcher<Integer, Integer> start(
+      int workers, int maxItems, int capacity, Duration maxDelay, LongSupplier nanoClock) {
     List<Predictor<List<Integer>, List<Integer>>> predictors = new ArrayList<>();
     for (int i = 0; i < workers; i++) {
       predictors.add(model.newPredictor(task.translator()));
@@ -61,7 +66,7 @@ class BatcherTest {
             task,
             predictors,
             maxItems,
-            Duration.ZERO,
+            maxDelay,
             capacity,
             depth,
             new Metrics(new SimpleMeterRegistry()),
@@ -108,6 +113,40 @@ class BatcherTest {
     assertThat(get(a)).containsExactly(4);
     assertThat(get(b)).containsExactly(6, 8);
     assertThat(get(c)).containsExactly(10);
+    assertThat(task.passes()).containsExactly(1, 4);
+    assertThat(depth).hasValue(0);
+  }
+
+  @Test
+  void aLoneRequestRunsAtOnceInsteadOfWaitingOutTheDelay() throws Exception {
+    FakeClock clock = new FakeClock(); // frozen: a wait for the delay would last a real hour
+    start(1, 8, 8, Duration.ofHours(1), clock::nanoTime);
+    long hour = Duration.ofHours(1).toNanos();
+    for (int i = 1; i <= 3; i++) {
+      assertThat(get(batcher.submit(List.of(i), clock.nanoTime() + 2 * hour)))
+          .containsExactly(2 * i);
+    }
+    assertThat(task.passes()).containsExactly(1, 1, 1);
+  }
+
+  @Test
+  void requestsQueuedBehindABusyWorkerStillWaitForCompanyAndShareAPass() throws Exception {
+    FakeClock clock = new FakeClock();
+    start(1, 4, 8, Duration.ofHours(1), clock::nanoTime);
+    long far = clock.nanoTime() + Duration.ofHours(2).toNanos();
+    task.gate.shut();
+    CompletableFuture<List<Integer>> first = batcher.submit(List.of(1), far); // alone: at once
+    task.gate.awaitHeld(WAIT);
+    CompletableFuture<List<Integer>> a = batcher.submit(List.of(2), far);
+    CompletableFuture<List<Integer>> b = batcher.submit(List.of(3), far);
+    task.gate.open();
+    assertThat(get(first)).containsExactly(2);
+    // a found b queued: the worker waits (for up to the hour) for more, and c joins the pass
+    CompletableFuture<List<Integer>> c = batcher.submit(List.of(4, 5), far);
+
+    assertThat(get(a)).containsExactly(4);
+    assertThat(get(b)).containsExactly(6);
+    assertThat(get(c)).containsExactly(8, 10);
     assertThat(task.passes()).containsExactly(1, 4);
     assertThat(depth).hasValue(0);
   }

@@ -58,6 +58,8 @@ class MetricsCatalogueTest {
     metrics.bindCache(cache, () -> dev.modelcache.store.CacheStore.bytesUnder(cache));
     metrics.bindHttp(() -> 1);
     metrics.bindReload();
+    metrics.bindGrpc(() -> 1);
+    metrics.grpcCall("ModelInfer", "OK");
     for (Metrics.Outcome outcome : Metrics.Outcome.values()) {
       metrics.inference("iris", outcome, 1_000_000);
     }

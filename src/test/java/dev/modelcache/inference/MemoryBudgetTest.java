@@ -1,4 +1,4 @@
-package dev.modelcache.http;
+package dev.modelcache.inference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
