@@ -249,15 +249,14 @@ final class Daemon implements AutoCloseable {
     }
   }
 
-  /** The reloader of the config (SIGHUP, {@code server.reload.watch}), reading it with loader. */
-  synchronized Reloader reloader(java.util.function.Supplier<Config> loader) {
-    if (reloader == null) {
-      var parts =
-          new ModelUpdates.Parts(
-              states, registry, http, metrics, store, verifier, fetcher, sources, clock);
-      reloader = new Reloader(config, signed, loader, parts, prepared, this::configured);
-    }
-    return reloader;
+  /** Makes the reloader of the config (SIGHUP, {@code server.reload.watch}), reading loader's. */
+  Reloader reloader(java.util.function.Supplier<Config> loader) {
+    var parts =
+        new ModelUpdates.Parts(
+            states, registry, http, metrics, store, verifier, fetcher, sources, clock);
+    Reloader made = new Reloader(config, signed, loader, parts, prepared, this::configured);
+    reloader = made;
+    return made;
   }
 
   private void configured(Config next, dev.modelcache.store.SignedLock nextSigned) {

@@ -43,6 +43,7 @@ final class Reloader implements AutoCloseable {
   private final ScheduledExecutorService executor =
       Executors.newSingleThreadScheduledExecutor(thread);
   private final ModelUpdates updates;
+  private final dev.modelcache.metrics.ReloadMeters meters;
   private final AtomicBoolean queued = new AtomicBoolean();
   private volatile Config config;
   private volatile SignedLock signed;
@@ -67,7 +68,7 @@ final class Reloader implements AutoCloseable {
     this.started = started;
     this.applied = applied;
     this.updates = new ModelUpdates(parts, executor, config.cache().offline());
-    parts.metrics().bindReload();
+    this.meters = parts.metrics().bindReload();
   }
 
   /** Asks for a reload ({@code why}: "SIGHUP", the file changed); returns at once. */
@@ -131,7 +132,7 @@ final class Reloader implements AutoCloseable {
     config = next;
     signed = nextSigned;
     applied.accept(next, nextSigned);
-    parts.metrics().reloaded(true);
+    meters.reloaded(true);
     log.info(
         "config reloaded ({}): models added {}, removed {}, changed {}",
         why,
@@ -143,7 +144,7 @@ final class Reloader implements AutoCloseable {
   }
 
   private boolean refuse(String why, String problem) {
-    parts.metrics().reloaded(false);
+    meters.reloaded(false);
     log.error("config reload ({}) refused, the running config stays in force: {}", why, problem);
     return false;
   }

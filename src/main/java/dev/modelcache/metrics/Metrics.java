@@ -219,38 +219,19 @@ public final class Metrics {
     }
   }
 
-  /**
-   * Removes every meter labelled with {@code model} (a model the config no longer names), so that
-   * no series of it outlives it.
-   */
+  /** Removes every meter labelled with {@code model}, which a reload removed from the config. */
   public void unbindModel(String model) {
-    for (io.micrometer.core.instrument.Meter meter : List.copyOf(registry.getMeters())) {
-      if (model.equals(meter.getId().getTag("model"))) {
-        registry.remove(meter);
-      }
-    }
+    List.copyOf(registry.getMeters()).stream()
+        .filter(meter -> model.equals(meter.getId().getTag("model")))
+        .forEach(registry::remove);
     modelMeters.remove(model);
     queueDepths.remove(model);
     loadMillis.remove(model);
   }
 
-  /** How a config reload ended, the {@code outcome} label; both registered at zero. */
-  public void bindReload() {
-    reload(true, 0);
-    reload(false, 0);
-  }
-
-  /** Counts one config reload (SIGHUP or a change of the file) that applied or was refused. */
-  public void reloaded(boolean success) {
-    reload(success, 1);
-  }
-
-  private void reload(boolean success, int count) {
-    Counter.builder(CONFIG_RELOAD)
-        .tags("outcome", success ? "success" : "failure")
-        .description("Config reloads (SIGHUP or a change of the file) by outcome")
-        .register(registry)
-        .increment(count);
+  /** The meters of config reloads ({@code modelcache_config_reload_total}), at zero. */
+  public ReloadMeters bindReload() {
+    return new ReloadMeters(registry);
   }
 
   /**
