@@ -55,6 +55,9 @@ final class ServeCommand implements Callable<Integer> {
     AtomicBoolean stopping = new AtomicBoolean();
     AtomicInteger exitCode = new AtomicInteger();
     daemon.start();
+    Reloader reloader = daemon.reloader(config::load);
+    reloader.watch();
+    Signals.handle("HUP", () -> reloader.request("SIGHUP"));
     int grace = loaded.server().shutdownGraceSeconds();
     for (String signal : new String[] {"TERM", "INT"}) {
       Signals.handle(
@@ -86,7 +89,7 @@ final class ServeCommand implements Callable<Integer> {
             shutdown.start();
           });
     }
-    // Any other way out of the JVM (System.exit elsewhere, SIGHUP, or no signal API) still closes.
+    // Any other way out of the JVM (System.exit elsewhere, or no signal API) still closes.
     Runtime.getRuntime()
         .addShutdownHook(
             NamedThreads.named("modelcache-shutdown-hook")
