@@ -8,7 +8,7 @@ import org.jspecify.annotations.Nullable;
  * A credential that never prints itself: {@code toString()} is masked so it cannot reach logs or
  * errors.
  */
-final class Secret {
+public final class Secret {
   private final String value;
 
   private Secret(String value) {

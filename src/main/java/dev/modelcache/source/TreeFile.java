@@ -9,5 +9,5 @@ package dev.modelcache.source;
  * @param lfsSize the LFS object's size ({@code lfs.size}), or null for a plain git file
  * @param xetHash the Xet hash ({@code xetHash}) of a file stored in Xet, or null
  */
-record TreeFile(
+public record TreeFile(
     String path, long size, String blobId, String lfsSha256, Long lfsSize, String xetHash) {}
