@@ -16,7 +16,6 @@ import dev.modelcache.metrics.JvmMetrics;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
-import dev.modelcache.store.StoreException;
 import dev.modelcache.store.Verifier;
 import dev.modelcache.store.Volume;
 import dev.modelcache.threads.NamedThreads;
@@ -27,6 +26,7 @@ import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
@@ -57,7 +57,7 @@ import org.slf4j.MDC;
 final class Daemon implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Daemon.class);
 
-  private final Config config;
+  private volatile Config config;
   private final PrometheusMeterRegistry prometheus;
   private final ModelStates states;
   private final CacheStore store;
@@ -69,7 +69,10 @@ final class Daemon implements AutoCloseable {
   private final CompletableFuture<Void> prepared = new CompletableFuture<>();
   private final JvmMetrics jvmMetrics = new JvmMetrics();
   private final Executor preparer;
-  private final dev.modelcache.store.SignedLock signed;
+  private final Metrics metrics;
+  private final Clock clock;
+  private volatile @Nullable Reloader reloader;
+  private volatile dev.modelcache.store.SignedLock signed;
   private final Sources sources;
   private final NamedThreads progressThread = NamedThreads.named("modelcache-progress");
   private final ScheduledExecutorService progress =
@@ -157,6 +160,8 @@ final class Daemon implements AutoCloseable {
     this.prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     jvmMetrics.bindTo(prometheus);
     Metrics metrics = new Metrics(prometheus);
+    this.metrics = metrics;
+    this.clock = clock;
     List<String> names = config.models().stream().map(ModelConfig::name).toList();
     this.states =
         new ModelStates(
@@ -242,6 +247,21 @@ final class Daemon implements AutoCloseable {
         MDC.remove("model");
       }
     }
+  }
+
+  /** Makes the reloader of the config (SIGHUP, {@code server.reload.watch}), reading loader's. */
+  Reloader reloader(java.util.function.Supplier<Config> loader) {
+    var parts =
+        new ModelUpdates.Parts(
+            states, registry, http, metrics, store, verifier, fetcher, sources, clock);
+    Reloader made = new Reloader(config, signed, loader, parts, prepared, this::configured);
+    reloader = made;
+    return made;
+  }
+
+  private void configured(Config next, dev.modelcache.store.SignedLock nextSigned) {
+    config = next;
+    signed = nextSigned;
   }
 
   /** Completes when every model is READY or FAILED. */
@@ -332,26 +352,7 @@ final class Daemon implements AutoCloseable {
       LockRecorder.record(config, fetcher, model, fetched);
       return fetched;
     }
-    if (report == null) {
-      throw new StoreException(model.name() + " - could not be verified; " + cannotFetch, null);
-    }
-    if (!report.ok()) {
-      throw new StoreException(
-          report.problems().stream()
-                  .map(Verifier.Problem::message)
-                  .collect(Collectors.joining("; "))
-              + "; "
-              + cannotFetch,
-          null);
-    }
-    InstalledSnapshot verified = java.util.Objects.requireNonNull(report.snapshot());
-    java.util.Optional<String> mismatch =
-        dev.modelcache.fetch.LockCheck.cacheMismatch(
-            model, verified, signed.lockfile().model(model.name()));
-    if (mismatch.isPresent()) {
-      throw new StoreException(mismatch.get() + "; " + cannotFetch, null);
-    }
-    return verified;
+    return ModelUpdates.installed(model, report, signed.lockfile(), cannotFetch);
   }
 
   /** Requests (HTTP) and calls (gRPC) being handled now. */
@@ -380,6 +381,7 @@ final class Daemon implements AutoCloseable {
     if (grpc != null) {
       drained &= grpc.stop();
     }
+    Optional.ofNullable(reloader).ifPresent(Reloader::close);
     registry.close();
     fetcher.close();
     progressThread.stop(progress, NamedThreads.STOP_WAIT, log);

@@ -11,10 +11,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Records in {@code modelcache.lock} what a fetch of an S3 model learnt: the SHA-256 of files
- * trusted on first use, and the ETag and version id of every object, so that the next fetch
- * downloads only what changed upstream. Hub and local models are locked by {@code modelcache lock}
- * only.
+ * Records in {@code modelcache.lock} what a fetch of an S3 or url model learnt: the SHA-256 of
+ * files trusted on first use, and the ETag and version id of every object (the URL of every url
+ * file), so that the next fetch downloads only what changed upstream. Hub and local models are
+ * locked by {@code modelcache lock} only.
  */
 final class LockRecorder {
   private static final Logger log = LoggerFactory.getLogger(LockRecorder.class);
@@ -23,7 +23,9 @@ final class LockRecorder {
 
   static void record(
       Config config, Fetcher fetcher, ModelConfig model, InstalledSnapshot snapshot) {
-    if (model.source().scheme() != SourceRef.Scheme.S3 || fetcher.servedFromCache(model)) {
+    SourceRef.Scheme scheme = model.source().scheme();
+    boolean learns = scheme == SourceRef.Scheme.S3 || scheme == SourceRef.Scheme.URL;
+    if (!learns || fetcher.servedFromCache(model)) {
       return; // served from the cache, the source unreachable: nothing new was learnt
     }
     if (config.verification().requireSignature()) {
@@ -38,9 +40,10 @@ final class LockRecorder {
         }
         current.with(model.name(), entry).write(config.lockfile());
         log.info(
-            "{} - recorded {} files (sha256, ETag, version id) in {}",
+            "{} - recorded {} files (sha256, {}) in {}",
             model.name(),
             entry.files().size(),
+            scheme == SourceRef.Scheme.URL ? "URL" : "ETag, version id",
             config.lockfile());
       } catch (IOException e) {
         log.warn(

@@ -55,7 +55,35 @@ final class ServeCommand implements Callable<Integer> {
     AtomicBoolean stopping = new AtomicBoolean();
     AtomicInteger exitCode = new AtomicInteger();
     daemon.start();
-    int grace = loaded.server().shutdownGraceSeconds();
+    Reloader reloader = daemon.reloader(config::load);
+    reloader.watch();
+    Signals.handle("HUP", () -> reloader.request("SIGHUP"));
+    onStopSignals(daemon, loaded.server().shutdownGraceSeconds(), stopping, exitCode, stopped);
+    // Any other way out of the JVM (System.exit elsewhere, or no signal API) still closes.
+    Runtime.getRuntime()
+        .addShutdownHook(
+            NamedThreads.named("modelcache-shutdown-hook")
+                .newThread(
+                    () -> {
+                      if (stopping.compareAndSet(false, true)) {
+                        log.info("shutting down");
+                        daemon.shutdown();
+                      }
+                    }));
+    stopped.await();
+    return exitCode.get();
+  }
+
+  /**
+   * SIGTERM and SIGINT stop the daemon gracefully on a thread of their own (a second signal exits
+   * at once); {@code stopped} counts down when it has stopped, with the exit code set.
+   */
+  private static void onStopSignals(
+      Daemon daemon,
+      int grace,
+      AtomicBoolean stopping,
+      AtomicInteger exitCode,
+      CountDownLatch stopped) {
     for (String signal : new String[] {"TERM", "INT"}) {
       Signals.handle(
           signal,
@@ -86,18 +114,5 @@ final class ServeCommand implements Callable<Integer> {
             shutdown.start();
           });
     }
-    // Any other way out of the JVM (System.exit elsewhere, SIGHUP, or no signal API) still closes.
-    Runtime.getRuntime()
-        .addShutdownHook(
-            NamedThreads.named("modelcache-shutdown-hook")
-                .newThread(
-                    () -> {
-                      if (stopping.compareAndSet(false, true)) {
-                        log.info("shutting down");
-                        daemon.shutdown();
-                      }
-                    }));
-    stopped.await();
-    return exitCode.get();
   }
 }

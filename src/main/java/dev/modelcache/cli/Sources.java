@@ -9,6 +9,7 @@ import dev.modelcache.source.FileSource;
 import dev.modelcache.source.HuggingFaceSource;
 import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.S3Source;
+import dev.modelcache.source.UrlSource;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.threads.NamedThreads;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -62,7 +63,8 @@ final class Sources implements AutoCloseable {
         Map.of(
             SourceRef.Scheme.FILE, new FileSource(),
             SourceRef.Scheme.HF, new HuggingFaceSource(config.sources().hf(), http),
-            SourceRef.Scheme.S3, new S3Source());
+            SourceRef.Scheme.S3, new S3Source(),
+            SourceRef.Scheme.URL, new UrlSource(http));
   }
 
   /**

@@ -151,6 +151,10 @@ public record Config(
         + (server.token() == null ? "not set: inference is open" : "set: " + server.token())
         + ") server.auth.metrics="
         + server.authMetrics()
+        + " server.reload.watch="
+        + server.reload().watch()
+        + " server.reload.debounce_ms="
+        + server.reload().debounceMs()
         + " server.grpc.enabled="
         + server.grpc().enabled()
         + " server.grpc.port="
@@ -234,7 +238,18 @@ public record Config(
       boolean authMetrics,
       int shutdownGraceSeconds,
       Limits limits,
+      Reload reload,
       GrpcConfig grpc) {}
+
+  /**
+   * {@code server.reload}: how a changed config file is taken up (SIGHUP always reloads).
+   *
+   * @param watch whether a change of the config file (or of {@code modelcache.lock}) reloads it
+   * @param debounceMs how long the file must stay unchanged before it is read
+   */
+  public record Reload(boolean watch, int debounceMs) {
+    public static final Reload DEFAULT = new Reload(false, 1000);
+  }
 
   /**
    * {@code server.grpc}: the Open Inference Protocol v2 over gRPC ({@code

@@ -36,19 +36,24 @@ final class ModelReader {
   ModelConfig read(ConfigNode node) {
     Keys keys = new Keys(node, s3Defaults);
     String name = checkName(node, keys.name);
-    if (keys.sourceText == null) {
-      throw node.error(
-          node.qualify("source"),
-          "is missing for model '"
-              + keys.name
-              + "' (file:<dir>, hf://org/name or s3://bucket/prefix)");
-    }
-    SourceRef source = SourceRefReader.read(keys.sourceText, keys.repoType, node, baseDir);
-    boolean isS3 = source.scheme() == SourceRef.Scheme.S3;
+    String sourceText = sourceText(node, keys, name);
+    boolean isUrl = sourceText.equals("url");
+    boolean isS3 = !isUrl && sourceText.startsWith("s3://");
     checkS3Keys(node, isS3, keys.s3Given, keys.versionIds);
     boolean requirePins =
-        keys.requirePinsText == null ? isS3 && keys.s3.requirePins() : keys.requirePins;
-    Map<String, String> pins = pins(node, keys.rawPins);
+        keys.requirePinsText == null ? isUrl || (isS3 && keys.s3.requirePins()) : keys.requirePins;
+    UrlFilesReader.SourceAndPins read;
+    if (isUrl) {
+      checkUrlKeys(node, keys);
+      read = UrlFilesReader.read(name, keys.files, requirePins, node);
+    } else {
+      read =
+          new UrlFilesReader.SourceAndPins(
+              SourceRefReader.read(sourceText, keys.repoType, node, baseDir),
+              pins(node, keys.rawPins));
+    }
+    SourceRef source = read.source();
+    Map<String, String> pins = read.pins();
     String engine = engine(node, keys.engine);
     checkModelFile(node, keys.modelFile);
     if (!keys.load.equals("preload") && !keys.load.equals("lazy")) {
@@ -109,11 +114,13 @@ final class ModelReader {
     final Map<String, String> versionIds;
     final S3Config s3;
     final boolean s3Given;
+    final List<UrlFilesReader.Item> files;
 
     Keys(ConfigNode node, S3Config s3Defaults) {
       name = node.string("name");
       sourceText = node.string("source");
       repoType = node.string("repo_type");
+      files = node.list("files").stream().map(UrlFilesReader.Item::read).toList();
       include = node.strings("include");
       exclude = node.strings("exclude");
       rawPins = node.stringMap("sha256");
@@ -161,6 +168,44 @@ final class ModelReader {
               + "' is not URL-safe: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit");
     }
     return name;
+  }
+
+  /**
+   * The model's source text: {@code url} for a url model ({@code source: url}, or {@code files:}
+   * without a source); fails when it has no source at all, or {@code files:} with another source.
+   */
+  private static String sourceText(ConfigNode node, Keys keys, String name) {
+    if (keys.sourceText == null) {
+      if (keys.files.isEmpty()) {
+        throw node.error(
+            node.qualify("source"),
+            "is missing for model '"
+                + name
+                + "' (file:<dir>, hf://org/name, s3://bucket/prefix, or url with files:)");
+      }
+      return "url";
+    }
+    String text = keys.sourceText.strip().equals("url") ? "url" : keys.sourceText;
+    if (!text.equals("url") && !keys.files.isEmpty()) {
+      throw node.error(node.qualify("files"), "only applies to url models (source: url)");
+    }
+    return text;
+  }
+
+  /** A url model's files come with their pins and paths: no patterns, no {@code sha256:} map. */
+  private static void checkUrlKeys(ConfigNode node, Keys keys) {
+    String misplaced =
+        !keys.include.isEmpty()
+            ? "include"
+            : !keys.exclude.isEmpty()
+                ? "exclude"
+                : !keys.rawPins.isEmpty() ? "sha256" : keys.repoType != null ? "repo_type" : null;
+    if (misplaced != null) {
+      throw node.error(
+          node.qualify(misplaced),
+          "does not apply to url models: list exactly the files wanted under files:, each with"
+              + " its own sha256");
+    }
   }
 
   /** {@code s3:} and {@code version_ids:} apply to s3:// sources only; version ids are ASCII. */

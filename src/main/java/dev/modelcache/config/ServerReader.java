@@ -26,6 +26,12 @@ final class ServerReader {
     boolean authMetrics = authNode.bool("metrics", false);
     authNode.finish();
     Limits limits = limits(node.child("limits"));
+    ConfigNode reloadNode = node.child("reload");
+    Config.Reload reload =
+        new Config.Reload(
+            reloadNode.bool("watch", Config.Reload.DEFAULT.watch()),
+            reloadNode.integer("debounce_ms", Config.Reload.DEFAULT.debounceMs(), 50, 60_000));
+    reloadNode.finish();
     GrpcConfig grpc = grpc(node.child("grpc"));
     node.finish();
     return new ServerConfig(
@@ -37,6 +43,7 @@ final class ServerReader {
         authMetrics,
         shutdownGrace,
         limits,
+        reload,
         grpc);
   }
 

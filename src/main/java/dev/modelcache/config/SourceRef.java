@@ -1,30 +1,71 @@
 package dev.modelcache.config;
 
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Where a model comes from, parsed from its {@code source:} string.
+ * Where a model comes from, parsed from its {@code source:} string (and, for {@code url} models,
+ * its {@code files:}).
  *
  * <ul>
  *   <li>{@code file:relative/or/absolute/dir}: {@code location} is the resolved absolute directory;
  *   <li>{@code hf://org/name[@revision]}: {@code location} is {@code org/name}, {@code revision}
  *       defaults to {@code main}, {@code repoType} is {@code model} or {@code dataset};
- *   <li>{@code s3://bucket/prefix}: {@code location} is {@code bucket/prefix}.
+ *   <li>{@code s3://bucket/prefix}: {@code location} is {@code bucket/prefix};
+ *   <li>{@code url}: {@code urls} lists each file's URL and its path in the snapshot; {@code
+ *       location} is the model's name (its folder is {@code url/{name}}).
  * </ul>
+ *
+ * @param urls the files of a {@code url} model, in config order; empty for the other schemes
  */
 public record SourceRef(
     Scheme scheme,
     String location,
     @Nullable String revision,
     @Nullable String repoType,
-    String text) {
+    String text,
+    List<UrlFile> urls) {
 
   /** The kinds of source. */
   public enum Scheme {
     FILE,
     HF,
-    S3
+    S3,
+    URL
+  }
+
+  /**
+   * One file of a {@code url} model.
+   *
+   * @param path where it goes in the snapshot, relative, '/'-separated
+   * @param url its {@code http(s)://} URL, without credentials
+   */
+  public record UrlFile(String path, String url) {
+    /**
+     * The URL as messages, logs and {@code modelcache.lock} show it: without its query string,
+     * which may carry a signature ({@code ?...} stands for it).
+     */
+    public String shown() {
+      int query = url.indexOf('?');
+      int fragment = url.indexOf('#');
+      int cut = query >= 0 ? query : fragment;
+      return cut < 0 ? url : url.substring(0, cut) + (query >= 0 ? "?..." : "");
+    }
+  }
+
+  public SourceRef {
+    urls = List.copyOf(urls);
+  }
+
+  public SourceRef(
+      Scheme scheme,
+      String location,
+      @Nullable String revision,
+      @Nullable String repoType,
+      String text) {
+    this(scheme, location, revision, repoType, text, List.of());
   }
 
   public Path directory() {
@@ -32,6 +73,11 @@ public record SourceRef(
       throw new IllegalStateException("not a file: source: " + text);
     }
     return Path.of(location);
+  }
+
+  /** The {@code url} file placed at {@code path}, if this source has one. */
+  public Optional<UrlFile> url(String path) {
+    return urls.stream().filter(f -> f.path().equals(path)).findFirst();
   }
 
   @Override

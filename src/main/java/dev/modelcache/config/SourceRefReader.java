@@ -38,7 +38,8 @@ final class SourceRefReader {
         node.qualify("source"),
         "'"
             + text
-            + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision] or s3://bucket/prefix");
+            + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision], s3://bucket/prefix"
+            + " or url (with files:)");
   }
 
   private static SourceRef file(String text, ConfigNode node, Path baseDir) {

@@ -116,6 +116,15 @@ final class DigestPolicy {
                   : "")
               + "); pin them, or run 'modelcache lock' where the bytes can be trusted");
     }
+    if (model.source().scheme() == SourceRef.Scheme.URL) {
+      for (String path : unvouched) {
+        log.warn(
+            "{} - {}: require_pins is false and it has no sha256 pin: trusting its bytes on first"
+                + " use; its SHA-256 is recorded in modelcache.lock",
+            model.name(),
+            path);
+      }
+    }
     if (model.source().scheme() == SourceRef.Scheme.S3) {
       for (String path : unvouched) {
         log.warn(

@@ -121,11 +121,12 @@ public final class Fetcher implements AutoCloseable {
   public InstalledSnapshot fetch(
       ModelConfig model, Optional<Lockfile.Locked> locked, boolean frozen) throws IOException {
     Optional<Lockfile.Locked> lock = LockCheck.entry(model, locked, frozen);
-    // An S3 lock entry pins each object only while its ETag and version are the locked ones: that
-    // is known after the listing (see LockCheck.objectPins).
-    boolean s3 = model.source().scheme() == SourceRef.Scheme.S3;
+    // An S3 lock entry pins each object only while its ETag and version are the locked ones, a url
+    // one each file only while its URL is the locked one: that is known after the listing (see
+    // LockCheck.objectPins).
+    boolean perObject = LockCheck.perObject(model);
     LockCheck.Pinned pinned =
-        lock.isPresent() && !s3
+        lock.isPresent() && !perObject
             ? LockCheck.lockPins(model, lock.get(), frozen)
             : new LockCheck.Pinned(model, Set.of());
     ModelConfig effective = pinned.model();
@@ -136,9 +137,9 @@ public final class Fetcher implements AutoCloseable {
               effective,
               CacheStore.refName(model),
               frozen ? lock.orElseThrow() : null,
-              s3 ? lock.orElse(null) : null,
+              perObject ? lock.orElse(null) : null,
               lock.orElse(null));
-      if (lock.isPresent() && (!s3 || frozen)) {
+      if (lock.isPresent() && (!perObject || frozen)) {
         LockCheck.requireMatch(model, result, lock.get());
       }
       return result;
@@ -149,15 +150,16 @@ public final class Fetcher implements AutoCloseable {
 
   /**
    * The {@code modelcache.lock} entry of what {@link #fetch} just installed for {@code model}: with
-   * the ETag and version id of every S3 object.
+   * the ETag and version id of every S3 object, the URL of every url file.
    */
   public Lockfile.Locked lockEntry(ModelConfig model, InstalledSnapshot snapshot) {
     Map<String, Lockfile.ObjectId> objects = new TreeMap<>();
     Snapshot listed = listings.get(model.name());
     if (listed != null) {
       for (SourceFile file : listed.files()) {
-        if (file.objectEtag() != null || file.versionId() != null) {
-          objects.put(file.path(), new Lockfile.ObjectId(file.objectEtag(), file.versionId()));
+        String url = model.source().url(file.path()).map(SourceRef.UrlFile::shown).orElse(null);
+        if (file.objectEtag() != null || file.versionId() != null || url != null) {
+          objects.put(file.path(), new Lockfile.ObjectId(file.objectEtag(), file.versionId(), url));
         }
       }
     }

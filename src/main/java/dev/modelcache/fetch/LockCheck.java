@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +29,15 @@ public final class LockCheck {
 
   /** A model with the pins a lock entry gives, and which of them came from the lockfile. */
   record Pinned(ModelConfig model, Set<String> fromLock) {}
+
+  /**
+   * Whether a lock entry of {@code model} pins each file only while it is the same object upstream
+   * (the S3 ETag and version, the URL), which is known once the model is listed.
+   */
+  static boolean perObject(ModelConfig model) {
+    SourceRef.Scheme scheme = model.source().scheme();
+    return scheme == SourceRef.Scheme.S3 || scheme == SourceRef.Scheme.URL;
+  }
 
   /** {@code locked} when it was written for the model's source as configured now. */
   static Optional<Lockfile.Locked> applying(ModelConfig model, Optional<Lockfile.Locked> locked) {
@@ -108,17 +118,19 @@ public final class LockCheck {
       if (locked.isEmpty()) {
         continue;
       }
-      if (sameObject(locked.get(), file)) {
+      if (sameObject(locked.get(), file, url(model, file.path()))) {
         pins.put(file.path(), locked.get().sha256());
         fromLock.add(file.path());
       } else {
+        String url = url(model, file.path());
         log.info(
-            "{} - {} changed upstream since modelcache.lock (ETag {} -> {}, {} -> {} bytes): fetching it"
-                + " again",
+            "{} - {} changed upstream since modelcache.lock ({} {} -> {}, {} -> {} bytes): fetching"
+                + " it again",
             model.name(),
             file.path(),
-            locked.get().etag(),
-            file.objectEtag(),
+            url != null ? "URL" : "ETag",
+            url != null ? locked.get().url() : locked.get().etag(),
+            url != null ? url : file.objectEtag(),
             locked.get().size(),
             file.size());
       }
@@ -128,9 +140,16 @@ public final class LockCheck {
     return new Pinned(model.with(model.source(), pins), fromLock);
   }
 
-  private static boolean sameObject(Lockfile.LockedFile locked, SourceFile file) {
+  /** The URL of a url model's file as the lockfile records it, else null. */
+  private static @Nullable String url(ModelConfig model, String path) {
+    return model.source().url(path).map(SourceRef.UrlFile::shown).orElse(null);
+  }
+
+  private static boolean sameObject(
+      Lockfile.LockedFile locked, SourceFile file, @Nullable String url) {
     return locked.size() == file.size()
         && (locked.etag() == null || locked.etag().equals(file.objectEtag()))
+        && (locked.url() == null || locked.url().equals(url))
         && (locked.versionId() == null || locked.versionId().equals(file.versionId()));
   }
 
@@ -151,6 +170,14 @@ public final class LockCheck {
                 + " bytes in modelcache.lock, "
                 + file.size()
                 + " upstream");
+      } else if (locked.url() != null && !locked.url().equals(url(model, locked.path()))) {
+        differences.add(
+            locked.path()
+                + ": URL "
+                + locked.url()
+                + " in modelcache.lock, "
+                + url(model, locked.path())
+                + " in the config");
       } else if (locked.etag() != null && !locked.etag().equals(file.objectEtag())) {
         differences.add(
             locked.path()

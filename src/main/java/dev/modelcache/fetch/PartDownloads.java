@@ -68,14 +68,14 @@ final class PartDownloads implements AutoCloseable {
 
   /**
    * The file's bytes into its part under {@code key}: as several ranges at once when it is at least
-   * {@code rangedMinBytes} large, else in one stream.
+   * {@code rangedMinBytes} large and its source serves ranges, else in one stream.
    *
    * @throws StalePart when the source refused to resume the part kept by an earlier attempt
    */
   Downloaded download(
       Transfer transfer, AtomicBoolean abort, Counter bytes, String key, BlobLock lock)
       throws IOException, InterruptedException {
-    return transfer.file().size() >= rangedMinBytes
+    return transfer.file().size() >= rangedMinBytes && transfer.ranges()
         ? downloadRanged(transfer, abort, bytes, key, lock)
         : downloadWhole(transfer, abort, bytes, key, lock);
   }

@@ -49,6 +49,11 @@ final class Transfer {
     return file;
   }
 
+  /** Whether the source serves this file's bytes as ranges (see {@link ModelSource#ranges}). */
+  boolean ranges() {
+    return source.ranges(model, file);
+  }
+
   /** Fills {@code sink} up to {@code end}, resuming from its position after each cut. */
   void run(ByteSink sink, long end, BooleanSupplier stopped, LongConsumer progress)
       throws IOException, InterruptedException {

@@ -48,6 +48,7 @@ public final class HttpServer implements AutoCloseable {
   private final List<String> routes = Collections.synchronizedList(new ArrayList<>());
   private final DrainingHandler draining = new DrainingHandler();
   private final Javalin app;
+  private final KnownModels known;
   private volatile @Nullable Server jetty;
 
   public HttpServer(
@@ -93,7 +94,7 @@ public final class HttpServer implements AutoCloseable {
       MemoryBudget budget,
       Function<String, Optional<LockSignature.Signer>> signedBy) {
     this.server = server;
-    KnownModels known = new KnownModels(models);
+    this.known = new KnownModels(models);
     Admission admission =
         new Admission(server, Runtime.getRuntime().maxMemory(), budget, new Metrics(prometheus));
     BearerAuth auth = new BearerAuth(server);
@@ -138,6 +139,14 @@ public final class HttpServer implements AutoCloseable {
             routes.add(info.getHttpMethod().name() + " " + info.getPath());
           }
         });
+  }
+
+  /**
+   * The models the routes know from now on (a config reload changed them); a name no longer among
+   * them gets 404.
+   */
+  public void models(List<ModelConfig> models) {
+    known.replace(models);
   }
 
   /** Starts listening; {@link #port()} then tells the bound port (useful with port 0). */

@@ -8,12 +8,21 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The configured models by name, in config order: what a route's model name must be one of. */
+/**
+ * The configured models by name, in config order: what a route's model name must be one of. A
+ * config reload replaces the map whole, so a request reads it without a lock.
+ */
 final class KnownModels {
-  private final Map<String, ModelConfig> models = new LinkedHashMap<>();
+  private volatile Map<String, ModelConfig> models;
 
   KnownModels(List<ModelConfig> models) {
-    models.forEach(m -> this.models.put(m.name(), m));
+    replace(models);
+  }
+
+  void replace(List<ModelConfig> configured) {
+    Map<String, ModelConfig> next = new LinkedHashMap<>();
+    configured.forEach(m -> next.put(m.name(), m));
+    models = next;
   }
 
   Collection<ModelConfig> all() {

@@ -91,6 +91,18 @@ final class ModelRoutes {
                     .put("revision", stale.revision())
                     .put("reason", stale.reason())
                     .put("since", stale.since().toString()));
+    states
+        .update(model)
+        .ifPresent(
+            update -> {
+              m.put("pending_revision", update.pending());
+              if (update.error() != null) {
+                m.put("update_error", update.error());
+              }
+              if (update.retryAt() != null) {
+                m.put("update_retry_at", update.retryAt().toString());
+              }
+            });
   }
 
   private static void describeLoaded(ObjectNode m, LoadedInfo info) {

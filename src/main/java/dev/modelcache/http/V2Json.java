@@ -134,16 +134,7 @@ final class V2Json {
     if (!shapeNode.isArray()) {
       throw new InvalidInputException(label + " needs 'shape' (a list of whole numbers)");
     }
-    long[] shape = new long[shapeNode.size()];
-    for (int i = 0; i < shape.length; i++) {
-      JsonNode d = shapeNode.get(i);
-      if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
-        throw new InvalidInputException(
-            label + " shape[" + i + "] is " + d + "; dimensions are whole numbers >= 0");
-      }
-      shape[i] = d.asLong();
-    }
-    return shape;
+    return V2Tensor.shapeOf(shapeNode, label + " shape");
   }
 
   /** The number of elements of a tensor of {@code shape}. */

@@ -156,8 +156,10 @@ final class InferenceRunner {
     long start = nanoClock.getAsLong();
     long deadline = start + TimeUnit.MILLISECONDS.toNanos(entry.config.timeoutMs());
     Outcome outcome = Outcome.ERROR;
+    Run<?, ?> run = null;
     try {
-      T answer = body.apply(run(entry, deadline));
+      run = run(entry, deadline);
+      T answer = body.apply(run);
       outcome = Outcome.SUCCESS;
       return answer;
     } catch (InvalidInputException e) {
@@ -176,8 +178,16 @@ final class InferenceRunner {
     } catch (InferenceTimeoutException e) {
       outcome = Outcome.TIMEOUT;
       throw e;
+    } catch (UnknownModelException e) {
+      outcome = null; // removed by a reload as the request came: a 404, and no meters of it again
+      throw e;
     } finally {
-      metrics.inference(entry.name(), outcome, nanoClock.getAsLong() - start);
+      if (run != null) {
+        run.model().release(); // picked once, in loadedOrLoad; a swap drains it
+      }
+      if (outcome != null) {
+        metrics.inference(entry.name(), outcome, nanoClock.getAsLong() - start);
+      }
     }
   }
 

@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 
@@ -30,6 +31,10 @@ final class LoadedModel<I, O> implements AutoCloseable {
   private final Duration warmupTime;
   private final String unbatched;
   private final AtomicBoolean closed = new AtomicBoolean();
+
+  /** Requests that picked this model and have not finished with it (see {@link ModelEntry}). */
+  private final java.util.concurrent.atomic.AtomicInteger inFlight =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   private LoadedModel(
       Task<I, O> task,
@@ -153,6 +158,42 @@ final class LoadedModel<I, O> implements AutoCloseable {
 
   Task<I, O> task() {
     return task;
+  }
+
+  /** A request starts using this model. */
+  void acquire() {
+    inFlight.incrementAndGet();
+  }
+
+  /** A request is done with this model; wakes {@link #awaitIdle} at the last one. */
+  void release() {
+    if (inFlight.decrementAndGet() == 0) {
+      synchronized (inFlight) {
+        inFlight.notifyAll();
+      }
+    }
+  }
+
+  /**
+   * Waits until no request uses this model (one replaced or removed: no new request picks it), at
+   * most {@code timeout}; true when none does.
+   */
+  boolean awaitIdle(Duration timeout) throws InterruptedException {
+    long until = System.nanoTime() + timeout.toNanos();
+    synchronized (inFlight) {
+      while (inFlight.get() > 0) {
+        long left = until - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        TimeUnit.NANOSECONDS.timedWait(inFlight, left);
+      }
+    }
+    return true;
+  }
+
+  int inFlight() {
+    return inFlight.get();
   }
 
   InstalledSnapshot snapshot() {

@@ -24,6 +24,28 @@ final class ModelEntry {
   record Prepared(
       InstalledSnapshot snapshot, Task<?, ?> task, ModelMetadata metadata, Engines.Choice choice) {}
 
+  /** Set when a reload removed the model: no request picks it any more. */
+  volatile boolean retired;
+
+  /**
+   * The loaded model for one request, counted in its in-flight requests until the request releases
+   * it; null when none is loaded. A model swapped out after it was read is released and the current
+   * one read again, so that a drain that saw zero requests on the old one stays right.
+   */
+  LoadedModel<?, ?> acquire() {
+    while (true) {
+      LoadedModel<?, ?> current = loaded;
+      if (current == null || retired) {
+        return null;
+      }
+      current.acquire();
+      if (loaded == current && !retired) {
+        return current;
+      }
+      current.release();
+    }
+  }
+
   ModelEntry(ModelConfig config) {
     this.config = config;
   }

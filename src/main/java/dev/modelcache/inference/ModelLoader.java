@@ -81,7 +81,13 @@ final class ModelLoader implements AutoCloseable {
 
   /** Loads a prepared model into its engine now, and installs it in its entry. */
   LoadedModel<?, ?> load(ModelEntry entry, Prepared prepared) throws ModelLoadException {
-    ModelConfig model = entry.config;
+    LoadedModel<?, ?> loaded = loadDetached(entry.config, prepared);
+    install(entry, loaded);
+    return loaded;
+  }
+
+  /** Loads a prepared model into its engine now, warm-up included, without serving it yet. */
+  LoadedModel<?, ?> loadDetached(ModelConfig model, Prepared prepared) throws ModelLoadException {
     LoadedModel<?, ?> loaded =
         LoadedModel.load(
             model, prepared.snapshot(), prepared.task(), prepared.choice(), metrics, nanoClock);
@@ -95,7 +101,6 @@ final class ModelLoader implements AutoCloseable {
     }
     metrics.loaded(model.name(), loaded.loadTime());
     metrics.modelInfo(model.name(), loaded.engine(), model.task().toString(), device(loaded));
-    install(entry, loaded);
     return loaded;
   }
 
@@ -137,12 +142,21 @@ final class ModelLoader implements AutoCloseable {
    */
   LoadedModel<?, ?> loadedOrLoad(ModelEntry entry, long deadline) {
     String name = entry.name();
-    LoadedModel<?, ?> loaded = entry.loaded;
-    if (states.state(name) != ModelState.READY || (loaded == null && entry.prepared == null)) {
+    if (entry.retired) {
+      throw new UnknownModelException("model '" + name + "' is no longer configured");
+    }
+    if (states.state(name) != ModelState.READY) {
       throw notReady(states.status(name));
     }
+    LoadedModel<?, ?> loaded = entry.acquire();
     if (loaded != null) {
       return loaded;
+    }
+    if (entry.retired) {
+      throw new UnknownModelException("model '" + name + "' is no longer configured");
+    }
+    if (entry.prepared == null) {
+      throw notReady(states.status(name));
     }
     CompletableFuture<LoadedModel<?, ?>> loading;
     synchronized (entry) {
@@ -152,7 +166,10 @@ final class ModelLoader implements AutoCloseable {
       loading = entry.loading;
     }
     try {
-      return loading.get(Math.max(0, deadline - nanoClock.getAsLong()), TimeUnit.NANOSECONDS);
+      LoadedModel<?, ?> first =
+          loading.get(Math.max(0, deadline - nanoClock.getAsLong()), TimeUnit.NANOSECONDS);
+      first.acquire();
+      return first;
     } catch (TimeoutException e) {
       throw new InferenceTimeoutException(
           name

@@ -31,10 +31,13 @@ import org.slf4j.LoggerFactory;
 public final class ModelRegistry implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ModelRegistry.class);
 
-  private final Map<String, ModelEntry> entries = new LinkedHashMap<>();
+  /** Replaced whole by {@link #add} and {@link #remove} (a reload), read without a lock. */
+  private volatile Map<String, ModelEntry> entries = new LinkedHashMap<>();
+
   private final ModelStates states;
   private final ModelLoader loader;
   private final InferenceRunner runner;
+  private final ModelSwap swap;
 
   /**
    * A registry whose tasks come from {@code tasks} ({@code BuiltInTasks.factory(json)}; tests wrap
@@ -78,6 +81,66 @@ public final class ModelRegistry implements AutoCloseable {
     this.states = states;
     this.loader = new ModelLoader(states, metrics, json, tasks, nanoClock);
     this.runner = new InferenceRunner(loader, metrics, json, maxItems, nanoClock);
+    this.swap = new ModelSwap(loader, states);
+  }
+
+  /** Configures {@code model} (a reload added it); {@link #load} then brings it in. */
+  public synchronized void add(ModelConfig model) {
+    Map<String, ModelEntry> next = new LinkedHashMap<>(entries);
+    next.put(model.name(), new ModelEntry(model));
+    entries = next;
+  }
+
+  /**
+   * Stops serving {@code model} (a reload removed it): new requests get 404, those in flight finish
+   * (at most {@code drain}), then it is closed.
+   */
+  public void remove(String model, Duration drain) {
+    ModelEntry entry;
+    synchronized (this) {
+      Map<String, ModelEntry> next = new LinkedHashMap<>(entries);
+      entry = next.remove(model);
+      entries = next;
+    }
+    if (entry != null) {
+      swap.retire(entry, drain);
+    }
+  }
+
+  /**
+   * Brings {@code model} (a new revision, or new settings) in beside the version it serves: loads
+   * and warms it up, switches requests to it at once, then drains and closes the old one (waiting
+   * at most {@code drain}). If anything fails the old one keeps serving.
+   *
+   * @return the revision served now
+   */
+  public String swap(ModelConfig model, InstalledSnapshot snapshot, Duration drain)
+      throws ModelLoadException {
+    ModelEntry old = entry(model.name());
+    Prepared served = old.prepared;
+    if (old.config.equals(model)
+        && served != null
+        && served.snapshot().id().equals(snapshot.id())
+        && (old.loaded != null || model.lazy())) {
+      return snapshot
+          .id(); // the same bytes and settings (a lockfile entry recorded): nothing to do
+    }
+    ModelEntry next = new ModelEntry(model);
+    swap.bringIn(old, next, snapshot);
+    synchronized (this) {
+      Map<String, ModelEntry> map = new LinkedHashMap<>(entries);
+      map.put(model.name(), next);
+      entries = map;
+    }
+    swap.drainOld(old, next, drain);
+    return snapshot.id();
+  }
+
+  /** The revision {@code model} serves, or empty before its files are ready. */
+  public Optional<String> revision(String model) {
+    ModelEntry entry = entries.get(model);
+    Prepared prepared = entry == null ? null : entry.prepared;
+    return Optional.ofNullable(prepared == null ? null : prepared.snapshot().id());
   }
 
   /**

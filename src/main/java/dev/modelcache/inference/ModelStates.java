@@ -18,8 +18,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * What every configured model is doing right now, written by the fetch and load steps and read by
- * {@code /health}, {@code /models} and the {@code modelcache_model_state} gauge. The set of models
- * is fixed at construction.
+ * {@code /health}, {@code /models} and the {@code modelcache_model_state} gauge. A config reload
+ * adds and removes models ({@link #add}, {@link #remove}); the maps are replaced whole, so readers
+ * take no lock.
  *
  * <p>The fetch rate is measured over the last {@link #RATE_WINDOW} (over the whole fetch while it
  * is younger), so that a stalled transfer shows a falling rate and an unknown ETA instead of the
@@ -33,8 +34,8 @@ public final class ModelStates implements Metrics.ModelView {
   private static final int MAX_SAMPLES = 64;
 
   private final Clock clock;
-  private final Set<String> required;
-  private final Map<String, Entry> entries = new LinkedHashMap<>();
+  private volatile Set<String> required;
+  private volatile Map<String, Entry> entries = new LinkedHashMap<>();
 
   /**
    * @param models every configured model name, in config order
@@ -44,9 +45,59 @@ public final class ModelStates implements Metrics.ModelView {
     this.clock = clock;
     this.required = Set.copyOf(required);
     for (String model : models) {
-      entries.put(model, new Entry(clock.instant()));
+      entries.put(model, new Entry(model, clock.instant()));
     }
   }
+
+  /** Adds {@code model} (PENDING), configured by a reload; a known one stays as it is. */
+  public synchronized void add(String model, boolean isRequired) {
+    Map<String, Entry> next = new LinkedHashMap<>(entries);
+    next.putIfAbsent(model, new Entry(model, clock.instant()));
+    entries = next;
+    Set<String> req = new java.util.HashSet<>(required);
+    if (isRequired) {
+      req.add(model);
+    } else {
+      req.remove(model);
+    }
+    required = Set.copyOf(req);
+  }
+
+  /** Forgets {@code model}, which a reload removed from the config. */
+  public synchronized void remove(String model) {
+    Map<String, Entry> next = new LinkedHashMap<>(entries);
+    next.remove(model);
+    entries = next;
+    Set<String> req = new java.util.HashSet<>(required);
+    req.remove(model);
+    required = Set.copyOf(req);
+  }
+
+  /**
+   * Records the update of {@code model} under way or failed (the model keeps serving what it
+   * served); null once it is served.
+   */
+  public void update(String model, Update update) {
+    Entry entry = entries.get(model);
+    if (entry != null) {
+      entry.update = update;
+    }
+  }
+
+  /** The update of {@code model} under way or failed, or empty when none. */
+  public Optional<Update> update(String model) {
+    Entry entry = entries.get(model);
+    return Optional.ofNullable(entry == null ? null : entry.update);
+  }
+
+  /**
+   * A new revision (or config) of a model being brought in beside the one it serves.
+   *
+   * @param pending what is being brought in: the new source, or the revision once fetched
+   * @param error why the last attempt failed, or null while it runs
+   * @param retryAt when the next attempt starts after a failure, or null
+   */
+  public record Update(String pending, String error, Instant retryAt) {}
 
   public void fetching(String model, long bytesTotal) {
     Entry entry = entry(model);
@@ -108,7 +159,10 @@ public final class ModelStates implements Metrics.ModelView {
    * check of its source succeeded (or none was made).
    */
   public Optional<Stale> stale(String model) {
-    Entry entry = entry(model);
+    Entry entry = entries.get(model);
+    if (entry == null) {
+      return Optional.empty(); // removed by a reload while a route described it
+    }
     synchronized (entry) {
       return Optional.ofNullable(entry.stale);
     }
@@ -125,7 +179,11 @@ public final class ModelStates implements Metrics.ModelView {
   public record Stale(String revision, String reason, Instant since) {}
 
   public ModelStatus status(String model) {
-    Entry entry = entry(model);
+    return status(entry(model));
+  }
+
+  private ModelStatus status(Entry entry) {
+    String model = entry.model;
     synchronized (entry) {
       long done = entry.bytesDone.get();
       boolean fetching = entry.state == ModelState.FETCHING;
@@ -156,18 +214,27 @@ public final class ModelStates implements Metrics.ModelView {
 
   @Override
   public String stateName(String model) {
-    return state(model).name();
+    Entry entry = entries.get(model);
+    return entry == null ? "" : entry.state.name(); // "" for a model a reload removed
   }
 
   @Override
   public boolean sourceUnreachable(String model) {
-    return entry(model).stale != null;
+    Entry entry = entries.get(model);
+    return entry != null && entry.stale != null;
+  }
+
+  @Override
+  public boolean updateFailed(String model) {
+    Entry entry = entries.get(model);
+    Update update = entry == null ? null : entry.update;
+    return update != null && update.error() != null;
   }
 
   public List<ModelStatus> all() {
     List<ModelStatus> all = new ArrayList<>();
-    for (String model : entries.keySet()) {
-      all.add(status(model));
+    for (Entry entry : entries.values()) {
+      all.add(status(entry));
     }
     return all;
   }
@@ -182,7 +249,10 @@ public final class ModelStates implements Metrics.ModelView {
 
   /** True when every required model is READY. */
   public boolean ready() {
-    return required.stream().allMatch(model -> state(model) == ModelState.READY);
+    Map<String, Entry> now = entries;
+    return required.stream()
+        .map(now::get)
+        .allMatch(entry -> entry == null || entry.state == ModelState.READY);
   }
 
   private void set(String model, ModelState state, @Nullable String reason) {
@@ -219,7 +289,12 @@ public final class ModelStates implements Metrics.ModelView {
     /** Written under this; read without it by {@link ModelStates#sourceUnreachable}. */
     volatile @Nullable Stale stale;
 
-    Entry(Instant since) {
+    volatile Update update;
+
+    final String model;
+
+    Entry(String model, Instant since) {
+      this.model = model;
       this.since = since;
     }
 

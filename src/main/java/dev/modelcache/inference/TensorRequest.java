@@ -79,7 +79,8 @@ final class TensorRequest {
     if (dtype == null) {
       dtype = firstLeaf(data).isBoolean() ? "bool" : "float32";
     }
-    return TensorCodec.parseFlat(data, shapeOf(shape, path + ".shape"), dtype, path + ".data");
+    return TensorCodec.parseFlat(
+        data, V2Tensor.shapeOf(shape, path + ".shape"), dtype, path + ".data");
   }
 
   private static JsonNode firstLeaf(JsonNode node) {
@@ -88,22 +89,6 @@ final class TensorRequest {
       leaf = leaf.get(0);
     }
     return leaf;
-  }
-
-  static long[] shapeOf(JsonNode shape, String path) {
-    if (!shape.isArray()) {
-      throw new InvalidInputException(path + " must be a list of whole numbers");
-    }
-    long[] dims = new long[shape.size()];
-    for (int i = 0; i < dims.length; i++) {
-      JsonNode d = shape.get(i);
-      if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
-        throw new InvalidInputException(
-            path + "[" + i + "] is " + d + "; dimensions are whole numbers >= 0");
-      }
-      dims[i] = d.asLong();
-    }
-    return dims;
   }
 
   private String declaredDtype(int index) {

@@ -20,4 +20,21 @@ public record V2Tensor(String name, long[] shape, String datatype, JsonNode data
    * @param shape -1 marks a variable dimension
    */
   public record Spec(String name, String datatype, long[] shape) {}
+
+  /** A tensor's shape from JSON: a list of whole numbers >= 0, else a 400 naming {@code path}. */
+  public static long[] shapeOf(JsonNode shape, String path) {
+    if (!shape.isArray()) {
+      throw new InvalidInputException(path + " must be a list of whole numbers");
+    }
+    long[] dims = new long[shape.size()];
+    for (int i = 0; i < dims.length; i++) {
+      JsonNode d = shape.get(i);
+      if (!d.isIntegralNumber() || !d.canConvertToLong() || d.asLong() < 0) {
+        throw new InvalidInputException(
+            path + "[" + i + "] is " + d + "; dimensions are whole numbers >= 0");
+      }
+      dims[i] = d.asLong();
+    }
+    return dims;
+  }
 }

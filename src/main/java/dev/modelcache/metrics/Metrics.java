@@ -42,6 +42,8 @@ public final class Metrics {
   public static final String CACHE_FREE = "modelcache.cache.free";
   public static final String HTTP_REQUESTS_ACTIVE = "modelcache.http.requests.active";
   public static final String INFERENCE_REJECTED = "modelcache.inference.rejected";
+  public static final String CONFIG_RELOAD = "modelcache.config.reload";
+  public static final String MODEL_UPDATE_FAILED = "modelcache.model.update.failed";
   public static final String GRPC_REQUESTS = "modelcache.grpc.requests";
   public static final String GRPC_CALLS_ACTIVE = "modelcache.grpc.calls.active";
 
@@ -99,13 +101,25 @@ public final class Metrics {
 
     /** True while {@code model} serves a cached revision because its source was unreachable. */
     boolean sourceUnreachable(String model);
+
+    /** True while the last attempt to bring in a new revision of {@code model} failed. */
+    default boolean updateFailed(String model) {
+      return false;
+    }
   }
 
   /**
-   * Registers the per-model gauges: one {@code modelcache_model_state} series per model and state.
+   * Registers the per-model meters: one {@code modelcache_model_state} series per model and state,
+   * and the request counters of every outcome and the duration histogram at zero, so that alert
+   * rules ({@code rate()}, {@code absent()}) see each configured model before its first request.
    */
   public void bindModels(ModelView states, Iterable<String> models) {
     for (String model : models) {
+      ModelMeters meters = modelMeters(model);
+      for (Outcome outcome : Outcome.values()) {
+        meters.requests(outcome);
+      }
+      meters.duration();
       Gauge.builder(INFERENCE_QUEUE_DEPTH, queueDepth(model), AtomicInteger::get)
           .tags("model", model)
           .strongReference(true)
@@ -124,6 +138,13 @@ public final class Metrics {
           .description(
               "1 while the model serves a revision from the cache because its source was"
                   + " unreachable at the last check, else 0")
+          .register(registry);
+      Gauge.builder(MODEL_UPDATE_FAILED, states, s -> s.updateFailed(model) ? 1 : 0)
+          .strongReference(true)
+          .tags("model", model)
+          .description(
+              "1 while the last attempt to bring in a new revision or config of the model failed"
+                  + " (the old one serves), else 0")
           .register(registry);
       AtomicLong millis = loadMillis.computeIfAbsent(model, m -> new AtomicLong());
       Gauge.builder(MODEL_LOAD_DURATION, millis, m -> m.get() / 1000.0)
@@ -196,6 +217,21 @@ public final class Metrics {
     if (outcome == Outcome.SUCCESS) {
       meters.duration().record(nanos, TimeUnit.NANOSECONDS);
     }
+  }
+
+  /** Removes every meter labelled with {@code model}, which a reload removed from the config. */
+  public void unbindModel(String model) {
+    List.copyOf(registry.getMeters()).stream()
+        .filter(meter -> model.equals(meter.getId().getTag("model")))
+        .forEach(registry::remove);
+    modelMeters.remove(model);
+    queueDepths.remove(model);
+    loadMillis.remove(model);
+  }
+
+  /** The meters of config reloads ({@code modelcache_config_reload_total}), at zero. */
+  public ReloadMeters bindReload() {
+    return new ReloadMeters(registry);
   }
 
   /**
@@ -272,9 +308,9 @@ public final class Metrics {
   }
 
   /**
-   * The per-request meters of one model, each built and registered once, on first use, so that a
-   * request costs a map lookup and no builder (a meter that never counted stays out of the scrape,
-   * as it did when each request built its own).
+   * The per-request meters of one model, each built and registered once (the request counters and
+   * the histogram when the model is bound, the batch summary on first use), so that a request costs
+   * a map lookup and no builder.
    */
   private final class ModelMeters {
     private final String model;

@@ -21,6 +21,14 @@ public interface ModelSource extends AutoCloseable {
   InputStream open(ModelConfig model, Snapshot snapshot, SourceFile file, long offset, long end)
       throws IOException;
 
+  /**
+   * Whether {@code file} (as {@link #resolve} listed it) may be fetched as several byte ranges at
+   * once: true unless the source knows its server ignores {@code Range}.
+   */
+  default boolean ranges(ModelConfig model, SourceFile file) {
+    return true;
+  }
+
   /** Releases what the source holds open (clients, connections, threads); quiet, never throws. */
   @Override
   void close();

@@ -9,7 +9,7 @@ import java.util.regex.Pattern;
  * '/', and a pattern ending in '/' matches everything below that folder. No include means
  * everything; exclude wins over include.
  */
-public final class PathPatterns {
+final class PathPatterns {
   private final List<Pattern> include;
   private final List<Pattern> exclude;
 

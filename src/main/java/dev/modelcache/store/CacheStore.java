@@ -32,6 +32,8 @@ import org.jspecify.annotations.Nullable;
  *       refs/main}; the snapshot id is the first 40 hex digits of the SHA-256 of the listing in
  *       {@code sha256sum} format (one {@code "<sha256> <path>\n"} line per file, sorted by path),
  *       so the same bytes give the same id anywhere.
+ *   <li>URL models ({@code url}): {@code url/{name}}, as local models: blobs named by SHA-256, the
+ *       snapshot id from the listing of the pinned files, so each set of pins has its own.
  * </ul>
  *
  * <p>Nothing appears under a final name unless it is complete: bytes go to {@code
@@ -102,7 +104,8 @@ public final class CacheStore {
   /**
    * The repository folder of a source: {@code local/{name}} for {@code file:}, {@code
    * hub/{repoType}s--{org}--{name}} for {@code hf://} (location {@code org/name}), {@code
-   * s3/{bucket}--{prefix}} for {@code s3://} (location {@code bucket/prefix}).
+   * s3/{bucket}--{prefix}} for {@code s3://} (location {@code bucket/prefix}), {@code url/{name}}
+   * for {@code url}.
    */
   public Path repoDir(
       SourceRef.Scheme scheme, String location, @Nullable String repoType, String name) {

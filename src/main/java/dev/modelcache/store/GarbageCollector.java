@@ -215,7 +215,8 @@ public final class GarbageCollector {
   /**
    * The repository folders a lockfile entry may live in, from its source text: {@code hf://} under
    * {@code hub/} (as a model or a dataset: the lockfile does not say which), {@code s3://} under
-   * {@code s3/}, {@code file:} under {@code local/{name}}; only those that exist.
+   * {@code s3/}, {@code file:} under {@code local/{name}}, {@code url} under {@code url/{name}};
+   * only those that exist.
    */
   private List<Path> lockedRepos(String name, String source) {
     Path root = store.root();
@@ -230,6 +231,8 @@ public final class GarbageCollector {
     } else if (source.startsWith("s3://")) {
       String location = source.substring("s3://".length());
       candidates.add(store.repoDir(SourceRef.Scheme.S3, location, null, name));
+    } else if (source.equals("url")) {
+      candidates.add(store.repoDir(SourceRef.Scheme.URL, source, null, name));
     } else {
       candidates.add(store.repoDir(SourceRef.Scheme.FILE, source, null, name));
     }
@@ -266,7 +269,7 @@ public final class GarbageCollector {
         repos.add(repo);
       }
     }
-    for (String kind : List.of("local", "s3")) {
+    for (String kind : List.of("local", "s3", "url")) {
       for (Path repo : children(root.resolve(kind))) {
         if (Files.isDirectory(repo, LinkOption.NOFOLLOW_LINKS)) {
           repos.add(repo);

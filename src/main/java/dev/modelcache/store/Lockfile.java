@@ -77,7 +77,8 @@ public final class Lockfile {
                 file.size(),
                 file.sha256(),
                 object == null ? null : object.etag(),
-                object == null ? null : object.versionId()));
+                object == null ? null : object.versionId(),
+                object == null ? null : object.url()));
       }
       files.sort((a, b) -> a.path().compareTo(b.path()));
       return new Locked(source, snapshot.id(), files);
@@ -109,19 +110,37 @@ public final class Lockfile {
     }
   }
 
-  /** Which S3 object a file came from: its ETag and version id (null when unversioned). */
-  public record ObjectId(@Nullable String etag, @Nullable String versionId) {}
+  /**
+   * Which object a file came from: its S3 ETag and version id (null when unversioned), or its URL
+   * (without the query string).
+   */
+  public record ObjectId(@Nullable String etag, @Nullable String versionId, @Nullable String url) {
+    public ObjectId(@Nullable String etag, @Nullable String versionId) {
+      this(etag, versionId, null);
+    }
+  }
 
   /**
    * One file as locked.
    *
    * @param etag the S3 object's ETag when it came from S3, else null
    * @param versionId the S3 object's version id when the bucket keeps versions, else null
+   * @param url the URL of a url model's file (without its query string), else null
    */
   public record LockedFile(
-      String path, long size, String sha256, @Nullable String etag, @Nullable String versionId) {
+      String path,
+      long size,
+      String sha256,
+      @Nullable String etag,
+      @Nullable String versionId,
+      @Nullable String url) {
     public LockedFile(String path, long size, String sha256) {
-      this(path, size, sha256, null, null);
+      this(path, size, sha256, null, null, null);
+    }
+
+    public LockedFile(
+        String path, long size, String sha256, @Nullable String etag, @Nullable String versionId) {
+      this(path, size, sha256, etag, versionId, null);
     }
   }
 
@@ -171,7 +190,8 @@ public final class Lockfile {
                 f.path("size").asLong(),
                 sha256,
                 f.hasNonNull("etag") ? f.path("etag").asText() : null,
-                f.hasNonNull("version_id") ? f.path("version_id").asText() : null));
+                f.hasNonNull("version_id") ? f.path("version_id").asText() : null,
+                f.hasNonNull("url") ? f.path("url").asText() : null));
       }
       models.put(
           entry.getKey(),
@@ -222,6 +242,9 @@ public final class Lockfile {
         }
         if (f.versionId() != null) {
           row.put("version_id", f.versionId());
+        }
+        if (f.url() != null) {
+          row.put("url", f.url());
         }
       }
     }

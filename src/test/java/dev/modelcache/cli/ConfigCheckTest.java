@@ -59,12 +59,12 @@ class ConfigCheckTest {
             f + ":13: models[1].name is missing: every model needs a URL-safe name",
             f
                 + ":15: models[2].source 'ftp://example.com/x' has an unknown scheme: use"
-                + " file:<dir>, hf://org/name[@revision] or s3://bucket/prefix",
+                + " file:<dir>, hf://org/name[@revision], s3://bucket/prefix or url (with files:)",
             f + ":18: models[3].batch.max_size (5000) must be between 1 and 1024",
             f + ":19: model name 'ok' is used twice; names must be unique",
             f
                 + ":21: unknown key 'extra' (allowed at the top: cache, sources, server,"
-                + " models)",
+                + " verification, models)",
             f + ": 11 errors; fix them and run 'modelcache config check' again");
   }
 
@@ -153,7 +153,7 @@ class ConfigCheckTest {
     assertThat(messages.subList(2, 5))
         .containsExactly(
             "f.yaml:4: unknown key 'models[0].engin' (allowed under models[0]: name, source,"
-                + " repo_type, include, exclude, sha256, engine, model_file, task, task_options,"
+                + " repo_type, files, include, exclude, sha256, engine, model_file, task, task_options,"
                 + " device, workers, batch, queue, timeout_ms, load, required, require_pins,"
                 + " version_ids, s3)",
             "f.yaml:5: models[0].workers (0) must be between 1 and 64",

@@ -20,7 +20,10 @@ class SourcesTest {
       assertThat(local.byScheme().keySet()).containsExactly(SourceRef.Scheme.FILE);
       assertThat(remote.byScheme().keySet())
           .containsExactlyInAnyOrder(
-              SourceRef.Scheme.FILE, SourceRef.Scheme.HF, SourceRef.Scheme.S3);
+              SourceRef.Scheme.FILE,
+              SourceRef.Scheme.HF,
+              SourceRef.Scheme.S3,
+              SourceRef.Scheme.URL);
     }
   }
 }

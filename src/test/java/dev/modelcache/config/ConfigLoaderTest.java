@@ -185,11 +185,14 @@ class ConfigLoaderTest {
         .isInstanceOf(ConfigException.class)
         .hasMessage(
             "HF_HUB_CACHE (/) puts the Hub cache at /, where modelcache cannot keep its own state"
-                + " beside it (in its parent folder, as .modelcache/, local/ and s3/): set cache.dir"
-                + " or MODELCACHE_CACHE_DIR, or point HF_HUB_CACHE at a folder of its own");
+                + " beside it (in its parent folder, as .modelcache/, local/, s3/ and url/): set"
+                + " cache.dir or MODELCACHE_CACHE_DIR, or point HF_HUB_CACHE at a folder of its own");
     assertThatThrownBy(() -> parse("", Map.of("HF_HUB_CACHE", "/x/s3")))
         .isInstanceOf(ConfigException.class)
         .hasMessageStartingWith("HF_HUB_CACHE (/x/s3) puts the Hub cache at /x/s3, where");
+    assertThatThrownBy(() -> parse("", Map.of("HF_HUB_CACHE", "/x/url")))
+        .isInstanceOf(ConfigException.class)
+        .hasMessageStartingWith("HF_HUB_CACHE (/x/url) puts the Hub cache at /x/url, where");
   }
 
   @Test

@@ -57,6 +57,7 @@ class MetricsCatalogueTest {
     metrics.bindModels(states, List.of("iris"));
     metrics.bindCache(cache, () -> dev.modelcache.store.CacheStore.bytesUnder(cache));
     metrics.bindHttp(() -> 1);
+    metrics.bindReload();
     metrics.bindGrpc(() -> 1);
     metrics.grpcCall("ModelInfer", "OK");
     for (Metrics.Outcome outcome : Metrics.Outcome.values()) {

@@ -163,6 +163,32 @@ class GarbageCollectorTest {
   }
 
   @Test
+  void aLockedUrlModelNoLongerConfiguredIsKeptUnderUrl() throws Exception {
+    ModelConfig web =
+        TestModels.config(
+                cache,
+                "  - name: web\n    files:\n      - {url: 'https://example.com/a.txt', sha256: "
+                    + HELLO
+                    + "}\n")
+            .models()
+            .get(0);
+    store.install(web, first, "main", List.of(entry("a.txt", "hello\n")));
+    assertThat(cache.resolve("url/web/snapshots/" + first + "/a.txt")).hasContent("hello");
+    Lockfile lock =
+        lock()
+            .with(
+                "web",
+                new Lockfile.Locked(
+                    "url", first, List.of(new Lockfile.LockedFile("a.txt", 6, HELLO))));
+    assertThat(gc(later, lock).find())
+        .extracting(Garbage::path)
+        .noneMatch(p -> p.startsWith(cache.resolve("url")));
+    assertThat(gc(later).find())
+        .extracting(Garbage::path)
+        .contains(cache.resolve("url/web/blobs/" + HELLO));
+  }
+
+  @Test
   void whatTheLockfilePinsIsKeptEvenForAModelNoLongerConfigured() throws Exception {
     Lockfile lock =
         lock()

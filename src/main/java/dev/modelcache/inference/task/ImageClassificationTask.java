@@ -26,7 +26,7 @@ import java.util.regex.Pattern;
  *
  * <p>modelcache never fetches a URL: a string that looks like one is refused with a 400.
  */
-public final class ImageClassificationTask
+final class ImageClassificationTask
     implements Task<float[], List<Prediction>>, RawBodyTask<float[]> {
   static final String NAME = "image-classification";
   private static final String EXAMPLE = "[\"iVBORw0KGgo...\"] (base64 image bytes)";

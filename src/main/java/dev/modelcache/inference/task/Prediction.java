@@ -6,4 +6,4 @@ package dev.modelcache.inference.task;
  * @param index the class index in the model's output
  * @param score its score (a probability after softmax or sigmoid)
  */
-public record Prediction(String label, int index, float score) {}
+record Prediction(String label, int index, float score) {}

@@ -20,7 +20,7 @@ import java.util.List;
  * classes]}) becomes scores by softmax, or by sigmoid when {@code config.json} says {@code
  * problem_type: multi_label_classification}, unless {@code task_options.scores} says otherwise.
  */
-public final class TextClassificationTask implements Task<Tokens, List<Prediction>>, AutoCloseable {
+final class TextClassificationTask implements Task<Tokens, List<Prediction>>, AutoCloseable {
   static final String NAME = "text-classification";
   private static final String EXAMPLE = "[\"what a wonderful day\", \"the service was slow\"]";
 

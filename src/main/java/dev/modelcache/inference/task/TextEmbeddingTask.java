@@ -29,7 +29,7 @@ import java.util.List;
  * sentence-transformers files ({@code modules.json}, {@code 1_Pooling/config.json}), else mean and
  * none.
  */
-public final class TextEmbeddingTask implements Task<Tokens, float[]>, Embedder, AutoCloseable {
+final class TextEmbeddingTask implements Task<Tokens, float[]>, Embedder, AutoCloseable {
   static final String NAME = "text-embedding";
   private static final String EXAMPLE = "[\"a sentence\", \"another one\"]";
 

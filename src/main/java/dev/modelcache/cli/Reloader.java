@@ -1,0 +1,193 @@
+package dev.modelcache.cli;
+
+import dev.modelcache.config.Config;
+import dev.modelcache.config.ModelConfig;
+import dev.modelcache.store.SignedLock;
+import dev.modelcache.threads.NamedThreads;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reloads the config on SIGHUP or when its file changes ({@code server.reload.watch}): reads it
+ * with the loader of the start, in full, with its {@code modelcache.lock}, and either puts it in
+ * force whole (the models' changes then apply, see {@link ModelUpdates}) or refuses it whole,
+ * logging an ERROR that names the problem, and the running config stays in force. A change to a
+ * setting outside {@code models:} (the port, the cache, the sources, auth) is refused so: "restart
+ * to change server.port". Each reload is counted in {@code modelcache_config_reload_total}.
+ *
+ * <p>Reloads run one at a time on the {@code modelcache-reload} thread, after the start-up
+ * preparation; requests that come meanwhile are folded into one.
+ *
+ * <pre>{@code
+ * Signals.handle("HUP", () -> reloader.request("SIGHUP"));
+ * }</pre>
+ */
+final class Reloader implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Reloader.class);
+
+  private final Supplier<Config> loader;
+  private final ModelUpdates.Parts parts;
+  private final BiConsumer<Config, SignedLock> applied;
+  private final CompletableFuture<Void> started;
+  private final NamedThreads thread = NamedThreads.named("modelcache-reload");
+  private final ScheduledExecutorService executor =
+      Executors.newSingleThreadScheduledExecutor(thread);
+  private final ModelUpdates updates;
+  private final dev.modelcache.metrics.ReloadMeters meters;
+  private final AtomicBoolean queued = new AtomicBoolean();
+  private volatile Config config;
+  private volatile SignedLock signed;
+  private volatile @Nullable ConfigWatch watch;
+
+  /**
+   * @param loader reads the config as at start (the same file, loader and environment)
+   * @param started completes when the start-up preparation is done; reloads wait for it
+   * @param applied told of each config put in force
+   */
+  Reloader(
+      Config config,
+      SignedLock signed,
+      Supplier<Config> loader,
+      ModelUpdates.Parts parts,
+      CompletableFuture<Void> started,
+      BiConsumer<Config, SignedLock> applied) {
+    this.config = config;
+    this.signed = signed;
+    this.loader = loader;
+    this.parts = parts;
+    this.started = started;
+    this.applied = applied;
+    this.updates = new ModelUpdates(parts, executor, config.cache().offline());
+    this.meters = parts.metrics().bindReload();
+  }
+
+  /** Asks for a reload ({@code why}: "SIGHUP", the file changed); returns at once. */
+  void request(String why) {
+    if (!queued.compareAndSet(false, true)) {
+      return; // one is queued already: it will read the newest file
+    }
+    try {
+      executor.execute(() -> run(why));
+    } catch (RejectedExecutionException e) {
+      queued.set(false); // stopping
+    }
+  }
+
+  private void run(String why) {
+    try {
+      started.get(); // the start-up preparation owns the models until it is done
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return; // stopping
+    } catch (java.util.concurrent.ExecutionException e) {
+      // it completes normally; nothing to wait for
+    }
+    queued.set(false);
+    try {
+      reload(why);
+    } catch (RuntimeException e) {
+      log.error("config reload ({}) failed: {}", why, e.toString(), e);
+    }
+  }
+
+  /** Reads, checks and puts in force the config; true when it was. */
+  boolean reload(String why) {
+    Config next;
+    SignedLock nextSigned;
+    try {
+      next = loader.get();
+      nextSigned = ConfigOption.signedLock(next); // a signature that does not verify refuses it
+    } catch (RuntimeException e) {
+      return refuse(why, e.getMessage() == null ? e.toString() : e.getMessage());
+    }
+    ConfigDiff diff = ConfigDiff.of(config, signed.lockfile(), next, nextSigned.lockfile());
+    if (!diff.fixed().isEmpty()) {
+      return refuse(
+          why,
+          diff.fixed().stream()
+                  .map(key -> "restart to change " + key)
+                  .collect(Collectors.joining("; "))
+              + " (these cannot change while the daemon runs)");
+    }
+    for (ModelConfig model : ConfigDiff.concat(diff.added(), diff.changed())) {
+      if (!parts.sources().byScheme().containsKey(model.source().scheme())) {
+        return refuse(
+            why,
+            model.name()
+                + " - restart to add the first "
+                + model.source().scheme()
+                + " model (the daemon started with no such source)");
+      }
+    }
+    config = next;
+    signed = nextSigned;
+    applied.accept(next, nextSigned);
+    meters.reloaded(true);
+    log.info(
+        "config reloaded ({}): models added {}, removed {}, changed {}",
+        why,
+        names(diff.added()),
+        diff.removed(),
+        names(diff.changed()));
+    updates.apply(next, nextSigned, diff);
+    return true;
+  }
+
+  private boolean refuse(String why, String problem) {
+    meters.reloaded(false);
+    log.error("config reload ({}) refused, the running config stays in force: {}", why, problem);
+    return false;
+  }
+
+  private static List<String> names(List<ModelConfig> models) {
+    return models.stream().map(ModelConfig::name).toList();
+  }
+
+  /**
+   * Starts watching the config file and its lockfile when {@code server.reload.watch} is on (and
+   * the config came from a file).
+   */
+  void watch() {
+    Config.Reload settings = config.server().reload();
+    if (!settings.watch() || config.origin().equals(dev.modelcache.config.ConfigLoader.EMBEDDED)) {
+      return;
+    }
+    java.nio.file.Path file = java.nio.file.Path.of(config.origin()).toAbsolutePath().normalize();
+    try {
+      watch =
+          new ConfigWatch(
+              java.util.Objects.requireNonNull(file.getParent(), "a file has a folder"),
+              java.util.Set.of(file, config.lockfile()),
+              java.time.Duration.ofMillis(settings.debounceMs()),
+              this::request);
+    } catch (java.io.IOException e) {
+      log.error(
+          "cannot watch {} (server.reload.watch): {}; reload it with SIGHUP", file, e.toString());
+    }
+  }
+
+  /** The config in force. */
+  Config config() {
+    return config;
+  }
+
+  @Override
+  public void close() {
+    if (watch != null) {
+      watch.close();
+    }
+    executor.shutdownNow();
+    thread.stop(executor, NamedThreads.STOP_WAIT, log);
+    updates.close();
+  }
+}
