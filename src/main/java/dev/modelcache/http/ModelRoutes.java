@@ -12,6 +12,7 @@ import dev.modelcache.store.InstalledSnapshot.InstalledFile;
 import dev.modelcache.store.LockSignature;
 import io.javalin.config.RoutesConfig;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Function;
 
@@ -112,8 +113,9 @@ final class ModelRoutes {
     if (info.loaded()) {
       m.put("device", info.device());
       m.put("model_file", info.modelFile());
-      m.put("load_seconds", info.loadTime().toMillis() / 1000.0);
-      m.put("warmup_seconds", info.warmupTime().toMillis() / 1000.0);
+      // a loaded model has its times (LoadedInfo: null only before it is loaded)
+      m.put("load_seconds", Objects.requireNonNull(info.loadTime()).toMillis() / 1000.0);
+      m.put("warmup_seconds", Objects.requireNonNull(info.warmupTime()).toMillis() / 1000.0);
     }
     m.put("bytes", info.snapshot().totalBytes());
     ArrayNode files = m.putArray("files");

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Whether batching may change a model's answers, decided once at load: dynamic batching promises
@@ -42,7 +43,7 @@ final class BatchCheck {
    * @param modelFile the file loaded (an {@code .onnx} graph is searched for {@link
    *     #DYNAMIC_QUANTIZE})
    */
-  static <I, O> String reason(
+  static <I, O> @Nullable String reason(
       Task<I, O> task, Predictor<List<I>, List<O>> predictor, Path modelFile, String engine)
       throws IOException {
     if (Engine.ONNX_RUNTIME.djlName().equals(engine) && contains(modelFile, DYNAMIC_QUANTIZE)) {

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import dev.modelcache.config.ModelConfig;
 import java.util.List;
 import java.util.Locale;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The DJL engines modelcache serves models with: each one's name, the model files it loads and the
@@ -81,7 +82,7 @@ public enum Engine {
   }
 
   /** The engine of DJL name {@code djlName} ({@code PyTorch}, ...), or null for another. */
-  public static Engine named(String djlName) {
+  public static @Nullable Engine named(String djlName) {
     for (Engine engine : values()) {
       if (engine.djlName.equals(djlName)) {
         return engine;
@@ -91,7 +92,7 @@ public enum Engine {
   }
 
   /** The engine whose model files have {@code file}'s suffix, or null for none. */
-  static Engine ofFile(String file) {
+  static @Nullable Engine ofFile(String file) {
     for (Engine engine : values()) {
       if (engine.loads(file)) {
         return engine;

@@ -14,7 +14,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.stream.Stream;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Which {@link Engine} loads a model, from which file of its snapshot, and the load itself.
@@ -72,8 +74,7 @@ public final class Engines {
                 + String.join(", ", files(snapshotDir))
                 + ")");
       }
-      Engine engine =
-          wanted.equals("auto") ? engineOf(model, model.modelFile()) : Engine.named(wanted);
+      Engine engine = wanted.equals("auto") ? engineOf(model, model.modelFile()) : named(wanted);
       return new Choice(engine, model.modelFile(), path);
     }
     List<String> files = files(snapshotDir);
@@ -90,7 +91,7 @@ public final class Engines {
       engine =
           files.stream().anyMatch(Engine.PYTORCH::loads) ? Engine.PYTORCH : Engine.ONNX_RUNTIME;
     } else {
-      engine = Engine.named(wanted);
+      engine = named(wanted);
     }
     List<String> candidates = files.stream().filter(engine::loads).toList();
     String file = pick(candidates, engine.preferred());
@@ -125,7 +126,12 @@ public final class Engines {
             + "' by its name (*.pt, *.pth, *.torchscript: PyTorch; *.onnx: OnnxRuntime); set engine");
   }
 
-  private static String pick(List<String> candidates, List<String> preferred) {
+  /** The engine {@code wanted} names: the config accepts only an engine's name or "auto". */
+  private static Engine named(String wanted) {
+    return Objects.requireNonNull(Engine.named(wanted), () -> "no engine " + wanted);
+  }
+
+  private static @Nullable String pick(List<String> candidates, List<String> preferred) {
     for (String name : preferred) {
       if (candidates.contains(name)) {
         return name;

@@ -1,5 +1,7 @@
 package dev.modelcache.inference;
 
+import java.util.Objects;
+
 /**
  * A forward pass of {@link #model()} failed with an exception that is not one of ours (a DJL {@code
  * TranslateException} or {@code EngineException}, an {@code Error}, a bug): the cause says what
@@ -20,6 +22,6 @@ public final class InferenceFailedException extends RuntimeException {
 
   /** The first line of the innermost cause's message (DJL's carry the engine's whole trace). */
   public String detail() {
-    return ModelRegistry.firstLine(getCause());
+    return ModelRegistry.firstLine(Objects.requireNonNull(getCause(), "made with a cause"));
   }
 }

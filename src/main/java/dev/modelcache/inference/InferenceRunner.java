@@ -9,6 +9,7 @@ import dev.modelcache.inference.ModelRegistry.V2Answer;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Outcome;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -214,7 +215,7 @@ final class InferenceRunner {
       Thread.currentThread().interrupt();
       throw new ModelNotReadyException(config.name() + " - interrupted while waiting", e);
     } catch (ExecutionException e) {
-      throw failure(config, e.getCause());
+      throw failure(config, Objects.requireNonNull(e.getCause(), "a failed task has a cause"));
     }
   }
 

@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * One model loaded in its engine: the weights once, one {@link Predictor} per worker over them, and
@@ -29,7 +30,7 @@ final class LoadedModel<I, O> implements AutoCloseable {
   private final Device device;
   private final Duration loadTime;
   private final Duration warmupTime;
-  private final String unbatched;
+  private final @Nullable String unbatched;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   /** Requests that picked this model and have not finished with it (see {@link ModelEntry}). */
@@ -46,7 +47,7 @@ final class LoadedModel<I, O> implements AutoCloseable {
       Device device,
       Duration loadTime,
       Duration warmupTime,
-      String unbatched) {
+      @Nullable String unbatched) {
     this.task = task;
     this.zoo = zoo;
     this.batcher = batcher;
@@ -71,7 +72,7 @@ final class LoadedModel<I, O> implements AutoCloseable {
       ModelConfig config,
       InstalledSnapshot snapshot,
       Task<I, O> task,
-      Engines.Choice chosen,
+      Engines.@Nullable Choice chosen,
       Metrics metrics,
       LongSupplier nanoClock)
       throws ModelLoadException {
@@ -147,7 +148,7 @@ final class LoadedModel<I, O> implements AutoCloseable {
    * Why batching would change this model's answers ({@link BatchCheck}), so that it runs every item
    * alone; null when it batches as configured.
    */
-  String unbatched() {
+  @Nullable String unbatched() {
     return unbatched;
   }
 

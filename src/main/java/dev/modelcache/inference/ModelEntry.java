@@ -3,17 +3,18 @@ package dev.modelcache.inference;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.store.InstalledSnapshot;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 
 /** What the registry knows of one configured model. */
 final class ModelEntry {
   final ModelConfig config;
-  volatile LoadedModel<?, ?> loaded;
+  volatile @Nullable LoadedModel<?, ?> loaded;
 
   /** Set once its files are ready: the snapshot, its task and labels. */
-  volatile Prepared prepared;
+  volatile @Nullable Prepared prepared;
 
   /** The lazy load under way or done (guarded by this). */
-  CompletableFuture<LoadedModel<?, ?>> loading;
+  @Nullable CompletableFuture<LoadedModel<?, ?>> loading;
 
   /**
    * A model whose files are ready to load.
@@ -22,7 +23,10 @@ final class ModelEntry {
    *     none (the load then fails with the reason)
    */
   record Prepared(
-      InstalledSnapshot snapshot, Task<?, ?> task, ModelMetadata metadata, Engines.Choice choice) {}
+      InstalledSnapshot snapshot,
+      Task<?, ?> task,
+      ModelMetadata metadata,
+      Engines.@Nullable Choice choice) {}
 
   /** Set when a reload removed the model: no request picks it any more. */
   volatile boolean retired;
@@ -32,7 +36,7 @@ final class ModelEntry {
    * it; null when none is loaded. A model swapped out after it was read is released and the current
    * one read again, so that a drain that saw zero requests on the old one stays right.
    */
-  LoadedModel<?, ?> acquire() {
+  @Nullable LoadedModel<?, ?> acquire() {
     while (true) {
       LoadedModel<?, ?> current = loaded;
       if (current == null || retired) {

@@ -10,12 +10,14 @@ import dev.modelcache.store.StoreException;
 import dev.modelcache.threads.NamedThreads;
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -71,7 +73,7 @@ final class ModelLoader implements AutoCloseable {
   }
 
   /** The engine and model file {@code model}'s files pick, or null when they pick none. */
-  private static Engines.Choice choiceOf(ModelConfig model, InstalledSnapshot snapshot) {
+  private static Engines.@Nullable Choice choiceOf(ModelConfig model, InstalledSnapshot snapshot) {
     try {
       return Engines.resolve(model, snapshot.dir());
     } catch (ModelLoadException e) {
@@ -197,9 +199,9 @@ final class ModelLoader implements AutoCloseable {
                   MDC.put("model", name);
                   try {
                     log.info("{} - first request: loading (load: lazy)", name);
-                    LoadedModel<?, ?> loaded = load(entry, entry.prepared);
-                    log.info(
-                        "{} - loaded: {}", name, describe(entry.config, loaded, entry.prepared));
+                    Prepared prepared = Objects.requireNonNull(entry.prepared, "added prepared");
+                    LoadedModel<?, ?> loaded = load(entry, prepared);
+                    log.info("{} - loaded: {}", name, describe(entry.config, loaded, prepared));
                     loading.complete(loaded);
                   } catch (ModelLoadException | RuntimeException e) {
                     states.failed(name, e.getMessage());

@@ -9,13 +9,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the model's own {@code config.json} says, when it has one: class labels ({@code id2label},
  * as HuggingFace writes them) and the shape of one input without the batch dimension ({@code
  * input_shape}).
  */
-public record ModelMetadata(List<String> labels, long[] inputShape) {
+public record ModelMetadata(List<String> labels, long @Nullable [] inputShape) {
   public static final ModelMetadata NONE = new ModelMetadata(List.of(), null);
 
   public static ModelMetadata read(Path snapshotDir, ObjectMapper json, String model)
@@ -65,7 +66,7 @@ public record ModelMetadata(List<String> labels, long[] inputShape) {
    *
    * @throws ModelLoadException when it is not valid JSON
    */
-  static JsonNode readConfig(Path snapshotDir, ObjectMapper json, String model)
+  static @Nullable JsonNode readConfig(Path snapshotDir, ObjectMapper json, String model)
       throws ModelLoadException {
     Path file = snapshotDir.resolve("config.json");
     if (!Files.exists(file)) {

@@ -12,8 +12,10 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -201,7 +203,7 @@ public final class ModelRegistry implements AutoCloseable {
    *
    * @param version the revision the request names, or null for the one served
    */
-  public V2Answer inferV2(String model, String version, List<V2Tensor> inputs) {
+  public V2Answer inferV2(String model, @Nullable String version, List<V2Tensor> inputs) {
     ModelEntry entry = entry(model);
     checkVersion(entry, version);
     return runner.inferV2(entry, inputs);
@@ -231,7 +233,7 @@ public final class ModelRegistry implements AutoCloseable {
     return entry;
   }
 
-  private void checkVersion(ModelEntry entry, String version) {
+  private void checkVersion(ModelEntry entry, @Nullable String version) {
     Prepared prepared = entry.prepared;
     if (version == null) {
       return;
@@ -271,7 +273,7 @@ public final class ModelRegistry implements AutoCloseable {
    * @param version the revision the request names, or null
    * @throws ModelNotReadyException before its files are ready
    */
-  public V2Metadata v2Metadata(String model, String version) {
+  public V2Metadata v2Metadata(String model, @Nullable String version) {
     ModelEntry entry = entry(model);
     checkVersion(entry, version);
     Prepared prepared = entry.prepared;
@@ -293,7 +295,7 @@ public final class ModelRegistry implements AutoCloseable {
     if (prepared == null) {
       return Optional.empty();
     }
-    LoadedModel<?, ?> m = entry.loaded;
+    LoadedModel<?, ?> m = Objects.requireNonNull(entry, "prepared, so present").loaded;
     return Optional.of(
         new LoadedInfo(
             prepared.snapshot(),
@@ -320,14 +322,14 @@ public final class ModelRegistry implements AutoCloseable {
   public record LoadedInfo(
       InstalledSnapshot snapshot,
       boolean loaded,
-      String modelFile,
+      @Nullable String modelFile,
       String engine,
-      String device,
-      Duration loadTime,
-      Duration warmupTime,
+      @Nullable String device,
+      @Nullable Duration loadTime,
+      @Nullable Duration warmupTime,
       List<String> labels,
       int batchMaxSize,
-      String unbatched) {}
+      @Nullable String unbatched) {}
 
   /**
    * Stops the models: waits for the lazy loads under way (they close what they load), then closes

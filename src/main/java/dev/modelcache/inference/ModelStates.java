@@ -77,7 +77,7 @@ public final class ModelStates implements Metrics.ModelView {
    * Records the update of {@code model} under way or failed (the model keeps serving what it
    * served); null once it is served.
    */
-  public void update(String model, Update update) {
+  public void update(String model, @Nullable Update update) {
     Entry entry = entries.get(model);
     if (entry != null) {
       entry.update = update;
@@ -97,7 +97,7 @@ public final class ModelStates implements Metrics.ModelView {
    * @param error why the last attempt failed, or null while it runs
    * @param retryAt when the next attempt starts after a failure, or null
    */
-  public record Update(String pending, String error, Instant retryAt) {}
+  public record Update(String pending, @Nullable String error, @Nullable Instant retryAt) {}
 
   public void fetching(String model, long bytesTotal) {
     Entry entry = entry(model);
@@ -138,7 +138,7 @@ public final class ModelStates implements Metrics.ModelView {
    *
    * @param reason what failed, as the fetch reported it
    */
-  public void sourceUnreachable(String model, String revision, String reason) {
+  public void sourceUnreachable(String model, String revision, @Nullable String reason) {
     Entry entry = entry(model);
     synchronized (entry) {
       Instant since = entry.stale == null ? clock.instant() : entry.stale.since();
@@ -176,7 +176,7 @@ public final class ModelStates implements Metrics.ModelView {
    * @param reason the failure that made the fetch fall back to it
    * @param since when the source was first found unreachable
    */
-  public record Stale(String revision, String reason, Instant since) {}
+  public record Stale(String revision, @Nullable String reason, Instant since) {}
 
   public ModelStatus status(String model) {
     return status(entry(model));
@@ -289,7 +289,7 @@ public final class ModelStates implements Metrics.ModelView {
     /** Written under this; read without it by {@link ModelStates#sourceUnreachable}. */
     volatile @Nullable Stale stale;
 
-    volatile Update update;
+    volatile @Nullable Update update;
 
     final String model;
 

@@ -3,6 +3,8 @@ package dev.modelcache.inference;
 import dev.modelcache.inference.ModelEntry.Prepared;
 import dev.modelcache.store.InstalledSnapshot;
 import java.time.Duration;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,7 +53,7 @@ final class ModelSwap {
     log.info(
         "{} - now serves revision {}{}",
         next.name(),
-        next.prepared.snapshot().id(),
+        Objects.requireNonNull(next.prepared, "a model swapped in is prepared").snapshot().id(),
         previous == null ? "" : " (was " + previous.snapshot().id() + "): draining the old one");
     close(next.name(), previous, atLeastTimeout(drain, old));
   }
@@ -71,7 +73,7 @@ final class ModelSwap {
     return drain.compareTo(timeout) >= 0 ? drain : timeout;
   }
 
-  private static void close(String name, LoadedModel<?, ?> model, Duration drain) {
+  private static void close(String name, @Nullable LoadedModel<?, ?> model, Duration drain) {
     if (model == null) {
       return;
     }

@@ -3,6 +3,7 @@ package dev.modelcache.inference;
 import ai.djl.translate.Translator;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What one task ({@code tensor}, {@code text-embedding}, {@code text-classification}, {@code
@@ -50,7 +51,7 @@ public interface Task<I, O> {
   List<V2Tensor.Spec> outputSpecs();
 
   /** One item for the warm-up inference right after load. */
-  I warmupItem();
+  @Nullable I warmupItem();
 
   /**
    * A few distinct items for the batch check at load ({@link BatchCheck}): run alone and run

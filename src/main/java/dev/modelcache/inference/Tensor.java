@@ -2,6 +2,8 @@ package dev.modelcache.inference;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A dense tensor in row-major order, as it crosses the JSON boundary. Exactly one of the arrays is
@@ -9,7 +11,12 @@ import java.util.List;
  *
  * @param dtype {@code float32}, {@code float64}, {@code int32}, {@code int64} or "bool"
  */
-record Tensor(String dtype, long[] shape, double[] floats, long[] ints, boolean[] bools) {
+record Tensor(
+    String dtype,
+    long[] shape,
+    double @Nullable [] floats,
+    long @Nullable [] ints,
+    boolean @Nullable [] bools) {
 
   static Tensor ofFloats(String dtype, long[] shape, double[] values) {
     return new Tensor(dtype, shape, values, null, null);
@@ -24,7 +31,9 @@ record Tensor(String dtype, long[] shape, double[] floats, long[] ints, boolean[
   }
 
   int size() {
-    return floats != null ? floats.length : ints != null ? ints.length : bools.length;
+    return floats != null
+        ? floats.length
+        : ints != null ? ints.length : Objects.requireNonNull(bools, "a bool tensor").length;
   }
 
   /** The same values with {@code shape}. */

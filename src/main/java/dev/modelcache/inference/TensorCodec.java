@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * JSON arrays to and from {@link Tensor}s of every supported dtype, with messages that point at the
@@ -27,7 +29,7 @@ public final class TensorCodec {
    * @param dtype the tensor's dtype; null: {@code bool} when the values are JSON booleans, else
    *     {@code float32}
    */
-  static Tensor parseNested(JsonNode node, String name, String dtype) {
+  static Tensor parseNested(JsonNode node, String name, @Nullable String dtype) {
     List<Long> shape = new ArrayList<>();
     JsonNode probe = node;
     while (probe.isArray()) {
@@ -243,6 +245,9 @@ public final class TensorCodec {
     return array;
   }
 
+  /** A tensor with neither floats nor ints holds bools. */
+  private static final String BOOL = "a bool tensor";
+
   private static JsonNode build(Tensor tensor, int depth, int[] cursor) {
     JsonNodeFactory f = JsonNodeFactory.instance;
     if (depth == tensor.shape().length) {
@@ -253,7 +258,7 @@ public final class TensorCodec {
       if (tensor.ints() != null) {
         return f.numberNode(tensor.ints()[i]);
       }
-      return f.booleanNode(tensor.bools()[i]);
+      return f.booleanNode(Objects.requireNonNull(tensor.bools(), BOOL)[i]);
     }
     ArrayNode array = f.arrayNode((int) tensor.shape()[depth]);
     if (depth == tensor.shape().length - 1) {
@@ -274,16 +279,16 @@ public final class TensorCodec {
     } else if (tensor.ints() != null) {
       array.add(tensor.ints()[i]);
     } else {
-      array.add(tensor.bools()[i]);
+      array.add(Objects.requireNonNull(tensor.bools(), BOOL)[i]);
     }
   }
 
   /** The values of one tensor being parsed, checked against its dtype one by one. */
   private static final class Values {
     private final String dtype;
-    private final double[] floats;
-    private final long[] ints;
-    private final boolean[] bools;
+    private final double @Nullable [] floats;
+    private final long @Nullable [] ints;
+    private final boolean @Nullable [] bools;
     private int size;
 
     Values(String dtype, int capacity) {
@@ -298,7 +303,7 @@ public final class TensorCodec {
     /**
      * @param rectangular the shape the whole input must have, added to a type error, or null
      */
-    void add(JsonNode leaf, ElementPath path, long[] rectangular) {
+    void add(JsonNode leaf, ElementPath path, long @Nullable [] rectangular) {
       switch (dtype) {
         case "float32", "float64" -> {
           if (!leaf.isNumber()) {
@@ -311,7 +316,7 @@ public final class TensorCodec {
             throw new InvalidInputException(
                 path + " (" + leaf.asText() + ") does not fit in " + dtype);
           }
-          floats[size++] = value;
+          Objects.requireNonNull(floats, dtype)[size++] = value;
         }
         case "int32", "int64" -> {
           if (!leaf.isNumber()) {
@@ -332,7 +337,7 @@ public final class TensorCodec {
           if (dtype.equals("int32") && (value < Integer.MIN_VALUE || value > Integer.MAX_VALUE)) {
             throw new InvalidInputException(path + " (" + value + ") does not fit in int32");
           }
-          ints[size++] = value;
+          Objects.requireNonNull(ints, dtype)[size++] = value;
         }
         default -> {
           if (!leaf.isBoolean()) {
@@ -343,13 +348,13 @@ public final class TensorCodec {
                     + "; expected true or false (bool)"
                     + suffix(path, rectangular));
           }
-          bools[size++] = leaf.booleanValue();
+          Objects.requireNonNull(bools, dtype)[size++] = leaf.booleanValue();
         }
       }
     }
 
     /** The rule of a nested input, " (inputs must be a rectangular array of shape [2, 4])". */
-    private static String suffix(ElementPath path, long[] rectangular) {
+    private static String suffix(ElementPath path, long @Nullable [] rectangular) {
       if (rectangular == null) {
         return "";
       }
@@ -368,7 +373,8 @@ public final class TensorCodec {
       if (ints != null) {
         return Tensor.ofInts(dtype, shape, size == ints.length ? ints : Arrays.copyOf(ints, size));
       }
-      return Tensor.ofBools(shape, size == bools.length ? bools : Arrays.copyOf(bools, size));
+      boolean[] values = Objects.requireNonNull(bools, dtype);
+      return Tensor.ofBools(shape, size == values.length ? values : Arrays.copyOf(values, size));
     }
 
     private double[] trim(double[] values) {

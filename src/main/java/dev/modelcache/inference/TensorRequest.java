@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The input tensors of one {@code tensor} request, read from its JSON ({@code POST /inference}) or
@@ -91,7 +92,7 @@ final class TensorRequest {
     return leaf;
   }
 
-  private String declaredDtype(int index) {
+  private @Nullable String declaredDtype(int index) {
     List<V2Tensor.Spec> inputs = signature.inputs();
     return index < inputs.size()
         ? TensorCodec.fromV2(inputs.get(index).datatype(), inputs.get(index).name())

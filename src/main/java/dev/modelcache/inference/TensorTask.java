@@ -10,6 +10,7 @@ import dev.modelcache.config.ModelConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@code tensor} task: numbers in, numbers out, any shape, dtypes float32, float64, int32,
@@ -203,7 +204,7 @@ public final class TensorTask
 
   /** Zeros of the declared input shapes (variable dimensions 1), or null when none are declared. */
   @Override
-  public Item warmupItem() {
+  public @Nullable Item warmupItem() {
     return signature.inputs().isEmpty() ? null : declared(0);
   }
 

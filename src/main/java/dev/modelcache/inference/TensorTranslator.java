@@ -11,6 +11,7 @@ import ai.djl.translate.TranslatorContext;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * The {@code tensor} task's translator of a whole batch: the items' tensors concatenated along
@@ -87,26 +88,28 @@ final class TensorTranslator
     switch (tensor.dtype()) {
       case "float32":
         {
-          float[] data = new float[tensor.floats().length];
+          double[] floats = Objects.requireNonNull(tensor.floats(), "float32");
+          float[] data = new float[floats.length];
           for (int i = 0; i < data.length; i++) {
-            data[i] = (float) tensor.floats()[i];
+            data[i] = (float) floats[i];
           }
           return manager.create(data, shape);
         }
       case "float64":
-        return manager.create(tensor.floats(), shape);
+        return manager.create(Objects.requireNonNull(tensor.floats(), "float64"), shape);
       case "int32":
         {
-          int[] data = new int[tensor.ints().length];
+          long[] ints = Objects.requireNonNull(tensor.ints(), "int32");
+          int[] data = new int[ints.length];
           for (int i = 0; i < data.length; i++) {
-            data[i] = Math.toIntExact(tensor.ints()[i]);
+            data[i] = Math.toIntExact(ints[i]);
           }
           return manager.create(data, shape);
         }
       case "int64":
-        return manager.create(tensor.ints(), shape);
+        return manager.create(Objects.requireNonNull(tensor.ints(), "int64"), shape);
       case "bool":
-        return manager.create(tensor.bools(), shape);
+        return manager.create(Objects.requireNonNull(tensor.bools(), "bool"), shape);
       default:
         throw new InvalidInputException("dtype " + tensor.dtype() + " is not supported");
     }

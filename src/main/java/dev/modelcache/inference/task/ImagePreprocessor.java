@@ -20,6 +20,7 @@ import java.util.function.Function;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Image bytes (PNG, JPEG, BMP, GIF: what the JDK decodes) to the model's {@code [3, height, width]}
@@ -32,7 +33,7 @@ import javax.imageio.stream.ImageInputStream;
  * {@code image_std}, {@code rescale_factor}), else 224 x 224 and ImageNet's mean and std.
  */
 record ImagePreprocessor(
-    int height, int width, Integer resize, float[] mean, float[] std, float rescale) {
+    int height, int width, @Nullable Integer resize, float[] mean, float[] std, float rescale) {
   static final int MAX_SIDE = 16_384;
   static final long MAX_PIXELS = 40_000_000L;
   private static final List<Double> IMAGENET_MEAN = List.of(0.485, 0.456, 0.406);

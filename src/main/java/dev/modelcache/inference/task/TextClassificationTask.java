@@ -98,6 +98,8 @@ final class TextClassificationTask implements Task<Tokens, List<Prediction>>, Au
   /** Pads a batch, runs it, scores each row. */
   private final class ClassificationTranslator
       implements NoBatchifyTranslator<List<Tokens>, List<List<Prediction>>> {
+    // DJL calls prepare(), which sets it, before any processInput(): no request reads it unset
+    @SuppressWarnings("NullAway.Init")
     private volatile ModelInputs inputs;
 
     @Override

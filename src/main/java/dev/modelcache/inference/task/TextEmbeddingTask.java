@@ -144,6 +144,9 @@ final class TextEmbeddingTask implements Task<Tokens, float[]>, Embedder, AutoCl
   private final class EmbeddingTranslator
       implements NoBatchifyTranslator<List<Tokens>, List<float[]>> {
     private static final String LENGTHS = "lengths";
+
+    // DJL calls prepare(), which sets it, before any processInput(): no request reads it unset
+    @SuppressWarnings("NullAway.Init")
     private volatile ModelInputs inputs;
 
     @Override
