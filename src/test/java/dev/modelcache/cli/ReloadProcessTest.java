@@ -111,6 +111,8 @@ class ReloadProcessTest {
     OkHttpClient http = client();
     try (ChildDaemon child = ChildDaemon.start(config, Map.of())) {
       String base = "http://127.0.0.1:" + child.awaitReady(WAIT);
+      // the watch is registered just after the daemon starts: an edit before that is not seen
+      child.awaitMessage(m -> m.startsWith("watching ") && m.contains("server.reload.watch"), WAIT);
       Files.writeString(config, yaml(tmp, watch, model("iris", iris) + model("extra", iris)));
       Poll.until(WAIT, EVERY, "extra answers", () -> infer(http, base, "extra").code == 200);
       child.awaitMessage(m -> m.startsWith("config reloaded (change of modelcache.yaml)"), WAIT);
