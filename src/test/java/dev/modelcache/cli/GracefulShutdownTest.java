@@ -128,7 +128,7 @@ class GracefulShutdownTest {
         for (Outcome outcome : outcomes) {
           if (outcome.failure() == null) {
             assertThat(outcome.status())
-                .as("every answer, before or after the signal")
+                .as("every answer, before or after the signal; the daemon's log:\n%s", log)
                 .isEqualTo(200);
           } else {
             // After the signal the connector stops accepting: a new connection is refused, or,
