@@ -106,6 +106,15 @@ final class ModelUpdates implements AutoCloseable {
     }
   }
 
+  /**
+   * Brings in what {@code model}'s branch or tag names now ({@link UpstreamWatch} saw it move), as
+   * for a changed model: beside the version served, then swapped in; retried on failure.
+   */
+  void moved(Config config, SignedLock lock, ModelConfig model) {
+    int generation = generations.merge(model.name(), 1, Integer::sum);
+    update(config, lock, model, generation, 0);
+  }
+
   /** Fetches and loads a model the reload added (or one that served nothing yet). */
   private void load(Config config, SignedLock lock, ModelConfig model) {
     MDC.put("model", model.name());

@@ -2,9 +2,11 @@ package dev.modelcache.cli;
 
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.metrics.WatchMeters;
 import dev.modelcache.store.SignedLock;
 import dev.modelcache.threads.NamedThreads;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -43,6 +45,10 @@ final class Reloader implements AutoCloseable {
   private final ScheduledExecutorService executor =
       Executors.newSingleThreadScheduledExecutor(thread);
   private final ModelUpdates updates;
+  private final NamedThreads watchThread = NamedThreads.named("modelcache-watch");
+  private final ScheduledExecutorService watchExecutor =
+      Executors.newSingleThreadScheduledExecutor(watchThread);
+  private final UpstreamWatch upstream;
   private final dev.modelcache.metrics.ReloadMeters meters;
   private final AtomicBoolean queued = new AtomicBoolean();
   private volatile Config config;
@@ -69,6 +75,51 @@ final class Reloader implements AutoCloseable {
     this.applied = applied;
     this.updates = new ModelUpdates(parts, executor, config.cache().offline());
     this.meters = parts.metrics().bindReload();
+    this.upstream =
+        new UpstreamWatch(
+            parts.sources().byScheme(),
+            new WatchTarget(),
+            new WatchMeters(parts.metrics().registry()),
+            parts.clock(),
+            Math::random,
+            watchExecutor);
+  }
+
+  /** The daemon as the upstream watch sees it: the config in force, and the updates' thread. */
+  private final class WatchTarget implements UpstreamWatch.Target {
+    @Override
+    public Config config() {
+      return config;
+    }
+
+    @Override
+    public SignedLock signed() {
+      return signed;
+    }
+
+    @Override
+    public Optional<String> serving(String model) {
+      return parts.registry().revision(model);
+    }
+
+    @Override
+    public void moved(ModelConfig model) {
+      try {
+        executor.execute(
+            () -> {
+              if (!awaitStarted()) {
+                return;
+              }
+              Config current = config;
+              current.models().stream()
+                  .filter(m -> m.name().equals(model.name()))
+                  .findFirst()
+                  .ifPresent(m -> updates.moved(current, signed, m));
+            });
+      } catch (RejectedExecutionException e) {
+        // stopping
+      }
+    }
   }
 
   /** Asks for a reload ({@code why}: "SIGHUP", the file changed); returns at once. */
@@ -83,14 +134,24 @@ final class Reloader implements AutoCloseable {
     }
   }
 
-  private void run(String why) {
+  /**
+   * Waits for the start-up preparation, which owns the models until it is done; false: stopping.
+   */
+  private boolean awaitStarted() {
     try {
-      started.get(); // the start-up preparation owns the models until it is done
+      started.get();
+      return true;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return; // stopping
+      return false;
     } catch (java.util.concurrent.ExecutionException e) {
-      // it completes normally; nothing to wait for
+      return true; // it completes normally; nothing to wait for
+    }
+  }
+
+  private void run(String why) {
+    if (!awaitStarted()) {
+      return;
     }
     queued.set(false);
     try {
@@ -140,6 +201,7 @@ final class Reloader implements AutoCloseable {
         diff.removed(),
         names(diff.changed()));
     updates.apply(next, nextSigned, diff);
+    upstream.refresh();
     return true;
   }
 
@@ -154,10 +216,12 @@ final class Reloader implements AutoCloseable {
   }
 
   /**
-   * Starts watching the config file and its lockfile when {@code server.reload.watch} is on (and
-   * the config came from a file).
+   * Starts watching the upstream of the models with {@code watch:} ({@link UpstreamWatch}), and the
+   * config file and its lockfile when {@code server.reload.watch} is on (and the config came from a
+   * file).
    */
   void watch() {
+    upstream.refresh();
     Config.Reload settings = config.server().reload();
     if (!settings.watch() || config.origin().equals(dev.modelcache.config.ConfigLoader.EMBEDDED)) {
       return;
@@ -186,6 +250,8 @@ final class Reloader implements AutoCloseable {
     if (watch != null) {
       watch.close();
     }
+    watchExecutor.shutdownNow();
+    watchThread.stop(watchExecutor, NamedThreads.STOP_WAIT, log);
     executor.shutdownNow();
     thread.stop(executor, NamedThreads.STOP_WAIT, log);
     updates.close();

@@ -22,6 +22,7 @@ import org.jspecify.annotations.Nullable;
  *     the model's own {@code s3:}), else null
  * @param versionIds S3 object version ids by file path: those objects are fetched at exactly that
  *     version
+ * @param watch how often to poll the model's branch or tag for a move ({@code watch:}), or null
  */
 public record ModelConfig(
     String name,
@@ -43,7 +44,8 @@ public record ModelConfig(
     TaskOptions taskOptions,
     boolean requirePins,
     Config.@Nullable S3Config s3,
-    Map<String, String> versionIds) {
+    Map<String, String> versionIds,
+    @Nullable WatchConfig watch) {
 
   public ModelConfig {
     // The defaults are filled in once, by the loader: nothing downstream checks for null.
@@ -78,7 +80,8 @@ public record ModelConfig(
         taskOptions,
         requirePins,
         s3,
-        versionIds);
+        versionIds,
+        watch);
   }
 
   /** What a model does with a request. */

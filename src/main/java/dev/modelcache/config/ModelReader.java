@@ -59,6 +59,7 @@ final class ModelReader {
     if (!keys.load.equals("preload") && !keys.load.equals("lazy")) {
       throw node.error(node.qualify("load"), "must be preload or lazy, not '" + keys.load + "'");
     }
+    WatchReader.check(node, name, keys.watch, source, pins, keys.versionIds);
     if (!DEVICE.matcher(keys.device).matches()) {
       throw node.error(
           node.qualify("device"), "must be auto, cpu, gpu or gpu:N, not '" + keys.device + "'");
@@ -83,7 +84,8 @@ final class ModelReader {
         keys.taskOptions,
         requirePins,
         isS3 ? keys.s3 : null,
-        keys.versionIds);
+        keys.versionIds,
+        keys.watch);
   }
 
   /**
@@ -115,6 +117,7 @@ final class ModelReader {
     final S3Config s3;
     final boolean s3Given;
     final List<UrlFilesReader.Item> files;
+    final @Nullable WatchConfig watch;
 
     Keys(ConfigNode node, S3Config s3Defaults) {
       name = node.string("name");
@@ -141,6 +144,7 @@ final class ModelReader {
       requirePinsText = node.string("require_pins");
       requirePins = node.bool("require_pins", false);
       versionIds = node.stringMap("version_ids");
+      watch = WatchReader.read(node);
       ConfigNode s3Node = node.child("s3");
       s3 =
           new S3Config(

@@ -39,6 +39,15 @@ public final class LockCheck {
     return scheme == SourceRef.Scheme.S3 || scheme == SourceRef.Scheme.URL;
   }
 
+  /**
+   * Whether {@code locked} holds {@code model} at its locked revision: an entry for its source as
+   * configured now that pins whole files (a Hub or local model; an S3 or url entry pins each object
+   * only while it is unchanged upstream, so it follows a move).
+   */
+  public static boolean holds(ModelConfig model, Optional<Lockfile.Locked> locked) {
+    return !perObject(model) && applying(model, locked).isPresent();
+  }
+
   /** {@code locked} when it was written for the model's source as configured now. */
   static Optional<Lockfile.Locked> applying(ModelConfig model, Optional<Lockfile.Locked> locked) {
     return locked.filter(l -> l.source().equals(model.source().text()));

@@ -87,6 +87,12 @@ public final class HuggingFaceSource implements ModelSource {
     return new Snapshot(commit, files, listing.tree());
   }
 
+  /** The commit the model's branch or tag names now: one request, no listing. */
+  @Override
+  public String upstreamRevision(ModelConfig model) throws IOException {
+    return commit(model, model.source().repoType() + "s");
+  }
+
   /** The commit the model's revision (a branch, tag or commit) names now. */
   private String commit(ModelConfig model, String kind) throws IOException {
     String repo = model.source().location();

@@ -14,6 +14,39 @@ public interface ModelSource extends AutoCloseable {
   Snapshot resolve(ModelConfig model) throws IOException;
 
   /**
+   * What {@code model}'s revision (a branch, a tag, an S3 prefix) names upstream now, as cheaply as
+   * the source can tell: a move upstream changes it. The Hub answers the commit; by default it is
+   * the resolved revision, else a digest of the listing (each file's path, size, digest, ETag and
+   * version id).
+   */
+  default String upstreamRevision(ModelConfig model) throws IOException {
+    Snapshot snapshot = resolve(model);
+    if (snapshot.revision() != null) {
+      return snapshot.revision();
+    }
+    StringBuilder listing = new StringBuilder();
+    for (SourceFile file : snapshot.files()) {
+      listing.append(
+          String.join(
+              " ",
+              file.path(),
+              Long.toString(file.size()),
+              String.valueOf(file.sha256()),
+              String.valueOf(file.objectEtag()),
+              String.valueOf(file.versionId()),
+              "\n"));
+    }
+    try {
+      byte[] digest =
+          java.security.MessageDigest.getInstance("SHA-256")
+              .digest(listing.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      return java.util.HexFormat.of().formatHex(digest).substring(0, 40);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
+  }
+
+  /**
    * Opens bytes {@code [offset, end)} of {@code file} of {@code snapshot} (as {@link #resolve}
    * returned it); {@code end} is at most the file's size. The stream may end early (a cut); the
    * caller resumes from where it stopped.
