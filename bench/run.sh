@@ -27,12 +27,15 @@
 #                                    # BENCH_ROUNDS (2) interleaved rounds; BENCH_SECONDS=2 BENCH_ROUNDS=1 for a
 #                                    # quick look. Needs wrk (Debian: apt-get install wrk); the Python peers are
 #                                    # skipped, with the reason, when their environment cannot be set up
+#   bench/run.sh switch              # a watched model (watch: 1 s) on a fake Hub whose branch moves while 8 clients
+#                                    # (BENCH_SWITCH_CLIENTS) keep the daemon busy: requests served during the switch,
+#                                    # non-200 answers (0), seconds from the move to the new revision serving
 # MVN_FLAGS is passed to Maven (e.g. MVN_FLAGS=-o to build offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=all
 case "${1:-}" in
-  all | fetch | verify | s3 | inference | peers | load | soak) name=$1; shift ;;
+  all | fetch | verify | s3 | inference | peers | load | soak | switch) name=$1; shift ;;
 esac
 case "$name" in
   all) main=dev.modelcache.bench.BenchAll; tools=(curl openssl xargs wrk java mvn) ;;
@@ -40,6 +43,7 @@ case "$name" in
   verify) main=dev.modelcache.bench.VerifyBench; tools=(openssl xargs java mvn) ;;
   s3) main=dev.modelcache.bench.S3Bench; tools=(openssl sync java mvn) ;;
   load) main=dev.modelcache.bench.LoadBench; tools=(java mvn) ;;
+  switch) main=dev.modelcache.bench.SwitchBench; tools=(java mvn) ;;
   soak) main=dev.modelcache.bench.LoadBench; set -- soak "$@"; tools=(java jcmd mvn) ;;
   inference) main=dev.modelcache.bench.InferenceBench; tools=(wrk java mvn) ;;
   peers) main=dev.modelcache.bench.PeersBench; tools=(wrk java mvn) ;;

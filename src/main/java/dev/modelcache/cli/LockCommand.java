@@ -29,7 +29,8 @@ import picocli.CommandLine.Spec;
  * lockfile not consulted) and write {@code modelcache.lock} next to the config: revision, and every
  * file's path, size and SHA-256. Commit it; {@code modelcache fetch --frozen} then fetches exactly
  * that. With {@code --sign KEY} it also signs the bytes written into {@code modelcache.lock.sig},
- * which {@code verification.require_signature} requires.
+ * which {@code verification.require_signature} requires. With {@code --check} it downloads and
+ * writes nothing and prints what locking now would change ({@link LockDiff}).
  */
 @Command(
     name = "lock",
@@ -47,6 +48,13 @@ final class LockCommand implements Callable<Integer> {
               + " 'BEGIN EC PRIVATE KEY'), into modelcache.lock.sig")
   @Nullable Path signingKey;
 
+  @Option(
+      names = "--check",
+      description =
+          "download and write nothing: list upstream and print, per model, what locking now would"
+              + " change (revision, files changed, added, removed); exit 1 when anything would")
+  boolean check;
+
   @Spec CommandSpec spec;
 
   @Override
@@ -56,6 +64,9 @@ final class LockCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     List<String> names = loaded.models().stream().map(ModelConfig::name).toList();
     Lockfile lock = ConfigOption.lockfile(loaded);
+    if (check) {
+      return check(loaded, lock, out, err);
+    }
     if (signingKey != null) {
       LockSignature.sign(signingKey, new byte[0]); // a bad key fails before anything is fetched
     }
@@ -100,6 +111,30 @@ final class LockCommand implements Callable<Integer> {
     out.flush();
     err.flush();
     return failures == 0 ? 0 : 1;
+  }
+
+  /** {@code --check}: one line per model ({@link LockDiff}); 0 when nothing would change. */
+  private static int check(Config loaded, Lockfile lock, PrintWriter out, PrintWriter err) {
+    boolean changes = false;
+    try (Sources sources = Sources.of(loaded)) {
+      for (ModelConfig model : loaded.models()) {
+        try {
+          var source = sources.byScheme().get(model.source().scheme());
+          if (source == null) {
+            throw new IllegalStateException("no source for " + model.source());
+          }
+          LockDiff.Line line = LockDiff.of(model, source, lock.model(model.name()));
+          out.println(line.text());
+          changes |= line.changes();
+        } catch (Exception e) {
+          changes = true;
+          err.printf("FAILED %s: %s%n", model.name(), e.getMessage());
+        }
+      }
+    }
+    out.flush();
+    err.flush();
+    return changes ? 1 : 0;
   }
 
   /**

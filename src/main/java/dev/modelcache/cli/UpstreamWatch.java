@@ -155,22 +155,10 @@ final class UpstreamWatch {
       return null;
     }
     Duration interval = model.watch().interval();
-    SignedLock signed = target.signed();
-    if (signed.required() || LockCheck.holds(model, signed.lockfile().model(name))) {
-      if (!state.held) {
-        log.info(
-            "{} - not watching {}: {} holds it (the lockfile is the authority: run 'modelcache"
-                + " lock' to move it)",
-            name,
-            model.source(),
-            signed.required() ? "the signed modelcache.lock" : "modelcache.lock");
-      }
-      state.held = true;
-      state.last = null; // polled again from what is served once the lockfile lets go
+    if (held(name, model, state)) {
       meters.polled(name, Outcome.HELD);
       return jittered(interval, random.getAsDouble());
     }
-    state.held = false;
     ModelSource source = sources.get(model.source().scheme());
     if (source == null) {
       return null;
@@ -195,22 +183,51 @@ final class UpstreamWatch {
       }
       return jittered(interval, random.getAsDouble());
     } catch (Exception e) {
-      meters.polled(name, Outcome.FAILED);
-      state.failures++;
-      Duration wait = backoff(interval, state.failures, random.getAsDouble());
-      if (state.failures == 1) {
-        log.warn(
-            "{} - cannot poll {} ({}); the served revision stays; polling again with a growing"
-                + " pause (next in {} s)",
-            name,
-            model.source(),
-            e.getMessage() == null ? e.toString() : e.getMessage(),
-            wait.toSeconds());
-      }
-      return wait;
+      return failed(name, model, interval, state, e);
     } finally {
       MDC.remove("model");
     }
+  }
+
+  /**
+   * Whether {@code modelcache.lock} holds {@code model} (logged once while it does): then it is not
+   * polled.
+   */
+  private boolean held(String name, ModelConfig model, Watched state) {
+    SignedLock signed = target.signed();
+    if (!signed.required() && !LockCheck.holds(model, signed.lockfile().model(name))) {
+      state.held = false;
+      return false;
+    }
+    if (!state.held) {
+      log.info(
+          "{} - not watching {}: {} holds it (the lockfile is the authority: run 'modelcache"
+              + " lock' to move it)",
+          name,
+          model.source(),
+          signed.required() ? "the signed modelcache.lock" : "modelcache.lock");
+    }
+    state.held = true;
+    state.last = null; // polled again from what is served once the lockfile lets go
+    return true;
+  }
+
+  /** Counts a failed poll, warns once per streak; returns the growing pause before the next. */
+  private Duration failed(
+      String name, ModelConfig model, Duration interval, Watched state, Exception e) {
+    meters.polled(name, Outcome.FAILED);
+    state.failures++;
+    Duration wait = backoff(interval, state.failures, random.getAsDouble());
+    if (state.failures == 1) {
+      log.warn(
+          "{} - cannot poll {} ({}); the served revision stays; polling again with a growing"
+              + " pause (next in {} s)",
+          name,
+          model.source(),
+          e.getMessage() == null ? e.toString() : e.getMessage(),
+          wait.toSeconds());
+    }
+    return wait;
   }
 
   /**

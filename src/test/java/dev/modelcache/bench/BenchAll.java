@@ -23,7 +23,8 @@ public final class BenchAll {
             S3Bench::measure,
             VerifyBench::measure,
             InferenceBench::measure,
-            LoadBench::overload);
+            LoadBench::overload,
+            SwitchBench::measure);
     for (BenchTable.Bench bench : benches) {
       bench.measure(table);
     }

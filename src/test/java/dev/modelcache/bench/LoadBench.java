@@ -334,7 +334,7 @@ public final class LoadBench {
     }
   }
 
-  private static OkHttpClient client(int connections) {
+  static OkHttpClient client(int connections) {
     Dispatcher dispatcher = new Dispatcher();
     dispatcher.setMaxRequests(connections);
     dispatcher.setMaxRequestsPerHost(connections);
@@ -346,7 +346,7 @@ public final class LoadBench {
         .build();
   }
 
-  private static Request post(String url, String body) {
+  static Request post(String url, String body) {
     return new Request.Builder().url(url).post(RequestBody.create(body, JSON)).build();
   }
 
@@ -372,6 +372,14 @@ public final class LoadBench {
     }
 
     static Child start(Path work) throws Exception {
+      return start(
+          work,
+          "",
+          "  - name: iris\n    source: file:" + Path.of("models/iris").toAbsolutePath() + "\n");
+    }
+
+    /** A daemon with {@code top} (whole YAML sections, such as sources:) and {@code models}. */
+    static Child start(Path work, String top, String models) throws Exception {
       Files.createDirectories(work);
       int port;
       try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
@@ -384,9 +392,10 @@ public final class LoadBench {
               + work.resolve("cache").toAbsolutePath()
               + "\nserver:\n  host: 127.0.0.1\n  port: "
               + port
-              + "\nmodels:\n  - name: iris\n    source: file:"
-              + Path.of("models/iris").toAbsolutePath()
-              + "\n",
+              + "\n"
+              + top
+              + "models:\n"
+              + models,
           StandardCharsets.UTF_8);
       Process process =
           new ProcessBuilder(
