@@ -10,6 +10,7 @@ import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Outcome;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -202,7 +203,7 @@ final class InferenceRunner {
       ModelConfig config, CompletableFuture<List<O>> result, long deadline, LongSupplier clock) {
     try {
       return result.get(Math.max(0, deadline - clock.getAsLong()), TimeUnit.NANOSECONDS);
-    } catch (TimeoutException e) {
+    } catch (TimeoutException | CancellationException e) { // cancelled: an inline pass ran late
       result.cancel(false);
       throw new InferenceTimeoutException(
           config.name()

@@ -254,11 +254,73 @@ class BatcherTest {
     assertThat(depth).hasValue(0);
   }
 
+  @Test
+  void aSmallModelsRequestRunsOnTheCallersThreadWhenNothingIsQueued() throws Exception {
+    FakeClock clock = new FakeClock(); // frozen: every pass takes no time, the model is small
+    start(2, 8, 8, Duration.ofHours(1), clock::nanoTime);
+    long far = clock.nanoTime() + Duration.ofHours(2).toNanos();
+    assertThat(get(batcher.submit(List.of(1), far))).containsExactly(2); // no pass timed yet
+    CompletableFuture<List<Integer>> inline = batcher.submit(List.of(2, 3), far);
+
+    assertThat(inline).isCompletedWithValue(List.of(4, 6)); // done before submit returned
+    assertThat(task.threads().get(0)).startsWith("modelcache-doubling-worker-");
+    assertThat(task.threads().get(1)).isEqualTo(Thread.currentThread().getName());
+    assertThat(depth).hasValue(0);
+  }
+
+  @Test
+  void inlinePassesAndWorkersNeverRunMorePassesThanWorkers() throws Exception {
+    FakeClock clock = new FakeClock();
+    start(1, 8, 8, clock::nanoTime);
+    long far = clock.nanoTime() + Duration.ofHours(2).toNanos();
+    assertThat(get(batcher.submit(List.of(1), far))).containsExactly(2);
+    task.gate.shut();
+    Thread caller = new Thread(() -> batcher.submit(List.of(2), far), "inline-caller");
+    caller.start();
+    task.gate.awaitHeld(WAIT); // the caller's inline pass holds the only predictor
+    CompletableFuture<List<Integer>> queued = batcher.submit(List.of(3), far);
+    assertThat(queued).isNotDone();
+    assertThat(depth).hasValue(1);
+    task.gate.open();
+    caller.join(WAIT.toMillis());
+
+    assertThat(get(queued)).containsExactly(6);
+    assertThat(task.threads().subList(1, 3))
+        .containsExactly("inline-caller", "modelcache-doubling-worker-0");
+    assertThat(task.passes()).containsExactly(1, 1, 1);
+  }
+
+  @Test
+  void anInlinePassThatEndsPastTheDeadlineIsCancelledLikeATimedOutRequest() throws Exception {
+    FakeClock clock = new FakeClock();
+    start(1, 8, 8, clock::nanoTime);
+    assertThat(get(batcher.submit(List.of(1), clock.nanoTime() + WAIT.toNanos()))).hasSize(1);
+    task.gate.shut();
+    CompletableFuture<CompletableFuture<List<Integer>>> late =
+        CompletableFuture.supplyAsync(
+            () -> batcher.submit(List.of(2), clock.nanoTime() + Duration.ofMillis(300).toNanos()));
+    task.gate.awaitHeld(WAIT);
+    clock.advance(Duration.ofSeconds(1)); // the deadline passes during the pass
+    task.gate.open();
+
+    assertThat(late.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isCancelled();
+    // that pass took a second: the model is no longer small, the next request goes to the worker
+    assertThat(get(batcher.submit(List.of(3), clock.nanoTime() + WAIT.toNanos())))
+        .containsExactly(6);
+    assertThat(task.threads().get(2)).startsWith("modelcache-doubling-worker-");
+  }
+
   /** Doubles whole numbers; -1 is a bad input; each pass's size and items are recorded. */
   private static final class Doubling implements Task<Integer, Integer> {
     final GatedTasks.Gate gate = new GatedTasks.Gate();
     private final List<Integer> passes = Collections.synchronizedList(new ArrayList<>());
     private final List<Integer> items = Collections.synchronizedList(new ArrayList<>());
+    private final List<String> threads = Collections.synchronizedList(new ArrayList<>());
+
+    /** The thread of each pass. */
+    List<String> threads() {
+      return List.copyOf(threads);
+    }
 
     List<Integer> passes() {
       return List.copyOf(passes);
@@ -279,6 +341,7 @@ class BatcherTest {
         @Override
         public NDList processInput(TranslatorContext ctx, List<Integer> input) {
           gate.pass();
+          threads.add(Thread.currentThread().getName());
           passes.add(input.size());
           items.addAll(input);
           if (input.contains(-1)) {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# A quick A/B of the request path (docs/performance.md, "Where a request's time goes"): a daemon on the iris model
+# from target/classes (PRE: a classpath put ahead of it, such as a copy of an older target/classes), warmed up with
+# wrk, then wrk at concurrency 1 and 32 on POST /inference/iris, wrk at 32 on GET /health/live, and the RSS after.
+#   mvn -B -o -q test-compile dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/cp.txt
+#   PRE=target/classes-old: bench/ab.sh NAME [MAX_SIZE [DELAY_MS]]   # -> target/ab/NAME/summary.txt
+# JAVA_OPTS: the daemon's JVM options (default -Xmx256m); DUR: seconds a phase (default 5). Needs wrk, curl.
+set -eu
+name=$1; max=${2:-1}; delay=${3:-0}; dur=${DUR:-5}
+cd "$(dirname "$0")/.."
+port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+w=$PWD/target/ab/$name; rm -rf $w; mkdir -p $w
+cat > $w/c.yaml <<Y
+cache:
+  dir: $w/cache
+server:
+  host: 127.0.0.1
+  port: $port
+models:
+  - name: iris
+    source: file:$PWD/models/iris
+    workers: 2
+    queue: 1024
+    batch: {max_size: $max, max_delay_ms: $delay}
+Y
+java ${JAVA_OPTS:--Xmx256m} -Dai.djl.offline=true \
+  -cp "${PRE:-}target/classes:$(cat target/cp.txt)" dev.modelcache.cli.Main serve -c $w/c.yaml > $w/log 2>&1 &
+pid=$!
+for i in $(seq 240); do curl -sf http://127.0.0.1:$port/health/ready >/dev/null && break; sleep 0.5; done
+body='{"inputs": [5.1, 3.4, 1.5, 0.2]}'
+cat > $w/post.lua <<L
+wrk.method = "POST"; wrk.body = '$body'; wrk.headers["Content-Type"] = "application/json"
+L
+u=http://127.0.0.1:$port
+wrk -t1 -c8 -d${WARM:-5}s -s $w/post.lua $u/inference/iris > $w/warm.txt
+rss0=$(ps -o rss= -p $pid)
+wrk -t1 -c1 -d${dur}s --latency -s $w/post.lua $u/inference/iris > $w/c1.txt
+wrk -t1 -c32 -d${dur}s --latency -s $w/post.lua $u/inference/iris > $w/c32.txt
+wrk -t1 -c32 -d${dur}s --latency $u/health/live > $w/live32.txt
+rss1=$(ps -o rss= -p $pid)
+kill $pid; wait $pid || true
+f() { awk -v k="$2" '$1=="Requests/sec:"{r=$2} $1=="50%"{p=$2} $1=="99%"{q=$2} END{printf "%s %s req/s p50 %s p99 %s\n",k,r,p,q}' $1; }
+{ f $w/c1.txt c1; f $w/c32.txt c32; f $w/live32.txt live32; echo "rss_kb after_warmup $rss0 after_runs $rss1"
+  grep -h "Non-2xx" $w/*.txt || true; } | tee $w/summary.txt
