@@ -4,6 +4,9 @@
 # wrk, then wrk at concurrency 1 and 32 on POST /inference/iris, wrk at 32 on GET /health/live, and the RSS after.
 #   mvn -B -o -q test-compile dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/cp.txt
 #   PRE=target/classes-old: bench/ab.sh NAME [MAX_SIZE [DELAY_MS]]   # -> target/ab/NAME/summary.txt
+# Each phase also gives the daemon's CPU time per request (utime + stime of /proc/PID/stat over the phase, divided by
+# the requests wrk counted): on a machine shared with other work that moves far less than req/s does.
+# AFTER: a command run with the daemon's pid and the output folder ($1, $2) before it is stopped (-> after.txt).
 # JAVA_OPTS: the daemon's JVM options (default -Xmx256m); DUR: seconds a phase (default 5). Needs wrk, curl.
 set -eu
 name=$1; max=${2:-1}; delay=${3:-0}; dur=${DUR:-5}
@@ -34,11 +37,16 @@ L
 u=http://127.0.0.1:$port
 wrk -t1 -c8 -d${WARM:-5}s -s $w/post.lua $u/inference/iris > $w/warm.txt
 rss0=$(ps -o rss= -p $pid)
-wrk -t1 -c1 -d${dur}s --latency -s $w/post.lua $u/inference/iris > $w/c1.txt
-wrk -t1 -c32 -d${dur}s --latency -s $w/post.lua $u/inference/iris > $w/c32.txt
-wrk -t1 -c32 -d${dur}s --latency $u/health/live > $w/live32.txt
+cpu() { awk '{print $14 + $15}' /proc/$pid/stat; }
+phase() { # NAME wrk-args...
+  local n=$1; shift; local a; a=$(cpu); wrk -t1 -d${dur}s --latency "$@" > $w/$n.txt; echo $(( $(cpu) - a )) > $w/$n.ticks; }
+phase c1 -c1 -s $w/post.lua $u/inference/iris
+phase c32 -c32 -s $w/post.lua $u/inference/iris
+phase live32 -c32 $u/health/live
 rss1=$(ps -o rss= -p $pid)
+if [ -n "${AFTER:-}" ]; then sh -c "$AFTER" _ $pid $w > $w/after.txt 2>&1 || true; fi  # such as jcmd $1 VM.native_memory
 kill $pid; wait $pid || true
-f() { awk -v k="$2" '$1=="Requests/sec:"{r=$2} $1=="50%"{p=$2} $1=="99%"{q=$2} END{printf "%s %s req/s p50 %s p99 %s\n",k,r,p,q}' $1; }
-{ f $w/c1.txt c1; f $w/c32.txt c32; f $w/live32.txt live32; echo "rss_kb after_warmup $rss0 after_runs $rss1"
+f() { awk -v k="$1" -v t="$(cat $w/$1.ticks)" -v hz="$(getconf CLK_TCK)" '$2=="requests"{n=$1} $1=="Requests/sec:"{r=$2}
+  $1=="50%"{p=$2} $1=="99%"{q=$2} END{printf "%s %s req/s p50 %s p99 %s cpu %.1f us/req\n",k,r,p,q,t*1e6/hz/n}' $w/$1.txt; }
+{ f c1; f c32; f live32; echo "rss_kb after_warmup $rss0 after_runs $rss1"
   grep -h "Non-2xx" $w/*.txt || true; } | tee $w/summary.txt

@@ -57,6 +57,22 @@ final class InferenceRunner {
         });
   }
 
+  /**
+   * A plain {@code tensor} request read straight from its body ({@link TensorStream}); see {@link
+   * ModelRegistry#inferStreamed}. {@code parsedBy} read it; the loaded model's own task checks it.
+   */
+  TensorAnswer inferStreamed(ModelEntry entry, TensorTask parsedBy, Tensor input) {
+    return measured(entry, run -> streamed(run, parsedBy, input));
+  }
+
+  @SuppressWarnings("unchecked")
+  private <I, O> TensorAnswer streamed(Run<I, O> run, TensorTask parsedBy, Tensor input) {
+    TensorTask task = run.model().task() instanceof TensorTask loaded ? loaded : parsedBy;
+    List<O> outputs = run.await((List<I>) List.of(task.fit(input)));
+    return task.answer(
+        run.config().name(), run.model().snapshot().id(), (List<TensorTask.Item>) outputs);
+  }
+
   /** A raw request body; see {@link ModelRegistry#inferRaw}. */
   ObjectNode inferRaw(ModelEntry entry, String contentType, byte[] body) {
     return measured(entry, run -> answerRaw(run, contentType, body));
