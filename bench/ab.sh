@@ -4,8 +4,8 @@
 # wrk, then wrk at concurrency 1 and 32 on POST /inference/iris, wrk at 32 on GET /health/live, and the RSS after.
 #   mvn -B -o -q test-compile dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/cp.txt
 #   PRE=target/classes-old: bench/ab.sh NAME [MAX_SIZE [DELAY_MS]]   # -> target/ab/NAME/summary.txt
-# Each phase also gives the daemon's CPU time per request (utime + stime of /proc/PID/stat over the phase, divided by
-# the requests wrk counted): on a machine shared with other work that moves far less than req/s does.
+# Each phase also gives the daemon's CPU time per request (utime + stime of its threads over the phase, the JIT
+# compilers' left out, divided by the requests wrk counted): on a shared machine that moves far less than req/s.
 # AFTER: a command run with the daemon's pid and the output folder ($1, $2) before it is stopped (-> after.txt).
 # JAVA_OPTS: the daemon's JVM options (default -Xmx256m); DUR: seconds a phase (default 5). Needs wrk, curl.
 set -eu
@@ -37,7 +37,11 @@ L
 u=http://127.0.0.1:$port
 wrk -t1 -c8 -d${WARM:-5}s -s $w/post.lua $u/inference/iris > $w/warm.txt
 rss0=$(ps -o rss= -p $pid)
-cpu() { awk '{print $14 + $15}' /proc/$pid/stat; }
+cpu() { # utime + stime of the daemon's threads but the JIT compilers (warm-up, not a request's cost), in ticks
+  for d in /proc/$pid/task/*; do
+    case "$(cat $d/comm 2>/dev/null)" in C1\ Compiler* | C2\ Compiler*) continue ;; esac
+    sed 's/.*) //' $d/stat 2>/dev/null
+  done | awk '{t += $12 + $13} END {print t}'; }
 phase() { # NAME wrk-args...
   local n=$1; shift; local a; a=$(cpu); wrk -t1 -d${dur}s --latency "$@" > $w/$n.txt; echo $(( $(cpu) - a )) > $w/$n.ticks; }
 phase c1 -c1 -s $w/post.lua $u/inference/iris

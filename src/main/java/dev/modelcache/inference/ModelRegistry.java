@@ -179,9 +179,9 @@ public final class ModelRegistry implements AutoCloseable {
   }
 
   /**
-   * Runs a plain {@code POST /inference} body of a {@code tensor} model, {@code {"model"?, "inputs":
-   * nested numbers}}, read straight from its bytes and answered as a stream ({@link TensorStream},
-   * {@link TensorAnswer}); the same failures as {@link #infer}.
+   * Runs a plain {@code POST /inference} body of a {@code tensor} model, {@code {"model"?,
+   * "inputs": nested numbers}}, read straight from its bytes and answered as a stream ({@link
+   * TensorStream}, {@link TensorAnswer}); the same failures as {@link #infer}.
    *
    * @return the answer to serialise, or null when the body is not that plain form (or the model's
    *     task is not {@code tensor}): then {@link #infer} on its JSON tree

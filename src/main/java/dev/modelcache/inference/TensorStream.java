@@ -13,8 +13,8 @@ import org.jspecify.annotations.Nullable;
  * primitive array, with no tree and no boxed numbers. It takes only a body that the tree path
  * ({@link TensorRequest}) would accept as it is: one object with at most {@code "model"} (the
  * model's name) and {@code "inputs"} (a rectangular nested array, or one value, of the dtype the
- * model declares), well-formed, each value fitting its dtype. For anything else it answers null
- * and the caller takes the tree path, whose messages say what is wrong: the two read every accepted
+ * model declares), well-formed, each value fitting its dtype. For anything else it answers null and
+ * the caller takes the tree path, whose messages say what is wrong: the two read every accepted
  * body into the same tensor.
  *
  * <pre>{@code
@@ -142,7 +142,8 @@ final class TensorStream {
           } else {
             return false;
           }
-          if (!Double.isFinite(value) || (type.equals("float32") && Math.abs(value) > Float.MAX_VALUE)) {
+          if (!Double.isFinite(value)
+              || (type.equals("float32") && Math.abs(value) > Float.MAX_VALUE)) {
             return false;
           }
           if (size == floats.length) {
