@@ -390,10 +390,10 @@ final class Batcher<I, O> implements AutoCloseable {
       left.result.completeExceptionally(shuttingDown());
     }
     // an inline pass may still run on a caller's thread: closing its predictor under it would crash
-    boolean idle = predictors.close(CLOSE_WAIT);
+    boolean idle = threads.stream().noneMatch(Thread::isAlive) && predictors.close(CLOSE_WAIT);
     if (!idle) {
       log.warn("{} - a pass still runs {} s after close", model, CLOSE_WAIT.toSeconds());
     }
-    return idle && threads.stream().noneMatch(Thread::isAlive);
+    return idle;
   }
 }
