@@ -18,8 +18,9 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * The requests of one loaded model: a bounded queue and {@code workers} threads, each with its own
- * {@link Predictor} over the model's one copy of the weights (a predictor is not thread-safe).
+ * The requests of one loaded model: a bounded queue and {@code workers} threads that share {@code
+ * workers} {@link Predictor}s (one per pass: a predictor is not thread-safe) in a {@link
+ * PredictorPool}.
  *
  * <p>A worker takes the oldest request, then gathers more (up to {@code batch.max_size} items, for
  * at most {@code batch.max_delay_ms} after the first; only what is already queued when the delay is
@@ -34,12 +35,9 @@ import org.slf4j.MDC;
  * one bad request fails only itself.
  *
  * <p>A small model's request runs inline on the caller's thread, with an idle predictor, when
- * nothing is queued: no hand-off ({@link PredictorPool} keeps passes at {@code workers}). An inline
- * pass cannot be cut short: when it ends past the deadline, the request is cancelled (a 504).
- *
- * <pre>{@code
- * CompletableFuture<List<O>> outputs = batcher.submit(items, deadline); // QueueFullException
- * }</pre>
+ * nothing is queued: no hand-off. An inline pass cannot be cut short: when it ends past the
+ * deadline, the request is cancelled (a 504). {@code batcher.submit(items, deadline)} gives the
+ * future outputs, or throws {@link QueueFullException}.
  */
 final class Batcher<I, O> implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Batcher.class);
@@ -211,7 +209,10 @@ final class Batcher<I, O> implements AutoCloseable {
     Request carried = null;
     try {
       while (!closed) {
-        Request first = carried != null ? carried : take();
+        Request first = carried != null ? carried : queue.take();
+        if (carried == null) {
+          depth.decrementAndGet();
+        }
         carried = null;
         if (first.abandoned(nanoClock.getAsLong())) {
           continue; // timed out while it waited: its client has (or gets) its 504
@@ -219,11 +220,13 @@ final class Batcher<I, O> implements AutoCloseable {
         carried = first; // failed as shutting down if the wait for a permit is interrupted
         Predictor<List<I>, List<O>> predictor = predictors.take();
         carried = null;
+        List<Slice<I, O>> batch = new ArrayList<>();
         try {
-          carried = gatherAndRun(predictor, first);
+          carried = gatherAndRun(predictor, first, batch);
         } finally {
           predictors.give(predictor);
         }
+        finish(batch); // the predictor is back first: the next inline run need not wait for it
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt(); // closing
@@ -235,14 +238,13 @@ final class Batcher<I, O> implements AutoCloseable {
   }
 
   /**
-   * Gathers what may share {@code first}'s pass, runs it, and completes or requeues each request.
-   *
-   * @return a request taken that could not share the pass: it starts the worker's next batch
+   * Gathers into {@code batch} what may share {@code first}'s pass and runs it; returns a request
+   * taken that could not share the pass (it starts the worker's next batch), or null.
    */
-  private @Nullable Request gatherAndRun(Predictor<List<I>, List<O>> predictor, Request first)
+  private @Nullable Request gatherAndRun(
+      Predictor<List<I>, List<O>> predictor, Request first, List<Slice<I, O>> batch)
       throws InterruptedException {
     Request carried = null;
-    List<Slice<I, O>> batch = new ArrayList<>();
     int items = Math.min(first.left(), maxItems);
     batch.add(new Slice<>(first, first.done, first.done + items));
     // alone: no other request waits, so none is on its way to share the pass (at concurrency 1
@@ -267,6 +269,11 @@ final class Batcher<I, O> implements AutoCloseable {
       items += take;
     }
     run(predictor, batch);
+    return carried;
+  }
+
+  /** Completes each request of a pass that has all its outputs, or queues its next chunk. */
+  private void finish(List<Slice<I, O>> batch) {
     for (Slice<I, O> slice : batch) {
       Request request = slice.request();
       if (request.result.isDone()) {
@@ -279,13 +286,6 @@ final class Batcher<I, O> implements AutoCloseable {
         queue.add(request);
       }
     }
-    return carried;
-  }
-
-  private Request take() throws InterruptedException {
-    Request request = queue.take();
-    depth.decrementAndGet();
-    return request;
   }
 
   /** Runs the slices in one pass and records each one's outputs in its request. */

@@ -12,10 +12,12 @@ import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.modelcache.FakeClock;
+import dev.modelcache.Poll;
 import dev.modelcache.metrics.Metrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -279,8 +281,14 @@ class BatcherTest {
     caller.start();
     task.gate.awaitHeld(WAIT); // the caller's inline pass holds the only predictor
     CompletableFuture<List<Integer>> queued = batcher.submit(List.of(3), far);
+    // the worker takes it from the queue, then waits for the predictor the inline pass holds
+    Poll.until(
+        WAIT,
+        Duration.ofMillis(10),
+        "the worker waiting for a predictor",
+        () -> waitsForAPredictor("modelcache-doubling-worker-0"));
     assertThat(queued).isNotDone();
-    assertThat(depth).hasValue(1);
+    assertThat(task.passes()).containsExactly(1); // the held inline pass is not counted yet
     task.gate.open();
     caller.join(WAIT.toMillis());
 
@@ -308,6 +316,16 @@ class BatcherTest {
     assertThat(get(batcher.submit(List.of(3), clock.nanoTime() + WAIT.toNanos())))
         .containsExactly(6);
     assertThat(task.threads().get(2)).startsWith("modelcache-doubling-worker-");
+  }
+
+  private static boolean waitsForAPredictor(String thread) {
+    return Thread.getAllStackTraces().entrySet().stream()
+        .anyMatch(
+            e ->
+                e.getKey().getName().equals(thread)
+                    && Arrays.stream(e.getValue())
+                        .anyMatch(f -> f.getMethodName().equals("take")
+                            && f.getClassName().endsWith("PredictorPool")));
   }
 
   /** Doubles whole numbers; -1 is a bad input; each pass's size and items are recorded. */
