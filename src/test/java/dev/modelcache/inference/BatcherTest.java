@@ -324,8 +324,10 @@ class BatcherTest {
             e ->
                 e.getKey().getName().equals(thread)
                     && Arrays.stream(e.getValue())
-                        .anyMatch(f -> f.getMethodName().equals("take")
-                            && f.getClassName().endsWith("PredictorPool")));
+                        .anyMatch(
+                            f ->
+                                f.getMethodName().equals("take")
+                                    && f.getClassName().endsWith("PredictorPool")));
   }
 
   /** Doubles whole numbers; -1 is a bad input; each pass's size and items are recorded. */

@@ -123,7 +123,8 @@ class ModelRegistryDeadlineTest {
       clock.advance(Duration.ofHours(2)); // the pass ends past its deadline
       gate.open();
 
-      // were it on a worker, the request would wait out the real hour it computed before the advance
+      // were it on a worker, the request would wait out the real hour it computed before the
+      // advance
       assertThat(failure.get(30, TimeUnit.SECONDS))
           .isInstanceOf(InferenceTimeoutException.class)
           .hasMessage(
