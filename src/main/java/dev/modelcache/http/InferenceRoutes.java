@@ -40,11 +40,22 @@ final class InferenceRoutes {
       bodies.respond(ctx, registry.inferRaw(pathModel, type, bodies.bytes(ctx)));
       return;
     }
-    JsonNode body = bodies.json(ctx);
+    byte[] bytes = bodies.jsonBytes(ctx);
+    String named = pathModel != null ? pathModel : bodies.firstString(bytes, "model");
+    if (named != null && models.isKnown(named)) {
+      // the fast path of a plain tensor request: no tree; null for any other body
+      RequestLog.model(named);
+      Object answer = registry.inferStreamed(named, bytes, bytes.length);
+      if (answer != null) {
+        bodies.respond(ctx, answer);
+        return;
+      }
+    }
+    JsonNode body = bodies.object(bytes, bytes.length, "request body");
     String model = pathModel;
-    JsonNode named = body.get("model");
+    JsonNode given = body.get("model");
     if (model == null) {
-      if (named == null || !named.isTextual()) {
+      if (given == null || !given.isTextual()) {
         throw new HttpError(
             400,
             "request needs a \"model\" (a string naming a configured model:"
@@ -52,10 +63,10 @@ final class InferenceRoutes {
                 + models.names()
                 + "), or POST to /inference/{model}");
       }
-      model = named.asText();
-    } else if (named != null && !(named.isTextual() && named.asText().equals(model))) {
+      model = given.asText();
+    } else if (given != null && !(given.isTextual() && given.asText().equals(model))) {
       throw new HttpError(
-          400, "the body names model " + named + " but the path names '" + model + "'");
+          400, "the body names model " + given + " but the path names '" + model + "'");
     }
     models.known(model);
     RequestLog.model(model);

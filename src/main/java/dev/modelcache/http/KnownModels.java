@@ -34,6 +34,11 @@ final class KnownModels {
     return String.join(", ", models.keySet());
   }
 
+  /** Whether a model named {@code name} is configured. */
+  boolean isKnown(String name) {
+    return models.containsKey(name);
+  }
+
   /**
    * The model named {@code name}.
    *

@@ -1,6 +1,8 @@
 package dev.modelcache.http;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.javalin.http.Context;
@@ -38,6 +40,12 @@ final class RequestBodies {
 
   /** The body as one JSON object: 415 for another content type, 400 for anything but an object. */
   JsonNode json(Context ctx) {
+    byte[] bytes = jsonBytes(ctx);
+    return object(bytes, bytes.length, "request body");
+  }
+
+  /** The bytes of a JSON body, not parsed yet: 415 for another content type. */
+  byte[] jsonBytes(Context ctx) {
     String type = ctx.contentType();
     if (type != null && !type.toLowerCase(Locale.ROOT).contains("json")) {
       throw new HttpError(
@@ -47,8 +55,25 @@ final class RequestBodies {
               + "'; send application/json"
               + " (with curl: -H 'Content-Type: application/json')");
     }
-    byte[] bytes = bytes(ctx);
-    return object(bytes, bytes.length, "request body");
+    return bytes(ctx);
+  }
+
+  /**
+   * The string value of {@code field} when it is the first field of the JSON object in {@code
+   * bytes}; null for anything else (the body is then read as a tree, whose errors say what is
+   * wrong). A look at a few tokens, for a route that must know the model before it parses the rest.
+   */
+  @Nullable String firstString(byte[] bytes, String field) {
+    try (JsonParser p = json.getFactory().createParser(bytes)) {
+      return p.nextToken() == JsonToken.START_OBJECT
+              && p.nextToken() == JsonToken.FIELD_NAME
+              && p.currentName().equals(field)
+              && p.nextToken() == JsonToken.VALUE_STRING
+          ? p.getText()
+          : null;
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
   }
 
   /**

@@ -6,20 +6,21 @@ import dev.modelcache.threads.NamedThreads;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * The requests of one loaded model: a bounded queue and {@code workers} threads, each with its own
- * {@link Predictor} over the model's one copy of the weights (a predictor is not thread-safe).
+ * The requests of one loaded model: a bounded queue and {@code workers} threads that share {@code
+ * workers} {@link Predictor}s (one per pass: a predictor is not thread-safe) in a {@link
+ * PredictorPool}.
  *
  * <p>A worker takes the oldest request, then gathers more (up to {@code batch.max_size} items, for
  * at most {@code batch.max_delay_ms} after the first; only what is already queued when the delay is
@@ -33,9 +34,10 @@ import org.slf4j.MDC;
  * hold a worker any longer. When a batch of several requests fails, each runs again alone, so that
  * one bad request fails only itself.
  *
- * <pre>{@code
- * CompletableFuture<List<O>> outputs = batcher.submit(items, deadline); // QueueFullException
- * }</pre>
+ * <p>A small model's request runs inline on the caller's thread, with an idle predictor, when
+ * nothing is queued: no hand-off. An inline pass cannot be cut short: when it ends past the
+ * deadline, the request is cancelled (a 504). {@code batcher.submit(items, deadline)} gives the
+ * future outputs, or throws {@link QueueFullException}.
  */
 final class Batcher<I, O> implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Batcher.class);
@@ -53,6 +55,7 @@ final class Batcher<I, O> implements AutoCloseable {
   private final Metrics metrics;
   private final LongSupplier nanoClock;
   private final List<Thread> threads = new ArrayList<>();
+  private final PredictorPool<I, O> predictors;
   private volatile boolean closed;
 
   /**
@@ -127,9 +130,10 @@ final class Batcher<I, O> implements AutoCloseable {
     this.depth = depth;
     this.metrics = metrics;
     this.nanoClock = nanoClock;
+    this.predictors = new PredictorPool<>(predictors);
     NamedThreads workers = NamedThreads.numbered("modelcache-" + model + "-worker", 0);
-    for (Predictor<List<I>, List<O>> predictor : predictors) {
-      threads.add(workers.newThread(() -> work(predictor)));
+    for (int i = 0; i < predictors.size(); i++) {
+      threads.add(workers.newThread(this::work));
     }
     threads.forEach(Thread::start);
   }
@@ -150,7 +154,10 @@ final class Batcher<I, O> implements AutoCloseable {
     if (closed) {
       throw new ModelNotReadyException(model + " is shutting down");
     }
-    Request request = new Request(List.copyOf(items), key(items), deadline);
+    Request request = new Request(List.copyOf(items), BatchKeyed.keyOf(task, items), deadline);
+    if (inline(request)) {
+      return request;
+    }
     if (depth.incrementAndGet() > capacity) {
       depth.decrementAndGet();
       throw new QueueFullException(
@@ -165,70 +172,61 @@ final class Batcher<I, O> implements AutoCloseable {
     return request; // cancel() takes it out of the queue: no completion stage per request
   }
 
-  private Object key(List<I> items) {
-    if (!(task instanceof BatchKeyed<?>)) {
-      return "";
+  /**
+   * Runs {@code request} here (complete, failed or cancelled past its deadline) when the model is
+   * small, nothing is queued and a predictor is free with no worker waiting for one; else false.
+   */
+  private boolean inline(Request request) {
+    if (!predictors.small() || request.items.size() > maxItems || !queue.isEmpty()) {
+      return false;
     }
-    @SuppressWarnings("unchecked")
-    BatchKeyed<I> keyed = (BatchKeyed<I>) task;
-    Object key = keyed.batchKey(items.get(0));
-    for (I item : items.subList(1, items.size())) {
-      if (!Objects.equals(keyed.batchKey(item), key)) {
-        return new Object(); // items that cannot share a pass with each other: never batched
+    Predictor<List<I>, List<O>> predictor = predictors.tryTake();
+    if (predictor == null) {
+      return false;
+    }
+    try {
+      run(predictor, List.of(new Slice<>(request, 0, request.items.size())));
+    } finally {
+      predictors.give(predictor);
+    }
+    if (!request.result.isDone()) {
+      if (nanoClock.getAsLong() - request.deadline >= 0) {
+        request.cancel(false); // the pass ended past the deadline: a 504, as from a worker
+      } else {
+        request.result.complete(outputs(request));
       }
     }
-    return key;
+    return true;
   }
 
-  private void work(Predictor<List<I>, List<O>> predictor) {
+  @SuppressWarnings("unchecked")
+  private List<O> outputs(Request request) {
+    return (List<O>) List.of(request.outputs);
+  }
+
+  private void work() {
     MDC.put("model", model);
     Request carried = null;
     try {
       while (!closed) {
-        Request first = carried != null ? carried : take();
+        Request first = carried != null ? carried : queue.take();
+        if (carried == null) {
+          depth.decrementAndGet();
+        }
         carried = null;
         if (first.abandoned(nanoClock.getAsLong())) {
           continue; // timed out while it waited: its client has (or gets) its 504
         }
+        carried = first; // failed as shutting down if the wait for a permit is interrupted
+        Predictor<List<I>, List<O>> predictor = predictors.take();
+        carried = null;
         List<Slice<I, O>> batch = new ArrayList<>();
-        int items = Math.min(first.left(), maxItems);
-        batch.add(new Slice<>(first, first.done, first.done + items));
-        // alone: no other request waits, so none is on its way to share the pass (at concurrency 1
-        // the delay would be pure latency): run it with only what is already queued
-        long until = nanoClock.getAsLong() + (queue.isEmpty() ? 0 : maxDelayNanos);
-        while (items < maxItems) {
-          long left = until - nanoClock.getAsLong();
-          Request next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
-          if (next == null) {
-            break;
-          }
-          depth.decrementAndGet();
-          if (next.abandoned(nanoClock.getAsLong())) {
-            continue;
-          }
-          if (!next.key.equals(first.key)) {
-            carried = next; // starts this worker's next batch
-            break;
-          }
-          int take = Math.min(next.left(), maxItems - items);
-          batch.add(new Slice<>(next, next.done, next.done + take));
-          items += take;
+        try {
+          carried = gatherAndRun(predictor, first, batch);
+        } finally {
+          predictors.give(predictor);
         }
-        run(predictor, batch);
-        for (Slice<I, O> slice : batch) {
-          Request request = slice.request();
-          if (request.result.isDone()) {
-            continue;
-          }
-          if (request.left() == 0) {
-            @SuppressWarnings("unchecked")
-            List<O> outputs = (List<O>) List.of(request.outputs);
-            request.result.complete(outputs);
-          } else if (!request.abandoned(nanoClock.getAsLong())) {
-            depth.incrementAndGet(); // its next chunk, after the requests queued meanwhile
-            queue.add(request);
-          }
-        }
+        finish(batch); // the predictor is back first: the next inline run need not wait for it
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt(); // closing
@@ -236,14 +234,58 @@ final class Batcher<I, O> implements AutoCloseable {
       if (carried != null) {
         carried.result.completeExceptionally(shuttingDown());
       }
-      predictor.close();
     }
   }
 
-  private Request take() throws InterruptedException {
-    Request request = queue.take();
-    depth.decrementAndGet();
-    return request;
+  /**
+   * Gathers into {@code batch} what may share {@code first}'s pass and runs it; returns a request
+   * taken that could not share the pass (it starts the worker's next batch), or null.
+   */
+  private @Nullable Request gatherAndRun(
+      Predictor<List<I>, List<O>> predictor, Request first, List<Slice<I, O>> batch)
+      throws InterruptedException {
+    Request carried = null;
+    int items = Math.min(first.left(), maxItems);
+    batch.add(new Slice<>(first, first.done, first.done + items));
+    // alone: no other request waits, so none is on its way to share the pass (at concurrency 1
+    // the delay would be pure latency): run it with only what is already queued
+    long until = nanoClock.getAsLong() + (queue.isEmpty() ? 0 : maxDelayNanos);
+    while (items < maxItems) {
+      long left = until - nanoClock.getAsLong();
+      Request next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
+      if (next == null) {
+        break;
+      }
+      depth.decrementAndGet();
+      if (next.abandoned(nanoClock.getAsLong())) {
+        continue;
+      }
+      if (!next.key.equals(first.key)) {
+        carried = next; // starts this worker's next batch
+        break;
+      }
+      int take = Math.min(next.left(), maxItems - items);
+      batch.add(new Slice<>(next, next.done, next.done + take));
+      items += take;
+    }
+    run(predictor, batch);
+    return carried;
+  }
+
+  /** Completes each request of a pass that has all its outputs, or queues its next chunk. */
+  private void finish(List<Slice<I, O>> batch) {
+    for (Slice<I, O> slice : batch) {
+      Request request = slice.request();
+      if (request.result.isDone()) {
+        continue;
+      }
+      if (request.left() == 0) {
+        request.result.complete(outputs(request));
+      } else if (!request.abandoned(nanoClock.getAsLong())) {
+        depth.incrementAndGet(); // its next chunk, after the requests queued meanwhile
+        queue.add(request);
+      }
+    }
   }
 
   /** Runs the slices in one pass and records each one's outputs in its request. */
@@ -256,8 +298,12 @@ final class Batcher<I, O> implements AutoCloseable {
       batch.forEach(slice -> items.addAll(slice.items()));
     }
     List<O> outputs;
+    long start = nanoClock.getAsLong();
     try {
       outputs = predictor.predict(items);
+      if (batch.size() == 1) {
+        predictors.lonePass(nanoClock.getAsLong() - start);
+      }
       if (outputs.size() != items.size()) {
         throw new IllegalStateException(
             model
@@ -343,6 +389,11 @@ final class Batcher<I, O> implements AutoCloseable {
       depth.decrementAndGet();
       left.result.completeExceptionally(shuttingDown());
     }
-    return threads.stream().noneMatch(Thread::isAlive);
+    // an inline pass may still run on a caller's thread: closing its predictor under it would crash
+    boolean idle = threads.stream().noneMatch(Thread::isAlive) && predictors.close(CLOSE_WAIT);
+    if (!idle) {
+      log.warn("{} - a pass still runs {} s after close", model, CLOSE_WAIT.toSeconds());
+    }
+    return idle;
   }
 }

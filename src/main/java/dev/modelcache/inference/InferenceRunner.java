@@ -10,6 +10,7 @@ import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Outcome;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -54,6 +55,22 @@ final class InferenceRunner {
           }
           return answer(run, inputs);
         });
+  }
+
+  /**
+   * A plain {@code tensor} request read straight from its body ({@link TensorStream}); see {@link
+   * ModelRegistry#inferStreamed}. {@code parsedBy} read it; the loaded model's own task checks it.
+   */
+  TensorAnswer inferStreamed(ModelEntry entry, TensorTask parsedBy, Tensor input) {
+    return measured(entry, run -> streamed(run, parsedBy, input));
+  }
+
+  @SuppressWarnings("unchecked")
+  private <I, O> TensorAnswer streamed(Run<I, O> run, TensorTask parsedBy, Tensor input) {
+    TensorTask task = run.model().task() instanceof TensorTask loaded ? loaded : parsedBy;
+    List<O> outputs = run.await((List<I>) List.of(task.fit(input)));
+    return task.answer(
+        run.config().name(), run.model().snapshot().id(), (List<TensorTask.Item>) outputs);
   }
 
   /** A raw request body; see {@link ModelRegistry#inferRaw}. */
@@ -202,7 +219,7 @@ final class InferenceRunner {
       ModelConfig config, CompletableFuture<List<O>> result, long deadline, LongSupplier clock) {
     try {
       return result.get(Math.max(0, deadline - clock.getAsLong()), TimeUnit.NANOSECONDS);
-    } catch (TimeoutException e) {
+    } catch (TimeoutException | CancellationException e) { // cancelled: an inline pass ran late
       result.cancel(false);
       throw new InferenceTimeoutException(
           config.name()

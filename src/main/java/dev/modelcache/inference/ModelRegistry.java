@@ -179,6 +179,24 @@ public final class ModelRegistry implements AutoCloseable {
   }
 
   /**
+   * Runs a plain {@code POST /inference} body of a {@code tensor} model, {@code {"model"?,
+   * "inputs": nested numbers}}, read straight from its bytes and answered as a stream ({@link
+   * TensorStream}, {@link TensorAnswer}); the same failures as {@link #infer}.
+   *
+   * @return the answer to serialise, or null when the body is not that plain form (or the model's
+   *     task is not {@code tensor}): then {@link #infer} on its JSON tree
+   */
+  public @Nullable Object inferStreamed(String model, byte[] body, int length) {
+    ModelEntry entry = entry(model);
+    Prepared prepared = entry.prepared;
+    if (prepared == null || !(prepared.task() instanceof TensorTask task)) {
+      return null;
+    }
+    Tensor input = task.stream(body, length, model);
+    return input == null ? null : runner.inferStreamed(entry, task, input);
+  }
+
+  /**
    * Runs a raw request body (an image posted as {@code image/png}) on {@code model} when its task
    * takes one; the same failures as {@link #infer}.
    */

@@ -92,7 +92,7 @@ final class TensorRequest {
     return leaf;
   }
 
-  private @Nullable String declaredDtype(int index) {
+  @Nullable String declaredDtype(int index) {
     List<V2Tensor.Spec> inputs = signature.inputs();
     return index < inputs.size()
         ? TensorCodec.fromV2(inputs.get(index).datatype(), inputs.get(index).name())

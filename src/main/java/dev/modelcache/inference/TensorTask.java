@@ -10,6 +10,7 @@ import dev.modelcache.config.ModelConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -110,23 +111,15 @@ public final class TensorTask
       shape.add(dim);
     }
     answer.put("dtype", first.dtype());
-    long[] s = first.shape();
-    long classes = s.length == 0 ? 0 : s[s.length - 1];
-    if (!labels.isEmpty() && first.floats() != null && s.length <= 2 && classes == labels.size()) {
+    int[] best = best(first);
+    if (best != null) {
+      double[] scores = Objects.requireNonNull(first.floats(), "predictions need floats");
       ArrayNode predictions = answer.putArray("predictions");
-      int rows = first.size() / labels.size();
-      for (int row = 0; row < rows; row++) {
-        int best = 0;
-        for (int c = 1; c < labels.size(); c++) {
-          if (first.floats()[row * labels.size() + c]
-              > first.floats()[row * labels.size() + best]) {
-            best = c;
-          }
-        }
+      for (int row = 0; row < best.length; row++) {
         ObjectNode prediction = predictions.addObject();
-        prediction.put("label", labels.get(best));
-        prediction.put("index", best);
-        prediction.put("score", first.floats()[row * labels.size() + best]);
+        prediction.put("label", labels.get(best[row]));
+        prediction.put("index", best[row]);
+        prediction.put("score", scores[row * labels.size() + best[row]]);
       }
     }
     if (tensors.size() > 1) {
@@ -141,6 +134,44 @@ public final class TensorTask
         entry.put("dtype", tensor.dtype());
       }
     }
+  }
+
+  /** The best label's index of each row of {@code first}; null when it gives no predictions. */
+  private int @Nullable [] best(Tensor first) {
+    long[] s = first.shape();
+    long classes = s.length == 0 ? 0 : s[s.length - 1];
+    double[] scores = first.floats();
+    if (labels.isEmpty() || scores == null || s.length > 2 || classes != labels.size()) {
+      return null;
+    }
+    int[] best = new int[first.size() / labels.size()];
+    for (int row = 0; row < best.length; row++) {
+      for (int c = 1; c < labels.size(); c++) {
+        if (scores[row * labels.size() + c] > scores[row * labels.size() + best[row]]) {
+          best[row] = c;
+        }
+      }
+    }
+    return best;
+  }
+
+  /**
+   * The input of a plain {@code POST /inference} body ({@link TensorStream}), read straight from
+   * its bytes; null when the body needs the tree path ({@link #parse}).
+   */
+  @Nullable Tensor stream(byte[] body, int length, String model) {
+    return TensorStream.parse(body, length, model, request.declaredDtype(0));
+  }
+
+  /** The item of an input of {@link #stream}, checked as {@link #parse} checks it. */
+  Item fit(Tensor input) {
+    return request.fit(List.of(input), "inputs");
+  }
+
+  /** The answer of {@link #renderAnswer} with {@code model} and {@code revision}, as a stream. */
+  TensorAnswer answer(String model, String revision, List<Item> outputs) {
+    List<Tensor> tensors = answerTensors(outputs.get(0));
+    return new TensorAnswer(model, revision, tensors, labels, best(tensors.get(0)));
   }
 
   /** The output tensors as the request sent its inputs: without the batch dimension if it did. */

@@ -12,10 +12,12 @@ import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.modelcache.FakeClock;
+import dev.modelcache.Poll;
 import dev.modelcache.metrics.Metrics;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -254,11 +256,91 @@ class BatcherTest {
     assertThat(depth).hasValue(0);
   }
 
+  @Test
+  void aSmallModelsRequestRunsOnTheCallersThreadWhenNothingIsQueued() throws Exception {
+    FakeClock clock = new FakeClock(); // frozen: every pass takes no time, the model is small
+    start(2, 8, 8, Duration.ofHours(1), clock::nanoTime);
+    long far = clock.nanoTime() + Duration.ofHours(2).toNanos();
+    assertThat(get(batcher.submit(List.of(1), far))).containsExactly(2); // no pass timed yet
+    CompletableFuture<List<Integer>> inline = batcher.submit(List.of(2, 3), far);
+
+    assertThat(inline).isCompletedWithValue(List.of(4, 6)); // done before submit returned
+    assertThat(task.threads().get(0)).startsWith("modelcache-doubling-worker-");
+    assertThat(task.threads().get(1)).isEqualTo(Thread.currentThread().getName());
+    assertThat(depth).hasValue(0);
+  }
+
+  @Test
+  void inlinePassesAndWorkersNeverRunMorePassesThanWorkers() throws Exception {
+    FakeClock clock = new FakeClock();
+    start(1, 8, 8, clock::nanoTime);
+    long far = clock.nanoTime() + Duration.ofHours(2).toNanos();
+    assertThat(get(batcher.submit(List.of(1), far))).containsExactly(2);
+    task.gate.shut();
+    Thread caller = new Thread(() -> batcher.submit(List.of(2), far), "inline-caller");
+    caller.start();
+    task.gate.awaitHeld(WAIT); // the caller's inline pass holds the only predictor
+    CompletableFuture<List<Integer>> queued = batcher.submit(List.of(3), far);
+    // the worker takes it from the queue, then waits for the predictor the inline pass holds
+    Poll.until(
+        WAIT,
+        Duration.ofMillis(10),
+        "the worker waiting for a predictor",
+        () -> waitsForAPredictor("modelcache-doubling-worker-0"));
+    assertThat(queued).isNotDone();
+    assertThat(task.passes()).containsExactly(1); // the held inline pass is not counted yet
+    task.gate.open();
+    caller.join(WAIT.toMillis());
+
+    assertThat(get(queued)).containsExactly(6);
+    assertThat(task.threads().subList(1, 3))
+        .containsExactly("inline-caller", "modelcache-doubling-worker-0");
+    assertThat(task.passes()).containsExactly(1, 1, 1);
+  }
+
+  @Test
+  void anInlinePassThatEndsPastTheDeadlineIsCancelledLikeATimedOutRequest() throws Exception {
+    FakeClock clock = new FakeClock();
+    start(1, 8, 8, clock::nanoTime);
+    assertThat(get(batcher.submit(List.of(1), clock.nanoTime() + WAIT.toNanos()))).hasSize(1);
+    task.gate.shut();
+    CompletableFuture<CompletableFuture<List<Integer>>> late =
+        CompletableFuture.supplyAsync(
+            () -> batcher.submit(List.of(2), clock.nanoTime() + Duration.ofMillis(300).toNanos()));
+    task.gate.awaitHeld(WAIT);
+    clock.advance(Duration.ofSeconds(1)); // the deadline passes during the pass
+    task.gate.open();
+
+    assertThat(late.get(WAIT.toSeconds(), TimeUnit.SECONDS)).isCancelled();
+    // that pass took a second: the model is no longer small, the next request goes to the worker
+    assertThat(get(batcher.submit(List.of(3), clock.nanoTime() + WAIT.toNanos())))
+        .containsExactly(6);
+    assertThat(task.threads().get(2)).startsWith("modelcache-doubling-worker-");
+  }
+
+  private static boolean waitsForAPredictor(String thread) {
+    return Thread.getAllStackTraces().entrySet().stream()
+        .anyMatch(
+            e ->
+                e.getKey().getName().equals(thread)
+                    && Arrays.stream(e.getValue())
+                        .anyMatch(
+                            f ->
+                                f.getMethodName().equals("take")
+                                    && f.getClassName().endsWith("PredictorPool")));
+  }
+
   /** Doubles whole numbers; -1 is a bad input; each pass's size and items are recorded. */
   private static final class Doubling implements Task<Integer, Integer> {
     final GatedTasks.Gate gate = new GatedTasks.Gate();
     private final List<Integer> passes = Collections.synchronizedList(new ArrayList<>());
     private final List<Integer> items = Collections.synchronizedList(new ArrayList<>());
+    private final List<String> threads = Collections.synchronizedList(new ArrayList<>());
+
+    /** The thread of each pass. */
+    List<String> threads() {
+      return List.copyOf(threads);
+    }
 
     List<Integer> passes() {
       return List.copyOf(passes);
@@ -279,6 +361,7 @@ class BatcherTest {
         @Override
         public NDList processInput(TranslatorContext ctx, List<Integer> input) {
           gate.pass();
+          threads.add(Thread.currentThread().getName());
           passes.add(input.size());
           items.addAll(input);
           if (input.contains(-1)) {
