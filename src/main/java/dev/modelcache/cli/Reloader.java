@@ -69,6 +69,16 @@ final class Reloader implements AutoCloseable {
     this.applied = applied;
     this.updates = new ModelUpdates(parts, executor, config.cache().offline());
     this.meters = parts.metrics().bindReload();
+    // the canaries load once the models themselves are served (start-up preparation done)
+    var unused = started.thenRun(() -> submit(() -> updates.startCanaries(config, signed)));
+  }
+
+  private void submit(Runnable task) {
+    try {
+      executor.execute(task);
+    } catch (RejectedExecutionException e) {
+      // stopping
+    }
   }
 
   /** Asks for a reload ({@code why}: "SIGHUP", the file changed); returns at once. */

@@ -22,6 +22,8 @@ import org.jspecify.annotations.Nullable;
  *     the model's own {@code s3:}), else null
  * @param versionIds S3 object version ids by file path: those objects are fetched at exactly that
  *     version
+ * @param versions revisions kept loaded and the canary ({@code versions:}, {@code canary:}); never
+ *     null: {@link ModelVersions#ONE} when neither is set
  */
 public record ModelConfig(
     String name,
@@ -43,7 +45,8 @@ public record ModelConfig(
     TaskOptions taskOptions,
     boolean requirePins,
     Config.@Nullable S3Config s3,
-    Map<String, String> versionIds) {
+    Map<String, String> versionIds,
+    ModelVersions versions) {
 
   public ModelConfig {
     // The defaults are filled in once, by the loader: nothing downstream checks for null.
@@ -58,6 +61,16 @@ public record ModelConfig(
 
   /** This model with another source (a locked revision) and other pins. */
   public ModelConfig with(SourceRef newSource, Map<String, String> newPins) {
+    return copy(newSource, newPins, versions);
+  }
+
+  /** This model with other {@code versions:} and {@code canary:}. */
+  public ModelConfig with(ModelVersions newVersions) {
+    return copy(source, sha256, newVersions);
+  }
+
+  private ModelConfig copy(
+      SourceRef newSource, Map<String, String> newPins, ModelVersions newVersions) {
     return new ModelConfig(
         name,
         newSource,
@@ -78,7 +91,8 @@ public record ModelConfig(
         taskOptions,
         requirePins,
         s3,
-        versionIds);
+        versionIds,
+        newVersions);
   }
 
   /** What a model does with a request. */

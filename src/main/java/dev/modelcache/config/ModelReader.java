@@ -83,7 +83,8 @@ final class ModelReader {
         keys.taskOptions,
         requirePins,
         isS3 ? keys.s3 : null,
-        keys.versionIds);
+        keys.versionIds,
+        VersionsReader.read(node, keys.versions, keys.canary, source, source.revision()));
   }
 
   /**
@@ -115,6 +116,8 @@ final class ModelReader {
     final S3Config s3;
     final boolean s3Given;
     final List<UrlFilesReader.Item> files;
+    final int versions;
+    final ConfigNode canary;
 
     Keys(ConfigNode node, S3Config s3Defaults) {
       name = node.string("name");
@@ -152,6 +155,8 @@ final class ModelReader {
       s3Given = !s3Node.isEmpty();
       SourcesReader.checkEndpoint(s3Node, s3.endpoint());
       s3Node.finish();
+      versions = node.integer("versions", 1, 1, ModelVersions.MAX_KEEP);
+      canary = node.child("canary");
       node.finish();
     }
   }
