@@ -86,9 +86,10 @@ final class VersionedSwap {
     old.prepared = next.prepared;
     old.loaded = next.loaded;
     log.info(
-        "{} - now serves revision {}{}{}",
+        "{} - now serves revision {}{}{}{}",
         model.name(),
         next.revisionId(),
+        fresh || next.loaded == oldLoaded ? "" : " (already loaded: no reload)",
         canary == null
             ? ""
             : ", canary " + canary.revisionId() + " at " + next.revisions.weight() + " %",
