@@ -27,7 +27,8 @@ class VersionsConfigTest {
   @Test
   void readsVersionsAndACanaryOfAHubModel() {
     ModelConfig model =
-        parse("    source: hf://org/m@v1\n    versions: 3\n    canary: {revision: v2, weight: 25}\n");
+        parse(
+            "    source: hf://org/m@v1\n    versions: 3\n    canary: {revision: v2, weight: 25}\n");
     assertThat(model.versions())
         .isEqualTo(new ModelVersions(3, new ModelVersions.Canary("v2", 25)));
     ModelConfig canary = ModelVersions.canaryOf(model);
@@ -49,7 +50,8 @@ class VersionsConfigTest {
 
   @Test
   void refusesABadWeightAMissingRevisionAndTheModelsOwn() {
-    assertThatThrownBy(() -> parse("    source: hf://org/m\n    canary: {revision: v2, weight: 101}\n"))
+    assertThatThrownBy(
+            () -> parse("    source: hf://org/m\n    canary: {revision: v2, weight: 101}\n"))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("models[0].canary.weight (101) must be between 0 and 100");
     assertThatThrownBy(() -> parse("    source: hf://org/m\n    canary: {weight: 5}\n"))
@@ -65,7 +67,8 @@ class VersionsConfigTest {
     assertThatThrownBy(() -> parse("    source: hf://org/m\n    versions: 9\n"))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("models[0].versions (9) must be between 1 and 8");
-    assertThatThrownBy(() -> parse("    source: hf://org/m\n    canary: {revision: v2, wieght: 5}\n"))
+    assertThatThrownBy(
+            () -> parse("    source: hf://org/m\n    canary: {revision: v2, wieght: 5}\n"))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("unknown key 'models[0].canary.wieght'");
   }
