@@ -2,6 +2,7 @@ package dev.modelcache.cli;
 
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.config.ModelVersions;
 import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.fetch.LockCheck;
 import dev.modelcache.http.HttpServer;
@@ -121,12 +122,51 @@ final class ModelUpdates implements AutoCloseable {
     try {
       InstalledSnapshot snapshot = snapshot(config, lock, model, parts.fetcher());
       parts.registry().load(model, snapshot);
+      if (model.versions().canary() != null) {
+        int generation = generations.merge(model.name(), 1, Integer::sum);
+        update(config, lock, model, generation, 0); // the canary, beside the model now served
+      }
     } catch (Exception e) {
       parts.states().failed(model.name(), e.getMessage());
       log.error("{} - FAILED: {}", model.name(), e.getMessage());
     } finally {
       MDC.remove("model");
     }
+  }
+
+  /**
+   * Brings in the canaries of the models that have one ({@code canary:}) once the start-up has
+   * loaded the models themselves: the same path as a change by a reload (fetched, verified, loaded
+   * and warmed beside the model; retried after a growing pause on failure).
+   */
+  void startCanaries(Config config, SignedLock lock) {
+    List<ModelConfig> canaries =
+        config.models().stream()
+            .filter(m -> m.versions().canary() != null)
+            .filter(m -> parts.registry().revision(m.name()).isPresent())
+            .toList();
+    if (!canaries.isEmpty()) {
+      apply(config, lock, new ConfigDiff(List.of(), List.of(), List.of(), canaries));
+    }
+  }
+
+  /**
+   * The snapshot of {@code model}'s canary, fetched (never taken from {@code modelcache.lock},
+   * which records the model's own revision, nor recorded there), or null when it has none.
+   */
+  private @Nullable InstalledSnapshot canary(Config config, ModelConfig model, Fetcher fetcher)
+      throws IOException {
+    if (model.versions().canary() == null) {
+      return null;
+    }
+    ModelConfig canary = ModelVersions.canaryOf(model);
+    String cannotFetch = Preflight.cannotFetch(config, canary, parts.store().writable());
+    if (cannotFetch != null) {
+      throw new StoreException(
+          model.name() + " - canary " + canary.source() + " cannot be fetched: " + cannotFetch,
+          null);
+    }
+    return fetcher.fetch(canary, Optional.empty(), false);
   }
 
   /**
@@ -154,8 +194,9 @@ final class ModelUpdates implements AutoCloseable {
       InstalledSnapshot snapshot = snapshot(config, lock, model, shadowFetcher);
       pending = snapshot.id();
       parts.states().update(name, new ModelStates.Update(pending, null, null));
+      InstalledSnapshot canary = canary(config, model, shadowFetcher);
       Duration drain = Duration.ofSeconds(config.server().shutdownGraceSeconds());
-      parts.registry().swap(model, snapshot, drain);
+      parts.registry().swap(model, snapshot, canary, drain);
       parts.states().update(name, null);
     } catch (Exception e) {
       Duration wait = backoff(tries);

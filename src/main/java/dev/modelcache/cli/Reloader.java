@@ -83,6 +83,16 @@ final class Reloader implements AutoCloseable {
             parts.clock(),
             Math::random,
             watchExecutor);
+    // the canaries load once the models themselves are served (start-up preparation done)
+    var unused = started.thenRun(() -> submit(() -> updates.startCanaries(config, signed)));
+  }
+
+  private void submit(Runnable task) {
+    try {
+      executor.execute(task);
+    } catch (RejectedExecutionException e) {
+      // stopping
+    }
   }
 
   /** The daemon as the upstream watch sees it: the config in force, and the updates' thread. */

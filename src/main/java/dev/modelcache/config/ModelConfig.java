@@ -22,6 +22,8 @@ import org.jspecify.annotations.Nullable;
  *     the model's own {@code s3:}), else null
  * @param versionIds S3 object version ids by file path: those objects are fetched at exactly that
  *     version
+ * @param versions revisions kept loaded and the canary ({@code versions:}, {@code canary:}); never
+ *     null: {@link ModelVersions#ONE} when neither is set
  * @param watch how often to poll the model's branch or tag for a move ({@code watch:}), or null
  */
 public record ModelConfig(
@@ -45,6 +47,7 @@ public record ModelConfig(
     boolean requirePins,
     Config.@Nullable S3Config s3,
     Map<String, String> versionIds,
+    ModelVersions versions,
     @Nullable WatchConfig watch) {
 
   public ModelConfig {
@@ -60,6 +63,16 @@ public record ModelConfig(
 
   /** This model with another source (a locked revision) and other pins. */
   public ModelConfig with(SourceRef newSource, Map<String, String> newPins) {
+    return copy(newSource, newPins, versions);
+  }
+
+  /** This model with other {@code versions:} and {@code canary:}. */
+  public ModelConfig with(ModelVersions newVersions) {
+    return copy(source, sha256, newVersions);
+  }
+
+  private ModelConfig copy(
+      SourceRef newSource, Map<String, String> newPins, ModelVersions newVersions) {
     return new ModelConfig(
         name,
         newSource,
@@ -81,6 +94,7 @@ public record ModelConfig(
         requirePins,
         s3,
         versionIds,
+        newVersions,
         watch);
   }
 

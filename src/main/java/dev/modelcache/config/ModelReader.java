@@ -85,6 +85,7 @@ final class ModelReader {
         requirePins,
         isS3 ? keys.s3 : null,
         keys.versionIds,
+        VersionsReader.read(node, keys.versions, keys.canary, source, source.revision()),
         keys.watch);
   }
 
@@ -118,6 +119,8 @@ final class ModelReader {
     final boolean s3Given;
     final List<UrlFilesReader.Item> files;
     final @Nullable WatchConfig watch;
+    final int versions;
+    final ConfigNode canary;
 
     Keys(ConfigNode node, S3Config s3Defaults) {
       name = node.string("name");
@@ -156,6 +159,8 @@ final class ModelReader {
       s3Given = !s3Node.isEmpty();
       SourcesReader.checkEndpoint(s3Node, s3.endpoint());
       s3Node.finish();
+      versions = node.integer("versions", 1, 1, ModelVersions.MAX_KEEP);
+      canary = node.child("canary");
       node.finish();
     }
   }

@@ -3,6 +3,7 @@ package dev.modelcache.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelState;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.inference.ModelStatus;
@@ -17,10 +18,12 @@ import java.util.Map;
  */
 final class HealthRoutes {
   private final ModelStates states;
+  private final ModelRegistry registry;
   private final ObjectMapper json;
 
-  HealthRoutes(ModelStates states, ObjectMapper json) {
+  HealthRoutes(ModelStates states, ModelRegistry registry, ObjectMapper json) {
     this.states = states;
+    this.registry = registry;
     this.json = json;
   }
 
@@ -64,6 +67,7 @@ final class HealthRoutes {
         m.put("reason", status.reason());
       }
       ModelRoutes.putStale(states, m, status.model());
+      ModelRoutes.putRevisions(registry, m, status.model());
     }
     ctx.status(ready ? 200 : 503).json(body);
   }

@@ -108,7 +108,7 @@ public final class HttpServer implements AutoCloseable {
             config -> {
               configure(config, json);
               config.routes.before(RequestLog::start);
-              new HealthRoutes(states, json).register(config.routes);
+              new HealthRoutes(states, registry, json).register(config.routes);
               new ModelRoutes(known, states, registry, json, signedBy).register(config.routes);
               new InferenceRoutes(known, registry, bodies).register(config.routes, guarded);
               new V2Routes(known, states, registry, json, bodies).register(config.routes, guarded);

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.config.ModelVersions;
+import dev.modelcache.inference.LoadedRevision;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelRegistry.LoadedInfo;
 import dev.modelcache.inference.ModelStates;
@@ -11,6 +13,7 @@ import dev.modelcache.inference.ModelStatus;
 import dev.modelcache.store.InstalledSnapshot.InstalledFile;
 import dev.modelcache.store.LockSignature;
 import io.javalin.config.RoutesConfig;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -69,6 +72,14 @@ final class ModelRoutes {
     m.put("queue", model.queue());
     m.put("timeout_ms", model.timeoutMs());
     registry.info(model.name()).ifPresent(info -> describeLoaded(m, info));
+    if (model.versions().keep() > 1) {
+      m.put("versions", model.versions().keep());
+    }
+    ModelVersions.Canary canary = model.versions().canary();
+    if (canary != null) {
+      m.putObject("canary").put("revision", canary.revision()).put("weight", canary.weight());
+    }
+    putRevisions(registry, m, model.name());
     signedBy
         .apply(model.name())
         .ifPresent(
@@ -104,6 +115,18 @@ final class ModelRoutes {
                 m.put("update_retry_at", update.retryAt().toString());
               }
             });
+  }
+
+  /**
+   * {@code "revisions": [{"revision", "role"}]}: the revisions loaded, the primary first, when the
+   * model has more than one.
+   */
+  static void putRevisions(ModelRegistry registry, ObjectNode m, String model) {
+    List<LoadedRevision> revisions = registry.revisions(model);
+    if (revisions.size() > 1) {
+      ArrayNode list = m.putArray("revisions");
+      revisions.forEach(r -> list.addObject().put("revision", r.revision()).put("role", r.role()));
+    }
   }
 
   private static void describeLoaded(ObjectNode m, LoadedInfo info) {

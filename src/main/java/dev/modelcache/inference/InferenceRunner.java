@@ -8,6 +8,7 @@ import dev.modelcache.inference.ModelRegistry.Embeddings;
 import dev.modelcache.inference.ModelRegistry.V2Answer;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.metrics.Metrics.Outcome;
+import dev.modelcache.metrics.RevisionMeters;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
@@ -26,6 +27,7 @@ import java.util.function.LongSupplier;
 final class InferenceRunner {
   private final ModelLoader loader;
   private final Metrics metrics;
+  private final RevisionMeters revisionMeters;
   private final ObjectMapper json;
   private final int maxItems;
   private final LongSupplier nanoClock;
@@ -38,6 +40,7 @@ final class InferenceRunner {
       LongSupplier nanoClock) {
     this.loader = loader;
     this.metrics = metrics;
+    this.revisionMeters = new RevisionMeters(metrics.registry());
     this.json = json;
     this.maxItems = maxItems;
     this.nanoClock = nanoClock;
@@ -205,6 +208,11 @@ final class InferenceRunner {
       }
       if (outcome != null) {
         metrics.inference(entry.name(), outcome, nanoClock.getAsLong() - start);
+        ModelEntry.Prepared prepared = entry.prepared;
+        if (prepared != null) {
+          String revision = run != null ? run.model().snapshot().id() : prepared.snapshot().id();
+          revisionMeters.request(entry.name(), revision, outcome);
+        }
       }
     }
   }

@@ -28,6 +28,9 @@ final class ModelEntry {
       ModelMetadata metadata,
       Engines.@Nullable Choice choice) {}
 
+  /** The canary and previous revisions loaded beside this one; only a primary has any. */
+  volatile Revisions revisions = Revisions.NONE;
+
   /** Set when a reload removed the model: no request picks it any more. */
   volatile boolean retired;
 
@@ -56,6 +59,15 @@ final class ModelEntry {
 
   String name() {
     return config.name();
+  }
+
+  /** The revision (snapshot id) of a prepared entry. */
+  String revisionId() {
+    Prepared current = prepared;
+    if (current == null) {
+      throw new IllegalStateException(name() + " is not prepared");
+    }
+    return current.snapshot().id();
   }
 
   /** The engine the model runs on: the loaded one's, else the one its files pick. */

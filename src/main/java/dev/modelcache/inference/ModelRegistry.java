@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.Config.Limits;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.config.ModelVersions;
 import dev.modelcache.inference.ModelEntry.Prepared;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.InstalledSnapshot;
@@ -40,6 +41,7 @@ public final class ModelRegistry implements AutoCloseable {
   private final ModelLoader loader;
   private final InferenceRunner runner;
   private final ModelSwap swap;
+  private final VersionedSwap versioned;
 
   /**
    * A registry whose tasks come from {@code tasks} ({@code BuiltInTasks.factory(json)}; tests wrap
@@ -84,6 +86,7 @@ public final class ModelRegistry implements AutoCloseable {
     this.loader = new ModelLoader(states, metrics, json, tasks, nanoClock);
     this.runner = new InferenceRunner(loader, metrics, json, maxItems, nanoClock);
     this.swap = new ModelSwap(loader, states);
+    this.versioned = new VersionedSwap(loader, swap);
   }
 
   /** Configures {@code model} (a reload added it); {@link #load} then brings it in. */
@@ -105,7 +108,9 @@ public final class ModelRegistry implements AutoCloseable {
       entries = next;
     }
     if (entry != null) {
-      swap.retire(entry, drain);
+      for (ModelEntry side : entry.revisions.all(entry)) {
+        swap.retire(side, drain);
+      }
     }
   }
 
@@ -118,7 +123,28 @@ public final class ModelRegistry implements AutoCloseable {
    */
   public String swap(ModelConfig model, InstalledSnapshot snapshot, Duration drain)
       throws ModelLoadException {
+    return swap(model, snapshot, null, drain);
+  }
+
+  /**
+   * {@link #swap(ModelConfig, InstalledSnapshot, Duration)} for a model that may keep revisions
+   * side by side: {@code canary} is its canary's snapshot (null: none). A revision already loaded
+   * (the canary promoted, a previous one) is served as it is, without a reload.
+   */
+  public String swap(
+      ModelConfig model,
+      InstalledSnapshot snapshot,
+      @Nullable InstalledSnapshot canary,
+      Duration drain)
+      throws ModelLoadException {
     ModelEntry old = entry(model.name());
+    if (!model.versions().equals(ModelVersions.ONE) || !old.revisions.equals(Revisions.NONE)) {
+      versioned.apply(old, model, snapshot, canary, drain, this::publish);
+      if (states.state(model.name()) != ModelState.READY) {
+        states.ready(model.name());
+      }
+      return snapshot.id();
+    }
     Prepared served = old.prepared;
     if (old.config.equals(model)
         && served != null
@@ -129,13 +155,21 @@ public final class ModelRegistry implements AutoCloseable {
     }
     ModelEntry next = new ModelEntry(model);
     swap.bringIn(old, next, snapshot);
-    synchronized (this) {
-      Map<String, ModelEntry> map = new LinkedHashMap<>(entries);
-      map.put(model.name(), next);
-      entries = map;
-    }
+    publish(next);
     swap.drainOld(old, next, drain);
     return snapshot.id();
+  }
+
+  private synchronized void publish(ModelEntry next) {
+    Map<String, ModelEntry> map = new LinkedHashMap<>(entries);
+    map.put(next.name(), next);
+    entries = map;
+  }
+
+  /** The revisions {@code model} has loaded, each with its role; empty before its files are. */
+  public List<LoadedRevision> revisions(String model) {
+    ModelEntry entry = entries.get(model);
+    return entry == null ? List.of() : entry.revisions.loaded(entry);
   }
 
   /** The revision {@code model} serves, or empty before its files are ready. */
@@ -175,7 +209,14 @@ public final class ModelRegistry implements AutoCloseable {
    * @throws InferenceFailedException when the forward pass failed otherwise (the cause says how)
    */
   public ObjectNode infer(String model, JsonNode request) {
-    return runner.infer(entry(model), request);
+    JsonNode named = request.get("revision");
+    if (named != null && !named.isNull() && !named.isTextual()) {
+      throw new InvalidInputException(
+          "'revision' must be a string: a loaded revision's commit id (or its first 7 or more hex"
+              + " digits) or its ref name");
+    }
+    String revision = named == null || named.isNull() ? null : named.asText();
+    return runner.infer(Revisions.pick(entry(model), revision), request);
   }
 
   /**
@@ -201,7 +242,7 @@ public final class ModelRegistry implements AutoCloseable {
    * takes one; the same failures as {@link #infer}.
    */
   public ObjectNode inferRaw(String model, String contentType, byte[] body) {
-    return runner.inferRaw(entry(model), contentType, body);
+    return runner.inferRaw(Revisions.pick(entry(model), null), contentType, body);
   }
 
   /** Whether {@code model}'s task takes a raw body of {@code contentType}; false before load. */
@@ -222,9 +263,7 @@ public final class ModelRegistry implements AutoCloseable {
    * @param version the revision the request names, or null for the one served
    */
   public V2Answer inferV2(String model, @Nullable String version, List<V2Tensor> inputs) {
-    ModelEntry entry = entry(model);
-    checkVersion(entry, version);
-    return runner.inferV2(entry, inputs);
+    return runner.inferV2(picked(model, version), inputs);
   }
 
   /** The vectors of an embedding request, the tokens its texts held, and the revision. */
@@ -235,7 +274,7 @@ public final class ModelRegistry implements AutoCloseable {
    * failures as {@link #infer}, and {@link InvalidInputException} for a model of another task.
    */
   public Embeddings embed(String model, List<String> texts) {
-    return runner.embed(entry(model), texts);
+    return runner.embed(Revisions.pick(entry(model), null), texts);
   }
 
   private ModelEntry entry(String model) {
@@ -251,23 +290,13 @@ public final class ModelRegistry implements AutoCloseable {
     return entry;
   }
 
-  private void checkVersion(ModelEntry entry, @Nullable String version) {
-    Prepared prepared = entry.prepared;
-    if (version == null) {
-      return;
-    }
-    if (prepared == null) {
+  /** The entry that answers a request naming {@code version} (null: none) of {@code model}. */
+  private ModelEntry picked(String model, @Nullable String version) {
+    ModelEntry entry = entry(model);
+    if (version != null && entry.prepared == null) {
       throw ModelLoader.notReady(states.status(entry.name()));
     }
-    if (!version.equals(prepared.snapshot().id())) {
-      throw new UnknownModelException(
-          "model '"
-              + entry.name()
-              + "' has no version '"
-              + (version.length() <= 64 ? version : version.substring(0, 64) + "...")
-              + "'; it serves revision "
-              + prepared.snapshot().id());
-    }
+    return Revisions.pick(entry, version);
   }
 
   /** True when {@code model} (which must be configured) is READY to answer. */
@@ -292,8 +321,7 @@ public final class ModelRegistry implements AutoCloseable {
    * @throws ModelNotReadyException before its files are ready
    */
   public V2Metadata v2Metadata(String model, @Nullable String version) {
-    ModelEntry entry = entry(model);
-    checkVersion(entry, version);
+    ModelEntry entry = picked(model, version);
     Prepared prepared = entry.prepared;
     if (prepared == null || states.state(model) != ModelState.READY) {
       throw ModelLoader.notReady(states.status(model));
@@ -356,10 +384,12 @@ public final class ModelRegistry implements AutoCloseable {
   @Override
   public void close() {
     loader.close();
-    for (ModelEntry entry : entries.values()) {
-      LoadedModel<?, ?> loaded = entry.loaded;
-      if (loaded != null) {
-        loaded.close();
+    for (ModelEntry primary : entries.values()) {
+      for (ModelEntry entry : primary.revisions.all(primary)) {
+        LoadedModel<?, ?> loaded = entry.loaded;
+        if (loaded != null) {
+          loaded.close();
+        }
       }
     }
   }

@@ -68,12 +68,12 @@ final class ModelSwap {
    * The drain, at least the model's {@code timeout_ms}: by then every request on it has had its
    * answer, a 504 at worst, so none is cut by the close.
    */
-  private static Duration atLeastTimeout(Duration drain, ModelEntry entry) {
+  static Duration atLeastTimeout(Duration drain, ModelEntry entry) {
     Duration timeout = Duration.ofMillis(entry.config.timeoutMs()).plusMillis(100);
     return drain.compareTo(timeout) >= 0 ? drain : timeout;
   }
 
-  private static void close(String name, @Nullable LoadedModel<?, ?> model, Duration drain) {
+  static void close(String name, @Nullable LoadedModel<?, ?> model, Duration drain) {
     if (model == null) {
       return;
     }

@@ -155,7 +155,7 @@ class ConfigCheckTest {
             "f.yaml:4: unknown key 'models[0].engin' (allowed under models[0]: name, source,"
                 + " repo_type, files, include, exclude, sha256, engine, model_file, task, task_options,"
                 + " device, workers, batch, queue, timeout_ms, load, required, require_pins,"
-                + " version_ids, s3)",
+                + " version_ids, s3, versions, canary)",
             "f.yaml:5: models[0].workers (0) must be between 1 and 64",
             "f.yaml:6: models[0].device must be auto, cpu, gpu or gpu:N, not 'tpu'");
   }

@@ -367,7 +367,8 @@ class GrpcServeTest {
                 authorized.modelInfer(
                     typed("iris", IRIS).toBuilder().setModelVersion("abc").build()));
     assertThat(wrongVersion.getCode()).isEqualTo(Status.Code.NOT_FOUND);
-    assertThat(wrongVersion.getDescription()).startsWith("model 'iris' has no version 'abc'");
+    assertThat(wrongVersion.getDescription())
+        .startsWith("model 'iris' has no revision 'abc' loaded; loaded: ");
     Status failed = failure(() -> authorized.modelInfer(typed("broken", IRIS)));
     assertThat(failed.getCode()).isEqualTo(Status.Code.UNAVAILABLE);
   }

@@ -584,7 +584,7 @@ class ServingTest {
     assertThat(errors.get("unknown model").code()).isEqualTo(404);
     assertThat(errors.get("wrong version").code()).isEqualTo(404);
     assertThat(errors.get("wrong version").json().get("error").asText())
-        .isEqualTo("model 'iris' has no version 'abc'; it serves revision " + revision);
+        .isEqualTo("model 'iris' has no revision 'abc' loaded; loaded: " + revision + " (primary)");
     assertThat(errors.get("bytes").code()).isEqualTo(400);
     assertThat(errors.get("bytes").json().get("error").asText())
         .isEqualTo(
