@@ -40,7 +40,7 @@ final class OciCredentials {
 
   /** Where the credentials come from, for messages. */
   String origin() {
-    return dockerConfig == null ? "no Docker config.json" : dockerConfig.toString();
+    return dockerConfig == null ? "Docker's config.json (none found)" : dockerConfig.toString();
   }
 
   /** The login for {@code registry} ({@code host[:port]}), or null when the config has none. */

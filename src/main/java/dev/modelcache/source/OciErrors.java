@@ -65,9 +65,9 @@ final class OciErrors {
             + registry
             + " asks for a login for "
             + what
-            + " and "
+            + ", and there is none for it in "
             + credentialsOrigin
-            + " has none for it: run 'docker login "
+            + ": run 'docker login "
             + registry
             + "', or set sources.oci.docker_config");
   }
@@ -94,7 +94,9 @@ final class OciErrors {
         text
             + (withLogin
                 ? "; it refuses the login from " + credentialsOrigin + ": run 'docker login "
-                : "; " + credentialsOrigin + " has no login for it: run 'docker login ")
+                : "; it needs a login, and there is none for it in "
+                    + credentialsOrigin
+                    + ": run 'docker login ")
             + registry
             + "', or set sources.oci.docker_config");
   }
