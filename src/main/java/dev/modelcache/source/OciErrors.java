@@ -46,11 +46,12 @@ final class OciErrors {
           case 404 ->
               code.equals("NAME_UNKNOWN")
                   ? "no repository " + repositoryOf(model) + " there: check the source"
-                  : "no such "
-                      + (what.startsWith("manifest") ? "tag or digest" : "blob")
-                      + " in "
-                      + repositoryOf(model)
-                      + ": check the source's tag or digest (push the artifact first?)";
+                  : what.startsWith("the manifest")
+                      ? "no such tag or digest in "
+                          + repositoryOf(model)
+                          + ": check the source's tag or digest (push the artifact first?)"
+                      : "the manifest names a blob that the registry does not have: push the"
+                          + " artifact again";
           default -> "check the source and the registry";
         };
     return new SourceException(text + "; " + advice);
