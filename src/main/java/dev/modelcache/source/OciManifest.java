@@ -75,6 +75,14 @@ final class OciManifest {
                 null));
       }
     }
+    checkSelection(model, shown, paths, untitled, files);
+    return files;
+  }
+
+  /** Refuses a manifest without files (a modelcar image) or a selection without any. */
+  private static void checkSelection(
+      ModelConfig model, String shown, Set<String> paths, int untitled, List<SourceFile> files)
+      throws SourceException {
     if (paths.isEmpty()) {
       throw new SourceException(
           model.name()
@@ -103,7 +111,6 @@ final class OciManifest {
               + String.join(", ", paths)
               + ")");
     }
-    return files;
   }
 
   private static void check(
