@@ -77,6 +77,13 @@ class OciConfigTest {
             "sources.oci.plain_http=[registry.internal:5000] sources.oci.docker_config="
                 + docker.resolve("config.json"));
 
+    Config fromVariable =
+        parse(
+            "cache:\n  dir: " + dir + "\n",
+            Map.of("MODELCACHE_SOURCES_OCI_DOCKER_CONFIG", "docker/config.json"));
+    assertThat(fromVariable.sources().oci().dockerConfig())
+        .isEqualTo(dir.resolve("docker/config.json"));
+
     Config home = parse("cache:\n  dir: " + dir + "\n", Map.of("HOME", dir.toString()));
     assertThat(home.sources().oci().dockerConfig()).as("no ~/.docker/config.json").isNull();
 

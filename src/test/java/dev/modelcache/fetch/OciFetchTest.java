@@ -188,6 +188,38 @@ class OciFetchTest {
   }
 
   @Test
+  void refusesAnImageIndexAndAnImageWithoutTitledLayers() throws Exception {
+    String layer = registry.pushBlob("team/image", WEIGHTS);
+    String config = registry.pushBlob("team/image", CONFIG);
+    String image =
+        registry.putManifest(
+            "team/image",
+            "modelcar",
+            ("{\"schemaVersion\": 2, \"mediaType\": \"application/vnd.oci.image.manifest.v1+json\","
+                    + " \"config\": {\"mediaType\": \"application/vnd.oci.image.config.v1+json\","
+                    + " \"digest\": \"sha256:"
+                    + config
+                    + "\", \"size\": "
+                    + CONFIG.length
+                    + "},"
+                    + " \"layers\": [{\"mediaType\": \"application/vnd.oci.image.layer.v1.tar+gzip\","
+                    + " \"digest\": \"sha256:"
+                    + layer
+                    + "\", \"size\": "
+                    + WEIGHTS.length
+                    + "}]}")
+                .getBytes(StandardCharsets.UTF_8));
+    assertThatThrownBy(
+            () -> fetch(model("oci://" + registry.host() + "/team/image:modelcar", ""), 64 * 1024))
+        .isInstanceOf(SourceException.class)
+        .hasMessageContaining(
+            "has no layer titled by org.opencontainers.image.title: modelcache fetches ORAS-style"
+                + " artifacts (one layer per file, titled by its path), and does not unpack image tar"
+                + " layers (a KServe modelcar image)");
+    assertThat(image).hasSize(64);
+  }
+
+  @Test
   void logsInWithDockersConfigToAnswerABearerChallengeAndNeverLogsTheSecrets() throws Exception {
     front = OciFront.start(registry).requireBearer("alice", "pw-7Hq2-secret");
     String auth =
