@@ -8,6 +8,7 @@ import dev.modelcache.metrics.Metrics;
 import dev.modelcache.source.FileSource;
 import dev.modelcache.source.HuggingFaceSource;
 import dev.modelcache.source.ModelSource;
+import dev.modelcache.source.OciSource;
 import dev.modelcache.source.S3Source;
 import dev.modelcache.source.UrlSource;
 import dev.modelcache.store.CacheStore;
@@ -64,7 +65,8 @@ final class Sources implements AutoCloseable {
             SourceRef.Scheme.FILE, new FileSource(),
             SourceRef.Scheme.HF, new HuggingFaceSource(config.sources().hf(), http),
             SourceRef.Scheme.S3, new S3Source(),
-            SourceRef.Scheme.URL, new UrlSource(http));
+            SourceRef.Scheme.URL, new UrlSource(http),
+            SourceRef.Scheme.OCI, new OciSource(config.sources().oci(), http));
   }
 
   /**

@@ -73,6 +73,11 @@ public record Config(
             + sources.s3().anonymous()
             + " sources.s3.require_pins="
             + sources.s3().requirePins());
+    lines.add(
+        "sources.oci.plain_http="
+            + sources.oci().plainHttp()
+            + " sources.oci.docker_config="
+            + (sources.oci().dockerConfig() == null ? "(none)" : sources.oci().dockerConfig()));
     lines.add(describeServer());
     lines.add(
         "verification.public_keys="
@@ -192,7 +197,27 @@ public record Config(
   }
 
   /** Settings shared by every model of one source kind. */
-  public record SourcesConfig(HfConfig hf, S3Config s3) {}
+  public record SourcesConfig(HfConfig hf, S3Config s3, OciConfig oci) {
+    public SourcesConfig(HfConfig hf, S3Config s3) {
+      this(hf, s3, OciConfig.DEFAULT);
+    }
+  }
+
+  /**
+   * OCI registries ({@code sources.oci}).
+   *
+   * @param plainHttp the registries ({@code host[:port]}) reached over plain {@code http://};
+   *     loopback registries always are, every other over {@code https://}
+   * @param dockerConfig Docker's {@code config.json} that holds registry credentials ({@code
+   *     auths}, {@code credHelpers}, {@code credsStore}), or null when there is none to read
+   */
+  public record OciConfig(List<String> plainHttp, @Nullable Path dockerConfig) {
+    public static final OciConfig DEFAULT = new OciConfig(List.of(), null);
+
+    public OciConfig {
+      plainHttp = List.copyOf(plainHttp);
+    }
+  }
 
   /** The HuggingFace Hub: endpoint and the token sent to it. */
   public record HfConfig(String endpoint, @Nullable Secret token) {}

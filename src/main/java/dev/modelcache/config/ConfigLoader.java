@@ -137,7 +137,7 @@ public final class ConfigLoader {
     ConfigNode top = new ConfigNode(root, origin, effectiveEnv, envNames);
 
     CacheConfig cache = new CacheReader(env, workDir).read(top.child("cache"), baseDir);
-    SourcesConfig sources = new SourcesReader(env).read(top.child("sources"));
+    SourcesConfig sources = new SourcesReader(env).read(top.child("sources"), baseDir);
     ServerConfig server = new ServerReader(env).read(top.child("server"));
     Config.VerificationConfig verification =
         new VerificationReader(env).read(top.child("verification"), baseDir);

@@ -14,6 +14,9 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@code hf://org/name[@revision]}: {@code location} is {@code org/name}, {@code revision}
  *       defaults to {@code main}, {@code repoType} is {@code model} or {@code dataset};
  *   <li>{@code s3://bucket/prefix}: {@code location} is {@code bucket/prefix};
+ *   <li>{@code oci://registry/repository[:tag|@sha256:digest]}: {@code location} is {@code
+ *       registry/repository}, {@code revision} the tag ({@code latest} by default) or {@code
+ *       sha256:<hex>} of the manifest;
  *   <li>{@code url}: {@code urls} lists each file's URL and its path in the snapshot; {@code
  *       location} is the model's name (its folder is {@code url/{name}}).
  * </ul>
@@ -33,7 +36,8 @@ public record SourceRef(
     FILE,
     HF,
     S3,
-    URL
+    URL,
+    OCI
   }
 
   /**
@@ -73,6 +77,16 @@ public record SourceRef(
       throw new IllegalStateException("not a file: source: " + text);
     }
     return Path.of(location);
+  }
+
+  /**
+   * The manifest's digest (64 hex digits, no {@code sha256:}) an {@code oci://...@sha256:...}
+   * source is pinned to, else null (a tag, or another scheme).
+   */
+  public @Nullable String ociDigest() {
+    return scheme == Scheme.OCI && revision != null && revision.startsWith("sha256:")
+        ? revision.substring("sha256:".length())
+        : null;
   }
 
   /** The {@code url} file placed at {@code path}, if this source has one. */

@@ -7,8 +7,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Reads a model's {@code source:} (with its {@code repo_type:}) into a {@link SourceRef}: {@code
- * file:<dir>} resolved against the config's folder, {@code hf://org/name[@revision]} or {@code
- * s3://bucket/prefix}.
+ * file:<dir>} resolved against the config's folder, {@code hf://org/name[@revision]}, {@code
+ * s3://bucket/prefix} or {@code oci://registry/repository[:tag|@sha256:digest]} ({@link
+ * OciRefReader}).
  */
 final class SourceRefReader {
   private static final Pattern HF_REPO =
@@ -34,12 +35,15 @@ final class SourceRefReader {
     if (text.startsWith("s3://")) {
       return s3(text, node);
     }
+    if (text.startsWith("oci://")) {
+      return OciRefReader.read(text, node);
+    }
     throw node.error(
         node.qualify("source"),
         "'"
             + text
-            + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision], s3://bucket/prefix"
-            + " or url (with files:)");
+            + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision], s3://bucket/prefix,"
+            + " oci://registry/repository[:tag|@sha256:digest] or url (with files:)");
   }
 
   private static SourceRef file(String text, ConfigNode node, Path baseDir) {

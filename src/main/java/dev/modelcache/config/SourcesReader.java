@@ -1,6 +1,7 @@
 package dev.modelcache.config;
 
 import dev.modelcache.config.Config.HfConfig;
+import dev.modelcache.config.Config.OciConfig;
 import dev.modelcache.config.Config.S3Config;
 import dev.modelcache.config.Config.SourcesConfig;
 import java.io.IOException;
@@ -9,6 +10,7 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
@@ -24,7 +26,7 @@ final class SourcesReader {
     this.env = env;
   }
 
-  SourcesConfig read(ConfigNode node) {
+  SourcesConfig read(ConfigNode node, Path baseDir) {
     HfConfig hf = hf(node.child("hf"));
     ConfigNode s3Node = node.child("s3");
     AwsEnvironment aws = new AwsEnvironment(env);
@@ -47,8 +49,9 @@ final class SourcesReader {
             s3Node.bool("anonymous", false),
             s3Node.bool("require_pins", false));
     s3Node.finish();
+    OciConfig oci = oci(node.child("oci"), baseDir);
     node.finish();
-    return new SourcesConfig(hf, s3);
+    return new SourcesConfig(hf, s3, oci);
   }
 
   private HfConfig hf(ConfigNode node) {
@@ -66,6 +69,42 @@ final class SourcesReader {
     HfConfig hf = new HfConfig(stripTrailingSlash(endpoint), token);
     node.finish();
     return hf;
+  }
+
+  /**
+   * {@code sources.oci}: the registries reached over plain http, and Docker's {@code config.json}
+   * ({@code docker_config}, relative to the config's folder, else {@code
+   * $DOCKER_CONFIG/config.json}, else {@code ~/.docker/config.json}; none when that file does not
+   * exist).
+   */
+  private OciConfig oci(ConfigNode node, Path baseDir) {
+    List<String> plainHttp = node.strings("plain_http");
+    for (String registry : plainHttp) {
+      if (registry.isBlank() || registry.contains("/")) {
+        throw node.error(
+            node.qualify("plain_http"),
+            "lists registries as host[:port] (such as registry.internal:5000), not '"
+                + registry
+                + "'");
+      }
+    }
+    String given = node.string("docker_config");
+    Path dockerConfig;
+    if (given != null) {
+      dockerConfig = baseDir.resolve(given);
+      if (!Files.isRegularFile(dockerConfig)) {
+        throw node.error(node.qualify("docker_config"), "(" + given + ") is not a file");
+      }
+    } else if (env.get("DOCKER_CONFIG") != null) {
+      dockerConfig = Path.of(env.get("DOCKER_CONFIG"), "config.json");
+    } else if (env.get("HOME") != null) {
+      dockerConfig = Path.of(env.get("HOME"), ".docker", "config.json");
+    } else {
+      dockerConfig = null;
+    }
+    node.finish();
+    return new OciConfig(
+        plainHttp, dockerConfig != null && Files.isRegularFile(dockerConfig) ? dockerConfig : null);
   }
 
   /** An S3 endpoint must be an absolute http(s) URL. */

@@ -112,7 +112,8 @@ final class CacheFallback {
                           .map(Lockfile.LockedFile::path)
                           .collect(java.util.stream.Collectors.toSet())));
     } else if (ref == null) {
-      return installed.id().equals(model.source().revision());
+      String digest = model.source().ociDigest(); // the snapshot of an OCI manifest is its digest
+      return installed.id().equals(digest != null ? digest : model.source().revision());
     }
     java.nio.file.Path refFile = store.repoDir(model).resolve("refs").resolve(ref);
     return java.nio.file.Files.isRegularFile(refFile)

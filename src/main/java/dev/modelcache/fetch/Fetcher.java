@@ -309,9 +309,10 @@ public final class Fetcher implements AutoCloseable {
     for (CacheStore.Entry entry : entries) {
       sha256ByPath.put(entry.path(), entry.sha256());
     }
+    // a Hub snapshot is its commit, an OCI one its manifest's digest; the others their listing's
     String id =
-        hub
-            ? Objects.requireNonNull(snapshot.revision(), "a Hub snapshot has its commit")
+        hub || model.source().scheme() == SourceRef.Scheme.OCI
+            ? Objects.requireNonNull(snapshot.revision(), "a Hub or OCI snapshot has its revision")
             : CacheStore.snapshotId(sha256ByPath);
     if (hub && !snapshot.tree().isEmpty()) {
       writeTree(model, id, snapshot);

@@ -60,7 +60,19 @@ final class CacheLayout {
                   Objects.requireNonNull(repoType, "an hf:// source has a repo type"), location));
       case S3 -> root.resolve("s3").resolve(location.replace("/", "--"));
       case URL -> root.resolve("url").resolve(name);
+      case OCI -> root.resolve("oci").resolve(ociFolder(location));
     };
+  }
+
+  /**
+   * {@code {registry}--{repository}} of {@code registry/repository}, '/' as '--' and the port's ':'
+   * as '_' ({@code 127.0.0.1_5000--team--iris}).
+   */
+  static String ociFolder(String location) {
+    int slash = location.indexOf('/');
+    return location.substring(0, slash).replace(':', '_').replace("[", "").replace("]", "")
+        + "--"
+        + location.substring(slash + 1).replace("/", "--");
   }
 
   static String hubFolder(String repoType, String repoId) {
@@ -68,6 +80,10 @@ final class CacheLayout {
   }
 
   static @Nullable String refName(ModelConfig model) {
+    if (model.source().scheme() == SourceRef.Scheme.OCI) {
+      // a tag is a ref, as a Hub branch is; a digest pins the snapshot itself
+      return model.source().ociDigest() != null ? null : model.source().revision();
+    }
     if (model.source().scheme() != SourceRef.Scheme.HF) {
       return "main";
     }

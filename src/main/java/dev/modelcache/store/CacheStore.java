@@ -34,6 +34,9 @@ import org.jspecify.annotations.Nullable;
  *       so the same bytes give the same id anywhere.
  *   <li>URL models ({@code url}): {@code url/{name}}, as local models: blobs named by SHA-256, the
  *       snapshot id from the listing of the pinned files, so each set of pins has its own.
+ *   <li>OCI models ({@code oci://}): {@code oci/{registry}--{repository}} ('/' as '--', the port's
+ *       ':' as '_'), blobs named by their layer digest (a SHA-256), snapshots named by the
+ *       manifest's digest (its 64 hex digits), refs named by the tag (none for a digest).
  * </ul>
  *
  * <p>Nothing appears under a final name unless it is complete: bytes go to {@code
@@ -105,7 +108,7 @@ public final class CacheStore {
    * The repository folder of a source: {@code local/{name}} for {@code file:}, {@code
    * hub/{repoType}s--{org}--{name}} for {@code hf://} (location {@code org/name}), {@code
    * s3/{bucket}--{prefix}} for {@code s3://} (location {@code bucket/prefix}), {@code url/{name}}
-   * for {@code url}.
+   * for {@code url}, {@code oci/{registry}--{repository}} for {@code oci://}.
    */
   public Path repoDir(
       SourceRef.Scheme scheme, String location, @Nullable String repoType, String name) {

@@ -215,8 +215,8 @@ public final class GarbageCollector {
   /**
    * The repository folders a lockfile entry may live in, from its source text: {@code hf://} under
    * {@code hub/} (as a model or a dataset: the lockfile does not say which), {@code s3://} under
-   * {@code s3/}, {@code file:} under {@code local/{name}}, {@code url} under {@code url/{name}};
-   * only those that exist.
+   * {@code s3/}, {@code oci://} under {@code oci/}, {@code file:} under {@code local/{name}},
+   * {@code url} under {@code url/{name}}; only those that exist.
    */
   private List<Path> lockedRepos(String name, String source) {
     Path root = store.root();
@@ -231,6 +231,9 @@ public final class GarbageCollector {
     } else if (source.startsWith("s3://")) {
       String location = source.substring("s3://".length());
       candidates.add(store.repoDir(SourceRef.Scheme.S3, location, null, name));
+    } else if (source.startsWith("oci://")) {
+      String location = source.substring("oci://".length()).replaceFirst("[:@][^/]*$", "");
+      candidates.add(store.repoDir(SourceRef.Scheme.OCI, location, null, name));
     } else if (source.equals("url")) {
       candidates.add(store.repoDir(SourceRef.Scheme.URL, source, null, name));
     } else {
@@ -257,7 +260,10 @@ public final class GarbageCollector {
     return blobs;
   }
 
-  /** Repository folders: {@code hub/{models,datasets,spaces}--*}, {@code local/*}, {@code s3/*}. */
+  /**
+   * Repository folders: {@code hub/{models,datasets,spaces}--*}, {@code local/*}, {@code oci/*},
+   * {@code s3/*}, {@code url/*}.
+   */
   private static List<Path> repositories(Path root, Path hubDir) throws IOException {
     List<Path> repos = new ArrayList<>();
     for (Path repo : children(hubDir)) {
@@ -269,7 +275,7 @@ public final class GarbageCollector {
         repos.add(repo);
       }
     }
-    for (String kind : List.of("local", "s3", "url")) {
+    for (String kind : List.of("local", "oci", "s3", "url")) {
       for (Path repo : children(root.resolve(kind))) {
         if (Files.isDirectory(repo, LinkOption.NOFOLLOW_LINKS)) {
           repos.add(repo);

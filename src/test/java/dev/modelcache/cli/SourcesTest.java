@@ -23,7 +23,8 @@ class SourcesTest {
               SourceRef.Scheme.FILE,
               SourceRef.Scheme.HF,
               SourceRef.Scheme.S3,
-              SourceRef.Scheme.URL);
+              SourceRef.Scheme.URL,
+              SourceRef.Scheme.OCI);
     }
   }
 }
