@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.Config.Limits;
+import dev.modelcache.config.Config.ServerConfig;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.inference.ModelEntry.Prepared;
 import dev.modelcache.metrics.Metrics;
@@ -79,9 +80,51 @@ public final class ModelRegistry implements AutoCloseable {
       TaskFactory tasks,
       int maxItems,
       LongSupplier nanoClock) {
+    this(models, states, metrics, json, tasks, maxItems, nanoClock, LoadMeter.PROCESS, 0);
+  }
+
+  /**
+   * The daemon's registry: {@code server.limits.max_items} and {@code server.max_model_memory} from
+   * {@code server}.
+   */
+  public ModelRegistry(
+      List<ModelConfig> models,
+      ModelStates states,
+      Metrics metrics,
+      ObjectMapper json,
+      TaskFactory tasks,
+      ServerConfig server) {
+    this(
+        models,
+        states,
+        metrics,
+        json,
+        tasks,
+        server.limits().maxItems(),
+        System::nanoTime,
+        LoadMeter.PROCESS,
+        server.maxModelMemory());
+  }
+
+  /**
+   * @param probe what each load's memory is read from ({@link LoadMeter#PROCESS} but in tests)
+   * @param maxModelMemory the most one model may take ({@code server.max_model_memory}), 0: none
+   */
+  ModelRegistry(
+      List<ModelConfig> models,
+      ModelStates states,
+      Metrics metrics,
+      ObjectMapper json,
+      TaskFactory tasks,
+      int maxItems,
+      LongSupplier nanoClock,
+      LoadMeter.Probe probe,
+      long maxModelMemory) {
     models.forEach(m -> entries.put(m.name(), new ModelEntry(m)));
     this.states = states;
-    this.loader = new ModelLoader(states, metrics, json, tasks, nanoClock);
+    this.loader =
+        new ModelLoader(
+            states, metrics, json, tasks, nanoClock, new LoadMeter(probe), maxModelMemory);
     this.runner = new InferenceRunner(loader, metrics, json, maxItems, nanoClock);
     this.swap = new ModelSwap(loader, states);
   }
@@ -307,7 +350,8 @@ public final class ModelRegistry implements AutoCloseable {
             m == null ? null : m.warmupTime(),
             prepared.metadata().labels(),
             m == null ? entry.config.batchMaxSize() : m.batchMaxSize(),
-            m == null ? null : m.unbatched()));
+            m == null ? null : m.unbatched(),
+            m == null ? null : m.memory()));
   }
 
   /**
@@ -318,6 +362,7 @@ public final class ModelRegistry implements AutoCloseable {
    * @param batchMaxSize the most items one forward pass holds: {@code batch.max_size}, or 1 when
    *     batching would change the model's answers
    * @param unbatched why batching would change its answers, or null
+   * @param memory what the loaded model was measured to take, or null
    */
   public record LoadedInfo(
       InstalledSnapshot snapshot,
@@ -329,7 +374,8 @@ public final class ModelRegistry implements AutoCloseable {
       @Nullable Duration warmupTime,
       List<String> labels,
       int batchMaxSize,
-      @Nullable String unbatched) {}
+      @Nullable String unbatched,
+      @Nullable ModelMemory memory) {}
 
   /**
    * Stops the models: waits for the lazy loads under way (they close what they load), then closes
