@@ -42,6 +42,9 @@ final class LoadMeter {
 
     /** The heap's usage now. */
     MemoryUsage heap();
+
+    /** The JVM's memory outside the heap now: metaspace, code cache. */
+    MemoryUsage nonHeap();
   }
 
   /** The process's {@code /proc/self/status} and {@link MemoryMXBean}. */
@@ -57,6 +60,11 @@ final class LoadMeter {
         @Override
         public MemoryUsage heap() {
           return memory.getHeapMemoryUsage();
+        }
+
+        @Override
+        public MemoryUsage nonHeap() {
+          return memory.getNonHeapMemoryUsage();
         }
       };
 
@@ -108,6 +116,7 @@ final class LoadMeter {
     private final boolean others;
     private final long rss;
     private final MemoryUsage heap;
+    private final MemoryUsage nonHeap;
     private boolean closed;
 
     private Window(boolean locked) {
@@ -116,6 +125,7 @@ final class LoadMeter {
       this.started = STARTED.incrementAndGet();
       this.rss = probe.residentBytes();
       this.heap = probe.heap();
+      this.nonHeap = probe.nonHeap();
     }
 
     /** The growth since {@link #open}, for a model file of {@code fileBytes}. */
@@ -127,8 +137,11 @@ final class LoadMeter {
       if (rss < 0 || rssNow < 0) {
         return new ModelMemory(0, heapUsed, fileBytes, "heap-delta-at-load", overlapped);
       }
-      // the heap's committed growth is resident too: what is left is the engine's
-      long committed = Math.max(0, heapNow.getCommitted() - heap.getCommitted());
+      // the JVM's own growth is resident too: the heap committed, and the metaspace and code cache
+      // of the classes the first load of an engine brings; what is left is the engine's
+      long committed =
+          Math.max(0, heapNow.getCommitted() - heap.getCommitted())
+              + Math.max(0, probe.nonHeap().getCommitted() - nonHeap.getCommitted());
       long nativeBytes = Math.max(0, rssNow - rss - committed);
       return new ModelMemory(nativeBytes, heapUsed, fileBytes, "rss-delta-at-load", overlapped);
     }

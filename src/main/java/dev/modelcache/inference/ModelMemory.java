@@ -3,7 +3,8 @@ package dev.modelcache.inference;
 /**
  * The memory one loaded model takes, as measured across its load and warm-up ({@link LoadMeter}).
  *
- * @param nativeBytes what the process's resident set grew by outside the Java heap's growth: the
+ * @param nativeBytes what the process's resident set grew by, less what the JVM committed meanwhile (heap,
+ *     metaspace, code cache): the
  *     engine's weights and buffers, its allocator's arenas, the workers' native state (0 where
  *     {@code /proc/self/status} cannot be read)
  * @param heapBytes what the Java heap in use grew by: the task, tokenizer and predictors, and the
