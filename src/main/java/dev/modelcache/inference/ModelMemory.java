@@ -3,10 +3,9 @@ package dev.modelcache.inference;
 /**
  * The memory one loaded model takes, as measured across its load and warm-up ({@link LoadMeter}).
  *
- * @param nativeBytes what the process's resident set grew by, less what the JVM committed meanwhile (heap,
- *     metaspace, code cache): the
- *     engine's weights and buffers, its allocator's arenas, the workers' native state (0 where
- *     {@code /proc/self/status} cannot be read)
+ * @param nativeBytes what the process's resident set grew by, less what the JVM committed meanwhile
+ *     (heap, metaspace, code cache): the engine's weights and buffers, its allocator's arenas, the
+ *     workers' native state (0 where {@code /proc/self/status} cannot be read)
  * @param heapBytes what the Java heap in use grew by: the task, tokenizer and predictors, and the
  *     garbage the load made that no collection has taken yet (none is forced): an upper bound
  * @param fileBytes the size of the model file: a lower bound of the weights in memory, and what a

@@ -83,10 +83,7 @@ public final class ModelRegistry implements AutoCloseable {
     this(models, states, metrics, json, tasks, maxItems, nanoClock, LoadMeter.PROCESS, 0);
   }
 
-  /**
-   * The daemon's registry: {@code server.limits.max_items} and {@code server.max_model_memory} from
-   * {@code server}.
-   */
+  /** The daemon's registry: {@code server.limits.max_items}, {@code server.max_model_memory}. */
   public ModelRegistry(
       List<ModelConfig> models,
       ModelStates states,
@@ -106,10 +103,7 @@ public final class ModelRegistry implements AutoCloseable {
         server.maxModelMemory());
   }
 
-  /**
-   * @param probe what each load's memory is read from ({@link LoadMeter#PROCESS} but in tests)
-   * @param maxModelMemory the most one model may take ({@code server.max_model_memory}), 0: none
-   */
+  /** With the {@code probe} that loads are measured with, and {@code server.max_model_memory}. */
   ModelRegistry(
       List<ModelConfig> models,
       ModelStates states,
