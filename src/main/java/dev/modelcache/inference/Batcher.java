@@ -162,6 +162,11 @@ final class Batcher<I, O> implements AutoCloseable {
               + " worker(s)); retry shortly, or raise the model's queue or workers");
     }
     queue.add(request);
+    if (closed && queue.remove(request)) {
+      // stop() may have emptied the queue already: nothing would ever take it
+      depth.decrementAndGet();
+      throw shuttingDown();
+    }
     return request; // cancel() takes it out of the queue: no completion stage per request
   }
 
@@ -183,6 +188,7 @@ final class Batcher<I, O> implements AutoCloseable {
   private void work(Predictor<List<I>, List<O>> predictor) {
     MDC.put("model", model);
     Request carried = null;
+    List<Slice<I, O>> batch = new ArrayList<>();
     try {
       while (!closed) {
         Request first = carried != null ? carried : take();
@@ -190,7 +196,7 @@ final class Batcher<I, O> implements AutoCloseable {
         if (first.abandoned(nanoClock.getAsLong())) {
           continue; // timed out while it waited: its client has (or gets) its 504
         }
-        List<Slice<I, O>> batch = new ArrayList<>();
+        batch = new ArrayList<>();
         int items = Math.min(first.left(), maxItems);
         batch.add(new Slice<>(first, first.done, first.done + items));
         // alone: no other request waits, so none is on its way to share the pass (at concurrency 1
@@ -236,6 +242,11 @@ final class Batcher<I, O> implements AutoCloseable {
       if (carried != null) {
         carried.result.completeExceptionally(shuttingDown());
       }
+      // taken off the queue while gathering a batch when the close interrupted: not in the queue
+      // that stop() fails, so failed here, else they would wait for their timeout
+      for (Slice<I, O> slice : batch) {
+        slice.request().result.completeExceptionally(shuttingDown());
+      }
       predictor.close();
     }
   }
@@ -270,7 +281,13 @@ final class Batcher<I, O> implements AutoCloseable {
                 + " items");
       }
     } catch (Exception e) {
-      if (batch.size() == 1) {
+      if (closed) {
+        // the close interrupted the pass, or closed what it used: the request is not at fault,
+        // nor is modelcache; its client may retry elsewhere (503), not report a bug (500)
+        ModelNotReadyException stopping =
+            new ModelNotReadyException(model + " is shutting down", e);
+        batch.forEach(slice -> slice.request().result.completeExceptionally(stopping));
+      } else if (batch.size() == 1) {
         batch.get(0).request().result.completeExceptionally(e);
       } else {
         log.debug(
