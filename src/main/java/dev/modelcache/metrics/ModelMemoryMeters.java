@@ -28,14 +28,10 @@ public final class ModelMemoryMeters {
   /** Counts {@code bytes} for {@code copy}, a loaded copy of {@code model} at {@code revision}. */
   public synchronized void loaded(String model, String revision, Object copy, long bytes) {
     Tags tags = Tags.of("model", model, "revision", revision);
-    Map<Object, Long> copies = loaded.get(tags);
-    if (copies == null) {
-      Map<Object, Long> fresh = new ConcurrentHashMap<>(); // read by scrapes, unlocked
-      loaded.put(tags, fresh);
-      copies = fresh;
-      // a series left by an unbound model (a reload removed it) would read an old map
-      remove(tags);
-      Gauge.builder(MODEL_MEMORY, fresh, ModelMemoryMeters::sum)
+    Map<Object, Long> copies = loaded.computeIfAbsent(tags, t -> new ConcurrentHashMap<>());
+    if (registry.find(MODEL_MEMORY).tags(tags).gauge() == null) {
+      // new, or removed with its model by a reload (Metrics.unbindModel) while a copy was loaded
+      Gauge.builder(MODEL_MEMORY, copies, ModelMemoryMeters::sum)
           .tags(tags)
           .strongReference(true)
           .baseUnit("bytes")
