@@ -242,12 +242,18 @@ final class Batcher<I, O> implements AutoCloseable {
       if (carried != null) {
         carried.result.completeExceptionally(shuttingDown());
       }
-      // taken off the queue while gathering a batch when the close interrupted: not in the queue
-      // that stop() fails, so failed here, else they would wait for their timeout
-      for (Slice<I, O> slice : batch) {
-        slice.request().result.completeExceptionally(shuttingDown());
-      }
+      failTaken(batch);
       predictor.close();
+    }
+  }
+
+  /**
+   * Fails the requests a worker took off the queue to gather a batch when the close interrupted it:
+   * stop() fails only those still queued, so these would wait for their timeout.
+   */
+  private void failTaken(List<Slice<I, O>> batch) {
+    for (Slice<I, O> slice : batch) {
+      slice.request().result.completeExceptionally(shuttingDown());
     }
   }
 
