@@ -184,7 +184,7 @@ final class Daemon implements AutoCloseable {
             metrics,
             json,
             tasks == null ? BuiltInTasks.factory(json) : tasks,
-            config.server().limits().maxItems());
+            config.server());
     // HTTP and gRPC requests in flight spend one heap: one budget for both.
     MemoryBudget budget =
         new MemoryBudget(config.server().limits().memoryBudget(Runtime.getRuntime().maxMemory()));

@@ -163,7 +163,9 @@ public record Config(
         + " server.grpc.enabled="
         + server.grpc().enabled()
         + " server.grpc.port="
-        + server.grpc().port();
+        + server.grpc().port()
+        + " server.max_model_memory="
+        + (server.maxModelMemory() == 0 ? "none" : server.maxModelMemory());
   }
 
   public Optional<ModelConfig> model(String name) {
@@ -253,6 +255,8 @@ public record Config(
    * @param shutdownGraceSeconds how long a stop waits for requests in flight before cutting them
    * @param limits what requests in flight may take
    * @param grpc the Open Inference Protocol's gRPC endpoint beside HTTP
+   * @param maxModelMemory the most memory one loaded model may take ({@code
+   *     server.max_model_memory}, bytes), or 0 for no limit
    */
   public record ServerConfig(
       String host,
@@ -264,7 +268,8 @@ public record Config(
       int shutdownGraceSeconds,
       Limits limits,
       Reload reload,
-      GrpcConfig grpc) {}
+      GrpcConfig grpc,
+      long maxModelMemory) {}
 
   /**
    * {@code server.reload}: how a changed config file is taken up (SIGHUP always reloads).

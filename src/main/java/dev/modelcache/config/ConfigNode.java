@@ -170,6 +170,23 @@ final class ConfigNode {
     return parsed;
   }
 
+  /**
+   * A byte size: a whole number of bytes, or one with a unit ({@code 512MiB}, {@code 2 GiB}, {@code
+   * 1.5GB}; see {@link ByteSizes}), else {@code fallback}.
+   */
+  long bytes(String key, long fallback) {
+    String value = raw(key);
+    if (value == null) {
+      return fallback;
+    }
+    try {
+      return ByteSizes.parse(value);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(
+          source(key) + ": " + qualify(key) + " " + e.getMessage(), qualify(key));
+    }
+  }
+
   /** Whether {@code key} is given here (in the file or, outside lists, by its variable). */
   boolean has(String key) {
     String name = envName(key);

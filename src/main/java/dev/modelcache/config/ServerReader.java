@@ -33,6 +33,7 @@ final class ServerReader {
             reloadNode.integer("debounce_ms", Config.Reload.DEFAULT.debounceMs(), 50, 60_000));
     reloadNode.finish();
     GrpcConfig grpc = grpc(node.child("grpc"));
+    long maxModelMemory = node.bytes("max_model_memory", 0);
     node.finish();
     return new ServerConfig(
         host,
@@ -44,7 +45,8 @@ final class ServerReader {
         shutdownGrace,
         limits,
         reload,
-        grpc);
+        grpc,
+        maxModelMemory);
   }
 
   private static GrpcConfig grpc(ConfigNode node) {

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.ModelVersions;
 import dev.modelcache.inference.LoadedRevision;
+import dev.modelcache.inference.ModelMemory;
 import dev.modelcache.inference.ModelRegistry;
 import dev.modelcache.inference.ModelRegistry.LoadedInfo;
 import dev.modelcache.inference.ModelStates;
@@ -139,6 +140,16 @@ final class ModelRoutes {
       // a loaded model has its times (LoadedInfo: null only before it is loaded)
       m.put("load_seconds", Objects.requireNonNull(info.loadTime()).toMillis() / 1000.0);
       m.put("warmup_seconds", Objects.requireNonNull(info.warmupTime()).toMillis() / 1000.0);
+      ModelMemory memory = info.memory();
+      if (memory != null) {
+        m.putObject("memory")
+            .put("total_bytes", memory.totalBytes())
+            .put("native_bytes", memory.nativeBytes())
+            .put("heap_bytes", memory.heapBytes())
+            .put("file_bytes", memory.fileBytes())
+            .put("method", memory.method())
+            .put("overlapped", memory.overlapped());
+      }
     }
     m.put("bytes", info.snapshot().totalBytes());
     ArrayNode files = m.putArray("files");

@@ -169,6 +169,11 @@ final class Batcher<I, O> implements AutoCloseable {
               + " worker(s)); retry shortly, or raise the model's queue or workers");
     }
     queue.add(request);
+    if (closed && queue.remove(request)) {
+      // stop() may have emptied the queue already: nothing would ever take it
+      depth.decrementAndGet();
+      throw shuttingDown();
+    }
     return request; // cancel() takes it out of the queue: no completion stage per request
   }
 
@@ -207,6 +212,7 @@ final class Batcher<I, O> implements AutoCloseable {
   private void work() {
     MDC.put("model", model);
     Request carried = null;
+    List<Slice<I, O>> batch = new ArrayList<>();
     try {
       while (!closed) {
         Request first = carried != null ? carried : queue.take();
@@ -220,7 +226,7 @@ final class Batcher<I, O> implements AutoCloseable {
         carried = first; // failed as shutting down if the wait for a permit is interrupted
         Predictor<List<I>, List<O>> predictor = predictors.take();
         carried = null;
-        List<Slice<I, O>> batch = new ArrayList<>();
+        batch = new ArrayList<>();
         try {
           carried = gatherAndRun(predictor, first, batch);
         } finally {
@@ -234,6 +240,7 @@ final class Batcher<I, O> implements AutoCloseable {
       if (carried != null) {
         carried.result.completeExceptionally(shuttingDown());
       }
+      failTaken(batch);
     }
   }
 
@@ -288,6 +295,16 @@ final class Batcher<I, O> implements AutoCloseable {
     }
   }
 
+  /**
+   * Fails the requests a worker took off the queue to gather a batch when the close interrupted it:
+   * stop() fails only those still queued, so these would wait for their timeout.
+   */
+  private void failTaken(List<Slice<I, O>> batch) {
+    for (Slice<I, O> slice : batch) {
+      slice.request().result.completeExceptionally(shuttingDown());
+    }
+  }
+
   /** Runs the slices in one pass and records each one's outputs in its request. */
   private void run(Predictor<List<I>, List<O>> predictor, List<Slice<I, O>> batch) {
     List<I> items;
@@ -316,7 +333,13 @@ final class Batcher<I, O> implements AutoCloseable {
                 + " items");
       }
     } catch (Exception e) {
-      if (batch.size() == 1) {
+      if (closed) {
+        // the close interrupted the pass, or closed what it used: the request is not at fault,
+        // nor is modelcache; its client may retry elsewhere (503), not report a bug (500)
+        ModelNotReadyException stopping =
+            new ModelNotReadyException(model + " is shutting down", e);
+        batch.forEach(slice -> slice.request().result.completeExceptionally(stopping));
+      } else if (batch.size() == 1) {
         batch.get(0).request().result.completeExceptionally(e);
       } else {
         log.debug(

@@ -6,6 +6,7 @@ import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.TranslateException;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.metrics.Metrics;
+import dev.modelcache.metrics.ModelMemoryMeters;
 import dev.modelcache.store.InstalledSnapshot;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -32,6 +33,8 @@ final class LoadedModel<I, O> implements AutoCloseable {
   private final Duration warmupTime;
   private final @Nullable String unbatched;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile @Nullable ModelMemory memory;
+  private volatile @Nullable Runnable uncount;
 
   /** Requests that picked this model and have not finished with it (see {@link ModelEntry}). */
   private final java.util.concurrent.atomic.AtomicInteger inFlight =
@@ -222,11 +225,30 @@ final class LoadedModel<I, O> implements AutoCloseable {
     return device;
   }
 
+  /** What the model was measured to take; null until {@link #measured} (before it serves). */
+  @Nullable ModelMemory memory() {
+    return memory;
+  }
+
+  /**
+   * Sets what the model was measured to take, and counts it in {@code meters} as a copy of {@code
+   * model} at its revision until it is closed.
+   */
+  void measured(String model, ModelMemory memory, ModelMemoryMeters meters) {
+    this.memory = memory;
+    meters.loaded(model, snapshot.id(), this, memory.totalBytes());
+    this.uncount = () -> meters.unloaded(model, snapshot.id(), this);
+  }
+
   /** Stops the workers and closes the model; a second call does nothing. */
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return; // the registry's close and a lazy load's install may both close it
+    }
+    Runnable counted = uncount;
+    if (counted != null) {
+      counted.run(); // no request picks it any more: its memory is the process's to give back
     }
     if (!batcher.stop()) {
       // a worker is still inside a forward pass: closing the model under it would crash the

@@ -3,11 +3,16 @@ package dev.modelcache.inference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.inference.ModelEntry.Prepared;
+import dev.modelcache.metrics.ByteSize;
 import dev.modelcache.metrics.Metrics;
+import dev.modelcache.metrics.ModelMemoryMeters;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.StoreException;
 import dev.modelcache.threads.NamedThreads;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -38,23 +43,33 @@ final class ModelLoader implements AutoCloseable {
   private final ObjectMapper json;
   private final TaskFactory tasks;
   private final LongSupplier nanoClock;
+  private final LoadMeter meter;
+  private final ModelMemoryMeters memoryMeters;
+  private final long maxModelMemory;
   private final List<Thread> lazyLoads = new CopyOnWriteArrayList<>();
   private volatile boolean closed;
 
   /**
    * @param nanoClock what deadlines are read against ({@link System#nanoTime} but in tests)
+   * @param meter measures each load's memory
+   * @param maxModelMemory the most one model may take ({@code server.max_model_memory}), 0: none
    */
   ModelLoader(
       ModelStates states,
       Metrics metrics,
       ObjectMapper json,
       TaskFactory tasks,
-      LongSupplier nanoClock) {
+      LongSupplier nanoClock,
+      LoadMeter meter,
+      long maxModelMemory) {
     this.states = states;
     this.metrics = metrics;
     this.json = json;
     this.tasks = tasks;
     this.nanoClock = nanoClock;
+    this.meter = meter;
+    this.memoryMeters = new ModelMemoryMeters(metrics.registry());
+    this.maxModelMemory = maxModelMemory;
   }
 
   /** Checks the snapshot's files and makes the model's task; reads its metadata and engine. */
@@ -90,9 +105,33 @@ final class ModelLoader implements AutoCloseable {
 
   /** Loads a prepared model into its engine now, warm-up included, without serving it yet. */
   LoadedModel<?, ?> loadDetached(ModelConfig model, Prepared prepared) throws ModelLoadException {
-    LoadedModel<?, ?> loaded =
-        LoadedModel.load(
-            model, prepared.snapshot(), prepared.task(), prepared.choice(), metrics, nanoClock);
+    Engines.Choice choice = prepared.choice();
+    long fileBytes =
+        choice == null ? 0 : fileBytes(prepared.snapshot().dir().resolve(choice.modelFile()));
+    if (choice != null && maxModelMemory > 0 && fileBytes > maxModelMemory) {
+      throw new ModelLoadException(
+          model.name()
+              + " - its model file "
+              + choice.modelFile()
+              + " is "
+              + ByteSize.human(fileBytes)
+              + ", over server.max_model_memory "
+              + ByteSize.human(maxModelMemory)
+              + ", and loaded it takes at least that much: not loaded; raise"
+              + " server.max_model_memory or serve a smaller model (a quantised or smaller variant)");
+    }
+    LoadedModel<?, ?> loaded;
+    ModelMemory memory;
+    try (LoadMeter.Window window = meter.open(choice == null ? model.engine() : choice.engine())) {
+      loaded =
+          LoadedModel.load(model, prepared.snapshot(), prepared.task(), choice, metrics, nanoClock);
+      memory = window.measure(fileBytes);
+    }
+    if (maxModelMemory > 0 && memory.totalBytes() > maxModelMemory) {
+      loaded.close();
+      throw new ModelLoadException(overLimit(model, memory));
+    }
+    loaded.measured(model.name(), memory, memoryMeters);
     if (loaded.unbatched() != null) {
       log.warn(
           "{} - batching would change its answers: {}; batch.max_size {} is lowered to 1, so"
@@ -104,6 +143,29 @@ final class ModelLoader implements AutoCloseable {
     metrics.loaded(model.name(), loaded.loadTime());
     metrics.modelInfo(model.name(), loaded.engine(), model.task().toString(), device(loaded));
     return loaded;
+  }
+
+  private String overLimit(ModelConfig model, ModelMemory memory) {
+    return model.name()
+        + " - uses "
+        + ByteSize.human(memory.totalBytes())
+        + " once loaded ("
+        + ByteSize.human(memory.nativeBytes())
+        + " native, "
+        + ByteSize.human(memory.heapBytes())
+        + " heap, measured across its load and warm-up"
+        + (memory.overlapped() ? " beside another model's load" : "")
+        + "), over server.max_model_memory "
+        + ByteSize.human(maxModelMemory)
+        + ": unloaded; raise server.max_model_memory, lower its workers or serve a smaller model";
+  }
+
+  private static long fileBytes(Path file) {
+    try {
+      return Files.size(file);
+    } catch (IOException e) {
+      return 0; // the load itself says what is wrong with the file
+    }
   }
 
   /** What the READY log line says of a loaded model. */
@@ -120,7 +182,10 @@ final class ModelLoader implements AutoCloseable {
         + (prepared.metadata().labels().isEmpty()
             ? ""
             : ", " + prepared.metadata().labels().size() + " labels")
-        + ")";
+        + ")"
+        + (loaded.memory() == null
+            ? ""
+            : ", takes " + ByteSize.human(Objects.requireNonNull(loaded.memory()).totalBytes()));
   }
 
   static String device(LoadedModel<?, ?> model) {

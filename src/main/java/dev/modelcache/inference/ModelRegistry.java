@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.modelcache.config.Config.Limits;
+import dev.modelcache.config.Config.ServerConfig;
 import dev.modelcache.config.ModelConfig;
 import dev.modelcache.config.ModelVersions;
 import dev.modelcache.inference.ModelEntry.Prepared;
@@ -81,9 +82,45 @@ public final class ModelRegistry implements AutoCloseable {
       TaskFactory tasks,
       int maxItems,
       LongSupplier nanoClock) {
+    this(models, states, metrics, json, tasks, maxItems, nanoClock, LoadMeter.PROCESS, 0);
+  }
+
+  /** The daemon's registry: {@code server.limits.max_items}, {@code server.max_model_memory}. */
+  public ModelRegistry(
+      List<ModelConfig> models,
+      ModelStates states,
+      Metrics metrics,
+      ObjectMapper json,
+      TaskFactory tasks,
+      ServerConfig server) {
+    this(
+        models,
+        states,
+        metrics,
+        json,
+        tasks,
+        server.limits().maxItems(),
+        System::nanoTime,
+        LoadMeter.PROCESS,
+        server.maxModelMemory());
+  }
+
+  /** With the {@code probe} that loads are measured with, and {@code server.max_model_memory}. */
+  ModelRegistry(
+      List<ModelConfig> models,
+      ModelStates states,
+      Metrics metrics,
+      ObjectMapper json,
+      TaskFactory tasks,
+      int maxItems,
+      LongSupplier nanoClock,
+      LoadMeter.Probe probe,
+      long maxModelMemory) {
     models.forEach(m -> entries.put(m.name(), new ModelEntry(m)));
     this.states = states;
-    this.loader = new ModelLoader(states, metrics, json, tasks, nanoClock);
+    this.loader =
+        new ModelLoader(
+            states, metrics, json, tasks, nanoClock, new LoadMeter(probe), maxModelMemory);
     this.runner = new InferenceRunner(loader, metrics, json, maxItems, nanoClock);
     this.swap = new ModelSwap(loader, states);
     this.versioned = new VersionedSwap(loader, swap);
@@ -353,7 +390,8 @@ public final class ModelRegistry implements AutoCloseable {
             m == null ? null : m.warmupTime(),
             prepared.metadata().labels(),
             m == null ? entry.config.batchMaxSize() : m.batchMaxSize(),
-            m == null ? null : m.unbatched()));
+            m == null ? null : m.unbatched(),
+            m == null ? null : m.memory()));
   }
 
   /**
@@ -364,6 +402,7 @@ public final class ModelRegistry implements AutoCloseable {
    * @param batchMaxSize the most items one forward pass holds: {@code batch.max_size}, or 1 when
    *     batching would change the model's answers
    * @param unbatched why batching would change its answers, or null
+   * @param memory what the loaded model was measured to take, or null
    */
   public record LoadedInfo(
       InstalledSnapshot snapshot,
@@ -375,7 +414,8 @@ public final class ModelRegistry implements AutoCloseable {
       @Nullable Duration warmupTime,
       List<String> labels,
       int batchMaxSize,
-      @Nullable String unbatched) {}
+      @Nullable String unbatched,
+      @Nullable ModelMemory memory) {}
 
   /**
    * Stops the models: waits for the lazy loads under way (they close what they load), then closes

@@ -570,4 +570,29 @@ class ConfigLoaderTest {
     assertThat(config.models().get(1).s3().region()).isEqualTo("eu-west-1");
     assertThat(config.models().get(1).s3().pathStyle()).isFalse();
   }
+
+  @Test
+  void maxModelMemoryTakesSizesWithUnitsAndItsVariable() {
+    String models = "models:\n  - name: iris\n    source: file:models/iris\n";
+    assertThat(parse(models, Map.of()).server().maxModelMemory()).isZero();
+    assertThat(parse("server:\n  max_model_memory: 512MiB\n" + models, Map.of()).server())
+        .extracting(Config.ServerConfig::maxModelMemory)
+        .isEqualTo(512L << 20);
+    assertThat(parse("server:\n  max_model_memory: 1.5 GB\n" + models, Map.of()).server())
+        .extracting(Config.ServerConfig::maxModelMemory)
+        .isEqualTo(1_500_000_000L);
+    assertThat(parse("server:\n  max_model_memory: 1048576\n" + models, Map.of()).server())
+        .extracting(Config.ServerConfig::maxModelMemory)
+        .isEqualTo(1L << 20);
+    assertThat(
+            parse(models, Map.of("MODELCACHE_SERVER_MAX_MODEL_MEMORY", "2g"))
+                .server()
+                .maxModelMemory())
+        .isEqualTo(2L << 30);
+    assertThatThrownBy(() -> parse("server:\n  max_model_memory: 512 megs\n" + models, Map.of()))
+        .isInstanceOf(ConfigException.class)
+        .hasMessage(
+            "test.yaml: server.max_model_memory must be a size such as 1073741824, 512MiB or 2GiB"
+                + " (units B, KiB, MiB, GiB, TiB, K, M, G, T, KB, MB, GB, TB), not '512 megs'");
+  }
 }

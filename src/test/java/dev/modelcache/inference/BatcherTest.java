@@ -100,6 +100,52 @@ class BatcherTest {
     assertThat(get(batcher.submit(List.of(5), far()))).containsExactly(10);
   }
 
+  /**
+   * A close that interrupts a forward pass (here the worker waits, interruptibly, at the gate)
+   * fails the request as "shutting down" (503 with Retry-After), not with what the interrupted pass
+   * threw, which the HTTP layer answered 500: the 500 GracefulShutdownTest saw once after SIGTERM.
+   */
+  @Test
+  void aPassCutByTheCloseFailsItsRequestsAsShuttingDown() throws Exception {
+    start(1, 8, 8);
+    task.gate.shut();
+    CompletableFuture<List<Integer>> held = batcher.submit(List.of(1), far());
+    task.gate.awaitHeld(WAIT);
+    batcher.close();
+    assertThatThrownBy(() -> get(held))
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .isInstanceOf(ModelNotReadyException.class)
+        .hasMessage("doubling is shutting down");
+    assertThatThrownBy(() -> batcher.submit(List.of(2), far()))
+        .isInstanceOf(ModelNotReadyException.class);
+  }
+
+  /**
+   * Requests a worker took off the queue while it gathered a batch (waiting {@code max_delay_ms}
+   * for more) are failed by a close that interrupts the wait, instead of waiting for their timeout.
+   */
+  @Test
+  void requestsGatheredWhenTheCloseComesFailAsShuttingDownAtOnce() throws Exception {
+    start(1, 64, 8, Duration.ofSeconds(20), System::nanoTime);
+    task.gate.shut();
+    CompletableFuture<List<Integer>> first = batcher.submit(List.of(1), far());
+    task.gate.awaitHeld(WAIT);
+    CompletableFuture<List<Integer>> a = batcher.submit(List.of(2), far());
+    CompletableFuture<List<Integer>> b = batcher.submit(List.of(3), far());
+    task.gate.open();
+    assertThat(get(first)).containsExactly(2);
+    // both taken: the worker now waits up to 20 s for a third request to share the pass
+    Poll.until(WAIT, Duration.ofMillis(10), "a and b gathered", () -> depth.get() == 0);
+    batcher.close();
+    for (CompletableFuture<List<Integer>> gathered : List.of(a, b)) {
+      assertThatThrownBy(() -> gathered.get(5, TimeUnit.SECONDS))
+          .isInstanceOf(ExecutionException.class)
+          .cause()
+          .isInstanceOf(ModelNotReadyException.class);
+    }
+  }
+
   @Test
   void requestsQueuedTogetherShareOneForwardPass() throws Exception {
     start(1, 8, 8);

@@ -66,6 +66,7 @@ class MetricsCatalogueTest {
     }
     metrics.loaded("iris", Duration.ofMillis(20));
     metrics.modelInfo("iris", "PyTorch", "tensor", "cpu()");
+    new ModelMemoryMeters(registry).loaded("iris", "0b5d", new Object(), 42L << 20);
     metrics.fetchBytes("iris", "hf").increment(100);
     metrics.fetched("iris", Duration.ofSeconds(1));
     metrics.fetchRetries("iris", "hf").increment();
