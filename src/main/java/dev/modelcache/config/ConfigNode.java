@@ -170,6 +170,34 @@ final class ConfigNode {
     return parsed;
   }
 
+  /**
+   * A byte count: a whole number of bytes, or one with a unit ({@code 500MB}, {@code 2GiB}: B, KB,
+   * MB, GB, TB in powers of 1000, KiB, MiB, GiB, TiB in powers of 1024); 0 when absent.
+   */
+  long byteSize(String key) {
+    String value = raw(key);
+    if (value == null || value.isBlank()) {
+      return 0;
+    }
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGT]i?B|B)?")
+            .matcher(value.strip());
+    if (!m.matches()) {
+      throw new ConfigException(
+          source(key)
+              + ": "
+              + qualify(key)
+              + " must be a byte count (1073741824, 500MB, 2GiB), not '"
+              + value
+              + "'",
+          qualify(key));
+    }
+    String unit = m.group(2) == null ? "B" : m.group(2);
+    int power = "BKMGT".indexOf(unit.charAt(0));
+    double base = unit.contains("i") ? 1024 : 1000;
+    return (long) (Double.parseDouble(m.group(1)) * Math.pow(base, power));
+  }
+
   /** Whether {@code key} is given here (in the file or, outside lists, by its variable). */
   boolean has(String key) {
     String name = envName(key);
