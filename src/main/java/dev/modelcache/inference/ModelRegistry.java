@@ -138,6 +138,24 @@ public final class ModelRegistry implements AutoCloseable {
     return snapshot.id();
   }
 
+  /**
+   * The snapshot folders of the versions prepared or loaded now: a cache limit never evicts them.
+   */
+  public java.util.Set<java.nio.file.Path> snapshotsInUse() {
+    java.util.Set<java.nio.file.Path> dirs = new java.util.HashSet<>();
+    for (ModelEntry entry : entries.values()) {
+      Prepared prepared = entry.prepared;
+      LoadedModel<?, ?> loaded = entry.loaded;
+      if (prepared != null) {
+        dirs.add(prepared.snapshot().dir());
+      }
+      if (loaded != null) {
+        dirs.add(loaded.snapshot().dir());
+      }
+    }
+    return dirs;
+  }
+
   /** The revision {@code model} serves, or empty before its files are ready. */
   public Optional<String> revision(String model) {
     ModelEntry entry = entries.get(model);

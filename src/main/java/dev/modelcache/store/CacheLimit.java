@@ -77,6 +77,16 @@ public final class CacheLimit {
     this.planner = new EvictionPlanner(store, lastUse, clock);
   }
 
+  /** No limit: nothing is evicted, no use recorded. */
+  public static CacheLimit none(CacheStore store, Clock clock) {
+    return new CacheLimit(
+        store,
+        0,
+        () -> new Keep(List.of(), Lockfile.empty(), Set.of()),
+        new CacheMeters(new io.micrometer.core.instrument.simple.SimpleMeterRegistry(), 0),
+        clock);
+  }
+
   public long maxBytes() {
     return maxBytes;
   }
@@ -169,7 +179,8 @@ public final class CacheLimit {
 
   /**
    * Records a use of {@code snapshot} now (a fetch found or installed it, a daemon serves it); at
-   * most once per {@link LastUse#RECORD_EVERY} per snapshot, and never on a read-only cache.
+   * most once per {@link LastUse#RECORD_EVERY} per snapshot; only with a limit (without one, the
+   * LRU order falls back on when each snapshot was installed), never on a read-only cache.
    */
   public void used(InstalledSnapshot snapshot) {
     used(snapshot.dir());
@@ -181,7 +192,7 @@ public final class CacheLimit {
   }
 
   private void used(Path snapshot) {
-    if (!store.writable()) {
+    if (maxBytes <= 0 || !store.writable()) {
       return;
     }
     try {

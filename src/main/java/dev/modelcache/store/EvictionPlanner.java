@@ -39,36 +39,19 @@ final class EvictionPlanner {
   /** A snapshot found evictable, before its freed bytes are known. */
   private record Found(Path repo, Path snapshot, Instant lastUse, Set<Path> blobs) {}
 
+  /** What the walk over the repositories found. */
+  private record Walk(long used, int kept, Map<Path, Integer> links, List<Found> found) {}
+
   EvictionPlan plan(CacheLimit.Keep keep, long maxBytes, long reserved, long needed)
       throws IOException {
     CacheNeeds needs = CacheNeeds.of(store, keep.models(), keep.lock());
-    Set<Path> neededSnapshots = normalized(needs.snapshots);
-    neededSnapshots.addAll(normalized(keep.inUse()));
     Set<Path> neededBlobs = normalized(needs.blobs);
-    Set<Path> wholeRepos = normalized(needs.keepWholeRepos);
-    Instant recent = clock.instant().minus(LastUse.IN_USE_WINDOW);
-    Map<Path, Integer> links = new HashMap<>();
-    List<Found> found = new ArrayList<>();
-    long used = 0;
-    int kept = 0;
-    for (Path repo : CacheNeeds.repositories(store.root(), store.hubDir())) {
-      Path repoDir = repo.toAbsolutePath().normalize();
-      used += CacheStore.bytesUnder(repoDir);
-      for (Path snapshot : CacheNeeds.children(repoDir.resolve("snapshots"))) {
-        Set<Path> blobs = CacheNeeds.linkedBlobs(snapshot);
-        blobs.forEach(b -> links.merge(b, 1, Integer::sum));
-        if (wholeRepos.contains(repoDir) || neededSnapshots.contains(snapshot)) {
-          continue;
-        }
-        Instant last = lastUse.read(snapshot);
-        if (last.isAfter(recent) || downloading(repoDir, blobs)) {
-          kept++;
-          continue;
-        }
-        found.add(new Found(repoDir, snapshot, last, blobs));
-      }
-    }
+    Walk walk = walk(keep, needs);
+    List<Found> found = new ArrayList<>(walk.found());
     found.sort(Comparator.comparing(Found::lastUse).thenComparing(f -> f.snapshot().toString()));
+    Map<Path, Integer> links = walk.links();
+    long used = walk.used();
+    int kept = walk.kept();
     Map<Path, String> labels = recordedModels();
     List<Evictable> evictable = new ArrayList<>();
     long freed = 0;
@@ -109,6 +92,36 @@ final class EvictionPlanner {
       chosen = 0; // evicting all of them would not be enough: evict nothing
     }
     return new EvictionPlan(maxBytes, used, reserved, needed, List.copyOf(evictable), chosen, kept);
+  }
+
+  /** Sums the repositories' bytes and finds the snapshots nothing needs, counting blob links. */
+  private Walk walk(CacheLimit.Keep keep, CacheNeeds needs) throws IOException {
+    Set<Path> neededSnapshots = normalized(needs.snapshots);
+    neededSnapshots.addAll(normalized(keep.inUse()));
+    Set<Path> wholeRepos = normalized(needs.keepWholeRepos);
+    Instant recent = clock.instant().minus(LastUse.IN_USE_WINDOW);
+    Map<Path, Integer> links = new HashMap<>();
+    List<Found> found = new ArrayList<>();
+    long used = 0;
+    int kept = 0;
+    for (Path repo : CacheNeeds.repositories(store.root(), store.hubDir())) {
+      Path repoDir = repo.toAbsolutePath().normalize();
+      used += CacheStore.bytesUnder(repoDir);
+      for (Path snapshot : CacheNeeds.children(repoDir.resolve("snapshots"))) {
+        Set<Path> blobs = CacheNeeds.linkedBlobs(snapshot);
+        blobs.forEach(b -> links.merge(b, 1, Integer::sum));
+        if (wholeRepos.contains(repoDir) || neededSnapshots.contains(snapshot)) {
+          continue;
+        }
+        Instant last = lastUse.read(snapshot);
+        if (last.isAfter(recent) || downloading(repoDir, blobs)) {
+          kept++;
+          continue;
+        }
+        found.add(new Found(repoDir, snapshot, last, blobs));
+      }
+    }
+    return new Walk(used, kept, links, found);
   }
 
   private static String name(Found f) {
