@@ -14,6 +14,7 @@ import dev.modelcache.inference.TaskFactory;
 import dev.modelcache.inference.task.BuiltInTasks;
 import dev.modelcache.metrics.JvmMetrics;
 import dev.modelcache.metrics.Metrics;
+import dev.modelcache.store.CacheLimit;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Verifier;
@@ -90,12 +91,7 @@ final class Daemon implements AutoCloseable {
 
   /** A daemon that prepares models on its own thread. */
   Daemon(Config config, Clock clock) {
-    this(config, clock, Daemon::prepareOnOwnThread);
-  }
-
-  /** Runs a model's preparation on a daemon thread of its own. */
-  private static void prepareOnOwnThread(Runnable task) {
-    PREPARE_THREAD.start(task);
+    this(config, clock, PREPARE_THREAD::start);
   }
 
   /**
@@ -113,7 +109,7 @@ final class Daemon implements AutoCloseable {
 
   /** A daemon whose models' tasks come from {@code tasks} (tests wrap the real ones). */
   static Daemon withTasks(Config config, Clock clock, TaskFactory tasks) {
-    return new Daemon(config, clock, Daemon::prepareOnOwnThread, Volume.system(), tasks);
+    return new Daemon(config, clock, PREPARE_THREAD::start, Volume.system(), tasks);
   }
 
   /**
@@ -124,7 +120,7 @@ final class Daemon implements AutoCloseable {
     return new Daemon(
         config,
         clock,
-        Daemon::prepareOnOwnThread,
+        PREPARE_THREAD::start,
         Volume.system(),
         null,
         recheckEvery,
@@ -134,7 +130,7 @@ final class Daemon implements AutoCloseable {
   /** A daemon fetching from {@code sources}, which it closes on shutdown (tests observe that). */
   static Daemon withSources(Config config, Clock clock, Sources sources) {
     return new Daemon(
-        config, clock, Daemon::prepareOnOwnThread, Volume.system(), null, RECHECK_EVERY, sources);
+        config, clock, PREPARE_THREAD::start, Volume.system(), null, RECHECK_EVERY, sources);
   }
 
   private Daemon(
@@ -175,8 +171,6 @@ final class Daemon implements AutoCloseable {
     metrics.bindCache(config.cache().dir(), () -> CacheStore.bytesUnder(config.cache().dir()));
     this.store = new CacheStore(config.cache().dir(), config.cache().hubDir(), volume);
     this.verifier = new Verifier(store, metrics, clock);
-    this.fetcher =
-        new Fetcher(store, sources.byScheme(), states, metrics, clock, config.cache().offline());
     this.registry =
         new ModelRegistry(
             config.models(),
@@ -185,6 +179,11 @@ final class Daemon implements AutoCloseable {
             json,
             tasks == null ? BuiltInTasks.factory(json) : tasks,
             config.server());
+    CacheLimit limit =
+        CacheLimits.forDaemon(config, store, this::keep, prometheus, progress, clock);
+    this.fetcher =
+        new Fetcher(
+            store, sources.byScheme(), states, metrics, clock, config.cache().offline(), limit);
     // HTTP and gRPC requests in flight spend one heap: one budget for both.
     MemoryBudget budget =
         new MemoryBudget(config.server().limits().memoryBudget(Runtime.getRuntime().maxMemory()));
@@ -219,34 +218,16 @@ final class Daemon implements AutoCloseable {
         progress.scheduleAtFixedRate(() -> FetchingLog.log(states, log), 5, 5, TimeUnit.SECONDS);
     unused =
         recheck.scheduleWithFixedDelay(
-            this::recheckStale,
+            () -> StaleRecheck.run(config.models(), states, fetcher, closed),
             recheckEvery.toMillis(),
             recheckEvery.toMillis(),
             TimeUnit.MILLISECONDS);
     return this;
   }
 
-  /**
-   * Asks the source of each model served from the cache (its source was unreachable) whether it
-   * answers again; see {@link Fetcher#recheck}.
-   */
-  private void recheckStale() {
-    for (ModelConfig model : config.models()) {
-      if (closed.get()) {
-        return;
-      }
-      if (states.stale(model.name()).isEmpty()) {
-        continue;
-      }
-      MDC.put("model", model.name());
-      try {
-        fetcher.recheck(model);
-      } catch (RuntimeException e) {
-        log.warn("{} - re-check of its source failed", model.name(), e);
-      } finally {
-        MDC.remove("model");
-      }
-    }
+  /** What the cache limit must not evict: the models and lockfile in force, the loaded versions. */
+  private CacheLimit.Keep keep() {
+    return new CacheLimit.Keep(config.models(), signed.lockfile(), registry.snapshotsInUse());
   }
 
   /** Makes the reloader of the config (SIGHUP, {@code server.reload.watch}), reading loader's. */
@@ -382,6 +363,7 @@ final class Daemon implements AutoCloseable {
       drained &= grpc.stop();
     }
     Optional.ofNullable(reloader).ifPresent(Reloader::close);
+    fetcher.limit().usedInUse(); // the last use of what it served
     registry.close();
     fetcher.close();
     progressThread.stop(progress, NamedThreads.STOP_WAIT, log);

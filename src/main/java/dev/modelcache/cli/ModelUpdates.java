@@ -78,7 +78,8 @@ final class ModelUpdates implements AutoCloseable {
             shadow,
             parts.metrics(),
             parts.clock(),
-            offline);
+            offline,
+            parts.fetcher().limit()); // one limit: its reservations cover both fetchers
   }
 
   /** Applies {@code diff}, which brought {@code config} and {@code lock} into force. */

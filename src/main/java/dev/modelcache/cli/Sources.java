@@ -99,7 +99,8 @@ final class Sources implements AutoCloseable {
         states,
         new Metrics(new SimpleMeterRegistry()),
         clock,
-        config.cache().offline());
+        config.cache().offline(),
+        CacheLimits.forCommand(config, store, clock));
   }
 
   /** Closes every source, then the HTTP client's threads and connections. */

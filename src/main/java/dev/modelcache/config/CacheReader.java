@@ -13,7 +13,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Reads {@code cache:}: where the cache is ({@code cache.dir}, else the Hub cache that {@code
- * HF_HUB_CACHE} or {@code HF_HOME} names, else {@value #DEFAULT_CACHE_DIR}), offline and verify.
+ * HF_HUB_CACHE} or {@code HF_HOME} names, else {@value #DEFAULT_CACHE_DIR}), offline, verify and
+ * max_bytes.
  */
 final class CacheReader {
   /** The loader's logger: every line about the config comes from one logger. */
@@ -56,7 +57,8 @@ final class CacheReader {
             cacheDir,
             hubDir,
             node.bool("offline", false) || hfOffline,
-            node.choice("verify", VerifyMode.FAST, VerifyMode.class));
+            node.choice("verify", VerifyMode.FAST, VerifyMode.class),
+            node.bytes("max_bytes", 0));
     node.finish();
     return cache;
   }

@@ -56,7 +56,9 @@ public record Config(
             + " cache.offline="
             + cache.offline()
             + " cache.verify="
-            + cache.verify());
+            + cache.verify()
+            + " cache.max_bytes="
+            + (cache.maxBytes() == 0 ? "none" : cache.maxBytes()));
     lines.add(
         "sources.hf.endpoint="
             + sources.hf().endpoint()
@@ -191,10 +193,13 @@ public record Config(
    * @param hubDir where the Hub's repositories go, in HuggingFace's layout: a folder directly in
    *     {@code dir}, {@code dir/hub} unless {@code HF_HUB_CACHE} named another (see {@link
    *     CacheReader})
+   * @param maxBytes {@code cache.max_bytes}: the most bytes the models' repositories may hold
+   *     before the least recently used unneeded snapshots are evicted; 0 for no limit
    */
-  public record CacheConfig(Path dir, Path hubDir, boolean offline, VerifyMode verify) {
+  public record CacheConfig(
+      Path dir, Path hubDir, boolean offline, VerifyMode verify, long maxBytes) {
     public CacheConfig(Path dir, boolean offline, VerifyMode verify) {
-      this(dir, dir.resolve("hub"), offline, verify);
+      this(dir, dir.resolve("hub"), offline, verify, 0);
     }
   }
 

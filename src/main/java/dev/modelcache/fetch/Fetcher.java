@@ -10,20 +10,17 @@ import dev.modelcache.source.RetryableSourceException;
 import dev.modelcache.source.Snapshot;
 import dev.modelcache.source.SourceException;
 import dev.modelcache.source.SourceFile;
+import dev.modelcache.store.CacheLimit;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.FileStamp;
-import dev.modelcache.store.HubTree;
 import dev.modelcache.store.InstalledSnapshot;
 import dev.modelcache.store.Lockfile;
 import dev.modelcache.store.StagedFile;
 import java.io.IOException;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
@@ -63,6 +60,8 @@ public final class Fetcher implements AutoCloseable {
   private final DigestPolicy digests;
   private final CacheFallback fallback;
   private final LocalStamps localStamps;
+  private final SnapshotInstall installing;
+  private CacheLimit limit; // set once by the constructors
 
   public Fetcher(
       CacheStore store,
@@ -71,6 +70,22 @@ public final class Fetcher implements AutoCloseable {
       Metrics metrics,
       Clock clock,
       boolean offline) {
+    this(store, sources, states, metrics, clock, offline, CacheLimit.none(store, clock));
+  }
+
+  /**
+   * A fetcher that keeps the cache within {@code limit} ({@code cache.max_bytes}): before a
+   * download it evicts what the limit requires, or fails; and it records each fetched snapshot's
+   * use.
+   */
+  public Fetcher(
+      CacheStore store,
+      Map<SourceRef.Scheme, ModelSource> sources,
+      ModelStates states,
+      Metrics metrics,
+      Clock clock,
+      boolean offline,
+      CacheLimit limit) {
     this(
         store,
         sources,
@@ -81,6 +96,7 @@ public final class Fetcher implements AutoCloseable {
         Backoff.standard(),
         d -> Thread.sleep(d.toMillis()),
         RANGED_MIN_BYTES);
+    this.limit = limit;
   }
 
   Fetcher(
@@ -105,6 +121,13 @@ public final class Fetcher implements AutoCloseable {
     this.localStamps = new LocalStamps(store);
     this.downloader = new Downloader(store, states, metrics, retrier, digests, rangedMinBytes);
     this.parallel = new ParallelDownloads(downloader, PARALLEL_FILES);
+    this.installing = new SnapshotInstall(store, states, metrics, clock, downloader, localStamps);
+    this.limit = CacheLimit.none(store, clock);
+  }
+
+  /** The size limit this fetcher keeps the cache within (a fetcher of updates shares it). */
+  public CacheLimit limit() {
+    return limit;
   }
 
   /** Fetches and verifies {@code model}; downloads nothing the cache already holds. */
@@ -142,6 +165,7 @@ public final class Fetcher implements AutoCloseable {
       if (lock.isPresent() && (!perObject || frozen)) {
         LockCheck.requireMatch(model, result, lock.get());
       }
+      limit.used(result);
       return result;
     } finally {
       digests.forget(model.name());
@@ -209,8 +233,30 @@ public final class Fetcher implements AutoCloseable {
         scheme == SourceRef.Scheme.FILE ? this.localStamps.stamp(model, byPath) : Map.of();
 
     FetchPlan plan = FetchPlan.of(model, snapshot, byPath, downloader);
-    store.checkSpace(
-        plan.toFetch()); // [verify] fail early, naming both numbers, before any download
+    // within cache.max_bytes first (evicting frees volume space too), then the volume: both fail
+    // early, naming the numbers, before any download
+    CacheLimit.Room room = limit.makeRoom(model.name(), plan.toFetch());
+    try {
+      store.checkSpace(plan.toFetch());
+      return download(given, plan, source, sourceLabel, ref, locked, localStamps, start);
+    } finally {
+      room.close();
+    }
+  }
+
+  /** Downloads what {@code plan} lacks and installs the snapshot. */
+  private InstalledSnapshot download(
+      ModelConfig given,
+      FetchPlan plan,
+      ModelSource source,
+      String sourceLabel,
+      @Nullable String ref,
+      Lockfile.@Nullable Locked locked,
+      Map<String, FileStamp> localStamps,
+      Instant start)
+      throws IOException {
+    ModelConfig model = plan.model();
+    Snapshot snapshot = plan.snapshot();
     if (!plan.missing().isEmpty()) {
       announce(plan);
     }
@@ -228,7 +274,7 @@ public final class Fetcher implements AutoCloseable {
       }
       return serveCached(given, cachedNow, sourceLabel, e);
     }
-    return install(plan, staged, ref, localStamps, start);
+    return installing.install(plan, staged, ref, localStamps, start);
   }
 
   /** The source's label on the meters, whose counters are registered at 0 here. */
@@ -290,71 +336,6 @@ public final class Fetcher implements AutoCloseable {
         ByteSize.human(toFetch),
         model.source(),
         plan.snapshot().revision() == null ? "" : " at " + plan.snapshot().revision());
-  }
-
-  /** Installs the snapshot once every file of {@code plan} verified, and says so. */
-  private InstalledSnapshot install(
-      FetchPlan plan,
-      Map<String, StagedFile> staged,
-      @Nullable String ref,
-      Map<String, FileStamp> localStamps,
-      Instant start)
-      throws IOException {
-    ModelConfig model = plan.model();
-    Snapshot snapshot = plan.snapshot();
-    boolean hub = model.source().scheme() == SourceRef.Scheme.HF;
-    states.verifying(model.name());
-    List<CacheStore.Entry> entries = plan.entries(staged, downloader);
-    Map<String, String> sha256ByPath = new TreeMap<>();
-    for (CacheStore.Entry entry : entries) {
-      sha256ByPath.put(entry.path(), entry.sha256());
-    }
-    // a Hub snapshot is its commit, an OCI one its manifest's digest; the others their listing's
-    String id =
-        hub || model.source().scheme() == SourceRef.Scheme.OCI
-            ? Objects.requireNonNull(snapshot.revision(), "a Hub or OCI snapshot has its revision")
-            : CacheStore.snapshotId(sha256ByPath);
-    if (hub && !snapshot.tree().isEmpty()) {
-      writeTree(model, id, snapshot);
-    }
-    InstalledSnapshot result = store.install(model, id, ref, entries);
-    if (!localStamps.isEmpty()) {
-      this.localStamps.record(model, localStamps, sha256ByPath);
-    }
-    Duration took = Duration.between(start, clock.instant());
-    long toFetch = plan.toFetch();
-    if (plan.missing().isEmpty()) {
-      log.info(
-          "{} - up to date: snapshot {} ({} files, {}, all in the cache)",
-          model.name(),
-          id,
-          entries.size(),
-          ByteSize.human(result.totalBytes()));
-    } else {
-      metrics.fetched(model.name(), took);
-      log.info(
-          "{} - installed snapshot {} ({} files, {} fetched in {} ms, {}/s)",
-          model.name(),
-          id,
-          entries.size(),
-          ByteSize.human(toFetch),
-          took.toMillis(),
-          ByteSize.human((long) (toFetch / Math.max(0.001, took.toMillis() / 1000.0))));
-    }
-    return result;
-  }
-
-  /** huggingface_hub needs the commit's tree listing to read a commit-pinned snapshot offline. */
-  private void writeTree(ModelConfig model, String id, Snapshot snapshot) throws IOException {
-    store.writeTree(
-        model,
-        id,
-        snapshot.tree().stream()
-            .map(
-                f ->
-                    new HubTree.Entry(
-                        f.path(), f.size(), f.blobId(), f.lfsSha256(), f.lfsSize(), f.xetHash()))
-            .toList());
   }
 
   /** The cached revision served instead of an unreachable source: nothing was listed. */

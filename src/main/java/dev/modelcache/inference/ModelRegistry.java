@@ -209,6 +209,26 @@ public final class ModelRegistry implements AutoCloseable {
     return entry == null ? List.of() : entry.revisions.loaded(entry);
   }
 
+  /**
+   * The snapshot folders of the versions prepared or loaded now: a cache limit never evicts them.
+   */
+  public java.util.Set<java.nio.file.Path> snapshotsInUse() {
+    java.util.Set<java.nio.file.Path> dirs = new java.util.HashSet<>();
+    for (ModelEntry primary : entries.values()) {
+      for (ModelEntry entry : primary.revisions.all(primary)) { // canary and previous ones too
+        Prepared prepared = entry.prepared;
+        LoadedModel<?, ?> loaded = entry.loaded;
+        if (prepared != null) {
+          dirs.add(prepared.snapshot().dir());
+        }
+        if (loaded != null) {
+          dirs.add(loaded.snapshot().dir());
+        }
+      }
+    }
+    return dirs;
+  }
+
   /** The revision {@code model} serves, or empty before its files are ready. */
   public Optional<String> revision(String model) {
     ModelEntry entry = entries.get(model);

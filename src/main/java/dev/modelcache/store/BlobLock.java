@@ -93,6 +93,34 @@ public final class BlobLock implements AutoCloseable {
     }
   }
 
+  /**
+   * Whether a thread of this process or another process holds the lock of {@code file} now (a
+   * download of its blob is under way); false where the filesystem has no locks or the file cannot
+   * be opened for writing. Creates nothing.
+   */
+  static boolean held(Path file) {
+    ReentrantLock local = IN_PROCESS.get(file.toAbsolutePath());
+    if (local != null && local.isLocked()) {
+      return true;
+    }
+    if (!Files.isRegularFile(file)) {
+      return false;
+    }
+    try (FileChannel channel =
+        FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+      FileLock probe = channel.tryLock();
+      if (probe == null) {
+        return true;
+      }
+      probe.release();
+      return false;
+    } catch (java.nio.channels.OverlappingFileLockException e) {
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
   /** Whether other processes are kept out too (false where the filesystem has no locks). */
   public boolean crossProcess() {
     return lock != null;

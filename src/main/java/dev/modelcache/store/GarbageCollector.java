@@ -1,11 +1,8 @@
 package dev.modelcache.store;
 
 import dev.modelcache.config.ModelConfig;
-import dev.modelcache.config.SourceRef;
-import dev.modelcache.store.InstalledSnapshot.InstalledFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -17,8 +14,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -90,14 +85,14 @@ public final class GarbageCollector {
   /** Everything removable, sorted by path. Reads only. */
   public List<Garbage> find() throws IOException {
     Instant cutoff = clock.instant().minus(GRACE);
-    Needed needed = needed();
+    CacheNeeds needed = CacheNeeds.of(store, models, lock);
     List<Garbage> garbage = new ArrayList<>();
-    for (Path repo : repositories(store.root(), store.hubDir())) {
+    for (Path repo : CacheNeeds.repositories(store.root(), store.hubDir())) {
       if (!needed.keepWholeRepos.contains(repo)) {
         findInRepository(repo, needed, cutoff, garbage);
       }
     }
-    for (Path record : children(store.layout().recordsDir())) {
+    for (Path record : CacheNeeds.children(store.layout().recordsDir())) {
       if (!needed.configuredNames.contains(record.getFileName().toString())
           && record.getFileName().toString().endsWith(".json")) {
         garbage.add(new Garbage(Kind.RECORD, record, bytes(record)));
@@ -121,64 +116,23 @@ public final class GarbageCollector {
     return garbage;
   }
 
-  /** What the lockfile and the configured models need kept. */
-  private static final class Needed {
-    final Set<Path> blobs = new HashSet<>();
-    final Set<Path> snapshots = new HashSet<>();
-    final Set<Path> keepWholeRepos = new HashSet<>();
-    final Set<Path> configuredRepos = new HashSet<>();
-    final Set<String> configuredNames = new HashSet<>();
-  }
-
-  private Needed needed() throws IOException {
-    Needed needed = new Needed();
-    for (Map.Entry<String, Lockfile.Locked> entry : lock.models().entrySet()) {
-      Lockfile.Locked locked = entry.getValue();
-      needed.configuredNames.add(entry.getKey() + ".json");
-      for (Path repo : lockedRepos(entry.getKey(), locked.source())) {
-        needed.configuredRepos.add(repo);
-        for (Lockfile.LockedFile file : locked.files()) {
-          needed.blobs.add(repo.resolve("blobs").resolve(file.sha256()));
-        }
-        Path snapshot = repo.resolve("snapshots").resolve(locked.revision());
-        needed.snapshots.add(snapshot);
-        needed.blobs.addAll(linkedBlobs(snapshot));
-      }
-    }
-    for (ModelConfig model : models) {
-      needed.configuredNames.add(model.name() + ".json");
-      Path repo = store.repoDir(model);
-      needed.configuredRepos.add(repo);
-      Optional<InstalledSnapshot> installed = store.installed(model);
-      if (installed.isEmpty()) {
-        needed.keepWholeRepos.add(repo);
-        continue;
-      }
-      needed.snapshots.add(installed.get().dir());
-      for (InstalledFile file : installed.get().files()) {
-        needed.blobs.add(file.blob());
-      }
-    }
-    return needed;
-  }
-
   /** The blobs, snapshots, tree listings and refs of {@code repo} that nothing needs. */
   private static void findInRepository(
-      Path repo, Needed needed, Instant cutoff, List<Garbage> garbage) throws IOException {
+      Path repo, CacheNeeds needed, Instant cutoff, List<Garbage> garbage) throws IOException {
     Set<Path> removedSnapshots = new HashSet<>();
-    for (Path blob : children(repo.resolve("blobs"))) {
+    for (Path blob : CacheNeeds.children(repo.resolve("blobs"))) {
       if (!needed.blobs.contains(blob) && olderThan(blob, cutoff)) {
         garbage.add(new Garbage(Kind.BLOB, blob, bytes(blob)));
       }
     }
-    for (Path snapshot : children(repo.resolve("snapshots"))) {
+    for (Path snapshot : CacheNeeds.children(repo.resolve("snapshots"))) {
       if (!needed.snapshots.contains(snapshot) && olderThan(snapshot, cutoff)) {
         garbage.add(new Garbage(Kind.SNAPSHOT, snapshot, bytes(snapshot)));
         removedSnapshots.add(snapshot);
       }
     }
     // a Hub commit's tree listing (trees/{commit}.json) goes with its snapshot
-    for (Path tree : children(repo.resolve("trees"))) {
+    for (Path tree : CacheNeeds.children(repo.resolve("trees"))) {
       String name = tree.getFileName().toString();
       Path snapshot =
           repo.resolve("snapshots").resolve(name.substring(0, Math.max(0, name.length() - 5)));
@@ -212,90 +166,6 @@ public final class GarbageCollector {
     return reclaimed;
   }
 
-  /**
-   * The repository folders a lockfile entry may live in, from its source text: {@code hf://} under
-   * {@code hub/} (as a model or a dataset: the lockfile does not say which), {@code s3://} under
-   * {@code s3/}, {@code oci://} under {@code oci/}, {@code file:} under {@code local/{name}},
-   * {@code url} under {@code url/{name}}; only those that exist.
-   */
-  private List<Path> lockedRepos(String name, String source) {
-    Path root = store.root();
-    List<Path> candidates = new ArrayList<>();
-    if (source.startsWith("hf://")) {
-      String repoId = source.substring("hf://".length());
-      int at = repoId.indexOf('@');
-      repoId = at < 0 ? repoId : repoId.substring(0, at);
-      for (String type : List.of("model", "dataset")) {
-        candidates.add(store.repoDir(SourceRef.Scheme.HF, repoId, type, name));
-      }
-    } else if (source.startsWith("s3://")) {
-      String location = source.substring("s3://".length());
-      candidates.add(store.repoDir(SourceRef.Scheme.S3, location, null, name));
-    } else if (source.startsWith("oci://")) {
-      String location = source.substring("oci://".length()).replaceFirst("[:@][^/]*$", "");
-      candidates.add(store.repoDir(SourceRef.Scheme.OCI, location, null, name));
-    } else if (source.equals("url")) {
-      candidates.add(store.repoDir(SourceRef.Scheme.URL, source, null, name));
-    } else {
-      candidates.add(store.repoDir(SourceRef.Scheme.FILE, source, null, name));
-    }
-    return candidates.stream()
-        .map(p -> p.toAbsolutePath().normalize())
-        .filter(p -> p.startsWith(root.toAbsolutePath().normalize()))
-        .filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS))
-        .toList();
-  }
-
-  /** The blobs the symlinks under a snapshot folder point at (none when it does not exist). */
-  private static Set<Path> linkedBlobs(Path snapshot) throws IOException {
-    Set<Path> blobs = new HashSet<>();
-    if (!Files.isDirectory(snapshot, LinkOption.NOFOLLOW_LINKS)) {
-      return blobs;
-    }
-    try (Stream<Path> walk = Files.walk(snapshot)) {
-      for (Path link : (Iterable<Path>) walk.filter(Files::isSymbolicLink)::iterator) {
-        blobs.add(link.resolveSibling(Files.readSymbolicLink(link)).toAbsolutePath().normalize());
-      }
-    }
-    return blobs;
-  }
-
-  /**
-   * Repository folders: {@code hub/{models,datasets,spaces}--*}, {@code local/*}, {@code oci/*},
-   * {@code s3/*}, {@code url/*}.
-   */
-  private static List<Path> repositories(Path root, Path hubDir) throws IOException {
-    List<Path> repos = new ArrayList<>();
-    for (Path repo : children(hubDir)) {
-      String name = repo.getFileName().toString();
-      if (Files.isDirectory(repo, LinkOption.NOFOLLOW_LINKS)
-          && (name.startsWith("models--")
-              || name.startsWith("datasets--")
-              || name.startsWith("spaces--"))) {
-        repos.add(repo);
-      }
-    }
-    for (String kind : List.of("local", "oci", "s3", "url")) {
-      for (Path repo : children(root.resolve(kind))) {
-        if (Files.isDirectory(repo, LinkOption.NOFOLLOW_LINKS)) {
-          repos.add(repo);
-        }
-      }
-    }
-    return repos;
-  }
-
-  private static List<Path> children(Path dir) throws IOException {
-    if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-      return List.of();
-    }
-    List<Path> children = new ArrayList<>();
-    try (DirectoryStream<Path> stream = Files.newDirectoryStream(dir)) {
-      stream.forEach(children::add);
-    }
-    return children;
-  }
-
   /** The regular files under a folder (symlinks not followed); none when it does not exist. */
   private static List<Path> regularFiles(Path dir) throws IOException {
     if (!Files.isDirectory(dir)) {
@@ -325,7 +195,7 @@ public final class GarbageCollector {
   }
 
   /** Deletes a file or folder without following symlinks; false when it was already gone. */
-  private static boolean deleteTree(Path path) throws IOException {
+  static boolean deleteTree(Path path) throws IOException {
     if (!Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
       return false;
     }

@@ -187,7 +187,7 @@ class CliTest {
             "modelcache: "
                 + config
                 + ": unknown key 'cache.dri' (allowed under cache:"
-                + " dir, offline, verify)\n");
+                + " dir, offline, verify, max_bytes)\n");
   }
 
   @Test

@@ -49,7 +49,8 @@ class ConfigCheckTest {
     assertThat(run.err().lines())
         .containsExactly(
             f + ":3: cache.verify must be one of fast, full, not 'sometimes'",
-            f + ":4: unknown key 'cache.colour' (allowed under cache: dir, offline, verify)",
+            f
+                + ":4: unknown key 'cache.colour' (allowed under cache: dir, offline, verify, max_bytes)",
             f + ":6: server.port must be a whole number, not 'eighty'",
             f
                 + ":10: models[0].engine must be one of auto, PyTorch, OnnxRuntime, not"
