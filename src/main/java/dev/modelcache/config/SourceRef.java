@@ -14,6 +14,8 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@code hf://org/name[@revision]}: {@code location} is {@code org/name}, {@code revision}
  *       defaults to {@code main}, {@code repoType} is {@code model} or {@code dataset};
  *   <li>{@code s3://bucket/prefix}: {@code location} is {@code bucket/prefix};
+ *   <li>{@code gs://bucket/prefix} (Google Cloud Storage): {@code location} is {@code
+ *       bucket/prefix};
  *   <li>{@code url}: {@code urls} lists each file's URL and its path in the snapshot; {@code
  *       location} is the model's name (its folder is {@code url/{name}}).
  * </ul>
@@ -33,6 +35,7 @@ public record SourceRef(
     FILE,
     HF,
     S3,
+    GCS,
     URL
   }
 

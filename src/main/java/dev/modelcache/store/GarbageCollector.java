@@ -215,8 +215,8 @@ public final class GarbageCollector {
   /**
    * The repository folders a lockfile entry may live in, from its source text: {@code hf://} under
    * {@code hub/} (as a model or a dataset: the lockfile does not say which), {@code s3://} under
-   * {@code s3/}, {@code file:} under {@code local/{name}}, {@code url} under {@code url/{name}};
-   * only those that exist.
+   * {@code s3/}, {@code gs://} under {@code gcs/}, {@code file:} under {@code local/{name}}, {@code
+   * url} under {@code url/{name}}; only those that exist.
    */
   private List<Path> lockedRepos(String name, String source) {
     Path root = store.root();
@@ -231,6 +231,9 @@ public final class GarbageCollector {
     } else if (source.startsWith("s3://")) {
       String location = source.substring("s3://".length());
       candidates.add(store.repoDir(SourceRef.Scheme.S3, location, null, name));
+    } else if (source.startsWith("gs://")) {
+      String location = source.substring("gs://".length());
+      candidates.add(store.repoDir(SourceRef.Scheme.GCS, location, null, name));
     } else if (source.equals("url")) {
       candidates.add(store.repoDir(SourceRef.Scheme.URL, source, null, name));
     } else {
