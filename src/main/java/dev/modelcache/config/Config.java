@@ -77,7 +77,7 @@ public record Config(
         "sources.gcs.endpoint="
             + sources.gcs().endpoint()
             + " sources.gcs.hmac_access_id="
-            + (sources.gcs().accessId() == null ? "(none)" : sources.gcs().accessId())
+            + (sources.gcs().accessId() == null ? "(none)" : "(set)")
             + " sources.gcs.hmac_secret="
             + (sources.gcs().secret() == null ? "(none)" : sources.gcs().secret())
             + " sources.gcs.anonymous="
