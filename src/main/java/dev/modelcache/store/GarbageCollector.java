@@ -272,7 +272,7 @@ public final class GarbageCollector {
         repos.add(repo);
       }
     }
-    for (String kind : List.of("local", "s3", "url")) {
+    for (String kind : List.of("local", "s3", "gcs", "url")) {
       for (Path repo : children(root.resolve(kind))) {
         if (Files.isDirectory(repo, LinkOption.NOFOLLOW_LINKS)) {
           repos.add(repo);
