@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.modelcache.TestModels;
 import dev.modelcache.source.s3.FaultProxy;
 import dev.modelcache.source.s3.S3Server;
+import dev.modelcache.store.Lockfile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -100,5 +101,43 @@ class GcsServeTest {
         .as("LOG_LEVEL=DEBUG took effect")
         .anyMatch(line -> "DEBUG".equals(ChildDaemon.parse(line).path("level").asText()));
     assertThat(lines).noneMatch(line -> line.contains(SECRET) || line.contains(ACCESS_ID));
+  }
+
+  @Test
+  void trustOnFirstUseIsRecordedWithTheEtagThenFrozenHoldsToIt() throws Exception {
+    try (S3Server server = S3Server.start()) {
+      server.bucket("models");
+      byte[] weights = Files.readAllBytes(TestModels.MODELS.resolve("iris/model.pt"));
+      server.put("models", "m/model.pt", weights, false);
+      Path config = tmp.resolve("modelcache.yaml");
+      Files.writeString(
+          config,
+          "cache:\n  dir: "
+              + tmp.resolve("cache")
+              + "\nsources:\n  gcs:\n    endpoint: "
+              + server.endpoint()
+              + "\n    hmac_access_id: "
+              + ACCESS_ID
+              + "\n    hmac_secret: "
+              + SECRET
+              + "\nmodels:\n  - name: m\n    source: gs://models/m\n");
+
+      CliRun first = CliRun.of("fetch", "-c", config.toString());
+      assertThat(first.code()).as(first.err()).isZero();
+      Lockfile.Locked locked = Lockfile.read(tmp.resolve("modelcache.lock")).model("m").get();
+      assertThat(locked.source()).isEqualTo("gs://models/m");
+      assertThat(locked.files().get(0).sha256()).isEqualTo(TestModels.sha256("iris", "model.pt"));
+      assertThat(locked.files().get(0).etag()).isNotBlank();
+      assertThat(CliRun.of("fetch", "--frozen", "-c", config.toString()).code()).isZero();
+
+      server.put("models", "m/model.pt", new byte[] {1, 2, 3}, false);
+      CliRun refused = CliRun.of("fetch", "--frozen", "-c", config.toString());
+      assertThat(refused.code()).isEqualTo(1);
+      assertThat(refused.err())
+          .startsWith(
+              "FAILED m: m - upstream no longer matches modelcache.lock (--frozen): model.pt: "
+                  + weights.length
+                  + " bytes in modelcache.lock, 3 upstream");
+    }
   }
 }
