@@ -59,7 +59,7 @@ class ConfigCheckTest {
             f + ":13: models[1].name is missing: every model needs a URL-safe name",
             f
                 + ":15: models[2].source 'ftp://example.com/x' has an unknown scheme: use"
-                + " file:<dir>, hf://org/name[@revision], s3://bucket/prefix or url (with files:)",
+                + " file:<dir>, hf://org/name[@revision], s3://bucket/prefix, gs://bucket/prefix or url (with files:)",
             f + ":18: models[3].batch.max_size (5000) must be between 1 and 1024",
             f + ":19: model name 'ok' is used twice; names must be unique",
             f
