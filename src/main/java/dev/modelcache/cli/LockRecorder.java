@@ -24,7 +24,10 @@ final class LockRecorder {
   static void record(
       Config config, Fetcher fetcher, ModelConfig model, InstalledSnapshot snapshot) {
     SourceRef.Scheme scheme = model.source().scheme();
-    boolean learns = scheme == SourceRef.Scheme.S3 || scheme == SourceRef.Scheme.URL;
+    boolean learns =
+        scheme == SourceRef.Scheme.S3
+            || scheme == SourceRef.Scheme.GCS
+            || scheme == SourceRef.Scheme.URL;
     if (!learns || fetcher.servedFromCache(model)) {
       return; // served from the cache, the source unreachable: nothing new was learnt
     }

@@ -6,6 +6,7 @@ import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.source.FileSource;
+import dev.modelcache.source.GcsSource;
 import dev.modelcache.source.HuggingFaceSource;
 import dev.modelcache.source.ModelSource;
 import dev.modelcache.source.OciSource;
@@ -65,6 +66,7 @@ final class Sources implements AutoCloseable {
             SourceRef.Scheme.FILE, new FileSource(),
             SourceRef.Scheme.HF, new HuggingFaceSource(config.sources().hf(), http),
             SourceRef.Scheme.S3, new S3Source(),
+            SourceRef.Scheme.GCS, new GcsSource(config.sources().gcs()),
             SourceRef.Scheme.URL, new UrlSource(http),
             SourceRef.Scheme.OCI, new OciSource(config.sources().oci(), http));
   }

@@ -25,7 +25,7 @@ final class CacheReader {
 
   /** Folders of the cache root that the Hub cache cannot be. */
   private static final Set<String> RESERVED_CACHE_NAMES =
-      Set.of(".modelcache", "local", "oci", "s3", "url");
+      Set.of(".modelcache", "local", "oci", "s3", "gcs", "url");
 
   private final Map<String, String> env;
   private final Path workDir;
@@ -93,7 +93,7 @@ final class CacheReader {
               + ") puts the Hub cache at "
               + hub
               + ", where modelcache cannot keep its own state beside it (in its parent folder, as"
-              + " .modelcache/, local/, oci/, s3/ and url/): set cache.dir or MODELCACHE_CACHE_DIR, or point "
+              + " .modelcache/, local/, oci/, s3/, gcs/ and url/): set cache.dir or MODELCACHE_CACHE_DIR, or point "
               + variable
               + " at a folder of its own");
     }

@@ -80,6 +80,17 @@ public record Config(
             + sources.oci().plainHttp()
             + " sources.oci.docker_config="
             + (sources.oci().dockerConfig() == null ? "(none)" : sources.oci().dockerConfig()));
+    lines.add(
+        "sources.gcs.endpoint="
+            + sources.gcs().endpoint()
+            + " sources.gcs.hmac_access_id="
+            + (sources.gcs().accessId() == null ? "(none)" : "(set)")
+            + " sources.gcs.hmac_secret="
+            + (sources.gcs().secret() == null ? "(none)" : sources.gcs().secret())
+            + " sources.gcs.anonymous="
+            + sources.gcs().anonymous()
+            + " sources.gcs.require_pins="
+            + sources.gcs().requirePins());
     lines.add(describeServer());
     lines.add(
         "verification.public_keys="
@@ -121,7 +132,7 @@ public record Config(
         + " pins="
         + m.sha256().size()
         + (m.requirePins() ? " require_pins=true" : "")
-        + (m.s3() == null
+        + (m.s3() == null || m.source().scheme() != SourceRef.Scheme.S3
             ? ""
             : " s3.endpoint="
                 + m.s3().endpoint()
@@ -204,11 +215,7 @@ public record Config(
   }
 
   /** Settings shared by every model of one source kind. */
-  public record SourcesConfig(HfConfig hf, S3Config s3, OciConfig oci) {
-    public SourcesConfig(HfConfig hf, S3Config s3) {
-      this(hf, s3, OciConfig.DEFAULT);
-    }
-  }
+  public record SourcesConfig(HfConfig hf, S3Config s3, OciConfig oci, GcsConfig gcs) {}
 
   /**
    * OCI registries ({@code sources.oci}).
@@ -248,6 +255,33 @@ public record Config(
     /** The settings that the S3 client depends on: models that share them share one client. */
     public S3Config client() {
       return new S3Config(endpoint, region, pathStyle, anonymous, false);
+    }
+  }
+
+  /**
+   * Google Cloud Storage ({@code sources.gcs}), reached through its S3-compatible XML API with an
+   * HMAC key: every {@code gs://} model shares these settings.
+   *
+   * @param endpoint the XML API's URL ({@value #GCS_ENDPOINT} unless a test or a proxy says else)
+   * @param accessId the HMAC key's access id, or null (then {@code anonymous} must be true)
+   * @param secret the HMAC key's secret, or null
+   * @param anonymous true: unsigned requests (public buckets), no key looked up
+   * @param requirePins the default of {@code require_pins} for {@code gs://} models
+   */
+  public record GcsConfig(
+      String endpoint,
+      @Nullable String accessId,
+      @Nullable Secret secret,
+      boolean anonymous,
+      boolean requirePins) {
+    public static final String GCS_ENDPOINT = "https://storage.googleapis.com";
+
+    /**
+     * The S3 settings the XML API is reached with: path-style requests (bucket names with dots stay
+     * valid under TLS) signed for region {@code auto}, which GCS accepts for every bucket.
+     */
+    public S3Config s3() {
+      return new S3Config(endpoint, "auto", true, anonymous, requirePins);
     }
   }
 

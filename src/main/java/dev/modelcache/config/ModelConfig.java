@@ -19,7 +19,8 @@ import org.jspecify.annotations.Nullable;
  * @param requirePins true: every file needs a digest that a pin or the source vouches for; none is
  *     trusted on first use
  * @param s3 the effective S3 settings of an {@code s3://} model ({@code sources.s3} overridden by
- *     the model's own {@code s3:}), else null
+ *     the model's own {@code s3:}), or of a {@code gs://} model (the XML API's, from {@code
+ *     sources.gcs}); else null
  * @param versionIds S3 object version ids by file path: those objects are fetched at exactly that
  *     version
  * @param versions revisions kept loaded and the canary ({@code versions:}, {@code canary:}); never

@@ -1,5 +1,6 @@
 package dev.modelcache.config;
 
+import dev.modelcache.config.Config.GcsConfig;
 import dev.modelcache.config.Config.S3Config;
 import dev.modelcache.config.ModelConfig.TaskKind;
 import java.nio.file.Path;
@@ -23,14 +24,17 @@ final class ModelReader {
 
   private final Path baseDir;
   private final S3Config s3Defaults;
+  private final GcsConfig gcs;
 
   /**
    * @param baseDir what a relative {@code file:} source resolves against
    * @param s3Defaults {@code sources.s3}, which a model's own {@code s3:} overrides key by key
+   * @param gcs {@code sources.gcs}: every {@code gs://} model's settings
    */
-  ModelReader(Path baseDir, S3Config s3Defaults) {
+  ModelReader(Path baseDir, S3Config s3Defaults, GcsConfig gcs) {
     this.baseDir = baseDir;
     this.s3Defaults = s3Defaults;
+    this.gcs = gcs;
   }
 
   ModelConfig read(ConfigNode node) {
@@ -39,9 +43,12 @@ final class ModelReader {
     String sourceText = sourceText(node, keys, name);
     boolean isUrl = sourceText.equals("url");
     boolean isS3 = !isUrl && sourceText.startsWith("s3://");
+    boolean isGcs = !isUrl && sourceText.startsWith("gs://");
     checkS3Keys(node, isS3, keys.s3Given, keys.versionIds);
     boolean requirePins =
-        keys.requirePinsText == null ? isUrl || (isS3 && keys.s3.requirePins()) : keys.requirePins;
+        keys.requirePinsText == null
+            ? isUrl || (isS3 && keys.s3.requirePins()) || (isGcs && gcs.requirePins())
+            : keys.requirePins;
     UrlFilesReader.SourceAndPins read;
     if (isUrl) {
       checkUrlKeys(node, keys);
@@ -83,7 +90,7 @@ final class ModelReader {
         keys.modelFile,
         keys.taskOptions,
         requirePins,
-        isS3 ? keys.s3 : null,
+        isS3 ? keys.s3 : isGcs ? gcs.s3() : null,
         keys.versionIds,
         VersionsReader.read(node, keys.versions, keys.canary, source, source.revision()),
         keys.watch);
@@ -190,7 +197,8 @@ final class ModelReader {
             node.qualify("source"),
             "is missing for model '"
                 + name
-                + "' (file:<dir>, hf://org/name, s3://bucket/prefix, or url with files:)");
+                + "' (file:<dir>, hf://org/name, s3://bucket/prefix, gs://bucket/prefix, or url with"
+                + " files:)");
       }
       return "url";
     }

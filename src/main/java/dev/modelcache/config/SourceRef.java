@@ -17,6 +17,8 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@code oci://registry/repository[:tag|@sha256:digest]}: {@code location} is {@code
  *       registry/repository}, {@code revision} the tag ({@code latest} by default) or {@code
  *       sha256:<hex>} of the manifest;
+ *   <li>{@code gs://bucket/prefix} (Google Cloud Storage): {@code location} is {@code
+ *       bucket/prefix};
  *   <li>{@code url}: {@code urls} lists each file's URL and its path in the snapshot; {@code
  *       location} is the model's name (its folder is {@code url/{name}}).
  * </ul>
@@ -36,6 +38,7 @@ public record SourceRef(
     FILE,
     HF,
     S3,
+    GCS,
     URL,
     OCI
   }

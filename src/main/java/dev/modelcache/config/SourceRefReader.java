@@ -8,8 +8,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * Reads a model's {@code source:} (with its {@code repo_type:}) into a {@link SourceRef}: {@code
  * file:<dir>} resolved against the config's folder, {@code hf://org/name[@revision]}, {@code
- * s3://bucket/prefix} or {@code oci://registry/repository[:tag|@sha256:digest]} ({@link
- * OciRefReader}).
+ * s3://bucket/prefix}, {@code gs://bucket/prefix} or {@code
+ * oci://registry/repository[:tag|@sha256:digest]} ({@link OciRefReader}).
  */
 final class SourceRefReader {
   private static final Pattern HF_REPO =
@@ -33,7 +33,10 @@ final class SourceRefReader {
       return hf(text, repoType, node);
     }
     if (text.startsWith("s3://")) {
-      return s3(text, node);
+      return bucketFolder(SourceRef.Scheme.S3, "s3://", text, node);
+    }
+    if (text.startsWith("gs://")) {
+      return bucketFolder(SourceRef.Scheme.GCS, "gs://", text, node);
     }
     if (text.startsWith("oci://")) {
       return OciRefReader.read(text, node);
@@ -43,7 +46,7 @@ final class SourceRefReader {
         "'"
             + text
             + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision], s3://bucket/prefix,"
-            + " oci://registry/repository[:tag|@sha256:digest] or url (with files:)");
+            + " gs://bucket/prefix, oci://registry/repository[:tag|@sha256:digest] or url (with files:)");
   }
 
   private static SourceRef file(String text, ConfigNode node, Path baseDir) {
@@ -74,8 +77,10 @@ final class SourceRefReader {
         SourceRef.Scheme.HF, repo, revision, repoType == null ? "model" : repoType, text);
   }
 
-  private static SourceRef s3(String text, ConfigNode node) {
-    String rest = text.substring("s3://".length());
+  /** {@code s3://bucket/prefix} or {@code gs://bucket/prefix}: the same rules for both. */
+  private static SourceRef bucketFolder(
+      SourceRef.Scheme scheme, String schemePrefix, String text, ConfigNode node) {
+    String rest = text.substring(schemePrefix.length());
     int slash = rest.indexOf('/');
     String bucket = slash < 0 ? rest : rest.substring(0, slash);
     String prefix = slash < 0 ? "" : rest.substring(slash + 1);
@@ -93,10 +98,12 @@ final class SourceRefReader {
           node.qualify("source"),
           "'"
               + text
-              + "' is not s3://{bucket}/{prefix} (a bucket name of 3 to 63 letters, digits, '.', '-' or"
+              + "' is not "
+              + schemePrefix
+              + "{bucket}/{prefix} (a bucket name of 3 to 63 letters, digits, '.', '-' or"
               + " '_', and a prefix without empty, '.' or '..' segments)");
     }
     return new SourceRef(
-        SourceRef.Scheme.S3, prefix.isEmpty() ? bucket : bucket + "/" + prefix, null, null, text);
+        scheme, prefix.isEmpty() ? bucket : bucket + "/" + prefix, null, null, text);
   }
 }

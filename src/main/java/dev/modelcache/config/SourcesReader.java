@@ -1,5 +1,6 @@
 package dev.modelcache.config;
 
+import dev.modelcache.config.Config.GcsConfig;
 import dev.modelcache.config.Config.HfConfig;
 import dev.modelcache.config.Config.OciConfig;
 import dev.modelcache.config.Config.S3Config;
@@ -17,9 +18,13 @@ import org.jspecify.annotations.Nullable;
 /**
  * Reads {@code sources:}: the Hub's endpoint and token ({@code HF_ENDPOINT}, {@code HF_TOKEN} and
  * the token file of {@code huggingface-cli login} as fallbacks) and the S3 defaults: the keys, else
- * the AWS CLI's environment variables and profile ({@link AwsEnvironment}).
+ * the AWS CLI's environment variables and profile ({@link AwsEnvironment}); Google Cloud Storage's
+ * endpoint and HMAC key (the keys, else {@value #GCS_ACCESS_ID_ENV} and {@value #GCS_SECRET_ENV}).
  */
 final class SourcesReader {
+  static final String GCS_ACCESS_ID_ENV = "GCS_HMAC_ACCESS_ID";
+  static final String GCS_SECRET_ENV = "GCS_HMAC_SECRET";
+
   private final Map<String, String> env;
 
   SourcesReader(Map<String, String> env) {
@@ -50,8 +55,37 @@ final class SourcesReader {
             s3Node.bool("require_pins", false));
     s3Node.finish();
     OciConfig oci = oci(node.child("oci"), baseDir);
+    GcsConfig gcs = gcs(node.child("gcs"));
     node.finish();
-    return new SourcesConfig(hf, s3, oci);
+    return new SourcesConfig(hf, s3, oci, gcs);
+  }
+
+  private GcsConfig gcs(ConfigNode node) {
+    String endpoint = node.string("endpoint", GcsConfig.GCS_ENDPOINT);
+    checkEndpoint(node, endpoint);
+    String accessId = node.string("hmac_access_id");
+    if (accessId == null || accessId.isBlank()) {
+      accessId = env.get(GCS_ACCESS_ID_ENV);
+    }
+    Secret secret = Secret.ofNullable(node.string("hmac_secret"));
+    if (secret == null) {
+      secret = Secret.ofNullable(env.get(GCS_SECRET_ENV));
+    }
+    boolean anonymous = node.bool("anonymous", false);
+    boolean requirePins = node.bool("require_pins", false);
+    node.finish();
+    accessId = accessId == null || accessId.isBlank() ? null : accessId.strip();
+    if ((accessId == null) != (secret == null)) {
+      throw new ConfigException(
+          "sources.gcs: an HMAC key needs both its access id (hmac_access_id or "
+              + GCS_ACCESS_ID_ENV
+              + ") and its secret (hmac_secret or "
+              + GCS_SECRET_ENV
+              + "); only the "
+              + (accessId == null ? "secret" : "access id")
+              + " is set");
+    }
+    return new GcsConfig(stripTrailingSlash(endpoint), accessId, secret, anonymous, requirePins);
   }
 
   private HfConfig hf(ConfigNode node) {

@@ -113,7 +113,9 @@ final class DigestPolicy {
               + (model.source().scheme() == SourceRef.Scheme.S3
                   ? ", no x-amz-checksum-sha256, no .sha256 sidecar object, no modelcache.lock in the"
                       + " bucket"
-                  : "")
+                  : model.source().scheme() == SourceRef.Scheme.GCS
+                      ? ", no .sha256 sidecar object, no modelcache.lock in the bucket"
+                      : "")
               + "); pin them, or run 'modelcache lock' where the bytes can be trusted");
     }
     if (model.source().scheme() == SourceRef.Scheme.URL) {
@@ -122,6 +124,17 @@ final class DigestPolicy {
             "{} - {}: require_pins is false and it has no sha256 pin: trusting its bytes on first"
                 + " use; its SHA-256 is recorded in modelcache.lock",
             model.name(),
+            path);
+      }
+    }
+    if (model.source().scheme() == SourceRef.Scheme.GCS) {
+      for (String path : unvouched) {
+        log.warn(
+            "{} - {}: nothing upstream vouches for its bytes (no pin, no {}.sha256 object, no"
+                + " modelcache.lock in the bucket): trusting them on first use; its SHA-256 is"
+                + " recorded in modelcache.lock",
+            model.name(),
+            path,
             path);
       }
     }

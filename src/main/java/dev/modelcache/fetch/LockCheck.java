@@ -36,7 +36,9 @@ public final class LockCheck {
    */
   static boolean perObject(ModelConfig model) {
     SourceRef.Scheme scheme = model.source().scheme();
-    return scheme == SourceRef.Scheme.S3 || scheme == SourceRef.Scheme.URL;
+    return scheme == SourceRef.Scheme.S3
+        || scheme == SourceRef.Scheme.GCS
+        || scheme == SourceRef.Scheme.URL;
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.modelcache.source;
 
 import dev.modelcache.config.Config;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.config.SourceRef;
 import java.io.IOException;
 import java.util.List;
 import java.util.Objects;
@@ -53,6 +54,22 @@ final class S3Errors {
   /** The table, in order: the first rule that matches a failure gives its outcome and message. */
   static final List<Rule> RULES =
       List.of(
+          new Rule(
+              "gcs: refused HMAC key",
+              gcs(code("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidSecurity")),
+              Outcome.FAILS,
+              "{model} - {what}: Cloud Storage refused the HMAC key ({said}) at {where}; check"
+                  + " GCS_HMAC_ACCESS_ID and GCS_HMAC_SECRET (or sources.gcs.hmac_access_id and"
+                  + " hmac_secret): an active HMAC key of a service account, from Cloud Storage's"
+                  + " Interoperability settings"),
+          new Rule(
+              "gcs: access denied",
+              gcs(codeOrStatus(Set.of("AccessDenied", "UserProjectMissing"), Set.of(401, 403))),
+              Outcome.FAILS,
+              "{model} - {what}: access denied ({said}) at {where}; check that the HMAC key's"
+                  + " service account may storage.objects.list and storage.objects.get on the"
+                  + " bucket (roles/storage.objectViewer), or set sources.gcs.anonymous: true for a"
+                  + " public bucket"),
           new Rule(
               "no such bucket",
               type(NoSuchBucketException.class),
@@ -261,7 +278,7 @@ final class S3Errors {
       return s3().endpoint() != null ? " at " + s3().endpoint() : " in AWS region " + s3().region();
     }
 
-    /** The model's S3 settings: an S3 failure is always an {@code s3://} model's. */
+    /** The model's S3 settings: an S3 failure is an {@code s3://} or {@code gs://} model's. */
     private Config.S3Config s3() {
       return Objects.requireNonNull(model.s3(), "an s3:// model has S3 settings");
     }
@@ -294,6 +311,11 @@ final class S3Errors {
 
   private static Predicate<Failure> type(Class<? extends SdkException> type) {
     return f -> type.isInstance(f.error());
+  }
+
+  /** {@code when}, for a {@code gs://} model only (its advice names GCS's own settings). */
+  private static Predicate<Failure> gcs(Predicate<Failure> when) {
+    return f -> f.model().source().scheme() == SourceRef.Scheme.GCS && when.test(f);
   }
 
   private static Predicate<Failure> code(String... codes) {

@@ -59,6 +59,7 @@ final class CacheLayout {
               hubFolder(
                   Objects.requireNonNull(repoType, "an hf:// source has a repo type"), location));
       case S3 -> root.resolve("s3").resolve(location.replace("/", "--"));
+      case GCS -> root.resolve("gcs").resolve(location.replace("/", "--"));
       case URL -> root.resolve("url").resolve(name);
       case OCI -> root.resolve("oci").resolve(ociFolder(location));
     };

@@ -61,6 +61,7 @@ class ConfigCheckTest {
             f
                 + ":15: models[2].source 'ftp://example.com/x' has an unknown scheme: use"
                 + " file:<dir>, hf://org/name[@revision], s3://bucket/prefix,"
+                + " gs://bucket/prefix,"
                 + " oci://registry/repository[:tag|@sha256:digest] or url (with files:)",
             f + ":18: models[3].batch.max_size (5000) must be between 1 and 1024",
             f + ":19: model name 'ok' is used twice; names must be unique",

@@ -23,6 +23,7 @@ class SourcesTest {
               SourceRef.Scheme.FILE,
               SourceRef.Scheme.HF,
               SourceRef.Scheme.S3,
+              SourceRef.Scheme.GCS,
               SourceRef.Scheme.URL,
               SourceRef.Scheme.OCI);
     }

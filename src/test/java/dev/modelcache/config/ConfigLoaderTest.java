@@ -185,7 +185,7 @@ class ConfigLoaderTest {
         .isInstanceOf(ConfigException.class)
         .hasMessage(
             "HF_HUB_CACHE (/) puts the Hub cache at /, where modelcache cannot keep its own state"
-                + " beside it (in its parent folder, as .modelcache/, local/, oci/, s3/ and url/): set"
+                + " beside it (in its parent folder, as .modelcache/, local/, oci/, s3/, gcs/ and url/): set"
                 + " cache.dir or MODELCACHE_CACHE_DIR, or point HF_HUB_CACHE at a folder of its own");
     assertThatThrownBy(() -> parse("", Map.of("HF_HUB_CACHE", "/x/s3")))
         .isInstanceOf(ConfigException.class)

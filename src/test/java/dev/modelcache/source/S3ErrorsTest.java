@@ -9,7 +9,9 @@ import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -346,8 +348,23 @@ class S3ErrorsTest {
           .as(example.getKey())
           .isEqualTo(example.getKey());
     }
+    ModelConfig gcs =
+        model(
+            "sources:\n  gcs:\n    endpoint: "
+                + ENDPOINT
+                + "\n    anonymous: true\nmodels:\n  - name: g\n    source: gs://bkt/g\n");
+    Map<String, SdkException> gcsExamples = new LinkedHashMap<>();
+    gcsExamples.put("gcs: refused HMAC key", s3(403, "SignatureDoesNotMatch", null));
+    gcsExamples.put("gcs: access denied", s3(403, "AccessDenied", null));
+    for (Map.Entry<String, SdkException> example : gcsExamples.entrySet()) {
+      assertThat(S3Errors.rule(new S3Errors.Failure(gcs, "GET x", null, example.getValue())).name())
+          .as(example.getKey())
+          .isEqualTo(example.getKey());
+    }
+    List<String> names = new ArrayList<>(gcsExamples.keySet());
+    names.addAll(examples.keySet());
     assertThat(S3Errors.RULES.stream().map(S3Errors.Rule::name).toList())
-        .containsExactlyElementsOf(examples.keySet());
+        .containsExactlyElementsOf(names);
   }
 
   private void assertFails(SdkException e, String versionId, String rule, String message) {
