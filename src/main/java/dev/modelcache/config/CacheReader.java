@@ -24,7 +24,7 @@ final class CacheReader {
 
   /** Folders of the cache root that the Hub cache cannot be. */
   private static final Set<String> RESERVED_CACHE_NAMES =
-      Set.of(".modelcache", "local", "s3", "url");
+      Set.of(".modelcache", "local", "s3", "url", "azure");
 
   private final Map<String, String> env;
   private final Path workDir;

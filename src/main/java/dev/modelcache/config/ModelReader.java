@@ -23,14 +23,16 @@ final class ModelReader {
 
   private final Path baseDir;
   private final S3Config s3Defaults;
+  private final boolean azureRequirePins; // sources.azure.require_pins
 
   /**
    * @param baseDir what a relative {@code file:} source resolves against
    * @param s3Defaults {@code sources.s3}, which a model's own {@code s3:} overrides key by key
    */
-  ModelReader(Path baseDir, S3Config s3Defaults) {
+  ModelReader(Path baseDir, S3Config s3Defaults, boolean azureRequirePins) {
     this.baseDir = baseDir;
     this.s3Defaults = s3Defaults;
+    this.azureRequirePins = azureRequirePins;
   }
 
   ModelConfig read(ConfigNode node) {
@@ -40,8 +42,11 @@ final class ModelReader {
     boolean isUrl = sourceText.equals("url");
     boolean isS3 = !isUrl && sourceText.startsWith("s3://");
     checkS3Keys(node, isS3, keys.s3Given, keys.versionIds);
+    boolean isAzure = !isUrl && SourceRef.azureLocation(sourceText) != null;
     boolean requirePins =
-        keys.requirePinsText == null ? isUrl || (isS3 && keys.s3.requirePins()) : keys.requirePins;
+        keys.requirePinsText == null
+            ? isUrl || (isS3 && keys.s3.requirePins()) || (isAzure && azureRequirePins)
+            : keys.requirePins;
     UrlFilesReader.SourceAndPins read;
     if (isUrl) {
       checkUrlKeys(node, keys);
@@ -181,7 +186,8 @@ final class ModelReader {
             node.qualify("source"),
             "is missing for model '"
                 + name
-                + "' (file:<dir>, hf://org/name, s3://bucket/prefix, or url with files:)");
+                + "' (file:<dir>, hf://org/name, s3://bucket/prefix, az://account/container/prefix, or url with"
+                + " files:)");
       }
       return "url";
     }

@@ -14,8 +14,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Reads {@code sources:}: the Hub's endpoint and token ({@code HF_ENDPOINT}, {@code HF_TOKEN} and
- * the token file of {@code huggingface-cli login} as fallbacks) and the S3 defaults: the keys, else
- * the AWS CLI's environment variables and profile ({@link AwsEnvironment}).
+ * the token file of {@code huggingface-cli login} as fallbacks), the S3 defaults: the keys, else
+ * the AWS CLI's environment variables and profile ({@link AwsEnvironment}), and Azure's ({@link
+ * AzureReader}).
  */
 final class SourcesReader {
   private final Map<String, String> env;
@@ -47,8 +48,9 @@ final class SourcesReader {
             s3Node.bool("anonymous", false),
             s3Node.bool("require_pins", false));
     s3Node.finish();
+    Config.AzureConfig azure = new AzureReader(env).read(node.child("azure"));
     node.finish();
-    return new SourcesConfig(hf, s3);
+    return new SourcesConfig(hf, s3, azure);
   }
 
   private HfConfig hf(ConfigNode node) {

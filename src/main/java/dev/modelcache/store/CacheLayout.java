@@ -60,6 +60,7 @@ final class CacheLayout {
                   Objects.requireNonNull(repoType, "an hf:// source has a repo type"), location));
       case S3 -> root.resolve("s3").resolve(location.replace("/", "--"));
       case URL -> root.resolve("url").resolve(name);
+      case AZURE -> root.resolve("azure").resolve(location.replace("/", "--"));
     };
   }
 

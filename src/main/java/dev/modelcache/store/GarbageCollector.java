@@ -18,6 +18,7 @@ import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Stream;
@@ -215,8 +216,8 @@ public final class GarbageCollector {
   /**
    * The repository folders a lockfile entry may live in, from its source text: {@code hf://} under
    * {@code hub/} (as a model or a dataset: the lockfile does not say which), {@code s3://} under
-   * {@code s3/}, {@code file:} under {@code local/{name}}, {@code url} under {@code url/{name}};
-   * only those that exist.
+   * {@code s3/}, {@code az://} under {@code azure/}, {@code file:} under {@code local/{name}},
+   * {@code url} under {@code url/{name}}; only those that exist.
    */
   private List<Path> lockedRepos(String name, String source) {
     Path root = store.root();
@@ -231,6 +232,9 @@ public final class GarbageCollector {
     } else if (source.startsWith("s3://")) {
       String location = source.substring("s3://".length());
       candidates.add(store.repoDir(SourceRef.Scheme.S3, location, null, name));
+    } else if (SourceRef.azureLocation(source) != null) {
+      String location = Objects.requireNonNull(SourceRef.azureLocation(source));
+      candidates.add(store.repoDir(SourceRef.Scheme.AZURE, location, null, name));
     } else if (source.equals("url")) {
       candidates.add(store.repoDir(SourceRef.Scheme.URL, source, null, name));
     } else {
@@ -269,7 +273,7 @@ public final class GarbageCollector {
         repos.add(repo);
       }
     }
-    for (String kind : List.of("local", "s3", "url")) {
+    for (String kind : List.of("local", "s3", "url", "azure")) {
       for (Path repo : children(root.resolve(kind))) {
         if (Files.isDirectory(repo, LinkOption.NOFOLLOW_LINKS)) {
           repos.add(repo);
