@@ -12,6 +12,8 @@ import dev.modelcache.config.ModelConfig;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -109,8 +111,10 @@ final class AzureBlobs {
       @Nullable String etag)
       throws IOException {
     HttpRequest request =
-        new HttpRequest(HttpMethod.GET, container.getBlobClient(name).getBlobUrl())
-            .setHeader(VERSION, BlobServiceVersion.getLatest().getVersion());
+        new HttpRequest(HttpMethod.GET, url(name))
+            .setHeader(VERSION, BlobServiceVersion.getLatest().getVersion())
+            // the Shared Key signer writes "null" for a missing Content-Length, Azure "" for 0
+            .setHeader(HttpHeaderName.CONTENT_LENGTH, "0");
     boolean ranged = from > 0 || to < size;
     if (ranged) {
       request.setHeader(RANGE, "bytes=" + from + "-" + (to - 1));
@@ -162,6 +166,20 @@ final class AzureBlobs {
     } catch (RuntimeException e) {
       throw AzureErrors.failure(model, what, credential, e);
     }
+  }
+
+  /**
+   * The blob's URL with each '/'-separated segment of its name percent-encoded and the slashes
+   * kept, as the Shared Key signature canonicalises it ({@code BlobClient.getBlobUrl()} encodes the
+   * slashes too, which Azure then signs differently).
+   */
+  private String url(String name) {
+    StringBuilder url = new StringBuilder(container.getBlobContainerUrl());
+    for (String segment : name.split("/", -1)) {
+      url.append('/')
+          .append(URLEncoder.encode(segment, StandardCharsets.UTF_8).replace("+", "%20"));
+    }
+    return url.toString();
   }
 
   /** A transport check: the bytes have the answer's {@code Content-MD5}, when it gave one. */

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,7 +41,7 @@ public final class AzureSource implements ModelSource {
   private final int chunk;
   private final NamedThreads threads = NamedThreads.numbered("modelcache-azure");
   private final ExecutorService executor = Executors.newCachedThreadPool(threads);
-  private final HttpClient http = AzureClients.http(executor);
+  private @Nullable HttpClient http; // built with the first client: a daemon without az:// has none
   private final Map<String, BlobServiceClient> clients = new ConcurrentHashMap<>();
 
   /**
@@ -83,7 +84,7 @@ public final class AzureSource implements ModelSource {
     BlobServiceClient client = clients.get(account);
     if (client == null) {
       try {
-        client = AzureClients.client(config, account, http, env);
+        client = AzureClients.client(config, account, http(), env);
       } catch (SourceException e) {
         throw new SourceException(model.name() + " - " + e.getMessage(), e);
       } catch (RuntimeException e) {
@@ -94,6 +95,13 @@ public final class AzureSource implements ModelSource {
     }
     BlobContainerClient container = client.getBlobContainerClient(container(model));
     return new AzureBlobs(container, config.credential().origin(), chunk);
+  }
+
+  private synchronized HttpClient http() {
+    if (http == null) {
+      http = AzureClients.http(executor);
+    }
+    return http;
   }
 
   @Override
