@@ -49,8 +49,7 @@ class AzureFetchTest {
       "  - name: m\n    source: az://" + Azurite.ACCOUNT + "/models/org/m\n";
   private static final String REPO = "cache/azure/" + Azurite.ACCOUNT + "--models--org--m";
 
-  @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.NEVER)
-  Path tmp;
+  @TempDir Path tmp;
 
   private Azurite azurite;
   private FaultProxy proxy;

@@ -82,9 +82,7 @@ public final class Azurite implements AutoCloseable {
                 data.toString(),
                 "--skipApiVersionCheck",
                 "--loose",
-                "--silent",
-                "--debug",
-                dir.resolve("azurite-debug.log").toString())
+                "--silent")
             .redirectErrorStream(true)
             .redirectOutput(dir.resolve("azurite.log").toFile())
             .start();
