@@ -92,7 +92,7 @@ class AzureServeTest {
       }
       assertThat(
               proxy.requests().stream()
-                  .filter(r -> r.startsWith("GET /devstoreaccount1/models/iris/model.pt ")))
+                  .filter(r -> r.startsWith("GET /devstoreaccount1/models/iris/model.pt")))
           .as("cut once, then fetched again")
           .hasSizeGreaterThanOrEqualTo(2);
     }

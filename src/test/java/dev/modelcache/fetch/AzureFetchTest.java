@@ -233,10 +233,10 @@ class AzureFetchTest {
     assertThat(sleeps).as("the cut was retried after a pause").isNotEmpty();
     List<String> gets =
         proxy.requests().stream()
-            .filter(r -> r.startsWith("GET /devstoreaccount1/models/org/m/big.bin "))
+            .filter(r -> r.startsWith("GET /devstoreaccount1/models/org/m/big.bin"))
             .toList();
     // 3 MB in chunks of 250 kB: 12 chunks, plus the one cut and asked for again
-    assertThat(gets).hasSizeGreaterThan(12);
+    assertThat(gets).hasSizeGreaterThanOrEqualTo(13);
   }
 
   @Test
