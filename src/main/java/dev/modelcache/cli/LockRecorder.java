@@ -11,8 +11,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Records in {@code modelcache.lock} what a fetch of an S3 or url model learnt: the SHA-256 of
- * files trusted on first use, and the ETag and version id of every object (the URL of every url
+ * Records in {@code modelcache.lock} what a fetch of an S3, Azure or url model learnt: the SHA-256
+ * of files trusted on first use, and the ETag and version id of every object (the URL of every url
  * file), so that the next fetch downloads only what changed upstream. Hub and local models are
  * locked by {@code modelcache lock} only.
  */
@@ -27,7 +27,8 @@ final class LockRecorder {
     boolean learns =
         scheme == SourceRef.Scheme.S3
             || scheme == SourceRef.Scheme.GCS
-            || scheme == SourceRef.Scheme.URL;
+            || scheme == SourceRef.Scheme.URL
+            || scheme == SourceRef.Scheme.AZURE;
     if (!learns || fetcher.servedFromCache(model)) {
       return; // served from the cache, the source unreachable: nothing new was learnt
     }

@@ -5,6 +5,7 @@ import dev.modelcache.config.SourceRef;
 import dev.modelcache.fetch.Fetcher;
 import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
+import dev.modelcache.source.AzureSource;
 import dev.modelcache.source.FileSource;
 import dev.modelcache.source.GcsSource;
 import dev.modelcache.source.HuggingFaceSource;
@@ -28,7 +29,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The sources of a config and the one HTTP client they share, closed together: each source (the S3
- * source's SDK clients and their connections), then the HTTP client's threads and idle connections.
+ * and Azure sources' SDK clients, connections and threads), then the HTTP client's threads and idle
+ * connections.
  *
  * <pre>{@code
  * try (Sources sources = Sources.of(config);
@@ -68,7 +70,8 @@ final class Sources implements AutoCloseable {
             SourceRef.Scheme.S3, new S3Source(),
             SourceRef.Scheme.GCS, new GcsSource(config.sources().gcs()),
             SourceRef.Scheme.URL, new UrlSource(http),
-            SourceRef.Scheme.OCI, new OciSource(config.sources().oci(), http));
+            SourceRef.Scheme.OCI, new OciSource(config.sources().oci(), http),
+            SourceRef.Scheme.AZURE, new AzureSource(config.sources().azure(), System.getenv()));
   }
 
   /**

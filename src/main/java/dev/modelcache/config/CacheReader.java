@@ -25,7 +25,7 @@ final class CacheReader {
 
   /** Folders of the cache root that the Hub cache cannot be. */
   private static final Set<String> RESERVED_CACHE_NAMES =
-      Set.of(".modelcache", "local", "oci", "s3", "gcs", "url");
+      Set.of(".modelcache", "local", "oci", "s3", "gcs", "url", "azure");
 
   private final Map<String, String> env;
   private final Path workDir;

@@ -91,6 +91,13 @@ public record Config(
             + sources.gcs().anonymous()
             + " sources.gcs.require_pins="
             + sources.gcs().requirePins());
+    lines.add(
+        "sources.azure.endpoint="
+            + sources.azure().endpoint()
+            + " sources.azure.credential="
+            + sources.azure().credential().origin()
+            + " sources.azure.require_pins="
+            + sources.azure().requirePins());
     lines.add(describeServer());
     lines.add(
         "verification.public_keys="
@@ -215,7 +222,7 @@ public record Config(
   }
 
   /** Settings shared by every model of one source kind. */
-  public record SourcesConfig(HfConfig hf, S3Config s3, OciConfig oci, GcsConfig gcs) {}
+  public record SourcesConfig(HfConfig hf, S3Config s3, OciConfig oci, GcsConfig gcs, AzureConfig azure) {}
 
   /**
    * OCI registries ({@code sources.oci}).
@@ -283,6 +290,38 @@ public record Config(
     public S3Config s3() {
       return new S3Config(endpoint, "auto", true, anonymous, requirePins);
     }
+  }
+
+  /**
+   * Azure Blob Storage ({@code az://} sources): {@code sources.azure}, with its credentials read
+   * from the environment once, at load (docs/configuration.md has the precedence).
+   *
+   * @param endpoint the blob endpoint, {@code {account}} standing for the account; null for {@code
+   *     https://{account}.blob.core.windows.net} (or the connection string's)
+   * @param credential what signs the requests; never null
+   * @param requirePins true: a file that nothing vouches for (no pin, sidecar or lockfile digest)
+   *     is refused instead of trusted on first use
+   */
+  public record AzureConfig(
+      @Nullable String endpoint, AzureCredential credential, boolean requirePins) {}
+
+  /**
+   * Which credential an Azure client uses: a connection string, a SAS token, an account key (for
+   * {@code keyAccount}, or any account when null), none ({@code ANONYMOUS}) or Microsoft Entra ID
+   * (managed identity, workload identity, a service principal from the environment, the Azure CLI).
+   *
+   * @param origin where it comes from, for the effective config and messages (never the value)
+   */
+  public record AzureCredential(
+      AzureAuth kind, @Nullable Secret secret, @Nullable String keyAccount, String origin) {}
+
+  /** The kinds of Azure credential, strongest precedence first. */
+  public enum AzureAuth {
+    CONNECTION_STRING,
+    SAS_TOKEN,
+    ACCOUNT_KEY,
+    ANONYMOUS,
+    ENTRA_ID
   }
 
   /**

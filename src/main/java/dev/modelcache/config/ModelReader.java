@@ -25,16 +25,18 @@ final class ModelReader {
   private final Path baseDir;
   private final S3Config s3Defaults;
   private final GcsConfig gcs;
+  private final boolean azureRequirePins; // sources.azure.require_pins
 
   /**
    * @param baseDir what a relative {@code file:} source resolves against
    * @param s3Defaults {@code sources.s3}, which a model's own {@code s3:} overrides key by key
    * @param gcs {@code sources.gcs}: every {@code gs://} model's settings
    */
-  ModelReader(Path baseDir, S3Config s3Defaults, GcsConfig gcs) {
+  ModelReader(Path baseDir, S3Config s3Defaults, GcsConfig gcs, boolean azureRequirePins) {
     this.baseDir = baseDir;
     this.s3Defaults = s3Defaults;
     this.gcs = gcs;
+    this.azureRequirePins = azureRequirePins;
   }
 
   ModelConfig read(ConfigNode node) {
@@ -45,9 +47,11 @@ final class ModelReader {
     boolean isS3 = !isUrl && sourceText.startsWith("s3://");
     boolean isGcs = !isUrl && sourceText.startsWith("gs://");
     checkS3Keys(node, isS3, keys.s3Given, keys.versionIds);
+    boolean isAzure = !isUrl && SourceRef.azureLocation(sourceText) != null;
     boolean requirePins =
         keys.requirePinsText == null
             ? isUrl || (isS3 && keys.s3.requirePins()) || (isGcs && gcs.requirePins())
+                || (isAzure && azureRequirePins)
             : keys.requirePins;
     UrlFilesReader.SourceAndPins read;
     if (isUrl) {
@@ -197,7 +201,8 @@ final class ModelReader {
             node.qualify("source"),
             "is missing for model '"
                 + name
-                + "' (file:<dir>, hf://org/name, s3://bucket/prefix, gs://bucket/prefix, or url with"
+                + "' (file:<dir>, hf://org/name, s3://bucket/prefix, gs://bucket/prefix, az://account/container/prefix,"
+                + " or url with"
                 + " files:)");
       }
       return "url";

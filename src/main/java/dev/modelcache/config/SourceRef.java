@@ -19,6 +19,9 @@ import org.jspecify.annotations.Nullable;
  *       sha256:<hex>} of the manifest;
  *   <li>{@code gs://bucket/prefix} (Google Cloud Storage): {@code location} is {@code
  *       bucket/prefix};
+ *   <li>{@code az://account/container/prefix} (or {@code
+ *       https://account.blob.core.windows.net/container/prefix}): {@code location} is {@code
+ *       account/container/prefix};
  *   <li>{@code url}: {@code urls} lists each file's URL and its path in the snapshot; {@code
  *       location} is the model's name (its folder is {@code url/{name}}).
  * </ul>
@@ -40,7 +43,37 @@ public record SourceRef(
     S3,
     GCS,
     URL,
-    OCI
+    OCI,
+    AZURE
+  }
+
+  /** The host of an account's blob endpoint in Azure's public cloud, after the account name. */
+  public static final String AZURE_HOST_SUFFIX = ".blob.core.windows.net";
+
+  /**
+   * {@code account/container[/prefix]} of an Azure source text ({@code az://account/container/...}
+   * or {@code https://account.blob.core.windows.net/container/...}), trailing slashes removed, not
+   * validated; null when the text is neither form.
+   */
+  public static @Nullable String azureLocation(String text) {
+    String rest;
+    if (text.startsWith("az://")) {
+      rest = text.substring("az://".length());
+    } else if (text.startsWith("https://")) {
+      int slash = text.indexOf('/', "https://".length());
+      String host = text.substring("https://".length(), slash < 0 ? text.length() : slash);
+      if (!host.endsWith(AZURE_HOST_SUFFIX)) {
+        return null;
+      }
+      String account = host.substring(0, host.length() - AZURE_HOST_SUFFIX.length());
+      rest = account + (slash < 0 ? "" : text.substring(slash));
+    } else {
+      return null;
+    }
+    while (rest.endsWith("/")) {
+      rest = rest.substring(0, rest.length() - 1);
+    }
+    return rest;
   }
 
   /**

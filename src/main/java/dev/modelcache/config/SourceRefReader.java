@@ -14,6 +14,8 @@ import org.jspecify.annotations.Nullable;
 final class SourceRefReader {
   private static final Pattern HF_REPO =
       Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?");
+  private static final Pattern AZURE_ACCOUNT = Pattern.compile("[a-z0-9]{3,24}");
+  private static final Pattern AZURE_CONTAINER = Pattern.compile("[a-z0-9][a-z0-9-]{1,61}[a-z0-9]");
   private static final Pattern S3_BUCKET = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{1,62}");
 
   private SourceRefReader() {}
@@ -41,12 +43,16 @@ final class SourceRefReader {
     if (text.startsWith("oci://")) {
       return OciRefReader.read(text, node);
     }
+    if (text.startsWith("az://") || SourceRef.azureLocation(text) != null) {
+      return azure(text, node);
+    }
     throw node.error(
         node.qualify("source"),
         "'"
             + text
             + "' has an unknown scheme: use file:<dir>, hf://org/name[@revision], s3://bucket/prefix,"
-            + " gs://bucket/prefix, oci://registry/repository[:tag|@sha256:digest] or url (with files:)");
+            + " gs://bucket/prefix, az://account/container/prefix,"
+            + " oci://registry/repository[:tag|@sha256:digest] or url (with files:)");
   }
 
   private static SourceRef file(String text, ConfigNode node, Path baseDir) {
@@ -87,13 +93,7 @@ final class SourceRefReader {
     while (prefix.endsWith("/")) {
       prefix = prefix.substring(0, prefix.length() - 1);
     }
-    boolean badPrefix =
-        !prefix.isEmpty()
-            && (prefix.contains("\\")
-                || prefix.chars().anyMatch(c -> c < 0x20)
-                || Arrays.stream(prefix.split("/", -1))
-                    .anyMatch(s -> s.isEmpty() || s.equals(".") || s.equals("..")));
-    if (!S3_BUCKET.matcher(bucket).matches() || badPrefix) {
+    if (!S3_BUCKET.matcher(bucket).matches() || badPrefix(prefix)) {
       throw node.error(
           node.qualify("source"),
           "'"
@@ -105,5 +105,47 @@ final class SourceRefReader {
     }
     return new SourceRef(
         scheme, prefix.isEmpty() ? bucket : bucket + "/" + prefix, null, null, text);
+  }
+
+  /**
+   * {@code az://account/container[/prefix]}, or {@code
+   * https://account.blob.core.windows.net/container[/prefix]}: Azure's naming rules (an account of
+   * 3 to 24 lowercase letters and digits; a container of 3 to 63, with single hyphens), no query
+   * string (a SAS token belongs in the environment, not in the config).
+   */
+  private static SourceRef azure(String text, ConfigNode node) {
+    String location = SourceRef.azureLocation(text);
+    String[] parts = location == null ? new String[0] : location.split("/", 3);
+    String prefix = parts.length == 3 ? parts[2] : "";
+    boolean valid =
+        parts.length >= 2
+            && AZURE_ACCOUNT.matcher(parts[0]).matches()
+            && AZURE_CONTAINER.matcher(parts[1]).matches()
+            && !parts[1].contains("--")
+            && !badPrefix(prefix)
+            && !text.contains("?")
+            && !text.contains("#")
+            && !text.contains("@");
+    if (!valid || location == null) {
+      throw node.error(
+          node.qualify("source"),
+          "'"
+              + text.replaceAll("[?#].*", "?...")
+              + "' is not az://{account}/{container}/{prefix} (or https://{account}"
+              + SourceRef.AZURE_HOST_SUFFIX
+              + "/{container}/{prefix}): an account of 3 to 24 lowercase letters and digits, a"
+              + " container of 3 to 63 lowercase letters, digits and single hyphens, a prefix without"
+              + " empty, '.' or '..' segments, and no query string (put a SAS token in the variable"
+              + " that sources.azure.sas_token_env names)");
+    }
+    return new SourceRef(SourceRef.Scheme.AZURE, location, null, null, text);
+  }
+
+  private static boolean badPrefix(String prefix) {
+    return !prefix.isEmpty()
+        && (prefix.contains("\\")
+            || prefix.chars().anyMatch(c -> c < 0x20)
+            || Arrays.stream(prefix.split("/", -1))
+                .anyMatch(s -> s.isEmpty() || s.equals(".") || s.equals("..")));
   }
 }

@@ -18,7 +18,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * Reads {@code sources:}: the Hub's endpoint and token ({@code HF_ENDPOINT}, {@code HF_TOKEN} and
  * the token file of {@code huggingface-cli login} as fallbacks) and the S3 defaults: the keys, else
- * the AWS CLI's environment variables and profile ({@link AwsEnvironment}); Google Cloud Storage's
+ * the AWS CLI's environment variables and profile ({@link AwsEnvironment}); Azure's ({@link AzureReader}); Google Cloud Storage's
  * endpoint and HMAC key (the keys, else {@value #GCS_ACCESS_ID_ENV} and {@value #GCS_SECRET_ENV}).
  */
 final class SourcesReader {
@@ -56,8 +56,9 @@ final class SourcesReader {
     s3Node.finish();
     OciConfig oci = oci(node.child("oci"), baseDir);
     GcsConfig gcs = gcs(node.child("gcs"));
+    Config.AzureConfig azure = new AzureReader(env).read(node.child("azure"));
     node.finish();
-    return new SourcesConfig(hf, s3, oci, gcs);
+    return new SourcesConfig(hf, s3, oci, gcs, azure);
   }
 
   private GcsConfig gcs(ConfigNode node) {

@@ -110,12 +110,14 @@ final class DigestPolicy {
               + " - require_pins is set and nothing vouches for "
               + String.join(", ", unvouched)
               + " (no sha256 pin in the config or modelcache.lock"
-              + (model.source().scheme() == SourceRef.Scheme.S3
-                  ? ", no x-amz-checksum-sha256, no .sha256 sidecar object, no modelcache.lock in the"
-                      + " bucket"
-                  : model.source().scheme() == SourceRef.Scheme.GCS
-                      ? ", no .sha256 sidecar object, no modelcache.lock in the bucket"
-                      : "")
+              + switch (model.source().scheme()) {
+                case S3 ->
+                    ", no x-amz-checksum-sha256, no .sha256 sidecar object, no modelcache.lock in the"
+                        + " bucket";
+                case GCS -> ", no .sha256 sidecar object, no modelcache.lock in the bucket";
+                case AZURE -> ", no .sha256 sidecar blob (a Content-MD5 checks transport only)";
+                default -> "";
+              }
               + "); pin them, or run 'modelcache lock' where the bytes can be trusted");
     }
     if (model.source().scheme() == SourceRef.Scheme.URL) {
@@ -133,6 +135,16 @@ final class DigestPolicy {
             "{} - {}: nothing upstream vouches for its bytes (no pin, no {}.sha256 object, no"
                 + " modelcache.lock in the bucket): trusting them on first use; its SHA-256 is"
                 + " recorded in modelcache.lock",
+            model.name(),
+            path,
+            path);
+      }
+    }
+    if (model.source().scheme() == SourceRef.Scheme.AZURE) {
+      for (String path : unvouched) {
+        log.warn(
+            "{} - {}: nothing upstream vouches for its bytes (no pin, no {}.sha256 blob):"
+                + " trusting them on first use; its SHA-256 is recorded in modelcache.lock",
             model.name(),
             path,
             path);

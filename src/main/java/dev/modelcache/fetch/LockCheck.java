@@ -32,13 +32,14 @@ public final class LockCheck {
 
   /**
    * Whether a lock entry of {@code model} pins each file only while it is the same object upstream
-   * (the S3 ETag and version, the URL), which is known once the model is listed.
+   * (the S3 or Azure ETag and version, the URL), which is known once the model is listed.
    */
   static boolean perObject(ModelConfig model) {
     SourceRef.Scheme scheme = model.source().scheme();
     return scheme == SourceRef.Scheme.S3
         || scheme == SourceRef.Scheme.GCS
-        || scheme == SourceRef.Scheme.URL;
+        || scheme == SourceRef.Scheme.URL
+        || scheme == SourceRef.Scheme.AZURE;
   }
 
   /**

@@ -62,6 +62,7 @@ final class CacheLayout {
       case GCS -> root.resolve("gcs").resolve(location.replace("/", "--"));
       case URL -> root.resolve("url").resolve(name);
       case OCI -> root.resolve("oci").resolve(ociFolder(location));
+      case AZURE -> root.resolve("azure").resolve(location.replace("/", "--"));
     };
   }
 

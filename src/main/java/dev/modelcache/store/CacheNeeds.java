@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -67,7 +68,7 @@ final class CacheNeeds {
   /**
    * The repository folders a lockfile entry may live in, from its source text: {@code hf://} under
    * {@code hub/} (as a model or a dataset: the lockfile does not say which), {@code s3://} under
-   * {@code s3/}, {@code gs://} under {@code gcs/}, {@code oci://} under {@code oci/}, {@code file:} under {@code local/{name}}, {@code url} under {@code url/{name}};
+   * {@code s3/}, {@code gs://} under {@code gcs/}, {@code az://} under {@code azure/}, {@code oci://} under {@code oci/}, {@code file:} under {@code local/{name}}, {@code url} under {@code url/{name}};
    * only those that exist.
    */
   private static List<Path> lockedRepos(CacheStore store, String name, String source) {
@@ -86,6 +87,9 @@ final class CacheNeeds {
     } else if (source.startsWith("gs://")) {
       String location = source.substring("gs://".length());
       candidates.add(store.repoDir(SourceRef.Scheme.GCS, location, null, name));
+    } else if (SourceRef.azureLocation(source) != null) {
+      String location = Objects.requireNonNull(SourceRef.azureLocation(source));
+      candidates.add(store.repoDir(SourceRef.Scheme.AZURE, location, null, name));
     } else if (source.startsWith("oci://")) {
       String location = source.substring("oci://".length()).replaceFirst("[:@][^/]*$", "");
       candidates.add(store.repoDir(SourceRef.Scheme.OCI, location, null, name));
@@ -115,7 +119,7 @@ final class CacheNeeds {
     return blobs;
   }
 
-  /** Repository folders: {@code hub/{models,datasets,spaces}--*}, {@code local/*}, {@code oci/*}, {@code s3/*}, {@code gcs/*}, {@code url/*}. */
+  /** Repository folders: {@code hub/{models,datasets,spaces}--*}, {@code local/*}, {@code oci/*}, {@code s3/*}, {@code gcs/*}, {@code azure/*}, {@code url/*}. */
   static List<Path> repositories(Path root, Path hubDir) throws IOException {
     List<Path> repos = new ArrayList<>();
     for (Path repo : children(hubDir)) {
@@ -127,7 +131,7 @@ final class CacheNeeds {
         repos.add(repo);
       }
     }
-    for (String kind : List.of("local", "oci", "s3", "gcs", "url")) {
+    for (String kind : List.of("local", "oci", "s3", "gcs", "azure", "url")) {
       for (Path repo : children(root.resolve(kind))) {
         if (Files.isDirectory(repo, LinkOption.NOFOLLOW_LINKS)) {
           repos.add(repo);
