@@ -144,7 +144,8 @@ public final class ConfigLoader {
 
     List<ModelConfig> models = new ArrayList<>();
     Set<String> names = new HashSet<>();
-    ModelReader modelReader = new ModelReader(baseDir, sources.s3(), sources.gcs(), sources.azure().requirePins());
+    ModelReader modelReader =
+        new ModelReader(baseDir, sources.s3(), sources.gcs(), sources.azure().requirePins());
     for (ConfigNode node : top.list("models")) {
       ModelConfig model = modelReader.read(node);
       if (!names.add(model.name())) {
@@ -176,7 +177,11 @@ public final class ConfigLoader {
   public ModelConfig model(Config config, String name, String source) {
     com.fasterxml.jackson.databind.node.ObjectNode node =
         new ObjectMapper().createObjectNode().put("name", name).put("source", source);
-    return new ModelReader(config.baseDir(), config.sources().s3(), config.sources().gcs(), config.sources().azure().requirePins())
+    return new ModelReader(
+            config.baseDir(),
+            config.sources().s3(),
+            config.sources().gcs(),
+            config.sources().azure().requirePins())
         .read(new ConfigNode(node, "the command line", Map.of(), new HashSet<>()));
   }
 

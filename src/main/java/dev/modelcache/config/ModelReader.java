@@ -50,7 +50,9 @@ final class ModelReader {
     boolean isAzure = !isUrl && SourceRef.azureLocation(sourceText) != null;
     boolean requirePins =
         keys.requirePinsText == null
-            ? isUrl || (isS3 && keys.s3.requirePins()) || (isGcs && gcs.requirePins())
+            ? isUrl
+                || (isS3 && keys.s3.requirePins())
+                || (isGcs && gcs.requirePins())
                 || (isAzure && azureRequirePins)
             : keys.requirePins;
     UrlFilesReader.SourceAndPins read;
@@ -67,14 +69,8 @@ final class ModelReader {
     Map<String, String> pins = read.pins();
     String engine = engine(node, keys.engine);
     checkModelFile(node, keys.modelFile);
-    if (!keys.load.equals("preload") && !keys.load.equals("lazy")) {
-      throw node.error(node.qualify("load"), "must be preload or lazy, not '" + keys.load + "'");
-    }
+    checkLoadAndDevice(node, keys);
     WatchReader.check(node, name, keys.watch, source, pins, keys.versionIds);
-    if (!DEVICE.matcher(keys.device).matches()) {
-      throw node.error(
-          node.qualify("device"), "must be auto, cpu, gpu or gpu:N, not '" + keys.device + "'");
-    }
     return new ModelConfig(
         name,
         source,
@@ -98,6 +94,16 @@ final class ModelReader {
         keys.versionIds,
         VersionsReader.read(node, keys.versions, keys.canary, source, source.revision()),
         keys.watch);
+  }
+
+  private static void checkLoadAndDevice(ConfigNode node, Keys keys) {
+    if (!keys.load.equals("preload") && !keys.load.equals("lazy")) {
+      throw node.error(node.qualify("load"), "must be preload or lazy, not '" + keys.load + "'");
+    }
+    if (!DEVICE.matcher(keys.device).matches()) {
+      throw node.error(
+          node.qualify("device"), "must be auto, cpu, gpu or gpu:N, not '" + keys.device + "'");
+    }
   }
 
   /**

@@ -18,8 +18,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * Reads {@code sources:}: the Hub's endpoint and token ({@code HF_ENDPOINT}, {@code HF_TOKEN} and
  * the token file of {@code huggingface-cli login} as fallbacks) and the S3 defaults: the keys, else
- * the AWS CLI's environment variables and profile ({@link AwsEnvironment}); Azure's ({@link AzureReader}); Google Cloud Storage's
- * endpoint and HMAC key (the keys, else {@value #GCS_ACCESS_ID_ENV} and {@value #GCS_SECRET_ENV}).
+ * the AWS CLI's environment variables and profile ({@link AwsEnvironment}); Azure's ({@link
+ * AzureReader}); Google Cloud Storage's endpoint and HMAC key (the keys, else {@value
+ * #GCS_ACCESS_ID_ENV} and {@value #GCS_SECRET_ENV}).
  */
 final class SourcesReader {
   static final String GCS_ACCESS_ID_ENV = "GCS_HMAC_ACCESS_ID";

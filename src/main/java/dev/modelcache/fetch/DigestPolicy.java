@@ -120,6 +120,11 @@ final class DigestPolicy {
               }
               + "); pin them, or run 'modelcache lock' where the bytes can be trusted");
     }
+    warnTrustedOnFirstUse(model, unvouched);
+  }
+
+  /** Warns, per file, that nothing vouches for its bytes and that they are trusted on first use. */
+  private static void warnTrustedOnFirstUse(ModelConfig model, List<String> unvouched) {
     if (model.source().scheme() == SourceRef.Scheme.URL) {
       for (String path : unvouched) {
         log.warn(
