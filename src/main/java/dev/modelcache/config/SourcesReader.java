@@ -114,7 +114,14 @@ final class SourcesReader {
    * exist).
    */
   private OciConfig oci(ConfigNode node, Path baseDir) {
-    List<String> plainHttp = node.strings("plain_http");
+    // the variable holds the registries separated by commas
+    List<String> plainHttp =
+        env.get(node.envName("plain_http")) == null
+            ? node.strings("plain_http")
+            : java.util.Arrays.stream(node.string("plain_http", "").split(","))
+                .map(String::strip)
+                .filter(registry -> !registry.isEmpty())
+                .toList();
     for (String registry : plainHttp) {
       if (registry.isBlank() || registry.contains("/")) {
         throw node.error(

@@ -61,7 +61,7 @@ class ConfigCheckTest {
             f
                 + ":15: models[2].source 'ftp://example.com/x' has an unknown scheme: use"
                 + " file:<dir>, hf://org/name[@revision], s3://bucket/prefix,"
-                + " gs://bucket/prefix,"
+                + " gs://bucket/prefix, az://account/container/prefix,"
                 + " oci://registry/repository[:tag|@sha256:digest] or url (with files:)",
             f + ":18: models[3].batch.max_size (5000) must be between 1 and 1024",
             f + ":19: model name 'ok' is used twice; names must be unique",
@@ -158,7 +158,7 @@ class ConfigCheckTest {
             "f.yaml:4: unknown key 'models[0].engin' (allowed under models[0]: name, source,"
                 + " repo_type, files, include, exclude, sha256, engine, model_file, task, task_options,"
                 + " device, workers, batch, queue, timeout_ms, load, required, require_pins,"
-                + " version_ids, s3, versions, canary)",
+                + " version_ids, watch, s3, versions, canary)",
             "f.yaml:5: models[0].workers (0) must be between 1 and 64",
             "f.yaml:6: models[0].device must be auto, cpu, gpu or gpu:N, not 'tpu'");
   }

@@ -25,7 +25,8 @@ class SourcesTest {
               SourceRef.Scheme.S3,
               SourceRef.Scheme.GCS,
               SourceRef.Scheme.URL,
-              SourceRef.Scheme.OCI);
+              SourceRef.Scheme.OCI,
+              SourceRef.Scheme.AZURE);
     }
   }
 }

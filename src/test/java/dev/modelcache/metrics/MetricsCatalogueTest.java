@@ -67,6 +67,10 @@ class MetricsCatalogueTest {
     metrics.loaded("iris", Duration.ofMillis(20));
     metrics.modelInfo("iris", "PyTorch", "tensor", "cpu()");
     new ModelMemoryMeters(registry).loaded("iris", "0b5d", new Object(), 42L << 20);
+    CacheMeters cacheMeters = new CacheMeters(registry, 1L << 30);
+    cacheMeters.evicted(100);
+    cacheMeters.refused();
+    new RevisionMeters(registry).request("iris", "0b5d", Metrics.Outcome.values()[0]);
     metrics.fetchBytes("iris", "hf").increment(100);
     metrics.fetched("iris", Duration.ofSeconds(1));
     metrics.fetchRetries("iris", "hf").increment();
@@ -112,6 +116,9 @@ class MetricsCatalogueTest {
     Set<String> rows = documented().keySet();
     List<Field> fields = new java.util.ArrayList<>(List.of(Metrics.class.getDeclaredFields()));
     fields.addAll(List.of(WatchMeters.class.getDeclaredFields()));
+    fields.addAll(List.of(CacheMeters.class.getDeclaredFields()));
+    fields.addAll(List.of(RevisionMeters.class.getDeclaredFields()));
+    fields.addAll(List.of(ModelMemoryMeters.class.getDeclaredFields()));
     for (Field field : fields) {
       if (Modifier.isStatic(field.getModifiers()) && field.getType() == String.class) {
         String prefix = ((String) field.get(null)).replace('.', '_');
