@@ -1,6 +1,7 @@
 package dev.modelcache.inference;
 
 import ai.djl.inference.Predictor;
+import dev.modelcache.inference.BatchRequest.Slice;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.threads.NamedThreads;
 import java.time.Duration;
@@ -50,60 +51,13 @@ final class Batcher<I, O> implements AutoCloseable {
   private final int capacity;
   // unbounded: submit() bounds new requests by capacity; a request between two of its chunks
   // always goes back in
-  private final BlockingQueue<Request> queue = new LinkedBlockingQueue<>();
+  private final BlockingQueue<BatchRequest<I, O>> queue = new LinkedBlockingQueue<>();
   private final AtomicInteger depth;
   private final Metrics metrics;
   private final LongSupplier nanoClock;
   private final List<Thread> threads = new ArrayList<>();
   private final PredictorPool<I, O> predictors;
   private volatile boolean closed;
-
-  /**
-   * One request waiting in the queue or being run: its items, how many of them have run, and their
-   * outputs so far. Only the worker that holds it (out of the queue) touches {@code done} and
-   * {@code outputs}.
-   */
-  private final class Request extends CompletableFuture<List<O>> {
-    final List<I> items;
-    final Object key;
-    final long deadline;
-    final CompletableFuture<List<O>> result = this;
-    final Object[] outputs;
-    int done;
-
-    Request(List<I> items, Object key, long deadline) {
-      this.items = items;
-      this.key = key;
-      this.deadline = deadline;
-      this.outputs = new Object[items.size()];
-    }
-
-    /** Cancelled (its client timed out): out of the queue if it is still there. */
-    @Override
-    public boolean cancel(boolean mayInterruptIfRunning) {
-      boolean cancelled = super.cancel(mayInterruptIfRunning);
-      if (cancelled && queue.remove(this)) {
-        depth.decrementAndGet();
-      }
-      return cancelled;
-    }
-
-    /** Its client has its answer (a 504, a failure) or will get a 504: nothing more to run. */
-    boolean abandoned(long now) {
-      return result.isDone() || now - deadline >= 0;
-    }
-
-    int left() {
-      return items.size() - done;
-    }
-  }
-
-  /** The items {@code [from, to)} of a request, run in one pass. */
-  private record Slice<I, O>(Batcher<I, O>.Request request, int from, int to) {
-    List<I> items() {
-      return request.items.subList(from, to);
-    }
-  }
 
   /**
    * Starts one thread per predictor; the batcher owns and closes the predictors.
@@ -154,7 +108,9 @@ final class Batcher<I, O> implements AutoCloseable {
     if (closed) {
       throw new ModelNotReadyException(model + " is shutting down");
     }
-    Request request = new Request(List.copyOf(items), BatchKeyed.keyOf(task, items), deadline);
+    BatchRequest<I, O> request =
+        new BatchRequest<>(
+            List.copyOf(items), BatchKeyed.keyOf(task, items), deadline, queue, depth);
     if (inline(request)) {
       return request;
     }
@@ -181,7 +137,7 @@ final class Batcher<I, O> implements AutoCloseable {
    * Runs {@code request} here (complete, failed or cancelled past its deadline) when the model is
    * small, nothing is queued and a predictor is free with no worker waiting for one; else false.
    */
-  private boolean inline(Request request) {
+  private boolean inline(BatchRequest<I, O> request) {
     if (!predictors.small() || request.items.size() > maxItems || !queue.isEmpty()) {
       return false;
     }
@@ -198,24 +154,19 @@ final class Batcher<I, O> implements AutoCloseable {
       if (nanoClock.getAsLong() - request.deadline >= 0) {
         request.cancel(false); // the pass ended past the deadline: a 504, as from a worker
       } else {
-        request.result.complete(outputs(request));
+        request.result.complete(request.allOutputs());
       }
     }
     return true;
   }
 
-  @SuppressWarnings("unchecked")
-  private List<O> outputs(Request request) {
-    return (List<O>) List.of(request.outputs);
-  }
-
   private void work() {
     MDC.put("model", model);
-    Request carried = null;
+    BatchRequest<I, O> carried = null;
     List<Slice<I, O>> batch = new ArrayList<>();
     try {
       while (!closed) {
-        Request first = carried != null ? carried : queue.take();
+        BatchRequest<I, O> first = carried != null ? carried : queue.take();
         if (carried == null) {
           depth.decrementAndGet();
         }
@@ -248,10 +199,10 @@ final class Batcher<I, O> implements AutoCloseable {
    * Gathers into {@code batch} what may share {@code first}'s pass and runs it; returns a request
    * taken that could not share the pass (it starts the worker's next batch), or null.
    */
-  private @Nullable Request gatherAndRun(
-      Predictor<List<I>, List<O>> predictor, Request first, List<Slice<I, O>> batch)
+  private @Nullable BatchRequest<I, O> gatherAndRun(
+      Predictor<List<I>, List<O>> predictor, BatchRequest<I, O> first, List<Slice<I, O>> batch)
       throws InterruptedException {
-    Request carried = null;
+    BatchRequest<I, O> carried = null;
     int items = Math.min(first.left(), maxItems);
     batch.add(new Slice<>(first, first.done, first.done + items));
     // alone: no other request waits, so none is on its way to share the pass (at concurrency 1
@@ -259,7 +210,7 @@ final class Batcher<I, O> implements AutoCloseable {
     long until = nanoClock.getAsLong() + (queue.isEmpty() ? 0 : maxDelayNanos);
     while (items < maxItems) {
       long left = until - nanoClock.getAsLong();
-      Request next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
+      BatchRequest<I, O> next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
       if (next == null) {
         break;
       }
@@ -282,12 +233,12 @@ final class Batcher<I, O> implements AutoCloseable {
   /** Completes each request of a pass that has all its outputs, or queues its next chunk. */
   private void finish(List<Slice<I, O>> batch) {
     for (Slice<I, O> slice : batch) {
-      Request request = slice.request();
+      BatchRequest<I, O> request = slice.request();
       if (request.result.isDone()) {
         continue;
       }
       if (request.left() == 0) {
-        request.result.complete(outputs(request));
+        request.result.complete(request.allOutputs());
       } else if (!request.abandoned(nanoClock.getAsLong())) {
         depth.incrementAndGet(); // its next chunk, after the requests queued meanwhile
         queue.add(request);
@@ -333,26 +284,7 @@ final class Batcher<I, O> implements AutoCloseable {
                 + " items");
       }
     } catch (Exception e) {
-      if (closed) {
-        // the close interrupted the pass, or closed what it used: the request is not at fault,
-        // nor is modelcache; its client may retry elsewhere (503), not report a bug (500)
-        ModelNotReadyException stopping =
-            new ModelNotReadyException(model + " is shutting down", e);
-        batch.forEach(slice -> slice.request().result.completeExceptionally(stopping));
-      } else if (batch.size() == 1) {
-        batch.get(0).request().result.completeExceptionally(e);
-      } else {
-        log.debug(
-            "{} - a batch of {} requests failed ({}); running each alone",
-            model,
-            batch.size(),
-            ModelRegistry.firstLine(e));
-        for (Slice<I, O> slice : batch) {
-          if (!slice.request().result.isDone()) {
-            run(predictor, List.of(slice));
-          }
-        }
-      }
+      failed(predictor, batch, e);
       return;
     } catch (Error e) {
       log.error("{} - a worker stops: {}", model, e.toString());
@@ -363,11 +295,33 @@ final class Batcher<I, O> implements AutoCloseable {
     }
     int from = 0;
     for (Slice<I, O> slice : batch) {
-      Request request = slice.request();
-      for (int i = slice.from(); i < slice.to(); i++) {
-        request.outputs[i] = outputs.get(from++);
+      from = slice.record(outputs, from);
+    }
+  }
+
+  /**
+   * Fails the requests of a pass that threw {@code e}: as shutting down when closing, else a lone
+   * request with {@code e}, else each request of the batch runs again alone.
+   */
+  private void failed(Predictor<List<I>, List<O>> predictor, List<Slice<I, O>> batch, Exception e) {
+    if (closed) {
+      // the close interrupted the pass, or closed what it used: the request is not at fault,
+      // nor is modelcache; its client may retry elsewhere (503), not report a bug (500)
+      ModelNotReadyException stopping = new ModelNotReadyException(model + " is shutting down", e);
+      batch.forEach(slice -> slice.request().result.completeExceptionally(stopping));
+    } else if (batch.size() == 1) {
+      batch.get(0).request().result.completeExceptionally(e);
+    } else {
+      log.debug(
+          "{} - a batch of {} requests failed ({}); running each alone",
+          model,
+          batch.size(),
+          ModelRegistry.firstLine(e));
+      for (Slice<I, O> slice : batch) {
+        if (!slice.request().result.isDone()) {
+          run(predictor, List.of(slice));
+        }
       }
-      request.done = slice.to();
     }
   }
 
@@ -407,7 +361,7 @@ final class Batcher<I, O> implements AutoCloseable {
         break;
       }
     }
-    Request left;
+    BatchRequest<I, O> left;
     while ((left = queue.poll()) != null) {
       depth.decrementAndGet();
       left.result.completeExceptionally(shuttingDown());

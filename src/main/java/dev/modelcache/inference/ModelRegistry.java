@@ -10,12 +10,13 @@ import dev.modelcache.config.ModelVersions;
 import dev.modelcache.inference.ModelEntry.Prepared;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.InstalledSnapshot;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -43,6 +44,7 @@ public final class ModelRegistry implements AutoCloseable {
   private final InferenceRunner runner;
   private final ModelSwap swap;
   private final VersionedSwap versioned;
+  private final ModelFacts facts = new ModelFacts(() -> entries);
 
   /**
    * A registry whose tasks come from {@code tasks} ({@code BuiltInTasks.factory(json)}; tests wrap
@@ -182,18 +184,7 @@ public final class ModelRegistry implements AutoCloseable {
       }
       return snapshot.id();
     }
-    Prepared served = old.prepared;
-    if (old.config.equals(model)
-        && served != null
-        && served.snapshot().id().equals(snapshot.id())
-        && (old.loaded != null || model.lazy())) {
-      return snapshot
-          .id(); // the same bytes and settings (a lockfile entry recorded): nothing to do
-    }
-    ModelEntry next = new ModelEntry(model);
-    swap.bringIn(old, next, snapshot);
-    publish(next);
-    swap.drainOld(old, next, drain);
+    swap.replace(old, model, snapshot, drain, this::publish);
     return snapshot.id();
   }
 
@@ -205,35 +196,17 @@ public final class ModelRegistry implements AutoCloseable {
 
   /** The revisions {@code model} has loaded, each with its role; empty before its files are. */
   public List<LoadedRevision> revisions(String model) {
-    ModelEntry entry = entries.get(model);
-    return entry == null ? List.of() : entry.revisions.loaded(entry);
+    return facts.revisions(model);
   }
 
-  /**
-   * The snapshot folders of the versions prepared or loaded now: a cache limit never evicts them.
-   */
-  public java.util.Set<java.nio.file.Path> snapshotsInUse() {
-    java.util.Set<java.nio.file.Path> dirs = new java.util.HashSet<>();
-    for (ModelEntry primary : entries.values()) {
-      for (ModelEntry entry : primary.revisions.all(primary)) { // canary and previous ones too
-        Prepared prepared = entry.prepared;
-        LoadedModel<?, ?> loaded = entry.loaded;
-        if (prepared != null) {
-          dirs.add(prepared.snapshot().dir());
-        }
-        if (loaded != null) {
-          dirs.add(loaded.snapshot().dir());
-        }
-      }
-    }
-    return dirs;
+  /** The snapshot folders prepared or loaded now: a cache limit never evicts them. */
+  public Set<Path> snapshotsInUse() {
+    return facts.snapshotsInUse();
   }
 
   /** The revision {@code model} serves, or empty before its files are ready. */
   public Optional<String> revision(String model) {
-    ModelEntry entry = entries.get(model);
-    Prepared prepared = entry == null ? null : entry.prepared;
-    return Optional.ofNullable(prepared == null ? null : prepared.snapshot().id());
+    return facts.revision(model);
   }
 
   /**
@@ -291,7 +264,8 @@ public final class ModelRegistry implements AutoCloseable {
       return null;
     }
     Tensor input = task.stream(body, length, model);
-    return input == null ? null : runner.inferStreamed(entry, task, input);
+    // the canary answers its share of these too (a body naming a revision is not this plain form)
+    return input == null ? null : runner.inferStreamed(Revisions.pick(entry, null), task, input);
   }
 
   /**
@@ -304,11 +278,7 @@ public final class ModelRegistry implements AutoCloseable {
 
   /** Whether {@code model}'s task takes a raw body of {@code contentType}; false before load. */
   public boolean takesRaw(String model, String contentType) {
-    ModelEntry entry = entries.get(model);
-    Prepared prepared = entry == null ? null : entry.prepared;
-    return prepared != null
-        && prepared.task() instanceof RawBodyTask<?> raw
-        && raw.acceptsRaw(contentType);
+    return facts.takesRaw(model, contentType);
   }
 
   /** The outputs of an Open Inference Protocol request, and the revision that answered. */
@@ -393,49 +363,8 @@ public final class ModelRegistry implements AutoCloseable {
 
   /** Facts about a model whose files are ready for {@code /models}, or empty before. */
   public Optional<LoadedInfo> info(String model) {
-    ModelEntry entry = entries.get(model);
-    Prepared prepared = entry == null ? null : entry.prepared;
-    if (prepared == null) {
-      return Optional.empty();
-    }
-    LoadedModel<?, ?> m = Objects.requireNonNull(entry, "prepared, so present").loaded;
-    return Optional.of(
-        new LoadedInfo(
-            prepared.snapshot(),
-            m != null,
-            m == null ? null : m.modelFile(),
-            entry.engine(prepared),
-            m == null ? null : ModelLoader.device(m),
-            m == null ? null : m.loadTime(),
-            m == null ? null : m.warmupTime(),
-            prepared.metadata().labels(),
-            m == null ? entry.config.batchMaxSize() : m.batchMaxSize(),
-            m == null ? null : m.unbatched(),
-            m == null ? null : m.memory()));
+    return facts.info(model);
   }
-
-  /**
-   * What {@code /models} reports about a model whose files are ready.
-   *
-   * @param loaded false for a {@code load: lazy} model before its first request; the fields after
-   *     it are null then
-   * @param batchMaxSize the most items one forward pass holds: {@code batch.max_size}, or 1 when
-   *     batching would change the model's answers
-   * @param unbatched why batching would change its answers, or null
-   * @param memory what the loaded model was measured to take, or null
-   */
-  public record LoadedInfo(
-      InstalledSnapshot snapshot,
-      boolean loaded,
-      @Nullable String modelFile,
-      String engine,
-      @Nullable String device,
-      @Nullable Duration loadTime,
-      @Nullable Duration warmupTime,
-      List<String> labels,
-      int batchMaxSize,
-      @Nullable String unbatched,
-      @Nullable ModelMemory memory) {}
 
   /**
    * Stops the models: waits for the lazy loads under way (they close what they load), then closes

@@ -1,9 +1,11 @@
 package dev.modelcache.inference;
 
+import dev.modelcache.config.ModelConfig;
 import dev.modelcache.inference.ModelEntry.Prepared;
 import dev.modelcache.store.InstalledSnapshot;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,6 +26,31 @@ final class ModelSwap {
   ModelSwap(ModelLoader loader, ModelStates states) {
     this.loader = loader;
     this.states = states;
+  }
+
+  /**
+   * Serves {@code model} from {@code snapshot} in place of {@code old} (a model of one version):
+   * nothing to do for the same bytes and settings, else {@link #bringIn}, {@code publish} the new
+   * entry, {@link #drainOld}.
+   */
+  void replace(
+      ModelEntry old,
+      ModelConfig model,
+      InstalledSnapshot snapshot,
+      Duration drain,
+      Consumer<ModelEntry> publish)
+      throws ModelLoadException {
+    Prepared served = old.prepared;
+    if (old.config.equals(model)
+        && served != null
+        && served.snapshot().id().equals(snapshot.id())
+        && (old.loaded != null || model.lazy())) {
+      return; // the same bytes and settings (a lockfile entry recorded): nothing to do
+    }
+    ModelEntry next = new ModelEntry(model);
+    bringIn(old, next, snapshot);
+    publish.accept(next);
+    drainOld(old, next, drain);
   }
 
   /**
