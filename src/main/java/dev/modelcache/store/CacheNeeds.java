@@ -67,8 +67,8 @@ final class CacheNeeds {
   /**
    * The repository folders a lockfile entry may live in, from its source text: {@code hf://} under
    * {@code hub/} (as a model or a dataset: the lockfile does not say which), {@code s3://} under
-   * {@code s3/}, {@code oci://} under {@code oci/}, {@code file:} under {@code local/{name}}, {@code url} under {@code url/{name}};
-   * only those that exist.
+   * {@code s3/}, {@code oci://} under {@code oci/}, {@code file:} under {@code local/{name}},
+   * {@code url} under {@code url/{name}}; only those that exist.
    */
   private static List<Path> lockedRepos(CacheStore store, String name, String source) {
     Path root = store.root();
@@ -112,7 +112,10 @@ final class CacheNeeds {
     return blobs;
   }
 
-  /** Repository folders: {@code hub/{models,datasets,spaces}--*}, {@code local/*}, {@code oci/*}, {@code s3/*}, {@code url/*}. */
+  /**
+   * Repository folders: {@code hub/{models,datasets,spaces}--*}, {@code local/*}, {@code oci/*},
+   * {@code s3/*}, {@code url/*}.
+   */
   static List<Path> repositories(Path root, Path hubDir) throws IOException {
     List<Path> repos = new ArrayList<>();
     for (Path repo : children(hubDir)) {
