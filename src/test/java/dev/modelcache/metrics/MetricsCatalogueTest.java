@@ -59,6 +59,10 @@ class MetricsCatalogueTest {
     metrics.bindHttp(() -> 1);
     metrics.bindReload();
     new WatchMeters(registry).bind("iris");
+    CacheMeters cacheMeters = new CacheMeters(registry, 2L << 30);
+    cacheMeters.evicted(1000);
+    cacheMeters.refused();
+    new RevisionMeters(registry).request("iris", "0b5d", Metrics.Outcome.SUCCESS);
     metrics.bindGrpc(() -> 1);
     metrics.grpcCall("ModelInfer", "OK");
     for (Metrics.Outcome outcome : Metrics.Outcome.values()) {
@@ -112,6 +116,9 @@ class MetricsCatalogueTest {
     Set<String> rows = documented().keySet();
     List<Field> fields = new java.util.ArrayList<>(List.of(Metrics.class.getDeclaredFields()));
     fields.addAll(List.of(WatchMeters.class.getDeclaredFields()));
+    fields.addAll(List.of(CacheMeters.class.getDeclaredFields()));
+    fields.addAll(List.of(RevisionMeters.class.getDeclaredFields()));
+    fields.addAll(List.of(ModelMemoryMeters.class.getDeclaredFields()));
     for (Field field : fields) {
       if (Modifier.isStatic(field.getModifiers()) && field.getType() == String.class) {
         String prefix = ((String) field.get(null)).replace('.', '_');
