@@ -80,6 +80,16 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void cacheMaxBytesTakesAUnitFromTheEnvironment() {
+    Config config =
+        parse("cache:\n  max_bytes: 1MB\n", Map.of("MODELCACHE_CACHE_MAX_BYTES", "2GiB"));
+    assertThat(config.cache().maxBytes()).isEqualTo(2147483648L);
+    assertThat(parse("cache:\n  max_bytes: 1MB\n", Map.of()).cache().maxBytes())
+        .isEqualTo(1_000_000L);
+    assertThat(parse("", Map.of()).cache().maxBytes()).isZero();
+  }
+
+  @Test
   void readsTheGrpcSectionWithItsDefaultsAndOverrides() {
     Config defaults = parse("models: []\n", Map.of());
     assertThat(defaults.server().grpc()).isEqualTo(new Config.GrpcConfig(false, 8081));

@@ -59,6 +59,10 @@ class MetricsCatalogueTest {
     metrics.bindHttp(() -> 1);
     metrics.bindReload();
     new WatchMeters(registry).bind("iris");
+    CacheMeters cacheMeters = new CacheMeters(registry, 2L << 30);
+    cacheMeters.evicted(1000);
+    cacheMeters.refused();
+    new RevisionMeters(registry).request("iris", "0b5d", Metrics.Outcome.SUCCESS);
     metrics.bindGrpc(() -> 1);
     metrics.grpcCall("ModelInfer", "OK");
     for (Metrics.Outcome outcome : Metrics.Outcome.values()) {
@@ -67,10 +71,6 @@ class MetricsCatalogueTest {
     metrics.loaded("iris", Duration.ofMillis(20));
     metrics.modelInfo("iris", "PyTorch", "tensor", "cpu()");
     new ModelMemoryMeters(registry).loaded("iris", "0b5d", new Object(), 42L << 20);
-    CacheMeters cacheMeters = new CacheMeters(registry, 1L << 30);
-    cacheMeters.evicted(100);
-    cacheMeters.refused();
-    new RevisionMeters(registry).request("iris", "0b5d", Metrics.Outcome.values()[0]);
     metrics.fetchBytes("iris", "hf").increment(100);
     metrics.fetched("iris", Duration.ofSeconds(1));
     metrics.fetchRetries("iris", "hf").increment();
