@@ -18,8 +18,13 @@ package dev.modelcache.inference;
 public record ModelMemory(
     long nativeBytes, long heapBytes, long fileBytes, String method, boolean overlapped) {
 
-  /** Native and heap: what {@code server.max_model_memory} and the metric count. */
+  /**
+   * Native and heap, never less than the model file: what {@code server.max_model_memory} and the
+   * metric count. The deltas can read 0 for a model that surely takes memory (the allocator reused
+   * what an earlier model freed, a collection ran during the load), so the file's size, which the
+   * weights take at least, is the floor.
+   */
   public long totalBytes() {
-    return nativeBytes + heapBytes;
+    return Math.max(nativeBytes + heapBytes, fileBytes);
   }
 }
