@@ -2,6 +2,7 @@ package dev.modelcache.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.modelcache.ChildJvm;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -60,8 +61,7 @@ final class ChildDaemon implements AutoCloseable {
    */
   static ChildDaemon start(Path config, Map<String, String> env, List<String> jvmOptions)
       throws IOException {
-    List<String> command = new ArrayList<>();
-    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    List<String> command = new ArrayList<>(ChildJvm.java());
     command.add("-Xmx512m");
     command.addAll(jvmOptions);
     command.add("-Dai.djl.offline=true");
@@ -217,15 +217,23 @@ final class ChildDaemon implements AutoCloseable {
     }
   }
 
+  /**
+   * Stops the child with SIGTERM (its graceful stop, which also lets JaCoCo's agent in it write its
+   * coverage), and with SIGKILL if it has not exited within 30 s.
+   */
   @Override
   public void close() {
-    if (process.isAlive()) {
-      process.destroyForcibly();
-      try {
-        process.waitFor(10, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+    try {
+      if (process.isAlive()) {
+        sigterm();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+          process.destroyForcibly();
+          process.waitFor(10, TimeUnit.SECONDS);
+        }
       }
+    } catch (InterruptedException e) {
+      process.destroyForcibly();
+      Thread.currentThread().interrupt();
     }
   }
 }

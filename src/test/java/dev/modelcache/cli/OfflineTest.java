@@ -3,6 +3,7 @@ package dev.modelcache.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import dev.modelcache.ChildJvm;
 import dev.modelcache.LoopbackCounter;
 import dev.modelcache.TestModels;
 import dev.modelcache.config.Config;
@@ -21,6 +22,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -155,13 +157,16 @@ class OfflineTest {
       for (String command : List.of("serve", "fetch")) {
         ProcessBuilder builder =
             new ProcessBuilder(
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-cp",
-                    System.getProperty("java.class.path"),
-                    Main.class.getName(),
-                    command,
-                    "-c",
-                    config.toString())
+                    Stream.concat(
+                            ChildJvm.java().stream(),
+                            Stream.of(
+                                "-cp",
+                                System.getProperty("java.class.path"),
+                                Main.class.getName(),
+                                command,
+                                "-c",
+                                config.toString()))
+                        .toList())
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .redirectErrorStream(false);
         builder.environment().keySet().removeIf(k -> k.startsWith("MODELCACHE_"));
