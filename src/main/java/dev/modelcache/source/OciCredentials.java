@@ -7,35 +7,44 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
  * A registry's credentials from Docker's {@code config.json}, as {@code docker login} leaves them:
  * an {@code auths} entry ({@code auth}, the base64 of {@code user:password}, or {@code
  * username}/{@code password}), else the credential helper that {@code credHelpers} names for the
- * registry or {@code credsStore} names for all, run as {@code docker-credential-{name} get} with
- * the registry on its input. The file is read at each lookup (a {@code docker login} since start is
- * seen); nothing of it is ever logged or put in a message.
+ * registry or {@code credsStore} names for all, run as {@code docker-credential-{name} get} (found
+ * on the {@code PATH}) with the registry on its input. A helper that exits non-zero saying
+ * "credentials not found" knows no login for the registry; any other failure fails the lookup,
+ * naming the helper. The file is read at each lookup (a {@code docker login} since start is seen);
+ * nothing of it, nor of a helper's answer, is ever logged or put in a message.
  */
 final class OciCredentials {
   private static final long HELPER_SECONDS = 30;
+  private static final Pattern PATH_SEPARATOR =
+      Pattern.compile(Pattern.quote(java.io.File.pathSeparator));
 
   /** A user name and its password (or token). */
   record Login(String user, Secret password) {}
 
   private final @Nullable Path dockerConfig;
+  private final @Nullable String path;
   private final ObjectMapper json = new ObjectMapper();
 
   /**
    * @param dockerConfig Docker's {@code config.json}, or null when there is none
+   * @param env the environment whose {@code PATH} credential helpers are looked up on
    */
-  OciCredentials(@Nullable Path dockerConfig) {
+  OciCredentials(@Nullable Path dockerConfig, Map<String, String> env) {
     this.dockerConfig = dockerConfig;
+    this.path = env.get("PATH");
   }
 
   /** Where the credentials come from, for messages. */
@@ -138,32 +147,21 @@ final class OciCredentials {
     if (!name.matches("[A-Za-z0-9._-]+")) {
       throw new SourceException("Docker's config.json names an invalid credential helper");
     }
-    Process process;
-    try {
-      process = new ProcessBuilder(program, "get").redirectErrorStream(false).start();
-    } catch (IOException e) {
+    Path executable = onPath(program);
+    if (executable == null) {
       throw new SourceException(
           "Docker's config.json names the credential helper "
               + program
               + " for "
               + registry
-              + ", which cannot be run here ("
-              + e.getMessage()
-              + "): install it on the PATH, or put the login in the config's auths");
+              + ", which is not on the PATH: install it there, or put the login in the config's"
+              + " auths");
     }
-    try (InputStream out = process.getInputStream()) {
-      try (OutputStream in = process.getOutputStream()) {
-        in.write(registry.getBytes(StandardCharsets.UTF_8));
-      }
-      byte[] answer = out.readNBytes(1 << 16);
-      if (!process.waitFor(HELPER_SECONDS, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-        throw new SourceException(
-            program + " get did not answer for " + registry + " in " + HELPER_SECONDS + " s");
-      }
-      if (process.exitValue() != 0) {
-        return null; // "credentials not found": the registry is then asked without them
-      }
+    byte[] answer = ask(executable, program, registry);
+    if (answer == null) {
+      return null; // the registry is then asked without a login
+    }
+    try {
       JsonNode login = json.readTree(answer);
       Secret secret = Secret.ofNullable(login.path("Secret").asText(null));
       String user = login.path("Username").asText("");
@@ -173,13 +171,99 @@ final class OciCredentials {
       return new Login(user, secret);
     } catch (IOException e) {
       throw new SourceException(
-          program + " get gave no usable answer for " + registry + ": " + e.getClass().getName());
+          program
+              + " get gave no usable answer for "
+              + registry
+              + " ("
+              + e.getClass().getSimpleName()
+              + "): it must print {\"Username\": ..., \"Secret\": ...}");
+    }
+  }
+
+  /**
+   * What {@code executable get} prints for {@code registry}; null when it says "credentials not
+   * found". Its error output is discarded: it may quote what it was given.
+   */
+  private static byte @Nullable [] ask(Path executable, String program, String registry)
+      throws SourceException {
+    Process process;
+    try {
+      process =
+          new ProcessBuilder(executable.toString(), "get")
+              .redirectError(ProcessBuilder.Redirect.DISCARD)
+              .start();
+    } catch (IOException e) {
+      throw new SourceException(
+          "the credential helper "
+              + executable
+              + " for "
+              + registry
+              + " cannot be run ("
+              + e.getClass().getSimpleName()
+              + "): check that it is executable, or put the login in Docker's config.json auths");
+    }
+    try (InputStream out = process.getInputStream()) {
+      try (OutputStream in = process.getOutputStream()) {
+        in.write(registry.getBytes(StandardCharsets.UTF_8));
+      }
+      // an answer is a few hundred bytes, well within a pipe's buffer: wait, then read it
+      if (!process.waitFor(HELPER_SECONDS, TimeUnit.SECONDS)) {
+        throw new SourceException(
+            program + " get did not answer for " + registry + " in " + HELPER_SECONDS + " s");
+      }
+      byte[] answer = out.readNBytes(1 << 16);
+      if (process.exitValue() == 0) {
+        return answer;
+      }
+      if (new String(answer, StandardCharsets.UTF_8)
+          .toLowerCase(Locale.ROOT)
+          .contains("credentials not found")) {
+        return null;
+      }
+      throw new SourceException(
+          "the credential helper "
+              + program
+              + " failed for "
+              + registry
+              + " (exit "
+              + process.exitValue()
+              + "): check that 'echo "
+              + registry
+              + " | "
+              + program
+              + " get' prints the login, or run 'docker login "
+              + registry
+              + "' again");
+    } catch (SourceException e) {
+      throw e;
+    } catch (IOException e) {
+      throw new SourceException(
+          program + " get failed for " + registry + ": " + e.getClass().getSimpleName());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      process.destroyForcibly();
       throw new SourceException("interrupted while " + program + " looked up " + registry);
     } finally {
-      process.destroy();
+      process.destroyForcibly();
     }
+  }
+
+  /** The first executable {@code program} in the folders of {@link #path}, or null. */
+  private @Nullable Path onPath(String program) {
+    if (path == null) {
+      return null;
+    }
+    for (String dir : PATH_SEPARATOR.split(path, -1)) {
+      if (!dir.isEmpty()) {
+        try {
+          Path candidate = Path.of(dir, program);
+          if (Files.isRegularFile(candidate) && Files.isExecutable(candidate)) {
+            return candidate;
+          }
+        } catch (java.nio.file.InvalidPathException e) {
+          // not a folder: the next one
+        }
+      }
+    }
+    return null;
   }
 }

@@ -39,9 +39,9 @@ final class OciHttp {
   /** Per {@code registry/repository}, the {@code Authorization} value that last worked. */
   private final Map<String, String> authorizations = new ConcurrentHashMap<>();
 
-  OciHttp(OciConfig config, OkHttpClient client) {
+  OciHttp(OciConfig config, OkHttpClient client, Map<String, String> env) {
     this.config = config;
-    this.credentials = new OciCredentials(config.dockerConfig());
+    this.credentials = new OciCredentials(config.dockerConfig(), env);
     this.client =
         client
             .newBuilder()
@@ -138,7 +138,12 @@ final class OciHttp {
   private String answer(ModelConfig model, String challenge, String what) throws IOException {
     String location = model.source().location();
     String registry = location.substring(0, location.indexOf('/'));
-    OciCredentials.Login login = credentials.lookup(registry);
+    OciCredentials.Login login;
+    try {
+      login = credentials.lookup(registry);
+    } catch (SourceException e) {
+      throw new SourceException(model.name() + " - " + e.getMessage());
+    }
     String scheme = challenge.strip().split("\\s+", 2)[0].toLowerCase(Locale.ROOT);
     if (scheme.equals("basic")) {
       if (login == null) {

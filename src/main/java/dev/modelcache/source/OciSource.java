@@ -11,6 +11,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -46,7 +47,15 @@ public final class OciSource implements ModelSource {
    * @param client an OkHttp client, which the caller owns and closes
    */
   public OciSource(OciConfig config, OkHttpClient client) {
-    this.http = new OciHttp(config, client);
+    this(config, client, System.getenv());
+  }
+
+  /**
+   * @param client an OkHttp client, which the caller owns and closes
+   * @param env the environment whose {@code PATH} Docker's credential helpers are found on
+   */
+  public OciSource(OciConfig config, OkHttpClient client, Map<String, String> env) {
+    this.http = new OciHttp(config, client, env);
   }
 
   @Override

@@ -220,6 +220,45 @@ class OciFetchTest {
   }
 
   @Test
+  void refusesAnImageIndexListingItsManifestsToPin() throws Exception {
+    int size = registry.manifest("team/iris", "v1").length;
+    String entry =
+        "{\"mediaType\": \"application/vnd.oci.image.manifest.v1+json\", \"digest\": \"sha256:"
+            + manifest
+            + "\", \"size\": "
+            + size;
+    registry.putManifest(
+        "team/iris",
+        "multi",
+        ("{\"schemaVersion\": 2, \"mediaType\": \"application/vnd.oci.image.index.v1+json\","
+                + " \"manifests\": ["
+                + entry
+                + ", \"artifactType\": \"application/vnd.modelcache.test.model\"}, "
+                + entry
+                + ", \"platform\": {\"os\": \"linux\", \"architecture\": \"amd64\"}}]}")
+            .getBytes(StandardCharsets.UTF_8),
+        "application/vnd.oci.image.index.v1+json");
+
+    Throwable thrown =
+        org.assertj.core.api.Assertions.catchThrowable(
+            () -> fetch(model("oci://" + registry.host() + "/team/iris:multi", ""), 64 * 1024));
+    System.out.println("OciFetchTest: " + thrown.getMessage());
+    assertThat(thrown)
+        .isInstanceOf(SourceException.class)
+        .hasMessage(
+            "m - the manifest "
+                + registry.host()
+                + "/team/iris:multi is an image index, not one artifact's manifest: pin one of its"
+                + " manifests with @sha256:... in the source (sha256:"
+                + manifest
+                + " (application/vnd.modelcache.test.model), sha256:"
+                + manifest
+                + " (linux/amd64))");
+    assertThat(sleeps).as("not retried").isEmpty();
+    assertThat(repo().resolve("snapshots")).doesNotExist();
+  }
+
+  @Test
   void logsInWithDockersConfigToAnswerABearerChallengeAndNeverLogsTheSecrets() throws Exception {
     front = OciFront.start(registry).requireBearer("alice", "pw-7Hq2-secret");
     String auth =

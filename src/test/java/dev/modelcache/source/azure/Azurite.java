@@ -5,6 +5,8 @@ import com.azure.storage.blob.BlobClient;
 import com.azure.storage.blob.BlobServiceClient;
 import com.azure.storage.blob.BlobServiceClientBuilder;
 import com.azure.storage.blob.models.BlobHttpHeaders;
+import com.azure.storage.blob.sas.BlobContainerSasPermission;
+import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
 import com.azure.storage.common.StorageSharedKeyCredential;
 import dev.modelcache.Poll;
 import java.io.IOException;
@@ -16,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -119,6 +122,19 @@ public final class Azurite implements AutoCloseable {
         + ";BlobEndpoint="
         + endpoint()
         + ";";
+  }
+
+  /**
+   * A service SAS for {@code container}, signed with the development key: {@code permissions} as
+   * the SDK parses them ({@code "rl"}: read and list), valid until {@code expiry}; no leading
+   * {@code ?}.
+   */
+  public String sas(String container, String permissions, OffsetDateTime expiry) {
+    return client
+        .getBlobContainerClient(container)
+        .generateSas(
+            new BlobServiceSasSignatureValues(
+                expiry, BlobContainerSasPermission.parse(permissions)));
   }
 
   /** Creates {@code container} when it does not exist. */

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -41,14 +42,30 @@ public final class OciRegistry implements AutoCloseable {
   private final Path storage;
   private final int port;
   private final HttpClient http = HttpClient.newHttpClient();
+  private final String authorization;
 
-  private OciRegistry(Process process, Path storage, int port) {
+  private OciRegistry(Process process, Path storage, int port, String authorization) {
     this.process = process;
     this.storage = storage;
     this.port = port;
+    this.authorization = authorization;
   }
 
   public static OciRegistry start(Path dir) throws Exception {
+    return start(dir, null, null);
+  }
+
+  /**
+   * A registry that asks for {@code user}'s {@code password} with a {@code Basic} challenge (its
+   * {@code htpasswd} auth, bcrypt hashed by {@code htpasswd -B} or Python's {@code crypt}); the
+   * fixture's own pushes log in. Skips, saying why, where neither can hash.
+   */
+  public static OciRegistry startWithLogin(Path dir, String user, String password)
+      throws Exception {
+    return start(dir, user, password);
+  }
+
+  private static OciRegistry start(Path dir, String user, String password) throws Exception {
     assumeTrue(
         Files.isExecutable(BINARY),
         BINARY + " is not installed (apt-get install docker-registry): OCI tests skipped");
@@ -64,13 +81,23 @@ public final class OciRegistry implements AutoCloseable {
             + storage
             + "\nhttp:\n  addr: 127.0.0.1:"
             + port
-            + "\n  secret: test-secret\n");
+            + "\n  secret: test-secret\n"
+            + (user == null ? "" : htpasswd(dir, user, password)));
     Process process =
         new ProcessBuilder(BINARY.toString(), "serve", config.toString())
             .redirectErrorStream(true)
             .redirectOutput(dir.resolve("registry.log").toFile())
             .start();
-    OciRegistry registry = new OciRegistry(process, storage, port);
+    OciRegistry registry =
+        new OciRegistry(
+            process,
+            storage,
+            port,
+            user == null
+                ? null
+                : "Basic "
+                    + java.util.Base64.getEncoder()
+                        .encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8)));
     try {
       Poll.until(
           Duration.ofSeconds(20),
@@ -85,6 +112,42 @@ public final class OciRegistry implements AutoCloseable {
     return registry;
   }
 
+  /** The registry config's {@code auth:} for a bcrypt htpasswd file of {@code user}. */
+  private static String htpasswd(Path dir, String user, String password) throws Exception {
+    List<String> command =
+        Files.isExecutable(Path.of("/usr/bin/htpasswd"))
+            ? List.of("/usr/bin/htpasswd", "-nbB", "-C", "4", user, password)
+            : List.of(
+                "python3",
+                "-W",
+                "ignore",
+                "-c",
+                "import crypt, sys; print(sys.argv[1] + ':' + crypt.crypt(sys.argv[2],"
+                    + " crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))",
+                user,
+                password);
+    String line = "";
+    try {
+      Process hash = new ProcessBuilder(command).redirectErrorStream(true).start();
+      line = new String(hash.getInputStream().readNBytes(4096), StandardCharsets.UTF_8).strip();
+      if (!hash.waitFor(10, TimeUnit.SECONDS)) {
+        hash.destroyForcibly();
+      }
+    } catch (IOException e) {
+      line = e.getMessage();
+    }
+    String hashed = line;
+    assumeTrue(
+        hashed.startsWith(user + ":$2"),
+        () ->
+            "no bcrypt for the registry's htpasswd (apt-get install apache2-utils; python3's crypt"
+                + " said: "
+                + hashed
+                + "): OCI login tests skipped");
+    Path file = Files.writeString(dir.resolve("htpasswd"), hashed + "\n");
+    return "auth:\n  htpasswd:\n    realm: modelcache-test\n    path: " + file + "\n";
+  }
+
   /** {@code 127.0.0.1:{port}}: the registry as an {@code oci://} source names it. */
   public String host() {
     return "127.0.0.1:" + port;
@@ -97,7 +160,7 @@ public final class OciRegistry implements AutoCloseable {
   private int status(String path) {
     try {
       return http.send(
-              HttpRequest.newBuilder(URI.create("http://" + host() + path)).build(),
+              authorized(HttpRequest.newBuilder(URI.create("http://" + host() + path))).build(),
               HttpResponse.BodyHandlers.discarding())
           .statusCode();
     } catch (IOException e) {
@@ -113,8 +176,9 @@ public final class OciRegistry implements AutoCloseable {
     String digest = sha256(bytes);
     HttpResponse<String> started =
         http.send(
-            HttpRequest.newBuilder(
-                    URI.create("http://" + host() + "/v2/" + repository + "/blobs/uploads/"))
+            authorized(
+                    HttpRequest.newBuilder(
+                        URI.create("http://" + host() + "/v2/" + repository + "/blobs/uploads/")))
                 .POST(HttpRequest.BodyPublishers.noBody())
                 .build(),
             HttpResponse.BodyHandlers.ofString());
@@ -125,7 +189,8 @@ public final class OciRegistry implements AutoCloseable {
     String sep = location.getQuery() == null ? "?" : "&";
     HttpResponse<String> put =
         http.send(
-            HttpRequest.newBuilder(URI.create(location + sep + "digest=sha256:" + digest))
+            authorized(
+                    HttpRequest.newBuilder(URI.create(location + sep + "digest=sha256:" + digest)))
                 .header("Content-Type", "application/octet-stream")
                 .PUT(HttpRequest.BodyPublishers.ofByteArray(bytes))
                 .build(),
@@ -162,12 +227,20 @@ public final class OciRegistry implements AutoCloseable {
 
   /** {@code PUT}s {@code manifest} as {@code reference}; its digest (64 hex digits). */
   public String putManifest(String repository, String reference, byte[] manifest) throws Exception {
+    return putManifest(
+        repository, reference, manifest, "application/vnd.oci.image.manifest.v1+json");
+  }
+
+  /** {@code PUT}s {@code manifest} of {@code mediaType} (an index...) as {@code reference}. */
+  public String putManifest(String repository, String reference, byte[] manifest, String mediaType)
+      throws Exception {
     HttpResponse<String> put =
         http.send(
-            HttpRequest.newBuilder(
-                    URI.create(
-                        "http://" + host() + "/v2/" + repository + "/manifests/" + reference))
-                .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            authorized(
+                    HttpRequest.newBuilder(
+                        URI.create(
+                            "http://" + host() + "/v2/" + repository + "/manifests/" + reference)))
+                .header("Content-Type", mediaType)
                 .PUT(HttpRequest.BodyPublishers.ofByteArray(manifest))
                 .build(),
             HttpResponse.BodyHandlers.ofString());
@@ -175,10 +248,33 @@ public final class OciRegistry implements AutoCloseable {
     return sha256(manifest);
   }
 
+  /**
+   * The bytes of the manifest {@code reference} of {@code repository}, as the registry keeps them.
+   */
+  public byte[] manifest(String repository, String reference) throws Exception {
+    HttpResponse<byte[]> got =
+        http.send(
+            authorized(
+                    HttpRequest.newBuilder(
+                        URI.create(
+                            "http://" + host() + "/v2/" + repository + "/manifests/" + reference)))
+                .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+                .build(),
+            HttpResponse.BodyHandlers.ofByteArray());
+    if (got.statusCode() != 200) {
+      throw new AssertionError("getting a manifest: HTTP " + got.statusCode());
+    }
+    return got.body();
+  }
+
   /** Where the registry keeps the bytes of blob {@code sha256}: a test may tamper with them. */
   public Path blobData(String sha256) {
     return storage.resolve(
         "docker/registry/v2/blobs/sha256/" + sha256.substring(0, 2) + "/" + sha256 + "/data");
+  }
+
+  private HttpRequest.Builder authorized(HttpRequest.Builder request) {
+    return authorization == null ? request : request.header("Authorization", authorization);
   }
 
   private static void check(HttpResponse<String> response, int expected, String what) {
