@@ -48,6 +48,12 @@ public final class PeersBench {
   static final int BATCH_SIZE = 16;
 
   static final int BATCH_DELAY_MS = 5;
+
+  /**
+   * Each {@link GrpcLoad} JVM's own warm-up before its measured phase (its JIT, not the daemon's).
+   */
+  static final int GRPC_WARM_UP_SECONDS = 2;
+
   static final String BATCHING =
       "batching `max_size: " + BATCH_SIZE + ", max_delay_ms: " + BATCH_DELAY_MS + "`";
   private static final Pattern RESULT =
@@ -116,7 +122,9 @@ public final class PeersBench {
     Path irisGrpc = work.resolve("grpc-iris.bin");
     Files.write(irisGrpc, GrpcLoad.irisRequest("iris", 5.1f, 3.4f, 1.5f, 0.2f).toByteArray());
     try (InferenceBench.Daemon daemon =
-            InferenceBench.Daemon.start(work, "peers-iris", iris, workers, 1, 0, "", true);
+            InferenceBench.Daemon.start(work, "peers-iris", iris, workers, 1, 0);
+        InferenceBench.Daemon grpc =
+            InferenceBench.Daemon.start(work, "peers-iris-grpc", iris, workers, 1, 0, "", true);
         InferenceBench.Daemon batched =
             InferenceBench.Daemon.start(
                 work, "peers-iris-batched", iris, workers, BATCH_SIZE, BATCH_DELAY_MS);
@@ -138,7 +146,7 @@ public final class PeersBench {
               batched.url("iris"),
               irisBody,
               batched));
-      targets.add(GrpcTarget.of("iris", daemon, workers, irisGrpc));
+      targets.add(GrpcTarget.of("iris", grpc, workers, irisGrpc));
       if (peer != null) {
         targets.add(peer);
       }
@@ -163,7 +171,10 @@ public final class PeersBench {
     Files.write(minilmGrpc, GrpcLoad.textRequest("minilm", sentence).toByteArray());
     String extra = "\n    task: text-embedding\n    task_options: {pooling: mean, normalize: true}";
     try (InferenceBench.Daemon daemon =
-            InferenceBench.Daemon.start(work, "peers-minilm", minilm, workers, 1, 0, extra, true);
+            InferenceBench.Daemon.start(work, "peers-minilm", minilm, workers, 1, 0, extra);
+        InferenceBench.Daemon grpc =
+            InferenceBench.Daemon.start(
+                work, "peers-minilm-grpc", minilm, workers, 1, 0, extra, true);
         InferenceBench.Daemon batched =
             InferenceBench.Daemon.start(
                 work, "peers-minilm-batched", minilm, workers, BATCH_SIZE, BATCH_DELAY_MS, extra);
@@ -187,7 +198,7 @@ public final class PeersBench {
               batched.url("minilm"),
               minilmBody,
               batched));
-      targets.add(GrpcTarget.of("minilm", daemon, workers, minilmGrpc));
+      targets.add(GrpcTarget.of("minilm", grpc, workers, minilmGrpc));
       if (peer != null) {
         targets.add(peer);
       }
@@ -213,11 +224,12 @@ public final class PeersBench {
         lines,
         PeerGoals.lines(medians, batch, BATCHING));
     table.note(
-        "peers: load generators %s (`-t1`) for HTTP and `GrpcLoad` (bench/, a JVM of its own, one"
-            + " channel, 1 s warm-up in each phase) for gRPC, each its own process on the same"
-            + " cores, closed loop; 1-minute load average %.1f before and %.1f after on %d"
-            + " cores%s; failed or non-2xx/non-OK answers: %s",
+        "peers: load generators %s (`-t1`) for HTTP and `GrpcLoad` (src/test/.../bench, a JVM of"
+            + " its own, one channel, %d s warm-up in each phase) for gRPC, each its own process"
+            + " on the same cores, closed loop; 1-minute load average %.1f before and %.1f after"
+            + " on %d cores%s; failed or non-2xx/non-OK answers: %s",
         wrk,
+        GRPC_WARM_UP_SECONDS,
         load[0],
         load[1],
         Runtime.getRuntime().availableProcessors(),
@@ -336,7 +348,7 @@ public final class PeersBench {
                   "%.2f / %.2f / %.2f", medians[0].p50(), medians[1].p50(), medians[2].p50()),
               BenchTable.fmt(
                   "%.2f / %.2f / %.2f", medians[0].p99(), medians[1].p99(), medians[2].p99()),
-              kind.equals("ceiling") || kind.equals("grpc")
+              kind.equals("ceiling")
                   ? "(the first modelcache row's process)"
                   : BenchTable.fmt(
                       "%d MiB (%d process%s; PSS %d MiB)",
@@ -380,7 +392,8 @@ public final class PeersBench {
             target.url(),
             target.request().toString(),
             Integer.toString(concurrency),
-            Long.toString(Math.max(1, phase.toSeconds())));
+            Long.toString(Math.max(1, phase.toSeconds())),
+            Long.toString(GRPC_WARM_UP_SECONDS));
     Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
     String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (process.waitFor() != 0) {
