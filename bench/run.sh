@@ -20,10 +20,12 @@
 #                                    # and the daemon's RSS; BENCH_MODEL (a folder of models/, default iris),
 #                                    # BENCH_INPUT, BENCH_WORKERS (2), BENCH_SECONDS (10) and BENCH_REQUESTS (20000)
 #                                    # change the model, its input and the caps of each phase; then the peers:
-#   bench/run.sh peers               # the peers alone: modelcache, FastAPI + uvicorn (bench/peers/, set up once in
-#                                    # target/bench/peers-venv by bench/peers/setup.sh) and modelcache's
-#                                    # /health/live as the ceiling, on iris and all-MiniLM-L6-v2, under wrk at
-#                                    # concurrency 1, 8, 32: req/s, p50, p99, RSS; BENCH_SECONDS (10) a phase,
+#   bench/run.sh peers               # the peers alone: modelcache (batching off, and on: 16 / 5 ms), its gRPC
+#                                    # ModelInfer (GrpcLoad, a JVM of its own), FastAPI + uvicorn (bench/peers/,
+#                                    # set up once in target/bench/peers-venv by bench/peers/setup.sh) and
+#                                    # modelcache's /health/live as the ceiling, on iris and all-MiniLM-L6-v2,
+#                                    # under wrk at concurrency 1, 8, 32: req/s, p50, p99, RSS, and the ratios
+#                                    # against issue #18's goals under the table; BENCH_SECONDS (10) a phase,
 #                                    # BENCH_ROUNDS (2) interleaved rounds; BENCH_SECONDS=2 BENCH_ROUNDS=1 for a
 #                                    # quick look. Needs wrk (Debian: apt-get install wrk); the Python peers are
 #                                    # skipped, with the reason, when their environment cannot be set up

@@ -69,13 +69,23 @@ public final class BenchTable {
    * then {@code header} and {@code lines} as markdown rows (the peers of {@link PeersBench}, whose
    * rows are servers, not measures).
    */
-  public synchronized void section(String title, List<String> header, List<List<String>> lines) {
+  public void section(String title, List<String> header, List<List<String>> lines) {
+    section(title, header, lines, List.of());
+  }
+
+  /** {@link #section}, with {@code notes} printed right under its table, one item each. */
+  public synchronized void section(
+      String title, List<String> header, List<List<String>> lines, List<String> notes) {
     StringBuilder out = new StringBuilder();
     out.append("\n").append(title).append("\n\n");
     out.append("| ").append(String.join(" | ", header)).append(" |\n");
     out.append("|").append("---|".repeat(header.size())).append('\n');
     for (List<String> line : lines) {
       out.append("| ").append(String.join(" | ", line)).append(" |\n");
+    }
+    if (!notes.isEmpty()) {
+      out.append('\n');
+      notes.forEach(n -> out.append("- ").append(n).append('\n'));
     }
     sections.add(out.toString());
   }

@@ -456,7 +456,7 @@ public final class InferenceBench {
   }
 
   /** {@code modelcache serve} in a child JVM on a free port, one model, ready when returned. */
-  record Daemon(Process process, int port, Path log) implements AutoCloseable {
+  record Daemon(Process process, int port, int grpcPort, Path log) implements AutoCloseable {
     static final List<String> JVM_FLAGS = List.of("-Xmx256m", "-Dai.djl.offline=true");
 
     static Daemon start(
@@ -475,10 +475,22 @@ public final class InferenceBench {
         int maxDelayMs,
         String extra)
         throws Exception {
-      int port;
-      try (ServerSocket socket = new ServerSocket(0)) {
-        port = socket.getLocalPort();
-      }
+      return start(work, name, modelDir, workers, maxSize, maxDelayMs, extra, false);
+    }
+
+    /** With {@code grpc}: also {@code server.grpc} on a free port ({@link #grpcPort}). */
+    static Daemon start(
+        Path work,
+        String name,
+        Path modelDir,
+        int workers,
+        int maxSize,
+        int maxDelayMs,
+        String extra,
+        boolean grpc)
+        throws Exception {
+      int port = freePort();
+      int grpcPort = grpc ? freePort() : 0;
       Path config = work.resolve(name + ".yaml");
       Files.writeString(
           config,
@@ -486,6 +498,7 @@ public final class InferenceBench {
               + work.resolve("cache-" + name)
               + "\nserver:\n  host: 127.0.0.1\n  port: "
               + port
+              + (grpc ? "\n  grpc: {enabled: true, port: " + grpcPort + "}" : "")
               + "\nmodels:\n  - name: "
               + modelDir.getFileName()
               + "\n    source: file:"
@@ -508,7 +521,7 @@ public final class InferenceBench {
               .redirectErrorStream(true)
               .redirectOutput(log.toFile())
               .start();
-      Daemon daemon = new Daemon(process, port, log);
+      Daemon daemon = new Daemon(process, port, grpcPort, log);
       OkHttpClient http = new OkHttpClient();
       try {
         Poll.until(
@@ -534,6 +547,30 @@ public final class InferenceBench {
       } catch (Exception | AssertionError e) {
         daemon.close();
         throw e;
+      }
+    }
+
+    private static int freePort() throws IOException {
+      try (ServerSocket socket = new ServerSocket(0)) {
+        return socket.getLocalPort();
+      }
+    }
+
+    /**
+     * {@code batch.effective_max_size} of {@code model} in {@code GET /models/{model}}: the
+     * configured {@code max_size}, or 1 when the load found that batching would change its answers.
+     */
+    int effectiveBatch(String model) throws IOException {
+      OkHttpClient http = new OkHttpClient();
+      try (Response response =
+          http.newCall(
+                  new Request.Builder()
+                      .url("http://127.0.0.1:" + port + "/models/" + model)
+                      .build())
+              .execute()) {
+        JsonNode size =
+            JSON.readTree(response.body().string()).path("batch").path("effective_max_size");
+        return size.isInt() ? size.intValue() : -1;
       }
     }
 

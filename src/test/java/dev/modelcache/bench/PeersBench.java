@@ -43,6 +43,19 @@ import java.util.stream.Stream;
  */
 public final class PeersBench {
   private static final int[] CONCURRENCY = {1, 8, 32};
+
+  /** The batching rows' settings: issue #18's goal names them. */
+  static final int BATCH_SIZE = 16;
+
+  static final int BATCH_DELAY_MS = 5;
+
+  /**
+   * Each {@link GrpcLoad} JVM's own warm-up before its measured phase (its JIT, not the daemon's).
+   */
+  static final int GRPC_WARM_UP_SECONDS = 2;
+
+  static final String BATCHING =
+      "batching `max_size: " + BATCH_SIZE + ", max_delay_ms: " + BATCH_DELAY_MS + "`";
   private static final Pattern RESULT =
       Pattern.compile(
           "RESULT requests=(\\d+) seconds=([0-9.]+) p50_us=(\\d+) p99_us=(\\d+) errors=(\\d+)");
@@ -63,6 +76,13 @@ public final class PeersBench {
   interface Target extends AutoCloseable {
     String name();
 
+    /**
+     * What the row is, for the ratios under the table: {@code modelcache}, {@code batched}, {@code
+     * grpc}, {@code fastapi} or {@code ceiling}.
+     */
+    String kind();
+
+    /** The URL {@code wrk} loads, or {@code HOST:PORT} of a {@link GrpcTarget}. */
     String url();
 
     /** The JSON body of each request, or null for a GET. */
@@ -92,58 +112,97 @@ public final class PeersBench {
     double[] load = {loadAverage(), 0};
     List<List<String>> lines = new ArrayList<>();
     List<String> errors = new ArrayList<>();
-    Map<String, Result[]> thirtyTwo = new LinkedHashMap<>();
+    Map<String, Result[]> medians = new LinkedHashMap<>();
+    Map<String, Integer> batch = new LinkedHashMap<>();
 
-    // iris: modelcache, the FastAPI peer, and modelcache's /health/live as the ceiling
+    // iris: modelcache without and with batching, over HTTP and gRPC, the FastAPI peer, and
+    // modelcache's /health/live as the ceiling
     Path iris = Path.of("models/iris").toAbsolutePath();
     String irisBody = "{\"inputs\": [[5.1, 3.4, 1.5, 0.2]]}";
+    Path irisGrpc = work.resolve("grpc-iris.bin");
+    Files.write(irisGrpc, GrpcLoad.irisRequest("iris", 5.1f, 3.4f, 1.5f, 0.2f).toByteArray());
     try (InferenceBench.Daemon daemon =
             InferenceBench.Daemon.start(work, "peers-iris", iris, workers, 1, 0);
+        InferenceBench.Daemon grpc =
+            InferenceBench.Daemon.start(work, "peers-iris-grpc", iris, workers, 1, 0, "", true);
+        InferenceBench.Daemon batched =
+            InferenceBench.Daemon.start(
+                work, "peers-iris-batched", iris, workers, BATCH_SIZE, BATCH_DELAY_MS);
         Target peer =
             python == null ? null : Peer.start(work, "iris_app", iris, "iris", workers, irisBody)) {
+      batch.put("iris", batched.effectiveBatch("iris"));
       List<Target> targets = new ArrayList<>();
       targets.add(
           target(
+              "modelcache",
               "modelcache: `POST /inference/iris`, " + workers + " workers",
               daemon.url("iris"),
               irisBody,
               daemon));
+      targets.add(
+          target(
+              "batched",
+              "modelcache: `POST /inference/iris`, " + workers + " workers, " + BATCHING,
+              batched.url("iris"),
+              irisBody,
+              batched));
+      targets.add(GrpcTarget.of("iris", grpc, workers, irisGrpc));
       if (peer != null) {
         targets.add(peer);
       }
       targets.add(
           target(
+              "ceiling",
               "ceiling: modelcache `GET /health/live` (no model)",
               "http://127.0.0.1:" + daemon.port() + "/health/live",
               null,
               daemon));
-      runAll("iris", targets, phase, rounds, work, lines, errors, thirtyTwo);
+      runAll("iris", targets, phase, rounds, work, lines, errors, medians);
     }
 
-    // all-MiniLM-L6-v2: modelcache (text-embedding, mean pooling, normalised) and the FastAPI peer
+    // all-MiniLM-L6-v2 (text-embedding, mean pooling, normalised): modelcache without and with
+    // batching, over HTTP and gRPC, and the FastAPI peer
     Path minilm = InferenceBench.miniLmDir();
     String sentence =
         "modelcache keeps every model verified on a shared volume and serves it to the backends"
             + " beside it";
     String minilmBody = "{\"inputs\": \"" + sentence + "\"}";
+    Path minilmGrpc = work.resolve("grpc-minilm.bin");
+    Files.write(minilmGrpc, GrpcLoad.textRequest("minilm", sentence).toByteArray());
     String extra = "\n    task: text-embedding\n    task_options: {pooling: mean, normalize: true}";
     try (InferenceBench.Daemon daemon =
             InferenceBench.Daemon.start(work, "peers-minilm", minilm, workers, 1, 0, extra);
+        InferenceBench.Daemon grpc =
+            InferenceBench.Daemon.start(
+                work, "peers-minilm-grpc", minilm, workers, 1, 0, extra, true);
+        InferenceBench.Daemon batched =
+            InferenceBench.Daemon.start(
+                work, "peers-minilm-batched", minilm, workers, BATCH_SIZE, BATCH_DELAY_MS, extra);
         Target peer =
             python == null
                 ? null
                 : Peer.start(work, "minilm_app", minilm, "minilm", workers, minilmBody)) {
+      batch.put("all-MiniLM-L6-v2", batched.effectiveBatch("minilm"));
       List<Target> targets = new ArrayList<>();
       targets.add(
           target(
+              "modelcache",
               "modelcache: `POST /inference/minilm`, " + workers + " workers",
               daemon.url("minilm"),
               minilmBody,
               daemon));
+      targets.add(
+          target(
+              "batched",
+              "modelcache: `POST /inference/minilm`, " + workers + " workers, " + BATCHING,
+              batched.url("minilm"),
+              minilmBody,
+              batched));
+      targets.add(GrpcTarget.of("minilm", grpc, workers, minilmGrpc));
       if (peer != null) {
         targets.add(peer);
       }
-      runAll("all-MiniLM-L6-v2", targets, phase, rounds, work, lines, errors, thirtyTwo);
+      runAll("all-MiniLM-L6-v2", targets, phase, rounds, work, lines, errors, medians);
     }
     load[1] = loadAverage();
 
@@ -162,27 +221,15 @@ public final class PeersBench {
             "p50 ms (c=1 / 8 / 32)",
             "p99 ms (c=1 / 8 / 32)",
             "RSS after the runs"),
-        lines);
-    for (String model : List.of("iris", "all-MiniLM-L6-v2")) {
-      Result[] mc = thirtyTwo.get(model + "/modelcache");
-      Result[] py = thirtyTwo.get(model + "/fastapi");
-      if (mc != null && py != null) {
-        table.info(
-            "peers",
-            "throughput at concurrency 32 against FastAPI + uvicorn (" + model + ")",
-            BenchTable.fmt(
-                "%.0f req/s (p99 %.2f ms), %.2fx",
-                mc[2].perSecond(), mc[2].p99(), mc[2].perSecond() / py[2].perSecond()),
-            BenchTable.fmt(
-                "FastAPI + uvicorn, 2 workers: %.0f req/s (p99 %.2f ms)",
-                py[2].perSecond(), py[2].p99()));
-      }
-    }
+        lines,
+        PeerGoals.lines(medians, batch, BATCHING));
     table.note(
-        "peers: load generator %s (`-t1`, its own process on the same cores), closed loop;"
-            + " 1-minute load average %.1f before and %.1f after on %d cores%s; failed or non-2xx"
-            + " answers: %s",
+        "peers: load generators %s (`-t1`) for HTTP and `GrpcLoad` (src/test/.../bench, a JVM of"
+            + " its own, one channel, %d s warm-up in each phase) for gRPC, each its own process"
+            + " on the same cores, closed loop; 1-minute load average %.1f before and %.1f after"
+            + " on %d cores%s; failed or non-2xx/non-OK answers: %s",
         wrk,
+        GRPC_WARM_UP_SECONDS,
         load[0],
         load[1],
         Runtime.getRuntime().availableProcessors(),
@@ -198,7 +245,7 @@ public final class PeersBench {
             : "FastAPI peers with " + python + " (bench/peers/, target/bench/peers-venv)");
     table.note(
         "peers: DJL Serving not run: ai.djl.serving:serving is not on Maven Central"
-            + " (docs/performance.md, Peers); no gRPC row yet: the OIP gRPC path is not on main");
+            + " (docs/performance.md, Peers)");
   }
 
   /** bench/peers/setup.sh; the peers' package versions, or null (and {@link #pythonSkip}). */
@@ -245,11 +292,11 @@ public final class PeersBench {
       Path work,
       List<List<String>> lines,
       List<String> errors,
-      Map<String, Result[]> thirtyTwo)
+      Map<String, Result[]> medianResults)
       throws Exception {
     // warm-up (the daemon's JIT, torch's profiling executor): one phase at 8, at least 2 s
     for (Target target : targets) {
-      wrk(target, 8, Duration.ofSeconds(Math.max(2, phase.toSeconds())), work);
+      load(target, 8, Duration.ofSeconds(Math.max(2, phase.toSeconds())), work);
     }
     Map<Target, List<List<Result>>> results = new LinkedHashMap<>();
     for (Target target : targets) {
@@ -262,7 +309,7 @@ public final class PeersBench {
     for (int round = 0; round < rounds; round++) {
       for (int k = 0; k < CONCURRENCY.length; k++) {
         for (Target target : targets) {
-          Result r = wrk(target, CONCURRENCY[k], phase, work);
+          Result r = load(target, CONCURRENCY[k], phase, work);
           System.err.printf(
               "peers: %s, %s, c=%d, round %d: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d errors%n",
               model,
@@ -286,11 +333,8 @@ public final class PeersBench {
           failed += r.errors();
         }
       }
-      String kind =
-          target.name().startsWith("modelcache")
-              ? "modelcache"
-              : target.name().startsWith("FastAPI") ? "fastapi" : "ceiling";
-      thirtyTwo.put(model + "/" + kind, medians);
+      String kind = target.kind();
+      medianResults.put(model + "/" + kind, medians);
       errors.add(model + " " + kind + " " + failed);
       long[] memory = treeMemoryKib(target.process());
       lines.add(
@@ -305,7 +349,7 @@ public final class PeersBench {
               BenchTable.fmt(
                   "%.2f / %.2f / %.2f", medians[0].p99(), medians[1].p99(), medians[2].p99()),
               kind.equals("ceiling")
-                  ? "(the modelcache row's process)"
+                  ? "(the first modelcache row's process)"
                   : BenchTable.fmt(
                       "%d MiB (%d process%s; PSS %d MiB)",
                       memory[0] / 1024, memory[2], memory[2] == 1 ? "" : "es", memory[1] / 1024)));
@@ -327,6 +371,36 @@ public final class PeersBench {
     java.util.Arrays.sort(sorted);
     int n = sorted.length;
     return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  }
+
+  /** One phase of the target's load generator: {@link GrpcLoad} for gRPC, else {@code wrk}. */
+  static Result load(Target target, int connections, Duration phase, Path work) throws Exception {
+    return target instanceof GrpcTarget grpc
+        ? grpcLoad(grpc, connections, phase)
+        : wrk(target, connections, phase, work);
+  }
+
+  /** One {@link GrpcLoad} run, in a JVM of its own: {@code concurrency} calls, {@code phase}. */
+  static Result grpcLoad(GrpcTarget target, int concurrency, Duration phase) throws Exception {
+    List<String> command =
+        List.of(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-Xmx256m",
+            "-cp",
+            System.getProperty("java.class.path"),
+            GrpcLoad.class.getName(),
+            target.url(),
+            target.request().toString(),
+            Integer.toString(concurrency),
+            Long.toString(Math.max(1, phase.toSeconds())),
+            Long.toString(GRPC_WARM_UP_SECONDS));
+    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (process.waitFor() != 0) {
+      throw new IllegalStateException(
+          "GrpcLoad failed against " + target.url() + " (" + target.request() + "):\n" + out);
+    }
+    return parse(out, "GrpcLoad");
   }
 
   /** One {@code wrk} run against {@code target}: one thread, {@code connections}, {@code phase}. */
@@ -357,9 +431,14 @@ public final class PeersBench {
     if (process.waitFor() != 0) {
       throw new IllegalStateException("wrk failed: " + String.join(" ", command) + "\n" + out);
     }
+    return parse(out, "wrk (bench/peers/wrk.lua)");
+  }
+
+  /** The RESULT line of {@code wrk.lua} or {@link GrpcLoad} in a load generator's output. */
+  static Result parse(String out, String generator) {
     Matcher m = RESULT.matcher(out);
     if (!m.find()) {
-      throw new IllegalStateException("no RESULT line from wrk (bench/peers/wrk.lua):\n" + out);
+      throw new IllegalStateException("no RESULT line from " + generator + ":\n" + out);
     }
     long requests = Long.parseLong(m.group(1));
     double seconds = Double.parseDouble(m.group(2));
@@ -434,12 +513,18 @@ public final class PeersBench {
     }
   }
 
-  private static Target target(String name, String url, String body, InferenceBench.Daemon daemon) {
+  private static Target target(
+      String kind, String name, String url, String body, InferenceBench.Daemon daemon) {
     ProcessHandle handle = daemon.process().toHandle();
     return new Target() {
       @Override
       public String name() {
         return name;
+      }
+
+      @Override
+      public String kind() {
+        return kind;
       }
 
       @Override
@@ -457,6 +542,28 @@ public final class PeersBench {
         return handle;
       }
     };
+  }
+
+  /** modelcache's OIP gRPC endpoint, loaded by {@link GrpcLoad} with one serialised request. */
+  record GrpcTarget(String name, String url, Path request, ProcessHandle process)
+      implements Target {
+    static GrpcTarget of(String model, InferenceBench.Daemon daemon, int workers, Path request) {
+      return new GrpcTarget(
+          "modelcache gRPC `ModelInfer` (" + model + "), " + workers + " workers",
+          "127.0.0.1:" + daemon.grpcPort(),
+          request,
+          daemon.process().toHandle());
+    }
+
+    @Override
+    public String kind() {
+      return "grpc";
+    }
+
+    @Override
+    public String body() {
+      return null;
+    }
   }
 
   /** A Python peer ({@code bench/peers/serve.sh}) on a free port, ready when returned. */
@@ -521,6 +628,11 @@ public final class PeersBench {
       } catch (IOException e) {
         return false;
       }
+    }
+
+    @Override
+    public String kind() {
+      return "fastapi";
     }
 
     @Override
