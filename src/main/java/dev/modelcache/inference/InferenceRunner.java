@@ -86,6 +86,24 @@ final class InferenceRunner {
     return measured(entry, run -> answerV2(run, inputs));
   }
 
+  /**
+   * An Open Inference Protocol request of a {@code tensor} model read straight from its body
+   * ({@link V2Stream}); see {@link ModelRegistry#inferV2Streamed}. {@code parsedBy} read it; the
+   * loaded model's own task checks it.
+   */
+  V2TensorAnswer.Outputs inferV2Streamed(
+      ModelEntry entry, TensorTask parsedBy, List<V2Stream.Input> inputs) {
+    return measured(entry, run -> streamedV2(run, parsedBy, inputs));
+  }
+
+  @SuppressWarnings("unchecked")
+  private <I, O> V2TensorAnswer.Outputs streamedV2(
+      Run<I, O> run, TensorTask parsedBy, List<V2Stream.Input> inputs) {
+    TensorTask task = run.model().task() instanceof TensorTask loaded ? loaded : parsedBy;
+    List<O> outputs = run.await((List<I>) List.of(task.fitV2(inputs)));
+    return task.outputsV2(run.model().snapshot().id(), (List<TensorTask.Item>) outputs);
+  }
+
   /** Texts to embed; see {@link ModelRegistry#embed}. */
   Embeddings embed(ModelEntry entry, List<String> texts) {
     return measured(entry, run -> embeddings(run, texts));
