@@ -149,7 +149,8 @@ final class V2Stream {
     String dtype = null;
     long[] shape = null;
     TensorStream.Values values = null;
-    long dataAt = -1; // where data starts in body, when it came before the datatype
+    long objectAt = p.currentTokenLocation().getByteOffset();
+    boolean early = false; // data came before the datatype
     int seen = 0;
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       int field = INPUT_FIELDS.indexOf(p.currentName());
@@ -182,25 +183,41 @@ final class V2Stream {
           return null;
         }
       } else {
-        dataAt = p.currentTokenLocation().getByteOffset();
+        early = true;
         p.skipChildren();
       }
     }
     if (name == null || dtype == null || shape == null || (seen & (1 << 4)) == 0) {
       return null;
     }
-    if (values == null) {
-      // the data came before the datatype: read it again from where it starts
-      try (JsonParser again = JSON.createParser(body, (int) dataAt, length - (int) dataAt)) {
-        again.nextToken();
-        values = data(again, dtype, capacity(shape, length - dataAt));
-      }
+    if (early) {
+      values = again(body, (int) objectAt, length, dtype, shape);
     }
     long count = count(shape);
     if (values == null || count < 0 || values.size() != count) {
       return null;
     }
     return new Input(name, values.toTensor(shape));
+  }
+
+  /**
+   * The data of the input object at {@code at} in {@code body}, read again now that its datatype is
+   * known (a bare number cannot be read on its own: the parser wants a space after a root value).
+   */
+  private static TensorStream.@Nullable Values again(
+      byte[] body, int at, int length, String dtype, long[] shape) throws IOException {
+    try (JsonParser p = JSON.createParser(body, at, length - at)) {
+      p.nextToken();
+      while (p.nextToken() == JsonToken.FIELD_NAME) {
+        boolean data = p.currentName().equals("data");
+        p.nextToken();
+        if (data) {
+          return data(p, dtype, capacity(shape, length - at));
+        }
+        p.skipChildren();
+      }
+      return null;
+    }
   }
 
   /** Our dtype for a datatype the tensor task takes; null for any other. */
