@@ -18,6 +18,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs one inference request on one model for the registry: gives it its deadline ({@code
@@ -87,13 +89,29 @@ final class InferenceRunner {
   }
 
   /**
-   * An Open Inference Protocol request of a {@code tensor} model read straight from its body
-   * ({@link V2Stream}); see {@link ModelRegistry#inferV2Streamed}. {@code parsedBy} read it; the
-   * loaded model's own task checks it.
+   * An Open Inference Protocol JSON body of a {@code tensor} model read straight from its bytes
+   * ({@link V2Stream}) and answered as a stream ({@link V2TensorAnswer}); see {@link
+   * ModelRegistry#inferV2Streamed}.
+   *
+   * @param picked the entry that answers, picked only once the body was read (as the tree path
+   *     does)
+   * @return null when the body is not one the fast path takes, or the model's task is not {@code
+   *     tensor}
    */
-  V2TensorAnswer.Outputs inferV2Streamed(
-      ModelEntry entry, TensorTask parsedBy, List<V2Stream.Input> inputs) {
-    return measured(entry, run -> streamedV2(run, parsedBy, inputs));
+  @Nullable Object inferV2Streamed(
+      ModelEntry entry, Supplier<ModelEntry> picked, String pathName, byte[] body, int length) {
+    ModelEntry.Prepared prepared = entry.prepared;
+    if (prepared == null || !(prepared.task() instanceof TensorTask task)) {
+      return null;
+    }
+    V2Stream.Request request = V2Stream.parse(body, length, entry.name(), pathName);
+    if (request == null) {
+      return null;
+    }
+    V2TensorAnswer.Outputs outputs =
+        measured(picked.get(), run -> streamedV2(run, task, request.inputs()));
+    // outside the run, as the tree path checks them: an unknown output is a 400 of a served request
+    return V2TensorAnswer.of(entry.name(), request.id(), request.outputs(), outputs);
   }
 
   @SuppressWarnings("unchecked")

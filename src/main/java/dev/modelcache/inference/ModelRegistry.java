@@ -46,10 +46,7 @@ public final class ModelRegistry implements AutoCloseable {
   private final VersionedSwap versioned;
   private final ModelFacts facts = new ModelFacts(() -> entries);
 
-  /**
-   * A registry whose tasks come from {@code tasks} ({@code BuiltInTasks.factory(json)}; tests wrap
-   * it).
-   */
+  /** A registry with {@code tasks} ({@code BuiltInTasks.factory(json)}; tests wrap it). */
   public ModelRegistry(
       List<ModelConfig> models,
       ModelStates states,
@@ -293,29 +290,10 @@ public final class ModelRegistry implements AutoCloseable {
     return runner.inferV2(picked(model, version), inputs);
   }
 
-  /**
-   * Runs an Open Inference Protocol JSON body of a {@code tensor} model, read straight from its
-   * bytes and answered as a stream ({@link V2Stream}, {@link V2TensorAnswer}); the same failures as
-   * {@link #inferV2}.
-   *
-   * @param pathName the model as the request's path names it (the body's model_name may too)
-   * @return the answer to serialise, or null when the body is not one the fast path takes (or the
-   *     model's task is not {@code tensor}): then {@link #inferV2} on its JSON tree
-   */
+  /** {@link #inferV2} of a tensor model's plain JSON body via {@link V2Stream}; null: not taken. */
   public @Nullable Object inferV2Streamed(
-      String model, @Nullable String version, String pathName, byte[] body, int length) {
-    Prepared prepared = entry(model).prepared;
-    if (prepared == null || !(prepared.task() instanceof TensorTask task)) {
-      return null;
-    }
-    V2Stream.Request request = V2Stream.parse(body, length, model, pathName);
-    if (request == null) {
-      return null;
-    }
-    V2TensorAnswer.Outputs outputs =
-        runner.inferV2Streamed(picked(model, version), task, request.inputs());
-    // outside the run, as the tree path checks them: an unknown output is a 400 of a served request
-    return V2TensorAnswer.of(model, request.id(), request.outputs(), outputs);
+      String model, @Nullable String version, String path, byte[] body, int length) {
+    return runner.inferV2Streamed(entry(model), () -> picked(model, version), path, body, length);
   }
 
   /** The vectors of an embedding request, the tokens its texts held, and the revision. */
