@@ -171,18 +171,7 @@ final class V2Json {
     if (!request.outputs().isEmpty()) {
       Set<String> known = new LinkedHashSet<>();
       outputs.forEach(t -> known.add(t.name()));
-      for (String wanted : request.outputs()) {
-        if (!known.contains(wanted)) {
-          throw new InvalidInputException(
-              "output '"
-                  + wanted
-                  + "' is not an output of model "
-                  + model
-                  + " (outputs: "
-                  + String.join(", ", known)
-                  + ")");
-        }
-      }
+      V2Tensor.checkWanted(model, known, request.outputs());
       outputs = outputs.stream().filter(t -> request.outputs().contains(t.name())).toList();
     }
     ArrayNode list = body.putArray("outputs");

@@ -85,7 +85,23 @@ final class V2Routes {
   private void infer(Context ctx) {
     String model = models.known(ctx.pathParam("model")).name();
     RequestLog.model(model);
-    JsonNode body = request(ctx, model);
+    JsonNode body;
+    if (ctx.header(V2Binary.HEADER) == null) {
+      byte[] bytes = bodies.jsonBytes(ctx);
+      // the fast path of a tensor model's plain JSON request: no tree; null for any other body
+      Object answer =
+          registry.inferV2Streamed(
+              model, version(ctx), ctx.pathParam("model"), bytes, bytes.length);
+      if (answer != null) {
+        bodies.respond(ctx, answer);
+        return;
+      }
+      body =
+          V2Binary.inlineInputs(
+              bodies.object(bytes, bytes.length, "request body"), new byte[0], 0, false);
+    } else {
+      body = binaryRequest(ctx, model);
+    }
     JsonNode named = body.path("model_name");
     if (!named.isMissingNode()
         && !named.asText().equals(model)
@@ -112,12 +128,9 @@ final class V2Routes {
     }
   }
 
-  /** The inference request: a JSON body, or Triton's JSON header and binary tensor data. */
-  private JsonNode request(Context ctx, String model) {
-    String header = ctx.header(V2Binary.HEADER);
-    if (header == null) {
-      return V2Binary.inlineInputs(bodies.json(ctx), new byte[0], 0, false);
-    }
+  /** The inference request of Triton's JSON header and binary tensor data. */
+  private JsonNode binaryRequest(Context ctx, String model) {
+    String header = java.util.Objects.requireNonNull(ctx.header(V2Binary.HEADER), V2Binary.HEADER);
     V2Binary.checkContentType(ctx.contentType());
     byte[] bytes = bodies.bytes(ctx);
     int length = V2Binary.headerLength(header, bytes.length);

@@ -18,6 +18,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs one inference request on one model for the registry: gives it its deadline ({@code
@@ -84,6 +86,40 @@ final class InferenceRunner {
   /** An Open Inference Protocol request; see {@link ModelRegistry#inferV2}. */
   V2Answer inferV2(ModelEntry entry, List<V2Tensor> inputs) {
     return measured(entry, run -> answerV2(run, inputs));
+  }
+
+  /**
+   * An Open Inference Protocol JSON body of a {@code tensor} model read straight from its bytes
+   * ({@link V2Stream}) and answered as a stream ({@link V2TensorAnswer}); see {@link
+   * ModelRegistry#inferV2Streamed}.
+   *
+   * @param picked the entry that answers, picked only once the body was read (as the tree path
+   *     does)
+   * @return null when the body is not one the fast path takes, or the model's task is not {@code
+   *     tensor}
+   */
+  @Nullable Object inferV2Streamed(
+      ModelEntry entry, Supplier<ModelEntry> picked, String pathName, byte[] body, int length) {
+    ModelEntry.Prepared prepared = entry.prepared;
+    if (prepared == null || !(prepared.task() instanceof TensorTask task)) {
+      return null;
+    }
+    V2Stream.Request request = V2Stream.parse(body, length, entry.name(), pathName);
+    if (request == null) {
+      return null;
+    }
+    V2TensorAnswer.Outputs outputs =
+        measured(picked.get(), run -> streamedV2(run, task, request.inputs()));
+    // outside the run, as the tree path checks them: an unknown output is a 400 of a served request
+    return V2TensorAnswer.of(entry.name(), request.id(), request.outputs(), outputs);
+  }
+
+  @SuppressWarnings("unchecked")
+  private <I, O> V2TensorAnswer.Outputs streamedV2(
+      Run<I, O> run, TensorTask parsedBy, List<V2Stream.Input> inputs) {
+    TensorTask task = run.model().task() instanceof TensorTask loaded ? loaded : parsedBy;
+    List<O> outputs = run.await((List<I>) List.of(task.fitV2(inputs)));
+    return task.outputsV2(run.model().snapshot().id(), (List<TensorTask.Item>) outputs);
   }
 
   /** Texts to embed; see {@link ModelRegistry#embed}. */

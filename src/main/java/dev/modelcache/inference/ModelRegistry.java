@@ -46,10 +46,7 @@ public final class ModelRegistry implements AutoCloseable {
   private final VersionedSwap versioned;
   private final ModelFacts facts = new ModelFacts(() -> entries);
 
-  /**
-   * A registry whose tasks come from {@code tasks} ({@code BuiltInTasks.factory(json)}; tests wrap
-   * it).
-   */
+  /** A registry with {@code tasks} ({@code BuiltInTasks.factory(json)}; tests wrap it). */
   public ModelRegistry(
       List<ModelConfig> models,
       ModelStates states,
@@ -291,6 +288,12 @@ public final class ModelRegistry implements AutoCloseable {
    */
   public V2Answer inferV2(String model, @Nullable String version, List<V2Tensor> inputs) {
     return runner.inferV2(picked(model, version), inputs);
+  }
+
+  /** {@link #inferV2} of a tensor model's plain JSON body via {@link V2Stream}; null: not taken. */
+  public @Nullable Object inferV2Streamed(
+      String model, @Nullable String version, String path, byte[] body, int length) {
+    return runner.inferV2Streamed(entry(model), () -> picked(model, version), path, body, length);
   }
 
   /** The vectors of an embedding request, the tokens its texts held, and the revision. */

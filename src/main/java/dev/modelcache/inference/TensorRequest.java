@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -214,15 +215,7 @@ final class TensorRequest {
 
   /** The item of an Open Inference Protocol request's inputs, in the declared order if named. */
   TensorTask.Item parseV2(List<V2Tensor> inputs) {
-    List<V2Tensor> ordered = inputs;
-    List<V2Tensor.Spec> declared = signature.inputs();
-    if (!declared.isEmpty() && declared.size() == inputs.size()) {
-      Map<String, V2Tensor> byName = new HashMap<>();
-      inputs.forEach(t -> byName.put(t.name(), t));
-      if (declared.stream().allMatch(s -> byName.containsKey(s.name()))) {
-        ordered = declared.stream().map(s -> byName.get(s.name())).toList();
-      }
-    }
+    List<V2Tensor> ordered = declaredOrder(inputs, V2Tensor::name);
     List<Tensor> tensors = new ArrayList<>(ordered.size());
     for (V2Tensor input : ordered) {
       String where = "input '" + input.name() + "'";
@@ -234,5 +227,28 @@ final class TensorRequest {
               where + " data"));
     }
     return fit(tensors, "input '" + ordered.get(0).name() + "'");
+  }
+
+  /** The item of the inputs {@link V2Stream} read, ordered and checked as {@link #parseV2} does. */
+  TensorTask.Item fitV2(List<V2Stream.Input> inputs) {
+    List<V2Stream.Input> ordered = declaredOrder(inputs, V2Stream.Input::name);
+    List<Tensor> tensors = new ArrayList<>(ordered.size());
+    for (V2Stream.Input input : ordered) {
+      tensors.add(input.tensor());
+    }
+    return fit(tensors, "input '" + ordered.get(0).name() + "'");
+  }
+
+  /** The inputs in the declared order when they are the declared ones by name, else as sent. */
+  private <T> List<T> declaredOrder(List<T> inputs, Function<T, String> name) {
+    List<V2Tensor.Spec> declared = signature.inputs();
+    if (inputs.size() > 1 && declared.size() == inputs.size()) {
+      Map<String, T> byName = new HashMap<>();
+      inputs.forEach(t -> byName.put(name.apply(t), t));
+      if (declared.stream().allMatch(s -> byName.containsKey(s.name()))) {
+        return declared.stream().map(s -> byName.get(s.name())).toList();
+      }
+    }
+    return inputs;
   }
 }

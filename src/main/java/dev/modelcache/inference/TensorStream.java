@@ -75,7 +75,7 @@ final class TensorStream {
     int[] count = new int[max];
     int depth = 0;
     int rank = -1; // the depth of the values, set by the first
-    Values values = new Values(dtype);
+    Values values = new Values(dtype, 0);
     JsonToken token = p.currentToken();
     do {
       if (token == JsonToken.START_ARRAY) {
@@ -112,16 +112,33 @@ final class TensorStream {
     return values.toTensor(Arrays.copyOf(dims, rank));
   }
 
-  /** The values read so far, in a growing primitive array of the dtype's kind. */
-  private static final class Values {
+  /**
+   * The values read so far, in a growing primitive array of the dtype's kind (also {@link
+   * V2Stream}'s).
+   */
+  static final class Values {
     private @Nullable String dtype;
     private double[] floats = new double[0];
     private long[] ints = new long[0];
     private boolean[] bools = new boolean[0];
     private int size;
 
-    Values(@Nullable String dtype) {
+    /**
+     * @param capacity the values expected, a hint
+     */
+    Values(@Nullable String dtype, int capacity) {
       this.dtype = dtype;
+      if ("float32".equals(dtype) || "float64".equals(dtype)) {
+        floats = new double[capacity];
+      } else if ("int32".equals(dtype) || "int64".equals(dtype)) {
+        ints = new long[capacity];
+      } else if ("bool".equals(dtype)) {
+        bools = new boolean[capacity];
+      }
+    }
+
+    int size() {
+      return size;
     }
 
     /** Adds a value; false when it does not fit the dtype exactly as the tree path reads it. */
@@ -177,7 +194,7 @@ final class TensorStream {
       return true;
     }
 
-    private static boolean isLong(JsonParser p) throws IOException {
+    static boolean isLong(JsonParser p) throws IOException {
       JsonParser.NumberType type = p.getNumberType();
       return type == JsonParser.NumberType.INT || type == JsonParser.NumberType.LONG;
     }
@@ -185,9 +202,12 @@ final class TensorStream {
     Tensor toTensor(long[] shape) {
       String type = dtype == null ? "float32" : dtype;
       return switch (type) {
-        case "float32", "float64" -> Tensor.ofFloats(type, shape, Arrays.copyOf(floats, size));
-        case "int32", "int64" -> Tensor.ofInts(type, shape, Arrays.copyOf(ints, size));
-        default -> Tensor.ofBools(shape, Arrays.copyOf(bools, size));
+        case "float32", "float64" ->
+            Tensor.ofFloats(
+                type, shape, size == floats.length ? floats : Arrays.copyOf(floats, size));
+        case "int32", "int64" ->
+            Tensor.ofInts(type, shape, size == ints.length ? ints : Arrays.copyOf(ints, size));
+        default -> Tensor.ofBools(shape, size == bools.length ? bools : Arrays.copyOf(bools, size));
       };
     }
   }

@@ -188,17 +188,37 @@ public final class TensorTask
 
   @Override
   public List<V2Tensor> renderV2(List<Item> outputs) {
-    List<V2Tensor> tensors = new ArrayList<>();
+    V2TensorAnswer.Outputs all = outputsV2("", outputs);
+    List<V2Tensor> tensors = new ArrayList<>(all.tensors().size());
+    for (int i = 0; i < all.tensors().size(); i++) {
+      Tensor t = all.tensors().get(i);
+      tensors.add(
+          new V2Tensor(
+              all.names().get(i),
+              t.shape(),
+              TensorCodec.toV2(t.dtype()),
+              TensorCodec.toFlatJson(t)));
+    }
+    return tensors;
+  }
+
+  /** The item of the inputs {@link V2Stream} read, checked as {@link #parseV2} checks them. */
+  Item fitV2(List<V2Stream.Input> inputs) {
+    return request.fitV2(inputs);
+  }
+
+  /** The tensors and names of {@link #renderV2}, as arrays, from {@code revision}. */
+  V2TensorAnswer.Outputs outputsV2(String revision, List<Item> outputs) {
+    List<String> names = new ArrayList<>();
+    List<Tensor> tensors = new ArrayList<>();
     for (Item item : outputs) {
       List<Tensor> answer = answerTensors(item);
       for (int i = 0; i < answer.size(); i++) {
-        Tensor t = answer.get(i);
-        tensors.add(
-            new V2Tensor(
-                outputName(i), t.shape(), TensorCodec.toV2(t.dtype()), TensorCodec.toFlatJson(t)));
+        names.add(outputName(i));
+        tensors.add(answer.get(i));
       }
     }
-    return tensors;
+    return new V2TensorAnswer.Outputs(revision, names, tensors);
   }
 
   private String outputName(int index) {

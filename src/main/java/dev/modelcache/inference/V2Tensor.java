@@ -1,6 +1,8 @@
 package dev.modelcache.inference;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.util.List;
+import java.util.Set;
 
 /**
  * One tensor of an Open Inference Protocol v2 request or response: {@code {name, shape, datatype,
@@ -36,5 +38,24 @@ public record V2Tensor(String name, long[] shape, String datatype, JsonNode data
       dims[i] = d.asLong();
     }
     return dims;
+  }
+
+  /**
+   * Checks the outputs a request asks for against those {@code model} gives ({@code known}, in its
+   * order): a 400 naming the first it does not give.
+   */
+  public static void checkWanted(String model, Set<String> known, List<String> wanted) {
+    for (String name : wanted) {
+      if (!known.contains(name)) {
+        throw new InvalidInputException(
+            "output '"
+                + name
+                + "' is not an output of model "
+                + model
+                + " (outputs: "
+                + String.join(", ", known)
+                + ")");
+      }
+    }
   }
 }

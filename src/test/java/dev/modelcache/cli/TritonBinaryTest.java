@@ -114,6 +114,68 @@ class TritonBinaryTest {
     }
   }
 
+  /**
+   * A tensor model's plain JSON body takes the fast path ({@code V2Stream}); the same bytes sent as
+   * the JSON header of the binary extension take the tree path. Both answer the same bytes, the
+   * errors included.
+   */
+  @Test
+  void theFastPathAnswersTheTreePathsBytesAndErrors() throws Exception {
+    JsonNode iris = client.getJson("/v2/models/iris");
+    String input = iris.get("inputs").get(0).get("name").asText();
+    JsonNode declared = iris.get("outputs"); // none: the tensor task names them output0, ...
+    String output = declared.isEmpty() ? "output0" : declared.get(0).get("name").asText();
+    String rows =
+        "{\"name\": \"" + input + "\", \"shape\": [2, 4], \"datatype\": \"FP32\", \"data\": ";
+    ObjectNode dtypes = dtypesJsonRequest().put("id", "req-7");
+    ObjectNode some = dtypesJsonRequest();
+    some.putArray("outputs").addObject().put("name", "i64_minus_7");
+    ObjectNode wide = dtypesJsonRequest();
+    ((ArrayNode) wide.get("inputs").get(2).get("data"))
+        .set(0, MAPPER.getNodeFactory().numberNode(2147483648L));
+    String[][] cases = {
+      {"dtypes", dtypes.toString(), "200"},
+      {"dtypes", some.toString(), "200"},
+      {"iris", "{\"inputs\": [" + rows + "[[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3]]}]}", "200"},
+      {
+        "iris",
+        "{\"outputs\": [{\"name\": \""
+            + output
+            + "\"}], \"inputs\": ["
+            + rows
+            + "[5.1, 3.5, 1.4, 0.2, 6.2, 2.9, 4.3, 1.3]}]}",
+        "200"
+      },
+      {"iris", "{\"inputs\": [" + rows + "[5.1, \"x\", 1.4, 0.2, 6.2, 2.9, 4.3, 1.3]}]}", "400"},
+      {"iris", "{\"inputs\": [" + rows + "[5.1, 3.5, 1.4]}]}", "400"},
+      {
+        "iris",
+        "{\"outputs\": [{\"name\": \"nope\"}], \"inputs\": ["
+            + rows
+            + "[5.1, 3.5, 1.4, 0.2, 6.2, 2.9, 4.3, 1.3]}]}",
+        "400"
+      },
+      {
+        "iris",
+        "{\"inputs\": [{\"name\": \""
+            + input
+            + "\", \"shape\": [3], \"datatype\":"
+            + " \"FP32\", \"data\": [1, 2, 3]}]}",
+        "400"
+      },
+      {"dtypes", wide.toString(), "400"},
+      {"dtypes", "{\"inputs\": [], \"x\": 1}", "400"},
+    };
+    for (String[] c : cases) {
+      byte[] body = c[1].getBytes(StandardCharsets.UTF_8);
+      String path = "/v2/models/" + c[0] + "/infer";
+      V2BinaryClient.Raw fast = client.postJsonBytes(path, body, false);
+      V2BinaryClient.Raw tree = client.postJsonBytes(path, body, true);
+      assertThat(fast.code()).as(c[1] + " " + fast.body()).isEqualTo(Integer.parseInt(c[2]));
+      assertThat(fast).as(c[1]).isEqualTo(tree);
+    }
+  }
+
   @Test
   void binaryInputsAndOutputsAnswerTheNumbersOfTheJsonRequest() throws Exception {
     Answer plain = client.postJson("/v2/models/dtypes/infer", dtypesJsonRequest().toString());

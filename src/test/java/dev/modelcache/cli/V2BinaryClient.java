@@ -60,6 +60,24 @@ final class V2BinaryClient {
     return send(new Request.Builder().url(base + path).post(RequestBody.create(body, JSON)));
   }
 
+  /** A status and a body, as sent. */
+  record Raw(int code, String body) {}
+
+  /**
+   * {@code body} posted as JSON, or with {@code asHeader} as the JSON header of the binary
+   * extension that takes the whole body (the tree path of the route).
+   */
+  Raw postJsonBytes(String path, byte[] body, boolean asHeader) throws IOException {
+    Request.Builder request =
+        new Request.Builder().url(base + path).post(RequestBody.create(body, JSON));
+    if (asHeader) {
+      request.header(HEADER, Integer.toString(body.length));
+    }
+    try (Response response = http.newCall(request.build()).execute()) {
+      return new Raw(response.code(), response.body().string());
+    }
+  }
+
   Answer postBinary(String path, JsonNode header, byte[]... tensors) throws IOException {
     byte[] json = MAPPER.writeValueAsBytes(header);
     ByteArrayOutputStream body = new ByteArrayOutputStream();
