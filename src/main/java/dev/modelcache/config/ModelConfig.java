@@ -81,10 +81,7 @@ public record ModelConfig(
   }
 
   private ModelConfig copy(
-      SourceRef newSource,
-      Map<String, String> newPins,
-      ModelVersions newVersions,
-      int newThreads) {
+      SourceRef newSource, Map<String, String> newPins, ModelVersions newVersions, int newThreads) {
     return new ModelConfig(
         name,
         newSource,

@@ -29,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code server.engine_threads} reaches the engines through real loads: libtorch's process-wide
  * intra-op count, as {@code at::get_num_threads} reads it, and an ONNX Runtime session's own pool,
- * counted as the native threads the session starts (they take the name of the thread that loads).
+ * counted as the native threads the session starts (they take the name of the thread that loads):
+ * none for 1 thread, a pool for 4 (3 or 4 threads with ONNX Runtime 1.21.1).
  */
 class EngineThreadsTest {
   @TempDir Path tmp;
@@ -37,7 +38,8 @@ class EngineThreadsTest {
   private final Metrics metrics = new Metrics(new SimpleMeterRegistry());
 
   private ModelConfig config(String name, Path dir, int threads) {
-    return TestModels.config(tmp.resolve("cache"), "  - {name: " + name + ", source: 'file:" + dir + "'}\n")
+    return TestModels.config(
+            tmp.resolve("cache"), "  - {name: " + name + ", source: 'file:" + dir + "'}\n")
         .models()
         .get(0)
         .withThreads(threads);
@@ -78,14 +80,19 @@ class EngineThreadsTest {
   }
 
   @Test
-  void anOnnxSessionStartsOneThreadLessThanItsIntraOpThreads() throws Exception {
+  void anOnnxSessionOfFourIntraOpThreadsStartsAPoolThatOneOfOneDoesNot() throws Exception {
     Assumptions.assumeTrue(
         Files.isDirectory(Path.of("/proc/self/task")), "no /proc/self/task to count threads in");
-    assertThat(poolThreads(4, "ort-pool-four")).isEqualTo(3);
-    assertThat(poolThreads(1, "ort-pool-one")).isZero();
+    poolThreads(1, "ort-first-load"); // the engine's own start, once, apart from any session
+    long one = poolThreads(1, "ort-pool-one");
+    long four = poolThreads(4, "ort-pool-four");
+    // 1: the pass runs on its caller's thread alone; 4: a pool of 3 or 4 beside it. A load may
+    // start
+    // one short-lived helper of its own, so the counts are compared rather than taken as exact.
+    assertThat(four).isGreaterThanOrEqualTo(one + 2);
   }
 
-  /** The threads a session with {@code threads} intra-op threads starts, while it is loaded. */
+  /** The threads a load of a session with {@code threads} intra-op threads starts and keeps. */
   private long poolThreads(int threads, String loaderName) throws Exception {
     Path dir = OnnxGraphs.model(tmp.resolve("abs" + threads), OnnxGraphs.ROW_WISE);
     ModelConfig abs = config("abs", dir, threads);
