@@ -47,7 +47,8 @@ record ConfigDiff(
       ModelConfig was = before.remove(model.name());
       if (was == null) {
         added.add(model);
-      } else if (!was.equals(model) || !locked(oldLock, was).equals(locked(nextLock, model))) {
+      } else if (!was.withThreads(model.threads()).equals(model) // auto moves with the workers
+          || !locked(oldLock, was).equals(locked(nextLock, model))) {
         changed.add(model);
       }
     }

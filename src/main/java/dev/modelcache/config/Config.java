@@ -197,6 +197,8 @@ public record Config(
    * @param grpc the Open Inference Protocol's gRPC endpoint beside HTTP
    * @param maxModelMemory the most memory one loaded model may take ({@code
    *     server.max_model_memory}, bytes), or 0 for no limit
+   * @param engineThreads the intra-op threads of one forward pass ({@code engine_threads}), 0 for
+   *     {@code auto}: the cores shared out among every model's workers
    */
   public record ServerConfig(
       String host,
@@ -209,7 +211,8 @@ public record Config(
       Limits limits,
       Reload reload,
       GrpcConfig grpc,
-      long maxModelMemory) {}
+      long maxModelMemory,
+      int engineThreads) {}
 
   /**
    * {@code server.reload}: how a changed config file is taken up (SIGHUP always reloads).

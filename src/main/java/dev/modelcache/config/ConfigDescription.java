@@ -96,6 +96,8 @@ final class ConfigDescription {
         + m.device()
         + " workers="
         + m.workers()
+        + " threads="
+        + m.threads()
         + " batch.max_size="
         + m.batchMaxSize()
         + " batch.max_delay_ms="

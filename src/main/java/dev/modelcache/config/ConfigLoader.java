@@ -158,7 +158,23 @@ public final class ConfigLoader {
     top.finish();
     keysRead = Set.copyOf(top.keys());
     rejectUnknownOverrides(effectiveEnv, envNames, server.tokenEnv());
+    int threads =
+        engineThreads(server.engineThreads(), Runtime.getRuntime().availableProcessors(), models);
+    models.replaceAll(model -> model.withThreads(threads));
     return new Config(origin, baseDir, cache, sources, server, models, verification);
+  }
+
+  /**
+   * The intra-op threads of one forward pass: {@code configured} when given, else ({@code auto})
+   * the cores shared out among the passes that may run at once, every model's {@code workers}
+   * together, and at least 1, so that the passes together never ask for more threads than cores.
+   */
+  static int engineThreads(int configured, int cores, List<ModelConfig> models) {
+    if (configured > 0) {
+      return configured;
+    }
+    int passes = models.stream().mapToInt(ModelConfig::workers).sum();
+    return Math.max(1, cores / Math.max(1, passes));
   }
 
   /**

@@ -105,7 +105,8 @@ final class ConfigNode {
     return value.asText();
   }
 
-  private String source(String key) {
+  /** Where {@code key}'s value comes from: its environment variable or the file. */
+  String source(String key) {
     String name = envName(key);
     return name != null && env.get(name) != null ? "environment variable " + name : origin;
   }

@@ -10,6 +10,8 @@ import org.jspecify.annotations.Nullable;
  *
  * @param sha256 pins by file path (relative to the model root); a pin always wins over any upstream
  *     digest
+ * @param threads the intra-op threads of one forward pass ({@code server.engine_threads}, {@code
+ *     auto} resolved by the loader): at least 1
  * @param timeoutMs how long a request may wait for its answer, queue included, before a 504
  * @param lazy load into the engine on the first request rather than at start ({@code load: lazy})
  * @param engine {@code auto} (by the model file found), {@code PyTorch} or {@code OnnxRuntime};
@@ -37,6 +39,7 @@ public record ModelConfig(
     TaskKind task,
     String device,
     int workers,
+    int threads,
     int batchMaxSize,
     int batchMaxDelayMs,
     int queue,
@@ -64,16 +67,21 @@ public record ModelConfig(
 
   /** This model with another source (a locked revision) and other pins. */
   public ModelConfig with(SourceRef newSource, Map<String, String> newPins) {
-    return copy(newSource, newPins, versions);
+    return copy(newSource, newPins, versions, threads);
   }
 
   /** This model with other {@code versions:} and {@code canary:}. */
   public ModelConfig with(ModelVersions newVersions) {
-    return copy(source, sha256, newVersions);
+    return copy(source, sha256, newVersions, threads);
+  }
+
+  /** This model with {@code newThreads} intra-op threads a forward pass. */
+  public ModelConfig withThreads(int newThreads) {
+    return copy(source, sha256, versions, newThreads);
   }
 
   private ModelConfig copy(
-      SourceRef newSource, Map<String, String> newPins, ModelVersions newVersions) {
+      SourceRef newSource, Map<String, String> newPins, ModelVersions newVersions, int newThreads) {
     return new ModelConfig(
         name,
         newSource,
@@ -84,6 +92,7 @@ public record ModelConfig(
         task,
         device,
         workers,
+        newThreads,
         batchMaxSize,
         batchMaxDelayMs,
         queue,

@@ -81,6 +81,7 @@ final class ModelReader {
         keys.task,
         keys.device,
         keys.workers,
+        1, // ConfigLoader resolves server.engine_threads once every model's workers are known
         keys.batchSize,
         keys.batchDelay,
         keys.queue,

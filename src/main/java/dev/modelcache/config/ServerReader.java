@@ -34,6 +34,7 @@ final class ServerReader {
     reloadNode.finish();
     GrpcConfig grpc = grpc(node.child("grpc"));
     long maxModelMemory = node.bytes("max_model_memory", 0);
+    int engineThreads = engineThreads(node);
     node.finish();
     return new ServerConfig(
         host,
@@ -46,7 +47,27 @@ final class ServerReader {
         limits,
         reload,
         grpc,
-        maxModelMemory);
+        maxModelMemory,
+        engineThreads);
+  }
+
+  /** {@code engine_threads}: 0 for {@code auto}, else 1..1024. */
+  private static int engineThreads(ConfigNode node) {
+    String text = node.string("engine_threads", "auto").strip();
+    if (text.equalsIgnoreCase("auto")) {
+      return 0;
+    }
+    if (!text.matches("[0-9]{1,9}")) {
+      throw new ConfigException(
+          node.source("engine_threads")
+              + ": "
+              + node.qualify("engine_threads")
+              + " must be auto or a whole number of threads from 1 to 1024, not '"
+              + text
+              + "'",
+          node.qualify("engine_threads"));
+    }
+    return node.integer("engine_threads", 0, 1, 1024);
   }
 
   private static GrpcConfig grpc(ConfigNode node) {

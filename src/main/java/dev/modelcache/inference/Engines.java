@@ -160,16 +160,16 @@ public final class Engines {
       ModelConfig model, InstalledSnapshot snapshot, Choice choice, Device device, Task<I, O> task)
       throws ModelLoadException {
     String file = choice.modelFile();
-    Criteria<List<I>, List<O>> criteria =
+    Criteria.Builder<List<I>, List<O>> builder =
         Criteria.builder()
             .setTypes(Engines.<I>listOf(), Engines.<O>listOf())
             .optEngine(choice.engine())
             .optDevice(device)
             .optModelPath(snapshot.dir().resolve(file))
-            .optTranslator(task.translator())
-            .build();
+            .optTranslator(task.translator());
     try {
-      return criteria.loadModel();
+      EngineThreads.apply(choice.kind(), model.threads(), builder);
+      return builder.build().loadModel();
     } catch (ModelNotFoundException | MalformedModelException | IOException | RuntimeException e) {
       throw new ModelLoadException(
           model.name()

@@ -53,6 +53,8 @@ class ConfigDiffTest {
             "server.auth.metrics",
             "server.limits.max_items",
             "cache.offline");
+    assertThat(diff(MODELS, "server:\n  engine_threads: 3\n" + MODELS).fixed())
+        .containsExactly("server.engine_threads");
     assertThat(diff.modelsUnchanged()).isTrue();
   }
 
@@ -67,6 +69,24 @@ class ConfigDiffTest {
     assertThat(diff.added()).extracting(ModelConfig::name).containsExactly("colors");
     assertThat(diff.removed()).containsExactly("digits");
     assertThat(diff.changed()).extracting(ModelConfig::name).containsExactly("iris");
+    assertThat(diff.fixed()).isEmpty();
+  }
+
+  @Test
+  void aModelWhoseAutoThreadsMovedIsNotChanged() {
+    // auto shares the cores among every model's workers: another model's workers move it
+    Config next = parse(MODELS, Map.of());
+    Config old =
+        new Config(
+            next.origin(),
+            next.baseDir(),
+            next.cache(),
+            next.sources(),
+            next.server(),
+            next.models().stream().map(m -> m.withThreads(m.threads() + 7)).toList(),
+            next.verification());
+    ConfigDiff diff = ConfigDiff.of(old, Lockfile.empty(), next, Lockfile.empty());
+    assertThat(diff.modelsUnchanged()).isTrue();
     assertThat(diff.fixed()).isEmpty();
   }
 
