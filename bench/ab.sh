@@ -7,7 +7,8 @@
 # Each phase also gives the daemon's CPU time per request (utime + stime of its threads over the phase, the JIT
 # compilers' left out, divided by the requests wrk counted): on a shared machine that moves far less than req/s.
 # AFTER: a command run with the daemon's pid and the output folder ($1, $2) before it is stopped (-> after.txt).
-# JAVA_OPTS: the daemon's JVM options (default -Xmx256m); DUR: seconds a phase (default 5). Needs wrk, curl.
+# JAVA_OPTS: the daemon's JVM options (default -Xmx256m); DUR: seconds a phase (default 5); JAR: run that jar
+# (java -jar, as bin/modelcache does) instead of target/classes. Needs wrk, curl.
 set -eu
 name=$1; max=${2:-1}; delay=${3:-0}; dur=${DUR:-5}
 cd "$(dirname "$0")/.."
@@ -26,8 +27,8 @@ models:
     queue: 1024
     batch: {max_size: $max, max_delay_ms: $delay}
 Y
-java ${JAVA_OPTS:--Xmx256m} -Dai.djl.offline=true \
-  -cp "${PRE:-}target/classes:$(cat target/cp.txt)" dev.modelcache.cli.Main serve -c $w/c.yaml > $w/log 2>&1 &
+if [ -n "${JAR:-}" ]; then run=(-jar "$JAR"); else run=(-cp "${PRE:-}target/classes:$(cat target/cp.txt)" dev.modelcache.cli.Main); fi
+java ${JAVA_OPTS:--Xmx256m} -Dai.djl.offline=true "${run[@]}" serve -c $w/c.yaml > $w/log 2>&1 &
 pid=$!
 for i in $(seq 240); do curl -sf http://127.0.0.1:$port/health/ready >/dev/null && break; sleep 0.5; done
 body='{"inputs": [5.1, 3.4, 1.5, 0.2]}'

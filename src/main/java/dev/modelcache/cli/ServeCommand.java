@@ -54,6 +54,7 @@ final class ServeCommand implements Callable<Integer> {
     CountDownLatch stopped = new CountDownLatch(1);
     AtomicBoolean stopping = new AtomicBoolean();
     AtomicInteger exitCode = new AtomicInteger();
+    EarlyEngines.start(loaded); // beside verification, fetch and HTTP's start
     daemon.start();
     Reloader reloader = daemon.reloader(config::load);
     reloader.watch();

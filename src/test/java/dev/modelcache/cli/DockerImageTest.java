@@ -119,6 +119,15 @@ class DockerImageTest {
     // The natives are unpacked at build time, readable by any user id.
     assertThat(image.all("RUN"))
         .anySatisfy(run -> assertThat(run.args()).contains("modelcache engine"));
+    // Class-data sharing: a serve at build time records the archive that the launcher maps.
+    assertThat(image.all("RUN"))
+        .anySatisfy(
+            run ->
+                assertThat(run.args())
+                    .contains("-XX:ArchiveClassesAtExit=/opt/modelcache/modelcache.jsa")
+                    .contains("modelcache serve"));
+    assertThat(Files.readString(Path.of("docker/modelcache")))
+        .contains("-XX:SharedArchiveFile=$home/modelcache.jsa", "-Xlog:all=warning:stderr");
   }
 
   @Test
