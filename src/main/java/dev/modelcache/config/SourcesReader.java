@@ -25,6 +25,7 @@ import org.jspecify.annotations.Nullable;
 final class SourcesReader {
   static final String GCS_ACCESS_ID_ENV = "GCS_HMAC_ACCESS_ID";
   static final String GCS_SECRET_ENV = "GCS_HMAC_SECRET";
+
   /** Google's clients' convention for a Cloud Storage emulator's JSON API ({@code host:port}). */
   static final String STORAGE_EMULATOR_ENV = "STORAGE_EMULATOR_HOST";
 

@@ -213,8 +213,7 @@ final class Downloader implements AutoCloseable {
     } catch (TransportCheck.Mismatch e) {
       store.discard(got.copy());
       if (retrier.exhausted(attempt)) {
-        throw new SourceException(
-            e.getMessage() + " (gave up after " + attempt + " attempts)", e);
+        throw new SourceException(e.getMessage() + " (gave up after " + attempt + " attempts)", e);
       }
       retrier.pause(model, transfer.sourceLabel(), transfer.file().path(), "", attempt, e);
       return false;

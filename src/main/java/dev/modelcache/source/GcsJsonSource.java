@@ -14,13 +14,13 @@ import okhttp3.OkHttpClient;
 import okhttp3.Response;
 
 /**
- * A folder of a Cloud Storage bucket read through the JSON API with application default
- * credentials ({@link GcsAuth}): every object under the prefix is a file (include/exclude applied),
- * each read pinned to its listed generation, so an object replaced during a fetch fails instead of
- * mixing two contents. What vouches for a file's SHA-256 (after config and {@code modelcache.lock}
- * pins, in the fetch): a {@code {name}.sha256} sidecar object. The object's {@code crc32c} and
- * {@code md5Hash} check transport only ({@link ObjectHashes}). A file nothing vouches for is
- * trusted on first use, or refused under {@code require_pins}.
+ * A folder of a Cloud Storage bucket read through the JSON API with application default credentials
+ * ({@link GcsAuth}): every object under the prefix is a file (include/exclude applied), each read
+ * pinned to its listed generation, so an object replaced during a fetch fails instead of mixing two
+ * contents. What vouches for a file's SHA-256 (after config and {@code modelcache.lock} pins, in
+ * the fetch): a {@code {name}.sha256} sidecar object. The object's {@code crc32c} and {@code
+ * md5Hash} check transport only ({@link ObjectHashes}). A file nothing vouches for is trusted on
+ * first use, or refused under {@code require_pins}.
  */
 final class GcsJsonSource implements ModelSource {
   private final GcsJson json;
