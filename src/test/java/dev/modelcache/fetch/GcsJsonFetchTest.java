@@ -226,7 +226,7 @@ class GcsJsonFetchTest {
   @Test
   void aWrongPinNamesTheFileAndBothSha256() throws Exception {
     gcs.put("models", "org/m/model.bin", WEIGHTS);
-    String wrong = "0".repeat(64);
+    String wrong = "ab".repeat(32);
 
     assertThatThrownBy(() -> fetch(MODEL + "    sha256: {model.bin: " + wrong + "}\n"))
         .isInstanceOf(ChecksumMismatchException.class)
