@@ -40,11 +40,6 @@ public final class GcsSource implements ModelSource {
   private final S3Source s3;
   private final GcsJsonSource json;
 
-  /** With its own HTTP client for the JSON API and this process's environment, for tests. */
-  public GcsSource(GcsConfig config) {
-    this(config, new OkHttpClient(), System.getenv());
-  }
-
   /**
    * A source whose clients (shared by every {@code gs://} model) {@code config} sets up.
    *
