@@ -68,7 +68,7 @@ final class Sources implements AutoCloseable {
             SourceRef.Scheme.FILE, new FileSource(),
             SourceRef.Scheme.HF, new HuggingFaceSource(config.sources().hf(), http),
             SourceRef.Scheme.S3, new S3Source(),
-            SourceRef.Scheme.GCS, new GcsSource(config.sources().gcs()),
+            SourceRef.Scheme.GCS, new GcsSource(config.sources().gcs(), http, System.getenv()),
             SourceRef.Scheme.URL, new UrlSource(http),
             SourceRef.Scheme.OCI, new OciSource(config.sources().oci(), http),
             SourceRef.Scheme.AZURE, new AzureSource(config.sources().azure(), System.getenv()));

@@ -128,22 +128,34 @@ public record Config(
   }
 
   /**
-   * Google Cloud Storage ({@code sources.gcs}), reached through its S3-compatible XML API with an
-   * HMAC key: every {@code gs://} model shares these settings.
+   * Google Cloud Storage ({@code sources.gcs}): every {@code gs://} model shares these settings.
+   * With an HMAC key (or {@code anonymous}) it is reached through its S3-compatible XML API; else
+   * through its JSON API with application default credentials.
    *
    * @param endpoint the XML API's URL ({@value #GCS_ENDPOINT} unless a test or a proxy says else)
-   * @param accessId the HMAC key's access id, or null (then {@code anonymous} must be true)
+   * @param accessId the HMAC key's access id, or null
    * @param secret the HMAC key's secret, or null
-   * @param anonymous true: unsigned requests (public buckets), no key looked up
+   * @param anonymous true: unsigned requests (public buckets) through the XML API, no key looked up
    * @param requirePins the default of {@code require_pins} for {@code gs://} models
+   * @param jsonEndpoint the JSON API's URL: {@code json_endpoint}, else {@code
+   *     STORAGE_EMULATOR_HOST}, else {@value #GCS_ENDPOINT}
+   * @param emulator true when {@code jsonEndpoint} comes from {@code STORAGE_EMULATOR_HOST}: no
+   *     credentials are sent, as Google's clients do
    */
   public record GcsConfig(
       String endpoint,
       @Nullable String accessId,
       @Nullable Secret secret,
       boolean anonymous,
-      boolean requirePins) {
+      boolean requirePins,
+      String jsonEndpoint,
+      boolean emulator) {
     public static final String GCS_ENDPOINT = "https://storage.googleapis.com";
+
+    /** Whether {@code gs://} models are read through the XML API (an HMAC key, or anonymous). */
+    public boolean xmlApi() {
+      return accessId != null || anonymous;
+    }
 
     /**
      * The S3 settings the XML API is reached with: path-style requests (bucket names with dots stay

@@ -71,7 +71,12 @@ final class ConfigDescription {
             + " sources.gcs.anonymous="
             + sources.gcs().anonymous()
             + " sources.gcs.require_pins="
-            + sources.gcs().requirePins());
+            + sources.gcs().requirePins()
+            + " sources.gcs.json_endpoint="
+            + sources.gcs().jsonEndpoint()
+            + (sources.gcs().emulator() ? " (STORAGE_EMULATOR_HOST: no credentials)" : "")
+            + " sources.gcs.api="
+            + (sources.gcs().xmlApi() ? "xml" : "json"));
     lines.add(
         "sources.azure.endpoint="
             + sources.azure().endpoint()

@@ -26,6 +26,9 @@ final class SourcesReader {
   static final String GCS_ACCESS_ID_ENV = "GCS_HMAC_ACCESS_ID";
   static final String GCS_SECRET_ENV = "GCS_HMAC_SECRET";
 
+  /** Google's clients' convention for a Cloud Storage emulator's JSON API ({@code host:port}). */
+  static final String STORAGE_EMULATOR_ENV = "STORAGE_EMULATOR_HOST";
+
   private final Map<String, String> env;
 
   SourcesReader(Map<String, String> env) {
@@ -75,6 +78,21 @@ final class SourcesReader {
     }
     boolean anonymous = node.bool("anonymous", false);
     boolean requirePins = node.bool("require_pins", false);
+    String jsonEndpoint = node.string("json_endpoint");
+    String host = env.get(STORAGE_EMULATOR_ENV);
+    boolean emulator = false;
+    if (jsonEndpoint != null) {
+      if (!isHttpUrl(jsonEndpoint)) {
+        throw node.error(node.qualify("json_endpoint"), mustBeUrl(jsonEndpoint));
+      }
+    } else if (host != null && !host.isBlank()) {
+      host = host.strip();
+      jsonEndpoint = host.contains("://") ? host : "http://" + host;
+      checkEndpoint(STORAGE_EMULATOR_ENV + " (the environment)", jsonEndpoint);
+      emulator = true;
+    } else {
+      jsonEndpoint = GcsConfig.GCS_ENDPOINT;
+    }
     node.finish();
     accessId = accessId == null || accessId.isBlank() ? null : accessId.strip();
     if ((accessId == null) != (secret == null)) {
@@ -87,7 +105,14 @@ final class SourcesReader {
               + (accessId == null ? "secret" : "access id")
               + " is set");
     }
-    return new GcsConfig(stripTrailingSlash(endpoint), accessId, secret, anonymous, requirePins);
+    return new GcsConfig(
+        stripTrailingSlash(endpoint),
+        accessId,
+        secret,
+        anonymous,
+        requirePins,
+        stripTrailingSlash(jsonEndpoint),
+        emulator);
   }
 
   private HfConfig hf(ConfigNode node) {

@@ -174,6 +174,9 @@ final class Downloader implements AutoCloseable {
             file.path());
         continue;
       }
+      if (!transportChecked(transfer, got, attempt)) {
+        continue;
+      }
       try {
         digests.check(model, file, got.copy());
       } catch (ChecksumMismatchException e) {
@@ -193,6 +196,27 @@ final class Downloader implements AutoCloseable {
           model,
           got.copy(),
           hub ? Objects.requireNonNull(file.etag(), HUB_ETAG) : got.copy().sha256());
+    }
+  }
+
+  /**
+   * Whether the file has the CRC32C/MD5 its store reports ({@link TransportCheck}); when not, its
+   * bytes are dropped and, after a pause, false says to fetch it again from its start, until the
+   * retries run out.
+   */
+  private boolean transportChecked(Transfer transfer, PartDownloads.Downloaded got, int attempt)
+      throws IOException, InterruptedException {
+    ModelConfig model = transfer.model();
+    try {
+      TransportCheck.verify(model, transfer.file(), got.copy().temp());
+      return true;
+    } catch (TransportCheck.Mismatch e) {
+      store.discard(got.copy());
+      if (retrier.exhausted(attempt)) {
+        throw new SourceException(e.getMessage() + " (gave up after " + attempt + " attempts)", e);
+      }
+      retrier.pause(model, transfer.sourceLabel(), transfer.file().path(), "", attempt, e);
+      return false;
     }
   }
 

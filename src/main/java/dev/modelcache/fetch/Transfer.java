@@ -49,6 +49,10 @@ final class Transfer {
     return file;
   }
 
+  String sourceLabel() {
+    return sourceLabel;
+  }
+
   /** Whether the source serves this file's bytes as ranges (see {@link ModelSource#ranges}). */
   boolean ranges() {
     return source.ranges(model, file);

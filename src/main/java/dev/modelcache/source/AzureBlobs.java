@@ -17,7 +17,6 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.HexFormat;
 import org.jspecify.annotations.Nullable;
 
@@ -194,7 +193,7 @@ final class AzureBlobs {
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every JDK has MD5", e);
     }
-    String expected = hex(md5);
+    String expected = ObjectHashes.hex(md5);
     if (!expected.equals(HexFormat.of().formatHex(actual))) {
       throw new RetryableSourceException(
           model.name()
@@ -207,14 +206,6 @@ final class AzureBlobs {
               + "; damaged in transit (or the blob's Content-MD5 property is wrong): fetching it"
               + " again",
           null);
-    }
-  }
-
-  private static String hex(String base64) {
-    try {
-      return HexFormat.of().formatHex(Base64.getDecoder().decode(base64.strip()));
-    } catch (IllegalArgumentException e) {
-      return "'" + base64.strip() + "' (not base64)";
     }
   }
 

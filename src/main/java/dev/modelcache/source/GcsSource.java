@@ -8,6 +8,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.time.Duration;
+import java.util.Map;
+import okhttp3.OkHttpClient;
 import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
@@ -20,27 +22,34 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 
 /**
- * A folder of a Google Cloud Storage bucket ({@code gs://bucket/prefix}), read through GCS's
- * S3-compatible XML API ({@code https://storage.googleapis.com}) with an HMAC key, by the same
- * machinery as {@link S3Source}: listing with pagination, include/exclude, the {@code
- * modelcache.lock} object and {@code .sha256} sidecars as what vouches for a file's SHA-256, each
- * read pinned to the listed object's ETag ({@code If-Match}), byte ranges for resume and parallel
- * parts, and the same failure table ({@link S3Errors}, with GCS's own advice for a refused key or
- * access).
+ * A folder of a Google Cloud Storage bucket ({@code gs://bucket/prefix}). With an HMAC key (or
+ * {@code anonymous: true}) it is read through GCS's S3-compatible XML API ({@code
+ * https://storage.googleapis.com}) by the same machinery as {@link S3Source}: listing with
+ * pagination, include/exclude, the {@code modelcache.lock} object and {@code .sha256} sidecars as
+ * what vouches for a file's SHA-256, each read pinned to the listed object's ETag ({@code
+ * If-Match}), byte ranges for resume and parallel parts, the {@code x-goog-hash} of each object's
+ * {@code HEAD} as a transport check, and the same failure table ({@link S3Errors}, with GCS's own
+ * advice for a refused key or access). Requests are path-style and signed (AWS signature v4) for
+ * region {@code auto}, which the XML API accepts for every bucket.
  *
- * <p>Requests are path-style and signed (AWS signature v4) for region {@code auto}, which the XML
- * API accepts for every bucket. Application default credentials and workload identity (OAuth
- * tokens) are not used: a private bucket needs an HMAC key ({@code GCS_HMAC_ACCESS_ID}, {@code
- * GCS_HMAC_SECRET}); a public one needs {@code anonymous: true}.
+ * <p>Without an HMAC key it is read through the JSON API with application default credentials and
+ * workload identity ({@link GcsJsonSource}).
  */
 public final class GcsSource implements ModelSource {
   private final GcsConfig config;
   private final S3Source s3;
+  private final GcsJsonSource json;
 
-  /** A source whose one client (shared by every {@code gs://} model) {@code config} sets up. */
-  public GcsSource(GcsConfig config) {
+  /**
+   * A source whose clients (shared by every {@code gs://} model) {@code config} sets up.
+   *
+   * @param client the JSON API's HTTP client, which the caller owns and closes
+   * @param env where {@code GOOGLE_APPLICATION_CREDENTIALS} is read
+   */
+  public GcsSource(GcsConfig config, OkHttpClient client, Map<String, String> env) {
     this.config = config;
     this.s3 = new S3Source(settings -> client(config, settings));
+    this.json = new GcsJsonSource(config, client, env);
   }
 
   /**
@@ -73,36 +82,24 @@ public final class GcsSource implements ModelSource {
     return StaticCredentialsProvider.create(AwsBasicCredentials.create(accessId, secret.reveal()));
   }
 
-  /** Lists the model's folder, after checking that there is a key to sign with (or none needed). */
+  /** Lists the model's folder: through the XML API with an HMAC key, else the JSON API. */
   @Override
   public Snapshot resolve(ModelConfig model) throws IOException {
-    requireKey(model);
-    return s3.resolve(model);
+    return config.xmlApi() ? s3.resolve(model) : json.resolve(model);
   }
 
   @Override
   public InputStream open(
       ModelConfig model, Snapshot snapshot, SourceFile file, long offset, long end)
       throws IOException {
-    requireKey(model);
-    return s3.open(model, snapshot, file, offset, end);
-  }
-
-  private void requireKey(ModelConfig model) throws SourceException {
-    if (!config.anonymous() && config.accessId() == null) {
-      throw new SourceException(
-          model.name()
-              + " - "
-              + model.source()
-              + " needs an HMAC key for Cloud Storage's XML API: set GCS_HMAC_ACCESS_ID and"
-              + " GCS_HMAC_SECRET (or sources.gcs.hmac_access_id and hmac_secret) to a service"
-              + " account's HMAC key, or sources.gcs.anonymous: true for a public bucket;"
-              + " application default credentials and workload identity are not used");
-    }
+    return config.xmlApi()
+        ? s3.open(model, snapshot, file, offset, end)
+        : json.open(model, snapshot, file, offset, end);
   }
 
   @Override
   public void close() {
     s3.close();
+    json.close();
   }
 }

@@ -33,7 +33,7 @@ import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
  * Each listed file of a model as a {@link SourceFile}: one {@code HEAD} with checksum mode per file
  * (several at once) for its size, ETag and version id, and the SHA-256 that vouches for it: the
  * object's own full-object checksum, else the bucket lock's entry, else its {@code .sha256}
- * sidecar.
+ * sidecar. Cloud Storage's {@code x-goog-hash} (CRC32C, MD5) is kept as a transport check.
  */
 final class S3Describer implements AutoCloseable {
   // logged under the source's name: the logger operators know for S3
@@ -108,7 +108,10 @@ final class S3Describer implements AutoCloseable {
         null,
         digest.origin(),
         S3Source.unquote(head.eTag()),
-        normaliseVersion(head.versionId()));
+        normaliseVersion(head.versionId()),
+        // Cloud Storage's XML API reports the whole object's CRC32C and MD5; S3 sends none
+        ObjectHashes.ofGoogHash(
+            String.join(",", head.sdkHttpResponse().matchingHeaders("x-goog-hash"))));
   }
 
   /**

@@ -14,7 +14,10 @@ import org.jspecify.annotations.Nullable;
  * @param sha256Origin where {@code sha256} comes from, for messages ("the object's
  *     x-amz-checksum-sha256"), or null for the source's own digest
  * @param objectEtag the S3 object's ETag (quotes removed), or null
- * @param versionId the S3 object's version id, or null when the bucket keeps no versions
+ * @param versionId the S3 object's version id (a GCS object's generation), or null when the bucket
+ *     keeps no versions
+ * @param hashes the object's CRC32C and MD5 as the store reports them (GCS), checked after the
+ *     download as a transport check only; null when the store gives none
  */
 public record SourceFile(
     String path,
@@ -23,10 +26,22 @@ public record SourceFile(
     @Nullable String gitSha1,
     @Nullable String sha256Origin,
     @Nullable String objectEtag,
-    @Nullable String versionId) {
+    @Nullable String versionId,
+    @Nullable ObjectHashes hashes) {
 
   public SourceFile(String path, long size, @Nullable String sha256, @Nullable String gitSha1) {
-    this(path, size, sha256, gitSha1, null, null, null);
+    this(path, size, sha256, gitSha1, null, null, null, null);
+  }
+
+  public SourceFile(
+      String path,
+      long size,
+      @Nullable String sha256,
+      @Nullable String gitSha1,
+      @Nullable String sha256Origin,
+      @Nullable String objectEtag,
+      @Nullable String versionId) {
+    this(path, size, sha256, gitSha1, sha256Origin, objectEtag, versionId, null);
   }
 
   /** The Hub's etag: what the HuggingFace cache names the blob. */

@@ -24,12 +24,15 @@ import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
+import java.util.zip.CRC32C;
+import okhttp3.OkHttpClient;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -50,6 +53,7 @@ class GcsFetchTest {
   private static final String MODEL = "  - name: m\n    source: gs://models/org/m\n";
 
   @TempDir Path tmp;
+  private final OkHttpClient http = new OkHttpClient();
   private S3Server server;
   private FaultProxy proxy;
   private final List<Duration> sleeps = new ArrayList<>();
@@ -69,6 +73,8 @@ class GcsFetchTest {
     }
     proxy.close();
     server.close();
+    http.dispatcher().executorService().shutdown();
+    http.connectionPool().evictAll();
   }
 
   private Config config(Map<String, String> env, String modelYaml) {
@@ -89,7 +95,7 @@ class GcsFetchTest {
     fetcher =
         new Fetcher(
             new CacheStore(config.cache().dir()),
-            Map.of(SourceRef.Scheme.GCS, new GcsSource(config.sources().gcs())),
+            Map.of(SourceRef.Scheme.GCS, new GcsSource(config.sources().gcs(), http, env)),
             new ModelStates(names, Set.copyOf(names), Clock.systemUTC()),
             new Metrics(new SimpleMeterRegistry()),
             Clock.systemUTC(),
@@ -178,13 +184,76 @@ class GcsFetchTest {
   }
 
   @Test
-  void withoutAnHmacKeyTheMessageSaysWhatToSet() {
-    assertThatThrownBy(() -> fetch(Map.of(), MODEL, Fetcher.RANGED_MIN_BYTES))
+  void withoutAnHmacKeyTheJsonApiNeedsApplicationDefaultCredentials() {
+    Path missing = tmp.resolve("missing.json");
+    assertThatThrownBy(
+            () ->
+                fetch(
+                    Map.of("GOOGLE_APPLICATION_CREDENTIALS", missing.toString()),
+                    MODEL,
+                    Fetcher.RANGED_MIN_BYTES))
         .isInstanceOf(SourceException.class)
         .hasMessageContaining(
-            "m - gs://models/org/m needs an HMAC key for Cloud Storage's XML API: set"
-                + " GCS_HMAC_ACCESS_ID and GCS_HMAC_SECRET");
+            "m - gs://models/org/m: no usable application default credentials from"
+                + " GOOGLE_APPLICATION_CREDENTIALS ("
+                + missing
+                + ")")
+        .hasMessageContaining("or set an HMAC key (GCS_HMAC_ACCESS_ID, GCS_HMAC_SECRET)");
     assertThat(proxy.requests()).isEmpty();
+  }
+
+  @Test
+  void aWrongXGoogHashCrc32cIsRefetchedThenRefusedNamingTheFileAndBothValues() throws Exception {
+    server.put("models", "org/m/model.bin", WEIGHTS, false);
+    CRC32C crc = new CRC32C();
+    crc.update(WEIGHTS);
+    String actual = String.format("%08x", crc.getValue());
+    String actualBase64 =
+        Base64.getEncoder()
+            .encodeToString(java.nio.ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
+    proxy.fault(
+        FaultProxy.header(
+            "HEAD", "/models/org/m/model.bin", "x-goog-hash: crc32c=AAAAAA==,md5=" + md5(WEIGHTS)));
+
+    assertThatThrownBy(() -> fetch(MODEL + "    sha256: {model.bin: " + sha256(WEIGHTS) + "}\n"))
+        .isInstanceOf(SourceException.class)
+        .hasMessage(
+            "m - model.bin: CRC32C mismatch: the object's x-goog-hash header says 00000000"
+                + " (AAAAAA==), the bytes have "
+                + actual
+                + " ("
+                + actualBase64
+                + "); damaged in transit: the bytes were dropped (gave up after 4 attempts)");
+    assertThat(proxy.requests())
+        .filteredOn(r -> r.startsWith("GET /models/org/m/model.bin"))
+        .hasSize(4);
+    assertThat(sleeps).hasSize(3);
+    assertThat(tmp.resolve("cache/gcs/models--org--m/blobs")).doesNotExist();
+  }
+
+  @Test
+  void aMatchingXGoogHashLetsTheFileIn() throws Exception {
+    server.put("models", "org/m/model.bin", WEIGHTS, false);
+    CRC32C crc = new CRC32C();
+    crc.update(WEIGHTS);
+    String crc32c =
+        Base64.getEncoder()
+            .encodeToString(java.nio.ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
+    proxy.fault(
+        FaultProxy.header(
+            "HEAD",
+            "/models/org/m/model.bin",
+            "x-goog-hash: crc32c=" + crc32c + ",md5=" + md5(WEIGHTS)));
+
+    InstalledSnapshot snapshot =
+        fetch(MODEL + "    sha256: {model.bin: " + sha256(WEIGHTS) + "}\n");
+
+    assertThat(snapshot.files().get(0).blob()).hasBinaryContent(WEIGHTS);
+    assertThat(sleeps).isEmpty();
+  }
+
+  private static String md5(byte[] bytes) throws Exception {
+    return Base64.getEncoder().encodeToString(MessageDigest.getInstance("MD5").digest(bytes));
   }
 
   @Test

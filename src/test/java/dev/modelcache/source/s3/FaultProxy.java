@@ -64,6 +64,16 @@ public final class FaultProxy implements AutoCloseable {
   }
 
   /**
+   * Adds {@code headerLine} (such as {@code x-goog-hash: crc32c=AAAAAA==}) to the head of the next
+   * matching response, its body untouched.
+   */
+  public static Fault header(String method, String pathPrefix, String headerLine) {
+    return new Fault(method, pathPrefix, 0, HEADER, Long.MAX_VALUE, null, headerLine);
+  }
+
+  private static final String HEADER = "(add a header)";
+
+  /**
    * Cuts the response to the next matching request after {@code bytes} bytes (headers included).
    */
   public static Fault cut(String method, String pathPrefix, long bytes) {
@@ -160,6 +170,15 @@ public final class FaultProxy implements AutoCloseable {
         upstream.getOutputStream().flush();
         threads.execute(() -> pipe(in, upstream));
         InputStream back = upstream.getInputStream();
+        if (fault != null && HEADER.equals(fault.code())) {
+          byte[] all = back.readAllBytes();
+          int line = new String(all, StandardCharsets.ISO_8859_1).indexOf("\r\n") + 2;
+          out.write(all, 0, line);
+          out.write((fault.with() + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+          out.write(all, line, all.length - line);
+          out.flush();
+          return;
+        }
         if (fault != null && fault.replace() != null) {
           out.write(rewritten(back.readAllBytes(), fault.replace(), fault.with()));
           out.flush();
