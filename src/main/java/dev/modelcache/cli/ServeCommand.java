@@ -58,7 +58,12 @@ final class ServeCommand implements Callable<Integer> {
     daemon.start();
     Reloader reloader = daemon.reloader(config::load);
     reloader.watch();
-    Signals.handle("HUP", () -> reloader.request("SIGHUP"));
+    if (!Signals.handle("HUP", () -> reloader.request("SIGHUP"))) {
+      log.warn(
+          "SIGHUP is ignored in this process (started under nohup, or by a parent that ignores"
+              + " it), so it will not reload the config: start modelcache without nohup, or set"
+              + " server.reload.watch: true to reload on a change of the file");
+    }
     onStopSignals(daemon, loaded.server().shutdownGraceSeconds(), stopping, exitCode, stopped);
     // Any other way out of the JVM (System.exit elsewhere, or no signal API) still closes.
     Runtime.getRuntime()

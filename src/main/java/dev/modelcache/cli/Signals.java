@@ -19,8 +19,9 @@ final class Signals {
   private Signals() {}
 
   /**
-   * Runs {@code handler} on the JVM's signal thread each time signal {@code name} ("TERM", "INT")
-   * arrives; false when this JVM offers no way to do so.
+   * Runs {@code handler} on the JVM's signal thread each time signal {@code name} ("TERM", "INT",
+   * "HUP") arrives; false when this JVM offers no way to do so, or when the signal was ignored as
+   * the process started (under {@code nohup}, SIGHUP), which the JVM then keeps ignoring.
    */
   static boolean handle(String name, Runnable handler) {
     try {
@@ -43,8 +44,10 @@ final class Signals {
                 };
               });
       Method handle = signalType.getMethod("handle", signalType, handlerType);
-      handle.invoke(null, signal, proxy);
-      return true;
+      Object previous = handle.invoke(null, signal, proxy);
+      // a signal ignored when the JVM started (nohup ignores SIGHUP) stays ignored: HotSpot
+      // answers SIG_IGN and installs nothing
+      return previous != handlerType.getField("SIG_IGN").get(null);
     } catch (ReflectiveOperationException | IllegalArgumentException e) {
       return false;
     }

@@ -7,6 +7,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,6 +40,25 @@ final class ChildDaemon implements AutoCloseable {
   private final Thread reader;
   private boolean ended; // guarded by lines
 
+  /** Whether {@code env} can reset a signal (GNU coreutils 8.31 and later). */
+  private static final boolean ENV_RESETS_SIGNALS = envResetsSignals();
+
+  private static boolean envResetsSignals() {
+    try {
+      Process env =
+          new ProcessBuilder("env", "--default-signal=HUP", "true")
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
+      return env.waitFor(10, TimeUnit.SECONDS) && env.exitValue() == 0;
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
   private ChildDaemon(Process process) {
     this.process = process;
     this.reader = new Thread(this::read, "child-daemon-stderr");
@@ -61,7 +81,13 @@ final class ChildDaemon implements AutoCloseable {
    */
   static ChildDaemon start(Path config, Map<String, String> env, List<String> jvmOptions)
       throws IOException {
-    List<String> command = new ArrayList<>(ChildJvm.java());
+    List<String> command = new ArrayList<>();
+    // SIGHUP at its default in the child even when this JVM ignores it (a build under nohup):
+    // the JVM keeps a signal ignored at its start ignored, and the reload tests send SIGHUP
+    if (ENV_RESETS_SIGNALS) {
+      command.addAll(List.of("env", "--default-signal=HUP"));
+    }
+    command.addAll(ChildJvm.java());
     command.add("-Xmx512m");
     command.addAll(jvmOptions);
     command.add("-Dai.djl.offline=true");
@@ -218,11 +244,25 @@ final class ChildDaemon implements AutoCloseable {
   }
 
   /**
+   * Writes the child's stderr so far to {@code target/child-daemons/PID.log}, for the reader of a
+   * failed run (the surefire report holds only this JVM's output).
+   */
+  private void keepLog() {
+    try {
+      Path dir = Files.createDirectories(Path.of("target", "child-daemons"));
+      Files.write(dir.resolve(process.pid() + ".log"), lines(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      // a log for a human only: the test's own result stands
+    }
+  }
+
+  /**
    * Stops the child with SIGTERM (its graceful stop, which also lets JaCoCo's agent in it write its
    * coverage), and with SIGKILL if it has not exited within 30 s.
    */
   @Override
   public void close() {
+    keepLog();
     try {
       if (process.isAlive()) {
         sigterm();

@@ -4,12 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.modelcache.ChildJvm;
 import dev.modelcache.Poll;
 import dev.modelcache.TestModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -99,6 +101,35 @@ class ReloadProcessTest {
       assertThat(refusals(child)).hasSize(3);
       assertThat(infer(http, base, "extra").code).isEqualTo(200);
       assertThat(infer(http, base, "iris").code).isEqualTo(404);
+    }
+  }
+
+  @Test
+  void aDaemonStartedUnderNohupSaysThatSighupWillNotReloadIt() throws Exception {
+    Path iris = TestModels.copy("iris", tmp.resolve("src-nohup"));
+    Path config = tmp.resolve("nohup.yaml");
+    Files.writeString(config, yaml(tmp, "", model("iris", iris)));
+    List<String> command = new ArrayList<>(List.of("nohup"));
+    command.addAll(ChildJvm.java());
+    command.addAll(
+        List.of(
+            "-Xmx512m",
+            "-Dai.djl.offline=true",
+            "-cp",
+            System.getProperty("java.class.path"),
+            Main.class.getName(),
+            "serve",
+            "-c",
+            config.toString()));
+    ProcessBuilder builder = new ProcessBuilder(command);
+    builder
+        .environment()
+        .keySet()
+        .removeIf(name -> name.startsWith("MODELCACHE_") || name.startsWith("AWS_"));
+    try (ChildDaemon child = ChildDaemon.start(builder)) {
+      JsonNode warning = child.awaitMessage(m -> m.startsWith("SIGHUP is ignored"), WAIT);
+      assertThat(warning.path("level").asText()).isEqualTo("WARN");
+      assertThat(warning.path("message").asText()).contains("server.reload.watch: true");
     }
   }
 
