@@ -29,6 +29,7 @@ final class GcsJson {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
   private static final int MAX_SIDECAR_BYTES = 4096;
+  private static final int MAX_LOCK_BYTES = 16 << 20;
 
   private final OkHttpClient client;
   private final String endpoint;
@@ -91,6 +92,24 @@ final class GcsJson {
                 + " delete it");
       }
       return first;
+    }
+  }
+
+  /** The bytes of the bucket's {@code modelcache.lock} object {@code name}, at most 16 MiB. */
+  byte[] lock(ModelConfig model, String bucket, String name) throws IOException {
+    try (Response response = media(model, bucket, name, S3Source.LOCK_OBJECT, null, 0, -1)) {
+      byte[] bytes = response.body().byteStream().readNBytes(MAX_LOCK_BYTES + 1);
+      if (bytes.length > MAX_LOCK_BYTES) {
+        throw new SourceException(
+            model.name()
+                + " - the bucket's "
+                + S3Source.LOCK_OBJECT
+                + " at "
+                + model.source()
+                + " is over 16 MiB, which no lockfile of a model is; mirror the model again or"
+                + " delete it");
+      }
+      return bytes;
     }
   }
 

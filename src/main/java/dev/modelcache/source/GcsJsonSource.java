@@ -3,6 +3,7 @@ package dev.modelcache.source;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.modelcache.config.Config.GcsConfig;
 import dev.modelcache.config.ModelConfig;
+import dev.modelcache.source.S3Listing.LockedDigest;
 import java.io.ByteArrayInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -12,17 +13,22 @@ import java.util.List;
 import java.util.Map;
 import okhttp3.OkHttpClient;
 import okhttp3.Response;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A folder of a Cloud Storage bucket read through the JSON API with application default credentials
  * ({@link GcsAuth}): every object under the prefix is a file (include/exclude applied), each read
  * pinned to its listed generation, so an object replaced during a fetch fails instead of mixing two
  * contents. What vouches for a file's SHA-256 (after config and {@code modelcache.lock} pins, in
- * the fetch): a {@code {name}.sha256} sidecar object. The object's {@code crc32c} and {@code
- * md5Hash} check transport only ({@link ObjectHashes}). A file nothing vouches for is trusted on
- * first use, or refused under {@code require_pins}.
+ * the fetch): the entry of a {@code modelcache.lock} object at the root of the prefix (as {@code
+ * modelcache mirror} writes one, its size matching the object's), else a {@code {name}.sha256}
+ * sidecar object. The object's {@code crc32c} and {@code md5Hash} check transport only ({@link
+ * ObjectHashes}). A file nothing vouches for is trusted on first use, or refused under {@code
+ * require_pins}.
  */
 final class GcsJsonSource implements ModelSource {
+  private static final Logger log = LoggerFactory.getLogger(GcsJsonSource.class);
   private final GcsJson json;
 
   GcsJsonSource(GcsConfig config, OkHttpClient client, Map<String, String> env) {
@@ -45,9 +51,13 @@ final class GcsJsonSource implements ModelSource {
                   : " matching include/exclude")
               + ": check the bucket, the prefix and the patterns");
     }
+    Map<String, LockedDigest> mirrored =
+        listed.containsKey(S3Source.LOCK_OBJECT)
+            ? S3Listing.parseLock(model, json.lock(model, bucket, prefix + S3Source.LOCK_OBJECT))
+            : Map.of();
     List<SourceFile> files = new ArrayList<>();
     for (GcsJson.Listed object : objects) {
-      files.add(describe(model, bucket, prefix, object, listed));
+      files.add(describe(model, bucket, prefix, object, listed, mirrored));
     }
     return new Snapshot(null, files);
   }
@@ -57,7 +67,8 @@ final class GcsJsonSource implements ModelSource {
       String bucket,
       String prefix,
       GcsJson.Listed object,
-      Map<String, GcsJson.Listed> listed)
+      Map<String, GcsJson.Listed> listed,
+      Map<String, LockedDigest> mirrored)
       throws IOException {
     String path = object.path();
     if (SourceFile.escapes(path)) {
@@ -80,7 +91,21 @@ final class GcsJsonSource implements ModelSource {
     String sha256 = null;
     String origin = null;
     String sidecar = path + S3Source.SIDECAR_SUFFIX;
-    if (listed.containsKey(sidecar)) {
+    LockedDigest locked = mirrored.get(path);
+    if (locked != null && locked.size() != size) {
+      log.warn(
+          "{} - {}: {} bytes in the bucket's {}, {} in the bucket: that entry is ignored",
+          model.name(),
+          path,
+          locked.size(),
+          S3Source.LOCK_OBJECT,
+          size);
+      locked = null;
+    }
+    if (locked != null) {
+      sha256 = locked.sha256();
+      origin = "the bucket's " + S3Source.LOCK_OBJECT;
+    } else if (listed.containsKey(sidecar)) {
       sha256 = json.sidecar(model, bucket, prefix + sidecar, sidecar);
       origin = "the sidecar object " + sidecar;
     }

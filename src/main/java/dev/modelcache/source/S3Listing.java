@@ -142,13 +142,26 @@ final class S3Listing {
    */
   private static Map<String, LockedDigest> readLock(
       ModelConfig model, S3Client s3, String bucket, String prefix) throws IOException {
-    JsonNode root;
+    byte[] bytes;
     try {
-      root =
-          JSON.readTree(
-              s3.getObjectAsBytes(b -> b.bucket(bucket).key(prefix + LOCK_OBJECT)).asByteArray());
+      bytes = s3.getObjectAsBytes(b -> b.bucket(bucket).key(prefix + LOCK_OBJECT)).asByteArray();
     } catch (SdkException e) {
       throw S3Errors.failure(model, "GET " + LOCK_OBJECT, null, e);
+    }
+    return parseLock(model, bytes);
+  }
+
+  /**
+   * The digests of a bucket's {@code modelcache.lock} (as {@code modelcache mirror} writes it) by
+   * path: entries without a size or a 64-hex-digit SHA-256 are left out.
+   *
+   * @throws SourceException when the bytes are not JSON, naming the model and what to do
+   */
+  static Map<String, LockedDigest> parseLock(ModelConfig model, byte[] bytes)
+      throws SourceException {
+    JsonNode root;
+    try {
+      root = JSON.readTree(bytes);
     } catch (IOException e) {
       throw new SourceException(
           model.name()

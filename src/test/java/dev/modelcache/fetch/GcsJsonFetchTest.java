@@ -246,6 +246,75 @@ class GcsJsonFetchTest {
   }
 
   @Test
+  void aBucketLockVouchesForEachFileAndIsNotOneOfThem() throws Exception {
+    gcs.put("models", "org/m/model.bin", WEIGHTS);
+    gcs.put("models", "org/m/config.json", CONFIG);
+    gcs.put("models", "org/m/modelcache.lock", lock(WEIGHTS.length, sha256(WEIGHTS)));
+
+    InstalledSnapshot snapshot = fetch(MODEL + "    require_pins: true\n");
+
+    assertThat(snapshot.files())
+        .extracting(f -> f.path() + " " + f.sha256())
+        .containsExactly("config.json " + sha256(CONFIG), "model.bin " + sha256(WEIGHTS));
+    assertThat(gcs.requests())
+        .extracting(FakeGcs.Recorded::target)
+        .contains("/storage/v1/b/models/o/org%2Fm%2Fmodelcache.lock?alt=media");
+  }
+
+  @Test
+  void bytesThatDisagreeWithTheBucketLockAreRefusedNamingBothSha256() throws Exception {
+    gcs.put("models", "org/m/model.bin", WEIGHTS);
+    gcs.put("models", "org/m/config.json", CONFIG);
+    String wrong = "cd".repeat(32);
+    gcs.put("models", "org/m/modelcache.lock", lock(WEIGHTS.length, wrong));
+
+    assertThatThrownBy(() -> fetch(MODEL))
+        .isInstanceOf(ChecksumMismatchException.class)
+        .hasMessageStartingWith("m - model.bin: sha256 mismatch: expected " + wrong)
+        .hasMessageContaining("actual " + sha256(WEIGHTS));
+  }
+
+  @Test
+  void aBucketLockEntryOfAnotherSizeVouchesForNothing() throws Exception {
+    gcs.put("models", "org/m/model.bin", WEIGHTS);
+    gcs.put("models", "org/m/config.json", CONFIG);
+    gcs.put("models", "org/m/modelcache.lock", lock(WEIGHTS.length + 1, sha256(WEIGHTS)));
+
+    assertThatThrownBy(() -> fetch(MODEL + "    require_pins: true\n"))
+        .isInstanceOf(SourceException.class)
+        .hasMessageContaining("m - require_pins is set and nothing vouches for model.bin");
+  }
+
+  @Test
+  void aBucketLockThatIsNotJsonSaysWhatToDo() {
+    gcs.put("models", "org/m/model.bin", WEIGHTS);
+    gcs.put("models", "org/m/modelcache.lock", "{not json".getBytes(StandardCharsets.UTF_8));
+
+    assertThatThrownBy(() -> fetch(MODEL))
+        .isInstanceOf(SourceException.class)
+        .hasMessageContaining(
+            "m - the bucket's modelcache.lock at gs://models/org/m is not valid JSON")
+        .hasMessageEndingWith("; mirror the model again or delete it");
+  }
+
+  /**
+   * A bucket lock as {@code modelcache mirror} writes it, vouching for model.bin and config.json.
+   */
+  private static byte[] lock(long weightsSize, String weightsSha256) throws Exception {
+    return ("{\"version\": 1, \"models\": [{\"name\": \"m\", \"files\": ["
+            + "{\"path\": \"model.bin\", \"size\": "
+            + weightsSize
+            + ", \"sha256\": \""
+            + weightsSha256
+            + "\"}, {\"path\": \"config.json\", \"size\": "
+            + CONFIG.length
+            + ", \"sha256\": \""
+            + sha256(CONFIG)
+            + "\"}]}]}")
+        .getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
   void aServiceAccountKeyInGoogleApplicationCredentialsSignsEveryRequest() throws Exception {
     gcs.put("models", "org/m/model.bin", WEIGHTS);
     gcs.requireBearer(true);
