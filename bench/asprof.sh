@@ -43,6 +43,7 @@ fi
 u=http://127.0.0.1:$port$path
 wrk -t1 -c${C:-32} -d${WARM:-10}s -s $w/req.lua $u > $w/warm.txt
 if [ "$ev" = alloc ]; then opt="start,event=alloc,alloc=1"; out=alloc; else opt="start,event=$ev,interval=${INTERVAL:-200us}"; out=cpu; fi
+# the options in quotes: jcmd would read "a=b" as a named argument of its own
 jcmd $pid JVMTI.agent_load $lib "\"$opt\"" > $w/attach.txt
 wrk -t1 -c${C:-32} -d${DUR:-15}s --latency -s $w/req.lua $u | tee $w/wrk.txt
 jcmd $pid JVMTI.agent_load $lib "\"stop,collapsed,file=$w/$out.collapsed\"" >> $w/attach.txt
