@@ -91,7 +91,7 @@ final class LoadedModel<I, O> implements AutoCloseable {
     long loaded = System.nanoTime();
     try {
       for (int i = 0; i < config.workers(); i++) {
-        predictors.add(zoo.newPredictor());
+        predictors.add(task.newPredictor(zoo, device));
       }
       warmUp(task, predictors);
       if (config.batchMaxSize() > 1) {

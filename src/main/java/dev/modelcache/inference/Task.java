@@ -1,5 +1,8 @@
 package dev.modelcache.inference;
 
+import ai.djl.Device;
+import ai.djl.inference.Predictor;
+import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.Translator;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
@@ -28,6 +31,15 @@ public interface Task<I, O> {
 
   /** The DJL translator of a whole batch of items: list in, list of the same length out. */
   Translator<List<I>, List<O>> translator();
+
+  /**
+   * A predictor of {@link #translator()} on {@code model} for one worker: DJL's own unless the task
+   * has a leaner one for the model's engine and {@code device}.
+   */
+  default Predictor<List<I>, List<O>> newPredictor(
+      ZooModel<List<I>, List<O>> model, Device device) {
+    return model.newPredictor();
+  }
 
   /** {@code POST /inference}: the request's {@code inputs} node as items. */
   List<I> parse(JsonNode inputs);

@@ -1,5 +1,8 @@
 package dev.modelcache.inference;
 
+import ai.djl.Device;
+import ai.djl.inference.Predictor;
+import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.Translator;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -67,6 +70,19 @@ public final class TensorTask
   @Override
   public Translator<List<Item>, List<Item>> translator() {
     return new TensorTranslator();
+  }
+
+  /**
+   * A {@link TensorPredictor} for a PyTorch model (its inputs kept from pass to pass on the CPU);
+   * DJL's predictor for other engines.
+   */
+  @Override
+  public Predictor<List<Item>, List<Item>> newPredictor(
+      ZooModel<List<Item>, List<Item>> model, Device device) {
+    if (!"PyTorch".equals(model.getNDManager().getEngine().getEngineName())) {
+      return model.newPredictor();
+    }
+    return new TensorPredictor(model, !device.isGpu());
   }
 
   @Override

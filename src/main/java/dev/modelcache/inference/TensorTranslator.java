@@ -48,6 +48,12 @@ final class TensorTranslator
       throws TranslateException {
     @SuppressWarnings("unchecked")
     List<TensorTask.Item> items = (List<TensorTask.Item>) ctx.getAttachment(ITEMS);
+    return outputs(items, list);
+  }
+
+  /** The model's outputs {@code list} split back by the rows of each of {@code items}. */
+  static List<TensorTask.Item> outputs(List<TensorTask.Item> items, NDList list)
+      throws TranslateException {
     List<Tensor> outputs = new ArrayList<>(list.size());
     for (NDArray array : list) {
       outputs.add(fromNd(array));
@@ -83,7 +89,7 @@ final class TensorTranslator
     return split;
   }
 
-  private static NDArray toNd(NDManager manager, Tensor tensor) {
+  static NDArray toNd(NDManager manager, Tensor tensor) {
     Shape shape = new Shape(tensor.shape());
     switch (tensor.dtype()) {
       case "float32":
@@ -122,15 +128,27 @@ final class TensorTranslator
       case FLOAT16:
       case FLOAT32:
       case BFLOAT16:
-        return Tensor.ofFloats(
-            "float32", shape, toDoubles(array.toType(DataType.FLOAT32, false).toFloatArray()));
+        {
+          NDArray floats = array.toType(DataType.FLOAT32, false);
+          try {
+            return Tensor.ofFloats("float32", shape, toDoubles(floats.toFloatArray()));
+          } finally {
+            closeCopy(floats, array);
+          }
+        }
       case FLOAT64:
         return Tensor.ofFloats("float64", shape, array.toDoubleArray());
       case INT8:
       case UINT8:
       case INT32:
-        return Tensor.ofInts(
-            "int32", shape, toLongs(array.toType(DataType.INT32, false).toIntArray()));
+        {
+          NDArray ints = array.toType(DataType.INT32, false);
+          try {
+            return Tensor.ofInts("int32", shape, toLongs(ints.toIntArray()));
+          } finally {
+            closeCopy(ints, array);
+          }
+        }
       case INT64:
         return Tensor.ofInts("int64", shape, array.toLongArray());
       case BOOLEAN:
@@ -138,6 +156,13 @@ final class TensorTranslator
       default:
         throw new IllegalStateException(
             "model output of dtype " + type + " cannot be returned as JSON");
+    }
+  }
+
+  /** Closes a conversion's copy at once (a predictor's manager may live long). */
+  private static void closeCopy(NDArray converted, NDArray array) {
+    if (converted != array) {
+      converted.close();
     }
   }
 
