@@ -47,8 +47,8 @@ public final class HttpServer implements AutoCloseable {
   /**
    * Jetty's padding of its thread pool's queue against false sharing, in references per cache line.
    * Unset, Jetty asks the platform MBean server whether oops are compressed, which registers every
-   * platform MBean (JFR's and the diagnostic commands' included): about a tenth of HTTP's start.
-   * 16 is right with compressed oops (a 64-byte line of 4-byte references) and pads twice as much,
+   * platform MBean (JFR's and the diagnostic commands' included): about a tenth of HTTP's start. 16
+   * is right with compressed oops (a 64-byte line of 4-byte references) and pads twice as much,
    * harmlessly, without them. A value given with {@code -D} is kept.
    */
   static final String REFERENCES_PER_CACHE_LINE = "org.eclipse.jetty.util.referencesPerCacheLine";
