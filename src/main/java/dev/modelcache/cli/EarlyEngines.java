@@ -8,7 +8,6 @@ import dev.modelcache.inference.ModelLoadException;
 import dev.modelcache.store.CacheStore;
 import dev.modelcache.store.InstalledSnapshot;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.util.LinkedHashSet;
 import java.util.Optional;
 import java.util.Set;
@@ -33,15 +32,8 @@ final class EarlyEngines {
 
   private EarlyEngines() {}
 
-  /**
-   * Starts the engines of {@code config}'s cached models on a daemon thread; returns at once. The
-   * JDK's management library is loaded first, on the caller's thread: JDK 17 loads one native
-   * library at a time, process-wide, so the daemon's JVM meters, which need it, would otherwise
-   * wait for the engine's libraries (libtorch: hundreds of MB), 1.1 to 1.5 s of the main thread in
-   * the timelines of docs/performance.md ("Warm start: the critical path").
-   */
+  /** Starts the engines of {@code config}'s cached models on a daemon thread; returns at once. */
   static void start(Config config) {
-    var unused = ManagementFactory.getGarbageCollectorMXBeans(); // libmanagement, libmanagement_ext
     Thread thread = new Thread(() -> initialise(config), "modelcache-engines");
     thread.setDaemon(true);
     thread.start();
