@@ -7,6 +7,8 @@
 #   bench/start.sh NAME MODEL [RUNS]      # MODEL: iris (TorchScript) or a folder holding all-MiniLM-L6-v2's
 #                                         # model.onnx and tokenizer.json (ONNX); -> target/start/NAME/summary.txt
 # JAVA_OPTS: the JVM's flags (default -Xmx256m); JAR: the jar (default target/modelcache.jar). Needs curl.
+# A/B on a shared machine: JAR_B (and JAVA_OPTS_B, default JAVA_OPTS) is a second daemon started in turn with the
+# first in each round (A B, then B A, ...) on the same cache; rows and medians are then given for each.
 # Each row: wall ms to ready, the model's load ms (its READY line), wall minus load, CPU ms at ready, RSS KiB at ready.
 set -eu
 name=$1; model=$2; runs=${3:-3}
@@ -32,11 +34,11 @@ models:
 $extra
 Y
 hz=$(getconf CLK_TCK)
-for i in $(seq 0 "$runs"); do
+# one start of jar $1 with flags $2 to ready, its log in $3: prints the row
+start() {
   t0=$(date +%s%N)
-  # shellcheck disable=SC2086 # JAVA_OPTS is a list of flags
-  java ${JAVA_OPTS:--Xmx256m} -Dai.djl.offline=true -jar "${JAR:-target/modelcache.jar}" serve -c "$w/c.yaml" \
-    > "$w/log$i" 2>&1 &
+  # shellcheck disable=SC2086 # the flags are a list
+  java $2 -Dai.djl.offline=true -jar "$1" serve -c "$w/c.yaml" > "$3" 2>&1 &
   pid=$!
   for _ in $(seq 1200); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/health/ready" && break
@@ -47,11 +49,29 @@ for i in $(seq 0 "$runs"); do
   cpu=$(sed 's/.*) //' /proc/$pid/stat | awk -v hz="$hz" '{printf "%d", ($12 + $13) * 1000 / hz}')
   rss=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
   kill $pid; wait $pid || true
-  load=$(sed -n 's/.* - READY: .* in \([0-9]*\) ms, warm-up.*/\1/p' "$w/log$i" | head -1)
+  load=$(sed -n 's/.* - READY: .* in \([0-9]*\) ms, warm-up.*/\1/p' "$3" | head -1)
   wall=$(( (t1 - t0) / 1000000 ))
-  [ "$i" = 0 ] || echo "$wall ${load:-?} $(( wall - ${load:-0} )) $cpu $rss"
-done | tee "$w/runs.txt"
+  echo "$wall ${load:-?} $(( wall - ${load:-0} )) $cpu $rss"
+}
+a=${JAR:-target/modelcache.jar}; aopts=${JAVA_OPTS:--Xmx256m}
+b=${JAR_B:-}; bopts=${JAVA_OPTS_B:-$aopts}
+for i in $(seq 0 "$runs"); do
+  if [ -z "$b" ]; then
+    row=$(start "$a" "$aopts" "$w/log$i")
+    [ "$i" = 0 ] || echo "$row" >> "$w/runs.txt"
+  elif [ $((i % 2)) = 1 ]; then
+    ra=$(start "$a" "$aopts" "$w/log$i"); rb=$(start "$b" "$bopts" "$w/logB$i")
+  else
+    rb=$(start "$b" "$bopts" "$w/logB$i"); ra=$(start "$a" "$aopts" "$w/log$i")
+  fi
+  if [ -n "$b" ] && [ "$i" != 0 ]; then echo "$ra" >> "$w/runs.txt"; echo "$rb" >> "$w/runsB.txt"; fi
+  [ "$i" = 0 ] || { echo "${row:-A $ra  B $rb}"; echo "load average $(cut -d' ' -f1 /proc/loadavg)"; }
+done
 med() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-{ echo "median of $runs: wall $(cut -d' ' -f1 "$w/runs.txt" | med) ms, load $(cut -d' ' -f2 "$w/runs.txt" | med) ms," \
-    "wall - load $(cut -d' ' -f3 "$w/runs.txt" | med) ms, cpu $(cut -d' ' -f4 "$w/runs.txt" | med) ms," \
-    "rss $(cut -d' ' -f5 "$w/runs.txt" | med) KiB"; } | tee "$w/summary.txt"
+summary() {
+  echo "median of $runs: wall $(cut -d' ' -f1 "$1" | med) ms, load $(cut -d' ' -f2 "$1" | med) ms," \
+    "wall - load $(cut -d' ' -f3 "$1" | med) ms, cpu $(cut -d' ' -f4 "$1" | med) ms," \
+    "rss $(cut -d' ' -f5 "$1" | med) KiB"
+}
+{ if [ -z "$b" ]; then summary "$w/runs.txt"; else echo "A: $(summary "$w/runs.txt")"; echo "B: $(summary "$w/runsB.txt")"; fi; } |
+  tee "$w/summary.txt"

@@ -41,6 +41,9 @@ final class ServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException, IOException {
     Config loaded = config.load();
+    // The engines' natives load beside everything else the start does (the daemon's parts, the
+    // cache's verification, HTTP's start), not after them: the longest part of a warm start.
+    EarlyEngines.start(loaded);
     loaded.describe().forEach(line -> log.info("{}", line));
     Daemon daemon = new Daemon(loaded, Clock.systemUTC());
     List<String> missing = daemon.missing();
@@ -54,7 +57,6 @@ final class ServeCommand implements Callable<Integer> {
     CountDownLatch stopped = new CountDownLatch(1);
     AtomicBoolean stopping = new AtomicBoolean();
     AtomicInteger exitCode = new AtomicInteger();
-    EarlyEngines.start(loaded); // beside verification, fetch and HTTP's start
     daemon.start();
     Reloader reloader = daemon.reloader(config::load);
     reloader.watch();
