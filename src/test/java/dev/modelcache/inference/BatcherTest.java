@@ -168,7 +168,7 @@ class BatcherTest {
   @Test
   void aLoneRequestRunsAtOnceInsteadOfWaitingOutTheDelay() throws Exception {
     FakeClock clock = new FakeClock(); // frozen: a wait for the delay would last a real hour
-    start(1, 8, 8, Duration.ofHours(1), clock::nanoTime);
+    start(2, 8, 8, Duration.ofHours(1), clock::nanoTime); // the other predictor idle: no company
     long hour = Duration.ofHours(1).toNanos();
     for (int i = 1; i <= 3; i++) {
       assertThat(get(batcher.submit(List.of(i), clock.nanoTime() + 2 * hour)))
@@ -196,6 +196,28 @@ class BatcherTest {
     assertThat(get(b)).containsExactly(6);
     assertThat(get(c)).containsExactly(8, 10);
     assertThat(task.passes()).containsExactly(1, 4);
+    assertThat(depth).hasValue(0);
+  }
+
+  @Test
+  void aRequestTakenWhileAnotherPassRunsWaitsForCompany() throws Exception {
+    FakeClock clock = new FakeClock(); // frozen: the worker waits until its pass is full
+    start(2, 2, 8, Duration.ofHours(1), clock::nanoTime);
+    long far = clock.nanoTime() + Duration.ofHours(2).toNanos();
+    task.gate.shut();
+    CompletableFuture<List<Integer>> first = batcher.submit(List.of(1), far); // alone: at once
+    task.gate.awaitHeld(WAIT);
+    CompletableFuture<List<Integer>> a = batcher.submit(List.of(2), far);
+    Poll.until(WAIT, Duration.ofMillis(10), "a taken", () -> depth.get() == 0);
+    // the queue was empty when the other worker took a, but first's pass runs: its client is
+    // about to send more, so the worker waits (for up to the hour) and b joins a's pass
+    CompletableFuture<List<Integer>> b = batcher.submit(List.of(3), far);
+    task.gate.open();
+
+    assertThat(get(first)).containsExactly(2);
+    assertThat(get(a)).containsExactly(4);
+    assertThat(get(b)).containsExactly(6);
+    assertThat(task.passes()).containsExactlyInAnyOrder(1, 2);
     assertThat(depth).hasValue(0);
   }
 
