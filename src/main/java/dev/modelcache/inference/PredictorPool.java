@@ -47,14 +47,6 @@ final class PredictorPool<I, O> {
     lonePassNanos = nanos;
   }
 
-  /**
-   * Whether a pass other than the caller's own runs (the caller holds one predictor): its requests'
-   * clients are about to send their next ones.
-   */
-  boolean othersBusy() {
-    return permits.availablePermits() < all.size() - 1;
-  }
-
   /** An idle predictor, waiting for one. */
   Predictor<List<I>, List<O>> take() throws InterruptedException {
     permits.acquire();

@@ -200,24 +200,23 @@ class BatcherTest {
   }
 
   @Test
-  void aRequestTakenWhileAnotherPassRunsWaitsForCompany() throws Exception {
+  void aLoneRequestWaitsForARequestThatIsBeingReadAlready() throws Exception {
     FakeClock clock = new FakeClock(); // frozen: the worker waits until its pass is full
-    start(2, 2, 8, Duration.ofHours(1), clock::nanoTime);
+    start(1, 2, 8, Duration.ofHours(1), clock::nanoTime);
     long far = clock.nanoTime() + Duration.ofHours(2).toNanos();
-    task.gate.shut();
-    CompletableFuture<List<Integer>> first = batcher.submit(List.of(1), far); // alone: at once
-    task.gate.awaitHeld(WAIT);
+    batcher.arriving(1); // a, being parsed
+    batcher.arriving(1); // b, being parsed on another caller's thread
     CompletableFuture<List<Integer>> a = batcher.submit(List.of(2), far);
+    batcher.arriving(-1);
     Poll.until(WAIT, Duration.ofMillis(10), "a taken", () -> depth.get() == 0);
-    // the queue was empty when the other worker took a, but first's pass runs: its client is
-    // about to send more, so the worker waits (for up to the hour) and b joins a's pass
+    // the queue was empty when the worker took a, but b was on its way (the next request of a
+    // client that the last pass answered): the worker waits for it, and both share one pass
     CompletableFuture<List<Integer>> b = batcher.submit(List.of(3), far);
-    task.gate.open();
+    batcher.arriving(-1);
 
-    assertThat(get(first)).containsExactly(2);
     assertThat(get(a)).containsExactly(4);
     assertThat(get(b)).containsExactly(6);
-    assertThat(task.passes()).containsExactlyInAnyOrder(1, 2);
+    assertThat(task.passes()).containsExactly(2);
     assertThat(depth).hasValue(0);
   }
 
