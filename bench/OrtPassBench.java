@@ -2,6 +2,9 @@
 // and session options (docs/performance.md, "Batching MiniLM"): passes/s and the process's CPU per pass and per item
 // (utime + stime of /proc/self/stat, all threads). The variants run interleaved, round after round, in one JVM.
 //   mvn -B -o -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/cp.txt
+//   unzip -o -d target/minilm $(tr : '\n' < target/cp.txt | grep all-minilm-l6-v2) all-minilm-l6-v2.onnx \
+//     all-minilm-l6-v2-tokenizer.json && mv target/minilm/all-minilm-l6-v2.onnx target/minilm/model.onnx \
+//     && mv target/minilm/all-minilm-l6-v2-tokenizer.json target/minilm/tokenizer.json
 //   java -Dai.djl.offline=true -cp $(cat target/cp.txt) bench/OrtPassBench.java MODEL_FILE SECONDS TOKENS BATCHES VARIANT...
 // BATCHES: comma-separated batch sizes (1,16). VARIANT: a name, then ':' and DJL Criteria options key=value joined by
 // '+' (intraOpNumThreads is 1 unless given), e.g. base: opt-all:optLevel=ALL_OPT nomem:memoryPatternOptimization=false

@@ -9,8 +9,8 @@
 # AFTER: a command run with the daemon's pid and the output folder ($1, $2) before it is stopped (-> after.txt).
 # JAVA_OPTS: the daemon's JVM options (default -Xmx256m); DUR: seconds a phase (default 5); JAR: run that jar
 # (java -jar, as bin/modelcache does) instead of target/classes. Needs wrk, curl.
-# MODEL=minilm: all-MiniLM-L6-v2 (text-embedding, mean pooling, normalised; the files of target/minilm, see
-# bench/OrtPassBench.java) with the peers bench's sentence instead of iris; the summary then also gives the mean batch
+# MODEL=minilm: all-MiniLM-L6-v2 (text-embedding, mean pooling, normalised; model.onnx and tokenizer.json in
+# target/minilm, see bench/OrtPassBench.java) with the peers bench's sentence instead of iris; the summary then also gives the mean batch
 # size of the c=32 phase (modelcache_inference_batch_size).
 set -eu
 name=$1; max=${2:-1}; delay=${3:-0}; dur=${DUR:-5}

@@ -25,8 +25,8 @@ import org.slf4j.MDC;
  *
  * <p>A worker takes the oldest request, then gathers more (up to {@code batch.max_size} items, for
  * at most {@code batch.max_delay_ms} after the first; only what is already queued when the delay is
- * 0, or when no other request was queued and no other pass ran as it took the first: a lone request
- * never waits for company that is not coming) whose items may share its forward pass ({@link
+ * 0, or when no other request was queued or being read as it took the first: a lone request never
+ * waits for company that is not coming) whose items may share its forward pass ({@link
  * BatchKeyed}), runs them as one {@link Predictor#predict} call, and completes each request with
  * its own outputs. No pass holds more than {@code max_size} items: a request with more runs in
  * chunks of {@code max_size}, and after each chunk it goes back to the end of the queue, so that
