@@ -25,15 +25,15 @@ import org.slf4j.MDC;
  *
  * <p>A worker takes the oldest request, then gathers more (up to {@code batch.max_size} items, for
  * at most {@code batch.max_delay_ms} after the first; only what is already queued when the delay is
- * 0, or when no other request was queued as it took the first: a lone request never waits for
- * company that is not coming) whose items may share its forward pass ({@link BatchKeyed}), runs
- * them as one {@link Predictor#predict} call, and completes each request with its own outputs. No
- * pass holds more than {@code max_size} items: a request with more runs in chunks of {@code
- * max_size}, and after each chunk it goes back to the end of the queue, so that chunks of different
- * requests take turns and one client's giant request cannot make the others time out. A request
- * whose deadline has passed (its client got 504) is dropped before its next chunk, so it does not
- * hold a worker any longer. When a batch of several requests fails, each runs again alone, so that
- * one bad request fails only itself.
+ * 0, or when no other request was queued or being read as it took the first: a lone request never
+ * waits for company that is not coming) whose items may share its forward pass ({@link
+ * BatchKeyed}), runs them as one {@link Predictor#predict} call, and completes each request with
+ * its own outputs. No pass holds more than {@code max_size} items: a request with more runs in
+ * chunks of {@code max_size}, and after each chunk it goes back to the end of the queue, so that
+ * chunks of different requests take turns and one client's giant request cannot make the others
+ * time out. A request whose deadline has passed (its client got 504) is dropped before its next
+ * chunk, so it does not hold a worker any longer. When a batch of several requests fails, each runs
+ * again alone, so that one bad request fails only itself.
  *
  * <p>A small model's request runs inline on the caller's thread, with an idle predictor, when
  * nothing is queued: no hand-off. An inline pass cannot be cut short: when it ends past the
@@ -57,6 +57,9 @@ final class Batcher<I, O> implements AutoCloseable {
   private final LongSupplier nanoClock;
   private final List<Thread> threads = new ArrayList<>();
   private final PredictorPool<I, O> predictors;
+  // requests for this model being read and parsed (tokenized) on their callers' threads, not yet
+  // submitted: company on its way, which a worker holding a lone request waits for
+  private final AtomicInteger arriving = new AtomicInteger();
   private volatile boolean closed;
 
   /**
@@ -90,6 +93,15 @@ final class Batcher<I, O> implements AutoCloseable {
       threads.add(workers.newThread(this::work));
     }
     threads.forEach(Thread::start);
+  }
+
+  /**
+   * Counts a request for this model whose body is being read and parsed (+1), until it is submitted
+   * or has failed (-1): while one is, a worker that took a lone request waits (up to the delay) for
+   * it.
+   */
+  void arriving(int delta) {
+    arriving.addAndGet(delta);
   }
 
   /** The most items one forward pass holds. */
@@ -205,9 +217,12 @@ final class Batcher<I, O> implements AutoCloseable {
     BatchRequest<I, O> carried = null;
     int items = Math.min(first.left(), maxItems);
     batch.add(new Slice<>(first, first.done, first.done + items));
-    // alone: no other request waits, so none is on its way to share the pass (at concurrency 1
-    // the delay would be pure latency): run it with only what is already queued
-    long until = nanoClock.getAsLong() + (queue.isEmpty() ? 0 : maxDelayNanos);
+    // alone: no other request waits and none is being read, so none is on its way to share the
+    // pass (at concurrency 1 the delay would be pure latency): run it with only what is already
+    // queued. One being read (a client of the last pass sending its next request) is coming: a
+    // pass started at once would hold only the first of them (MiniLM at c=32: 16, 1, 15, 1...)
+    boolean alone = queue.isEmpty() && arriving.get() == 0;
+    long until = nanoClock.getAsLong() + (alone ? 0 : maxDelayNanos);
     while (items < maxItems) {
       long left = until - nanoClock.getAsLong();
       BatchRequest<I, O> next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();

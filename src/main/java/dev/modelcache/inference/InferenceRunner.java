@@ -16,6 +16,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
@@ -183,13 +184,24 @@ final class InferenceRunner {
     return new V2Answer(run.model().snapshot().id(), task.renderV2(outputs));
   }
 
-  /** One request on one loaded model, with its deadline. */
+  /**
+   * One request on one loaded model, with its deadline; counted as arriving at the model ({@link
+   * Batcher#arriving}) from its pick until its items are submitted or it fails.
+   */
   private record Run<I, O>(
       ModelConfig config,
       LoadedModel<I, O> model,
       long deadline,
       int maxItems,
-      LongSupplier nanoClock) {
+      LongSupplier nanoClock,
+      AtomicBoolean arrival) {
+    /** No longer arriving: submitted, or failed before. */
+    void arrived() {
+      if (arrival.compareAndSet(true, false)) {
+        model.arriving(-1);
+      }
+    }
+
     List<O> await(List<I> items) {
       if (items.isEmpty()) {
         throw new InvalidInputException("the request has no inputs to run");
@@ -205,7 +217,13 @@ final class InferenceRunner {
                 + maxItems
                 + " items");
       }
-      return InferenceRunner.await(config, model.submit(items, deadline), deadline, nanoClock);
+      CompletableFuture<List<O>> result;
+      try {
+        result = model.submit(items, deadline);
+      } finally {
+        arrived(); // queued (or refused) first: a worker that sees none arriving sees it queued
+      }
+      return InferenceRunner.await(config, result, deadline, nanoClock);
     }
   }
 
@@ -240,6 +258,7 @@ final class InferenceRunner {
       throw e;
     } finally {
       if (run != null) {
+        run.arrived();
         run.model().release(); // picked once, in loadedOrLoad; a swap drains it
       }
       if (outcome != null) {
@@ -255,8 +274,9 @@ final class InferenceRunner {
 
   @SuppressWarnings({"unchecked", "rawtypes"})
   private Run<?, ?> run(ModelEntry entry, long deadline) {
-    return new Run(
-        entry.config, loader.loadedOrLoad(entry, deadline), deadline, maxItems, nanoClock);
+    LoadedModel<?, ?> model = loader.loadedOrLoad(entry, deadline);
+    model.arriving(1);
+    return new Run(entry.config, model, deadline, maxItems, nanoClock, new AtomicBoolean(true));
   }
 
   private static <O> List<O> await(

@@ -155,6 +155,11 @@ final class LoadedModel<I, O> implements AutoCloseable {
     return unbatched;
   }
 
+  /** See {@link Batcher#arriving}. */
+  void arriving(int delta) {
+    batcher.arriving(delta);
+  }
+
   /** Queues items for the workers; see {@link Batcher#submit}. */
   CompletableFuture<List<O>> submit(List<I> items, long deadline) {
     return batcher.submit(items, deadline);

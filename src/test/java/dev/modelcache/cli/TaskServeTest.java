@@ -16,6 +16,9 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
@@ -61,7 +64,8 @@ class TaskServeTest {
                 + "', task: image-classification, task_options: {top_k: 1}}\n"
                 + "  - {name: minilm, source: 'file:"
                 + minilm
-                + "', task: text-embedding, task_options: {pooling: mean, normalize: true}}\n");
+                + "', task: text-embedding, task_options: {pooling: mean, normalize: true},"
+                + " workers: 2, batch: {max_size: 16, max_delay_ms: 5}}\n");
     daemon = new Daemon(config, Clock.systemUTC()).start();
     daemon.prepared().get(120, TimeUnit.SECONDS);
     http = new OkHttpClient.Builder().readTimeout(30, TimeUnit.SECONDS).build();
@@ -191,6 +195,66 @@ class TaskServeTest {
       }
       assertThat(dot / Math.sqrt(a * b)).as(sentences.get(i)).isGreaterThanOrEqualTo(0.999);
     }
+  }
+
+  @Test
+  void batchedEmbeddingsOfMixedLengthsEqualSingleOnes() throws Exception {
+    List<String> sentences =
+        List.of(
+            "ok",
+            "A cat sat on the mat.",
+            "modelcache keeps every model verified on a shared volume and serves it to the backends",
+            "Grüße aus Köln, mit Umlauten und einem etwas längeren Satz als die anderen hier.",
+            "the quick brown fox");
+    List<JsonNode> alone = new ArrayList<>();
+    for (String sentence : sentences) {
+      alone.add(post("/inference/minilm", Map.of("inputs", sentence), 200).get("outputs").get(0));
+    }
+    ExecutorService clients = Executors.newFixedThreadPool(8);
+    try {
+      // concurrent requests share passes (padded to the longest); bounded rounds until one did
+      for (int round = 0; round < 20 && batchSizeMax() < 2; round++) {
+        List<CompletableFuture<JsonNode>> answers = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+          String sentence = sentences.get(i % sentences.size());
+          answers.add(
+              CompletableFuture.supplyAsync(
+                  () -> {
+                    try {
+                      return post("/inference/minilm", Map.of("inputs", sentence), 200);
+                    } catch (IOException e) {
+                      throw new IllegalStateException(e);
+                    }
+                  },
+                  clients));
+        }
+        for (int i = 0; i < answers.size(); i++) {
+          JsonNode served = answers.get(i).get(30, TimeUnit.SECONDS).get("outputs").get(0);
+          JsonNode expected = alone.get(i % sentences.size());
+          assertThat(served).hasSize(384);
+          for (int d = 0; d < expected.size(); d++) {
+            assertThat(served.get(d).asDouble())
+                .as(sentences.get(i % sentences.size()))
+                .isCloseTo(expected.get(d).asDouble(), within(1e-5));
+          }
+        }
+      }
+    } finally {
+      clients.shutdownNow();
+    }
+    assertThat(batchSizeMax()).as("a pass held several requests").isGreaterThanOrEqualTo(2);
+  }
+
+  private double batchSizeMax() throws IOException {
+    try (Response response =
+        http.newCall(new Request.Builder().url(base + "/metrics").build()).execute()) {
+      for (String line : response.body().string().split("\n")) {
+        if (line.startsWith("modelcache_inference_batch_size_max{model=\"minilm\"")) {
+          return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        }
+      }
+    }
+    return 0;
   }
 
   @Test

@@ -168,7 +168,7 @@ class BatcherTest {
   @Test
   void aLoneRequestRunsAtOnceInsteadOfWaitingOutTheDelay() throws Exception {
     FakeClock clock = new FakeClock(); // frozen: a wait for the delay would last a real hour
-    start(1, 8, 8, Duration.ofHours(1), clock::nanoTime);
+    start(2, 8, 8, Duration.ofHours(1), clock::nanoTime); // the other predictor idle: no company
     long hour = Duration.ofHours(1).toNanos();
     for (int i = 1; i <= 3; i++) {
       assertThat(get(batcher.submit(List.of(i), clock.nanoTime() + 2 * hour)))
@@ -196,6 +196,27 @@ class BatcherTest {
     assertThat(get(b)).containsExactly(6);
     assertThat(get(c)).containsExactly(8, 10);
     assertThat(task.passes()).containsExactly(1, 4);
+    assertThat(depth).hasValue(0);
+  }
+
+  @Test
+  void aLoneRequestWaitsForARequestThatIsBeingReadAlready() throws Exception {
+    FakeClock clock = new FakeClock(); // frozen: the worker waits until its pass is full
+    start(1, 2, 8, Duration.ofHours(1), clock::nanoTime);
+    long far = clock.nanoTime() + Duration.ofHours(2).toNanos();
+    batcher.arriving(1); // a, being parsed
+    batcher.arriving(1); // b, being parsed on another caller's thread
+    CompletableFuture<List<Integer>> a = batcher.submit(List.of(2), far);
+    batcher.arriving(-1);
+    Poll.until(WAIT, Duration.ofMillis(10), "a taken", () -> depth.get() == 0);
+    // the queue was empty when the worker took a, but b was on its way (the next request of a
+    // client that the last pass answered): the worker waits for it, and both share one pass
+    CompletableFuture<List<Integer>> b = batcher.submit(List.of(3), far);
+    batcher.arriving(-1);
+
+    assertThat(get(a)).containsExactly(4);
+    assertThat(get(b)).containsExactly(6);
+    assertThat(task.passes()).containsExactly(2);
     assertThat(depth).hasValue(0);
   }
 

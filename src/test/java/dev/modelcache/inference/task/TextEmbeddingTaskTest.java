@@ -75,8 +75,8 @@ class TextEmbeddingTaskTest {
       float[] alone = loaded.predict(List.of(items.get(i))).get(0);
       assertThat(cosine(batched.get(i), alone)).as(SENTENCES.get(i)).isGreaterThan(0.99999);
       for (int d = 0; d < alone.length; d++) {
-        assertThat(batched.get(i)[d])
-            .isCloseTo(alone[d], org.assertj.core.data.Offset.offset(1e-4f));
+        assertThat(batched.get(i)[d]) // padded to the longest: the same answer within 1e-5
+            .isCloseTo(alone[d], org.assertj.core.data.Offset.offset(1e-5f));
       }
     }
   }
