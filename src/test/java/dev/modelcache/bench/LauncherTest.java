@@ -1,6 +1,7 @@
 package dev.modelcache.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -38,5 +39,22 @@ class LauncherTest {
             "-XX:+ExitOnOutOfMemoryError",
             "-Dai.djl.offline=true")
         .allMatch(flag -> flag.startsWith("-X") || flag.startsWith("-D"));
+  }
+
+  @Test
+  void theInferenceBenchsDaemonStartsThroughTheLauncherWithItsFlags() throws Exception {
+    assumeTrue(
+        Files.isRegularFile(Path.of("target/modelcache.jar")),
+        "needs target/modelcache.jar (mvn -Pquick package)");
+    try (InferenceBench.Daemon daemon =
+        InferenceBench.Daemon.start(
+            tmp, "launcher", Path.of("models/iris").toAbsolutePath(), 1, 1, 0)) {
+      // The process is the launcher's exec of java: its command line has the launcher's flags.
+      String commandLine =
+          Files.readString(Path.of("/proc", Long.toString(daemon.process().pid()), "cmdline"))
+              .replace('\0', ' ');
+      assertThat(commandLine).contains("-XX:+UseSerialGC", "-Xms32m", "modelcache.jar serve");
+      assertThat(daemon.rssKib()).isPositive();
+    }
   }
 }
