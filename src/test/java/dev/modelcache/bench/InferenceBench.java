@@ -116,7 +116,7 @@ public final class InferenceBench {
         model,
         Arrays.toString(shape),
         workers,
-        String.join(" ", Daemon.JVM_FLAGS),
+        "`docker/modelcache`: " + String.join(" ", Launcher.flags()),
         httpLatency.errors(),
         httpThroughput.errors(),
         batched.errors());
@@ -457,7 +457,6 @@ public final class InferenceBench {
 
   /** {@code modelcache serve} in a child JVM on a free port, one model, ready when returned. */
   record Daemon(Process process, int port, int grpcPort, Path log) implements AutoCloseable {
-    static final List<String> JVM_FLAGS = List.of("-Xmx256m", "-Dai.djl.offline=true");
 
     static Daemon start(
         Path work, String name, Path modelDir, int workers, int maxSize, int maxDelayMs)
@@ -512,9 +511,8 @@ public final class InferenceBench {
               + "}"
               + extra
               + "\n");
-      List<String> command = new ArrayList<>(List.of("java"));
-      command.addAll(JVM_FLAGS);
-      command.addAll(List.of("-jar", "target/modelcache.jar", "serve", "-c", config.toString()));
+      // As users start it: the launcher's JVM defaults (issue #18 measures the RSS the image has).
+      List<String> command = Launcher.command(work, "serve", "-c", config.toString());
       Path log = work.resolve(name + ".log");
       Process process =
           new ProcessBuilder(command)

@@ -114,6 +114,8 @@ class DockerImageTest {
     // Container-aware heap and no download by DJL, whatever the command.
     assertThat(Files.readString(Path.of("docker/modelcache")))
         .contains("-XX:MaxRAMPercentage=", "-Dai.djl.offline=true", "${MODELCACHE_OPTS:-}")
+        // what stays resident after a load run (performance.md, "Resident memory after load")
+        .contains("-XX:+UseSerialGC -Xms32m", "-XX:TrimNativeHeapInterval=5000")
         // what it writes to the volume is group-writable, for any uid of group 0 (OpenShift)
         .contains("umask 0002");
     // The natives are unpacked at build time, readable by any user id.

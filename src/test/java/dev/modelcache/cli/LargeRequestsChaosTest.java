@@ -3,6 +3,7 @@ package dev.modelcache.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.modelcache.LauncherFlags;
 import dev.modelcache.TestModels;
 import dev.modelcache.chaos.Chaos;
 import java.io.IOException;
@@ -27,18 +28,22 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * No combination of valid requests kills the daemon: rounds of four concurrent 15 MB requests (each
- * under {@code server.max_body_bytes}) against the image's JVM in a 2 GiB container ({@code -Xmx1g
- * -XX:+ExitOnOutOfMemoryError}), while a client keeps sending small requests. Each large request is
- * answered (200, or 503 with {@code Retry-After} past the in-flight memory budget), the daemon
- * stays up, and every small request is answered 200. Eight concurrent images of 40 megapixels (a
- * few KB each as PNG, 160 MB each decoded) are decoded in turn, not all at once; and one 15 MB text
- * is tokenized without gigabytes of native memory.
+ * under {@code server.max_body_bytes}) against the image's JVM in a 2 GiB container (the launcher's
+ * flags of {@code docker/modelcache}, {@code -XX:+ExitOnOutOfMemoryError} among them, with {@code
+ * -Xmx1g}, its heap share of 2 GiB), while a client keeps sending small requests. Each large
+ * request is answered (200, or 503 with {@code Retry-After} past the in-flight memory budget), the
+ * daemon stays up, and every small request is answered 200. Eight concurrent images of 40
+ * megapixels (a few KB each as PNG, 160 MB each decoded) are decoded in turn, not all at once; and
+ * one 15 MB text is tokenized without gigabytes of native memory.
  */
 @Tag(Chaos.TAG)
 class LargeRequestsChaosTest {
   private static final String SMALL = "{\"inputs\": [5.1, 3.4, 1.5, 0.2]}";
   private static final int LARGE_BYTES = 15 * 1024 * 1024;
   private static final int CONCURRENT = 4;
+
+  /** The launcher's JVM flags (collector, initial heap, trim), and half of 2 GiB as its heap. */
+  private static final List<String> IMAGE_JVM = imageJvm();
 
   @TempDir Path tmp;
 
@@ -59,8 +64,7 @@ class LargeRequestsChaosTest {
     List<Integer> largeCodes = new ArrayList<>();
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     ExecutorService pool = Executors.newFixedThreadPool(CONCURRENT);
-    try (ChildDaemon child =
-        ChildDaemon.start(config, Map.of(), List.of("-Xmx1g", "-XX:+ExitOnOutOfMemoryError"))) {
+    try (ChildDaemon child = ChildDaemon.start(config, Map.of(), IMAGE_JVM)) {
       URI uri =
           URI.create(
               "http://127.0.0.1:" + child.awaitReady(Duration.ofSeconds(60)) + "/inference/iris");
@@ -124,8 +128,7 @@ class LargeRequestsChaosTest {
     int survived = 0;
     HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     ExecutorService pool = Executors.newFixedThreadPool(concurrent);
-    try (ChildDaemon child =
-        ChildDaemon.start(config, Map.of(), List.of("-Xmx1g", "-XX:+ExitOnOutOfMemoryError"))) {
+    try (ChildDaemon child = ChildDaemon.start(config, Map.of(), IMAGE_JVM)) {
       URI uri =
           URI.create(
               "http://127.0.0.1:" + child.awaitReady(Duration.ofSeconds(60)) + "/inference/colors");
@@ -188,8 +191,7 @@ class LargeRequestsChaosTest {
     String huge = sentence.repeat(15_000_000 / sentence.length());
     String head = sentence.repeat(100); // about 1000 tokens: past any max_length of the model
     HttpClient http = HttpClient.newHttpClient();
-    try (ChildDaemon child =
-        ChildDaemon.start(config, Map.of(), List.of("-Xmx1g", "-XX:+ExitOnOutOfMemoryError"))) {
+    try (ChildDaemon child = ChildDaemon.start(config, Map.of(), IMAGE_JVM)) {
       URI uri =
           URI.create(
               "http://127.0.0.1:" + child.awaitReady(Duration.ofSeconds(60)) + "/inference/minilm");
@@ -245,5 +247,11 @@ class LargeRequestsChaosTest {
     }
     body.append("[5.1, 3.4, 1.5, 0.2]]}");
     return body.toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static List<String> imageJvm() {
+    List<String> flags = new ArrayList<>(LauncherFlags.of());
+    flags.add("-Xmx1g");
+    return flags;
   }
 }
