@@ -57,7 +57,13 @@ final class ServeCommand implements Callable<Integer> {
     CountDownLatch stopped = new CountDownLatch(1);
     AtomicBoolean stopping = new AtomicBoolean();
     AtomicInteger exitCode = new AtomicInteger();
+    // Before the start: readiness can go UP (and an orchestrator send SIGTERM) while this thread
+    // still starts the reloader, and the JVM's own handler would then exit 143 without a drain
+    CountDownLatch started = new CountDownLatch(1);
+    onStopSignals(
+        daemon, loaded.server().shutdownGraceSeconds(), stopping, exitCode, stopped, started);
     daemon.start();
+    started.countDown();
     Reloader reloader = daemon.reloader(config::load);
     reloader.watch();
     if (!Signals.handle("HUP", () -> reloader.request("SIGHUP"))) {
@@ -66,7 +72,6 @@ final class ServeCommand implements Callable<Integer> {
               + " it), so it will not reload the config: start modelcache without nohup, or set"
               + " server.reload.watch: true to reload on a change of the file");
     }
-    onStopSignals(daemon, loaded.server().shutdownGraceSeconds(), stopping, exitCode, stopped);
     // Any other way out of the JVM (System.exit elsewhere, or no signal API) still closes.
     Runtime.getRuntime()
         .addShutdownHook(
@@ -84,14 +89,16 @@ final class ServeCommand implements Callable<Integer> {
 
   /**
    * SIGTERM and SIGINT stop the daemon gracefully on a thread of their own (a second signal exits
-   * at once); {@code stopped} counts down when it has stopped, with the exit code set.
+   * at once); {@code stopped} counts down when it has stopped, with the exit code set. A signal
+   * that comes before {@code started} counts down stops the daemon once its start has returned.
    */
   private static void onStopSignals(
       Daemon daemon,
       int grace,
       AtomicBoolean stopping,
       AtomicInteger exitCode,
-      CountDownLatch stopped) {
+      CountDownLatch stopped,
+      CountDownLatch started) {
     for (String signal : new String[] {"TERM", "INT"}) {
       Signals.handle(
           signal,
@@ -112,6 +119,7 @@ final class ServeCommand implements Callable<Integer> {
                     .newThread(
                         () -> {
                           try {
+                            awaitStart(started);
                             boolean drained = daemon.shutdown();
                             exitCode.set(drained ? 0 : 1);
                             log.info("stopped{}", drained ? "" : " (requests were cut: exit 1)");
@@ -121,6 +129,14 @@ final class ServeCommand implements Callable<Integer> {
                         });
             shutdown.start();
           });
+    }
+  }
+
+  private static void awaitStart(CountDownLatch started) {
+    try {
+      started.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // stop what has started
     }
   }
 }

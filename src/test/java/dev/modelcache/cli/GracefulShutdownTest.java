@@ -56,6 +56,29 @@ class GracefulShutdownTest {
     }
   }
 
+  /**
+   * A SIGTERM while the daemon is still starting (HTTP just bound; readiness may already be UP on
+   * the preparing thread) is a graceful stop, not the JVM's own handler's exit 143 (seen in a full
+   * run: an orchestrator's stop right after readiness).
+   */
+  @Test
+  void sigtermWhileStartingStopsGracefullyOnceTheStartHasReturned() throws Exception {
+    Path config = tmp.resolve("modelcache.yaml");
+    Files.writeString(
+        config,
+        "cache:\n  dir: "
+            + tmp.resolve("cache")
+            + "\nserver:\n  host: 127.0.0.1\n  port: 0\nmodels:\n"
+            + TestModels.modelYaml("iris", TestModels.copy("iris", tmp.resolve("src"))));
+    try (ChildDaemon child = ChildDaemon.start(config, Map.of())) {
+      child.awaitMessage(m -> m.startsWith("HTTP listening on "), Duration.ofSeconds(60));
+      child.sigterm();
+      int exit = child.awaitExit(Duration.ofSeconds(30));
+      assertThat(exit).as(String.join("\n", child.lines())).isZero();
+      assertThat(child.lines()).anyMatch(line -> line.contains("SIGTERM - stopping"));
+    }
+  }
+
   @Test
   void sigtermLetsRequestsInFlightFinishThenExitsZero() throws Exception {
     Path config = tmp.resolve("modelcache.yaml");
