@@ -29,7 +29,7 @@ import okhttp3.RequestBody;
 import okhttp3.Response;
 
 /**
- * Overload and soak against a daemon in a child JVM ({@code java -jar target/modelcache.jar}) on
+ * Overload and soak against a daemon in a child JVM (the launcher, {@link Launcher}, on the jar) on
  * loopback, serving the committed iris model.
  *
  * <ul>
@@ -398,15 +398,7 @@ public final class LoadBench {
               + models,
           StandardCharsets.UTF_8);
       Process process =
-          new ProcessBuilder(
-                  "java",
-                  "-Xmx256m", // a container's heap share, as the image sets it; RSS then plateaus
-                  "-Dai.djl.offline=true",
-                  "-jar",
-                  "target/modelcache.jar",
-                  "serve",
-                  "-c",
-                  config.toString())
+          new ProcessBuilder(Launcher.command(work, "serve", "-c", config.toString()))
               .redirectErrorStream(true)
               .redirectOutput(work.resolve("serve.log").toFile())
               .start();
