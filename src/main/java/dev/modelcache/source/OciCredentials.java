@@ -9,6 +9,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.Locale;
 import java.util.Map;
@@ -27,7 +28,9 @@ import org.jspecify.annotations.Nullable;
  * nothing of it, nor of a helper's answer, is ever logged or put in a message.
  */
 final class OciCredentials {
-  private static final long HELPER_SECONDS = 30;
+  /** How long a credential helper may take to answer before it is killed. */
+  static final Duration HELPER_WAIT = Duration.ofSeconds(30);
+
   private static final Pattern PATH_SEPARATOR =
       Pattern.compile(Pattern.quote(java.io.File.pathSeparator));
 
@@ -36,6 +39,7 @@ final class OciCredentials {
 
   private final @Nullable Path dockerConfig;
   private final @Nullable String path;
+  private final Duration helperWait;
   private final ObjectMapper json = new ObjectMapper();
 
   /**
@@ -43,8 +47,17 @@ final class OciCredentials {
    * @param env the environment whose {@code PATH} credential helpers are looked up on
    */
   OciCredentials(@Nullable Path dockerConfig, Map<String, String> env) {
+    this(dockerConfig, env, HELPER_WAIT);
+  }
+
+  /**
+   * @param helperWait how long a credential helper may take to answer ({@link #HELPER_WAIT} but in
+   *     tests)
+   */
+  OciCredentials(@Nullable Path dockerConfig, Map<String, String> env, Duration helperWait) {
     this.dockerConfig = dockerConfig;
     this.path = env.get("PATH");
+    this.helperWait = helperWait;
   }
 
   /** Where the credentials come from, for messages. */
@@ -184,7 +197,7 @@ final class OciCredentials {
    * What {@code executable get} prints for {@code registry}; null when it says "credentials not
    * found". Its error output is discarded: it may quote what it was given.
    */
-  private static byte @Nullable [] ask(Path executable, String program, String registry)
+  private byte @Nullable [] ask(Path executable, String program, String registry)
       throws SourceException {
     Process process;
     try {
@@ -207,9 +220,20 @@ final class OciCredentials {
         in.write(registry.getBytes(StandardCharsets.UTF_8));
       }
       // an answer is a few hundred bytes, well within a pipe's buffer: wait, then read it
-      if (!process.waitFor(HELPER_SECONDS, TimeUnit.SECONDS)) {
+      if (!process.waitFor(helperWait.toMillis(), TimeUnit.MILLISECONDS)) {
         throw new SourceException(
-            program + " get did not answer for " + registry + " in " + HELPER_SECONDS + " s");
+            "the credential helper "
+                + program
+                + " did not answer for "
+                + registry
+                + " within "
+                + helperWait.toSeconds()
+                + " s and was stopped: check that 'echo "
+                + registry
+                + " | "
+                + program
+                + " get' answers without asking anything (no prompt, no unlocked keychain needed),"
+                + " or put the login in Docker's config.json auths");
       }
       byte[] answer = out.readNBytes(1 << 16);
       if (process.exitValue() == 0) {
@@ -243,6 +267,8 @@ final class OciCredentials {
       Thread.currentThread().interrupt();
       throw new SourceException("interrupted while " + program + " looked up " + registry);
     } finally {
+      // a helper script's own children too (a `sleep` under `sh` outlives its parent)
+      process.descendants().forEach(ProcessHandle::destroyForcibly);
       process.destroyForcibly();
     }
   }
