@@ -221,19 +221,7 @@ final class OciCredentials {
       }
       // an answer is a few hundred bytes, well within a pipe's buffer: wait, then read it
       if (!process.waitFor(helperWait.toMillis(), TimeUnit.MILLISECONDS)) {
-        throw new SourceException(
-            "the credential helper "
-                + program
-                + " did not answer for "
-                + registry
-                + " within "
-                + helperWait.toSeconds()
-                + " s and was stopped: check that 'echo "
-                + registry
-                + " | "
-                + program
-                + " get' answers without asking anything (no prompt, no unlocked keychain needed),"
-                + " or put the login in Docker's config.json auths");
+        throw silent(program, registry);
       }
       byte[] answer = out.readNBytes(1 << 16);
       if (process.exitValue() == 0) {
@@ -271,6 +259,22 @@ final class OciCredentials {
       process.descendants().forEach(ProcessHandle::destroyForcibly);
       process.destroyForcibly();
     }
+  }
+
+  private SourceException silent(String program, String registry) {
+    return new SourceException(
+        "the credential helper "
+            + program
+            + " did not answer for "
+            + registry
+            + " within "
+            + helperWait.toSeconds()
+            + " s and was stopped: check that 'echo "
+            + registry
+            + " | "
+            + program
+            + " get' answers without asking anything (no prompt, no unlocked keychain needed),"
+            + " or put the login in Docker's config.json auths");
   }
 
   /** The first executable {@code program} in the folders of {@link #path}, or null. */
