@@ -36,13 +36,18 @@ public class TorchPassBench {
         TensorPredictor pOn = new TensorPredictor(on, true);
         TensorPredictor pOff = new TensorPredictor(off, true)) {
       List<TensorTask.Item> items = items(shape, size, random);
-      JniUtils.setGraphExecutorOptimize(true);
-      for (int i = 0; i < 50; i++) {
-        pOn.predict(items);
-      }
-      JniUtils.setGraphExecutorOptimize(false);
-      for (int i = 0; i < 50; i++) {
-        pOff.predict(items);
+      // -DoffFirst=true: the model with the flag off makes the process's first pass (first-use costs) instead
+      for (TensorPredictor p : Boolean.getBoolean("offFirst") ? List.of(pOff, pOn) : List.of(pOn, pOff)) {
+        JniUtils.setGraphExecutorOptimize(p == pOn);
+        StringBuilder first = new StringBuilder();
+        for (int i = 0; i < 50; i++) {
+          long t0 = System.nanoTime();
+          p.predict(items);
+          if (i < 4) {
+            first.append(String.format(" %.0f", (System.nanoTime() - t0) / 1e3));
+          }
+        }
+        System.out.printf("optimize=%s: the first 4 passes took%s us%n", p == pOn, first);
       }
       JniUtils.setGraphExecutorOptimize(true);
       int same = 0;
