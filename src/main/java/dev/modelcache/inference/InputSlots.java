@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.IValue;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -18,6 +20,8 @@ import org.jspecify.annotations.Nullable;
  * CPU is a view of that buffer), so a pass of the same shape and dtype as the last one allocates
  * neither a buffer nor a native tensor. A tensor of another shape or dtype replaces the slot's
  * array; a larger one (or any, where reuse is off) gets an array of its own, which the pass closes.
+ * Each slot also keeps the TorchScript value ({@link IValue}) of its array, which the module's
+ * method is called with, so a pass makes no {@code IValue} for a kept input either.
  */
 final class InputSlots {
   /** The largest input kept from pass to pass, per input: a few rows of a small model. */
@@ -32,12 +36,19 @@ final class InputSlots {
     final long[] shape;
     final ByteBuffer buffer;
     final NDArray array;
+    final IValue value;
 
     Slot(String dtype, long[] shape, ByteBuffer buffer, NDArray array) {
       this.dtype = dtype;
       this.shape = shape;
       this.buffer = buffer;
       this.array = array;
+      this.value = IValue.from((PtNDArray) array);
+    }
+
+    void close() {
+      value.close();
+      array.close();
     }
   }
 
@@ -61,7 +72,7 @@ final class InputSlots {
         || !Arrays.equals(slot.shape, tensor.shape())) {
       if (slot != null) {
         slots.set(index, null);
-        slot.array.close();
+        slot.close();
       }
       ByteBuffer buffer =
           ByteBuffer.allocateDirect(Math.max(bytes, 1)).order(ByteOrder.nativeOrder());
@@ -77,12 +88,31 @@ final class InputSlots {
 
   /** Whether {@code array} is a slot's, kept for the next pass. */
   boolean kept(NDArray array) {
+    return value(array) != null;
+  }
+
+  /**
+   * The TorchScript value of {@code array} if it is a slot's: made once with the slot and kept as
+   * long as it (it refers to the same native tensor, so it sees the values of each pass).
+   */
+  @Nullable IValue value(NDArray array) {
     for (Slot slot : slots) {
       if (slot != null && slot.array == array) {
-        return true;
+        return slot.value;
       }
     }
-    return false;
+    return null;
+  }
+
+  /** Closes the kept arrays and their values (the predictor's close). */
+  void close() {
+    for (int i = 0; i < slots.size(); i++) {
+      Slot slot = slots.get(i);
+      if (slot != null) {
+        slots.set(i, null);
+        slot.close();
+      }
+    }
   }
 
   /** Writes the values as the dtype's native bytes, checked as {@link TensorTranslator} does. */

@@ -6,6 +6,10 @@ import ai.djl.inference.Predictor;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
 import ai.djl.translate.TranslateException;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,7 +21,9 @@ import java.util.List;
  * input). Its arrays live in the predictor's own manager for the predictor's life; a pass closes
  * what it made before it returns, and the input tensors of up to {@link InputSlots#MAX_BYTES} are
  * kept: the next pass of the same shape and dtype writes its values into the same native memory.
- * Like any predictor, it runs one pass at a time ({@link PredictorPool}).
+ * The module's {@code forward} is called with TorchScript values ({@code IValue}) directly: a kept
+ * input's value is made once with it, not for every call as DJL's block does. Like any predictor,
+ * it runs one pass at a time ({@link PredictorPool}).
  *
  * <p>Answers, errors and batching are those of {@link TensorTranslator} under DJL's predictor: the
  * same input conversion, the same output conversion and split, {@link InvalidInputException} and
@@ -28,6 +34,8 @@ final class TensorPredictor extends Predictor<List<TensorTask.Item>, List<Tensor
   static final int SWEEP_EVERY = 64;
 
   private final InputSlots slots;
+  private final PtSymbolBlock module;
+  private final PtNDManager ptManager;
   private int passes;
 
   /**
@@ -38,18 +46,24 @@ final class TensorPredictor extends Predictor<List<TensorTask.Item>, List<Tensor
     super(model, new TensorTranslator(), model.getNDManager().getDevice(), false);
     // the predictor's own manager (DJL's makes one per predictor) holds every array of a pass
     this.slots = new InputSlots(manager, reuseInputs);
+    this.module = (PtSymbolBlock) model.getBlock();
+    this.ptManager = (PtNDManager) manager;
   }
 
   @Override
   public List<TensorTask.Item> predict(List<TensorTask.Item> items) throws TranslateException {
-    NDList inputs = new NDList(items.get(0).tensors().size());
+    List<Tensor> first = items.get(0).tensors();
+    NDList inputs = new NDList(first.size());
+    IValue[] values = new IValue[first.size()];
     NDList outputs = null;
     try {
-      List<Tensor> first = items.get(0).tensors();
       for (int i = 0; i < first.size(); i++) {
-        inputs.add(slots.array(i, items.size() == 1 ? first.get(i) : concat(items, i)));
+        NDArray input = slots.array(i, items.size() == 1 ? first.get(i) : concat(items, i));
+        inputs.add(input);
+        IValue kept = slots.value(input);
+        values[i] = kept != null ? kept : IValue.from((PtNDArray) input);
       }
-      outputs = block.forward(parameterStore, inputs, false);
+      outputs = forward(values);
       return TensorTranslator.outputs(items, outputs);
     } catch (EngineException e) {
       throw new TranslateException(e);
@@ -57,14 +71,30 @@ final class TensorPredictor extends Predictor<List<TensorTask.Item>, List<Tensor
       if (outputs != null) {
         outputs.forEach(NDArray::close);
       }
-      for (NDArray input : inputs) {
+      for (int i = 0; i < inputs.size(); i++) {
+        NDArray input = inputs.get(i);
         if (!slots.kept(input)) {
+          if (values[i] != null) {
+            values[i].close();
+          }
           input.close();
         }
       }
       if (++passes % SWEEP_EVERY == 0) {
         sweep();
       }
+    }
+  }
+
+  /**
+   * The module's {@code forward} on {@code values}, its result as arrays of this predictor's
+   * manager: what DJL's {@code PtSymbolBlock.forward(ParameterStore, NDList, boolean)} does for
+   * arrays without names (an {@link IValue} per array, the {@code forward} method, not training),
+   * less the values it makes and closes for each call.
+   */
+  private NDList forward(IValue[] values) {
+    try (IValue result = module.forward(values)) {
+      return result.toNDList(ptManager);
     }
   }
 
@@ -93,6 +123,12 @@ final class TensorPredictor extends Predictor<List<TensorTask.Item>, List<Tensor
         array.close();
       }
     }
+  }
+
+  @Override
+  public void close() {
+    slots.close();
+    super.close();
   }
 
   /** The arrays this predictor holds now: its kept inputs, and nothing else between passes. */

@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslateException;
 import ai.djl.translate.TranslatorContext;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -125,8 +126,9 @@ final class TensorTranslator
     long[] shape = array.getShape().getShape();
     DataType type = array.getDataType();
     switch (type) {
-      case FLOAT16:
       case FLOAT32:
+        return Tensor.ofFloats("float32", shape, floats(array));
+      case FLOAT16:
       case BFLOAT16:
         {
           NDArray floats = array.toType(DataType.FLOAT32, false);
@@ -157,6 +159,22 @@ final class TensorTranslator
         throw new IllegalStateException(
             "model output of dtype " + type + " cannot be returned as JSON");
     }
+  }
+
+  /**
+   * A float32 array's values as doubles, read straight from the bytes that {@link
+   * NDArray#toFloatArray} reads (the same {@code toByteBuffer(true)}: for PyTorch, a view of the
+   * tensor's memory, made contiguous and moved to the CPU first where needed), without its float
+   * buffer view and float array.
+   */
+  private static double[] floats(NDArray array) {
+    ByteBuffer bytes = array.toByteBuffer(true);
+    int from = bytes.position();
+    double[] out = new double[bytes.remaining() / Float.BYTES];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = bytes.getFloat(from + i * Float.BYTES);
+    }
+    return out;
   }
 
   /** Closes a conversion's copy at once (a predictor's manager may live long). */

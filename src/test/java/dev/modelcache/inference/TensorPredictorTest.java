@@ -85,6 +85,61 @@ class TensorPredictorTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
+  void answersAsDjlsPredictorForFiveInputsOfFiveDtypesAndATupleOfSixOutputs() throws Exception {
+    Class<List<TensorTask.Item>> type = (Class<List<TensorTask.Item>>) (Class<?>) List.class;
+    Random random = new Random(5);
+    try (ZooModel<List<TensorTask.Item>, List<TensorTask.Item>> dtypes =
+            Criteria.builder()
+                .setTypes(type, type)
+                .optEngine("PyTorch")
+                .optDevice(Device.cpu())
+                .optModelPath(TestModels.copy("dtypes", tmp.resolve("dtypes")).resolve("model.pt"))
+                .optTranslator(new TensorTranslator())
+                .build()
+                .loadModel();
+        Predictor<List<TensorTask.Item>, List<TensorTask.Item>> reference = dtypes.newPredictor()) {
+      for (boolean reuse : new boolean[] {true, false}) {
+        try (TensorPredictor lean = new TensorPredictor(dtypes, reuse)) {
+          for (int pass = 0; pass < 100; pass++) {
+            List<TensorTask.Item> items = List.of(dtypesItem(1 + pass % 3, random));
+            List<TensorTask.Item> answer = lean.predict(items);
+            assertThat(answer.get(0).tensors()).hasSize(6);
+            assertThat(answer)
+                .as("pass %d, reuse %s", pass, reuse)
+                .isEqualTo(reference.predict(items));
+            assertThat(lean.arrays()).as("arrays after pass %d", pass).isEqualTo(reuse ? 5 : 0);
+          }
+        }
+      }
+    }
+  }
+
+  private static TensorTask.Item dtypesItem(int rows, Random random) {
+    long[] shape = {rows, 2};
+    double[] f32 = new double[rows * 2];
+    double[] f64 = new double[rows * 2];
+    long[] i32 = new long[rows * 2];
+    long[] i64 = new long[rows * 2];
+    boolean[] b = new boolean[rows * 2];
+    for (int i = 0; i < rows * 2; i++) {
+      f32[i] = random.nextInt(1000) / 8.0;
+      f64[i] = random.nextGaussian() * 1e6;
+      i32[i] = random.nextInt(1 << 20) - (1 << 19);
+      i64[i] = random.nextLong() >> 4;
+      b[i] = random.nextBoolean();
+    }
+    return new TensorTask.Item(
+        List.of(
+            Tensor.ofFloats("float32", shape, f32),
+            Tensor.ofFloats("float64", shape, f64),
+            Tensor.ofInts("int32", shape, i32),
+            Tensor.ofInts("int64", shape, i64),
+            Tensor.ofBools(shape, b)),
+        false);
+  }
+
+  @Test
   void leavesOnlyItsKeptInputAfterEachOfAThousandPasses() throws Exception {
     Random random = new Random(7);
     try (TensorPredictor lean = new TensorPredictor(iris, true)) {
