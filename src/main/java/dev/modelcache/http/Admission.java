@@ -71,7 +71,11 @@ final class Admission {
         throw overBudget(ctx, declared, reserve);
       }
       try (permit) {
-        ctx.attribute(PERMIT, permit);
+        if (declared < 0) {
+          // only a chunked body's permit is resized once read (read below); a request attribute
+          // costs Jetty's servlet layer a lookup, a store and its listeners' check per request
+          ctx.attribute(PERMIT, permit);
+        }
         handler.handle(ctx);
       }
     };
@@ -155,8 +159,11 @@ final class Admission {
    * size, or outside an admitted route.
    */
   void read(Context ctx, long bodyBytes) {
+    if (ctx.req().getContentLengthLong() >= 0) {
+      return;
+    }
     MemoryBudget.Permit permit = ctx.attribute(PERMIT);
-    if (permit != null && ctx.req().getContentLengthLong() < 0) {
+    if (permit != null) {
       long cost = cost(bodyBytes);
       if (cost > budget.capacity()) {
         throw tooLarge(ctx, bodyBytes, cost);

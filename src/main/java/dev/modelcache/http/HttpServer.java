@@ -9,6 +9,8 @@ import dev.modelcache.inference.ModelStates;
 import dev.modelcache.metrics.Metrics;
 import dev.modelcache.store.LockSignature;
 import io.javalin.Javalin;
+import io.javalin.compression.CompressionStrategy;
+import io.javalin.compression.Gzip;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Handler;
 import io.javalin.json.JavalinJackson;
@@ -58,6 +60,11 @@ public final class HttpServer implements AutoCloseable {
       System.setProperty(REFERENCES_PER_CACHE_LINE, "16");
     }
   }
+
+  /** Javalin's copy buffer of a {@code ctx.json}/{@code ctx.result} answer, allocated per one. */
+  static final int COPY_BUFFER_BYTES = 4096;
+
+  private static final String JSON = "application/json";
 
   private final ServerConfig server;
   private final List<String> routes = Collections.synchronizedList(new ArrayList<>());
@@ -142,6 +149,7 @@ public final class HttpServer implements AutoCloseable {
     config.startup.showJavalinBanner = false;
     config.jetty.host = server.host();
     config.jetty.port = server.port();
+    perRequest(config);
     config.jetty.modifyServer(
         jetty -> {
           jetty.insertHandler(draining);
@@ -154,6 +162,27 @@ public final class HttpServer implements AutoCloseable {
             routes.add(info.getHttpMethod().name() + " " + info.getPath());
           }
         });
+  }
+
+  /**
+   * Javalin's per-request work that modelcache does not need (issue #18, docs/performance.md "The
+   * HTTP side"). No route uses sessions, so the session manager never parses the Cookie header for
+   * a session id. Javalin copies a {@code ctx.json}/{@code ctx.result} answer through a buffer of
+   * this size allocated (and zeroed) per response, 32 KiB unset: the answers so copied are small,
+   * and a larger one is copied in several passes (first pass still over the 1500-byte compression
+   * threshold). Gzip still answers an {@code Accept-Encoding: gzip} request over 1500 bytes; JSON,
+   * the type of nearly every answer, is listed as allowed, which spares the case-insensitive scan
+   * of the excluded types on every response.
+   */
+  private static void perRequest(JavalinConfig config) {
+    config.jetty.modifyServletContextHandler(
+        context -> context.getSessionHandler().setUsingCookies(false));
+    config.http.responseBufferSize = COPY_BUFFER_BYTES;
+    CompressionStrategy gzip = new CompressionStrategy(null, new Gzip());
+    List<String> allowed = new ArrayList<>(List.of(JSON, JSON + ";charset=utf-8"));
+    allowed.addAll(gzip.getAllowedMimeTypes());
+    gzip.setAllowedMimeTypes(List.copyOf(allowed));
+    config.http.compressionStrategy = gzip;
   }
 
   /**

@@ -40,7 +40,7 @@ final class InferenceRoutes {
       bodies.respond(ctx, registry.inferRaw(pathModel, type, bodies.bytes(ctx)));
       return;
     }
-    byte[] bytes = bodies.jsonBytes(ctx);
+    byte[] bytes = bodies.jsonBytes(ctx, type);
     String named = pathModel != null ? pathModel : bodies.firstString(bytes, "model");
     if (named != null && models.isKnown(named)) {
       // the fast path of a plain tensor request: no tree; null for any other body

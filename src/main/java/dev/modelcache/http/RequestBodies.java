@@ -46,7 +46,13 @@ final class RequestBodies {
 
   /** The bytes of a JSON body, not parsed yet: 415 for another content type. */
   byte[] jsonBytes(Context ctx) {
-    String type = ctx.contentType();
+    return jsonBytes(ctx, ctx.contentType());
+  }
+
+  /**
+   * {@link #jsonBytes(Context)} of a request whose Content-Type the caller has read: {@code type}.
+   */
+  byte[] jsonBytes(Context ctx, @Nullable String type) {
     if (type != null && !type.toLowerCase(Locale.ROOT).contains("json")) {
       throw new HttpError(
           415,
