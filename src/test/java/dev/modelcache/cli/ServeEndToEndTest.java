@@ -16,8 +16,10 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.zip.GZIPInputStream;
 import okhttp3.MediaType;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -255,6 +257,45 @@ class ServeEndToEndTest {
         .containsPattern("(?m)^modelcache_cache_free_bytes [1-9]")
         .contains("modelcache_inference_queue_depth{model=\"iris\"} 0.0")
         .contains("jvm_memory_used_bytes");
+  }
+
+  /**
+   * gzip where the client asks for it and the answer is big enough to gain (Javalin's 1500 bytes):
+   * the scrape and a batch of 200 rows, not a health probe, and nothing without {@code
+   * Accept-Encoding}.
+   */
+  @Test
+  void bigAnswersAreGzippedOnlyWhereAsked() throws Exception {
+    String rows = String.join(", ", Collections.nCopies(200, "[5.1, 3.4, 1.5, 0.2]"));
+    Request batch =
+        new Request.Builder()
+            .url(base + "/inference/iris")
+            .post(RequestBody.create("{\"inputs\": [" + rows + "]}", JSON))
+            .build();
+    for (Request request : List.of(new Request.Builder().url(base + "/metrics").build(), batch)) {
+      Request gzip = request.newBuilder().header("Accept-Encoding", "gzip").build();
+      try (Response response = http.newCall(gzip).execute()) {
+        assertThat(response.code()).isEqualTo(200);
+        assertThat(response.header("Content-Encoding"))
+            .as(request.url().toString())
+            .isEqualTo("gzip");
+        byte[] text = new GZIPInputStream(response.body().byteStream()).readAllBytes();
+        assertThat(text.length).isGreaterThan(1500);
+      }
+      Request identity = request.newBuilder().header("Accept-Encoding", "identity").build();
+      try (Response response = http.newCall(identity).execute()) {
+        assertThat(response.code()).isEqualTo(200);
+        assertThat(response.header("Content-Encoding")).isNull();
+      }
+    }
+    Request health =
+        new Request.Builder().url(base + "/health/live").header("Accept-Encoding", "gzip").build();
+    try (Response response = http.newCall(health).execute()) {
+      assertThat(response.code()).isEqualTo(200);
+      assertThat(response.header("Content-Encoding")).as("a small answer").isNull();
+    }
+    Reply decoded = call(batch);
+    assertThat(decoded.json().get("outputs").size()).isEqualTo(200);
   }
 
   @Test
