@@ -28,6 +28,8 @@ final class PredictorPool<I, O> {
   /** The longest lone pass of a small model, whose requests may run inline. */
   static final long INLINE_PASS_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
+  private boolean closed; // guarded by this
+
   /** How long the last lone pass took; none yet (the first request goes to a worker). */
   private volatile long lonePassNanos = Long.MAX_VALUE;
 
@@ -68,11 +70,15 @@ final class PredictorPool<I, O> {
   }
 
   /**
-   * Waits up to {@code wait} until no pass runs, then closes every predictor.
+   * Waits up to {@code wait} until no pass runs, then closes every predictor; once closed, a
+   * further call returns true at once.
    *
    * @return false when a pass still ran (its predictors, and so its model, are left open)
    */
-  boolean close(Duration wait) {
+  synchronized boolean close(Duration wait) {
+    if (closed) {
+      return true; // a second close would find the permits taken
+    }
     try {
       if (!permits.tryAcquire(all.size(), wait.toMillis(), TimeUnit.MILLISECONDS)) {
         return false;
@@ -82,6 +88,7 @@ final class PredictorPool<I, O> {
       return false;
     }
     all.forEach(Predictor::close);
+    closed = true;
     return true;
   }
 }

@@ -122,6 +122,19 @@ class BatcherTest {
   }
 
   /**
+   * A second stop finds the predictors closed and returns at once, telling that nothing runs: it
+   * waited 10 s for the permits the first stop had taken, and said a pass still ran ({@code
+   * LoadedModel} closes its batcher once; a test's clean-up after a test's own stop did not).
+   */
+  @Test
+  void aSecondStopSaysAtOnceThatNothingRuns() throws Exception {
+    start(1, 8, 8);
+    assertThat(get(batcher.submit(List.of(1), far()))).containsExactly(2);
+    assertThat(batcher.stop()).isTrue();
+    assertThat(batcher.stop()).as("the second stop").isTrue();
+  }
+
+  /**
    * Requests a worker took off the queue while it gathered a batch (waiting {@code max_delay_ms}
    * for more) are failed by a close that interrupts the wait, instead of waiting for their timeout.
    */
